@@ -1,0 +1,82 @@
+package classifier
+
+import "time"
+
+// Ticket is the document every sink receives (DESIGN.md "Ticket document").
+type Ticket struct {
+	ID          string         `json:"id"`
+	MessageID   string         `json:"message_id"`
+	ReceivedAt  time.Time      `json:"received_at"`
+	Source      Source         `json:"source"`
+	From        Address        `json:"from"`
+	To          []Address      `json:"to"`
+	Cc          []Address      `json:"cc"`
+	Subject     string         `json:"subject"`
+	Body        string         `json:"body"`
+	Attachments []Attachment   `json:"attachments"`
+	Thread      Thread         `json:"thread"`
+	AutoReply   bool           `json:"auto_reply"`
+	Bounce      bool           `json:"bounce"`
+	List        bool           `json:"list"`
+	Duplicate   bool           `json:"duplicate"`
+	Defects     []string       `json:"defects,omitempty"` // what the decoder had to repair
+	Class       Classification `json:"classification"`
+
+	// Raw is the original message, for sinks that forward it byte for byte.
+	Raw []byte `json:"-"`
+}
+
+// Address is a mailbox in the ticket document.
+type Address struct {
+	Name    string `json:"name,omitempty"`
+	Address string `json:"address"`
+}
+
+// Attachment is an attachment's metadata in the ticket document.
+type Attachment struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Size int    `json:"size"`
+}
+
+// Source says where the message was read.
+type Source struct {
+	Account     string `json:"account,omitempty"`
+	Mailbox     string `json:"mailbox,omitempty"`
+	UID         uint32 `json:"uid,omitempty"`
+	UIDValidity uint32 `json:"uidvalidity,omitempty"`
+}
+
+// Thread carries the threading information of the message.
+type Thread struct {
+	InReplyTo  string   `json:"in_reply_to"`
+	References []string `json:"references"`
+	TicketRef  string   `json:"ticket_ref"`
+}
+
+// Classification is the decision the rules reached.
+type Classification struct {
+	Tier         string            `json:"tier"`
+	Priority     string            `json:"priority"`
+	Queue        string            `json:"queue"`
+	Runbook      string            `json:"runbook"`
+	Folder       string            `json:"folder,omitempty"`
+	Action       string            `json:"action"`
+	Tags         []string          `json:"tags"`
+	Fields       map[string]string `json:"fields"`
+	SLA          SLA               `json:"sla"`
+	Matched      []MatchedRule     `json:"matched"`
+	RulesVersion string            `json:"rules_version"`
+}
+
+// SLA holds due times computed from the rule set's sla targets; zero when none.
+type SLA struct {
+	ResponseDue *time.Time `json:"response_due,omitempty"`
+	ResolveDue  *time.Time `json:"resolve_due,omitempty"`
+}
+
+// MatchedRule is one rule that applied, in order.
+type MatchedRule struct {
+	Rule        string `json:"rule"`
+	Description string `json:"description,omitempty"`
+}

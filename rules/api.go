@@ -1,0 +1,125 @@
+package rules
+
+// This file fixes the public API of package rules that classifier, daemon and
+// cmd/triage build on. Bodies marked "TODO(rules)" are filled in by the rules
+// work; signatures change only with all users.
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Error is one problem in a rules file, positioned for a person and an editor.
+type Error struct {
+	File string
+	Line int // 1-based
+	Col  int // 1-based
+	Msg  string
+}
+
+func (e Error) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
+
+// ErrorList is every problem found while loading; Load returns it as its error.
+type ErrorList []Error
+
+func (l ErrorList) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// SLATarget is the response and resolution target of one tier.
+type SLATarget struct {
+	Response time.Duration
+	Resolve  time.Duration
+}
+
+// Threading holds the patterns that find a ticket number (first group).
+type Threading struct {
+	Subject   []*regexp.Regexp // matched against the decoded subject
+	MessageID []*regexp.Regexp // matched against In-Reply-To and each References id
+}
+
+// Match is one rule that applied.
+type Match struct {
+	Rule        string
+	Description string
+}
+
+// Decision is the outcome of evaluating a Set on one Env.
+type Decision struct {
+	Tier     string
+	Priority string
+	Queue    string
+	Runbook  string
+	Folder   string
+	Action   string // "forward" or "drop"
+	Tags     []string
+	Fields   map[string]string // from extract
+	Matched  []Match
+	Trace    []TraceEntry // filled only by EvaluateTrace
+}
+
+// TraceEntry records one rule (or group guard) considered during evaluation.
+type TraceEntry struct {
+	Rule    string // rule name, or "group:<index or name>" for a group guard
+	Group   string // enclosing group name, if any
+	Matched bool
+	Skipped string // why it was not evaluated ("stopped", "group guard false", "group already matched")
+	Err     string // runtime error of the expression; the rule counts as not matched
+}
+
+// Expect is what a rule test asserts. Empty fields are not checked.
+type Expect struct {
+	Tier, Priority, Queue, Runbook, Action, Folder string
+	Tags       []string          // each must be present
+	Matched    []string          // exactly these rules, in this order, when set
+	NotMatched []string          // none of these may match
+	Fields     map[string]string // each must equal
+}
+
+// InlineMessage is a test mail written in YAML instead of an .eml file.
+type InlineMessage struct {
+	From    string
+	To      []string
+	Cc      []string
+	Subject string
+	Body    string
+	Date    string // RFC 5322 date; empty means a fixed default
+	Headers map[string]string
+}
+
+// Test is one rule test, from a rules file's `tests:` or a separate test file.
+type Test struct {
+	Name    string
+	File    string // file it was declared in
+	Line    int
+	Mail    string         // absolute path of an .eml file, or ""
+	Message *InlineMessage // when Mail is ""
+	Env     map[string]any // optional overrides of Env fields by expr name (account, mailbox, duplicate, …)
+	Expect  Expect
+}
+
+// TestResult is the outcome of one Test.
+type TestResult struct {
+	Test     Test
+	Decision Decision
+	Failures []string // empty when it passed
+}
+
+// Set is one loaded, compiled and linted rule set. It is immutable once
+// loaded and safe for concurrent use; evaluation state lives in Evaluator.
+// The rules work adds unexported fields; the exported ones are the contract.
+type Set struct {
+	Version   string   // content hash (hex) over every file's name and bytes; stable for the same content
+	Files     []string // the files it was loaded from, in merge order
+	Defaults  Decision // tier, priority, queue, runbook from `defaults:`
+	SLA       map[string]SLATarget
+	Threading Threading
+	Tests     []Test
+	Warnings  ErrorList // lint findings that do not stop loading (e.g. unreachable rules)
+}
