@@ -1,0 +1,444 @@
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/triage-dev/triage/queue"
+)
+
+// Config is triage.yaml (DESIGN.md "Daemon config"). It is decoded strictly in
+// one pass (unknown keys are errors) and then validated with positions taken
+// from the YAML node tree.
+type Config struct {
+	Rules           string                  `yaml:"rules" json:"rules" jsonschema:"description=rules file or directory; watched and hot-reloaded"`
+	Accounts        []AccountConfig         `yaml:"accounts" json:"accounts"`
+	Queues          map[string]queue.Config `yaml:"queues" json:"queues"`
+	HTTP            HTTPConfig              `yaml:"http" json:"http"`
+	StateDir        string                  `yaml:"state_dir" json:"state_dir"`
+	DedupeWindow    Duration                `yaml:"dedupe_window" json:"dedupe_window"`
+	MaxMessageBytes int64                   `yaml:"max_message_bytes" json:"max_message_bytes"`
+	ShutdownTimeout Duration                `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	Log             LogConfig               `yaml:"log" json:"log"`
+
+	// Path is the file the config was read from; relative paths resolve against its directory.
+	Path string `yaml:"-" json:"-"`
+}
+
+// AccountConfig is one IMAP account.
+type AccountConfig struct {
+	Name               string        `yaml:"name" json:"name"`
+	Addr               string        `yaml:"addr" json:"addr"`
+	TLS                string        `yaml:"tls" json:"tls"`
+	InsecureSkipVerify bool          `yaml:"insecure_skip_verify" json:"insecure_skip_verify"`
+	Username           string        `yaml:"username" json:"username"`
+	PasswordEnv        string        `yaml:"password_env" json:"password_env"`
+	PasswordFile       string        `yaml:"password_file" json:"password_file"`
+	OAuth2             *OAuth2Config `yaml:"oauth2" json:"oauth2"`
+	Mailboxes          []string      `yaml:"mailboxes" json:"mailboxes"`
+	Done               DoneConfig    `yaml:"done" json:"done"`
+	Quarantine         string        `yaml:"quarantine" json:"quarantine"`
+	Failed             string        `yaml:"failed" json:"failed"`
+	PollInterval       Duration      `yaml:"poll_interval" json:"poll_interval"`
+	IdleRestart        Duration      `yaml:"idle_restart" json:"idle_restart"`
+	BatchSize          int           `yaml:"batch_size" json:"batch_size"`
+	Concurrency        int           `yaml:"concurrency" json:"concurrency"`
+	Timeout            Duration      `yaml:"timeout" json:"timeout"`
+}
+
+// OAuth2Config says where an access token comes from. An external refresher
+// keeps the file fresh, or the command prints a current token.
+type OAuth2Config struct {
+	Mechanism    string   `yaml:"mechanism" json:"mechanism"` // xoauth2 | oauthbearer
+	TokenFile    string   `yaml:"token_file" json:"token_file"`
+	TokenEnv     string   `yaml:"token_env" json:"token_env"`
+	TokenCommand []string `yaml:"token_command" json:"token_command"`
+}
+
+// DoneConfig is how a handled message is marked on the server.
+type DoneConfig struct {
+	Keyword *string `yaml:"keyword" json:"keyword"`
+	MoveTo  string  `yaml:"move_to" json:"move_to"`
+}
+
+// HTTPConfig is the admin HTTP server.
+type HTTPConfig struct {
+	Listen    string `yaml:"listen" json:"listen"`
+	TokenEnv  string `yaml:"token_env" json:"token_env"`
+	TokenFile string `yaml:"token_file" json:"token_file"`
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Level  string `yaml:"level" json:"level"`   // debug | info | warn | error
+	Format string `yaml:"format" json:"format"` // text | json
+}
+
+// Duration is a time.Duration written as "30s", "15m", "4h" or "3d".
+type Duration time.Duration
+
+// UnmarshalYAML accepts Go durations plus a "d" suffix for days.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a duration like 30s, 15m or 3d", n.Line)
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration parses a Go duration, or a whole number of days ("3d").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 30s, 15m, 4h, 3d)", s)
+	}
+	return v, nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ConfigError is one positioned problem in triage.yaml.
+type ConfigError struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+func (e ConfigError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+}
+
+// ConfigErrors is every problem found in a config file.
+type ConfigErrors []ConfigError
+
+func (l ConfigErrors) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+const (
+	defaultMaxMessageBytes = 25 << 20
+	maxConfigBytes         = 1 << 20
+)
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type`)
+
+// LoadConfig reads, strictly decodes, defaults and validates triage.yaml.
+// The error is ConfigErrors with every problem found.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig is LoadConfig on bytes already read; path names the file in
+// errors and anchors relative paths.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	name := path
+	if len(data) > maxConfigBytes {
+		return nil, ConfigErrors{{File: name, Line: 1, Col: 1, Msg: "config file larger than 1 MiB"}}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, ConfigErrors{yamlError(name, err, nil)}
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, ConfigErrors{{File: name, Line: 1, Col: 1, Msg: "config file is empty"}}
+	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			var errs ConfigErrors
+			for _, m := range te.Errors {
+				errs = append(errs, yamlErrorString(name, m, &root))
+			}
+			return nil, errs
+		}
+		return nil, ConfigErrors{yamlError(name, err, &root)}
+	}
+	cfg.Path = path
+	cfg.applyDefaults()
+	if errs := cfg.validate(name, &root); len(errs) > 0 {
+		return nil, errs
+	}
+	return &cfg, nil
+}
+
+func yamlError(file string, err error, root *yaml.Node) ConfigError {
+	return yamlErrorString(file, err.Error(), root)
+}
+
+// yamlErrorString turns "line N: msg" into a positioned error; for unknown
+// fields the column of the offending key is looked up in the node tree.
+func yamlErrorString(file, msg string, root *yaml.Node) ConfigError {
+	m := yamlLineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return ConfigError{File: file, Line: 1, Col: 1, Msg: strings.TrimPrefix(msg, "yaml: ")}
+	}
+	line, _ := strconv.Atoi(m[1])
+	text, col := m[2], 1
+	if f := unknownFieldRE.FindStringSubmatch(text); f != nil {
+		text = fmt.Sprintf("unknown key %q", f[1])
+		if root != nil {
+			if n := findKey(root, line, f[1]); n != nil {
+				col = n.Column
+			}
+		}
+	}
+	return ConfigError{File: file, Line: line, Col: col, Msg: text}
+}
+
+func findKey(n *yaml.Node, line int, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Line == line && k.Value == key {
+				return k
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if r := findKey(c, line, key); r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:9425"
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = defaultMaxMessageBytes
+	}
+	if c.DedupeWindow == 0 {
+		c.DedupeWindow = Duration(7 * 24 * time.Hour)
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(15 * time.Second)
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		if a.TLS == "" {
+			a.TLS = "implicit"
+		}
+		if len(a.Mailboxes) == 0 {
+			a.Mailboxes = []string{"INBOX"}
+		}
+		if a.Done.Keyword == nil {
+			kw := "$Triaged"
+			a.Done.Keyword = &kw
+		}
+		if a.Quarantine == "" {
+			a.Quarantine = "Triage/Quarantine"
+		}
+		if a.Failed == "" {
+			a.Failed = "Triage/Failed"
+		}
+	}
+}
+
+// Resolve returns p relative to the config file's directory unless absolute.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.Path), p)
+}
+
+var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
+	var errs ConfigErrors
+	at := func(msg string, path ...any) {
+		line, col := position(root, path...)
+		errs = append(errs, ConfigError{File: file, Line: line, Col: col, Msg: msg})
+	}
+	if c.Rules == "" {
+		at("rules: required (a rules file or directory)", "rules")
+	}
+	if len(c.Accounts) == 0 {
+		at("accounts: at least one IMAP account is required", "accounts")
+	}
+	if len(c.Queues) == 0 {
+		at("queues: at least one queue is required", "queues")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		at(fmt.Sprintf("log.level %q: want debug, info, warn or error", c.Log.Level), "log", "level")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		at(fmt.Sprintf("log.format %q: want text or json", c.Log.Format), "log", "format")
+	}
+	if c.MaxMessageBytes < 0 {
+		at("max_message_bytes must be positive", "max_message_bytes")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		at(fmt.Sprintf("http.listen %q: want host:port", c.HTTP.Listen), "http", "listen")
+	}
+	if c.HTTP.TokenEnv != "" && c.HTTP.TokenFile != "" {
+		at("http: set token_env or token_file, not both", "http")
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Accounts {
+		if !accountNameRE.MatchString(a.Name) {
+			at(fmt.Sprintf("account name %q: want letters, digits, '.', '_' or '-'", a.Name), "accounts", i, "name")
+		} else if seen[a.Name] {
+			at(fmt.Sprintf("duplicate account name %q", a.Name), "accounts", i, "name")
+		}
+		seen[a.Name] = true
+		host, _, err := net.SplitHostPort(a.Addr)
+		if err != nil {
+			at(fmt.Sprintf("addr %q: want host:port", a.Addr), "accounts", i, "addr")
+		}
+		switch a.TLS {
+		case "implicit", "starttls":
+		case "none":
+			if err == nil && !isLoopback(host) {
+				at(fmt.Sprintf("tls: none is only allowed to a loopback address, not %q (passwords would cross the network in clear text)", host), "accounts", i, "tls")
+			}
+		default:
+			at(fmt.Sprintf("tls %q: want implicit, starttls or none", a.TLS), "accounts", i, "tls")
+		}
+		if a.Username == "" {
+			at("username: required", "accounts", i)
+		}
+		secrets := 0
+		for _, s := range []string{a.PasswordEnv, a.PasswordFile} {
+			if s != "" {
+				secrets++
+			}
+		}
+		if a.OAuth2 != nil {
+			secrets++
+			o := a.OAuth2
+			switch o.Mechanism {
+			case "xoauth2", "oauthbearer":
+			default:
+				at(fmt.Sprintf("oauth2.mechanism %q: want xoauth2 or oauthbearer", o.Mechanism), "accounts", i, "oauth2", "mechanism")
+			}
+			n := 0
+			if o.TokenFile != "" {
+				n++
+			}
+			if o.TokenEnv != "" {
+				n++
+			}
+			if len(o.TokenCommand) > 0 {
+				n++
+			}
+			if n != 1 {
+				at("oauth2: set exactly one of token_file, token_env, token_command", "accounts", i, "oauth2")
+			}
+		}
+		if secrets != 1 {
+			at("set exactly one of password_env, password_file, oauth2 (secrets never sit in the YAML)", "accounts", i)
+		}
+		if a.Done.Keyword != nil && *a.Done.Keyword == "" && a.Done.MoveTo == "" {
+			at("done: set a keyword, a move_to folder, or both", "accounts", i, "done")
+		}
+		if a.BatchSize < 0 || a.Concurrency < 0 {
+			at("batch_size and concurrency must be positive", "accounts", i)
+		}
+	}
+	names := make([]string, 0, len(c.Queues))
+	for n := range c.Queues {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, p := range queue.ValidateConfig(n, c.Queues[n]) {
+			at(fmt.Sprintf("queue %q: %s", n, p), "queues", n)
+		}
+	}
+	return errs
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// position walks the document by keys (string) and sequence indexes (int) and
+// returns the deepest node's line and column that exists.
+func position(root *yaml.Node, path ...any) (int, int) {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line, col := n.Line, n.Column
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						line, col = n.Content[i].Line, n.Content[i].Column
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line, col = next.Line, next.Column
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	if line == 0 {
+		line, col = 1, 1
+	}
+	return line, col
+}

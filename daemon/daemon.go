@@ -1,0 +1,535 @@
+// Package daemon wires mailbox → classifier → queue: the pipeline, the state
+// store, hot reload, the admin HTTP server, metrics and graceful shutdown.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/mailbox"
+	"github.com/triage-dev/triage/queue"
+	"github.com/triage-dev/triage/rules"
+)
+
+// Options are the parts of a daemon that do not come from triage.yaml.
+type Options struct {
+	Log     *slog.Logger
+	Version string // build version for /status and triage_build_info
+	Commit  string
+	// OnTicket, if set, is called after each message was handled (forwarded,
+	// dropped or redelivered) with the ticket and the outcome; the demo prints it.
+	OnTicket func(t *classifier.Ticket, outcome string)
+	// Dial, if set, replaces net.Dial for IMAP connections (fault tests).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// DisableHTTP skips the admin server (tests that run many daemons).
+	DisableHTTP bool
+}
+
+// Daemon is one running triage instance.
+type Daemon struct {
+	opts     Options
+	log      *slog.Logger
+	metrics  *Metrics
+	store    *Store
+	reloader *rules.Reloader
+
+	cfg    atomic.Pointer[Config]
+	router atomic.Pointer[queue.Router]
+	queues *queueStats
+
+	classifiers sync.Pool
+
+	mu       sync.Mutex // guards sinks, accounts
+	sinks    map[string]sinkEntry
+	accounts map[string]*runningAccount
+	runCtx   context.Context
+	wg       sync.WaitGroup
+
+	configReload atomic.Pointer[configReloadResult]
+	started      time.Time
+}
+
+type sinkEntry struct {
+	cfg  queue.Config
+	sink queue.Sink
+}
+
+type runningAccount struct {
+	cfg     AccountConfig
+	account *mailbox.Account
+	cancel  context.CancelFunc
+	done    chan struct{}
+	events  *accountEvents
+}
+
+type configReloadResult struct {
+	At  time.Time
+	Err string
+}
+
+// New validates everything that can fail before any mail is touched: the
+// state store, the rules (load, lint, own tests, queue names) and the sinks.
+func New(cfg *Config, opts Options) (*Daemon, error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	d := &Daemon{
+		opts:     opts,
+		log:      opts.Log,
+		metrics:  NewMetrics(),
+		queues:   newQueueStats(),
+		sinks:    map[string]sinkEntry{},
+		accounts: map[string]*runningAccount{},
+		started:  time.Now(),
+	}
+	d.classifiers.New = func() any { return classifier.New() }
+	d.metrics.BuildInfo.WithLabelValues(opts.Version, opts.Commit).Set(1)
+	d.cfg.Store(cfg)
+
+	stateDir := cfg.StateDir
+	if stateDir == "" {
+		return nil, errors.New("state_dir: required")
+	}
+	store, err := OpenStore(cfg.Resolve(stateDir), cfg.DedupeWindow.D())
+	if err != nil {
+		return nil, err
+	}
+	d.store = store
+
+	if err := d.buildSinks(cfg); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+
+	rl, err := rules.NewReloader(rules.ReloaderConfig{
+		Path:     cfg.Resolve(cfg.Rules),
+		Validate: d.validateRules,
+		Log:      d.log,
+		OnResult: d.onReload,
+	})
+	if err != nil {
+		d.closeSinks()
+		_ = store.Close()
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	d.reloader = rl
+	d.onReload(rl.Last())
+	return d, nil
+}
+
+// Metrics returns the daemon's metrics (tests scrape them).
+func (d *Daemon) Metrics() *Metrics { return d.metrics }
+
+// Rules returns the active rule set holder.
+func (d *Daemon) Rules() *rules.Reloader { return d.reloader }
+
+// validateRules is what a rule set must pass before it is activated, beyond
+// loading: its own tests, and every queue it can produce must exist.
+func (d *Daemon) validateRules(set *rules.Set) error {
+	return ValidateRuleSet(set, d.cfg.Load())
+}
+
+// ValidateRuleSet runs a rule set's own tests and checks its queue names
+// against cfg; the daemon, `triage check --config` and reload share it.
+func ValidateRuleSet(set *rules.Set, cfg *Config) error {
+	var problems []string
+	if cfg != nil {
+		for _, q := range set.Queues() {
+			if _, ok := cfg.Queues[q]; !ok {
+				problems = append(problems, fmt.Sprintf("queue %q is used by the rules but not defined under queues: in %s", q, cfg.Path))
+			}
+		}
+	}
+	for _, r := range set.RunTests(set.Tests, classifier.TestEnv) {
+		if len(r.Failures) > 0 {
+			problems = append(problems, fmt.Sprintf("%s:%d: test %q failed: %s", r.Test.File, r.Test.Line, r.Test.Name, strings.Join(r.Failures, "; ")))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func (d *Daemon) onReload(r rules.ReloadResult) {
+	switch {
+	case r.Err != nil:
+		d.metrics.ReloadSuccess.Set(0)
+		d.metrics.ReloadsTotal.WithLabelValues("failed").Inc()
+	case r.Changed:
+		d.metrics.ReloadSuccess.Set(1)
+		d.metrics.ReloadTimestamp.Set(float64(r.At.Unix()))
+		d.metrics.ReloadsTotal.WithLabelValues("ok").Inc()
+		d.metrics.SetRulesVersion(r.Version)
+	default:
+		d.metrics.ReloadSuccess.Set(1)
+		d.metrics.ReloadsTotal.WithLabelValues("unchanged").Inc()
+	}
+}
+
+// buildSinks (re)creates the sinks whose config changed and swaps in a new router.
+func (d *Daemon) buildSinks(cfg *Config) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	next := map[string]sinkEntry{}
+	var created []queue.Sink
+	for name, qc := range cfg.Queues {
+		if old, ok := d.sinks[name]; ok && reflect.DeepEqual(old.cfg, qc) {
+			next[name] = old
+			continue
+		}
+		s, err := queue.New(name, qc, cfg.Resolve("."), d.log.With("queue", name))
+		if err != nil {
+			for _, c := range created {
+				_ = c.Close()
+			}
+			return fmt.Errorf("queue %q: %w", name, err)
+		}
+		created = append(created, s)
+		next[name] = sinkEntry{cfg: qc, sink: s}
+	}
+	sinks := make(map[string]queue.Sink, len(next))
+	for n, e := range next {
+		sinks[n] = e.sink
+	}
+	d.router.Store(queue.NewRouter(sinks, cfg.Queues, d.log, d.queueObserver()))
+	// Sinks no longer used are closed once in-flight deliveries had time to finish.
+	var stale []queue.Sink
+	for name, old := range d.sinks {
+		if e, ok := next[name]; !ok || e.sink != old.sink {
+			stale = append(stale, old.sink)
+		}
+	}
+	d.sinks = next
+	if len(stale) > 0 {
+		go func() {
+			time.Sleep(cfg.ShutdownTimeout.D() + time.Minute)
+			for _, s := range stale {
+				_ = s.Close()
+			}
+		}()
+	}
+	return nil
+}
+
+func (d *Daemon) closeSinks() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range d.sinks {
+		if err := e.sink.Close(); err != nil {
+			d.log.Warn("close sink", "err", err)
+		}
+	}
+	d.sinks = map[string]sinkEntry{}
+}
+
+// Run starts every account, the watcher and the admin server and blocks
+// until ctx is cancelled; then it stops taking new mail, lets in-flight
+// messages finish within shutdown_timeout and returns.
+func (d *Daemon) Run(ctx context.Context) error {
+	cfg := d.cfg.Load()
+	defer d.closeSinks()
+	defer d.store.Close()
+
+	bg, cancelBG := context.WithCancel(context.Background())
+	defer cancelBG()
+
+	var httpErr chan error
+	if !d.opts.DisableHTTP {
+		srv, err := d.startHTTP(cfg)
+		if err != nil {
+			return err
+		}
+		httpErr = make(chan error, 1)
+		go func() { httpErr <- srv.serve() }()
+		defer srv.shutdown()
+	}
+
+	go d.store.RunPruner(bg, func(err error) { d.log.Warn("state prune failed", "err", err) })
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if err := d.reloader.Watch(bg); err != nil && bg.Err() == nil {
+			d.log.Error("rules watcher stopped; reload with SIGHUP or POST /-/reload", "err", err)
+		}
+	}()
+
+	d.mu.Lock()
+	d.runCtx = ctx
+	d.mu.Unlock()
+	d.syncAccounts(cfg)
+	d.log.Info("triage started", "accounts", len(cfg.Accounts), "queues", len(cfg.Queues),
+		"rules_version", d.reloader.Active().Current().Version)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			d.log.Info("SIGHUP: reloading config and rules")
+			_ = d.ReloadConfig()
+			d.ReloadRules(ctx)
+		case err := <-httpErr:
+			if err != nil {
+				d.log.Error("admin http server failed", "err", err)
+			}
+			httpErr = nil
+		}
+	}
+	d.log.Info("shutting down: no new mail is taken, in-flight messages finish", "deadline", cfg.ShutdownTimeout.D())
+	waited := make(chan struct{})
+	go func() { d.wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(cfg.ShutdownTimeout.D() + 5*time.Second):
+		d.log.Warn("shutdown deadline passed with accounts still stopping")
+	}
+	cancelBG()
+	<-watchDone
+	d.log.Info("triage stopped")
+	return nil
+}
+
+// syncAccounts starts accounts that are new or changed and stops those that
+// were removed or changed; unchanged ones keep their connections.
+func (d *Daemon) syncAccounts(cfg *Config) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	want := map[string]AccountConfig{}
+	for _, a := range cfg.Accounts {
+		want[a.Name] = a
+	}
+	for name, ra := range d.accounts {
+		if a, ok := want[name]; ok && reflect.DeepEqual(a, ra.cfg) {
+			continue
+		}
+		d.log.Info("stopping account", "account", name)
+		ra.cancel()
+		<-ra.done
+		delete(d.accounts, name)
+	}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, ok := d.accounts[name]; ok {
+			continue
+		}
+		if err := d.startAccount(cfg, want[name]); err != nil {
+			d.log.Error("account not started", "account", name, "err", err)
+		}
+	}
+}
+
+func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
+	ev := newAccountEvents(a.Name, d.metrics)
+	mc := mailbox.Config{
+		Name:               a.Name,
+		Addr:               a.Addr,
+		TLS:                a.TLS,
+		InsecureSkipVerify: a.InsecureSkipVerify,
+		Username:           a.Username,
+		Auth:               "plain",
+		Secret:             secretSource(cfg, a),
+		Mailboxes:          a.Mailboxes,
+		DoneKeyword:        *a.Done.Keyword,
+		DoneMoveTo:         a.Done.MoveTo,
+		Quarantine:         a.Quarantine,
+		Failed:             a.Failed,
+		PollInterval:       a.PollInterval.D(),
+		IdleRestart:        a.IdleRestart.D(),
+		BatchSize:          a.BatchSize,
+		Concurrency:        a.Concurrency,
+		MaxMessageBytes:    cfg.MaxMessageBytes,
+		ShutdownGrace:      cfg.ShutdownTimeout.D(),
+		Timeout:            a.Timeout.D(),
+	}
+	if a.OAuth2 != nil {
+		mc.Auth = a.OAuth2.Mechanism
+	}
+	if d.opts.Dial != nil {
+		mc.Dial = d.opts.Dial
+	}
+	acct, err := mailbox.New(mc, d.handle, ev.events(), d.log.With("account", a.Name))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(d.runCtx)
+	ra := &runningAccount{cfg: a, account: acct, cancel: cancel, done: make(chan struct{}), events: ev}
+	d.accounts[a.Name] = ra
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer close(ra.done)
+		if err := acct.Run(ctx); err != nil {
+			d.log.Error("account stopped", "account", a.Name, "err", err)
+		}
+	}()
+	return nil
+}
+
+// ReloadConfig re-reads triage.yaml (SIGHUP): accounts added or removed start
+// or stop, changed sinks are rebuilt; a broken file changes nothing.
+func (d *Daemon) ReloadConfig() error {
+	old := d.cfg.Load()
+	next, err := LoadConfig(old.Path)
+	if err == nil && next.Rules != old.Rules {
+		err = fmt.Errorf("rules: changing the rules path needs a restart (was %q)", old.Rules)
+	}
+	if err == nil {
+		for _, q := range d.reloader.Active().Current().Queues() {
+			if _, ok := next.Queues[q]; !ok {
+				err = fmt.Errorf("queue %q is used by the active rules but missing from the new config", q)
+				break
+			}
+		}
+	}
+	if err == nil {
+		err = d.buildSinks(next)
+	}
+	if err != nil {
+		d.configReload.Store(&configReloadResult{At: time.Now(), Err: err.Error()})
+		d.log.Error("config reload failed; keeping the running config", "err", err)
+		return err
+	}
+	d.cfg.Store(next)
+	d.syncAccounts(next)
+	d.configReload.Store(&configReloadResult{At: time.Now()})
+	d.log.Info("config reloaded", "accounts", len(next.Accounts), "queues", len(next.Queues))
+	return nil
+}
+
+// ReloadRules re-reads the rules now (SIGHUP, POST /-/reload).
+func (d *Daemon) ReloadRules(ctx context.Context) rules.ReloadResult {
+	return d.reloader.Reload(ctx)
+}
+
+func sourceKey(m *mailbox.Message) string {
+	return m.Account + "/" + m.Mailbox + "/" + strconv.FormatUint(uint64(m.UIDValidity), 10) + "/" + strconv.FormatUint(uint64(m.UID), 10)
+}
+
+// handle is the pipeline for one message. It never marks a message done that
+// its sink did not acknowledge.
+func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome {
+	start := time.Now()
+	cfg := d.cfg.Load()
+	d.metrics.MessagesSeen.WithLabelValues(m.Account, m.Mailbox).Inc()
+	log := d.log.With("account", m.Account, "mailbox", m.Mailbox, "uid", m.UID)
+
+	if int64(len(m.Raw)) > cfg.MaxMessageBytes || m.Size > cfg.MaxMessageBytes {
+		reason := fmt.Sprintf("message of %d bytes exceeds max_message_bytes %d", max(int64(len(m.Raw)), m.Size), cfg.MaxMessageBytes)
+		d.metrics.Quarantined.WithLabelValues(m.Account, "too_large").Inc()
+		log.Warn("quarantined", "reason", reason)
+		return mailbox.Outcome{Verdict: mailbox.Quarantine, Reason: reason}
+	}
+
+	set := d.reloader.Active().Current() // one version for the whole message
+	id := classifier.TicketID(m.Raw)
+	src := sourceKey(m)
+	prev, seen, err := d.store.Lookup(id)
+	if err != nil {
+		log.Error("state store", "err", err)
+		return mailbox.Outcome{Verdict: mailbox.Retry, Reason: err.Error()}
+	}
+	redelivery := seen && prev.Source == src
+
+	c := d.classifiers.Get().(*classifier.Classifier)
+	t0 := time.Now()
+	mail, err := classifier.Decode(m.Raw, classifier.DecodeOptions{MaxBytes: cfg.MaxMessageBytes, Threading: set.Threading})
+	d.metrics.DecodeDuration.Observe(time.Since(t0).Seconds())
+	if err != nil {
+		d.classifiers.Put(c)
+		d.metrics.Quarantined.WithLabelValues(m.Account, "unparseable").Inc()
+		log.Warn("quarantined", "id", id, "reason", err.Error())
+		return mailbox.Outcome{Verdict: mailbox.Quarantine, Reason: err.Error()}
+	}
+	t1 := time.Now()
+	t, err := c.ClassifyMail(set, mail, classifier.Meta{
+		Account: m.Account, Mailbox: m.Mailbox, UID: m.UID, UIDValidity: m.UIDValidity,
+		ReceivedAt: receivedAt(m), Duplicate: seen && !redelivery,
+	})
+	d.metrics.ClassifyDuration.Observe(time.Since(t1).Seconds())
+	d.classifiers.Put(c)
+	if err != nil {
+		d.metrics.Quarantined.WithLabelValues(m.Account, "unparseable").Inc()
+		log.Warn("quarantined", "id", id, "reason", err.Error())
+		return mailbox.Outcome{Verdict: mailbox.Quarantine, Reason: err.Error()}
+	}
+	t.Raw = m.Raw
+	cl := t.Class
+	rulesApplied := make([]string, len(cl.Matched))
+	for i, r := range cl.Matched {
+		rulesApplied[i] = r.Rule
+		d.metrics.RuleMatches.WithLabelValues(r.Rule).Inc()
+	}
+	log = log.With("id", t.ID, "tier", cl.Tier, "priority", cl.Priority, "queue", cl.Queue,
+		"action", cl.Action, "rules", strings.Join(rulesApplied, ","), "rules_version", cl.RulesVersion)
+
+	outcome := "forwarded"
+	switch {
+	case cl.Action == "drop":
+		outcome = "dropped"
+	case redelivery:
+		// Forwarded before a crash and not yet marked done: the sink has it.
+		outcome = "redelivery"
+		d.metrics.Duplicates.WithLabelValues("redelivery").Inc()
+	default:
+		if seen {
+			d.metrics.Duplicates.WithLabelValues("duplicate").Inc()
+		}
+		f0 := time.Now()
+		err := d.router.Load().Deliver(ctx, t)
+		d.metrics.ForwardDuration.WithLabelValues(cl.Queue).Observe(time.Since(f0).Seconds())
+		if err != nil {
+			if queue.Temporary(err) {
+				log.Warn("forward failed, will retry", "err", err, "duration", time.Since(start))
+				return mailbox.Outcome{Verdict: mailbox.Retry, Reason: err.Error()}
+			}
+			d.metrics.FailedMessages.WithLabelValues(m.Account, cl.Queue).Inc()
+			log.Error("forward rejected permanently; filed in the failed folder", "err", err, "duration", time.Since(start))
+			return mailbox.Outcome{Verdict: mailbox.Failed, Reason: err.Error()}
+		}
+		d.metrics.Forwarded.WithLabelValues(cl.Queue).Inc()
+	}
+	if outcome != "redelivery" {
+		if err := d.store.Record(t.ID, src); err != nil {
+			// Already acknowledged downstream; a crash now only means a
+			// duplicate that downstream de-duplicates by id.
+			log.Error("state store", "err", err)
+		}
+		d.metrics.Tickets.WithLabelValues(cl.Tier, cl.Priority, cl.Queue, cl.Action).Inc()
+	}
+	d.metrics.HandleDuration.Observe(time.Since(start).Seconds())
+	log.Info("handled", "outcome", outcome, "duration", time.Since(start))
+	if d.opts.OnTicket != nil {
+		d.opts.OnTicket(t, outcome)
+	}
+	return mailbox.Outcome{Verdict: mailbox.Done, Folder: cl.Folder}
+}
+
+func receivedAt(m *mailbox.Message) time.Time {
+	if !m.InternalDate.IsZero() {
+		return m.InternalDate.UTC()
+	}
+	return time.Now().UTC()
+}

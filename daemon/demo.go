@@ -1,0 +1,236 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/examples"
+	"github.com/triage-dev/triage/queue"
+	"github.com/triage-dev/triage/rules"
+)
+
+// DemoOptions configure `triage demo`.
+type DemoOptions struct {
+	Out     io.Writer // one readable line per ticket
+	Log     io.Writer // daemon logs (warnings and up)
+	DropDir string    // .eml files dropped here are appended to the mailbox; default: a temp dir
+	WorkDir string    // where rules, state and tickets.jsonl go; default: a temp dir
+	Ready   func(dropDir string)
+}
+
+const demoUser, demoPassword = "demo", "demo"
+
+// Demo runs the real daemon loop against go-imap's in-memory server seeded
+// with the example mail, printing each ticket, until ctx ends.
+func Demo(ctx context.Context, o DemoOptions) error {
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	work := o.WorkDir
+	if work == "" {
+		dir, err := os.MkdirTemp("", "triage-demo-")
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		work = dir
+	}
+	if err := extractExamples(work); err != nil {
+		return err
+	}
+	drop := o.DropDir
+	if drop == "" {
+		drop = filepath.Join(work, "drop")
+	}
+	if err := os.MkdirAll(drop, 0o755); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+
+	// The in-memory IMAP server, on a loopback port.
+	mem := imapmemserver.New()
+	user := imapmemserver.NewUser(demoUser, demoPassword)
+	mem.AddUser(user)
+	if err := user.Create("INBOX", nil); err != nil {
+		return fmt.Errorf("demo: create INBOX: %w", err)
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}, imap.CapIdle: {}, imap.CapUIDPlus: {}, imap.CapMove: {}},
+		InsecureAuth: true,
+		Logger:       discardLogger{},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	mails, err := fs.Glob(examples.Files, "mail/*.eml")
+	if err != nil {
+		return err
+	}
+	sort.Strings(mails)
+	for _, name := range mails {
+		raw, err := fs.ReadFile(examples.Files, name)
+		if err != nil {
+			return err
+		}
+		if err := appendMail(user, raw); err != nil {
+			return fmt.Errorf("demo: seed %s: %w", name, err)
+		}
+	}
+
+	set, err := rules.Load(filepath.Join(work, "rules.yaml"))
+	if err != nil {
+		return fmt.Errorf("demo: example rules: %w", err)
+	}
+	cfg := &Config{
+		Path:  filepath.Join(work, "triage.yaml"),
+		Rules: "rules.yaml",
+		Accounts: []AccountConfig{{
+			Name: "demo", Addr: ln.Addr().String(), TLS: "none", Username: demoUser,
+			PasswordFile: "demo.password", Mailboxes: []string{"INBOX"},
+		}},
+		Queues:   map[string]queue.Config{},
+		StateDir: "state",
+		HTTP:     HTTPConfig{Listen: "127.0.0.1:0"},
+	}
+	for _, q := range set.Queues() {
+		cfg.Queues[q] = queue.Config{Type: "file", Path: "tickets-" + q + ".jsonl"}
+	}
+	cfg.applyDefaults()
+	if err := os.WriteFile(filepath.Join(work, "demo.password"), []byte(demoPassword), 0o600); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := New(cfg, Options{Log: log, Version: "demo", DisableHTTP: true, OnTicket: func(t *classifier.Ticket, outcome string) {
+		fmt.Fprintln(o.Out, TicketLine(t, outcome))
+	}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "triage demo: %d sample mails in an in-memory IMAP server at %s, rules %s (version %s)\n",
+		len(mails), ln.Addr(), "examples/rules.yaml", set.Version)
+	fmt.Fprintf(o.Out, "drop .eml files into %s to deliver them; tickets are also written to %s; Ctrl-C stops\n", drop, work)
+	if o.Ready != nil {
+		o.Ready(drop)
+	}
+	go watchDropDir(ctx, drop, user, log)
+	return d.Run(ctx)
+}
+
+// TicketLine renders a ticket as one readable line.
+func TicketLine(t *classifier.Ticket, outcome string) string {
+	c := t.Class
+	names := make([]string, len(c.Matched))
+	for i, m := range c.Matched {
+		names[i] = m.Rule
+	}
+	subj := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, t.Subject)
+	if len([]rune(subj)) > 60 {
+		subj = string([]rune(subj)[:59]) + "…"
+	}
+	rulesText := strings.Join(names, ",")
+	if rulesText == "" {
+		rulesText = "(defaults)"
+	}
+	return fmt.Sprintf("%-2s %-2s %-11s %-8s %-60s  rules=%s", c.Tier, c.Priority, c.Queue, c.Action, subj, rulesText)
+}
+
+func appendMail(u *imapmemserver.User, raw []byte) error {
+	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	raw = bytes.ReplaceAll(raw, []byte("\n"), []byte("\r\n"))
+	_, err := u.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: time.Now()})
+	return err
+}
+
+type literal struct {
+	*bytes.Reader
+	n int64
+}
+
+func (l literal) Size() int64 { return l.n }
+
+// watchDropDir appends every new .eml in dir to the mailbox and removes it.
+// Polling every 200 ms keeps this dependency-free and well inside "within a second".
+func watchDropDir(ctx context.Context, dir string, u *imapmemserver.User, log *slog.Logger) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(strings.ToLower(e.Name()), ".eml") {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			if err := appendMail(u, raw); err != nil {
+				log.Warn("demo: append dropped mail", "file", p, "err", err)
+				continue
+			}
+			_ = os.Rename(p, p+".delivered")
+		}
+	}
+}
+
+func extractExamples(dir string) error {
+	return fs.WalkDir(examples.Files, ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(p))
+		if e.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := fs.ReadFile(examples.Files, p)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, b, 0o644); err != nil {
+			return fmt.Errorf("demo: write %s: %w", target, err)
+		}
+		return nil
+	})
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+func (discardLogger) Println(...any)        {}

@@ -1,0 +1,112 @@
+package daemon
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+type adminServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// startHTTP binds the admin server before Run reports started, so a port
+// clash is a start-up error rather than a log line.
+func (d *Daemon) startHTTP(cfg *Config) (*adminServer, error) {
+	token, err := secretFromEnvOrFile(cfg, cfg.HTTP.TokenEnv, cfg.HTTP.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("http token: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("admin http: %w", err)
+	}
+	d.log.Info("admin http listening", "addr", ln.Addr().String(), "auth", token != "")
+	return &adminServer{
+		srv: &http.Server{Handler: d.Handler(token), ReadHeaderTimeout: 10 * time.Second},
+		ln:  ln,
+	}, nil
+}
+
+func (s *adminServer) serve() error {
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *adminServer) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+}
+
+// Handler is the admin HTTP API. token, when set, is required as a bearer
+// token on everything but /healthz.
+func (d *Daemon) Handler(token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	auth := func(h http.Handler) http.Handler {
+		if token == "" {
+			return h
+		}
+		want := []byte("Bearer " + token)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got := []byte(r.Header.Get("Authorization"))
+			if subtle.ConstantTimeCompare(got, want) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="triage"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	mux.Handle("GET /metrics", auth(promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{})))
+	mux.Handle("GET /readyz", auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		st := d.Status()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !st.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, strings.Join(st.NotReadyWhy, "\n"))
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})))
+	mux.Handle("GET /status", auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, d.Status())
+	})))
+	mux.Handle("POST /-/reload", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res := d.ReloadRules(r.Context())
+		body := map[string]any{"version": res.Version, "changed": res.Changed, "active": d.reloader.Active().Current().Version}
+		if res.Err != nil {
+			body["errors"] = res.Errors
+			if len(res.Errors) == 0 {
+				body["errors"] = []string{res.Err.Error()}
+			}
+			writeJSON(w, http.StatusUnprocessableEntity, body)
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+	})))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,261 @@
+package daemon
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/triage-dev/triage/mailbox"
+)
+
+// accountEvents turns the mailbox's callbacks into metrics and a status
+// snapshot. Callbacks must not block: they only touch metrics and a map.
+type accountEvents struct {
+	name    string
+	metrics *Metrics
+
+	mu        sync.Mutex
+	connected bool
+	lastErr   string
+	errAt     time.Time
+	upSince   time.Time
+	attempts  int
+	mailboxes map[string]*mailboxState
+}
+
+type mailboxState struct {
+	Idle        bool      `json:"idle"`
+	Backlog     int       `json:"backlog"`
+	Oldest      time.Time `json:"oldest_undone,omitzero"`
+	LastMessage time.Time `json:"last_message,omitzero"`
+}
+
+func newAccountEvents(name string, m *Metrics) *accountEvents {
+	m.IMAPConnected.WithLabelValues(name).Set(0)
+	m.IMAPReconnects.WithLabelValues(name)
+	return &accountEvents{name: name, metrics: m, mailboxes: map[string]*mailboxState{}}
+}
+
+func (e *accountEvents) mbox(name string) *mailboxState {
+	s, ok := e.mailboxes[name]
+	if !ok {
+		s = &mailboxState{}
+		e.mailboxes[name] = s
+	}
+	return s
+}
+
+func (e *accountEvents) events() mailbox.Events {
+	return mailbox.Events{
+		Connected: func(account string, up bool, err error) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.connected = up
+			if up {
+				e.upSince = time.Now()
+				e.attempts = 0
+				e.metrics.IMAPConnected.WithLabelValues(e.name).Set(1)
+			} else {
+				e.attempts++
+				e.metrics.IMAPConnected.WithLabelValues(e.name).Set(0)
+			}
+			if err != nil {
+				e.lastErr, e.errAt = err.Error(), time.Now()
+			}
+		},
+		Reconnect: func(account string) {
+			e.metrics.IMAPReconnects.WithLabelValues(e.name).Inc()
+		},
+		Idle: func(account, mb string, idling bool) {
+			e.mu.Lock()
+			e.mbox(mb).Idle = idling
+			e.mu.Unlock()
+			v := 0.0
+			if idling {
+				v = 1
+			}
+			e.metrics.IMAPIdle.WithLabelValues(e.name, mb).Set(v)
+		},
+		Backlog: func(account, mb string, undone int, oldest time.Time) {
+			e.mu.Lock()
+			s := e.mbox(mb)
+			s.Backlog, s.Oldest = undone, oldest
+			e.mu.Unlock()
+			e.metrics.Backlog.WithLabelValues(e.name, mb).Set(float64(undone))
+			e.metrics.SetOldest(e.name, mb, oldest)
+		},
+		Seen: func(account, mb string) {
+			e.mu.Lock()
+			e.mbox(mb).LastMessage = time.Now()
+			e.mu.Unlock()
+		},
+		TokenExpiry: func(account string, expiry time.Time) {
+			e.metrics.TokenExpiry.WithLabelValues(e.name).Set(float64(expiry.Unix()))
+		},
+	}
+}
+
+// AccountStatus is one account in /status.
+type AccountStatus struct {
+	Name      string                   `json:"name"`
+	Connected bool                     `json:"connected"`
+	Since     time.Time                `json:"connected_since,omitzero"`
+	LastError string                   `json:"last_error,omitempty"`
+	ErrorAt   time.Time                `json:"last_error_at,omitzero"`
+	Mailboxes map[string]*mailboxState `json:"mailboxes"`
+}
+
+func (e *accountEvents) status() AccountStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := AccountStatus{Name: e.name, Connected: e.connected, LastError: e.lastErr, ErrorAt: e.errAt, Mailboxes: map[string]*mailboxState{}}
+	if e.connected {
+		s.Since = e.upSince
+	}
+	for k, v := range e.mailboxes {
+		c := *v
+		s.Mailboxes[k] = &c
+	}
+	return s
+}
+
+// ready is true when the account is connected or has not yet failed twice in
+// a row (inside its first backoff).
+func (e *accountEvents) ready() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.connected || e.attempts <= 1
+}
+
+// queueStats counts per queue for /status (the metrics carry the same).
+type queueStats struct {
+	mu sync.Mutex
+	q  map[string]*QueueStatus
+}
+
+// QueueStatus is one queue in /status.
+type QueueStatus struct {
+	Sent     int64 `json:"sent"`
+	Failed   int64 `json:"failed_permanent"`
+	TempErrs int64 `json:"errors_temporary"`
+	Retrying int64 `json:"retrying"`
+}
+
+func newQueueStats() *queueStats { return &queueStats{q: map[string]*QueueStatus{}} }
+
+func (s *queueStats) get(name string) *QueueStatus {
+	q, ok := s.q[name]
+	if !ok {
+		q = &QueueStatus{}
+		s.q[name] = q
+	}
+	return q
+}
+
+func (s *queueStats) snapshot() map[string]QueueStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]QueueStatus, len(s.q))
+	for k, v := range s.q {
+		out[k] = *v
+	}
+	return out
+}
+
+// queueObserver feeds both the metrics and /status from the router.
+type queueObserver struct{ d *Daemon }
+
+func (d *Daemon) queueObserver() queueObserver { return queueObserver{d: d} }
+
+func (o queueObserver) Sent(q string, _ time.Duration) {
+	s := o.d.queues
+	s.mu.Lock()
+	s.get(q).Sent++
+	s.mu.Unlock()
+}
+
+func (o queueObserver) Failed(q string, temporary bool) {
+	kind := "permanent"
+	s := o.d.queues
+	s.mu.Lock()
+	if temporary {
+		kind = "temporary"
+		s.get(q).TempErrs++
+	} else {
+		s.get(q).Failed++
+	}
+	s.mu.Unlock()
+	o.d.metrics.ForwardErrors.WithLabelValues(q, kind).Inc()
+}
+
+func (o queueObserver) Retrying(q string, delta int) {
+	s := o.d.queues
+	s.mu.Lock()
+	s.get(q).Retrying += int64(delta)
+	s.mu.Unlock()
+	o.d.metrics.ForwardRetrying.WithLabelValues(q).Add(float64(delta))
+}
+
+// Status is the /status document.
+type Status struct {
+	Version     string                 `json:"version"`
+	StartedAt   time.Time              `json:"started_at"`
+	Rules       RulesStatus            `json:"rules"`
+	Config      *configReloadResult    `json:"config_reload,omitempty"`
+	Accounts    []AccountStatus        `json:"accounts"`
+	Queues      map[string]QueueStatus `json:"queues"`
+	Ready       bool                   `json:"ready"`
+	NotReadyWhy []string               `json:"not_ready,omitempty"`
+}
+
+// RulesStatus is the rules part of /status.
+type RulesStatus struct {
+	Path        string    `json:"path"`
+	Version     string    `json:"version"`
+	LastReload  time.Time `json:"last_reload"`
+	LastOK      bool      `json:"last_reload_ok"`
+	LastErrors  []string  `json:"last_reload_errors,omitempty"`
+	LastVersion string    `json:"last_reload_version,omitempty"`
+}
+
+// Status returns a snapshot for /status and /readyz.
+func (d *Daemon) Status() Status {
+	cfg := d.cfg.Load()
+	last := d.reloader.Last()
+	st := Status{
+		Version:   d.opts.Version,
+		StartedAt: d.started,
+		Rules: RulesStatus{
+			Path: cfg.Resolve(cfg.Rules), Version: d.reloader.Active().Current().Version,
+			LastReload: last.At, LastOK: last.Err == nil, LastErrors: last.Errors, LastVersion: last.Version,
+		},
+		Config: d.configReload.Load(),
+		Queues: d.queues.snapshot(),
+		Ready:  true,
+	}
+	for name := range cfg.Queues {
+		if _, ok := st.Queues[name]; !ok {
+			st.Queues[name] = QueueStatus{}
+		}
+	}
+	d.mu.Lock()
+	names := make([]string, 0, len(d.accounts))
+	for n := range d.accounts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		ev := d.accounts[n].events
+		st.Accounts = append(st.Accounts, ev.status())
+		if !ev.ready() {
+			st.Ready = false
+			st.NotReadyWhy = append(st.NotReadyWhy, "account "+n+" is not connected")
+		}
+	}
+	d.mu.Unlock()
+	if d.reloader.Active().Current() == nil {
+		st.Ready = false
+		st.NotReadyWhy = append(st.NotReadyWhy, "no rules loaded")
+	}
+	return st
+}
