@@ -67,6 +67,7 @@ type Classification struct {
 	SLA          SLA               `json:"sla"`
 	Matched      []MatchedRule     `json:"matched"`
 	RulesVersion string            `json:"rules_version"`
+	Trace        []TraceStep       `json:"trace,omitempty"` // only from ClassifyTrace
 }
 
 // SLA holds due times computed from the rule set's sla targets; zero when none.
@@ -79,4 +80,14 @@ type SLA struct {
 type MatchedRule struct {
 	Rule        string `json:"rule"`
 	Description string `json:"description,omitempty"`
+}
+
+// TraceStep is one rule or group guard considered while classifying; the
+// classification carries them only when asked for (explain).
+type TraceStep struct {
+	Rule    string `json:"rule"`
+	Group   string `json:"group,omitempty"`
+	Matched bool   `json:"matched"`
+	Skipped string `json:"skipped,omitempty"`
+	Error   string `json:"error,omitempty"`
 }

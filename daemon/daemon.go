@@ -455,7 +455,8 @@ func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome
 
 	c := d.classifiers.Get().(*classifier.Classifier)
 	t0 := time.Now()
-	mail, err := classifier.Decode(m.Raw, classifier.DecodeOptions{MaxBytes: cfg.MaxMessageBytes, Threading: set.Threading})
+	c.Options.MaxBytes = int(cfg.MaxMessageBytes)
+	mail, err := c.Decode(set, m.Raw)
 	d.metrics.DecodeDuration.Observe(time.Since(t0).Seconds())
 	if err != nil {
 		d.classifiers.Put(c)
@@ -464,17 +465,12 @@ func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome
 		return mailbox.Outcome{Verdict: mailbox.Quarantine, Reason: err.Error()}
 	}
 	t1 := time.Now()
-	t, err := c.ClassifyMail(set, mail, classifier.Meta{
+	t := c.ClassifyMail(set, mail, classifier.Meta{
 		Account: m.Account, Mailbox: m.Mailbox, UID: m.UID, UIDValidity: m.UIDValidity,
 		ReceivedAt: receivedAt(m), Duplicate: seen && !redelivery,
 	})
 	d.metrics.ClassifyDuration.Observe(time.Since(t1).Seconds())
 	d.classifiers.Put(c)
-	if err != nil {
-		d.metrics.Quarantined.WithLabelValues(m.Account, "unparseable").Inc()
-		log.Warn("quarantined", "id", id, "reason", err.Error())
-		return mailbox.Outcome{Verdict: mailbox.Quarantine, Reason: err.Error()}
-	}
 	t.Raw = m.Raw
 	cl := t.Class
 	rulesApplied := make([]string, len(cl.Matched))

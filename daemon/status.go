@@ -89,9 +89,6 @@ func (e *accountEvents) events() mailbox.Events {
 			e.mbox(mb).LastMessage = time.Now()
 			e.mu.Unlock()
 		},
-		TokenExpiry: func(account string, expiry time.Time) {
-			e.metrics.TokenExpiry.WithLabelValues(e.name).Set(float64(expiry.Unix()))
-		},
 	}
 }
 

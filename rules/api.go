@@ -3,6 +3,27 @@ package rules
 // This file fixes the public API of package rules that classifier, daemon and
 // cmd/triage build on. Bodies marked "TODO(rules)" are filled in by the rules
 // work; signatures change only with all users.
+//
+// Additions to DESIGN.md's rules file, made by the rules work:
+//
+//   - Optional top-level `tiers: [L1, L2, L3]` and `priorities: [P1, P2, P3, P4]`
+//     replace the declared sets (the values shown are the defaults). Each may
+//     appear once across the files of a directory.
+//   - `defaults:` is required somewhere in the set and must give tier,
+//     priority and queue (runbook is optional).
+//   - `calendar.business_hours` defaults to "Mon-Fri 08:00-18:00" and the
+//     zone to UTC; several spans are separated by commas
+//     ("Mon-Thu 08:00-18:00, Fri 08:00-14:00"); "24:00" ends a day.
+//   - `sla` durations are Go durations plus a whole-day prefix: 3d, 1d12h.
+//   - Threading patterns must contain a capture group (the ticket number).
+//   - `extract` patterns search the mail's `text` (subject, body and
+//     attachment names); without `text`, the subject and then the body.
+//   - A group is {group: name, description, when, first_match, rules}; groups
+//     nest. `stop: true` inside a group ends the whole evaluation.
+//   - YAML anchors and aliases are rejected (they would let a small file
+//     expand without bound); a file holds exactly one YAML document.
+//   - Empty strings in a list never match in containsAny/containsAll/
+//     containsAnyWord (containsAll ignores them).
 
 import (
 	"fmt"
@@ -76,6 +97,7 @@ type TraceEntry struct {
 // Expect is what a rule test asserts. Empty fields are not checked.
 type Expect struct {
 	Tier, Priority, Queue, Runbook, Action, Folder string
+
 	Tags       []string          // each must be present
 	Matched    []string          // exactly these rules, in this order, when set
 	NotMatched []string          // none of these may match
@@ -122,4 +144,37 @@ type Set struct {
 	Threading Threading
 	Tests     []Test
 	Warnings  ErrorList // lint findings that do not stop loading (e.g. unreachable rules)
+
+	tiers      []string
+	priorities []string
+	lists      map[string][]string
+	root       []*ruleNode // top-level rules and groups, in order
+	ruleInfo   []RuleInfo
+	ruleByName map[string]*ruleNode
+	calendar   calendar
+	sources    []*textSource // texts the indexed helpers search
+}
+
+// RuleInfo describes one rule or group of a Set as written, for explain
+// output and tooling. Group is the enclosing group's name ("" at top level);
+// a group itself has IsGroup set and its name in Name.
+type RuleInfo struct {
+	Name        string
+	Description string
+	Group       string
+	IsGroup     bool
+	FirstMatch  bool // groups only
+	File        string
+	Line        int
+	Col         int
+	When        string // expression source; "" for a group without guard
+	Action      string // "forward", "drop" or "" when the rule does not set it
+	Tier        string
+	Priority    string
+	Queue       string
+	Runbook     string
+	Folder      string
+	Tags        []string
+	Extract     map[string]string // field → pattern
+	Stop        bool
 }

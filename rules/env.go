@@ -65,6 +65,11 @@ type Env struct {
 	SubjectLower string `expr:"_subject_lc"`
 	BodyLower    string `expr:"_body_lc"`
 	TextLower    string `expr:"_text_lc"`
+
+	// Index is the evaluator's per-message memo of which list words occur
+	// in which text, so a thousand rules do not scan a long body a thousand
+	// times. Set by Evaluate; not part of the rule vocabulary.
+	Index *MatchIndex `expr:"_index" json:"-"`
 }
 
 // Header returns the first value of the named header (case-insensitive), or "".

@@ -1,0 +1,221 @@
+package classifier
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	// Registers go-message's charset reader (IANA and WHATWG names) for
+	// the bodies go-message decodes; lookupCharset below adds the aliases
+	// it misses and serves header words and RFC 2231 parameters.
+	_ "github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/korean"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/unicode/norm"
+)
+
+// lookupCharset resolves a MIME charset label to an encoding, or nil when
+// unknown. Mail in the wild labels windows-1252 text as ISO-8859-1 or
+// US-ASCII, so those decode as windows-1252 (as browsers do); the C1 range
+// they would otherwise produce is never meant in mail.
+func lookupCharset(label string) encoding.Encoding {
+	name := strings.ToLower(strings.Trim(strings.TrimSpace(label), `"'`))
+	switch name {
+	case "", "utf-8", "utf8", "x-utf_8j", "unicode-1-1-utf-8":
+		return unicode.UTF8
+	case "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1",
+		"cp819", "ibm819", "ansi_x3.4-1968", "ansi_x3.110-1983", "iso-8859-1:1987", "cp1252", "windows-1252", "x-cp1252":
+		return charmap.Windows1252
+	case "cp932", "ms932", "windows-31j", "x-sjis", "sjis", "shift-jis", "x-ms-cp932":
+		return japanese.ShiftJIS
+	case "cp949", "ks_c_5601-1987", "ks_c_5601", "uhc", "x-windows-949", "korean":
+		return korean.EUCKR
+	case "gb2312", "x-gbk", "cp936", "gb_2312-80", "euc-cn", "x-euc-cn":
+		// GBK is a superset of GB2312, and mailers label GBK text GB2312.
+		return simplifiedchinese.GBK
+	case "big5-hkscs", "x-x-big5", "cn-big5", "cp950":
+		return traditionalchinese.Big5
+	case "utf-16":
+		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM)
+	}
+	if enc, err := ianaindex.MIME.Encoding(name); err == nil && enc != nil {
+		return enc
+	}
+	if enc, err := htmlindex.Get(name); err == nil && enc != nil {
+		return enc
+	}
+	if strings.HasPrefix(name, "iso8859-") || strings.HasPrefix(name, "iso_8859-") {
+		return lookupCharset("iso-8859-" + name[strings.IndexByte(name, '-')+1:])
+	}
+	if strings.HasPrefix(name, "cp125") && len(name) == 6 {
+		return lookupCharset("windows-" + name[2:])
+	}
+	return nil
+}
+
+// decodeBytes converts b from the named charset to valid UTF-8. known is
+// false when the charset is unknown; the text is then decoded best effort:
+// kept as UTF-8 when valid, else as windows-1252.
+func decodeBytes(label string, b []byte) (s string, known bool) {
+	enc := lookupCharset(label)
+	if enc == nil {
+		return bestEffort(b), false
+	}
+	if enc == unicode.UTF8 {
+		return strings.ToValidUTF8(string(b), "\uFFFD"), true
+	}
+	out, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return bestEffort(b), true
+	}
+	return strings.ToValidUTF8(string(out), "\uFFFD"), true
+}
+
+// bestEffort decodes bytes of unknown charset: UTF-8 when valid, else
+// windows-1252 (which maps every byte).
+func bestEffort(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	out, err := charmap.Windows1252.NewDecoder().Bytes(b)
+	if err != nil {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	return string(out)
+}
+
+// headerCharsetReader is the mime.WordDecoder charset hook. It never fails:
+// an unknown charset is decoded best effort and reported through unknown.
+func headerCharsetReader(unknown func(string)) func(string, io.Reader) (io.Reader, error) {
+	return func(label string, r io.Reader) (io.Reader, error) {
+		b, err := io.ReadAll(io.LimitReader(r, maxHeaderBlockBytes))
+		if err != nil {
+			return nil, err
+		}
+		s, known := decodeBytes(label, b)
+		if !known && unknown != nil {
+			unknown(label)
+		}
+		return strings.NewReader(s), nil
+	}
+}
+
+// win1252C1 maps the C1 control range U+0080..U+009F to what windows-1252
+// puts there; ISO-8859-1 labelled text decodes those bytes to controls.
+var win1252C1 = [32]rune{
+	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8D, 'Ž', 0x8F,
+	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9D, 'ž', 'Ÿ',
+}
+
+// cleanText makes decoded text safe and uniform: valid UTF-8, LF line
+// ends, no C0 controls but tab and newline, C1 controls mapped through
+// windows-1252 (or dropped), no byte-order marks.
+// Text is NFC-normalized, so rules written with composed characters match
+// text a mailer sent decomposed (windows-1258 always is).
+func cleanText(s string) string {
+	clean, ascii := isCleanText(s)
+	if !clean {
+		s = cleanRunes(s)
+	}
+	if !ascii && !norm.NFC.IsNormalString(s) {
+		s = norm.NFC.String(s)
+	}
+	return s
+}
+
+func cleanRunes(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	start := 0 // start of the pending span copied unchanged
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != 0x7F && c < utf8.RuneSelf || c == '\n' || c == '\t' {
+			i++
+			continue
+		}
+		r, size := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+			if !(r == utf8.RuneError && size == 1) && !(r >= 0x80 && r <= 0x9F) && r != '\uFEFF' {
+				i += size
+				continue
+			}
+		}
+		b.WriteString(s[start:i])
+		i += size
+		start = i
+		switch {
+		case r == utf8.RuneError:
+			b.WriteRune('\uFFFD')
+		case r == '\r':
+			if i < len(s) && s[i] == '\n' {
+				continue // the \n stays in the next span
+			}
+			b.WriteByte('\n')
+		case r >= 0x80 && r <= 0x9F:
+			if m := win1252C1[r-0x80]; m > 0x9F {
+				b.WriteRune(m)
+			}
+		default:
+			// other controls and byte-order marks are dropped
+		}
+	}
+	b.WriteString(s[start:])
+	return b.String()
+}
+
+// isCleanText reports whether cleanRunes would return s unchanged (the
+// common case, checked without allocating) and whether s is all ASCII.
+func isCleanText(s string) (clean, ascii bool) {
+	ascii = true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 && c != '\n' && c != '\t' || c == 0x7F {
+			return false, false
+		}
+		if c >= 0x80 {
+			ascii = false
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 || r >= 0x80 && r <= 0x9F || r == '\uFEFF' {
+				return false, false
+			}
+			i += size - 1
+		}
+	}
+	return true, ascii
+}
+
+// cleanLine is cleanText for a single-line value (a header, a name): every
+// run of whitespace and line breaks becomes one space, so a decoded header
+// can never carry a line break into anything built from it.
+func cleanLine(s string) string {
+	s = cleanText(s)
+	if !strings.ContainsAny(s, "\n\t") && !strings.Contains(s, "  ") {
+		return strings.TrimSpace(s)
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a rune.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// hasEightBit reports whether b has a byte outside ASCII.
+func hasEightBit(b []byte) bool {
+	return bytes.IndexFunc(b, func(r rune) bool { return r >= utf8.RuneSelf }) >= 0
+}

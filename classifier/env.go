@@ -1,0 +1,80 @@
+package classifier
+
+import (
+	"strings"
+
+	"github.com/triage-dev/triage/rules"
+)
+
+// Env returns a new rule environment holding the mail's fields. The
+// decision fields, the calendar fields and account, mailbox and duplicate
+// are left for the caller (Classify fills them).
+func (m *Mail) Env() *rules.Env {
+	env := &rules.Env{}
+	m.FillEnv(env)
+	return env
+}
+
+// FillEnv sets every mail field of env. Slices and the header map are
+// shared with m, which must not change afterwards.
+func (m *Mail) FillEnv(env *rules.Env) {
+	env.Subject = m.Subject
+	env.Body = m.Body
+	env.Text = m.text()
+	env.From = m.From
+	env.ReplyTo = m.ReplyTo
+	env.To = nonNil(m.To)
+	env.Cc = nonNil(m.Cc)
+	env.Recipients = m.Recipients
+	if env.Recipients == nil {
+		env.Recipients = []string{}
+	}
+	env.Headers = m.Headers
+	if env.Headers == nil {
+		env.Headers = map[string]string{}
+	}
+	env.Attachments = m.Attachments
+	if env.Attachments == nil {
+		env.Attachments = []rules.Attachment{}
+	}
+	env.Size = m.Size
+	env.Date = m.Date
+	env.MessageID = m.MessageID
+	env.InReplyTo = m.InReplyTo
+	env.References = m.References
+	if env.References == nil {
+		env.References = []string{}
+	}
+	env.AutoReply = m.AutoReply
+	env.Bounce = m.Bounce
+	env.List = m.List
+	env.TicketRef = m.TicketRef
+}
+
+// text is subject, body and attachment names, one per line, for rules
+// that look "anywhere in the mail".
+func (m *Mail) text() string {
+	var b strings.Builder
+	n := len(m.Subject) + 1 + len(m.Body)
+	for _, a := range m.Attachments {
+		n += 1 + len(a.Name)
+	}
+	b.Grow(n)
+	b.WriteString(m.Subject)
+	b.WriteByte('\n')
+	b.WriteString(m.Body)
+	for _, a := range m.Attachments {
+		if a.Name != "" {
+			b.WriteByte('\n')
+			b.WriteString(a.Name)
+		}
+	}
+	return b.String()
+}
+
+func nonNil(a []rules.Address) []rules.Address {
+	if a == nil {
+		return []rules.Address{}
+	}
+	return a
+}

@@ -1,0 +1,222 @@
+package classifier
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/triage-dev/triage/rules"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the decoder's output")
+
+// testThreading is the threading section of DESIGN.md's example rules.
+func testThreading() rules.Threading {
+	return rules.Threading{
+		MessageID: []*regexp.Regexp{regexp.MustCompile(`<ticket\.(\d+)\.[^@>]*@helpdesk\.example\.com>`)},
+	}
+}
+
+// goldenMail is what a golden file records of a decoded mail.
+type goldenMail struct {
+	Error       string             `json:"error,omitempty"`
+	ID          string             `json:"id,omitempty"`
+	Subject     string             `json:"subject"`
+	From        rules.Address      `json:"from"`
+	ReplyTo     rules.Address      `json:"reply_to"`
+	To          []rules.Address    `json:"to"`
+	Cc          []rules.Address    `json:"cc"`
+	Date        string             `json:"date"`
+	MessageID   string             `json:"message_id"`
+	InReplyTo   string             `json:"in_reply_to"`
+	References  []string           `json:"references"`
+	Attachments []rules.Attachment `json:"attachments"`
+	AutoReply   bool               `json:"auto_reply"`
+	Bounce      bool               `json:"bounce"`
+	List        bool               `json:"list"`
+	TicketRef   string             `json:"ticket_ref"`
+	Defects     []string           `json:"defects"`
+	Body        string             `json:"body"`
+}
+
+func toGolden(m *Mail, err error) goldenMail {
+	if err != nil {
+		return goldenMail{Error: err.Error()}
+	}
+	g := goldenMail{
+		ID: m.ID, Subject: m.Subject, From: m.From, ReplyTo: m.ReplyTo, To: m.To, Cc: m.Cc,
+		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
+		Attachments: m.Attachments, AutoReply: m.AutoReply, Bounce: m.Bounce, List: m.List,
+		TicketRef: m.TicketRef, Defects: m.Defects, Body: m.Body,
+	}
+	if !m.Date.IsZero() {
+		g.Date = m.Date.Format(time.RFC3339)
+	}
+	if g.Defects == nil {
+		g.Defects = []string{}
+	}
+	return g
+}
+
+// expectation is what gen_mail.py knows about a sample independently of
+// the decoder: the text it encoded.
+type expectation struct {
+	Subject      *string        `json:"subject"`
+	From         *string        `json:"from"`
+	Body         []string       `json:"body"`
+	BodyExcludes []string       `json:"body_excludes"`
+	Attachments  []string       `json:"attachments"`
+	Sizes        map[string]int `json:"sizes"`
+	AutoReply    *bool          `json:"auto_reply"`
+	Bounce       *bool          `json:"bounce"`
+	List         *bool          `json:"list"`
+	TicketRef    *string        `json:"ticket_ref"`
+	Defects      *bool          `json:"defects"`
+	Error        string         `json:"error"`
+}
+
+func loadExpectations(t *testing.T) map[string]expectation {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "mail", "expect.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp map[string]expectation
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}
+
+func sampleMails(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "mail", "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample mail: %v", err)
+	}
+	return files
+}
+
+func TestGolden(t *testing.T) {
+	expectations := loadExpectations(t)
+	files := sampleMails(t)
+	if len(files) < 25 {
+		t.Fatalf("only %d sample mails", len(files))
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".eml")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Decode(raw, DecodeOptions{Threading: testThreading()})
+			got := toGolden(m, err)
+
+			exp, ok := expectations[name]
+			if !ok {
+				t.Fatalf("no expectation for %s in expect.json", name)
+			}
+			checkExpectation(t, exp, m, err)
+
+			goldenFile := filepath.Join("testdata", "golden", name+".json")
+			gotJSON, err := json.MarshalIndent(got, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotJSON = append(gotJSON, '\n')
+			if *update {
+				if err := os.WriteFile(goldenFile, gotJSON, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(goldenFile)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestGolden -update)", err)
+			}
+			if !bytes.Equal(want, gotJSON) {
+				t.Errorf("decoded mail differs from %s:\n got: %s\nwant: %s", goldenFile, gotJSON, want)
+			}
+		})
+	}
+}
+
+func checkExpectation(t *testing.T, exp expectation, m *Mail, err error) {
+	t.Helper()
+	if exp.Error != "" {
+		if !errors.Is(err, ErrUnparseable) {
+			t.Fatalf("error = %v, want ErrUnparseable", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if exp.Subject != nil && m.Subject != *exp.Subject {
+		t.Errorf("subject = %q, want %q", m.Subject, *exp.Subject)
+	}
+	if exp.From != nil && m.From.Address != *exp.From {
+		t.Errorf("from = %q, want %q", m.From.Address, *exp.From)
+	}
+	for _, phrase := range exp.Body {
+		if !strings.Contains(m.Body, phrase) {
+			t.Errorf("body lacks %q:\n%s", phrase, m.Body)
+		}
+	}
+	for _, phrase := range exp.BodyExcludes {
+		if strings.Contains(m.Body, phrase) {
+			t.Errorf("body contains %q:\n%s", phrase, m.Body)
+		}
+	}
+	if exp.Attachments != nil {
+		var names []string
+		for _, a := range m.Attachments {
+			names = append(names, a.Name)
+		}
+		if strings.Join(names, "|") != strings.Join(exp.Attachments, "|") {
+			t.Errorf("attachments = %q, want %q", names, exp.Attachments)
+		}
+	}
+	for name, size := range exp.Sizes {
+		for _, a := range m.Attachments {
+			if a.Name == name && a.Size != size {
+				t.Errorf("attachment %s size = %d, want %d", name, a.Size, size)
+			}
+		}
+	}
+	checkBool(t, "auto_reply", exp.AutoReply, m.AutoReply)
+	checkBool(t, "bounce", exp.Bounce, m.Bounce)
+	checkBool(t, "list", exp.List, m.List)
+	want := ""
+	if exp.TicketRef != nil {
+		want = *exp.TicketRef
+	}
+	if m.TicketRef != want {
+		t.Errorf("ticket_ref = %q, want %q", m.TicketRef, want)
+	}
+	if exp.Defects != nil && *exp.Defects != (len(m.Defects) > 0) {
+		t.Errorf("defects = %q, want some: %v", m.Defects, *exp.Defects)
+	}
+	// Flags default to false; a sample that sets none must not trip any.
+	if exp.AutoReply == nil && m.AutoReply || exp.Bounce == nil && m.Bounce || exp.List == nil && m.List {
+		t.Errorf("unexpected flag: auto_reply=%v bounce=%v list=%v", m.AutoReply, m.Bounce, m.List)
+	}
+	if exp.Defects == nil && len(m.Defects) > 0 {
+		t.Errorf("unexpected defects on a well-formed mail: %q", m.Defects)
+	}
+}
+
+func checkBool(t *testing.T, field string, want *bool, got bool) {
+	t.Helper()
+	if want != nil && *want != got {
+		t.Errorf("%s = %v, want %v", field, got, *want)
+	}
+}

@@ -1,0 +1,330 @@
+package classifier
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/textproto"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxHeaderBlockBytes bounds one header block; go-message uses the same.
+const maxHeaderBlockBytes = 1 << 20
+
+// rawField is one header field as it appeared: canonical name and the
+// unfolded, trimmed, undecoded value.
+type rawField struct {
+	Key   string
+	Value string
+}
+
+// headerBlock is the top-level header of a message.
+type headerBlock struct {
+	Fields []rawField
+	Body   []byte // everything after the blank line
+}
+
+// Get returns the first raw value of the named header, or "".
+func (h *headerBlock) Get(key string) string {
+	for _, f := range h.Fields {
+		if f.Key == key {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Has reports whether the named header is present.
+func (h *headerBlock) Has(key string) bool {
+	for _, f := range h.Fields {
+		if f.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Values returns every raw value of the named header in order.
+func (h *headerBlock) Values(key string) []string {
+	var vs []string
+	for _, f := range h.Fields {
+		if f.Key == key {
+			vs = append(vs, f.Value)
+		}
+	}
+	return vs
+}
+
+// scanHeader splits raw into its top-level header fields and body. It is
+// lenient where go-message is strict: a line without a colon, a leading
+// continuation line or a bad field name is dropped with a defect instead of
+// ending the header. An mbox "From " envelope line is skipped. maxFields
+// bounds how many fields are kept.
+func scanHeader(raw []byte, maxFields int, defects *defectList) headerBlock {
+	var h headerBlock
+	rest := raw
+	first := true
+	var cur []byte // the field being assembled, with folding
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		i := bytes.IndexByte(cur, ':')
+		key := textproto.CanonicalMIMEHeaderKey(string(bytes.TrimRight(cur[:i], " \t")))
+		if len(h.Fields) < maxFields {
+			h.Fields = append(h.Fields, rawField{Key: key, Value: unfold(cur[i+1:])})
+		} else {
+			defects.add("too many header fields; extra fields ignored")
+		}
+		cur = nil
+	}
+	consumed := 0
+	for len(rest) > 0 {
+		if consumed > maxHeaderBlockBytes {
+			defects.add("header block exceeds 1 MiB; rest ignored")
+			flush()
+			return h
+		}
+		line, next, _ := bytes.Cut(rest, []byte{'\n'})
+		consumed += len(rest) - len(next)
+		rest = next
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			flush()
+			h.Body = rest
+			return h
+		}
+		switch {
+		case line[0] == ' ' || line[0] == '\t':
+			if cur == nil {
+				defects.add("header continuation line without a field")
+				continue
+			}
+			cur = append(cur, '\n')
+			cur = append(cur, line...)
+		case first && bytes.HasPrefix(line, []byte("From ")):
+			// mbox envelope line of an exported message
+		default:
+			if !validFieldLine(line) {
+				flush()
+				defects.add("header line without a colon or with a bad field name")
+				break
+			}
+			flush()
+			cur = append([]byte(nil), line...)
+		}
+		first = false
+	}
+	flush()
+	return h
+}
+
+// validFieldLine reports whether line starts with "name:" where name is
+// printable ASCII without a colon (trailing blanks before the colon occur
+// in the wild and are tolerated).
+func validFieldLine(line []byte) bool {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return false
+	}
+	name := bytes.TrimRight(line[:i], " \t")
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// unfold joins a folded value: each line trimmed, joined by one space.
+func unfold(v []byte) string {
+	if bytes.IndexByte(v, '\n') < 0 {
+		return string(bytes.Trim(v, " \t\r"))
+	}
+	var b strings.Builder
+	for _, l := range bytes.Split(v, []byte{'\n'}) {
+		l = bytes.Trim(l, " \t\r")
+		if len(l) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.Write(l)
+	}
+	return b.String()
+}
+
+// TicketID is the stable id of a message (DESIGN.md): the first 32 hex
+// digits of SHA-256 over the Message-ID, From, Date and Subject raw header
+// values (unfolded, trimmed) joined by "\n", or over raw when the message
+// has no Message-ID.
+func TicketID(raw []byte) string {
+	var d defectList
+	h := scanHeader(raw, defaultMaxHeaders, &d)
+	return ticketID(&h, raw)
+}
+
+func ticketID(h *headerBlock, raw []byte) string {
+	mid := h.Get("Message-Id")
+	var sum [sha256.Size]byte
+	if mid == "" {
+		sum = sha256.Sum256(raw)
+	} else {
+		key := strings.Join([]string{mid, h.Get("From"), h.Get("Date"), h.Get("Subject")}, "\n")
+		sum = sha256.Sum256([]byte(key))
+	}
+	return hex.EncodeToString(sum[:16])
+}
+
+// decodeHeaderValue turns a raw header value into clean single-line text:
+// 8-bit bytes as UTF-8 when valid else windows-1252, RFC 2047 encoded
+// words decoded in any charset.
+func decodeHeaderValue(v string, defects *defectList) string {
+	if !utf8.ValidString(v) {
+		defects.add("8-bit bytes in a header; decoded as windows-1252")
+		v = bestEffort([]byte(v))
+	}
+	if strings.Contains(v, "=?") {
+		v = decodeWords(v, defects)
+	}
+	return cleanLine(v)
+}
+
+// decodeWords decodes RFC 2047 encoded words. Adjacent words of one
+// charset are joined before conversion, because mailers split multi-byte
+// characters across words; whitespace between encoded words is dropped.
+// Malformed words stay as they are.
+func decodeWords(s string, defects *defectList) string {
+	var out strings.Builder
+	var pending []byte // decoded bytes of adjacent words in pendingCharset
+	pendingCharset := ""
+	flush := func() {
+		if pendingCharset == "" {
+			return
+		}
+		text, known := decodeBytes(pendingCharset, pending)
+		if !known {
+			defects.add("unknown charset " + quoteShort(pendingCharset) + "; decoded best effort")
+		}
+		out.WriteString(text)
+		pending = pending[:0]
+		pendingCharset = ""
+	}
+	for {
+		start := strings.Index(s, "=?")
+		if start < 0 {
+			break
+		}
+		charset, content, n, ok := parseWord(s[start:])
+		if !ok {
+			flush()
+			out.WriteString(s[:start+2])
+			s = s[start+2:]
+			continue
+		}
+		between := s[:start]
+		if pendingCharset != "" && strings.TrimLeft(between, " \t") == "" {
+			// only whitespace since the last word: dropped
+		} else {
+			flush()
+			out.WriteString(between)
+		}
+		if pendingCharset != "" && !strings.EqualFold(pendingCharset, charset) {
+			flush()
+		}
+		pendingCharset = charset
+		pending = append(pending, content...)
+		s = s[start+n:]
+	}
+	flush()
+	out.WriteString(s)
+	return out.String()
+}
+
+// parseWord parses one encoded word at the start of s: charset (any RFC
+// 2231 language suffix removed), decoded bytes and the word's length.
+func parseWord(s string) (charset string, content []byte, n int, ok bool) {
+	// =?charset?E?text?=
+	rest := s[2:]
+	i := strings.IndexByte(rest, '?')
+	if i <= 0 || i > 64 || len(rest) < i+3 || rest[i+2] != '?' {
+		return "", nil, 0, false
+	}
+	charset = rest[:i]
+	if strings.ContainsAny(charset, " \t()<>@,;:\"/[]=") {
+		return "", nil, 0, false
+	}
+	if star := strings.IndexByte(charset, '*'); star >= 0 {
+		charset = charset[:star]
+	}
+	enc := rest[i+1]
+	text := rest[i+3:]
+	j := strings.Index(text, "?=")
+	if j < 0 || strings.ContainsAny(text[:j], " \t") {
+		return "", nil, 0, false
+	}
+	text = text[:j]
+	switch enc {
+	case 'B', 'b':
+		b, err := base64.StdEncoding.DecodeString(text)
+		if err != nil {
+			b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(text, "="))
+			if err != nil {
+				return "", nil, 0, false
+			}
+		}
+		content = b
+	case 'Q', 'q':
+		content = decodeQ(text)
+	default:
+		return "", nil, 0, false
+	}
+	return charset, content, 2 + i + 3 + j + 2, true
+}
+
+// decodeQ decodes RFC 2047 Q text; a bad escape stays literal.
+func decodeQ(s string) []byte {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '_':
+			b = append(b, ' ')
+		case c == '=' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// quoteShort quotes s for a defect message, cut to 40 bytes.
+func quoteShort(s string) string {
+	s = cleanLine(s)
+	if len(s) > 40 {
+		s = truncateUTF8(s, 40) + "…"
+	}
+	return `"` + s + `"`
+}

@@ -1,0 +1,113 @@
+package daemon
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const validConfig = `rules: rules.yaml
+accounts:
+  - name: helpdesk
+    addr: imap.example.com:993
+    tls: implicit
+    username: helpdesk@example.com
+    password_env: TRIAGE_IMAP_PASSWORD
+    mailboxes: [INBOX]
+    done: {keyword: $Triaged, move_to: ""}
+    quarantine: Triage/Quarantine
+queues:
+  default: {type: file, path: tickets.jsonl}
+http: {listen: 127.0.0.1:9425}
+state_dir: /var/lib/triage
+dedupe_window: 3d
+`
+
+func TestParseConfigValid(t *testing.T) {
+	cfg, err := ParseConfig("/etc/triage/triage.yaml", []byte(validConfig))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	a := cfg.Accounts[0]
+	if a.Name != "helpdesk" || *a.Done.Keyword != "$Triaged" || a.Failed != "Triage/Failed" {
+		t.Errorf("account = %+v", a)
+	}
+	if cfg.DedupeWindow.D() != 72*time.Hour {
+		t.Errorf("dedupe_window = %v", cfg.DedupeWindow.D())
+	}
+	if got := cfg.Resolve("rules.yaml"); got != "/etc/triage/rules.yaml" {
+		t.Errorf("Resolve = %q", got)
+	}
+	if cfg.MaxMessageBytes != defaultMaxMessageBytes || cfg.Log.Level != "info" {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(string) string
+		want []string // each must appear in the error text
+	}{
+		{"unknown top-level key", func(s string) string { return s + "colour: blue\n" }, []string{`triage.yaml:16:1: unknown key "colour"`}},
+		{"unknown account key", func(s string) string {
+			return strings.Replace(s, "    tls: implicit\n", "    tls: implicit\n    pasword: x\n", 1)
+		}, []string{`triage.yaml:6:5: unknown key "pasword"`}},
+		{"tls none to a remote host", func(s string) string { return strings.Replace(s, "tls: implicit", "tls: none", 1) }, []string{"triage.yaml:5:5: tls: none is only allowed to a loopback address"}},
+		{"bad tls", func(s string) string { return strings.Replace(s, "tls: implicit", "tls: maybe", 1) }, []string{`triage.yaml:5:5: tls "maybe"`}},
+		{"two secrets", func(s string) string {
+			return strings.Replace(s, "password_env: TRIAGE_IMAP_PASSWORD", "password_env: A\n    password_file: /x", 1)
+		}, []string{"triage.yaml:3:5: set exactly one of password_env, password_file, oauth2"}},
+		{"no secret", func(s string) string { return strings.Replace(s, "    password_env: TRIAGE_IMAP_PASSWORD\n", "", 1) }, []string{"set exactly one of password_env"}},
+		{"bad addr", func(s string) string { return strings.Replace(s, "imap.example.com:993", "imap.example.com", 1) }, []string{`triage.yaml:4:5: addr "imap.example.com": want host:port`}},
+		{"bad duration", func(s string) string { return strings.Replace(s, "dedupe_window: 3d", "dedupe_window: soon", 1) }, []string{"triage.yaml:15:1: invalid duration"}},
+		{"no rules", func(s string) string { return strings.Replace(s, "rules: rules.yaml\n", "", 1) }, []string{"rules: required"}},
+		{"bad queue type", func(s string) string { return strings.Replace(s, "type: file", "type: fax", 1) }, []string{`triage.yaml:12:3: queue "default":`}},
+		{"several errors at once", func(s string) string {
+			return strings.Replace(strings.Replace(s, "tls: implicit", "tls: maybe", 1), "imap.example.com:993", "nohost", 1)
+		}, []string{`tls "maybe"`, `addr "nohost"`}},
+		{"empty", func(string) string { return "" }, []string{"triage.yaml:1:1: config file is empty"}},
+		{"not yaml", func(string) string { return "\x00\x01\x02: [" }, []string{"triage.yaml:"}},
+		{"wrong type", func(s string) string { return strings.Replace(s, "mailboxes: [INBOX]", "mailboxes: {a: b}", 1) }, []string{"triage.yaml:8:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("triage.yaml", []byte(tt.edit(validConfig)))
+			if err == nil {
+				t.Fatal("ParseConfig succeeded, want an error")
+			}
+			var ce ConfigErrors
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not ConfigErrors: %v", err, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\n does not contain %q", err, w)
+				}
+			}
+			for _, e := range ce {
+				if e.Line < 1 || e.Col < 1 {
+					t.Errorf("error without position: %+v", e)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(validConfig))
+	f.Add([]byte("rules: [\n"))
+	f.Add([]byte("accounts:\n  - {name: a, addr: 'x:1', oauth2: {mechanism: xoauth2}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := ParseConfig("f.yaml", data)
+		var ce ConfigErrors
+		if err != nil && errors.As(err, &ce) {
+			for _, e := range ce {
+				if e.Line < 1 || e.Col < 1 {
+					t.Fatalf("error without position: %+v", e)
+				}
+			}
+		}
+	})
+}

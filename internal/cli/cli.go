@@ -1,0 +1,204 @@
+// Package cli implements the triage command line: subcommand dispatch, flag
+// parsing and the rule author's tools (check, test, explain, replay,
+// version). cmd/triage only wires it to the process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Streams are the standard streams a command reads and writes.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// Command is one subcommand. Run receives the arguments after the
+// subcommand's name and returns the process exit code: 0 success, 1
+// failure, 2 usage error.
+type Command struct {
+	Usage   string // synopsis after "triage ", e.g. "check RULES"
+	Summary string // one line for the command list
+	Run     func(ctx context.Context, s Streams, args []string) int
+}
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// Commands returns the built-in subcommands. Callers may add their own
+// (the daemon's run and demo) to the returned map before passing it to Run.
+func Commands() map[string]Command {
+	return map[string]Command{
+		"check": {
+			Usage:   "check RULES",
+			Summary: "validate a rules file or directory; errors as file:line:col",
+			Run:     runCheck,
+		},
+		"test": {
+			Usage:   "test [-v] RULES [TESTFILE...]",
+			Summary: "run the rule tests of RULES and of each TESTFILE",
+			Run:     runTest,
+		},
+		"explain": {
+			Usage:   "explain --rules RULES [--json] MAIL...",
+			Summary: "classify .eml files (- for stdin) and show every rule evaluated",
+			Run:     runExplain,
+		},
+		"replay": {
+			Usage:   "replay --rules RULES [--json] SOURCE",
+			Summary: "classify a Maildir, an mbox or a folder of .eml; print the distribution",
+			Run:     runReplay,
+		},
+		"version": {
+			Usage:   "version",
+			Summary: "print the module version and VCS commit",
+			Run:     runVersion,
+		},
+	}
+}
+
+// Main runs the built-in commands; it is what cmd/triage calls.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return Run(ctx, Commands(), args, stdin, stdout, stderr)
+}
+
+// Run dispatches args[0] to the named command in cmds.
+func Run(ctx context.Context, cmds map[string]Command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := Streams{In: stdin, Out: stdout, Err: stderr}
+	if len(args) == 0 {
+		printUsage(stderr, cmds)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if c, ok := cmds[args[1]]; ok {
+				// A command prints its own flags when asked for help.
+				return c.Run(ctx, s, []string{"-h"})
+			}
+			fmt.Fprintf(stderr, "triage help: unknown command %q\n", args[1])
+			return exitUsage
+		}
+		printUsage(stdout, cmds)
+		return exitOK
+	}
+	c, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(stderr, "triage: unknown command %q\n\n", name)
+		printUsage(stderr, cmds)
+		return exitUsage
+	}
+	return c.Run(ctx, s, args[1:])
+}
+
+func printUsage(w io.Writer, cmds map[string]Command) {
+	names := make([]string, 0, len(cmds))
+	width := 0
+	for n, c := range cmds {
+		names = append(names, n)
+		width = max(width, len(c.Usage))
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "triage classifies help-desk mail with YAML rules.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage:")
+	for _, n := range names {
+		c := cmds[n]
+		fmt.Fprintf(w, "  triage %-*s  %s\n", width, c.Usage, c.Summary)
+	}
+	fmt.Fprintln(w, "  triage help [COMMAND]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "RULES is a rules file or a directory of *.yaml files merged in lexical order.")
+}
+
+// newFlagSet returns a FlagSet that reports to s.Err with the command's
+// synopsis.
+func newFlagSet(s Streams, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(s.Err)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: triage %s\n", usage)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseArgs parses flags anywhere among args (the standard flag package
+// stops at the first positional argument, but people type
+// `triage explain mail.eml --json`). "--" ends flag parsing. It returns the
+// positional arguments in order.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// parseOrExit parses args and turns a flag error into an exit code: 0 for
+// -h, 2 otherwise (the flag package already printed the problem). ok
+// reports whether the command should go on.
+func parseOrExit(fs *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
+	positional, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, exitOK, false
+	}
+	if err != nil {
+		return nil, exitUsage, false
+	}
+	return positional, exitOK, true
+}
+
+// usageError prints msg and the command's synopsis, and returns exitUsage.
+func usageError(fs *flag.FlagSet, msg string) int {
+	fmt.Fprintf(fs.Output(), "triage %s: %s\n", fs.Name(), msg)
+	fs.Usage()
+	return exitUsage
+}
+
+// printable makes text from a mail safe to show on a terminal: control
+// characters (escape sequences, carriage returns) are shown escaped, never
+// interpreted.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteByte(' ')
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			// C0/C1 controls and bidi overrides could rewrite what the
+			// reader sees; show them as escapes.
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

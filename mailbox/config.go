@@ -1,0 +1,263 @@
+// Package mailbox watches IMAP mailboxes: it connects (TLS, SASL), drains the
+// backlog of messages not yet marked done, waits for new mail with IDLE (or
+// polls), hands every message to a Handler and applies the Handler's verdict
+// on the server: a keyword and/or a move for Done, a move for Quarantine and
+// Failed, nothing for Retry. It knows nothing about rules or sinks.
+//
+// A message is marked done only after its Handler returned Done, so a crash in
+// between re-delivers it (at-least-once).
+package mailbox
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// TLS modes.
+const (
+	TLSImplicit = "implicit"
+	TLSStartTLS = "starttls"
+	TLSNone     = "none" // loopback only
+)
+
+// Auth mechanisms.
+const (
+	AuthPlain       = "plain" // AUTHENTICATE PLAIN, else LOGIN
+	AuthLogin       = "login" // the IMAP LOGIN command
+	AuthXOAuth2     = "xoauth2"
+	AuthOAuthBearer = "oauthbearer"
+)
+
+// Defaults applied by New.
+const (
+	DefaultMailbox         = "INBOX"
+	DefaultDoneKeyword     = "$Triaged"
+	DefaultDoneFolder      = "Triage/Done" // when the server stores no keywords and no DoneMoveTo is set
+	DefaultQuarantine      = "Triage/Quarantine"
+	DefaultFailed          = "Triage/Failed"
+	DefaultPollInterval    = 30 * time.Second
+	DefaultIdleRestart     = 25 * time.Minute
+	DefaultBatchSize       = 50
+	DefaultConcurrency     = 4
+	DefaultMaxMessageBytes = 32 << 20
+	DefaultShutdownGrace   = 10 * time.Second
+	DefaultTimeout         = 60 * time.Second
+	DefaultRetryBackoff    = 5 * time.Second
+	DefaultRetryBackoffMax = 5 * time.Minute
+	DefaultReconnectMin    = time.Second
+	DefaultReconnectMax    = 2 * time.Minute
+
+	maxBatchSize   = 1000
+	maxConcurrency = 256
+)
+
+// Config describes one IMAP account. Zero values take the defaults above.
+type Config struct {
+	Name               string
+	Addr               string // host:port
+	TLS                string // "implicit" (default) | "starttls" | "none" (loopback only)
+	InsecureSkipVerify bool
+	// TLSConfig is an optional base TLS configuration (e.g. RootCAs for a
+	// private CA). ServerName defaults to Addr's host.
+	TLSConfig *tls.Config
+	Username  string
+	Auth      string                                    // "plain" (default; LOGIN fallback) | "login" | "xoauth2" | "oauthbearer"
+	Secret    func(ctx context.Context) (string, error) // password or OAuth token, called at every (re)connect
+
+	Mailboxes   []string // default ["INBOX"]
+	DoneKeyword string   // default "$Triaged"; "" with DoneMoveTo set = move only
+	DoneMoveTo  string   // optional folder for Done messages
+	Quarantine  string   // default "Triage/Quarantine"
+	Failed      string   // default "Triage/Failed" (permanent sink rejections)
+
+	PollInterval    time.Duration // when the server has no IDLE; default 30s
+	IdleRestart     time.Duration // re-issue IDLE before the server's timeout; default 25m
+	BatchSize       int           // messages per FETCH; default 50
+	Concurrency     int           // handlers in flight per mailbox; default 4
+	MaxMessageBytes int64         // larger messages are quarantined by RFC822.SIZE unfetched; default 32 MiB
+	ShutdownGrace   time.Duration // in-flight handlers get this long after ctx is cancelled; default 10s
+	// Dial replaces the TCP dialer (fault-injection tests).
+	Dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	Timeout time.Duration // per-command timeout and dead-connection detection; default 60s
+
+	RetryBackoff    time.Duration // first delay before a Retry verdict is retried; doubles; default 5s
+	RetryBackoffMax time.Duration // default 5m
+	ReconnectMin    time.Duration // first reconnect delay; doubles with jitter; default 1s
+	ReconnectMax    time.Duration // default 2m
+}
+
+// withDefaults validates cfg and fills in defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if cfg.Name == "" {
+		bad("name is empty")
+	}
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil || host == "" || port == "" {
+		bad("addr %q: want host:port", cfg.Addr)
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = TLSImplicit
+	case TLSImplicit, TLSStartTLS:
+	case TLSNone:
+		if err == nil && !isLoopback(host) {
+			bad("tls: none is only allowed to a loopback address, not %q", host)
+		}
+	default:
+		bad("tls %q: want implicit, starttls or none", cfg.TLS)
+	}
+	if cfg.Username == "" {
+		bad("username is empty")
+	}
+	switch cfg.Auth {
+	case "":
+		cfg.Auth = AuthPlain
+	case AuthPlain, AuthLogin, AuthXOAuth2, AuthOAuthBearer:
+	default:
+		bad("auth %q: want plain, login, xoauth2 or oauthbearer", cfg.Auth)
+	}
+	if cfg.Secret == nil {
+		bad("secret source is missing")
+	}
+
+	if len(cfg.Mailboxes) == 0 {
+		cfg.Mailboxes = []string{DefaultMailbox}
+	}
+	watched := map[string]bool{}
+	for _, m := range cfg.Mailboxes {
+		if err := checkMailboxName(m); err != nil {
+			bad("mailbox: %w", err)
+		}
+		k := mailboxKey(m)
+		if watched[k] {
+			bad("mailbox %q listed twice", m)
+		}
+		watched[k] = true
+	}
+	if cfg.DoneKeyword == "" && cfg.DoneMoveTo == "" {
+		cfg.DoneKeyword = DefaultDoneKeyword
+	}
+	if cfg.DoneKeyword != "" {
+		if err := checkKeyword(cfg.DoneKeyword); err != nil {
+			bad("done keyword: %w", err)
+		}
+	}
+	if cfg.Quarantine == "" {
+		cfg.Quarantine = DefaultQuarantine
+	}
+	if cfg.Failed == "" {
+		cfg.Failed = DefaultFailed
+	}
+	// A target folder that is also watched would feed its messages back in
+	// forever.
+	for what, f := range map[string]string{"done move_to": cfg.DoneMoveTo, "quarantine": cfg.Quarantine, "failed": cfg.Failed} {
+		if f == "" {
+			continue
+		}
+		if err := checkMailboxName(f); err != nil {
+			bad("%s: %w", what, err)
+		} else if watched[mailboxKey(f)] {
+			bad("%s folder %q is also a watched mailbox", what, f)
+		}
+	}
+
+	defDur := func(d *time.Duration, def time.Duration, name string) {
+		switch {
+		case *d == 0:
+			*d = def
+		case *d < 0:
+			bad("%s is negative", name)
+		}
+	}
+	defDur(&cfg.PollInterval, DefaultPollInterval, "poll interval")
+	defDur(&cfg.IdleRestart, DefaultIdleRestart, "idle restart")
+	defDur(&cfg.ShutdownGrace, DefaultShutdownGrace, "shutdown grace")
+	defDur(&cfg.Timeout, DefaultTimeout, "timeout")
+	defDur(&cfg.RetryBackoff, DefaultRetryBackoff, "retry backoff")
+	defDur(&cfg.RetryBackoffMax, DefaultRetryBackoffMax, "retry backoff max")
+	defDur(&cfg.ReconnectMin, DefaultReconnectMin, "reconnect min")
+	defDur(&cfg.ReconnectMax, DefaultReconnectMax, "reconnect max")
+	if cfg.RetryBackoffMax < cfg.RetryBackoff {
+		cfg.RetryBackoffMax = cfg.RetryBackoff
+	}
+	if cfg.ReconnectMax < cfg.ReconnectMin {
+		cfg.ReconnectMax = cfg.ReconnectMin
+	}
+	switch {
+	case cfg.BatchSize == 0:
+		cfg.BatchSize = DefaultBatchSize
+	case cfg.BatchSize < 0 || cfg.BatchSize > maxBatchSize:
+		bad("batch size %d: want 1..%d", cfg.BatchSize, maxBatchSize)
+	}
+	switch {
+	case cfg.Concurrency == 0:
+		cfg.Concurrency = DefaultConcurrency
+	case cfg.Concurrency < 0 || cfg.Concurrency > maxConcurrency:
+		bad("concurrency %d: want 1..%d", cfg.Concurrency, maxConcurrency)
+	}
+	switch {
+	case cfg.MaxMessageBytes == 0:
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	case cfg.MaxMessageBytes < 0:
+		bad("max message bytes is negative")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("mailbox: account %q: %w", cfg.Name, err)
+	}
+	return cfg, nil
+}
+
+// isLoopback reports whether host is a loopback IP or "localhost".
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// mailboxKey folds INBOX case, which IMAP treats case-insensitively.
+func mailboxKey(name string) string {
+	if strings.EqualFold(name, "INBOX") {
+		return "INBOX"
+	}
+	return name
+}
+
+func checkMailboxName(name string) error {
+	if name == "" {
+		return errors.New("empty name")
+	}
+	if len(name) > 1000 {
+		return errors.New("name too long")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%q contains a control character", name)
+		}
+	}
+	return nil
+}
+
+// checkKeyword accepts an IMAP flag-keyword (an atom): no system flags, no
+// characters that would end the atom or inject syntax.
+func checkKeyword(kw string) error {
+	if len(kw) > 100 {
+		return errors.New("keyword too long")
+	}
+	for i := 0; i < len(kw); i++ {
+		c := kw[i]
+		if c <= 0x20 || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
+			return fmt.Errorf("%q is not an IMAP keyword atom", kw)
+		}
+	}
+	return nil
+}

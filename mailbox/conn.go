@@ -1,0 +1,203 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+)
+
+// deadlineConn gives every read and write a deadline, so a dead connection
+// fails the blocked command instead of hanging: go-imap's client reads
+// between responses without any deadline. A read may wait `window` for data
+// (Timeout normally, longer while in IDLE); a write also pushes the read
+// deadline out, since its reply is due within the window.
+//
+// Deadlines set by the IMAP or TLS client are ignored: this wrapper owns them.
+type deadlineConn struct {
+	net.Conn
+	window       atomic.Int64 // time.Duration
+	writeTimeout time.Duration
+}
+
+func newDeadlineConn(c net.Conn, timeout time.Duration) *deadlineConn {
+	dc := &deadlineConn{Conn: c, writeTimeout: timeout}
+	dc.window.Store(int64(timeout))
+	return dc
+}
+
+// setWindow changes how long reads may wait from now on.
+func (c *deadlineConn) setWindow(d time.Duration) {
+	c.window.Store(int64(d))
+	_ = c.Conn.SetReadDeadline(time.Now().Add(d))
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(time.Duration(c.window.Load())))
+	return c.Conn.Read(p)
+}
+
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	now := time.Now()
+	_ = c.Conn.SetWriteDeadline(now.Add(c.writeTimeout))
+	_ = c.Conn.SetReadDeadline(now.Add(time.Duration(c.window.Load())))
+	return c.Conn.Write(p)
+}
+
+func (c *deadlineConn) SetDeadline(time.Time) error      { return nil }
+func (c *deadlineConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *deadlineConn) SetWriteDeadline(time.Time) error { return nil }
+
+// conn is one live IMAP connection.
+type conn struct {
+	c  *imapclient.Client
+	dc *deadlineConn
+}
+
+// dial connects, secures and authenticates a connection. The unilateral
+// handler is installed before the first byte is read.
+func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler) (*conn, error) {
+	cfg := &a.cfg
+	host, _, _ := net.SplitHostPort(cfg.Addr)
+
+	dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	dialFn := cfg.Dial
+	if dialFn == nil {
+		d := &net.Dialer{KeepAlive: 15 * time.Second} // TCP keepalive finds dead peers while in IDLE
+		dialFn = d.DialContext
+	}
+	raw, err := dialFn(dctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", cfg.Addr, err)
+	}
+	dc := newDeadlineConn(raw, cfg.Timeout)
+	// Until the session is set up, cancelling ctx aborts it by closing the
+	// connection (go-imap has no context support).
+	stop := context.AfterFunc(ctx, func() { _ = dc.Close() })
+	defer stop()
+
+	tlsCfg := a.tlsConfig(host)
+	opts := &imapclient.Options{UnilateralDataHandler: uh, TLSConfig: tlsCfg}
+	var c *imapclient.Client
+	switch cfg.TLS {
+	case TLSImplicit:
+		tc := tls.Client(dc, tlsCfg)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = dc.Close()
+			return nil, fmt.Errorf("tls handshake with %s: %w", cfg.Addr, err)
+		}
+		c = imapclient.New(tc, opts)
+	case TLSStartTLS:
+		c, err = imapclient.NewStartTLS(dc, opts)
+		if err != nil {
+			_ = dc.Close()
+			return nil, fmt.Errorf("starttls with %s: %w", cfg.Addr, err)
+		}
+	default:
+		c = imapclient.New(dc, opts)
+	}
+	cn := &conn{c: c, dc: dc}
+	if err := c.WaitGreeting(); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("greeting from %s: %w", cfg.Addr, ctxErr(ctx, err))
+	}
+	if err := a.authenticate(ctx, c); err != nil {
+		_ = c.Close()
+		return nil, ctxErr(ctx, err)
+	}
+	return cn, nil
+}
+
+func (a *Account) tlsConfig(host string) *tls.Config {
+	var t *tls.Config
+	if a.cfg.TLSConfig != nil {
+		t = a.cfg.TLSConfig.Clone()
+	} else {
+		t = &tls.Config{}
+	}
+	if t.ServerName == "" {
+		t.ServerName = host
+	}
+	if t.MinVersion < tls.VersionTLS12 {
+		t.MinVersion = tls.VersionTLS12
+	}
+	t.InsecureSkipVerify = a.cfg.InsecureSkipVerify
+	return t
+}
+
+// ctxErr prefers the context's error when ctx ended: the connection error is
+// then only a consequence.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+// errAuth marks authentication failures (wrong secret, unsupported mechanism).
+var errAuth = errors.New("authentication failed")
+
+func (a *Account) authenticate(ctx context.Context, c *imapclient.Client) error {
+	if c.State() == imap.ConnStateAuthenticated {
+		return nil // PREAUTH
+	}
+	secret, err := a.cfg.Secret(ctx)
+	if err != nil {
+		return fmt.Errorf("secret for %s: %w", a.cfg.Name, err)
+	}
+	caps := c.Caps()
+	user := a.cfg.Username
+	var authErr error
+	switch a.cfg.Auth {
+	case AuthPlain:
+		switch {
+		case hasAuth(caps, sasl.Plain):
+			authErr = c.Authenticate(sasl.NewPlainClient("", user, secret))
+		case !caps.Has(imap.CapLoginDisabled):
+			authErr = c.Login(user, secret).Wait()
+		default:
+			return fmt.Errorf("%w: server offers neither AUTH=PLAIN nor LOGIN", errAuth)
+		}
+	case AuthLogin:
+		switch {
+		case !caps.Has(imap.CapLoginDisabled):
+			authErr = c.Login(user, secret).Wait()
+		case hasAuth(caps, sasl.Login):
+			authErr = c.Authenticate(sasl.NewLoginClient(user, secret))
+		default:
+			return fmt.Errorf("%w: LOGIN is disabled", errAuth)
+		}
+	case AuthXOAuth2:
+		authErr = c.Authenticate(NewXOAuth2Client(user, secret))
+	case AuthOAuthBearer:
+		host, portStr, _ := net.SplitHostPort(a.cfg.Addr)
+		port, _ := strconv.Atoi(portStr)
+		authErr = c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{
+			Username: user, Token: secret, Host: host, Port: port,
+		}))
+	}
+	if authErr != nil {
+		// The error text is the server's; it never contains the secret.
+		return fmt.Errorf("%w as %q (%s): %w", errAuth, user, a.cfg.Auth, authErr)
+	}
+	return nil
+}
+
+func hasAuth(caps imap.CapSet, mech string) bool {
+	for _, m := range caps.AuthMechanisms() {
+		if strings.EqualFold(m, mech) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,890 @@
+package mailbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+var errConnClosed = errors.New("connection closed")
+
+// loop drives one connection: scan, fetch, dispatch, apply, idle.
+func (s *session) loop(ctx context.Context) error {
+	w := s.w
+	s.needFull = true
+	keepalive := time.NewTicker(max(s.cfg.Timeout/3, 10*time.Millisecond))
+	defer keepalive.Stop()
+	defer s.stopRetryTimer()
+
+	for {
+		if ctx.Err() != nil {
+			return s.shutdown()
+		}
+		s.collect()
+		if len(w.pending) > 0 && !s.applying {
+			s.startApply()
+		}
+		if s.needFull && !s.applying {
+			s.needFull = false
+			if err := s.scan(true); err != nil {
+				return err
+			}
+			continue
+		}
+		s.dispatch()
+		if !s.fetching && len(s.queue) > 0 && len(s.ready) < s.cfg.BatchSize {
+			s.startFetch()
+		}
+
+		if s.fetching || s.applying || s.needFull || len(s.ready) > 0 || len(w.inflight)+w.stale > 0 {
+			select {
+			case r := <-w.results:
+				s.accept(r)
+			case ar := <-s.applyDone:
+				if err := s.applied(ar); err != nil {
+					return err
+				}
+			case fr := <-s.fetchDone:
+				if err := s.fetched(fr); err != nil {
+					return err
+				}
+			case <-s.newMail:
+				if err := s.scan(false); err != nil {
+					return err
+				}
+			case <-s.retryC():
+				s.retryFired()
+			case <-keepalive.C:
+				if !s.fetching && !s.applying {
+					if err := s.c.Noop().Wait(); err != nil {
+						return fmt.Errorf("noop: %w", err)
+					}
+				}
+			case <-ctx.Done():
+			case <-s.c.Closed():
+				return errConnClosed
+			}
+			continue
+		}
+		select { // an EXISTS that came with other responses
+		case <-s.newMail:
+			if err := s.scan(false); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		var err error
+		if s.hasIdle {
+			err = s.idle(ctx)
+		} else {
+			err = s.poll(ctx, keepalive.C)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// idle waits in IMAP IDLE for new mail, a due retry, the periodic restart or
+// the stop.
+func (s *session) idle(ctx context.Context) error {
+	s.dc.setWindow(s.cfg.IdleRestart + s.cfg.Timeout)
+	defer s.dc.setWindow(s.cfg.Timeout)
+	cmd, err := s.c.Idle()
+	if err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	s.w.setState(StateIdle)
+	if ev := s.w.a.ev.Idle; ev != nil {
+		ev(s.cfg.Name, s.w.mailbox, true)
+	}
+	restart := time.NewTimer(s.cfg.IdleRestart)
+	defer restart.Stop()
+	scan, full := false, false
+	select {
+	case <-s.newMail:
+		scan = true
+	case <-s.retryC():
+		s.retryFired()
+	case <-restart.C:
+		full = true // periodic safety net: anything missed is picked up
+	case <-ctx.Done():
+	case <-s.c.Closed():
+	}
+	s.dc.setWindow(s.cfg.Timeout)
+	closeErr := cmd.Close()
+	waitErr := cmd.Wait()
+	if ev := s.w.a.ev.Idle; ev != nil {
+		ev(s.cfg.Name, s.w.mailbox, false)
+	}
+	s.w.setState(StateWorking)
+	if err := errors.Join(closeErr, waitErr); err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	if full {
+		s.needFull = true
+	}
+	if scan {
+		return s.scan(false)
+	}
+	return nil
+}
+
+// poll waits for the next poll when the server has no IDLE.
+func (s *session) poll(ctx context.Context, keepalive <-chan time.Time) error {
+	s.w.setState(StatePolling)
+	defer s.w.setState(StateWorking)
+	t := time.NewTimer(s.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.needFull = true
+			return nil
+		case <-s.newMail:
+			return s.scan(false)
+		case <-s.retryC():
+			s.retryFired()
+			return nil
+		case <-keepalive:
+			if err := s.c.Noop().Wait(); err != nil {
+				return fmt.Errorf("noop: %w", err)
+			}
+		case <-ctx.Done():
+			return nil
+		case <-s.c.Closed():
+			return errConnClosed
+		}
+	}
+}
+
+// known reports whether uid is already somewhere in the pipeline.
+func (s *session) isKnown(uid imap.UID) bool {
+	if s.known[uid] {
+		return true
+	}
+	if _, ok := s.w.inflight[uid]; ok {
+		return true
+	}
+	for _, r := range s.w.pending {
+		if r.uid == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// undoneCriteria selects messages not marked done (and not deleted).
+func (s *session) undoneCriteria() imap.SearchCriteria {
+	crit := imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}
+	if s.useKeyword {
+		crit.NotFlag = append(crit.NotFlag, imap.Flag(s.cfg.DoneKeyword))
+	}
+	return crit
+}
+
+// scan finds undone messages: all of them (full) or those above the highest
+// UID seen so far. Oversized messages go straight to quarantine.
+func (s *session) scan(full bool) error {
+	w := s.w
+	select { // this scan covers any EXISTS that arrived before it
+	case <-s.newMail:
+	default:
+	}
+	var noticed time.Time
+	if n := s.noticed.Swap(0); n != 0 {
+		noticed = time.Unix(0, n)
+	}
+	crit := s.undoneCriteria()
+	from := s.lastSeen + 1
+	if !full {
+		var set imap.UIDSet
+		set.AddRange(from, 0) // n:* — also matches the highest UID when n is above it
+		crit.UID = []imap.UIDSet{set}
+	}
+	big := crit
+	big.Larger = s.cfg.MaxMessageBytes
+	allCmd := s.c.UIDSearch(&crit, nil)
+	bigCmd := s.c.UIDSearch(&big, nil)
+	allData, err := allCmd.Wait()
+	bigData, err2 := bigCmd.Wait()
+	if err = errors.Join(err, err2); err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	uids, err := searchUIDs(allData)
+	if err != nil {
+		return err
+	}
+	bigUIDs, err := searchUIDs(bigData)
+	if err != nil {
+		return err
+	}
+	oversized := make(map[imap.UID]bool, len(bigUIDs))
+	for _, u := range bigUIDs {
+		oversized[u] = true
+	}
+
+	now := time.Now()
+	present := map[imap.UID]bool{}
+	maxSeen := s.lastSeen
+	var nextRetry time.Time
+	added := 0
+	for _, uid := range uids {
+		if !full && uid < from {
+			continue
+		}
+		present[uid] = true
+		maxSeen = max(maxSeen, uid)
+		if s.isKnown(uid) {
+			continue
+		}
+		if ri, ok := w.retry[uid]; ok && now.Before(ri.notBefore) {
+			if nextRetry.IsZero() || ri.notBefore.Before(nextRetry) {
+				nextRetry = ri.notBefore
+			}
+			continue
+		}
+		if oversized[uid] {
+			w.pending = append(w.pending, result{uid: uid, validity: w.validity, out: Outcome{
+				Verdict: Quarantine,
+				Reason:  fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes),
+			}})
+			continue
+		}
+		if uid >= from && !noticed.IsZero() {
+			s.noticedAt[uid] = noticed
+		}
+		s.known[uid] = true
+		s.queue = append(s.queue, uid)
+		added++
+	}
+	if full {
+		// Messages gone from the mailbox (moved or marked done elsewhere)
+		// need no retry.
+		for uid := range w.retry {
+			if !present[uid] {
+				delete(w.retry, uid)
+			}
+		}
+	}
+	s.lastSeen = maxSeen
+	s.log.Debug("scanned", "full", full, "found", len(uids), "added", added, "queued", len(s.queue))
+	if added > 0 && !slices.IsSorted(s.queue) {
+		slices.Sort(s.queue)
+	}
+	if !nextRetry.IsZero() {
+		s.armRetry(nextRetry)
+	}
+	s.reportBacklog()
+	return nil
+}
+
+// searchUIDs returns the UIDs of a SEARCH answer, refusing a dynamic set
+// (a hostile server could send "*"; go-imap would panic on it).
+func searchUIDs(d *imap.SearchData) ([]imap.UID, error) {
+	set, ok := d.All.(imap.UIDSet)
+	if !ok {
+		return nil, nil
+	}
+	if set.Dynamic() {
+		return nil, errors.New("search: server returned a dynamic UID set")
+	}
+	uids, _ := set.Nums()
+	return uids, nil
+}
+
+type fetchResult struct {
+	batch []imap.UID
+	msgs  []*fetchedMessage
+	err   error
+}
+
+type fetchedMessage struct {
+	uid      imap.UID
+	flags    []imap.Flag
+	date     time.Time
+	size     int64
+	raw      []byte
+	tooLarge bool
+}
+
+// startFetch fetches the next batch in the background, so handlers keep
+// working meanwhile. The fetch goroutine reads every literal at once: the
+// client's reader is blocked until it does.
+func (s *session) startFetch() {
+	n := min(len(s.queue), s.cfg.BatchSize)
+	batch := slices.Clone(s.queue[:n])
+	s.queue = s.queue[n:]
+	s.fetching, s.fetchN = true, n
+	s.log.Debug("fetching", "count", n)
+	c, limit, done := s.c, s.cfg.MaxMessageBytes, s.fetchDone
+	go func() {
+		msgs, err := fetchMessages(c, batch, limit)
+		done <- fetchResult{batch: batch, msgs: msgs, err: err}
+	}()
+}
+
+func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64) ([]*fetchedMessage, error) {
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // PEEK: never sets \Seen
+	})
+	var msgs []*fetchedMessage
+	var firstErr error
+	for {
+		md := cmd.Next()
+		if md == nil {
+			break
+		}
+		fm := &fetchedMessage{}
+		for {
+			item := md.Next()
+			if item == nil {
+				break
+			}
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				fm.uid = it.UID
+			case imapclient.FetchItemDataFlags:
+				fm.flags = it.Flags
+			case imapclient.FetchItemDataInternalDate:
+				fm.date = it.Time
+			case imapclient.FetchItemDataRFC822Size:
+				fm.size = it.Size
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil {
+					continue
+				}
+				raw, tooLarge, err := readLimited(it.Literal, limit)
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("fetch body: %w", err)
+				}
+				fm.raw, fm.tooLarge = raw, tooLarge
+			}
+		}
+		if fm.uid != 0 {
+			msgs = append(msgs, fm)
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return msgs, fmt.Errorf("fetch: %w", err)
+	}
+	return msgs, firstErr
+}
+
+// readLimited reads a literal of at most limit bytes; a larger one is
+// drained and reported, whatever RFC822.SIZE claimed.
+func readLimited(lit imap.LiteralReader, limit int64) ([]byte, bool, error) {
+	size := lit.Size()
+	if size > limit {
+		_, err := io.Copy(io.Discard, lit)
+		return nil, true, err
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
+	n, err := io.Copy(buf, io.LimitReader(lit, limit+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if n > limit {
+		_, err := io.Copy(io.Discard, lit)
+		return nil, true, err
+	}
+	return buf.Bytes(), false, nil
+}
+
+// fetched takes a batch from the fetch goroutine.
+func (s *session) fetched(fr fetchResult) error {
+	w := s.w
+	s.fetching, s.fetchN = false, 0
+	s.log.Debug("fetched", "count", len(fr.msgs), "err", fr.err)
+	got := make(map[imap.UID]bool, len(fr.msgs))
+	for _, fm := range fr.msgs {
+		if !slices.Contains(fr.batch, fm.uid) || got[fm.uid] {
+			continue // not asked for, or a duplicate
+		}
+		got[fm.uid] = true
+		if fr.err != nil {
+			continue
+		}
+		if hasFlag(fm.flags, imap.FlagDeleted) || (s.useKeyword && hasFlag(fm.flags, imap.Flag(s.cfg.DoneKeyword))) {
+			delete(s.known, fm.uid) // done meanwhile, by someone else
+			delete(s.noticedAt, fm.uid)
+			continue
+		}
+		if fm.tooLarge {
+			delete(s.known, fm.uid)
+			delete(s.noticedAt, fm.uid)
+			w.pending = append(w.pending, result{uid: fm.uid, validity: w.validity, date: fm.date, out: Outcome{
+				Verdict: Quarantine,
+				Reason:  fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes),
+			}})
+			continue
+		}
+		size := fm.size
+		if size <= 0 {
+			size = int64(len(fm.raw))
+		}
+		s.ready = append(s.ready, &Message{
+			Account: s.cfg.Name, Mailbox: w.mailbox,
+			UID: uint32(fm.uid), UIDValidity: w.validity,
+			InternalDate: fm.date, Size: size, Raw: fm.raw,
+			Noticed: s.noticedAt[fm.uid],
+		})
+		delete(s.noticedAt, fm.uid)
+	}
+	if fr.err != nil {
+		for _, uid := range fr.batch {
+			delete(s.known, uid)
+			delete(s.noticedAt, uid)
+		}
+		if isConnErr(fr.err) {
+			return fr.err
+		}
+		// The server refused the batch: try it again at the next full scan
+		// after a backoff rather than in a loop.
+		s.log.Warn("fetch refused", "err", fr.err, "count", len(fr.batch))
+		for _, uid := range fr.batch {
+			s.scheduleRetry(uid, time.Time{})
+		}
+		return nil
+	}
+	for _, uid := range fr.batch {
+		if !got[uid] { // expunged meanwhile
+			delete(s.known, uid)
+			delete(s.noticedAt, uid)
+		}
+	}
+	return nil
+}
+
+func hasFlag(flags []imap.Flag, f imap.Flag) bool {
+	for _, g := range flags {
+		if strings.EqualFold(string(g), string(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// dispatch hands ready messages to handlers, at most Concurrency in flight.
+func (s *session) dispatch() {
+	w := s.w
+	n := 0
+	for len(s.ready) > 0 && len(w.inflight)+w.stale < s.cfg.Concurrency {
+		m := s.ready[0]
+		s.ready[0] = nil
+		s.ready = s.ready[1:]
+		uid := imap.UID(m.UID)
+		delete(s.known, uid)
+		w.inflight[uid] = m.InternalDate
+		go w.handle(m)
+		if ev := w.a.ev.Seen; ev != nil {
+			ev(s.cfg.Name, w.mailbox)
+		}
+		n++
+	}
+	if n > 0 {
+		now := time.Now()
+		inflight := len(w.inflight)
+		w.a.update(w.mailbox, func(st *MailboxStatus) { st.LastMessage, st.InFlight = now, inflight })
+	}
+}
+
+// accept records one handler result.
+func (s *session) accept(r result) {
+	w := s.w
+	if r.validity != w.validity {
+		w.stale--
+		return
+	}
+	delete(w.inflight, r.uid)
+	w.pending = append(w.pending, r)
+}
+
+// collect takes every result already available.
+func (s *session) collect() {
+	for {
+		select {
+		case r := <-s.w.results:
+			s.accept(r)
+		default:
+			return
+		}
+	}
+}
+
+// applyStep is one outcome to commit.
+type applyStep struct {
+	r      result
+	store  bool   // add the done keyword
+	folder string // move here ("" = stay)
+}
+
+// applyPlan is a batch of outcomes: one STORE for all Done messages, one
+// MOVE per target folder.
+type applyPlan struct {
+	steps     []applyStep
+	storeSet  imap.UIDSet
+	moveOrder []string
+	moveSets  map[string]*imap.UIDSet
+	keyword   imap.Flag
+}
+
+// applyResult is what the server confirmed of a plan.
+type applyResult struct {
+	plan    *applyPlan
+	storeOK bool
+	moved   map[string]bool
+	connErr error
+}
+
+// plan turns the pending outcomes into an applyPlan and clears them.
+func (s *session) plan() *applyPlan {
+	w := s.w
+	p := &applyPlan{moveSets: map[string]*imap.UIDSet{}, keyword: imap.Flag(s.cfg.DoneKeyword)}
+	for _, r := range w.pending {
+		if r.validity != w.validity {
+			continue // from before a UIDVALIDITY change: the UID means nothing now
+		}
+		st := applyStep{r: r}
+		switch r.out.Verdict {
+		case Done:
+			st.store = s.useKeyword
+			st.folder = s.doneTarget(r)
+		case Quarantine:
+			s.log.Warn("quarantining message", "uid", r.uid, "folder", s.cfg.Quarantine, "reason", r.out.Reason)
+			st.folder = s.cfg.Quarantine
+		case Failed:
+			s.log.Warn("filing failed message", "uid", r.uid, "folder", s.cfg.Failed, "reason", r.out.Reason)
+			st.folder = s.cfg.Failed
+		}
+		if st.store {
+			p.storeSet.AddNum(r.uid)
+		}
+		if st.folder != "" {
+			set := p.moveSets[st.folder]
+			if set == nil {
+				set = &imap.UIDSet{}
+				p.moveSets[st.folder] = set
+				p.moveOrder = append(p.moveOrder, st.folder)
+			}
+			set.AddNum(r.uid)
+		}
+		p.steps = append(p.steps, st)
+	}
+	w.pending = nil
+	return p
+}
+
+// execute runs a plan's commands. It may run on its own goroutine (only one
+// at a time per session): it touches the client and s.created only.
+func (s *session) execute(p *applyPlan) applyResult {
+	res := applyResult{plan: p, moved: map[string]bool{}}
+	if len(p.storeSet) > 0 {
+		err := s.c.Store(p.storeSet, &imap.StoreFlags{
+			Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{p.keyword},
+		}, nil).Close()
+		switch {
+		case err == nil:
+			res.storeOK = true
+		case isConnErr(err):
+			res.connErr = fmt.Errorf("store: %w", err)
+			return res
+		default:
+			s.log.Warn("marking done refused", "err", err)
+		}
+	}
+	for _, folder := range p.moveOrder {
+		err := s.move(folder, *p.moveSets[folder])
+		if err == nil {
+			res.moved[folder] = true
+			continue
+		}
+		if isConnErr(err) {
+			res.connErr = fmt.Errorf("move to %q: %w", folder, err)
+			return res
+		}
+		s.log.Warn("move refused", "folder", folder, "err", err)
+	}
+	return res
+}
+
+// finish books an executed plan: confirmed outcomes are counted, refused
+// ones retried after a backoff, unconfirmed ones (connection lost) stay
+// pending for the next connection (re-applying is harmless: +FLAGS is
+// idempotent and a UID that is gone moves nothing).
+func (s *session) finish(res applyResult) error {
+	w := s.w
+	applied := map[Verdict]int{}
+	for _, st := range res.plan.steps {
+		r := st.r
+		if r.validity != w.validity {
+			continue
+		}
+		if r.out.Verdict != Done && r.out.Verdict != Quarantine && r.out.Verdict != Failed {
+			applied[Retry]++
+			if r.out.Reason != "" {
+				s.log.Info("message will be retried", "uid", r.uid, "reason", r.out.Reason)
+			}
+			s.scheduleRetry(r.uid, r.date)
+			continue
+		}
+		// Done is applied once the keyword is stored or the message moved
+		// out; Quarantine and Failed once moved.
+		ok := (st.store && res.storeOK) || (st.folder != "" && res.moved[st.folder])
+		switch {
+		case ok:
+			delete(w.retry, r.uid)
+			applied[r.out.Verdict]++
+		case res.connErr != nil:
+			w.pending = append(w.pending, r)
+		default:
+			s.scheduleRetry(r.uid, r.date) // the server refused: back off
+			applied[Retry]++
+		}
+	}
+	s.recordApplied(applied)
+	if res.connErr != nil {
+		return res.connErr
+	}
+	s.reportBacklog()
+	return nil
+}
+
+// apply commits the pending outcomes and waits for the server.
+func (s *session) apply() error {
+	return s.finish(s.execute(s.plan()))
+}
+
+// startApply commits the pending outcomes in the background, so handlers
+// keep running meanwhile; outcomes that come back in the meantime form the
+// next batch (group commit).
+func (s *session) startApply() {
+	p := s.plan()
+	s.applying = true
+	done := s.applyDone
+	go func() { done <- s.execute(p) }()
+}
+
+// applied books a background apply.
+func (s *session) applied(res applyResult) error {
+	s.applying = false
+	return s.finish(res)
+}
+
+// doneTarget is the folder a Done message is filed in ("" = stays, marked by
+// the keyword).
+func (s *session) doneTarget(r result) string {
+	folder := r.out.Folder
+	if folder != "" {
+		if err := checkMailboxName(folder); err != nil {
+			s.log.Warn("ignoring invalid done folder", "uid", r.uid, "err", err)
+			folder = ""
+		}
+	}
+	if folder == "" {
+		folder = s.doneFolder
+	}
+	if strings.EqualFold(mailboxKey(folder), mailboxKey(s.w.mailbox)) {
+		// Filing into itself: the keyword is enough; without keywords the
+		// message must leave (session setup ensured doneFolder differs).
+		if s.useKeyword {
+			return ""
+		}
+		return s.doneFolder
+	}
+	return folder
+}
+
+func (s *session) recordApplied(applied map[Verdict]int) {
+	w := s.w
+	inflight := len(w.inflight)
+	w.a.update(w.mailbox, func(st *MailboxStatus) {
+		st.Done += uint64(applied[Done])
+		st.Quarantined += uint64(applied[Quarantine])
+		st.Failed += uint64(applied[Failed])
+		st.Retried += uint64(applied[Retry])
+		st.InFlight = inflight
+	})
+	if ev := w.a.ev.Applied; ev != nil {
+		for _, v := range []Verdict{Done, Quarantine, Failed, Retry} {
+			if applied[v] > 0 {
+				ev(s.cfg.Name, w.mailbox, v, applied[v])
+			}
+		}
+	}
+}
+
+// move files the messages into folder, creating it on first use.
+func (s *session) move(folder string, set imap.UIDSet) error {
+	if !s.created[folder] {
+		// An existing folder answers NO: fine, the move tells the truth.
+		if err := s.c.Create(folder, nil).Wait(); err != nil && isConnErr(err) {
+			return err
+		}
+		s.created[folder] = true
+	}
+	if s.hasMove {
+		_, err := s.c.Move(set, folder).Wait()
+		return err
+	}
+	if _, err := s.c.Copy(set, folder).Wait(); err != nil {
+		return err
+	}
+	if err := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return err
+	}
+	if s.hasUIDPlus {
+		return s.c.UIDExpunge(set).Close()
+	}
+	// A plain EXPUNGE would also remove messages someone else marked
+	// \Deleted; leave ours flagged (scans skip \Deleted).
+	if !s.warnedUID {
+		s.warnedUID = true
+		s.log.Warn("server has neither MOVE nor UIDPLUS: moved messages stay flagged \\Deleted in the mailbox")
+	}
+	return nil
+}
+
+// scheduleRetry leaves uid undone and makes the next full scan after a
+// backoff pick it up again.
+func (s *session) scheduleRetry(uid imap.UID, date time.Time) {
+	w := s.w
+	ri := w.retry[uid]
+	ri.attempts++
+	ri.notBefore = time.Now().Add(w.retryDelay(ri.attempts))
+	if !date.IsZero() {
+		ri.date = date
+	}
+	w.retry[uid] = ri
+	s.armRetry(ri.notBefore)
+}
+
+func (s *session) armRetry(at time.Time) {
+	if !s.retryAt.IsZero() && !at.Before(s.retryAt) {
+		return
+	}
+	s.stopRetryTimer()
+	s.retryAt = at
+	s.retryT = time.NewTimer(time.Until(at))
+}
+
+func (s *session) stopRetryTimer() {
+	if s.retryT != nil {
+		s.retryT.Stop()
+		s.retryT = nil
+	}
+	s.retryAt = time.Time{}
+}
+
+// retryC fires when the earliest retry is due (nil channel: never).
+func (s *session) retryC() <-chan time.Time {
+	if s.retryT == nil {
+		return nil
+	}
+	return s.retryT.C
+}
+
+func (s *session) retryFired() {
+	s.retryT, s.retryAt = nil, time.Time{}
+	s.needFull = true
+}
+
+// reportBacklog publishes the undone count and the oldest known date.
+func (s *session) reportBacklog() {
+	w := s.w
+	undone := len(s.queue) + s.fetchN + len(s.ready) + len(w.inflight) + len(w.pending) + len(w.retry)
+	var oldest time.Time
+	older := func(t time.Time) {
+		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	for _, m := range s.ready {
+		older(m.InternalDate)
+	}
+	for _, d := range w.inflight {
+		older(d)
+	}
+	for _, r := range w.pending {
+		older(r.date)
+	}
+	for _, ri := range w.retry {
+		older(ri.date)
+	}
+	w.a.update(w.mailbox, func(st *MailboxStatus) { st.Undone, st.Oldest = undone, oldest })
+	if ev := w.a.ev.Backlog; ev != nil {
+		ev(s.cfg.Name, w.mailbox, undone, oldest)
+	}
+}
+
+// shutdown stops gracefully: no new fetches or dispatches; in-flight
+// handlers get until their context is cancelled (ShutdownGrace), plus a
+// moment to return after that; what came back is applied; LOGOUT.
+func (s *session) shutdown() error {
+	w := s.w
+	for _, m := range s.ready {
+		delete(s.known, imap.UID(m.UID))
+	}
+	s.ready, s.queue = nil, nil
+	if s.fetching {
+		fr := <-s.fetchDone // bounded by the connection deadlines
+		s.fetching, s.fetchN = false, 0
+		if fr.err != nil && isConnErr(fr.err) {
+			return nil
+		}
+	}
+	if s.applying {
+		if err := s.applied(<-s.applyDone); err != nil {
+			return nil
+		}
+	}
+	keepalive := time.NewTicker(max(s.cfg.Timeout/3, 10*time.Millisecond))
+	defer keepalive.Stop()
+	hdone := w.hctx.Done()
+	var late <-chan time.Time
+wait:
+	for len(w.inflight)+w.stale > 0 {
+		select {
+		case r := <-w.results:
+			s.accept(r)
+			s.collect()
+			if err := s.apply(); err != nil {
+				return nil // the connection is gone; the rest is handled next run
+			}
+		case <-keepalive.C:
+			if err := s.c.Noop().Wait(); err != nil {
+				return nil
+			}
+		case <-s.c.Closed():
+			return nil
+		case <-hdone:
+			// Grace is over and handler contexts are cancelled: give
+			// handlers that honour it a moment to report.
+			hdone = nil
+			late = time.After(lateResultWait)
+		case <-late:
+			break wait
+		}
+	}
+	s.collect()
+	if len(w.pending) > 0 {
+		if err := s.apply(); err != nil {
+			return nil
+		}
+	}
+	if n := len(w.inflight); n > 0 {
+		s.log.Warn("handlers did not finish within the shutdown grace; their messages stay undone", "count", n)
+	}
+	_ = s.c.Logout().Wait()
+	return nil
+}

@@ -1,0 +1,269 @@
+package mailbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// hardStopMargin is how long after ShutdownGrace a session that is still
+// blocked on the network gets its connection closed.
+const hardStopMargin = 2 * time.Second
+
+// lateResultWait is how long, once handler contexts are cancelled, a
+// stopping session still waits for handlers that honour the cancellation.
+const lateResultWait = 250 * time.Millisecond
+
+// result is a Handler's outcome for one message.
+type result struct {
+	uid      imap.UID
+	validity uint32
+	date     time.Time
+	out      Outcome
+}
+
+type retryInfo struct {
+	attempts  int
+	notBefore time.Time
+	date      time.Time
+}
+
+// worker owns one watched mailbox across connections: handlers still in
+// flight when a connection drops report to the next one, so no message is
+// handled twice because of a reconnect.
+type worker struct {
+	a       *Account
+	cfg     *Config
+	mailbox string
+	log     *slog.Logger
+	hctx    context.Context // handlers' context: cancelled ShutdownGrace after Run's
+
+	results  chan result
+	inflight map[imap.UID]time.Time // uid → INTERNALDATE
+	stale    int                    // in flight from before a UIDVALIDITY change
+	pending  []result               // outcomes not yet applied on the server
+	retry    map[imap.UID]retryInfo
+	validity uint32
+}
+
+func newWorker(a *Account, mailbox string, hctx context.Context) *worker {
+	return &worker{
+		a:        a,
+		cfg:      &a.cfg,
+		mailbox:  mailbox,
+		log:      a.log.With("mailbox", mailbox),
+		hctx:     hctx,
+		results:  make(chan result, a.cfg.Concurrency),
+		inflight: map[imap.UID]time.Time{},
+		retry:    map[imap.UID]retryInfo{},
+	}
+}
+
+func (w *worker) setState(st State) {
+	w.a.update(w.mailbox, func(s *MailboxStatus) { s.State = st })
+}
+
+func (w *worker) run(ctx context.Context) {
+	bo := backoff{min: w.cfg.ReconnectMin, max: w.cfg.ReconnectMax}
+	for ctx.Err() == nil {
+		w.setState(StateConnecting)
+		start := time.Now()
+		healthy, err := w.session(ctx)
+		w.a.update(w.mailbox, func(s *MailboxStatus) { s.Connected = false })
+		if ctx.Err() != nil {
+			if ev := w.a.ev.Connected; ev != nil {
+				ev(w.cfg.Name, false, nil)
+			}
+			break
+		}
+		if err == nil {
+			err = errors.New("session ended")
+		}
+		w.log.Warn("imap session failed", "err", err)
+		w.a.recordError(w.mailbox, err)
+		if ev := w.a.ev.Connected; ev != nil {
+			ev(w.cfg.Name, false, err)
+		}
+		// A session that worked for a while resets the backoff; one that
+		// fails right after login does not, so a flapping server is not
+		// hammered.
+		if healthy && time.Since(start) > 30*time.Second {
+			bo.reset()
+		}
+		w.setState(StateBackoff)
+		if !sleepCtx(ctx, bo.next()) {
+			break
+		}
+		if ev := w.a.ev.Reconnect; ev != nil {
+			ev(w.cfg.Name)
+		}
+	}
+	// Outcomes still pending without a connection are dropped: the messages
+	// stay undone and are handled again by the next run (at-least-once).
+	if n := len(w.pending) + len(w.inflight); n > 0 {
+		w.log.Info("stopped with outcomes not applied; they will be handled again", "count", n)
+	}
+	w.setState(StateStopped)
+}
+
+// session is one connection's life. healthy reports that it got as far as
+// watching the mailbox.
+func (w *worker) session(ctx context.Context) (healthy bool, err error) {
+	s := &session{
+		w:         w,
+		cfg:       w.cfg,
+		log:       w.log,
+		newMail:   make(chan struct{}, 1),
+		fetchDone: make(chan fetchResult, 1),
+		applyDone: make(chan applyResult, 1),
+		known:     map[imap.UID]bool{},
+		noticedAt: map[imap.UID]time.Time{},
+		created:   map[string]bool{},
+	}
+	uh := &imapclient.UnilateralDataHandler{
+		// Runs on the client's reader goroutine and blocks it: only record
+		// the time and signal.
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages == nil {
+				return
+			}
+			s.noticed.CompareAndSwap(0, time.Now().UnixNano())
+			select {
+			case s.newMail <- struct{}{}:
+			default:
+			}
+		},
+	}
+	cn, err := w.a.dial(ctx, uh)
+	if err != nil {
+		return false, err
+	}
+	s.c, s.dc = cn.c, cn.dc
+	defer s.c.Close()
+	hard := context.AfterFunc(ctx, func() {
+		time.AfterFunc(w.cfg.ShutdownGrace+hardStopMargin, func() { _ = s.c.Close() })
+	})
+	defer hard()
+
+	sel, err := s.c.Select(w.mailbox, nil).Wait()
+	if err != nil {
+		return false, fmt.Errorf("select %q: %w", w.mailbox, ctxErr(ctx, err))
+	}
+	if w.validity != 0 && sel.UIDValidity != w.validity {
+		w.log.Warn("UIDVALIDITY changed: forgetting mailbox state and rescanning",
+			"old", w.validity, "new", sel.UIDValidity)
+		w.stale += len(w.inflight)
+		w.inflight = map[imap.UID]time.Time{}
+		w.pending = nil
+		w.retry = map[imap.UID]retryInfo{}
+	}
+	w.validity = sel.UIDValidity
+
+	caps := s.c.Caps()
+	s.hasIdle = caps.Has(imap.CapIdle)
+	s.hasMove = caps.Has(imap.CapMove)
+	s.hasUIDPlus = caps.Has(imap.CapUIDPlus)
+	s.useKeyword = w.cfg.DoneKeyword != "" && permits(sel.PermanentFlags, w.cfg.DoneKeyword)
+	s.doneFolder = w.cfg.DoneMoveTo
+	if w.cfg.DoneKeyword != "" && !s.useKeyword {
+		if s.doneFolder == "" {
+			s.doneFolder = DefaultDoneFolder
+		}
+		w.log.Warn("server stores no custom keywords here: marking done by moving",
+			"keyword", w.cfg.DoneKeyword, "folder", s.doneFolder)
+	}
+	if !s.useKeyword && strings.EqualFold(mailboxKey(s.doneFolder), mailboxKey(w.mailbox)) {
+		return false, fmt.Errorf("cannot mark done in %q: no keywords and the done folder is the mailbox itself", w.mailbox)
+	}
+
+	w.a.update(w.mailbox, func(st *MailboxStatus) {
+		st.Connected, st.UIDValidity, st.State = true, sel.UIDValidity, StateWorking
+	})
+	if ev := w.a.ev.Connected; ev != nil {
+		ev(w.cfg.Name, true, nil)
+	}
+	w.log.Info("watching mailbox", "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages,
+		"idle", s.hasIdle, "move", s.hasMove, "keyword", s.useKeyword)
+	err = s.loop(ctx)
+	if s.applying {
+		// Close first so the background apply fails fast; what it could
+		// not confirm stays pending for the next connection.
+		_ = s.c.Close()
+		_ = s.applied(<-s.applyDone) // the session already has its error
+	}
+	return true, err
+}
+
+// permits reports whether a keyword can be stored permanently.
+func permits(perm []imap.Flag, kw string) bool {
+	for _, f := range perm {
+		if f == imap.FlagWildcard || strings.EqualFold(string(f), kw) {
+			return true
+		}
+	}
+	return false
+}
+
+// handle runs the Handler for m and reports the outcome. A panic is a Retry.
+func (w *worker) handle(m *Message) {
+	r := result{uid: imap.UID(m.UID), validity: m.UIDValidity, date: m.InternalDate}
+	defer func() {
+		if p := recover(); p != nil {
+			w.log.Error("handler panicked", "uid", m.UID, "panic", fmt.Sprint(p))
+			r.out = Outcome{Verdict: Retry, Reason: "handler panicked"}
+		}
+		w.results <- r
+	}()
+	r.out = w.a.handler(w.hctx, m)
+}
+
+// retryDelay is the backoff before the n-th retry (n ≥ 1), with ±20% jitter.
+func (w *worker) retryDelay(n int) time.Duration {
+	d := w.cfg.RetryBackoff
+	for i := 1; i < n && d < w.cfg.RetryBackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, w.cfg.RetryBackoffMax)
+	j := d / 5
+	return d - j + rand.N(2*j+1)
+}
+
+// session is the state of one connection.
+type session struct {
+	w   *worker
+	cfg *Config
+	log *slog.Logger
+	c   *imapclient.Client
+	dc  *deadlineConn
+
+	hasIdle, hasMove, hasUIDPlus bool
+	useKeyword                   bool
+	doneFolder                   string
+	created                      map[string]bool
+
+	newMail   chan struct{}
+	noticed   atomic.Int64 // unix nanos of the first EXISTS not yet scanned for
+	noticedAt map[imap.UID]time.Time
+
+	known     map[imap.UID]bool // queued, being fetched or fetched and not dispatched
+	queue     []imap.UID        // to fetch, lowest first
+	ready     []*Message
+	fetching  bool
+	fetchN    int
+	fetchDone chan fetchResult
+	applying  bool
+	applyDone chan applyResult
+	lastSeen  imap.UID
+	needFull  bool
+	retryAt   time.Time
+	retryT    *time.Timer
+	warnedUID bool
+}

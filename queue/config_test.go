@@ -1,0 +1,114 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func decodeQueues(t *testing.T, src string) (map[string]Config, error) {
+	t.Helper()
+	var doc struct {
+		Queues map[string]Config `yaml:"queues"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	err := dec.Decode(&doc)
+	return doc.Queues, err
+}
+
+func TestConfigYAMLStrict(t *testing.T) {
+	q, err := decodeQueues(t, `
+queues:
+  helpdesk: {type: smtp, addr: "tracker.example.com:587", to: l1@tracker.example.com, from: triage@example.com,
+             subject_tag: "[{{.Tier}}][{{.Priority}}]", retry: {initial: 2s, max: 10m, give_up_after: 24h}}
+  security:
+    type: webhook
+    url: https://tracker.example.com/api/tickets
+    secret_env: HOOK_SECRET
+    headers: {X-Source: triage}
+    headers_env: {Authorization: TRACKER_TOKEN}
+    timeout: 15s
+  systems: {type: nats, url: "nats://127.0.0.1:4222", subject: "tickets.{{.Tier}}", stream: TICKETS}
+  script: {type: exec, command: [/usr/local/bin/hook, --fast]}
+  default: {type: file, path: tickets.jsonl}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := q["helpdesk"]
+	if len(h.To) != 1 || h.To[0] != "l1@tracker.example.com" {
+		t.Errorf("to as a scalar: %v", h.To)
+	}
+	if time.Duration(h.Retry.Initial) != 2*time.Second || time.Duration(h.Retry.Max) != 10*time.Minute || time.Duration(h.Retry.GiveUpAfter) != 24*time.Hour {
+		t.Errorf("retry: %+v", h.Retry)
+	}
+	if time.Duration(q["security"].Timeout) != 15*time.Second || q["security"].HeadersEnv["Authorization"] != "TRACKER_TOKEN" {
+		t.Errorf("webhook: %+v", q["security"])
+	}
+	if len(q["script"].Command) != 2 {
+		t.Errorf("command: %v", q["script"].Command)
+	}
+	for name, c := range q {
+		if p := ValidateConfig(name, c); len(p) > 0 {
+			t.Errorf("%s: %v", name, p)
+		}
+	}
+	// JSON (for /status) shows durations as strings and no secrets exist to show.
+	b, err := json.Marshal(h)
+	if err != nil || !bytes.Contains(b, []byte(`"give_up_after":"24h0m0s"`)) {
+		t.Errorf("json: %s %v", b, err)
+	}
+}
+
+func TestConfigYAMLErrors(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"unknown key", "queues: {a: {type: file, path: x, colour: red}}", "colour"},
+		{"bad duration", "queues: {a: {type: file, path: x, timeout: soon}}", "invalid duration"},
+		{"negative duration", "queues: {a: {type: file, path: x, retry: {max: -1s}}}", "negative"},
+		{"map as list", "queues: {a: {type: smtp, to: {x: y}}}", "string or a list"},
+		{"nested list", "queues: {a: {type: exec, command: [[a]]}}", "strings"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decodeQueues(t, tt.src)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want error with %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestValidateConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // "" = valid
+	}{
+		{"missing type", Config{}, "type is missing"},
+		{"unknown type", Config{Type: "pigeon"}, "unknown type"},
+		{"stdout", Config{Type: "stdout"}, ""},
+		{"file without path", Config{Type: "file"}, "needs path"},
+		{"exec without command", Config{Type: "exec"}, "needs command"},
+		{"nats without subject", Config{Type: "nats", URL: "nats://127.0.0.1:4222"}, "needs subject"},
+		{"nats bad subject template", Config{Type: "nats", URL: "nats://x", Subject: "{{.Tier"}, "subject"},
+		{"nats create without subjects", Config{Type: "nats", URL: "nats://x", Subject: "a", Stream: "S", CreateStream: true}, "stream_subjects"},
+		{"nats bad stream name", Config{Type: "nats", URL: "nats://x", Subject: "a", Stream: "a.b"}, "stream"},
+		{"webhook without url", Config{Type: "webhook"}, "needs url"},
+		{"webhook bad header", Config{Type: "webhook", URL: "https://x/", Headers: map[string]string{"Bad Header": "v"}}, "header name"},
+		{"both secrets", Config{Type: "webhook", URL: "https://x/", SecretEnv: "A", SecretFile: "b"}, "not both"},
+		{"retry max below initial", Config{Type: "stdout", Retry: RetryConfig{Initial: Duration(time.Minute), Max: Duration(time.Second)}}, "below"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := strings.Join(ValidateConfig("q", tt.cfg), "\n")
+			if tt.want == "" && p != "" || tt.want != "" && !strings.Contains(p, tt.want) {
+				t.Errorf("problems %q, want %q", p, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,159 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/triage-dev/triage/classifier"
+)
+
+const (
+	defaultExecTimeout = 60 * time.Second
+	maxCapturedOutput  = 4 << 10
+	exitTempFail       = 75 // EX_TEMPFAIL from sysexits.h
+)
+
+// inheritedEnv is the part of the daemon's environment a command sees. The
+// rest (IMAP passwords, tokens) stays in the daemon.
+func inheritedEnv() []string { return []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"} }
+
+// execSink runs a command per ticket with the original message on stdin.
+type execSink struct {
+	name    string
+	argv    []string
+	dir     string
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+func newExecSink(name string, cfg Config, baseDir string, log *slog.Logger) (*execSink, error) {
+	argv := append([]string(nil), cfg.Command...)
+	if strings.ContainsRune(argv[0], filepath.Separator) {
+		argv[0] = resolvePath(baseDir, argv[0])
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return nil, fmt.Errorf("queue %s: command: %w", name, err)
+	}
+	s := &execSink{name: name, argv: argv, dir: baseDir, timeout: time.Duration(cfg.Timeout), log: log}
+	if s.timeout <= 0 {
+		s.timeout = defaultExecTimeout
+	}
+	return s, nil
+}
+
+func (s *execSink) Close() error { return nil }
+
+func (s *execSink) env(t *classifier.Ticket) []string {
+	var env []string
+	for _, k := range inheritedEnv() {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	d := newTemplateData(t)
+	for _, kv := range [][2]string{
+		{"TRIAGE_TIER", d.Tier},
+		{"TRIAGE_PRIORITY", d.Priority},
+		{"TRIAGE_QUEUE", d.Queue},
+		{"TRIAGE_RUNBOOK", d.Runbook},
+		{"TRIAGE_TICKET_ID", t.ID},
+		{"TRIAGE_RULES", strings.Join(d.Rules, ",")},
+		{"TRIAGE_TAGS", strings.Join(d.Tags, ",")},
+	} {
+		env = append(env, kv[0]+"="+sanitizeHeaderText(kv[1], maxHeaderValue))
+	}
+	return env
+}
+
+func (s *execSink) Send(ctx context.Context, t *classifier.Ticket) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.argv[0], s.argv[1:]...)
+	cmd.Dir = s.dir
+	cmd.Env = s.env(t)
+	cmd.Stdin = bytes.NewReader(t.Raw)
+	out := &cappedBuffer{limit: maxCapturedOutput}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	killGroupOnCancel(cmd)
+	cmd.WaitDelay = 2 * time.Second
+
+	start := time.Now()
+	err := cmd.Run()
+	output := sanitizeOutput(out.String())
+	if err == nil {
+		s.log.Debug("queue: command done", "ticket", t.ID, "took", time.Since(start), "output", output)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return &Error{Temporary: true, Err: fmt.Errorf("queue %s: command %s: killed after %s (%w); output: %s", s.name, s.argv[0], time.Since(start).Round(time.Millisecond), context.Cause(ctx), output)}
+	}
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code := exitErr.ExitCode()
+		e := fmt.Errorf("queue %s: command %s exited %d: output: %s", s.name, s.argv[0], code, output)
+		if code == exitTempFail || code < 0 { // < 0: killed by a signal
+			return &Error{Temporary: true, Err: e}
+		}
+		return &Error{Err: e}
+	}
+	// Could not start: a fixable setup problem; keep the ticket.
+	return temporary("queue %s: run %s: %w", s.name, s.argv[0], err)
+}
+
+// sanitizeOutput makes captured output one safe log value.
+func sanitizeOutput(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+}
+
+// cappedBuffer keeps the first limit bytes written and discards the rest,
+// still reporting success so the child never blocks on a full pipe.
+type cappedBuffer struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	limit     int
+	truncated bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.limit - b.buf.Len(); room > 0 {
+		if len(p) > room {
+			b.buf.Write(p[:room])
+			b.truncated = true
+		} else {
+			b.buf.Write(p)
+		}
+	} else if len(p) > 0 {
+		b.truncated = true
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.truncated {
+		return b.buf.String() + " …[truncated]"
+	}
+	return b.buf.String()
+}

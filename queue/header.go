@@ -1,0 +1,206 @@
+package queue
+
+import (
+	"bytes"
+	"mime"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/triage-dev/triage/classifier"
+)
+
+// Limits for header values taken from mail and rules (hostile input). With
+// a name below 30 octets and values of at most maxHeaderValue octets before
+// encoding, no header line can exceed RFC 5322's 998 octets: plain values
+// fold at spaces and Q-encoded words are at most 75 octets each.
+const (
+	maxHeaderValue = 900
+	maxSubjectTag  = 200
+	foldWidth      = 78
+)
+
+// sanitizeHeaderText makes s safe as an unstructured header value: valid
+// UTF-8, no control characters (CR, LF, NUL, TAB, C1, line separators
+// become spaces so words do not run together), runs of spaces collapsed,
+// trimmed, and at most limit octets.
+func sanitizeHeaderText(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	b.Grow(min(len(s), limit+8))
+	space := false
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' || r == '\uFEFF' {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		if b.Len()+utf8.RuneLen(r) > limit {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// encodeHeaderText RFC 2047-encodes s when it is not plain printable ASCII.
+// mime.QEncoding splits long text into encoded-words of ≤ 75 octets joined
+// by spaces, which formatHeader can fold between.
+func encodeHeaderText(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return mime.QEncoding.Encode("utf-8", s)
+		}
+	}
+	return s
+}
+
+// formatHeader renders one header field, value sanitized, encoded and
+// folded at spaces, ending in eol.
+func formatHeader(name, value, eol string) string {
+	v := encodeHeaderText(sanitizeHeaderText(value, maxHeaderValue))
+	var b strings.Builder
+	b.WriteString(name)
+	b.WriteByte(':')
+	lineLen := len(name) + 1
+	words := strings.Split(v, " ")
+	for i, w := range words {
+		if w == "" && i > 0 {
+			continue
+		}
+		if lineLen+1+len(w) > foldWidth && lineLen > len(name)+1 {
+			b.WriteString(eol)
+			lineLen = 0
+		}
+		b.WriteByte(' ')
+		b.WriteString(w)
+		lineLen += 1 + len(w)
+	}
+	b.WriteString(eol)
+	return b.String()
+}
+
+// triageHeaders are the X-Triage-* fields prepended to a forwarded message,
+// in this order. Empty optional values are left out.
+func triageHeaders(t *classifier.Ticket, eol string) string {
+	d := newTemplateData(t)
+	var b strings.Builder
+	add := func(name, v string, always bool) {
+		if v == "" && !always {
+			return
+		}
+		b.WriteString(formatHeader(name, v, eol))
+	}
+	add("X-Triage-Tier", d.Tier, true)
+	add("X-Triage-Priority", d.Priority, true)
+	add("X-Triage-Queue", d.Queue, true)
+	add("X-Triage-Runbook", d.Runbook, false)
+	add("X-Triage-Rules", strings.Join(d.Rules, ", "), false)
+	add("X-Triage-Tags", strings.Join(d.Tags, ", "), false)
+	add("X-Triage-Ticket-Id", t.ID, true)
+	add("X-Triage-Response-Due", d.ResponseDue, false)
+	add("X-Triage-Resolve-Due", d.ResolveDue, false)
+	return b.String()
+}
+
+// lineEnding is the raw message's own line ending, so added lines match.
+func lineEnding(raw []byte) string {
+	if i := bytes.IndexByte(raw, '\n'); i > 0 && raw[i-1] == '\r' {
+		return "\r\n"
+	}
+	if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+		return "\n"
+	}
+	return "\r\n"
+}
+
+// headerEnd is the offset of the blank line ending the header section, or
+// len(raw) when there is none.
+func headerEnd(raw []byte) int {
+	if len(raw) > 0 && raw[0] == '\n' || bytes.HasPrefix(raw, []byte("\r\n")) {
+		return 0
+	}
+	best := len(raw)
+	if i := bytes.Index(raw, []byte("\n\r\n")); i >= 0 && i+1 < best {
+		best = i + 1
+	}
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 && i+1 < best {
+		best = i + 1
+	}
+	return best
+}
+
+// findSubject returns the start and end (exclusive, before the line ending)
+// of the first physical line of the Subject field, or -1.
+func findSubject(raw []byte) (start, end int) {
+	hdr := raw[:headerEnd(raw)]
+	for pos := 0; pos < len(hdr); {
+		nl := bytes.IndexByte(hdr[pos:], '\n')
+		lineEnd := len(hdr)
+		if nl >= 0 {
+			lineEnd = pos + nl
+		}
+		line := hdr[pos:lineEnd]
+		if len(line) >= 8 && strings.EqualFold(string(line[:8]), "subject:") {
+			e := lineEnd
+			if e > pos && hdr[e-1] == '\r' {
+				e--
+			}
+			return pos, e
+		}
+		if nl < 0 {
+			break
+		}
+		pos = lineEnd + 1
+	}
+	return -1, -1
+}
+
+// forwardMessage is raw with the X-Triage-* headers prepended and, when tag
+// is not empty, the Subject's first line prefixed with it. Nothing else of
+// the message changes.
+func forwardMessage(t *classifier.Ticket, tag string) []byte {
+	raw := t.Raw
+	eol := lineEnding(raw)
+	var out bytes.Buffer
+	out.Grow(len(raw) + 1024)
+	out.WriteString(triageHeaders(t, eol))
+
+	tag = sanitizeHeaderText(tag, maxSubjectTag)
+	if tag == "" {
+		out.Write(raw)
+		return out.Bytes()
+	}
+	start, end := findSubject(raw)
+	if start < 0 {
+		out.WriteString(formatHeader("Subject", tag, eol))
+		out.Write(raw)
+		return out.Bytes()
+	}
+	line := raw[start:end]
+	rest := bytes.TrimLeft(line[len("subject:"):], " \t")
+	if bytes.HasPrefix(rest, []byte(tag)) || strings.HasPrefix(strings.TrimSpace(t.Subject), tag) {
+		out.Write(raw)
+		return out.Bytes()
+	}
+	encTag := tag
+	if e := encodeHeaderText(tag + " "); e != tag+" " {
+		encTag = e // the space sits inside the encoded-word: a decoder drops whitespace between two encoded-words
+	}
+	out.Write(raw[:start])
+	out.Write(line[:len("subject:")])
+	out.WriteByte(' ')
+	out.WriteString(encTag)
+	if len(rest) > 0 {
+		if len("Subject: ")+len(encTag)+1+len(rest) > 998 {
+			out.WriteString(eol)
+		}
+		out.WriteByte(' ')
+		out.Write(rest)
+	}
+	out.Write(raw[end:])
+	return out.Bytes()
+}

@@ -1,0 +1,203 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/triage-dev/triage/classifier"
+)
+
+const defaultNATSTimeout = 10 * time.Second
+
+// natsSink publishes the ticket JSON to JetStream and waits for the ack.
+// The connection is shared and reconnected by nats.go; the ticket id is
+// the Nats-Msg-Id, so the stream drops a re-delivery inside its duplicate
+// window.
+type natsSink struct {
+	name           string
+	nc             *nats.Conn
+	js             jetstream.JetStream
+	subject        *template.Template
+	stream         string
+	create         bool
+	streamSubjects []string
+	timeout        time.Duration
+	log            *slog.Logger
+
+	mu            sync.Mutex
+	streamChecked bool
+}
+
+func newNATSSink(name string, cfg Config, baseDir string, log *slog.Logger) (*natsSink, error) {
+	subj, err := parseTemplate("subject", cfg.Subject)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: subject: %w", name, err)
+	}
+	s := &natsSink{
+		name:           name,
+		subject:        subj,
+		stream:         cfg.Stream,
+		create:         cfg.CreateStream,
+		streamSubjects: cfg.StreamSubjects,
+		timeout:        time.Duration(cfg.Timeout),
+		log:            log,
+	}
+	if s.timeout <= 0 {
+		s.timeout = defaultNATSTimeout
+	}
+	opts := []nats.Option{
+		nats.Name("triage queue " + name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		// Start even when the server is down; Send fails (temporary) until it is up.
+		nats.RetryOnFailedConnect(true),
+		// No buffering while disconnected: a publish fails at once and the
+		// router retries it, instead of waiting for an ack that may never come.
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("queue: nats disconnected", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("queue: nats reconnected", "server", nc.ConnectedUrlRedacted())
+		}),
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(resolvePath(baseDir, cfg.CredsFile)))
+	}
+	if cfg.Username != "" {
+		pw, err := readSecret(cfg.PasswordEnv, cfg.PasswordFile, baseDir)
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: password: %w", name, err)
+		}
+		opts = append(opts, nats.UserInfo(cfg.Username, pw))
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: nats connect: %w", name, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("queue %s: jetstream: %w", name, err)
+	}
+	s.nc, s.js = nc, js
+	if s.stream != "" && nc.IsConnected() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		defer cancel()
+		if err := s.ensureStream(ctx); err != nil {
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				nc.Close()
+				return nil, err
+			}
+			log.Warn("queue: could not check the stream yet; checking on first send", "stream", s.stream, "err", err)
+		}
+	}
+	return s, nil
+}
+
+// ensureStream checks once that the configured stream exists, creating it
+// only when create_stream says so.
+func (s *natsSink) ensureStream(ctx context.Context) error {
+	if s.stream == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streamChecked {
+		return nil
+	}
+	_, err := s.js.Stream(ctx, s.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) && s.create {
+		_, err = s.js.CreateStream(ctx, jetstream.StreamConfig{Name: s.stream, Subjects: s.streamSubjects})
+		if err == nil {
+			s.log.Info("queue: created stream", "stream", s.stream, "subjects", s.streamSubjects)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("queue %s: stream %s: %w", s.name, s.stream, err)
+	}
+	s.streamChecked = true
+	return nil
+}
+
+func (s *natsSink) Close() error {
+	s.nc.Close()
+	return nil
+}
+
+func (s *natsSink) Send(ctx context.Context, t *classifier.Ticket) error {
+	b, err := execTemplate(s.subject, newTemplateData(t))
+	if err != nil {
+		return permanent("queue %s: subject: %w", s.name, err)
+	}
+	subject := sanitizeSubject(string(b))
+	payload, err := json.Marshal(t)
+	if err != nil {
+		return permanent("queue %s: encode ticket: %w", s.name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.ensureStream(ctx); err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return permanent("%w", err)
+		}
+		return temporary("%w", err)
+	}
+	opts := []jetstream.PublishOpt{jetstream.WithMsgID(t.ID)}
+	if s.stream != "" {
+		opts = append(opts, jetstream.WithExpectStream(s.stream))
+	}
+	ack, err := s.js.Publish(ctx, subject, payload, opts...)
+	if err != nil {
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return permanent("queue %s: publish %s: %w", s.name, subject, err)
+		}
+		return temporary("queue %s: publish %s: %w", s.name, subject, err)
+	}
+	if ack.Duplicate {
+		s.log.Debug("queue: stream already had this ticket", "ticket", t.ID, "stream", ack.Stream)
+	}
+	return nil
+}
+
+// sanitizeSubject makes a rendered subject a valid publish subject: no
+// wildcards, spaces or control characters in any token, no empty token.
+func sanitizeSubject(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 255 {
+		s = truncateUTF8(s, 255)
+	}
+	tokens := strings.Split(s, ".")
+	for i, tok := range tokens {
+		tokens[i] = cleanToken(tok)
+	}
+	return strings.Join(tokens, ".")
+}
+
+// subjectToken makes s one subject token ('.' replaced too).
+func subjectToken(s string) string {
+	return cleanToken(strings.ReplaceAll(s, ".", "_"))
+}
+
+func cleanToken(tok string) string {
+	tok = strings.Map(func(r rune) rune {
+		if r <= ' ' || r >= 0x7f || r == '*' || r == '>' {
+			return '_'
+		}
+		return r
+	}, tok)
+	if tok == "" {
+		return "_"
+	}
+	return tok
+}

@@ -1,0 +1,96 @@
+// Package queue delivers classified tickets downstream: SMTP/LMTP forwarding
+// of the original mail, webhooks, a command, NATS JetStream, a JSON Lines
+// file or stdout, behind one small Sink interface. Router picks the sink a
+// ticket's queue names and retries temporary failures with backoff.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/triage-dev/triage/classifier"
+)
+
+// Sink delivers tickets to one downstream. Send returns nil only once the
+// downstream has acknowledged the ticket; a *Error says whether to retry.
+// Sinks are safe for concurrent use.
+type Sink interface {
+	Send(ctx context.Context, t *classifier.Ticket) error
+	Close() error
+}
+
+// Observer receives delivery events for metrics; a nil Observer is fine.
+type Observer interface {
+	// Sent: a ticket was acknowledged; d is the time from Deliver to the ack.
+	Sent(queue string, d time.Duration)
+	// Failed: one attempt failed (called per attempt).
+	Failed(queue string, temporary bool)
+	// Retrying: +1 when a delivery starts waiting to retry, -1 when it ends.
+	Retrying(queue string, delta int)
+}
+
+// New builds the sink of one `queues:` entry. baseDir is the directory of
+// triage.yaml, for relative paths. Secrets are read here from the
+// environment or files and are never logged.
+func New(name string, cfg Config, baseDir string, log *slog.Logger) (Sink, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if problems := ValidateConfig(name, cfg); len(problems) > 0 {
+		return nil, fmt.Errorf("queue %s: %s", name, strings.Join(problems, "; "))
+	}
+	log = log.With("queue", name)
+	switch cfg.Type {
+	case "smtp", "lmtp":
+		return newMailSink(name, cfg, baseDir, log)
+	case "webhook":
+		return newWebhookSink(name, cfg, baseDir, log)
+	case "exec":
+		return newExecSink(name, cfg, baseDir, log)
+	case "nats":
+		return newNATSSink(name, cfg, baseDir, log)
+	case "file":
+		return newFileSink(name, resolvePath(baseDir, cfg.Path), log)
+	case "stdout":
+		return newStdoutSink(os.Stdout), nil
+	}
+	return nil, fmt.Errorf("queue %s: unknown type %q", name, cfg.Type)
+}
+
+func resolvePath(baseDir, p string) string {
+	if p == "" || filepath.IsAbs(p) || baseDir == "" {
+		return p
+	}
+	return filepath.Join(baseDir, p)
+}
+
+// readSecret reads a secret from an environment variable or a file
+// (trailing newline dropped). Errors name the source, never the value.
+func readSecret(env, file, baseDir string) (string, error) {
+	switch {
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", env)
+		}
+		return v, nil
+	case file != "":
+		p := resolvePath(baseDir, file)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("read secret file: %w", err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", p)
+		}
+		return v, nil
+	}
+	return "", errors.New("no secret configured")
+}

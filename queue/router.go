@@ -1,0 +1,146 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/triage-dev/triage/classifier"
+)
+
+// Router sends each ticket to the sink its queue names and retries
+// temporary failures with capped exponential backoff and jitter.
+type Router struct {
+	sinks map[string]Sink
+	retry map[string]RetryConfig
+	log   *slog.Logger
+	obs   Observer
+}
+
+// NewRouter routes to sinks by queue name; cfgs supplies each queue's retry
+// settings (a missing entry gets the defaults). log and obs may be nil.
+func NewRouter(sinks map[string]Sink, cfgs map[string]Config, log *slog.Logger, obs Observer) *Router {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if obs == nil {
+		obs = noObserver{}
+	}
+	r := &Router{sinks: sinks, retry: make(map[string]RetryConfig, len(cfgs)), log: log, obs: obs}
+	for name, c := range cfgs {
+		r.retry[name] = c.Retry
+	}
+	return r
+}
+
+type noObserver struct{}
+
+func (noObserver) Sent(string, time.Duration) {}
+func (noObserver) Failed(string, bool)        {}
+func (noObserver) Retrying(string, int)       {}
+
+// cappedBackOff keeps the jittered wait at or below max: the library caps
+// the interval before jitter, which can overshoot by the randomization factor.
+type cappedBackOff struct {
+	*backoff.ExponentialBackOff
+	max time.Duration
+}
+
+func (b cappedBackOff) NextBackOff() time.Duration {
+	return min(b.ExponentialBackOff.NextBackOff(), b.max)
+}
+
+// Deliver sends t to the sink named by t.Class.Queue. It returns nil once
+// acknowledged; a permanent *Error for an unknown queue or a permanent
+// failure; a temporary *Error when give_up_after elapsed or ctx ended.
+func (r *Router) Deliver(ctx context.Context, t *classifier.Ticket) error {
+	q := t.Class.Queue
+	sink, ok := r.sinks[q]
+	if !ok {
+		r.obs.Failed(q, false)
+		return permanent("queue: ticket %s names queue %q, which is not configured", t.ID, q)
+	}
+	rc := r.retry[q].withDefaults()
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = time.Duration(rc.Initial)
+	bo.MaxInterval = time.Duration(rc.Max)
+	bo.Multiplier = 2
+	bo.RandomizationFactor = 0.3
+
+	start := time.Now()
+	attempt := 0
+	retrying := false
+	var last *Error
+	op := func() (struct{}, error) {
+		attempt++
+		err := sink.Send(ctx, t)
+		if err == nil {
+			return struct{}{}, nil
+		}
+		last = asError(err)
+		r.obs.Failed(q, last.Temporary)
+		if !last.Temporary {
+			return struct{}{}, backoff.Permanent(last)
+		}
+		if last.RetryAfter > 0 {
+			// The peer's hint wins over our schedule, up to retry.max.
+			return struct{}{}, errors.Join(last, &backoff.RetryAfterError{Duration: min(last.RetryAfter, time.Duration(rc.Max))})
+		}
+		return struct{}{}, last
+	}
+	notify := func(_ error, next time.Duration) {
+		if !retrying {
+			retrying = true
+			r.obs.Retrying(q, 1)
+		}
+		r.log.Warn("queue: delivery failed, will retry",
+			"queue", q, "ticket", t.ID, "attempt", attempt, "err", last.Err, "next", next.Round(time.Millisecond))
+	}
+	_, err := backoff.Retry(ctx, op,
+		backoff.WithBackOff(cappedBackOff{bo, time.Duration(rc.Max)}),
+		backoff.WithNotify(notify),
+		backoff.WithMaxElapsedTime(time.Duration(rc.GiveUpAfter))) // 0: never give up
+	if retrying {
+		r.obs.Retrying(q, -1)
+	}
+	if err == nil {
+		took := time.Since(start)
+		r.obs.Sent(q, took)
+		if attempt > 1 {
+			r.log.Info("queue: delivered after retries", "queue", q, "ticket", t.ID, "attempts", attempt, "took", took.Round(time.Millisecond))
+		}
+		return nil
+	}
+	switch {
+	case last != nil && !last.Temporary:
+		r.log.Error("queue: delivery failed permanently", "queue", q, "ticket", t.ID, "attempt", attempt, "err", last.Err)
+		return last
+	case ctx.Err() != nil:
+		return &Error{Temporary: true, Err: fmt.Errorf("queue %s: ticket %s: stopped after %d attempts: %w", q, t.ID, attempt, errors.Join(context.Cause(ctx), lastErr(last)))}
+	default:
+		r.log.Error("queue: giving up for now", "queue", q, "ticket", t.ID, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond), "err", lastErr(last))
+		return &Error{Temporary: true, Err: fmt.Errorf("queue %s: ticket %s: gave up after %d attempts in %s: %w", q, t.ID, attempt, time.Since(start).Round(time.Millisecond), lastErr(last))}
+	}
+}
+
+func lastErr(e *Error) error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
+
+// Close closes every sink.
+func (r *Router) Close() error {
+	var errs []error
+	for _, s := range r.sinks {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

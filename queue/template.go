@@ -1,0 +1,162 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/triage-dev/triage/classifier"
+)
+
+// templateData is what subject_tag, nats subject and webhook body templates
+// see: the whole ticket ({{.Subject}}, {{.From.Address}}, {{.Class.Tier}}, …)
+// plus short names for the decision ({{.Tier}}, {{.Priority}}, {{.Queue}},
+// {{.Runbook}}, {{.Tags}}, {{.Rules}}, {{.ResponseDue}}, {{.ResolveDue}}).
+type templateData struct {
+	*classifier.Ticket
+	Tier        string
+	Priority    string
+	Queue       string
+	Runbook     string
+	Tags        []string
+	Rules       []string // matched rule names, in order
+	ResponseDue string   // RFC 3339, "" when no SLA applies
+	ResolveDue  string
+}
+
+func newTemplateData(t *classifier.Ticket) templateData {
+	return templateData{
+		Ticket:      t,
+		Tier:        t.Class.Tier,
+		Priority:    t.Class.Priority,
+		Queue:       t.Class.Queue,
+		Runbook:     t.Class.Runbook,
+		Tags:        t.Class.Tags,
+		Rules:       ruleNames(t),
+		ResponseDue: formatDue(t.Class.SLA.ResponseDue),
+		ResolveDue:  formatDue(t.Class.SLA.ResolveDue),
+	}
+}
+
+func ruleNames(t *classifier.Ticket) []string {
+	names := make([]string, 0, len(t.Class.Matched))
+	for _, m := range t.Class.Matched {
+		names = append(names, m.Rule)
+	}
+	return names
+}
+
+func formatDue(p *time.Time) string {
+	if p == nil || p.IsZero() {
+		return ""
+	}
+	return p.UTC().Format(time.RFC3339)
+}
+
+// maxTemplateOutput bounds what one template may render (a body template
+// looping over a hostile mail must not eat memory).
+const maxTemplateOutput = 8 << 20
+
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, fmt.Errorf("template output exceeds %d bytes", b.limit)
+	}
+	return b.Buffer.Write(p)
+}
+
+func execTemplate(t *template.Template, data any) ([]byte, error) {
+	buf := &limitedBuffer{limit: maxTemplateOutput}
+	if err := t.Execute(buf, data); err != nil {
+		return nil, fmt.Errorf("render template %s: %w", t.Name(), err)
+	}
+	return buf.Bytes(), nil
+}
+
+// templateFuncs are the helpers a body template uses to call a tracker's API.
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		// json writes v as a JSON value: {{json .Subject}} → "quoted \"and\" escaped".
+		"json": func(v any) (string, error) {
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(v); err != nil {
+				return "", fmt.Errorf("json: %w", err)
+			}
+			return strings.TrimSuffix(b.String(), "\n"), nil
+		},
+		// join sep list, so that {{.Tags | join ", "}} reads naturally.
+		"join":  func(sep string, list []string) string { return strings.Join(list, sep) },
+		"lower": strings.ToLower,
+		"upper": strings.ToUpper,
+		"trim":  strings.TrimSpace,
+		"replace": func(old, repl, s string) string {
+			return strings.ReplaceAll(s, old, repl)
+		},
+		// default d v: v, or d when v is empty.
+		"default": func(d, v any) any {
+			switch x := v.(type) {
+			case nil:
+				return d
+			case string:
+				if x == "" {
+					return d
+				}
+			}
+			return v
+		},
+		// truncate n s: at most n bytes, cut on a rune boundary.
+		"truncate": func(n int, s string) string { return truncateUTF8(s, n) },
+		// dict k1 v1 k2 v2 …: a map, e.g. to translate P1..P4 into a tracker's names.
+		"dict": func(kv ...any) (map[string]any, error) {
+			if len(kv)%2 != 0 {
+				return nil, fmt.Errorf("dict: odd number of arguments")
+			}
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, ok := kv[i].(string)
+				if !ok {
+					return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+				}
+				m[k] = kv[i+1]
+			}
+			return m, nil
+		},
+		// addresses formats a list of ticket addresses as "Name <a@b>, …".
+		"addresses": func(list []classifier.Address) string {
+			s := make([]string, 0, len(list))
+			for _, a := range list {
+				if a.Name != "" {
+					s = append(s, fmt.Sprintf("%s <%s>", a.Name, a.Address))
+				} else {
+					s = append(s, a.Address)
+				}
+			}
+			return strings.Join(s, ", ")
+		},
+		// token makes a string safe as one NATS subject token.
+		"token": subjectToken,
+	}
+}
+
+func truncateUTF8(s string, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

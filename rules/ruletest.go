@@ -1,0 +1,373 @@
+package rules
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var (
+	testKeys    = []string{"name", "mail", "message", "env", "expect"}
+	messageKeys = []string{"from", "to", "cc", "subject", "body", "date", "headers"}
+	expectKeys  = []string{"tier", "priority", "queue", "runbook", "action", "folder", "tags", "matched", "not_matched", "fields"}
+)
+
+// envOverrides are the Env fields a test may set directly, by expr name,
+// with the kind of value each takes.
+var envOverrides = map[string]string{
+	"account": "string", "mailbox": "string", "ticket_ref": "string", "weekday": "weekday",
+	"duplicate": "bool", "list": "bool", "auto_reply": "bool", "bounce": "bool", "business_hours": "bool",
+	"hour": "hour",
+}
+
+// LoadTests reads a separate test file (or a directory of *.yaml / *.yml
+// test files) whose only top-level key is `tests:`, with the same item
+// schema and strictness as a rules file's tests. The error is always an
+// ErrorList. Tier and priority values and rule names are not checked
+// against a rule set here; RunTests reports mismatches as failures.
+func LoadTests(path string) ([]Test, error) {
+	files, err := readRulesPath(path)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{set: &Set{}}
+	var tests []Test
+	for i := range files {
+		f := &srcFile{name: files[i].Name, dir: filepath.Dir(files[i].Name), data: files[i].Data}
+		root := b.parseYAML(f)
+		if root == nil {
+			continue
+		}
+		for _, kv := range b.mapping(f, root, "test file", []string{"tests"}) {
+			tests = append(tests, b.testItems(f, kv.val, nil)...)
+		}
+		if root.Kind == yaml.MappingNode && !b.hasKey(root, "tests") {
+			b.errf(f, root, "test file: missing tests")
+		}
+	}
+	if len(b.errs) > 0 {
+		return nil, b.errs
+	}
+	return tests, nil
+}
+
+// testItems decodes a `tests:` list. With a set, expected tiers,
+// priorities and rule names are checked against it.
+func (b *builder) testItems(f *srcFile, n *yaml.Node, s *Set) []Test {
+	var out []Test
+	seen := map[string]int{}
+	for _, item := range b.seq(f, n, "tests") {
+		t, ok := b.testItem(f, item, s)
+		if line, dup := seen[t.Name]; dup && t.Name != "" {
+			b.errf(f, item, "test %q: duplicate name (first at line %d)", t.Name, line)
+			continue
+		}
+		seen[t.Name] = t.Line
+		if ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (b *builder) testItem(f *srcFile, n *yaml.Node, s *Set) (Test, bool) {
+	t := Test{File: f.name, Line: n.Line}
+	before := len(b.errs)
+	var sawMail, sawMessage, sawExpect bool
+	for _, kv := range b.mapping(f, n, "test", testKeys) {
+		switch kv.key.Value {
+		case "name":
+			t.Name, _ = b.nonEmpty(f, kv.val, "test name")
+		case "mail":
+			sawMail = true
+			p, ok := b.nonEmpty(f, kv.val, "mail")
+			if !ok {
+				continue
+			}
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(f.dir, p)
+			}
+			if abs, err := filepath.Abs(p); err == nil {
+				p = abs
+			}
+			if st, err := os.Stat(p); err != nil || st.IsDir() {
+				b.errf(f, kv.val, "mail: cannot read %s", p)
+				continue
+			}
+			t.Mail = p
+		case "message":
+			sawMessage = true
+			t.Message = b.inlineMessage(f, kv.val)
+		case "env":
+			t.Env = b.testEnv(f, kv.val)
+		case "expect":
+			sawExpect = true
+			b.expect(f, kv.val, &t.Expect, s)
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return t, false
+	}
+	switch {
+	case t.Name == "" && !b.hasKey(n, "name"):
+		b.errf(f, n, "test: missing name")
+	case sawMail && sawMessage:
+		b.errf(f, n, "test %q: give mail or message, not both", t.Name)
+	case !sawMail && !sawMessage:
+		b.errf(f, n, "test %q: missing mail or message", t.Name)
+	case !sawExpect:
+		b.errf(f, n, "test %q: missing expect", t.Name)
+	}
+	return t, len(b.errs) == before
+}
+
+func (b *builder) inlineMessage(f *srcFile, n *yaml.Node) *InlineMessage {
+	m := &InlineMessage{}
+	for _, kv := range b.mapping(f, n, "message", messageKeys) {
+		what := "message." + kv.key.Value
+		switch kv.key.Value {
+		case "from":
+			m.From, _ = b.str(f, kv.val, what)
+		case "to":
+			m.To, _ = b.strList(f, kv.val, what, true)
+		case "cc":
+			m.Cc, _ = b.strList(f, kv.val, what, true)
+		case "subject":
+			m.Subject, _ = b.anyScalar(f, kv.val, what)
+		case "body":
+			m.Body, _ = b.anyScalar(f, kv.val, what)
+		case "date":
+			m.Date, _ = b.str(f, kv.val, what)
+		case "headers":
+			m.Headers = map[string]string{}
+			for _, h := range b.freeMapping(f, kv.val, what) {
+				v, ok := b.anyScalar(f, h.val, what+"."+h.key.Value)
+				if !ok {
+					continue
+				}
+				if strings.ContainsAny(h.key.Value, ":\r\n \t") || strings.ContainsAny(v, "\r\n") {
+					b.errf(f, h.key, "%s: header %q: name or value holds a line break, colon or space", what, h.key.Value)
+					continue
+				}
+				m.Headers[h.key.Value] = v
+			}
+		}
+	}
+	return m
+}
+
+func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
+	out := map[string]any{}
+	for _, kv := range b.freeMapping(f, n, "env") {
+		name := kv.key.Value
+		kind, ok := envOverrides[name]
+		if !ok {
+			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, hour, list, mailbox, ticket_ref, weekday)", name)
+			continue
+		}
+		what := "env." + name
+		switch kind {
+		case "string":
+			if v, ok := b.str(f, kv.val, what); ok {
+				out[name] = v
+			}
+		case "bool":
+			if v, ok := b.boolean(f, kv.val, what); ok {
+				out[name] = v
+			}
+		case "hour":
+			if v, ok := b.integer(f, kv.val, what); ok {
+				if v < 0 || v > 23 {
+					b.errf(f, kv.val, "%s: must be 0 to 23", what)
+					continue
+				}
+				out[name] = v
+			}
+		case "weekday":
+			if v, ok := b.str(f, kv.val, what); ok {
+				d, err := parseDay(v)
+				if err != nil {
+					b.errf(f, kv.val, "%s: %v", what, err)
+					continue
+				}
+				out[name] = weekdayNames[d]
+			}
+		}
+	}
+	return out
+}
+
+func (b *builder) expect(f *srcFile, n *yaml.Node, e *Expect, s *Set) {
+	for _, kv := range b.mapping(f, n, "expect", expectKeys) {
+		what := "expect." + kv.key.Value
+		switch kv.key.Value {
+		case "tier":
+			if s != nil {
+				e.Tier, _ = b.tier(f, kv.val, what)
+			} else {
+				e.Tier, _ = b.nonEmpty(f, kv.val, what)
+			}
+		case "priority":
+			if s != nil {
+				e.Priority, _ = b.priority(f, kv.val, what)
+			} else {
+				e.Priority, _ = b.nonEmpty(f, kv.val, what)
+			}
+		case "queue":
+			e.Queue, _ = b.nonEmpty(f, kv.val, what)
+		case "runbook":
+			e.Runbook, _ = b.nonEmpty(f, kv.val, what)
+		case "folder":
+			e.Folder, _ = b.nonEmpty(f, kv.val, what)
+		case "action":
+			if a, ok := b.str(f, kv.val, what); ok {
+				if a != "forward" && a != "drop" {
+					b.errf(f, kv.val, "%s: must be forward or drop, got %q", what, a)
+				}
+				e.Action = a
+			}
+		case "tags":
+			e.Tags, _ = b.strList(f, kv.val, what, true)
+		case "matched", "not_matched":
+			names, _ := b.strList(f, kv.val, what, true)
+			if s != nil && kv.val.Kind == yaml.SequenceNode {
+				for i, name := range names {
+					if _, ok := b.names[name]; !ok {
+						b.errf(f, kv.val.Content[i], "%s: no rule named %q", what, name)
+					}
+				}
+			}
+			if names == nil {
+				names = []string{}
+			}
+			if kv.key.Value == "matched" {
+				e.Matched = names
+			} else {
+				e.NotMatched = names
+			}
+		case "fields":
+			e.Fields = map[string]string{}
+			for _, fv := range b.freeMapping(f, kv.val, what) {
+				if v, ok := b.anyScalar(f, fv.val, what+"."+fv.key.Value); ok {
+					e.Fields[fv.key.Value] = v
+				}
+			}
+		}
+	}
+}
+
+// RunTests runs rule tests. build turns a Test into an Env (the classifier
+// decodes Mail or Message). RunTests then applies the calendar from the
+// Env's Date, then the test's env overrides, so an override of hour or
+// business_hours wins, and evaluates with a trace.
+func (s *Set) RunTests(tests []Test, build func(Test) (*Env, error)) []TestResult {
+	ev := NewEvaluator()
+	out := make([]TestResult, 0, len(tests))
+	for _, t := range tests {
+		r := TestResult{Test: t}
+		env, err := build(t)
+		if err != nil || env == nil {
+			if err == nil {
+				err = fmt.Errorf("no environment")
+			}
+			r.Failures = append(r.Failures, fmt.Sprintf("cannot build the message: %v", err))
+			out = append(out, r)
+			continue
+		}
+		s.ApplyCalendar(env)
+		applyOverrides(env, t.Env)
+		r.Decision = s.EvaluateTrace(ev, env)
+		r.Failures = s.compare(t.Expect, r.Decision)
+		out = append(out, r)
+	}
+	return out
+}
+
+func applyOverrides(env *Env, o map[string]any) {
+	for k, v := range o {
+		switch k {
+		case "account":
+			env.Account, _ = v.(string)
+		case "mailbox":
+			env.Mailbox, _ = v.(string)
+		case "ticket_ref":
+			env.TicketRef, _ = v.(string)
+		case "weekday":
+			env.Weekday, _ = v.(string)
+		case "duplicate":
+			env.Duplicate, _ = v.(bool)
+		case "list":
+			env.List, _ = v.(bool)
+		case "auto_reply":
+			env.AutoReply, _ = v.(bool)
+		case "bounce":
+			env.Bounce, _ = v.(bool)
+		case "business_hours":
+			env.BusinessHrs, _ = v.(bool)
+		case "hour":
+			env.Hour, _ = v.(int)
+		}
+	}
+}
+
+// compare returns one failure per mismatch between e and d.
+func (s *Set) compare(e Expect, d Decision) []string {
+	var fails []string
+	check := func(what, got, want string) {
+		if want != "" && got != want {
+			fails = append(fails, fmt.Sprintf("%s: got %s, want %s", what, orNone(got), want))
+		}
+	}
+	check("tier", d.Tier, e.Tier)
+	check("priority", d.Priority, e.Priority)
+	check("queue", d.Queue, e.Queue)
+	check("runbook", d.Runbook, e.Runbook)
+	check("action", d.Action, e.Action)
+	check("folder", d.Folder, e.Folder)
+	for _, t := range e.Tags {
+		if !contains(d.Tags, t) {
+			fails = append(fails, fmt.Sprintf("tags: missing %s, got [%s]", t, strings.Join(d.Tags, ", ")))
+		}
+	}
+	got := make([]string, len(d.Matched))
+	for i, m := range d.Matched {
+		got[i] = m.Rule
+	}
+	for _, name := range append(append([]string(nil), e.Matched...), e.NotMatched...) {
+		if _, ok := s.ruleByName[name]; !ok {
+			fails = append(fails, fmt.Sprintf("expect names rule %s, which the rule set does not have", name))
+		}
+	}
+	if e.Matched != nil && strings.Join(got, "\x00") != strings.Join(e.Matched, "\x00") {
+		fails = append(fails, fmt.Sprintf("matched: got [%s], want [%s]", strings.Join(got, ", "), strings.Join(e.Matched, ", ")))
+	}
+	for _, name := range e.NotMatched {
+		if contains(got, name) {
+			fails = append(fails, fmt.Sprintf("not_matched: %s matched", name))
+		}
+	}
+	for _, k := range sortedKeys(e.Fields) {
+		if gotV, ok := d.Fields[k]; !ok || gotV != e.Fields[k] {
+			fails = append(fails, fmt.Sprintf("fields.%s: got %s, want %s", k, orNone(d.Fields[k]), e.Fields[k]))
+		}
+	}
+	return fails
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return sortedUnique(keys)
+}
