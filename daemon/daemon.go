@@ -154,7 +154,7 @@ func ValidateRuleSet(set *rules.Set, cfg *Config) error {
 			}
 		}
 	}
-	for _, r := range set.RunTests(set.Tests, classifier.TestEnv) {
+	for _, r := range set.RunTests(set.Tests, classifier.TestEnvFor(set)) {
 		if len(r.Failures) > 0 {
 			problems = append(problems, fmt.Sprintf("%s:%d: test %q failed: %s", r.Test.File, r.Test.Line, r.Test.Name, strings.Join(r.Failures, "; ")))
 		}

@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/triage-dev/triage/daemon"
+	"github.com/triage-dev/triage/rules"
+)
+
+// daemonCommands are the subcommands that run the daemon.
+func daemonCommands() map[string]Command {
+	return map[string]Command{
+		"run": {
+			Usage:   "run --config triage.yaml [--log-level LEVEL] [--log-format text|json]",
+			Summary: "run the daemon: watch IMAP, classify, forward",
+			Run:     runDaemon,
+		},
+		"demo": {
+			Usage:   "demo [--drop DIR]",
+			Summary: "run the daemon against an in-memory IMAP server seeded with the example mail",
+			Run:     runDemo,
+		},
+		"schema": {
+			Usage:   "schema rules|config",
+			Summary: "print the JSON Schema of the rules file or the daemon config",
+			Run:     runSchema,
+		},
+	}
+}
+
+func buildVersion() (version, commit string) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)", ""
+	}
+	version = info.Main.Version
+	if version == "" {
+		version = "(devel)"
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			commit = s.Value
+		}
+	}
+	return version, commit
+}
+
+func runDaemon(ctx context.Context, s Streams, args []string) int {
+	fs := newFlagSet(s, "run", "run --config triage.yaml")
+	config := fs.String("config", "triage.yaml", "daemon config file")
+	level := fs.String("log-level", "", "override log.level (debug, info, warn, error)")
+	format := fs.String("log-format", "", "override log.format (text, json)")
+	pos, code, ok := parseOrExit(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 0 {
+		return usageError(fs, "takes no positional arguments")
+	}
+	version, commit := buildVersion()
+	err := daemon.RunMain(ctx, daemon.RunOptions{
+		ConfigPath: *config, LogLevel: *level, LogFormat: *format,
+		Version: version, Commit: commit, LogOutput: s.Err,
+	})
+	if err != nil {
+		printDaemonError(s, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// printDaemonError prints positioned config and rules errors one per line.
+func printDaemonError(s Streams, err error) {
+	var ce daemon.ConfigErrors
+	var re rules.ErrorList
+	switch {
+	case errors.As(err, &ce):
+		for _, e := range ce {
+			fmt.Fprintln(s.Err, printable(e.Error()))
+		}
+	case errors.As(err, &re):
+		fmt.Fprintln(s.Err, "triage: the rules do not load:")
+		for _, e := range re {
+			fmt.Fprintln(s.Err, printable(e.Error()))
+		}
+	default:
+		fmt.Fprintf(s.Err, "triage: %s\n", printable(err.Error()))
+	}
+}
+
+func runDemo(ctx context.Context, s Streams, args []string) int {
+	fs := newFlagSet(s, "demo", "demo [--drop DIR]")
+	drop := fs.String("drop", "", "folder watched for .eml files to deliver (default: a temp folder, printed at start)")
+	pos, code, ok := parseOrExit(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 0 {
+		return usageError(fs, "takes no positional arguments")
+	}
+	if err := daemon.Demo(ctx, daemon.DemoOptions{Out: s.Out, Log: s.Err, DropDir: *drop}); err != nil {
+		printDaemonError(s, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func runSchema(_ context.Context, s Streams, args []string) int {
+	fs := newFlagSet(s, "schema", "schema rules|config")
+	pos, code, ok := parseOrExit(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageError(fs, "want one argument: rules or config")
+	}
+	var out []byte
+	var err error
+	switch pos[0] {
+	case "rules":
+		out, err = rules.RulesSchema()
+	case "config":
+		out, err = daemon.ConfigSchema()
+	default:
+		return usageError(fs, fmt.Sprintf("unknown schema %q: want rules or config", pos[0]))
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "triage schema: %v\n", err)
+		return exitFail
+	}
+	_, _ = s.Out.Write(out)
+	return exitOK
+}
