@@ -55,6 +55,9 @@ type AccountConfig struct {
 	BatchSize          int           `yaml:"batch_size" json:"batch_size"`
 	Concurrency        int           `yaml:"concurrency" json:"concurrency"`
 	Timeout            Duration      `yaml:"timeout" json:"timeout"`
+	RetryBackoff       Duration      `yaml:"retry_backoff" json:"retry_backoff"`
+	ReconnectMin       Duration      `yaml:"reconnect_min" json:"reconnect_min"`
+	ReconnectMax       Duration      `yaml:"reconnect_max" json:"reconnect_max"`
 }
 
 // OAuth2Config says where an access token comes from. An external refresher

@@ -363,6 +363,9 @@ func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
 		MaxMessageBytes:    cfg.MaxMessageBytes,
 		ShutdownGrace:      cfg.ShutdownTimeout.D(),
 		Timeout:            a.Timeout.D(),
+		RetryBackoff:       a.RetryBackoff.D(),
+		ReconnectMin:       a.ReconnectMin.D(),
+		ReconnectMax:       a.ReconnectMax.D(),
 	}
 	if a.OAuth2 != nil {
 		mc.Auth = a.OAuth2.Mechanism

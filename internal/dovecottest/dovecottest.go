@@ -47,6 +47,12 @@ func WithUser(name, password string) Option {
 	return func(o *options) { o.users = append(o.users, user{name, password}) }
 }
 
+// WithPassword sets the default user's password (tests that grep logs for
+// the password need one that no log line contains by chance).
+func WithPassword(password string) Option {
+	return func(o *options) { o.users[0].password = password }
+}
+
 // Server is a running private Dovecot.
 type Server struct {
 	// User and Password are the default account's credentials.

@@ -1,0 +1,536 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/examples"
+	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/rules"
+)
+
+// e2e is one daemon under test against a private Dovecot.
+type e2e struct {
+	t        *testing.T
+	srv      *dovecottest.Server
+	dir      string
+	cfgPath  string
+	httpAddr string
+	logs     *syncBuffer
+	d        *Daemon
+	cancel   context.CancelFunc
+	done     chan error
+	hook     *hookRecorder
+}
+
+// hookRecorder is a real HTTP server standing in for a tracker's webhook.
+type hookRecorder struct {
+	mu     sync.Mutex
+	bodies map[string]int // ticket id → deliveries
+	auth   []string
+	fail   bool
+}
+
+func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fail {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	var t classifier.Ticket
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&t); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.bodies[t.ID]++
+	h.auth = append(h.auth, r.Header.Get("Authorization"))
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (h *hookRecorder) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.bodies {
+		n += c
+	}
+	return n
+}
+
+const (
+	e2ePasswordEnv = "TRIAGE_TEST_IMAP_PASSWORD"
+	e2eTokenEnv    = "TRIAGE_TEST_HOOK_TOKEN"
+	e2eToken       = "hook-token-7f3a9c1e5b"
+	e2eAdminToken  = "admin-token-2b8d4e6f0a"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startE2E starts Dovecot, a webhook server and writes a config that sends
+// the example rules' security queue to the webhook and the rest to files.
+func startE2E(t *testing.T, extraConfig string) *e2e {
+	t.Helper()
+	srv := dovecottest.Start(t, dovecottest.WithPassword("imap-pw-5c1e9a7d3f"))
+	dir := t.TempDir()
+	if err := extractExamples(dir); err != nil {
+		t.Fatal(err)
+	}
+	hook := &hookRecorder{bodies: map[string]int{}}
+	hs := httptest.NewServer(hook)
+	t.Cleanup(hs.Close)
+	t.Setenv(e2ePasswordEnv, srv.Password)
+	t.Setenv(e2eTokenEnv, "Bearer "+e2eToken)
+	t.Setenv("TRIAGE_TEST_ADMIN_TOKEN", e2eAdminToken)
+	e := &e2e{t: t, srv: srv, dir: dir, hook: hook, httpAddr: freeAddr(t), logs: &syncBuffer{}}
+	cfg := fmt.Sprintf(`rules: rules.yaml
+accounts:
+  - name: helpdesk
+    addr: %s
+    tls: none
+    username: %s
+    password_env: %s
+    mailboxes: [INBOX]
+    reconnect_min: 100ms
+    reconnect_max: 500ms
+    retry_backoff: 200ms
+    timeout: 10s
+queues:
+  helpdesk: {type: file, path: out/helpdesk.jsonl}
+  systems: {type: file, path: out/systems.jsonl}
+  engineering: {type: file, path: out/engineering.jsonl}
+  security:
+    type: webhook
+    url: %s/tickets
+    headers_env: {Authorization: %s}
+    retry: {initial: 50ms, max: 200ms}
+http: {listen: %s, token_env: TRIAGE_TEST_ADMIN_TOKEN}
+state_dir: state
+log: {level: debug}
+%s`, srv.Addr(), srv.User, e2ePasswordEnv, hs.URL, e2eTokenEnv, e.httpAddr, extraConfig)
+	e.cfgPath = filepath.Join(dir, "triage.yaml")
+	if err := os.MkdirAll(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *e2e) run() {
+	e.t.Helper()
+	cfg, err := LoadConfig(e.cfgPath)
+	if err != nil {
+		e.t.Fatalf("config: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := New(cfg, Options{Log: log, Version: "test"})
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	e.d = d
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.done = make(chan error, 1)
+	go func() { e.done <- d.Run(ctx) }()
+	e.t.Cleanup(e.stop)
+}
+
+func (e *e2e) stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	e.cancel = nil
+	select {
+	case err := <-e.done:
+		if err != nil {
+			e.t.Errorf("Run: %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		e.t.Error("daemon did not stop within 40s")
+	}
+}
+
+func (e *e2e) get(path string) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+e.httpAddr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metrics scrapes /metrics and sums each family's samples whose labels
+// include every pair in match.
+func (e *e2e) metric(name string, match map[string]string) float64 {
+	e.t.Helper()
+	code, body := e.get("/metrics")
+	if code != http.StatusOK {
+		e.t.Fatalf("/metrics: %d %s", code, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		e.t.Fatalf("parse /metrics: %v", err)
+	}
+	f, ok := fams[name]
+	if !ok {
+		return 0
+	}
+	sum := 0.0
+next:
+	for _, m := range f.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		for k, v := range match {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Gauge != nil:
+			sum += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			sum += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return sum
+}
+
+func readJSONL(t *testing.T, path string) []classifier.Ticket {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []classifier.Ticket
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 8<<20)
+	for sc.Scan() {
+		var tk classifier.Ticket
+		if err := json.Unmarshal(sc.Bytes(), &tk); err != nil {
+			t.Fatalf("%s: bad line: %v", path, err)
+		}
+		out = append(out, tk)
+	}
+	return out
+}
+
+// expected classifies every example mail directly: the daemon must reach
+// the same decisions.
+func expected(t *testing.T, rulesPath string, mails [][]byte) map[string]*classifier.Ticket {
+	t.Helper()
+	set, err := rules.Load(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := classifier.New()
+	out := map[string]*classifier.Ticket{}
+	for _, raw := range mails {
+		tk, err := c.Classify(set, raw, classifier.Meta{})
+		if err != nil {
+			t.Fatalf("classify: %v", err)
+		}
+		out[tk.ID] = tk
+	}
+	return out
+}
+
+func exampleMails(t *testing.T) [][]byte {
+	t.Helper()
+	names, err := fs.Glob(examples.Files, "mail/*.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	var out [][]byte
+	for _, n := range names {
+		b, err := fs.ReadFile(examples.Files, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+		out = append(out, b)
+	}
+	return out
+}
+
+// TestDaemonDovecot runs the whole daemon against a private Dovecot: the
+// backlog of example mail, mail delivered by LMTP while in IDLE, metrics,
+// /status, /readyz across a Dovecot outage, a bad rules edit, and no secret
+// in any log line.
+func TestDaemonDovecot(t *testing.T) {
+	e := startE2E(t, "")
+	mails := exampleMails(t)
+	want := expected(t, filepath.Join(e.dir, "rules.yaml"), mails)
+	for _, raw := range mails {
+		e.srv.Append(t, "INBOX", raw)
+	}
+	e.run()
+
+	sinkTickets := func() map[string][]classifier.Ticket {
+		got := map[string][]classifier.Ticket{}
+		for _, q := range []string{"helpdesk", "systems", "engineering"} {
+			got[q] = readJSONL(t, filepath.Join(e.dir, "out", q+".jsonl"))
+		}
+		return got
+	}
+	forwarded := 0
+	for _, tk := range want {
+		if tk.Class.Action == "forward" {
+			forwarded++
+		}
+	}
+	total := func() int {
+		n := e.hook.count()
+		for _, l := range sinkTickets() {
+			n += len(l)
+		}
+		return n
+	}
+	waitFor(t, 60*time.Second, "every forwarded example mail in a sink", func() bool { return total() >= forwarded })
+	waitFor(t, 30*time.Second, "the INBOX to be marked done", func() bool {
+		for _, m := range e.srv.Fetch(t, "INBOX") {
+			if !m.HasFlag("$Triaged") {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Each forwarded mail exactly once, in the queue the rules chose.
+	seen := map[string]int{}
+	for q, list := range sinkTickets() {
+		for _, tk := range list {
+			seen[tk.ID]++
+			w, ok := want[tk.ID]
+			if !ok {
+				t.Errorf("unexpected ticket %s %q", tk.ID, tk.Subject)
+				continue
+			}
+			if w.Class.Queue != q || w.Class.Tier != tk.Class.Tier || w.Class.Action != "forward" {
+				t.Errorf("ticket %q in %s as %s/%s, want %s/%s/%s", tk.Subject, q, tk.Class.Tier, tk.Class.Action, w.Class.Queue, w.Class.Tier, w.Class.Action)
+			}
+			if tk.Source.Account != "helpdesk" || tk.Source.Mailbox != "INBOX" || tk.Source.UID == 0 || tk.Class.RulesVersion == "" {
+				t.Errorf("ticket %q lacks source or rules_version: %+v %q", tk.Subject, tk.Source, tk.Class.RulesVersion)
+			}
+		}
+	}
+	e.hook.mu.Lock()
+	for id, n := range e.hook.bodies {
+		seen[id] += n
+		if w := want[id]; w == nil || w.Class.Queue != "security" {
+			t.Errorf("webhook got ticket %s not meant for security", id)
+		}
+	}
+	for _, a := range e.hook.auth {
+		if a != "Bearer "+e2eToken {
+			t.Errorf("webhook Authorization = %q", a)
+		}
+	}
+	e.hook.mu.Unlock()
+	for id, w := range want {
+		switch {
+		case w.Class.Action == "forward" && seen[id] != 1:
+			t.Errorf("%q forwarded %d times, want once", w.Subject, seen[id])
+		case w.Class.Action == "drop" && seen[id] != 0:
+			t.Errorf("dropped %q reached a sink", w.Subject)
+		}
+	}
+
+	// Dropped mail is filed in the rule's folder, the rest stays in INBOX marked done.
+	dropped := 0
+	for _, w := range want {
+		if w.Class.Action == "drop" {
+			dropped++
+		}
+	}
+	if got := len(e.srv.Fetch(t, "INBOX")); got != len(mails)-droppedWithFolder(want) {
+		t.Errorf("INBOX holds %d messages, want %d", got, len(mails)-droppedWithFolder(want))
+	}
+
+	// Metrics moved by the right amounts.
+	n := float64(len(mails))
+	if got := e.metric("triage_messages_seen_total", map[string]string{"account": "helpdesk", "mailbox": "INBOX"}); got != n {
+		t.Errorf("triage_messages_seen_total = %v, want %v", got, n)
+	}
+	if got := e.metric("triage_tickets_total", nil); got != n {
+		t.Errorf("triage_tickets_total = %v, want %v", got, n)
+	}
+	if got := e.metric("triage_tickets_total", map[string]string{"action": "drop"}); got != float64(dropped) {
+		t.Errorf("dropped tickets = %v, want %d", got, dropped)
+	}
+	byTier := map[string]int{}
+	ruleHits := map[string]int{}
+	for _, w := range want {
+		byTier[w.Class.Tier]++
+		for _, m := range w.Class.Matched {
+			ruleHits[m.Rule]++
+		}
+	}
+	for tier, c := range byTier {
+		if got := e.metric("triage_tickets_total", map[string]string{"tier": tier}); got != float64(c) {
+			t.Errorf("tickets tier %s = %v, want %d", tier, got, c)
+		}
+	}
+	for rule, c := range ruleHits {
+		if got := e.metric("triage_rule_matches_total", map[string]string{"rule": rule}); got != float64(c) {
+			t.Errorf("rule %s matches = %v, want %d", rule, got, c)
+		}
+	}
+	for q, list := range sinkTickets() {
+		if got := e.metric("triage_forwarded_total", map[string]string{"queue": q}); got != float64(len(list)) {
+			t.Errorf("forwarded %s = %v, want %d", q, got, len(list))
+		}
+	}
+	if got := e.metric("triage_decode_duration_seconds", nil); got != n {
+		t.Errorf("decode histogram count = %v, want %v", got, n)
+	}
+	if got := e.metric("triage_imap_connected", map[string]string{"account": "helpdesk"}); got != 1 {
+		t.Errorf("triage_imap_connected = %v", got)
+	}
+	if got := e.metric("triage_rules_reload_success", nil); got != 1 {
+		t.Errorf("triage_rules_reload_success = %v", got)
+	}
+
+	// Mail delivered by LMTP while the daemon sits in IDLE.
+	waitFor(t, 10*time.Second, "IDLE", func() bool {
+		return e.metric("triage_imap_idle", map[string]string{"account": "helpdesk", "mailbox": "INBOX"}) == 1
+	})
+	before := total()
+	for i := range 5 {
+		raw := fmt.Sprintf("From: Eve <eve@example.com>\r\nTo: helpdesk@example.com\r\nSubject: printer %d is jammed\r\nMessage-ID: <lmtp-%d@example.com>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0100\r\n\r\nPaper jam.\r\n", i, i)
+		e.srv.Deliver(t, e.srv.User, []byte(raw))
+	}
+	waitFor(t, 20*time.Second, "LMTP-delivered mail forwarded", func() bool { return total() >= before+5 })
+
+	// /status and auth.
+	if code, _ := e.getNoAuth("/status"); code != http.StatusUnauthorized {
+		t.Errorf("/status without token = %d, want 401", code)
+	}
+	if code, _ := e.getNoAuth("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d", code)
+	}
+	code, body := e.get("/status")
+	if code != http.StatusOK || !strings.Contains(body, `"connected": true`) || !strings.Contains(body, e.d.reloader.Active().Current().Version) {
+		t.Errorf("/status = %d %s", code, body)
+	}
+
+	// A bad rules edit: refused, shown in /status, old rules keep serving.
+	good := e.d.reloader.Active().Current().Version
+	rulesPath := filepath.Join(e.dir, "rules.yaml")
+	orig, _ := os.ReadFile(rulesPath)
+	if err := os.WriteFile(rulesPath, append(append([]byte{}, orig...), []byte("\n  - name: broken\n    when: subject +\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the bad edit in /status", func() bool {
+		_, body := e.get("/status")
+		return strings.Contains(body, `"last_reload_ok": false`) && strings.Contains(body, "rules.yaml:")
+	})
+	if v := e.d.reloader.Active().Current().Version; v != good {
+		t.Errorf("active rules changed to %s after a bad edit", v)
+	}
+	if got := e.metric("triage_rules_reload_success", nil); got != 0 {
+		t.Errorf("triage_rules_reload_success after a bad edit = %v", got)
+	}
+	if err := os.WriteFile(rulesPath, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// /readyz flips while Dovecot is down and back when it returns.
+	if code, body := e.get("/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+	e.srv.Stop()
+	waitFor(t, 30*time.Second, "/readyz to fail with Dovecot down", func() bool {
+		code, _ := e.get("/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	e.srv.Restart()
+	waitFor(t, 30*time.Second, "/readyz to recover", func() bool {
+		code, _ := e.get("/readyz")
+		return code == http.StatusOK
+	})
+	if got := e.metric("triage_imap_reconnects_total", map[string]string{"account": "helpdesk"}); got < 1 {
+		t.Errorf("triage_imap_reconnects_total = %v, want ≥ 1", got)
+	}
+
+	// A mail after the restart is still handled.
+	before = total()
+	e.srv.Deliver(t, e.srv.User, []byte("From: Eve <eve@example.com>\r\nSubject: printer after restart\r\nMessage-ID: <after-restart@example.com>\r\n\r\njam\r\n"))
+	waitFor(t, 30*time.Second, "mail after the Dovecot restart", func() bool { return total() >= before+1 })
+
+	e.stop()
+	// No secret in any log line (the run logged at debug level).
+	logs := e.logs.String()
+	for _, secret := range []string{e.srv.Password, e2eToken, e2eAdminToken} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("a secret (%d chars) appears in the logs", len(secret))
+		}
+	}
+	if !strings.Contains(logs, "msg=handled") || !strings.Contains(logs, "tier=") {
+		t.Errorf("no per-message log line:\n%.2000s", logs)
+	}
+}
+
+func (e *e2e) getNoAuth(path string) (int, string) {
+	resp, err := http.Get("http://" + e.httpAddr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func droppedWithFolder(want map[string]*classifier.Ticket) int {
+	n := 0
+	for _, w := range want {
+		if w.Class.Action == "drop" && w.Class.Folder != "" {
+			n++
+		}
+	}
+	return n
+}

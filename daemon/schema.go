@@ -1,0 +1,332 @@
+package daemon
+
+// The JSON Schema of triage.yaml, reflected from the types LoadConfig
+// decodes (Config, queue.Config, …) with their yaml tags as key names, so a
+// key the loader knows is a key the schema knows. What reflection cannot
+// see (descriptions, enums, patterns, which keys are required, "exactly one
+// of") comes from the tables below, keyed by $defs name and property.
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/invopop/jsonschema"
+
+	"github.com/triage-dev/triage/mailbox"
+	"github.com/triage-dev/triage/queue"
+)
+
+const schemaDraft = "http://json-schema.org/draft-07/schema#"
+
+// Patterns for the custom scalar types.
+const (
+	goDurationBody = `(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)`
+	// queueDurationPattern matches queue.Duration: time.ParseDuration, not
+	// negative ("-0s" is zero and allowed).
+	queueDurationPattern = `^(\+?` + goDurationBody + `|-(0|((0+(\.0*)?|\.0+)(ns|us|µs|μs|ms|s|m|h))+))$`
+	// daemonDurationPattern matches ParseDuration: whole days ("3d") or a
+	// non-negative Go duration, spaces around allowed.
+	daemonDurationPattern = `^[\t\n\v\f\r ]*((\+?[0-9]+|-0+)d|\+?` + goDurationBody + `|-(0|((0+(\.0*)?|\.0+)(ns|us|µs|μs|ms|s|m|h))+))[\t\n\v\f\r ]*$`
+)
+
+// fieldDoc is what the schema says about one key beyond its Go type.
+type fieldDoc struct {
+	desc     string
+	required bool
+	enum     []any
+	pattern  string
+	min, max int    // inclusive bounds for integers when set (max > 0)
+	types    []string // replaces the reflected type
+}
+
+// configFieldDocs describes every key of triage.yaml, by "$defs name.key".
+func configFieldDocs() map[string]fieldDoc {
+	tlsEnum := []any{"implicit", "starttls", "none"}
+	return map[string]fieldDoc{
+		"Config.rules":             {desc: "Rules file or directory (*.yaml merged in lexical order), relative to this file; watched and hot-reloaded.", required: true},
+		"Config.accounts":          {desc: "IMAP accounts to watch.", required: true},
+		"Config.queues":            {desc: "Downstream queues by name; rules name them in queue.", required: true},
+		"Config.http":              {desc: "Admin HTTP server: /metrics /healthz /readyz /status and POST /-/reload."},
+		"Config.state_dir":         {desc: "Directory of the small embedded store (handled ids for the dedupe window), relative to this file.", required: true},
+		"Config.dedupe_window":     {desc: "How long a handled mail id is remembered; default 7d."},
+		"Config.max_message_bytes": {desc: "Larger messages are not fetched whole; default 26214400 (25 MiB).", min: 0, max: 1 << 40},
+		"Config.shutdown_timeout":  {desc: "How long in-flight messages may finish on shutdown; default 15s."},
+		"Config.log":               {desc: "Log level and format."},
+
+		"AccountConfig.name":                 {desc: "Account name, unique; shown as account to rules.", required: true, pattern: accountNameRE.String()},
+		"AccountConfig.addr":                 {desc: "IMAP server host:port, e.g. imap.example.com:993.", required: true},
+		"AccountConfig.tls":                  {desc: "implicit (default, port 993), starttls, or none (loopback only).", enum: tlsEnum},
+		"AccountConfig.insecure_skip_verify": {desc: "Accept any server certificate. For tests only."},
+		"AccountConfig.username":             {desc: "IMAP login name.", required: true},
+		"AccountConfig.password_env":         {desc: "Environment variable that holds the password. Set one of password_env, password_file, oauth2."},
+		"AccountConfig.password_file":        {desc: "File that holds the password (e.g. a systemd credential). Set one of password_env, password_file, oauth2."},
+		"AccountConfig.oauth2":               {desc: "OAuth 2.0 access token for XOAUTH2 or OAUTHBEARER (Microsoft 365, Google). Set one of password_env, password_file, oauth2."},
+		"AccountConfig.mailboxes":            {desc: "Mailboxes to watch; default [INBOX]."},
+		"AccountConfig.done":                 {desc: "How a handled message is marked on the server; default keyword $Triaged."},
+		"AccountConfig.quarantine":           {desc: "Folder for mail that cannot be parsed; default " + mailbox.DefaultQuarantine + "."},
+		"AccountConfig.failed":               {desc: "Folder for mail a queue rejected permanently; default " + mailbox.DefaultFailed + "."},
+		"AccountConfig.poll_interval":        {desc: "Poll interval when the server has no IDLE; default " + mailbox.DefaultPollInterval.String() + "."},
+		"AccountConfig.idle_restart":         {desc: "Re-issue IDLE after this long, before the server's timeout; default " + mailbox.DefaultIdleRestart.String() + "."},
+		"AccountConfig.batch_size":           {desc: "Messages per FETCH, 1 to 1000; default " + strconv.Itoa(mailbox.DefaultBatchSize) + ".", min: 0, max: 1000},
+		"AccountConfig.concurrency":          {desc: "Messages handled at once per mailbox, 1 to 256; default " + strconv.Itoa(mailbox.DefaultConcurrency) + ".", min: 0, max: 256},
+		"AccountConfig.timeout":              {desc: "Per-command timeout and dead-connection detection; default " + mailbox.DefaultTimeout.String() + "."},
+
+		"OAuth2Config.mechanism":     {desc: "SASL mechanism: xoauth2 (Microsoft 365, Google) or oauthbearer (RFC 7628).", required: true, enum: []any{"xoauth2", "oauthbearer"}},
+		"OAuth2Config.token_file":    {desc: "File holding a current access token, kept fresh by an external refresher. Set one of token_file, token_env, token_command."},
+		"OAuth2Config.token_env":     {desc: "Environment variable holding an access token. Set one of token_file, token_env, token_command."},
+		"OAuth2Config.token_command": {desc: "Command (argv, no shell) that prints a current access token. Set one of token_file, token_env, token_command."},
+
+		"DoneConfig.keyword": {desc: "IMAP keyword set on a handled message; default $Triaged, \"\" for none (then set move_to).", types: []string{"string", "null"}},
+		"DoneConfig.move_to": {desc: "Folder a handled message is moved to; needed where the server stores no keywords (Microsoft 365)."},
+
+		"HTTPConfig.listen":     {desc: "host:port of the admin server; default 127.0.0.1:9425."},
+		"HTTPConfig.token_env":  {desc: "Environment variable holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
+		"HTTPConfig.token_file": {desc: "File holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
+
+		"LogConfig.level":  {desc: "Minimum level; default info.", enum: []any{"debug", "info", "warn", "error"}},
+		"LogConfig.format": {desc: "text (default) or json.", enum: []any{"text", "json"}},
+
+		"QueueConfig.type":                 {desc: "Sink kind.", required: true, enum: []any{"smtp", "lmtp", "webhook", "exec", "nats", "file", "stdout"}},
+		"QueueConfig.addr":                 {desc: "smtp/lmtp: host:port; lmtp also a unix socket path (/run/dovecot/lmtp or unix:/run/dovecot/lmtp)."},
+		"QueueConfig.to":                   {desc: "smtp/lmtp: the tracker's intake address(es)."},
+		"QueueConfig.from":                 {desc: "smtp/lmtp: envelope sender; default username when it is an address. The header From is forwarded unchanged."},
+		"QueueConfig.tls":                  {desc: "smtp/lmtp: implicit, starttls or none; default implicit on port 465, none for lmtp, else starttls.", enum: tlsEnum},
+		"QueueConfig.insecure_skip_verify": {desc: "smtp/lmtp: accept any server certificate. For tests only."},
+		"QueueConfig.username":             {desc: "smtp/lmtp: login name; needs password_env or password_file."},
+		"QueueConfig.password_env":         {desc: "smtp/lmtp: environment variable holding the password."},
+		"QueueConfig.password_file":        {desc: "smtp/lmtp: file holding the password."},
+		"QueueConfig.subject_tag":          {desc: "smtp/lmtp: Go template prefixed to the subject, e.g. \"[{{.Tier}}][{{.Priority}}]\"."},
+		"QueueConfig.url":                  {desc: "webhook: http(s) URL; nats: server URL(s), comma-separated."},
+		"QueueConfig.method":               {desc: "webhook: HTTP method; default POST.", enum: []any{"POST", "PUT", "PATCH"}},
+		"QueueConfig.headers":              {desc: "webhook: header fields sent as written (no secrets here)."},
+		"QueueConfig.headers_env":          {desc: "webhook: header name to the environment variable holding its value (for secrets)."},
+		"QueueConfig.body_template":        {desc: "webhook: Go template file for the body, relative to this file; default the ticket JSON."},
+		"QueueConfig.content_type":         {desc: "webhook: Content-Type; default application/json."},
+		"QueueConfig.secret_env":           {desc: "webhook: environment variable holding the HMAC-SHA256 key of the body signature."},
+		"QueueConfig.secret_file":          {desc: "webhook: file holding the HMAC-SHA256 key of the body signature."},
+		"QueueConfig.signature_header":     {desc: "webhook: header carrying the signature; default X-Triage-Signature."},
+		"QueueConfig.timeout":              {desc: "Per attempt; default 30s webhook, 60s exec/smtp/lmtp, 10s nats."},
+		"QueueConfig.command":              {desc: "exec: argv (no shell); the ticket JSON arrives on stdin."},
+		"QueueConfig.subject":              {desc: "nats: subject template, e.g. tickets.{{.Tier}}.{{.Queue}}."},
+		"QueueConfig.stream":               {desc: "nats: JetStream stream checked to exist at start."},
+		"QueueConfig.create_stream":        {desc: "nats: create the stream when missing (needs stream and stream_subjects)."},
+		"QueueConfig.stream_subjects":      {desc: "nats: subjects of a stream created by create_stream."},
+		"QueueConfig.creds_file":           {desc: "nats: credentials file."},
+		"QueueConfig.path":                 {desc: "file: JSON Lines file, relative to this file."},
+		"QueueConfig.retry":                {desc: "Backoff for temporary failures."},
+
+		"QueueRetryConfig.initial":       {desc: "First delay; default 1s."},
+		"QueueRetryConfig.max":           {desc: "Longest delay, also caps a peer's Retry-After; default 5m."},
+		"QueueRetryConfig.give_up_after": {desc: "Stop retrying after this long and file the mail as failed; default 0s, never."},
+	}
+}
+
+// configTypeDocs describes the $defs themselves.
+func configTypeDocs() map[string]string {
+	return map[string]string{
+		"Config":           "triage daemon configuration (triage run --config triage.yaml). Secrets never sit in this file.",
+		"AccountConfig":    "One IMAP account.",
+		"OAuth2Config":     "Where an OAuth 2.0 access token comes from.",
+		"DoneConfig":       "How a handled message is marked on the server: a keyword, a move, or both.",
+		"HTTPConfig":       "The admin HTTP server.",
+		"LogConfig":        "Log level and format.",
+		"QueueConfig":      "One downstream queue.",
+		"QueueRetryConfig": "Retry of temporary failures.",
+		"Duration":         "A duration: 30s, 15m, 4h, or whole days such as 3d.",
+		"QueueDuration":    "A Go duration: 500ms, 30s, 5m, 1h30m.",
+		"StringList":       "One string or a list of strings.",
+	}
+}
+
+// configMapper gives the loader's custom scalar types their YAML shape.
+func configMapper(t reflect.Type) *jsonschema.Schema {
+	switch t {
+	case reflect.TypeFor[Duration]():
+		return &jsonschema.Schema{Ref: "#/$defs/Duration"}
+	case reflect.TypeFor[queue.Duration]():
+		return &jsonschema.Schema{Ref: "#/$defs/QueueDuration"}
+	case reflect.TypeFor[queue.StringList]():
+		return &jsonschema.Schema{Ref: "#/$defs/StringList"}
+	}
+	return nil
+}
+
+func scalarDefs() map[string]*jsonschema.Schema {
+	return map[string]*jsonschema.Schema{
+		"Duration":      {Type: "string", Pattern: daemonDurationPattern},
+		"QueueDuration": {Type: "string", Pattern: queueDurationPattern},
+		"StringList": {AnyOf: []*jsonschema.Schema{
+			{Type: "string"},
+			{Type: "array", Items: &jsonschema.Schema{Type: "string"}},
+		}},
+	}
+}
+
+// nonEmpty is "key present with a non-empty value" for oneOf / not.
+func nonEmpty(key string, array bool) *jsonschema.Schema {
+	v := &jsonschema.Schema{MinLength: ptr(uint64(1))}
+	if array {
+		v = &jsonschema.Schema{MinItems: ptr(uint64(1))}
+	}
+	p := jsonschema.NewProperties()
+	p.Set(key, v)
+	return &jsonschema.Schema{Required: []string{key}, Properties: p}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// notBoth rejects two keys that are both set to non-empty values.
+func notBoth(a, b string) *jsonschema.Schema {
+	p := jsonschema.NewProperties()
+	p.Set(a, &jsonschema.Schema{MinLength: ptr(uint64(1))})
+	p.Set(b, &jsonschema.Schema{MinLength: ptr(uint64(1))})
+	return &jsonschema.Schema{Not: &jsonschema.Schema{Required: []string{a, b}, Properties: p}}
+}
+
+// whenEquals is "if key == value then require keys".
+func whenEquals(key string, value any, required ...string) *jsonschema.Schema {
+	p := jsonschema.NewProperties()
+	p.Set(key, &jsonschema.Schema{Const: value})
+	return &jsonschema.Schema{
+		If:   &jsonschema.Schema{Required: []string{key}, Properties: p},
+		Then: &jsonschema.Schema{Required: required},
+	}
+}
+
+// addConstraints adds the rules across keys that validate() and
+// queue.ValidateConfig enforce.
+func addConstraints(defs jsonschema.Definitions) {
+	cfg := defs["Config"]
+	if p, ok := cfg.Properties.Get("accounts"); ok {
+		p.MinItems = ptr(uint64(1))
+	}
+	if p, ok := cfg.Properties.Get("queues"); ok {
+		p.MinProperties = ptr(uint64(1))
+		p.PropertyNames = &jsonschema.Schema{MinLength: ptr(uint64(1))}
+	}
+
+	defs["AccountConfig"].OneOf = []*jsonschema.Schema{
+		nonEmpty("password_env", false), nonEmpty("password_file", false),
+		{Required: []string{"oauth2"}, Properties: objectProp("oauth2")},
+	}
+	defs["OAuth2Config"].OneOf = []*jsonschema.Schema{
+		nonEmpty("token_file", false), nonEmpty("token_env", false), nonEmpty("token_command", true),
+	}
+	defs["HTTPConfig"].AllOf = []*jsonschema.Schema{notBoth("token_env", "token_file")}
+
+	// keyword "" with no move_to would leave handled mail unmarked.
+	done := jsonschema.NewProperties()
+	done.Set("keyword", &jsonschema.Schema{Const: ""})
+	done.Set("move_to", &jsonschema.Schema{Const: ""})
+	defs["DoneConfig"].Not = &jsonschema.Schema{Required: []string{"keyword"}, Properties: done}
+
+	q := defs["QueueConfig"]
+	q.AllOf = []*jsonschema.Schema{
+		whenEquals("type", "smtp", "addr", "to"),
+		whenEquals("type", "lmtp", "addr", "to"),
+		whenEquals("type", "webhook", "url"),
+		whenEquals("type", "exec", "command"),
+		whenEquals("type", "nats", "url", "subject"),
+		whenEquals("type", "file", "path"),
+		whenEquals("create_stream", true, "stream", "stream_subjects"),
+		notBoth("password_env", "password_file"),
+		notBoth("secret_env", "secret_file"),
+	}
+}
+
+func objectProp(key string) *jsonschema.Orderedmap {
+	p := jsonschema.NewProperties()
+	p.Set(key, &jsonschema.Schema{Type: "object"})
+	return p
+}
+
+// applyDocs puts the tables into the reflected definitions. A table entry
+// for a key the types do not have is an error, so the tables cannot go stale.
+func applyDocs(defs jsonschema.Definitions) error {
+	var stale []string
+	for key, d := range configFieldDocs() {
+		defName, prop, _ := strings.Cut(key, ".")
+		def, ok := defs[defName]
+		if !ok || def.Properties == nil {
+			stale = append(stale, key)
+			continue
+		}
+		p, ok := def.Properties.Get(prop)
+		if !ok {
+			stale = append(stale, key)
+			continue
+		}
+		p.Description = d.desc
+		if d.required {
+			def.Required = append(def.Required, prop)
+		}
+		p.Enum = d.enum
+		if d.pattern != "" {
+			p.Pattern = d.pattern
+		}
+		if d.max > 0 {
+			p.Minimum = json.Number(strconv.Itoa(d.min))
+			p.Maximum = json.Number(strconv.Itoa(d.max))
+		}
+		if d.types != nil {
+			p.Type = ""
+			p.Extras = map[string]any{"type": d.types}
+		}
+	}
+	for name, desc := range configTypeDocs() {
+		def, ok := defs[name]
+		if !ok {
+			stale = append(stale, name)
+			continue
+		}
+		def.Description = desc
+	}
+	if len(stale) > 0 {
+		sort.Strings(stale)
+		return fmt.Errorf("config schema: description table names unknown keys: %s", strings.Join(stale, ", "))
+	}
+	for _, def := range defs {
+		sort.Strings(def.Required) // map order must not reach the output
+	}
+	return nil
+}
+
+// ConfigSchema returns the JSON Schema (draft-07) of triage.yaml.
+func ConfigSchema() ([]byte, error) {
+	r := &jsonschema.Reflector{
+		FieldNameTag:               "yaml",
+		RequiredFromJSONSchemaTags: true,
+		Anonymous:                  true,
+		Mapper:                     configMapper,
+		Namer: func(t reflect.Type) string {
+			if t.PkgPath() == reflect.TypeFor[queue.Config]().PkgPath() && t.Name() != "" {
+				return "Queue" + strings.TrimSuffix(t.Name(), "Config") + "Config"
+			}
+			return t.Name()
+		},
+	}
+	s := r.ReflectFromType(reflect.TypeFor[Config]())
+	for name, def := range scalarDefs() {
+		s.Definitions[name] = def
+	}
+	if err := applyDocs(s.Definitions); err != nil {
+		return nil, err
+	}
+	addConstraints(s.Definitions)
+	// The root is Config itself (not a $ref), so editors show its
+	// description and draft-07 ignores nothing beside it.
+	root := *s.Definitions["Config"]
+	delete(s.Definitions, "Config")
+	root.Version = schemaDraft
+	root.Title = "triage daemon configuration"
+	root.Definitions = s.Definitions
+	out, err := json.MarshalIndent(&root, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("marshal config schema: %w", err)
+	}
+	return append(out, '\n'), nil
+}
