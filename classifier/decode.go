@@ -142,9 +142,6 @@ func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	if len(h.Fields) == 0 {
 		return nil, fmt.Errorf("decode: no header field found: %w", ErrUnparseable)
 	}
-	if h.Body == nil && !bytes.HasSuffix(raw, []byte("\n\n")) && !bytes.HasSuffix(raw, []byte("\n\r\n")) {
-		defects.add("no blank line after the header")
-	}
 
 	m := &Mail{
 		ID:      ticketID(&h, raw),
@@ -180,11 +177,10 @@ func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	case d == "":
 		defects.add("missing Date header")
 	default:
-		t, err := mail.ParseDate(cleanLine(bestEffort([]byte(d))))
-		if err != nil {
-			defects.add("unparseable Date header " + quoteShort(d))
-		} else {
+		if t, ok := parseDate(cleanLine(bestEffort([]byte(d)))); ok {
 			m.Date = t
+		} else {
+			defects.add("unparseable Date header " + quoteShort(d))
 		}
 	}
 
@@ -201,6 +197,30 @@ func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	m.TicketRef = ticketRef(m, opts.Threading)
 	m.Defects = defects.list
 	return m, nil
+}
+
+// dateLayouts are Date formats seen from broken mailers and scripts, tried
+// after RFC 5322.
+var dateLayouts = []string{
+	time.RFC3339,
+	"Monday, 2 January 2006 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04:05 -0700 MST",
+	time.ANSIC,
+	time.UnixDate,
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04:05",
+}
+
+func parseDate(s string) (time.Time, bool) {
+	if t, err := mail.ParseDate(s); err == nil {
+		return t, true
+	}
+	for _, layout := range dateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // topEntity builds the go-message entity of the top level from the

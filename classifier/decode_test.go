@@ -476,3 +476,27 @@ func TestTicketID(t *testing.T) {
 		t.Errorf("Decode id %q, TicketID %q", m.ID, id)
 	}
 }
+
+func TestParseDate(t *testing.T) {
+	want := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	for _, s := range []string{
+		"Fri, 27 Nov 2026 10:00:00 +0100",
+		"Fri, 27 Nov 2026 10:00:00 +0100 (CET)",
+		"27 Nov 2026 09:00:00 GMT",
+		"Fri, 27 Nov 2026 10:00 +0100",
+		"Friday, 27 November 2026 10:00:00 +0100",
+		"2026-11-27T09:00:00Z",
+		"Fri Nov 27 09:00:00 2026",
+		"2026-11-27 10:00:00 +0100",
+	} {
+		got, ok := parseDate(s)
+		if !ok || !got.Equal(want) {
+			t.Errorf("parseDate(%q) = %v, %v", s, got, ok)
+		}
+	}
+	for _, s := range []string{"", "yesterday", "32 Nov 2026 10:00:00 +0100"} {
+		if _, ok := parseDate(s); ok {
+			t.Errorf("parseDate(%q) accepted", s)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package classifier
 
 import (
+	"bytes"
+	"io"
+	"github.com/emersion/go-message"
 	"syscall"
 	"testing"
 	"time"
@@ -23,5 +26,23 @@ func TestZZCPU(t *testing.T) {
 			Decode(raw, DecodeOptions{})
 		}
 		t.Logf("decode cpu/op: %v", (cpuNow()-start)/time.Duration(n))
+	}
+}
+
+func TestZZBaseline(t *testing.T) {
+	raw := multipart20KB()
+	for round := 0; round < 3; round++ {
+		n := 2000
+		start := cpuNow()
+		for i := 0; i < n; i++ {
+			e, _ := message.Read(bytes.NewReader(raw))
+			e.Walk(func(path []int, ent *message.Entity, err error) error {
+				if ent.MultipartReader() == nil {
+					io.Copy(io.Discard, ent.Body)
+				}
+				return nil
+			})
+		}
+		t.Logf("bare go-message cpu/op: %v", (cpuNow()-start)/time.Duration(n))
 	}
 }

@@ -163,6 +163,10 @@ func (e *e2e) run() {
 	e.done = make(chan error, 1)
 	go func() { e.done <- d.Run(ctx) }()
 	e.t.Cleanup(e.stop)
+	waitFor(e.t, 10*time.Second, "the admin server", func() bool {
+		code, _ := e.getNoAuth("/healthz")
+		return code == http.StatusOK
+	})
 }
 
 func (e *e2e) stop() {

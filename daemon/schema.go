@@ -39,7 +39,8 @@ type fieldDoc struct {
 	required bool
 	enum     []any
 	pattern  string
-	min, max int    // inclusive bounds for integers when set (max > 0)
+	minZero  bool     // integer must not be negative
+	max      int      // inclusive upper bound for integers when > 0
 	types    []string // replaces the reflected type
 }
 
@@ -53,7 +54,7 @@ func configFieldDocs() map[string]fieldDoc {
 		"Config.http":              {desc: "Admin HTTP server: /metrics /healthz /readyz /status and POST /-/reload."},
 		"Config.state_dir":         {desc: "Directory of the small embedded store (handled ids for the dedupe window), relative to this file.", required: true},
 		"Config.dedupe_window":     {desc: "How long a handled mail id is remembered; default 7d."},
-		"Config.max_message_bytes": {desc: "Larger messages are not fetched whole; default 26214400 (25 MiB).", min: 0, max: 1 << 40},
+		"Config.max_message_bytes": {desc: "Larger messages are not fetched whole; default 26214400 (25 MiB).", minZero: true},
 		"Config.shutdown_timeout":  {desc: "How long in-flight messages may finish on shutdown; default 15s."},
 		"Config.log":               {desc: "Log level and format."},
 
@@ -71,9 +72,12 @@ func configFieldDocs() map[string]fieldDoc {
 		"AccountConfig.failed":               {desc: "Folder for mail a queue rejected permanently; default " + mailbox.DefaultFailed + "."},
 		"AccountConfig.poll_interval":        {desc: "Poll interval when the server has no IDLE; default " + mailbox.DefaultPollInterval.String() + "."},
 		"AccountConfig.idle_restart":         {desc: "Re-issue IDLE after this long, before the server's timeout; default " + mailbox.DefaultIdleRestart.String() + "."},
-		"AccountConfig.batch_size":           {desc: "Messages per FETCH, 1 to 1000; default " + strconv.Itoa(mailbox.DefaultBatchSize) + ".", min: 0, max: 1000},
-		"AccountConfig.concurrency":          {desc: "Messages handled at once per mailbox, 1 to 256; default " + strconv.Itoa(mailbox.DefaultConcurrency) + ".", min: 0, max: 256},
+		"AccountConfig.batch_size":           {desc: "Messages per FETCH, 1 to 1000; default " + strconv.Itoa(mailbox.DefaultBatchSize) + ".", minZero: true, max: 1000},
+		"AccountConfig.concurrency":          {desc: "Messages handled at once per mailbox, 1 to 256; default " + strconv.Itoa(mailbox.DefaultConcurrency) + ".", minZero: true, max: 256},
 		"AccountConfig.timeout":              {desc: "Per-command timeout and dead-connection detection; default " + mailbox.DefaultTimeout.String() + "."},
+		"AccountConfig.retry_backoff":        {desc: "First delay before a message that failed temporarily (its queue or the state store) is tried again; doubles; default " + mailbox.DefaultRetryBackoff.String() + "."},
+		"AccountConfig.reconnect_min":        {desc: "First delay before reconnecting to the server; doubles with jitter; default " + mailbox.DefaultReconnectMin.String() + "."},
+		"AccountConfig.reconnect_max":        {desc: "Longest delay between reconnects; default " + mailbox.DefaultReconnectMax.String() + "."},
 
 		"OAuth2Config.mechanism":     {desc: "SASL mechanism: xoauth2 (Microsoft 365, Google) or oauthbearer (RFC 7628).", required: true, enum: []any{"xoauth2", "oauthbearer"}},
 		"OAuth2Config.token_file":    {desc: "File holding a current access token, kept fresh by an external refresher. Set one of token_file, token_env, token_command."},
@@ -209,9 +213,11 @@ func addConstraints(defs jsonschema.Definitions) {
 		p.PropertyNames = &jsonschema.Schema{MinLength: ptr(uint64(1))}
 	}
 
+	oauth2 := jsonschema.NewProperties()
+	oauth2.Set("oauth2", &jsonschema.Schema{Type: "object"}) // null means unset
 	defs["AccountConfig"].OneOf = []*jsonschema.Schema{
 		nonEmpty("password_env", false), nonEmpty("password_file", false),
-		{Required: []string{"oauth2"}, Properties: objectProp("oauth2")},
+		{Required: []string{"oauth2"}, Properties: oauth2},
 	}
 	defs["OAuth2Config"].OneOf = []*jsonschema.Schema{
 		nonEmpty("token_file", false), nonEmpty("token_env", false), nonEmpty("token_command", true),
@@ -238,12 +244,6 @@ func addConstraints(defs jsonschema.Definitions) {
 	}
 }
 
-func objectProp(key string) *jsonschema.Orderedmap {
-	p := jsonschema.NewProperties()
-	p.Set(key, &jsonschema.Schema{Type: "object"})
-	return p
-}
-
 // applyDocs puts the tables into the reflected definitions. A table entry
 // for a key the types do not have is an error, so the tables cannot go stale.
 func applyDocs(defs jsonschema.Definitions) error {
@@ -268,8 +268,10 @@ func applyDocs(defs jsonschema.Definitions) error {
 		if d.pattern != "" {
 			p.Pattern = d.pattern
 		}
+		if d.minZero {
+			p.Minimum = "0"
+		}
 		if d.max > 0 {
-			p.Minimum = json.Number(strconv.Itoa(d.min))
 			p.Maximum = json.Number(strconv.Itoa(d.max))
 		}
 		if d.types != nil {

@@ -29,7 +29,7 @@ func (s *session) loop(ctx context.Context) error {
 			return s.shutdown()
 		}
 		s.collect()
-		if len(w.pending) > 0 && !s.applying {
+		if s.shouldApply() {
 			s.startApply()
 		}
 		if s.needFull && !s.applying {
@@ -44,7 +44,7 @@ func (s *session) loop(ctx context.Context) error {
 			s.startFetch()
 		}
 
-		if s.fetching || s.applying || s.needFull || len(s.ready) > 0 || len(w.inflight)+w.stale > 0 {
+		if s.fetching || s.applying || s.needFull || len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0 {
 			select {
 			case r := <-w.results:
 				s.accept(r)
@@ -52,6 +52,8 @@ func (s *session) loop(ctx context.Context) error {
 				if err := s.applied(ar); err != nil {
 					return err
 				}
+			case fm := <-s.fetchMsgs:
+				s.took(fm)
 			case fr := <-s.fetchDone:
 				if err := s.fetched(fr); err != nil {
 					return err
@@ -62,6 +64,8 @@ func (s *session) loop(ctx context.Context) error {
 				}
 			case <-s.retryC():
 				s.retryFired()
+			case <-s.applyC():
+				// shouldApply sees the age at the top of the loop
 			case <-keepalive.C:
 				if !s.fetching && !s.applying {
 					if err := s.c.Noop().Wait(); err != nil {
@@ -204,6 +208,9 @@ func (s *session) scan(full bool) error {
 	if n := s.noticed.Swap(0); n != 0 {
 		noticed = time.Unix(0, n)
 	}
+	if !full && s.lastSeen == imap.UID(^uint32(0)) {
+		full = true // no UID can follow the last one; only a full scan makes sense
+	}
 	crit := s.undoneCriteria()
 	from := s.lastSeen + 1
 	if !full {
@@ -288,23 +295,41 @@ func (s *session) scan(full bool) error {
 	return nil
 }
 
-// searchUIDs returns the UIDs of a SEARCH answer, refusing a dynamic set
-// (a hostile server could send "*"; go-imap would panic on it).
+// maxSearchUIDs bounds a SEARCH answer; beyond it the server is hostile or
+// broken (a million undone messages is not a help desk mailbox).
+const maxSearchUIDs = 1_000_000
+
+// searchUIDs returns the UIDs of a SEARCH answer. It expands the set itself:
+// go-imap's Nums loops forever on a range ending at 4294967295 (a valid UID)
+// and would allocate whatever a hostile range asks for.
 func searchUIDs(d *imap.SearchData) ([]imap.UID, error) {
 	set, ok := d.All.(imap.UIDSet)
 	if !ok {
 		return nil, nil
 	}
-	if set.Dynamic() {
-		return nil, errors.New("search: server returned a dynamic UID set")
+	var uids []imap.UID
+	for _, r := range set {
+		if r.Start == 0 || r.Stop == 0 {
+			return nil, errors.New("search: server returned a dynamic UID set")
+		}
+		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
+		if uint64(hi-lo)+uint64(len(uids)) >= maxSearchUIDs {
+			return nil, fmt.Errorf("search: server returned more than %d UIDs", maxSearchUIDs)
+		}
+		for u := lo; ; u++ {
+			uids = append(uids, u)
+			if u == hi {
+				break
+			}
+		}
 	}
-	uids, _ := set.Nums()
 	return uids, nil
 }
 
+// fetchResult ends a background fetch; its messages came before it on
+// fetchMsgs.
 type fetchResult struct {
 	batch []imap.UID
-	msgs  []*fetchedMessage
 	err   error
 }
 
@@ -318,28 +343,36 @@ type fetchedMessage struct {
 }
 
 // startFetch fetches the next batch in the background, so handlers keep
-// working meanwhile. The fetch goroutine reads every literal at once: the
-// client's reader is blocked until it does.
+// working meanwhile. Each message is handed over as soon as it is read (the
+// first handler need not wait for the whole batch); the goroutine reads
+// every literal at once because the client's reader is blocked until it
+// does.
 func (s *session) startFetch() {
 	n := min(len(s.queue), s.cfg.BatchSize)
 	batch := slices.Clone(s.queue[:n])
 	s.queue = s.queue[n:]
-	s.fetching, s.fetchN = true, n
+	s.fetching = true
+	s.fetchBatch = make(map[imap.UID]bool, n)
+	for _, uid := range batch {
+		s.fetchBatch[uid] = false
+	}
 	s.log.Debug("fetching", "count", n)
-	c, limit, done := s.c, s.cfg.MaxMessageBytes, s.fetchDone
+	c, limit, msgs, done := s.c, s.cfg.MaxMessageBytes, s.fetchMsgs, s.fetchDone
 	go func() {
-		msgs, err := fetchMessages(c, batch, limit)
-		done <- fetchResult{batch: batch, msgs: msgs, err: err}
+		err := fetchMessages(c, batch, limit, msgs)
+		done <- fetchResult{batch: batch, err: err}
 	}()
 }
 
-func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64) ([]*fetchedMessage, error) {
+// fetchMessages sends each message of uids on out (which must have room for
+// len(uids) messages) and returns the FETCH command's error.
+func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64, out chan<- *fetchedMessage) error {
 	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // PEEK: never sets \Seen
 	})
-	var msgs []*fetchedMessage
 	var firstErr error
+	sent := 0
 	for {
 		md := cmd.Next()
 		if md == nil {
@@ -371,14 +404,17 @@ func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64) ([]*fetch
 				fm.raw, fm.tooLarge = raw, tooLarge
 			}
 		}
-		if fm.uid != 0 {
-			msgs = append(msgs, fm)
+		// go-imap routes only requested UIDs to this command, once each;
+		// the count check is a second fence for the channel's capacity.
+		if fm.uid != 0 && firstErr == nil && sent < len(uids) {
+			out <- fm
+			sent++
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return msgs, fmt.Errorf("fetch: %w", err)
+		return fmt.Errorf("fetch: %w", err)
 	}
-	return msgs, firstErr
+	return firstErr
 }
 
 // readLimited reads a literal of at most limit bytes; a larger one is
@@ -401,34 +437,22 @@ func readLimited(lit imap.LiteralReader, limit int64) ([]byte, bool, error) {
 	return buf.Bytes(), false, nil
 }
 
-// fetched takes a batch from the fetch goroutine.
-func (s *session) fetched(fr fetchResult) error {
+// took takes one message from the fetch goroutine.
+func (s *session) took(fm *fetchedMessage) {
 	w := s.w
-	s.fetching, s.fetchN = false, 0
-	s.log.Debug("fetched", "count", len(fr.msgs), "err", fr.err)
-	got := make(map[imap.UID]bool, len(fr.msgs))
-	for _, fm := range fr.msgs {
-		if !slices.Contains(fr.batch, fm.uid) || got[fm.uid] {
-			continue // not asked for, or a duplicate
-		}
-		got[fm.uid] = true
-		if fr.err != nil {
-			continue
-		}
-		if hasFlag(fm.flags, imap.FlagDeleted) || (s.useKeyword && hasFlag(fm.flags, imap.Flag(s.cfg.DoneKeyword))) {
-			delete(s.known, fm.uid) // done meanwhile, by someone else
-			delete(s.noticedAt, fm.uid)
-			continue
-		}
-		if fm.tooLarge {
-			delete(s.known, fm.uid)
-			delete(s.noticedAt, fm.uid)
-			w.pending = append(w.pending, result{uid: fm.uid, validity: w.validity, date: fm.date, out: Outcome{
-				Verdict: Quarantine,
-				Reason:  fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes),
-			}})
-			continue
-		}
+	if got, asked := s.fetchBatch[fm.uid]; !asked || got {
+		return // not asked for, or a duplicate
+	}
+	s.fetchBatch[fm.uid] = true
+	switch {
+	case hasFlag(fm.flags, imap.FlagDeleted) || (s.useKeyword && hasFlag(fm.flags, imap.Flag(s.cfg.DoneKeyword))):
+		// done meanwhile, by someone else
+	case fm.tooLarge:
+		w.pending = append(w.pending, result{uid: fm.uid, validity: w.validity, date: fm.date, out: Outcome{
+			Verdict: Quarantine,
+			Reason:  fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes),
+		}})
+	default:
 		size := fm.size
 		if size <= 0 {
 			size = int64(len(fm.raw))
@@ -440,27 +464,50 @@ func (s *session) fetched(fr fetchResult) error {
 			Noticed: s.noticedAt[fm.uid],
 		})
 		delete(s.noticedAt, fm.uid)
+		return // stays known until dispatched
 	}
-	if fr.err != nil {
-		for _, uid := range fr.batch {
+	delete(s.known, fm.uid)
+	delete(s.noticedAt, fm.uid)
+}
+
+// fetched ends a background fetch.
+func (s *session) fetched(fr fetchResult) error {
+	for { // every message was sent before fr
+		select {
+		case fm := <-s.fetchMsgs:
+			s.took(fm)
+			continue
+		default:
+		}
+		break
+	}
+	s.fetching = false
+	for uid, got := range s.fetchBatch {
+		if !got { // expunged meanwhile, or the fetch failed
 			delete(s.known, uid)
 			delete(s.noticedAt, uid)
 		}
-		if isConnErr(fr.err) {
-			return fr.err
+	}
+	missing := 0
+	for _, got := range s.fetchBatch {
+		if !got {
+			missing++
 		}
-		// The server refused the batch: try it again at the next full scan
-		// after a backoff rather than in a loop.
-		s.log.Warn("fetch refused", "err", fr.err, "count", len(fr.batch))
-		for _, uid := range fr.batch {
-			s.scheduleRetry(uid, time.Time{})
-		}
+	}
+	s.fetchBatch = nil
+	s.log.Debug("fetched", "count", len(fr.batch)-missing, "err", fr.err)
+	if fr.err == nil {
 		return nil
 	}
+	if isConnErr(fr.err) {
+		return fr.err
+	}
+	// The server refused the batch: try it again at the next full scan
+	// after a backoff rather than in a loop.
+	s.log.Warn("fetch refused", "err", fr.err, "count", missing)
 	for _, uid := range fr.batch {
-		if !got[uid] { // expunged meanwhile
-			delete(s.known, uid)
-			delete(s.noticedAt, uid)
+		if !s.known[uid] && !s.isKnown(uid) {
+			s.scheduleRetry(uid, time.Time{})
 		}
 	}
 	return nil
@@ -665,11 +712,56 @@ func (s *session) apply() error {
 	return s.finish(s.execute(s.plan()))
 }
 
+// applyMaxDelay bounds how long an outcome waits to be batched with others.
+const applyMaxDelay = 50 * time.Millisecond
+
+// shouldApply decides when to commit pending outcomes. Dovecot serves a
+// connection's commands one at a time, and each STORE or MOVE has a fixed
+// cost, so outcomes are batched: a fetch in flight goes first (it feeds the
+// handlers), then a full batch, or nothing else to wait for, or the oldest
+// outcome's age commits them.
+func (s *session) shouldApply() bool {
+	w := s.w
+	if len(w.pending) == 0 || s.applying {
+		return false
+	}
+	if s.pendingSince.IsZero() {
+		s.pendingSince = time.Now()
+	}
+	switch {
+	case len(w.pending) >= 2*s.cfg.BatchSize:
+		return true
+	case s.fetching:
+		return false
+	case len(w.pending) >= s.cfg.BatchSize,
+		len(s.ready) == 0 && len(w.inflight)+w.stale == 0,
+		time.Since(s.pendingSince) >= applyMaxDelay:
+		return true
+	}
+	return false
+}
+
+// applyC fires when pending outcomes have waited applyMaxDelay.
+func (s *session) applyC() <-chan time.Time {
+	if len(s.w.pending) == 0 || s.applying || s.pendingSince.IsZero() {
+		return nil
+	}
+	if s.applyT == nil {
+		s.applyT = time.NewTimer(time.Until(s.pendingSince.Add(applyMaxDelay)))
+	}
+	return s.applyT.C
+}
+
 // startApply commits the pending outcomes in the background, so handlers
 // keep running meanwhile; outcomes that come back in the meantime form the
 // next batch (group commit).
 func (s *session) startApply() {
 	p := s.plan()
+	s.pendingSince = time.Time{}
+	if s.applyT != nil {
+		s.applyT.Stop()
+		s.applyT = nil
+	}
 	s.applying = true
 	done := s.applyDone
 	go func() { done <- s.execute(p) }()
@@ -802,7 +894,7 @@ func (s *session) retryFired() {
 // reportBacklog publishes the undone count and the oldest known date.
 func (s *session) reportBacklog() {
 	w := s.w
-	undone := len(s.queue) + s.fetchN + len(s.ready) + len(w.inflight) + len(w.pending) + len(w.retry)
+	undone := len(s.queue) + len(s.fetchBatch) + len(s.ready) + len(w.inflight) + len(w.pending) + len(w.retry)
 	var oldest time.Time
 	older := func(t time.Time) {
 		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
@@ -837,8 +929,12 @@ func (s *session) shutdown() error {
 	}
 	s.ready, s.queue = nil, nil
 	if s.fetching {
-		fr := <-s.fetchDone // bounded by the connection deadlines
-		s.fetching, s.fetchN = false, 0
+		// Bounded by the connection deadlines; what it brings is dropped.
+		fr := <-s.fetchDone
+		for len(s.fetchMsgs) > 0 {
+			<-s.fetchMsgs
+		}
+		s.fetching, s.fetchBatch = false, nil
 		if fr.err != nil && isConnErr(fr.err) {
 			return nil
 		}

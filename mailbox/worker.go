@@ -122,6 +122,7 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 		cfg:       w.cfg,
 		log:       w.log,
 		newMail:   make(chan struct{}, 1),
+		fetchMsgs: make(chan *fetchedMessage, w.cfg.BatchSize),
 		fetchDone: make(chan fetchResult, 1),
 		applyDone: make(chan applyResult, 1),
 		known:     map[imap.UID]bool{},
@@ -253,17 +254,20 @@ type session struct {
 	noticed   atomic.Int64 // unix nanos of the first EXISTS not yet scanned for
 	noticedAt map[imap.UID]time.Time
 
-	known     map[imap.UID]bool // queued, being fetched or fetched and not dispatched
-	queue     []imap.UID        // to fetch, lowest first
-	ready     []*Message
-	fetching  bool
-	fetchN    int
-	fetchDone chan fetchResult
-	applying  bool
-	applyDone chan applyResult
-	lastSeen  imap.UID
-	needFull  bool
-	retryAt   time.Time
-	retryT    *time.Timer
-	warnedUID bool
+	known        map[imap.UID]bool // queued, being fetched or fetched and not dispatched
+	queue        []imap.UID        // to fetch, lowest first
+	ready        []*Message
+	fetching     bool
+	fetchBatch   map[imap.UID]bool // UIDs of the fetch in flight → received
+	fetchMsgs    chan *fetchedMessage
+	fetchDone    chan fetchResult
+	applying     bool
+	applyDone    chan applyResult
+	pendingSince time.Time   // when the oldest pending outcome arrived
+	applyT       *time.Timer // fires applyMaxDelay after pendingSince
+	lastSeen     imap.UID
+	needFull     bool
+	retryAt      time.Time
+	retryT       *time.Timer
+	warnedUID    bool
 }

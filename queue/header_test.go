@@ -267,3 +267,45 @@ func FuzzFormatHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzForwardMessage: any raw message and tag give the triage headers, then
+// the raw bytes with at most the first Subject line changed.
+func FuzzForwardMessage(f *testing.F) {
+	f.Add([]byte("Subject: hi\r\n\r\nbody"), "[L1]")
+	f.Add([]byte("From: a@b\nSubject: x\n y\n\nbody\n"), "[L2][P2]")
+	f.Add([]byte("\r\n\r\nSubject: not a header"), "t")
+	f.Add([]byte("subject:"), "[é]")
+	f.Add([]byte("Subject: [L1] done\n\n"), "[L1]")
+	f.Add([]byte("no header at all"), "")
+	f.Fuzz(func(t *testing.T, raw []byte, tag string) {
+		tk := sampleTicket(raw)
+		tk.Subject = ""
+		out := forwardMessage(tk, tag)
+		added := triageHeaders(tk, lineEnding(raw))
+		if !bytes.HasPrefix(out, []byte(added)) {
+			t.Fatal("triage headers missing")
+		}
+		rest := out[len(added):]
+		rs, re := findSubject(raw)
+		clean := sanitizeHeaderText(tag, maxSubjectTag)
+		switch {
+		case clean == "":
+			if !bytes.Equal(rest, raw) {
+				t.Fatal("message changed without a tag")
+			}
+		case rs < 0:
+			if !bytes.HasSuffix(rest, raw) || !bytes.HasPrefix(rest, []byte("Subject:")) {
+				t.Fatalf("want an added Subject then raw, got %q", rest)
+			}
+		default:
+			s, e := findSubject(rest)
+			// A fold may follow the tag; everything after the original line is untouched.
+			if s != rs || !bytes.Equal(rest[:s], raw[:rs]) || !bytes.HasSuffix(rest[e:], raw[re:]) {
+				t.Fatalf("bytes outside the Subject line changed: %q → %q", raw, rest)
+			}
+			if !bytes.Contains(rest[s:], []byte(clean)) && !bytes.Contains(rest[s:], []byte("=?utf-8?")) {
+				t.Fatalf("tag %q not in %q", clean, rest[s:])
+			}
+		}
+	})
+}

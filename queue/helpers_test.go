@@ -331,4 +331,6 @@ func (o *recordingObserver) Retrying(_ string, delta int) {
 	o.maxRetry = max(o.maxRetry, o.retrying)
 }
 
-func fastRetry() RetryConfig { return RetryConfig{Initial: Duration(10 * time.Millisecond), Max: Duration(50 * time.Millisecond)} }
+func fastRetry() RetryConfig {
+	return RetryConfig{Initial: Duration(10 * time.Millisecond), Max: Duration(50 * time.Millisecond)}
+}

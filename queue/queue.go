@@ -37,7 +37,8 @@ type Observer interface {
 
 // New builds the sink of one `queues:` entry. baseDir is the directory of
 // triage.yaml, for relative paths. Secrets are read here from the
-// environment or files and are never logged.
+// environment or files and are never logged. log should already carry the
+// queue name (the daemon passes log.With("queue", name)).
 func New(name string, cfg Config, baseDir string, log *slog.Logger) (Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -45,7 +46,6 @@ func New(name string, cfg Config, baseDir string, log *slog.Logger) (Sink, error
 	if problems := ValidateConfig(name, cfg); len(problems) > 0 {
 		return nil, fmt.Errorf("queue %s: %s", name, strings.Join(problems, "; "))
 	}
-	log = log.With("queue", name)
 	switch cfg.Type {
 	case "smtp", "lmtp":
 		return newMailSink(name, cfg, baseDir, log)

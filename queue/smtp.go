@@ -81,7 +81,7 @@ func newMailSink(name string, cfg Config, baseDir string, log *slog.Logger) (*ma
 		s.tag = t
 	}
 	if cfg.InsecureSkipVerify {
-		log.Warn("queue: TLS certificate verification is off", "queue", name)
+		log.Warn("queue: TLS certificate verification is off")
 	}
 	return s, nil
 }

@@ -152,9 +152,7 @@ func (s *webhookSink) Send(ctx context.Context, t *classifier.Ticket) error {
 	if err != nil {
 		return permanent("queue %s: build request: %w", s.name, redactErr(err))
 	}
-	for k, v := range s.headers {
-		req.Header[k] = v
-	}
+	req.Header = s.headers.Clone()
 	req.Header.Set("Content-Type", s.contentType)
 	req.Header.Set("User-Agent", "triage")
 	if id := sanitizeHeaderText(t.ID, 200); id != "" {

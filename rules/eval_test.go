@@ -414,3 +414,26 @@ func TestLint(t *testing.T) {
 		t.Errorf("warnings %v", s.Warnings)
 	}
 }
+
+// TestConcurrentEvaluate shares one Set between goroutines, each with its
+// own Evaluator (run with -race).
+func TestConcurrentEvaluate(t *testing.T) {
+	s := mustLoad(t, generatedRules(200))
+	want := s.Evaluate(NewEvaluator(), benchEnv())
+	done := make(chan Decision)
+	for g := 0; g < 4; g++ {
+		go func() {
+			ev := NewEvaluator()
+			var d Decision
+			for i := 0; i < 20; i++ {
+				d = s.Evaluate(ev, benchEnv())
+			}
+			done <- d
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if d := <-done; !reflect.DeepEqual(d, want) {
+			t.Errorf("decision differs: %+v", d)
+		}
+	}
+}

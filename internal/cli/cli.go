@@ -70,7 +70,11 @@ func Commands() map[string]Command {
 
 // Main runs the built-in commands; it is what cmd/triage calls.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return Run(ctx, Commands(), args, stdin, stdout, stderr)
+	cmds := Commands()
+	for name, c := range daemonCommands() {
+		cmds[name] = c
+	}
+	return Run(ctx, cmds, args, stdin, stdout, stderr)
 }
 
 // Run dispatches args[0] to the named command in cmds.

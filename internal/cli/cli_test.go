@@ -457,6 +457,22 @@ func TestExplainStdinAndUnparseable(t *testing.T) {
 	}
 }
 
+func TestExplainMeta(t *testing.T) {
+	r := runMain(t, "", "explain", "--json", "--account", "helpdesk-de", "--mailbox", "Support", "--rules", examplesRules, mailPath("dns-failure"))
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	var tk struct {
+		Source struct{ Account, Mailbox string } `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &tk); err != nil {
+		t.Fatal(err)
+	}
+	if tk.Source.Account != "helpdesk-de" || tk.Source.Mailbox != "Support" {
+		t.Errorf("source = %+v, want helpdesk-de/Support", tk.Source)
+	}
+}
+
 func TestExplainHuman(t *testing.T) {
 	r := runMain(t, "", "explain", "--rules", examplesRules, mailPath("after-hours-outage"), mailPath("auto-reply"))
 	if r.code != 0 {
@@ -465,6 +481,7 @@ func TestExplainHuman(t *testing.T) {
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^subject: +ERP not reachable for all users - night shift blocked$`),
 		regexp.MustCompile(`(?m)^from: +Night Shift Lead <shift\.lead@example\.com>$`),
+		regexp.MustCompile(`(?m)^date: +Tue, 24 Nov 2026 23:30:00 \+0100  \(calendar: Tue 23 h, outside business hours\)$`),
 		regexp.MustCompile(`(?m)^flags: +auto_reply=false bounce=false list=false duplicate=false ticket_ref=-$`),
 		regexp.MustCompile(`(?m)^decision: +L3 P1 +queue=engineering +runbook=kb/major-incident +action=forward$`),
 		regexp.MustCompile(`(?m)^tags: +outage, on-call$`),

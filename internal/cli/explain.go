@@ -18,8 +18,8 @@ func runExplain(ctx context.Context, s Streams, args []string) int {
 	fs := newFlagSet(s, "explain", usage)
 	rulesPath := fs.String("rules", "", "rules file or directory (required)")
 	asJSON := fs.Bool("json", false, "print one Ticket JSON document per message, one per line")
-	account := fs.String("account", "", "account name the rules see as `account`")
-	mailbox := fs.String("mailbox", "INBOX", "mailbox name the rules see as `mailbox`")
+	account := fs.String("account", "", "account name the rules read as the account field")
+	mailbox := fs.String("mailbox", "INBOX", "mailbox name the rules read as the mailbox field")
 	pos, code, ok := parseOrExit(fs, args)
 	if !ok {
 		return code

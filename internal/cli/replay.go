@@ -92,8 +92,8 @@ func runReplay(ctx context.Context, s Streams, args []string) int {
 	fs := newFlagSet(s, "replay", usage)
 	rulesPath := fs.String("rules", "", "rules file or directory (required)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	account := fs.String("account", "", "account name the rules see as `account`")
-	mailbox := fs.String("mailbox", "INBOX", "mailbox name the rules see as `mailbox`")
+	account := fs.String("account", "", "account name the rules read as the account field")
+	mailbox := fs.String("mailbox", "INBOX", "mailbox name the rules read as the mailbox field")
 	pos, code, ok := parseOrExit(fs, args)
 	if !ok {
 		return code

@@ -1,0 +1,327 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/triage-dev/triage/queue"
+)
+
+var updateSchema = flag.Bool("update-schema", false, "rewrite schema/config.schema.json from the Go types")
+
+func compileConfigSchema(t *testing.T) (*jsonschema.Schema, map[string]any) {
+	t.Helper()
+	doc, err := ConfigSchema()
+	if err != nil {
+		t.Fatalf("ConfigSchema: %v", err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(doc, &raw); err != nil {
+		t.Fatalf("ConfigSchema output: %v", err)
+	}
+	parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("config.schema.json", parsed); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("config.schema.json")
+	if err != nil {
+		t.Fatalf("schema does not compile: %v", err)
+	}
+	return s, raw
+}
+
+// yamlValue converts YAML the way an editor plugin does before validating.
+func yamlValue(t *testing.T, src []byte) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal(src, &v); err != nil {
+		t.Fatalf("yaml: %v", err)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("yaml to json: %v", err)
+	}
+	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// schemaTestConfig uses every queue type and most keys.
+const schemaTestConfig = `rules: rules.yaml
+accounts:
+  - name: helpdesk
+    addr: imap.example.com:993
+    tls: implicit
+    username: helpdesk@example.com
+    password_env: TRIAGE_IMAP_PASSWORD
+    mailboxes: [INBOX, Support]
+    done: {keyword: $Triaged, move_to: ""}
+    quarantine: Triage/Quarantine
+    failed: Triage/Failed
+    poll_interval: 30s
+    idle_restart: 25m
+    batch_size: 50
+    concurrency: 4
+    timeout: 1m
+  - name: m365
+    addr: outlook.office365.com:993
+    username: helpdesk@example.onmicrosoft.com
+    oauth2: {mechanism: xoauth2, token_command: [/usr/local/bin/get-token, --tenant, example]}
+    done: {keyword: "", move_to: Archive/Triaged}
+queues:
+  helpdesk: {type: smtp, addr: tracker.example.com:587, to: l1@tracker.example.com, from: triage@example.com, username: triage, password_file: /run/credentials/triage.service/smtp}
+  local: {type: lmtp, addr: /run/dovecot/lmtp, to: [a@example.com, b@example.com], from: triage@example.com}
+  security:
+    type: webhook
+    url: https://tracker.example.com/api/tickets
+    secret_env: HOOK_SECRET
+    method: PUT
+    headers: {X-Source: triage}
+    headers_env: {Authorization: ZAMMAD_AUTH}
+    timeout: 30s
+    retry: {initial: 1s, max: 5m, give_up_after: 24h}
+  systems: {type: nats, url: nats://127.0.0.1:4222, subject: tickets.l2, stream: TICKETS, create_stream: true, stream_subjects: tickets.>}
+  script: {type: exec, command: [/usr/local/bin/sink, --json]}
+  default: {type: file, path: tickets.jsonl}
+  debug: {type: stdout}
+http: {listen: 127.0.0.1:9425, token_env: TRIAGE_ADMIN_TOKEN}
+state_dir: /var/lib/triage
+dedupe_window: 3d
+max_message_bytes: 26214400
+shutdown_timeout: 15s
+log: {level: info, format: json}
+`
+
+func edit(t *testing.T, src, old, new string) string {
+	t.Helper()
+	out := strings.Replace(src, old, new, 1)
+	if out == src {
+		t.Fatalf("edit %q not found", old)
+	}
+	return out
+}
+
+// TestConfigSchemaAgreesWithLoader validates configs and edits of them with
+// both the schema and ParseConfig; the two must agree on each.
+func TestConfigSchemaAgreesWithLoader(t *testing.T) {
+	sch, _ := compileConfigSchema(t)
+	s := schemaTestConfig
+	tests := []struct {
+		name     string
+		src      string
+		accepted bool
+	}{
+		{"full config", s, true},
+		{"unknown top-level key", s + "colour: blue\n", false},
+		{"unknown key in an account", edit(t, s, "    tls: implicit\n", "    tls: implicit\n    pasword: x\n"), false},
+		{"unknown key in a queue", edit(t, s, "{type: file, path: tickets.jsonl}", "{type: file, path: tickets.jsonl, mode: append}"), false},
+		{"unknown key in done", edit(t, s, "move_to: \"\"}", "move_to: \"\", flag: x}"), false},
+		{"unknown key in oauth2", edit(t, s, "mechanism: xoauth2,", "mechanism: xoauth2, tenant: x,"), false},
+		{"unknown key in retry", edit(t, s, "give_up_after: 24h}", "give_up_after: 24h, jitter: 1s}"), false},
+		{"unknown key in http", edit(t, s, "token_env: TRIAGE_ADMIN_TOKEN}", "token_env: TRIAGE_ADMIN_TOKEN, tls: true}"), false},
+		{"unknown key in log", edit(t, s, "format: json}", "format: json, colour: true}"), false},
+		{"bad tls", edit(t, s, "tls: implicit", "tls: maybe"), false},
+		{"bad queue type", edit(t, s, "{type: stdout}", "{type: kafka}"), false},
+		{"bad log level", edit(t, s, "level: info", "level: verbose"), false},
+		{"bad log format", edit(t, s, "format: json", "format: xml"), false},
+		{"bad oauth2 mechanism", edit(t, s, "mechanism: xoauth2", "mechanism: plain"), false},
+		{"bad duration", edit(t, s, "dedupe_window: 3d", "dedupe_window: 3 days"), false},
+		{"bad queue duration", edit(t, s, "timeout: 30s", "timeout: 3d"), false},
+		{"no secret", edit(t, s, "    password_env: TRIAGE_IMAP_PASSWORD\n", ""), false},
+		{"two secrets", edit(t, s, "    password_env: TRIAGE_IMAP_PASSWORD\n", "    password_env: A\n    password_file: /x\n"), false},
+		{"oauth2 with two token sources", edit(t, s, "mechanism: xoauth2,", "mechanism: xoauth2, token_env: T,"), false},
+		{"done marks nothing", edit(t, s, "move_to: Archive/Triaged}", "move_to: \"\"}"), false},
+		{"webhook without url", edit(t, s, "    url: https://tracker.example.com/api/tickets\n", ""), false},
+		{"smtp without to", edit(t, s, " to: l1@tracker.example.com,", ""), false},
+		{"create_stream without subjects", edit(t, s, ", stream_subjects: tickets.>", ""), false},
+		{"bad account name", edit(t, s, "name: helpdesk", "name: help desk"), false},
+		{"two http tokens", edit(t, s, "token_env: TRIAGE_ADMIN_TOKEN}", "token_env: TRIAGE_ADMIN_TOKEN, token_file: /x}"), false},
+		{"no accounts", edit(t, s, "accounts:\n", "accounts: []\nx_accounts:\n"), false},
+		{"keyword null means the default", edit(t, s, "keyword: $Triaged", "keyword: null"), true},
+		{"to as a single address", edit(t, s, "to: [a@example.com, b@example.com]", "to: a@example.com"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			serr := sch.Validate(yamlValue(t, []byte(tt.src)))
+			_, lerr := ParseConfig("/etc/triage/triage.yaml", []byte(tt.src))
+			if (serr == nil) != tt.accepted {
+				t.Errorf("schema accepted=%v, want %v: %v", serr == nil, tt.accepted, serr)
+			}
+			if (lerr == nil) != tt.accepted {
+				t.Errorf("loader accepted=%v, want %v: %v", lerr == nil, tt.accepted, lerr)
+			}
+		})
+	}
+}
+
+// TestConfigSchemaEarlyRangeChecks covers what the schema reports before
+// the daemon does: the mailbox checks these ranges when an account starts.
+func TestConfigSchemaEarlyRangeChecks(t *testing.T) {
+	sch, _ := compileConfigSchema(t)
+	for _, bad := range []string{"batch_size: 5000", "concurrency: 1000", "batch_size: -1"} {
+		src := edit(t, schemaTestConfig, "batch_size: 50\n    concurrency: 4", bad)
+		if err := sch.Validate(yamlValue(t, []byte(src))); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}
+
+// TestConfigSchemaExampleFile validates examples/triage.yaml when present.
+func TestConfigSchemaExampleFile(t *testing.T) {
+	path := filepath.Join("..", "examples", "triage.yaml")
+	src, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		t.Log("examples/triage.yaml does not exist yet; the inline config stands in")
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, _ := compileConfigSchema(t)
+	if err := sch.Validate(yamlValue(t, src)); err != nil {
+		t.Errorf("%s rejected by the schema: %v", path, err)
+	}
+}
+
+// yamlKeys lists the yaml keys of a struct type, as the strict decoder
+// knows them.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TestConfigSchemaKeysAndDocs checks that each $defs entry has exactly the
+// decoder's keys and that every key carries a description.
+func TestConfigSchemaKeysAndDocs(t *testing.T) {
+	_, raw := compileConfigSchema(t)
+	defs := raw["$defs"].(map[string]any)
+	types := map[string]reflect.Type{
+		"":                 reflect.TypeFor[Config](),
+		"AccountConfig":    reflect.TypeFor[AccountConfig](),
+		"OAuth2Config":     reflect.TypeFor[OAuth2Config](),
+		"DoneConfig":       reflect.TypeFor[DoneConfig](),
+		"HTTPConfig":       reflect.TypeFor[HTTPConfig](),
+		"LogConfig":        reflect.TypeFor[LogConfig](),
+		"QueueConfig":      reflect.TypeFor[queue.Config](),
+		"QueueRetryConfig": reflect.TypeFor[queue.RetryConfig](),
+	}
+	for name, typ := range types {
+		obj := raw
+		if name != "" {
+			obj = defs[name].(map[string]any)
+		}
+		props := obj["properties"].(map[string]any)
+		var got []string
+		for k, v := range props {
+			got = append(got, k)
+			if d, _ := v.(map[string]any)["description"].(string); d == "" {
+				t.Errorf("%s.%s has no description", name, k)
+			}
+		}
+		sort.Strings(got)
+		if want := yamlKeys(typ); !slices.Equal(got, want) {
+			t.Errorf("%s: schema keys %v, decoder keys %v", name, got, want)
+		}
+		if obj["additionalProperties"] != false {
+			t.Errorf("%s: unknown keys are not rejected", name)
+		}
+	}
+}
+
+var durationSamples = []string{
+	"30s", "15m", "4h", "3d", "0", "0s", "1h30m", "1.5h", ".5h", "500ms", "2µs", "+1h", "-0s", "-0", " 3d ", "0d", "+3d",
+	"-1h", "-1d", "1d12h", "15", "3 d", "d", "1w", "", "abc", "1e3s", "--1h",
+}
+
+func TestDurationPatterns(t *testing.T) {
+	daemonRE := regexp.MustCompile(daemonDurationPattern)
+	queueRE := regexp.MustCompile(queueDurationPattern)
+	for _, s := range durationSamples {
+		_, err := ParseDuration(s)
+		if got := daemonRE.MatchString(s); got != (err == nil) {
+			t.Errorf("daemon duration %q: pattern %v, ParseDuration error %v", s, got, err)
+		}
+		var qd queue.Duration
+		qerr := qd.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Value: s})
+		if got := queueRE.MatchString(s); got != (qerr == nil) {
+			t.Errorf("queue duration %q: pattern %v, UnmarshalYAML error %v", s, got, qerr)
+		}
+	}
+}
+
+// FuzzDurationPatterns checks that the schema never rejects a duration the
+// loader accepts (TestDurationPatterns covers the other direction).
+func FuzzDurationPatterns(f *testing.F) {
+	for _, s := range durationSamples {
+		f.Add(s)
+	}
+	daemonRE := regexp.MustCompile(daemonDurationPattern)
+	queueRE := regexp.MustCompile(queueDurationPattern)
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.IndexFunc(s, func(r rune) bool { return r > unicode.MaxASCII && unicode.IsSpace(r) }) >= 0 {
+			return // TrimSpace trims these; the pattern names ASCII space only
+		}
+		if _, err := ParseDuration(s); err == nil && !daemonRE.MatchString(s) {
+			t.Errorf("daemon duration %q: loader accepts, pattern rejects", s)
+		}
+		var qd queue.Duration
+		if err := qd.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Value: s}); err == nil && !queueRE.MatchString(s) {
+			t.Errorf("queue duration %q: loader accepts, pattern rejects", s)
+		}
+	})
+}
+
+// TestConfigSchemaFileUpToDate keeps schema/config.schema.json equal to the
+// generated schema; run with -update-schema to rewrite it.
+func TestConfigSchemaFileUpToDate(t *testing.T) {
+	want, err := ConfigSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "schema", "config.schema.json")
+	if *updateSchema {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./daemon -run TestConfigSchemaFileUpToDate -update-schema)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is stale: run go test ./daemon -run TestConfigSchemaFileUpToDate -update-schema", path)
+	}
+	for range 3 {
+		again, err := ConfigSchema()
+		if err != nil || !bytes.Equal(again, want) {
+			t.Fatalf("ConfigSchema output differs between calls (err %v)", err)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package mailbox
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidation(t *testing.T) {
+	secret := func(context.Context) (string, error) { return "s", nil }
+	base := func() Config {
+		return Config{Name: "a", Addr: "imap.example.com:993", Username: "u", Secret: secret}
+	}
+	tests := []struct {
+		name    string
+		mod     func(*Config)
+		wantErr string // "" = valid
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "defaults", mod: func(*Config) {}, check: func(t *testing.T, c Config) {
+			if c.TLS != TLSImplicit || c.Auth != AuthPlain || c.DoneKeyword != DefaultDoneKeyword ||
+				len(c.Mailboxes) != 1 || c.Mailboxes[0] != "INBOX" || c.Quarantine != DefaultQuarantine ||
+				c.Failed != DefaultFailed || c.BatchSize != DefaultBatchSize || c.Concurrency != DefaultConcurrency ||
+				c.Timeout != DefaultTimeout || c.IdleRestart != DefaultIdleRestart || c.ShutdownGrace != DefaultShutdownGrace ||
+				c.PollInterval != DefaultPollInterval || c.MaxMessageBytes != DefaultMaxMessageBytes {
+				t.Errorf("defaults not applied: %+v", c)
+			}
+		}},
+		{name: "move only keeps keyword empty", mod: func(c *Config) { c.DoneMoveTo = "Done" }, check: func(t *testing.T, c Config) {
+			if c.DoneKeyword != "" {
+				t.Errorf("DoneKeyword = %q, want empty (move only)", c.DoneKeyword)
+			}
+		}},
+		{name: "tls none to loopback", mod: func(c *Config) { c.TLS, c.Addr = TLSNone, "127.0.0.1:143" }},
+		{name: "tls none to ::1", mod: func(c *Config) { c.TLS, c.Addr = TLSNone, "[::1]:143" }},
+		{name: "tls none to localhost", mod: func(c *Config) { c.TLS, c.Addr = TLSNone, "localhost:143" }},
+		{name: "tls none to remote refused", mod: func(c *Config) { c.TLS, c.Addr = TLSNone, "imap.example.com:143" }, wantErr: "loopback"},
+		{name: "tls none to LAN IP refused", mod: func(c *Config) { c.TLS, c.Addr = TLSNone, "10.0.0.5:143" }, wantErr: "loopback"},
+		{name: "unknown tls", mod: func(c *Config) { c.TLS = "ssl" }, wantErr: "tls"},
+		{name: "unknown auth", mod: func(c *Config) { c.Auth = "cram-md5" }, wantErr: "auth"},
+		{name: "no name", mod: func(c *Config) { c.Name = "" }, wantErr: "name"},
+		{name: "bad addr", mod: func(c *Config) { c.Addr = "imap.example.com" }, wantErr: "addr"},
+		{name: "no user", mod: func(c *Config) { c.Username = "" }, wantErr: "username"},
+		{name: "no secret", mod: func(c *Config) { c.Secret = nil }, wantErr: "secret"},
+		{name: "duplicate mailbox", mod: func(c *Config) { c.Mailboxes = []string{"INBOX", "inbox"} }, wantErr: "twice"},
+		{name: "quarantine watched", mod: func(c *Config) { c.Mailboxes = []string{"INBOX", "Q"}; c.Quarantine = "Q" }, wantErr: "also a watched"},
+		{name: "move_to watched", mod: func(c *Config) { c.DoneMoveTo = "inbox" }, wantErr: "also a watched"},
+		{name: "keyword injection", mod: func(c *Config) { c.DoneKeyword = "$T) \\Deleted" }, wantErr: "keyword"},
+		{name: "keyword system flag", mod: func(c *Config) { c.DoneKeyword = `\Seen` }, wantErr: "keyword"},
+		{name: "folder with newline", mod: func(c *Config) { c.Failed = "a\r\nb" }, wantErr: "control"},
+		{name: "negative timeout", mod: func(c *Config) { c.Timeout = -time.Second }, wantErr: "negative"},
+		{name: "huge batch", mod: func(c *Config) { c.BatchSize = 100000 }, wantErr: "batch"},
+		{name: "negative concurrency", mod: func(c *Config) { c.Concurrency = -1 }, wantErr: "concurrency"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base()
+			tc.mod(&cfg)
+			a, err := New(cfg, func(context.Context, *Message) Outcome { return Outcome{} }, Events{}, nil)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				if tc.check != nil {
+					tc.check(t, a.Config())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("New error = %v, want one mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestNewRefusesNilHandler(t *testing.T) {
+	cfg := Config{Name: "a", Addr: "127.0.0.1:1", Username: "u", Secret: func(context.Context) (string, error) { return "", nil }}
+	if _, err := New(cfg, nil, Events{}, nil); err == nil {
+		t.Fatal("New accepted a nil handler")
+	}
+}
+
+func TestZeroOutcomeIsRetry(t *testing.T) {
+	if (Outcome{}).Verdict != Retry {
+		t.Fatal("a zero Outcome must not mark a message done")
+	}
+}
+
+func TestRetryDelayBackoff(t *testing.T) {
+	w := &worker{cfg: &Config{RetryBackoff: time.Second, RetryBackoffMax: 8 * time.Second}}
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 10: 8 * time.Second} {
+		got := w.retryDelay(n)
+		if got < want*8/10 || got > want*12/10 {
+			t.Errorf("retryDelay(%d) = %v, want %v ±20%%", n, got, want)
+		}
+	}
+}
+
+func TestReconnectBackoff(t *testing.T) {
+	b := backoff{min: time.Second, max: 2 * time.Minute}
+	prevCap := time.Duration(0)
+	for i := range 12 {
+		d := b.next()
+		if d < b.cur/2 || d > b.cur {
+			t.Fatalf("step %d: %v outside [%v, %v]", i, d, b.cur/2, b.cur)
+		}
+		if b.cur < prevCap || b.cur > 2*time.Minute {
+			t.Fatalf("step %d: cap %v after %v", i, b.cur, prevCap)
+		}
+		prevCap = b.cur
+	}
+	if b.cur != 2*time.Minute {
+		t.Errorf("backoff ends at %v, want the 2m cap", b.cur)
+	}
+	b.reset()
+	if d := b.next(); d > time.Second {
+		t.Errorf("after reset: %v", d)
+	}
+}
