@@ -15,7 +15,8 @@ import (
 // (kept inside <pre>). The tokenizer is used rather than the tree builder:
 // it is faster and needs no memory for a tree.
 func htmlToText(src string) string {
-	z := html.NewTokenizer(strings.NewReader(src))
+	// Cleaned once here, and the result once at the end, not per token.
+	z := html.NewTokenizer(strings.NewReader(cleanText(src)))
 	var t textBuilder
 	t.b.Grow(len(src) / 2)
 	skip := 0 // depth inside elements whose content is dropped
@@ -128,7 +129,6 @@ type textBuilder struct {
 }
 
 func (t *textBuilder) text(s string, pre bool) {
-	s = cleanText(s)
 	if pre {
 		for _, line := range strings.SplitAfter(s, "\n") {
 			if strings.HasSuffix(line, "\n") {
@@ -191,6 +191,8 @@ func (t *textBuilder) block() {
 	t.newlines++
 }
 
+// String is the text, cleaned again because entities can decode to
+// anything (controls, decomposed characters).
 func (t *textBuilder) String() string {
-	return strings.Trim(t.b.String(), "\n ")
+	return cleanText(strings.Trim(t.b.String(), "\n "))
 }

@@ -118,6 +118,12 @@ func buildAutomaton(needles []string) *automaton {
 		}
 	}
 	a.nClass = nc
+	// Needles are lower-cased, so upper-case ASCII in the text can share
+	// the classes of its lower-case letters: ASCII text is scanned as it
+	// is, without a lower-cased copy.
+	for c := 'A'; c <= 'Z'; c++ {
+		a.class[c] = a.class[c+'a'-'A']
+	}
 	total := 1
 	for _, n := range needles {
 		total += len(n)
@@ -190,6 +196,7 @@ type MatchIndex struct {
 	env     *Env
 	sources []*textSource
 	state   []sourceState
+	ascii   [3]int8 // per text field: 0 unknown, 1 ASCII only, -1 not
 }
 
 // sourceState is what is known about one source in the current message.
@@ -205,6 +212,7 @@ type sourceState struct {
 // reset prepares the index for a new message, reusing its memory.
 func (x *MatchIndex) reset(sources []*textSource, env *Env) {
 	x.env, x.sources = env, sources
+	x.ascii = [3]int8{}
 	if cap(x.state) < len(sources) {
 		x.state = make([]sourceState, len(sources))
 	}
@@ -228,19 +236,22 @@ func clearBits(b []uint64, n int) []uint64 {
 	return b
 }
 
-// text returns a source's text in the current message, built once.
+// text returns a source's text in the current message, built once. Sources
+// scanned by an automaton may use ASCII fields as they are (the automaton
+// folds ASCII case); everything else reads lower-cased copies.
 func (x *MatchIndex) text(i int) string {
 	st := &x.state[i]
 	if st.built {
 		return st.text
 	}
-	parts := x.sources[i].parts
-	if len(parts) == 1 {
-		st.text = x.part(parts[0])
+	src := x.sources[i]
+	folded := src.ac != nil
+	if len(src.parts) == 1 {
+		st.text = x.part(src.parts[0], folded)
 	} else {
 		var b strings.Builder
-		for _, p := range parts {
-			b.WriteString(x.part(p))
+		for _, p := range src.parts {
+			b.WriteString(x.part(p, folded))
 		}
 		st.text = b.String()
 	}
@@ -248,26 +259,45 @@ func (x *MatchIndex) text(i int) string {
 	return st.text
 }
 
-func (x *MatchIndex) part(p sourcePart) string {
+func (x *MatchIndex) part(p sourcePart, folded bool) string {
 	e := x.env
+	var raw string
+	var lowered *string
 	switch p.field {
 	case fieldSubject:
-		if e.SubjectLower == "" && e.Subject != "" {
-			e.SubjectLower = lower(e.Subject)
-		}
-		return e.SubjectLower
+		raw, lowered = e.Subject, &e.SubjectLower
 	case fieldBody:
-		if e.BodyLower == "" && e.Body != "" {
-			e.BodyLower = lower(e.Body)
-		}
-		return e.BodyLower
+		raw, lowered = e.Body, &e.BodyLower
 	case fieldText:
-		if e.TextLower == "" && e.Text != "" {
-			e.TextLower = lower(e.Text)
-		}
-		return e.TextLower
+		raw, lowered = e.Text, &e.TextLower
+	default:
+		return p.lit
 	}
-	return p.lit
+	if *lowered != "" || raw == "" {
+		return *lowered
+	}
+	if folded {
+		if x.ascii[p.field] == 0 {
+			x.ascii[p.field] = -1
+			if isASCII(raw) {
+				x.ascii[p.field] = 1
+			}
+		}
+		if x.ascii[p.field] == 1 {
+			return raw
+		}
+	}
+	*lowered = lower(raw)
+	return *lowered
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // scan runs a source's automaton over its text once, recording every word.

@@ -265,9 +265,21 @@ def charset_mails():
         raw += "Content-Disposition: attachment;\r\n %s\r\n" % rfc2231("filename", fname, cs, split)
         raw += "Content-Transfer-Encoding: base64\r\n\r\n"
         raw += b64(att)
+        # A second inline text part after the attachment, in the other
+        # transfer encoding: it is appended to the body.
+        sig = enc("-- \r\n" + subject + "\r\n", cs)
+        cte2 = "quoted-printable" if cte == "base64" and cs != "utf-16" else "base64"
+        raw += "--=_b_%d\r\n" % i
+        raw += 'Content-Type: text/plain; charset=%s\r\n' % cs
+        raw += "Content-Disposition: inline\r\n"
+        raw += "Content-Transfer-Encoding: %s\r\n\r\n" % cte2
+        raw += qp(sig) if cte2 == "quoted-printable" else b64(sig)
+        if not raw.endswith("\r\n"):
+            raw += "\r\n"
         raw += "--=_b_%d--\r\n" % i
+        want_body = unicodedata.normalize("NFC", body + "\n\n-- \n" + subject)
         write(name, raw, subject=subject, **{"from": "ann@example.com"},
-              body=[unicodedata.normalize("NFC", body)], attachments=[unicodedata.normalize("NFC", fname)])
+              body=[want_body], attachments=[unicodedata.normalize("NFC", fname)])
 
 
 # ---------------------------------------------------------------------------

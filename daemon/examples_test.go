@@ -1,0 +1,44 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/triage-dev/triage/rules"
+)
+
+// TestExampleConfig: examples/triage.yaml loads, shows every sink type, and
+// defines every queue examples/rules.yaml can produce.
+func TestExampleConfig(t *testing.T) {
+	path := filepath.Join("..", "examples", "triage.yaml")
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatalf("examples/triage.yaml: %v", err)
+	}
+	types := map[string]bool{}
+	for _, q := range cfg.Queues {
+		types[q.Type] = true
+	}
+	for _, want := range []string{"smtp", "lmtp", "webhook", "exec", "nats", "file", "stdout"} {
+		if !types[want] {
+			t.Errorf("examples/triage.yaml shows no %s sink", want)
+		}
+	}
+	set, err := rules.Load(cfg.Resolve(cfg.Rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range set.Queues() {
+		if _, ok := cfg.Queues[q]; !ok {
+			t.Errorf("examples/rules.yaml uses queue %q, not defined in examples/triage.yaml", q)
+		}
+	}
+	for _, q := range cfg.Queues {
+		if q.BodyTemplate != "" {
+			if _, err := os.Stat(cfg.Resolve(q.BodyTemplate)); err != nil {
+				t.Errorf("template: %v", err)
+			}
+		}
+	}
+}
