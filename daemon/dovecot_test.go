@@ -48,7 +48,8 @@ type hookRecorder struct {
 	mu     sync.Mutex
 	bodies map[string]int // ticket id → deliveries
 	auth   []string
-	fail   bool
+	fail   bool // 503: temporary
+	reject bool // 422: permanent
 }
 
 func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +57,10 @@ func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.mu.Unlock()
 	if h.fail {
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	if h.reject {
+		http.Error(w, "queue does not accept this requester", http.StatusUnprocessableEntity)
 		return
 	}
 	var t classifier.Ticket
