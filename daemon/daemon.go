@@ -144,23 +144,34 @@ func (d *Daemon) validateRules(set *rules.Set) error {
 }
 
 // ValidateRuleSet runs a rule set's own tests and checks its queue names
-// against cfg; the daemon, `triage check --config` and reload share it.
+// against cfg; the daemon and reload share it. Problems are positioned at
+// the rule or test that causes them.
 func ValidateRuleSet(set *rules.Set, cfg *Config) error {
-	var problems []string
+	var problems rules.ErrorList
 	if cfg != nil {
-		for _, q := range set.Queues() {
-			if _, ok := cfg.Queues[q]; !ok {
-				problems = append(problems, fmt.Sprintf("queue %q is used by the rules but not defined under queues: in %s", q, cfg.Path))
+		where := "under queues: in " + cfg.Path
+		if _, ok := cfg.Queues[set.Defaults.Queue]; !ok && len(set.Files) > 0 {
+			problems = append(problems, rules.Error{File: set.Files[0], Line: 1, Col: 1,
+				Msg: fmt.Sprintf("defaults: queue %q is not defined %s", set.Defaults.Queue, where)})
+		}
+		for _, r := range set.Rules() {
+			if r.Queue == "" {
+				continue
+			}
+			if _, ok := cfg.Queues[r.Queue]; !ok {
+				problems = append(problems, rules.Error{File: r.File, Line: r.Line, Col: r.Col,
+					Msg: fmt.Sprintf("rule %q sets queue %q, which is not defined %s", r.Name, r.Queue, where)})
 			}
 		}
 	}
 	for _, r := range set.RunTests(set.Tests, classifier.TestEnvFor(set)) {
 		if len(r.Failures) > 0 {
-			problems = append(problems, fmt.Sprintf("%s:%d: test %q failed: %s", r.Test.File, r.Test.Line, r.Test.Name, strings.Join(r.Failures, "; ")))
+			problems = append(problems, rules.Error{File: r.Test.File, Line: r.Test.Line, Col: 1,
+				Msg: fmt.Sprintf("test %q failed: %s", r.Test.Name, strings.Join(r.Failures, "; "))})
 		}
 	}
 	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "\n"))
+		return problems
 	}
 	return nil
 }
