@@ -127,11 +127,18 @@ func TestGolden(t *testing.T) {
 			checkExpectation(t, exp, m, err)
 
 			goldenFile := filepath.Join("testdata", "golden", name+".json")
-			gotJSON, err := json.MarshalIndent(got, "", "  ")
-			if err != nil {
+			var doc any = got
+			if got.Error != "" {
+				doc = map[string]string{"error": got.Error}
+			}
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false) // keep <message-ids> readable
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(doc); err != nil {
 				t.Fatal(err)
 			}
-			gotJSON = append(gotJSON, '\n')
+			gotJSON := buf.Bytes()
 			if *update {
 				if err := os.WriteFile(goldenFile, gotJSON, 0o644); err != nil {
 					t.Fatal(err)

@@ -200,6 +200,9 @@ func TestConfigSchemaExampleFile(t *testing.T) {
 	if err := sch.Validate(yamlValue(t, src)); err != nil {
 		t.Errorf("%s rejected by the schema: %v", path, err)
 	}
+	if _, err := ParseConfig(path, src); err != nil {
+		t.Errorf("%s rejected by the loader: %v", path, err)
+	}
 }
 
 // yamlKeys lists the yaml keys of a struct type, as the strict decoder

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +75,12 @@ func FuzzHostileServer(f *testing.F) {
 	f.Add(goodSel, []byte("* SEARCH\r\n* 99 EXISTS\r\n"), []byte("* 1 FETCH (UID 1 BODY[] {200}\r\n"+strings.Repeat("x", 200)+")\r\n"))
 	f.Add([]byte("\x00\xff{99999999999}\r\n"), []byte("+ \r\n"), []byte(")))((("))
 
-	f.Fuzz(func(t *testing.T, sel, search, fetch []byte) {
+	f.Fuzz(runHostile)
+}
+
+// runHostile runs an Account against scriptedServer for a moment.
+func runHostile(t *testing.T, sel, search, fetch []byte) {
+	{
 		const limit = 100
 		var wg sync.WaitGroup
 		dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -112,8 +119,16 @@ func FuzzHostileServer(f *testing.F) {
 				t.Fatalf("Run: %v", err)
 			}
 		case <-time.After(30 * time.Second):
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
 			t.Fatal("Run did not return after cancel")
 		}
-		wg.Wait()
-	})
+		served := make(chan struct{})
+		go func() { wg.Wait(); close(served) }()
+		select {
+		case <-served:
+		case <-time.After(30 * time.Second):
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+			t.Fatal("a connection outlived Run")
+		}
+	}
 }

@@ -5,5 +5,5 @@ package rules
 import "time"
 
 func threadCPU() (time.Duration, bool) { return 0, false }
-func lockThread()                     {}
-func unlockThread()                   {}
+func lockThread()                      {}
+func unlockThread()                    {}

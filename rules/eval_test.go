@@ -304,6 +304,7 @@ func TestIndexAgreesWithNaive(t *testing.T) {
 	words := []string{"vpn", "dns", "pass", "password", "word", "wor", "ord", "a", "ab", "abc", "bc", "パス", "パスワード", "ß", "straße", "x y"}
 	texts := []string{
 		"my password and vpn", "abc", "ab c", "xabcx", "パスワードを", "die straße", "x y z", "wordpass", "", "dnsvpn dns", "ordinary",
+		"My PASSWORD and VPN", "ABC", "Die STRASSE und Straße", "DNSvpn DNS",
 	}
 	src := &textSource{needleIdx: map[string]int32{}, parts: []sourcePart{{field: fieldText}}}
 	src.addNeedles(words)
@@ -312,8 +313,9 @@ func TestIndexAgreesWithNaive(t *testing.T) {
 	if withAC.ac == nil {
 		t.Fatal("no automaton")
 	}
-	for _, text := range texts {
-		env := &Env{Text: text}
+	for _, raw := range texts {
+		text := strings.ToLower(raw)
+		env := &Env{Text: raw}
 		var naive, ac MatchIndex
 		naive.reset([]*textSource{src}, env)
 		ac.reset([]*textSource{&withAC}, env)

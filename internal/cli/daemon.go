@@ -24,7 +24,7 @@ func daemonCommands() map[string]Command {
 			Run:     runDemo,
 		},
 		"schema": {
-			Usage:   "schema rules|config",
+			Usage:   "schema rules|tests|config",
 			Summary: "print the JSON Schema of the rules file or the daemon config",
 			Run:     runSchema,
 		},
@@ -109,23 +109,25 @@ func runDemo(ctx context.Context, s Streams, args []string) int {
 }
 
 func runSchema(_ context.Context, s Streams, args []string) int {
-	fs := newFlagSet(s, "schema", "schema rules|config")
+	fs := newFlagSet(s, "schema", "schema rules|tests|config")
 	pos, code, ok := parseOrExit(fs, args)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
-		return usageError(fs, "want one argument: rules or config")
+		return usageError(fs, "want one argument: rules, tests or config")
 	}
 	var out []byte
 	var err error
 	switch pos[0] {
 	case "rules":
 		out, err = rules.RulesSchema()
+	case "tests":
+		out, err = rules.TestsSchema()
 	case "config":
 		out, err = daemon.ConfigSchema()
 	default:
-		return usageError(fs, fmt.Sprintf("unknown schema %q: want rules or config", pos[0]))
+		return usageError(fs, fmt.Sprintf("unknown schema %q: want rules, tests or config", pos[0]))
 	}
 	if err != nil {
 		fmt.Fprintf(s.Err, "triage schema: %v\n", err)

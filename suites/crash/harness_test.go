@@ -1,0 +1,486 @@
+package crash
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/examples"
+	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/rules"
+)
+
+// triageBin is the `triage` binary built once for this test binary.
+var triageBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "triage-crash-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash suite: temp dir:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin, err := buildTriage(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash suite:", err)
+		return 1
+	}
+	triageBin = bin
+	return m.Run()
+}
+
+// buildTriage builds ./cmd/triage into dir. The binary gets the race
+// detector when this test binary has it, so the daemon under test is
+// checked too (a race makes a clean exit return 66, which the tests catch).
+func buildTriage(dir string) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	out := filepath.Join(dir, "triage")
+	args := []string{"build", "-o", out}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/triage-dev/triage/cmd/triage")
+	cmd := exec.Command(goBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/triage: %w\n%s", err, stderr.String())
+	}
+	return out, nil
+}
+
+// fullSize reports whether TRIAGE_FULL=1 asks for the issue's full sizes.
+func fullSize() bool { return os.Getenv("TRIAGE_FULL") == "1" }
+
+// seeded returns the test's random source; TRIAGE_SEED replays a run.
+func seeded(t *testing.T) *rand.Rand {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TRIAGE_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("TRIAGE_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (replay with TRIAGE_SEED=%d)", seed, seed)
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitFor polls cond every 20 ms; a limit that passes fails the test.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// writeExamples copies the example rules and the mail their tests read
+// into dir (the daemon refuses rules whose own tests fail).
+func writeExamples(t *testing.T, dir string) {
+	t.Helper()
+	err := fs.WalkDir(examples.Files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(examples.Files, p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("write examples: %v", err)
+	}
+}
+
+// mail is one generated backlog message and what the rules make of it.
+type mail struct {
+	key    string // Message-ID, or the garbage marker of an unparseable mail
+	raw    []byte
+	id     string // ticket id
+	queue  string
+	action string // forward | drop | quarantine
+	folder string // where a dropped mail is filed
+}
+
+// exampleMails reads examples/mail/*.eml with CRLF line ends.
+func exampleMails(t *testing.T) [][]byte {
+	t.Helper()
+	names, err := fs.Glob(examples.Files, "mail/*.eml")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("example mail: %d files, %v", len(names), err)
+	}
+	sort.Strings(names)
+	out := make([][]byte, 0, len(names))
+	for _, n := range names {
+		b, err := fs.ReadFile(examples.Files, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+		out = append(out, b)
+	}
+	return out
+}
+
+// withMessageID returns raw with its Message-ID (folded or not) replaced by
+// msgID, so each copy of an example is a distinct ticket.
+func withMessageID(raw []byte, msgID string) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(raw)
+	}
+	var out bytes.Buffer
+	out.Grow(len(raw) + 64)
+	fmt.Fprintf(&out, "Message-ID: %s\r\n", msgID)
+	skipping := false
+	for _, line := range bytes.SplitAfter(raw[:end], []byte("\r\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if skipping && (line[0] == ' ' || line[0] == '\t') {
+			continue
+		}
+		skipping = len(line) >= 11 && strings.EqualFold(string(line[:11]), "message-id:")
+		if !skipping {
+			out.Write(line)
+		}
+	}
+	out.Write(raw[end:])
+	return out.Bytes()
+}
+
+// backlog generates n distinct mails: the example mails in turn, each copy
+// with its own Message-ID, plus every unparseableEvery-th mail a message
+// without any header field (0: none). Each is classified with the rules in
+// rulesPath, which the daemon must agree with.
+func backlog(t *testing.T, rulesPath, prefix string, n, unparseableEvery int) []mail {
+	t.Helper()
+	set, err := rules.Load(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := classifier.New()
+	ex := exampleMails(t)
+	out := make([]mail, 0, n)
+	ids := map[string]bool{}
+	for i := range n {
+		var m mail
+		if unparseableEvery > 0 && i%unparseableEvery == unparseableEvery-1 {
+			m.key = fmt.Sprintf("%s-garbage-%05d", prefix, i)
+			m.raw = fmt.Appendf(nil, "%s this scanner output has no header at all\r\n\r\n%s\r\n", m.key, strings.Repeat("x", i%200))
+			m.id = classifier.TicketID(m.raw)
+			m.action = "quarantine"
+			if _, err := c.Decode(set, m.raw); !errors.Is(err, classifier.ErrUnparseable) {
+				t.Fatalf("mail %d meant to be unparseable decodes: %v", i, err)
+			}
+		} else {
+			m.key = fmt.Sprintf("<%s.%05d.%d@crash.example.com>", prefix, i, i%len(ex))
+			m.raw = withMessageID(ex[i%len(ex)], m.key)
+			tk, err := c.Classify(set, m.raw, classifier.Meta{Account: "helpdesk", Mailbox: "INBOX"})
+			if err != nil {
+				t.Fatalf("classify mail %d: %v", i, err)
+			}
+			m.id, m.queue, m.action, m.folder = tk.ID, tk.Class.Queue, tk.Class.Action, tk.Class.Folder
+			if tk.MessageID != m.key {
+				t.Fatalf("mail %d: Message-ID %q, want %q", i, tk.MessageID, m.key)
+			}
+		}
+		if ids[m.id] {
+			t.Fatalf("mail %d: ticket id %s is not distinct", i, m.id)
+		}
+		ids[m.id] = true
+		out = append(out, m)
+	}
+	return out
+}
+
+// seed stores the backlog in the INBOX (direct Maildir writes) and makes
+// Dovecot assign UIDs.
+func seed(t *testing.T, srv *dovecottest.Server, mails []mail) {
+	t.Helper()
+	for _, m := range mails {
+		srv.Append(t, "INBOX", m.raw)
+	}
+	srv.Resync(t, "INBOX")
+	if got := srv.Count(t, "INBOX"); got != len(mails) {
+		t.Fatalf("INBOX holds %d messages after seeding, want %d", got, len(mails))
+	}
+}
+
+// mailKey names a message read back from the server: its Message-ID, or
+// the garbage marker on the first line of an unparseable one.
+func mailKey(raw []byte) string {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(raw)
+	}
+	for _, line := range bytes.Split(raw[:end], []byte("\r\n")) {
+		if len(line) > 11 && strings.EqualFold(string(line[:11]), "message-id:") {
+			return strings.TrimSpace(string(line[11:]))
+		}
+	}
+	first, _, _ := bytes.Cut(raw, []byte(" "))
+	return string(first)
+}
+
+// serverState is where every message sits on the server at the end.
+type serverState struct {
+	// where maps a mail key to the folders holding it ("INBOX" with the
+	// done keyword is "INBOX+done").
+	where map[string][]string
+	total int
+}
+
+func readServer(t *testing.T, srv *dovecottest.Server, folders []string, keyword string) serverState {
+	t.Helper()
+	st := serverState{where: map[string][]string{}}
+	for _, f := range folders {
+		for _, m := range srv.Fetch(t, f) {
+			loc := f
+			if f == "INBOX" && m.HasFlag(keyword) {
+				loc += "+done"
+			}
+			k := mailKey(m.Raw)
+			st.where[k] = append(st.where[k], loc)
+			st.total++
+		}
+	}
+	return st
+}
+
+// undone counts INBOX messages without the done keyword (doveadm: cheap
+// enough to poll, unlike a full FETCH).
+func undone(t *testing.T, srv *dovecottest.Server, keyword string) int {
+	t.Helper()
+	out := srv.Doveadm(t, "-f", "flow", "search", "-u", srv.User, "mailbox", "INBOX", "UNKEYWORD", keyword)
+	return strings.Count(out, "\n")
+}
+
+// sinkEntry is one forwarded ticket as a sink received it.
+type sinkEntry struct {
+	ID        string
+	MessageID string
+	Queue     string
+	UID       uint32
+}
+
+// readJSONL reads a file sink strictly: a torn or corrupt line is an error
+// (a consumer of the file would choke on it too).
+func readJSONL(t *testing.T, path string) []sinkEntry {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sinkEntry
+	off := 0
+	for len(b) > 0 {
+		line, rest, found := bytes.Cut(b, []byte("\n"))
+		if !found {
+			t.Errorf("%s: offset %d: last line has no newline (torn write): %.120q", path, off, line)
+			break
+		}
+		var tk classifier.Ticket
+		if err := json.Unmarshal(line, &tk); err != nil {
+			t.Errorf("%s: offset %d: corrupt line (%v): %.200q", path, off, err, line)
+		} else {
+			out = append(out, sinkEntry{ID: tk.ID, MessageID: tk.MessageID, Queue: tk.Class.Queue, UID: tk.Source.UID})
+		}
+		off += len(line) + 1
+		b = rest
+	}
+	return out
+}
+
+// proc is one `triage run` process.
+type proc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	handled atomic.Int64 // "handled" log lines so far
+	exited  chan struct{}
+	err     error // Wait's result, valid once exited is closed
+	log     *lineCounter
+}
+
+// startTriage runs `triage run --config cfg` with extra environment; its
+// stderr goes to logPath.
+func startTriage(t *testing.T, cfg, logPath string, env ...string) *proc {
+	t.Helper()
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{exited: make(chan struct{})}
+	p.log = &lineCounter{w: f, match: []byte("msg=handled"), n: &p.handled}
+	cmd := exec.Command(triageBin, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = p.log
+	cmd.Stderr = p.log
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start triage: %v", err)
+	}
+	p.cmd, p.started = cmd, time.Now()
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.exited)
+	}()
+	// Never outlive the test, whatever happens to it.
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	return p
+}
+
+// kill SIGKILLs the process and waits for it.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatalf("SIGKILL: %v", err)
+	}
+	<-p.exited
+}
+
+// terminate sends SIGTERM and waits at most limit for the exit; it returns
+// how long the exit took.
+func (p *proc) terminate(t *testing.T, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(limit):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		t.Fatalf("triage did not exit within %v of SIGTERM", limit)
+	}
+	return time.Since(start)
+}
+
+// lineCounter copies a process's output to w and counts the lines that
+// contain match (os/exec calls Write from one goroutine).
+type lineCounter struct {
+	w       io.Writer
+	match   []byte
+	n       *atomic.Int64
+	mu      sync.Mutex
+	partial []byte
+	tail    []string // last lines, for failure messages
+}
+
+func (c *lineCounter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	data := append(c.partial, b...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		line := data[:i]
+		if bytes.Contains(line, c.match) {
+			c.n.Add(1)
+		}
+		if len(c.tail) == 40 {
+			c.tail = c.tail[1:]
+		}
+		c.tail = append(c.tail, string(line))
+		data = data[i+1:]
+	}
+	c.partial = append(c.partial[:0], data...)
+	return c.w.Write(b)
+}
+
+// lastLines returns the process's last log lines.
+func (c *lineCounter) lastLines() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.tail, "\n")
+}
+
+// grepLogs returns the log lines of every file in paths that contain s.
+func grepLogs(t *testing.T, paths []string, s string) []string {
+	t.Helper()
+	var out []string
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), s) {
+				out = append(out, filepath.Base(p)+": "+sc.Text())
+			}
+		}
+		f.Close()
+	}
+	return out
+}
+
+// ctxT is a context bounded for one test step.
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,248 @@
+package hostile
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// outcome is what the daemon must do with a sample.
+type outcome int
+
+const (
+	forwardLMTP outcome = iota // forwarded by the lmtp sink into Dovecot's Forwarded folder
+	forwardSMTP                // forwarded by the smtp sink to the in-process SMTP server
+	quarantineLarge
+	quarantineUnparseable
+)
+
+func (o outcome) String() string {
+	return [...]string{"forward via lmtp", "forward via smtp", "quarantine (too large)", "quarantine (unparseable)"}[o]
+}
+
+func (o outcome) forwarded() bool { return o == forwardLMTP || o == forwardSMTP }
+
+// sample is one hostile message and what must become of it.
+type sample struct {
+	name string
+	raw  []byte
+	want outcome
+}
+
+// sizes are the byte counts of the generated corpus: the issue's full sizes
+// under TRIAGE_FULL=1, a tenth of them otherwise (CI).
+type sizes struct {
+	maxMessage  int64 // max_message_bytes of the main run
+	attachment  int   // decoded size of the big attachment (forwarded)
+	base64Body  int   // encoded size of the useless base64 body (over the limit)
+	semicolons  int   // `;` in one Content-Type
+	foldedBytes int   // one folded header field
+}
+
+func corpusSizes() sizes {
+	if os.Getenv("TRIAGE_FULL") == "1" {
+		return sizes{maxMessage: 40 << 20, attachment: 25 << 20, base64Body: 50 << 20, semicolons: 1_000_000, foldedBytes: 100 << 10}
+	}
+	return sizes{maxMessage: 4 << 20, attachment: 5 << 19, base64Body: 5 << 20, semicolons: 1_000_000, foldedBytes: 100 << 10}
+}
+
+// committedCorpus reads testdata/mail: small hand-made samples. Each carries
+// an X-Hostile-Id header naming it; X-Hostile-Sink: smtp routes it to the
+// smtp sink.
+func committedCorpus(t *testing.T) []sample {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "mail", "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no committed samples: %v", err)
+	}
+	sort.Strings(files)
+	var out []sample
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := forwardLMTP
+		if bytes.Contains(raw, []byte("\r\nX-Hostile-Sink: smtp\r\n")) {
+			want = forwardSMTP
+		}
+		out = append(out, sample{name: strings.TrimSuffix(filepath.Base(f), ".eml"), raw: raw, want: want})
+	}
+	return out
+}
+
+const commonHeader = "From: Ann Example <ann@example.com>\r\nTo: helpdesk@example.com\r\nDate: Fri, 27 Nov 2026 10:00:00 +0100\r\n"
+
+// mail builds a generated sample with the id header first.
+func mail(name string, want outcome, header, body string) sample {
+	var b strings.Builder
+	b.Grow(len(header) + len(body) + 256)
+	b.WriteString("X-Hostile-Id: " + name + "\r\n")
+	if want == forwardSMTP {
+		b.WriteString("X-Hostile-Sink: smtp\r\n")
+	}
+	b.WriteString(commonHeader)
+	fmt.Fprintf(&b, "Message-ID: <%s@hostile.test>\r\n", name)
+	b.WriteString(header)
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	return sample{name: name, raw: []byte(b.String()), want: want}
+}
+
+// words returns n octets of space-separated words (foldable text).
+func words(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "word%d ", i)
+	}
+	return strings.TrimSpace(b.String()[:n])
+}
+
+// base64Lines encodes data in 76-column lines.
+func base64Lines(data []byte) string {
+	enc := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	b.Grow(len(enc) + len(enc)/76*2 + 2)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76])
+		b.WriteString("\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc)
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// junk is deterministic binary noise without any header-like line.
+func junk(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	// A PNG signature first: no header field can be found at the start.
+	copy(b, "\x89PNG\r\n\x1a\n\x00\x00")
+	return b
+}
+
+// generatedCorpus builds the samples too big or too regular to commit.
+func generatedCorpus(sz sizes) []sample {
+	var out []sample
+	add := func(s sample) { out = append(out, s) }
+
+	// 2,000-character header lines: foldable text, one unbroken token, a
+	// long References list.
+	refs := make([]string, 0, 80)
+	for i := range 80 {
+		refs = append(refs, fmt.Sprintf("<ref-%04d-%s@hostile.test>", i, strings.Repeat("r", 10)))
+	}
+	add(mail("long-header-lines", forwardSMTP,
+		"Subject: printer "+words(2000)+"\r\n"+
+			"X-Long-Token: "+strings.Repeat("A", 2000)+"\r\n"+
+			"References: "+strings.Join(refs, " ")+"\r\n",
+		"Long lines.\r\n"))
+	add(mail("long-header-lines-lmtp", forwardLMTP,
+		"Subject: "+words(2000)+"\r\nX-Long-Token: "+strings.Repeat("B", 2000)+"\r\n",
+		"Long lines.\r\n"))
+
+	// 100 KB folded header fields.
+	var folded strings.Builder
+	folded.WriteString("X-Folded:")
+	for folded.Len() < sz.foldedBytes {
+		folded.WriteString(" " + words(70) + "\r\n")
+	}
+	add(mail("folded-100k", forwardLMTP, folded.String()+"Subject: folded header\r\n", "Folded.\r\n"))
+	var foldedSubject strings.Builder
+	foldedSubject.WriteString("Subject: vpn")
+	for foldedSubject.Len() < sz.foldedBytes {
+		foldedSubject.WriteString("\r\n " + words(70))
+	}
+	add(mail("folded-subject-100k", forwardSMTP, foldedSubject.String()+"\r\n", "Folded subject.\r\n"))
+
+	// 50 levels of multipart nesting.
+	var open, closeParts strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&open, "--n%d\r\nContent-Type: multipart/mixed; boundary=\"n%d\"\r\n\r\n", i, i+1)
+	}
+	for i := 50; i >= 0; i-- {
+		fmt.Fprintf(&closeParts, "--n%d--\r\n", i)
+	}
+	add(mail("nested-multipart-50", forwardSMTP,
+		"Subject: nested multipart\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"n0\"\r\n",
+		open.String()+"--n50\r\nContent-Type: text/plain\r\n\r\ndeep text\r\n"+closeParts.String()))
+
+	// 100 levels of message/rfc822.
+	inner := "From: deep@example.com\r\nSubject: deepest\r\n\r\nbottom\r\n"
+	for i := range 100 {
+		inner = fmt.Sprintf("From: l%d@example.com\r\nSubject: level %d\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n%s", i, i, inner)
+	}
+	add(mail("nested-rfc822-100", forwardLMTP,
+		"Subject: forwarded many times\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n", inner))
+
+	// A million `;` parameters.
+	add(mail("million-semicolons", forwardLMTP,
+		"Subject: params\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8"+strings.Repeat(";", sz.semicolons)+"\r\n",
+		"Params.\r\n"))
+	add(mail("many-params", forwardSMTP,
+		"Subject: params smtp\r\nMIME-Version: 1.0\r\nContent-Type: text/plain;"+strings.Repeat(" a=b;", 20_000)+" charset=utf-8\r\n",
+		"Params.\r\n"))
+
+	// Zero bytes and binary junk: nothing to parse.
+	out = append(out, sample{name: "zero-byte", raw: []byte{}, want: quarantineUnparseable})
+	out = append(out, sample{name: "binary-junk", raw: junk(64<<10, 1), want: quarantineUnparseable})
+	out = append(out, sample{name: "whitespace-only", raw: []byte("\r\n\r\n \t\r\n"), want: quarantineUnparseable})
+
+	// A big attachment under the limit: forwarded.
+	att := junk(sz.attachment, 2)
+	add(mail("big-attachment", forwardLMTP,
+		"Subject: crash dump attached\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"big\"\r\n",
+		"--big\r\nContent-Type: text/plain\r\n\r\nThe dump.\r\n--big\r\nContent-Type: application/octet-stream; name=\"dump.bin\"\r\nContent-Disposition: attachment; filename=\"dump.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"+
+			base64Lines(att)+"--big--\r\n"))
+
+	// A base64 body over the limit that decodes to nothing useful.
+	line := strings.Repeat("AAAA", 19) + "\r\n" // 78 octets per line, decodes to zeros
+	body := strings.Repeat(line, sz.base64Body/len(line)+1)
+	add(mail("base64-over-limit", quarantineLarge,
+		"Subject: nothing\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n", body))
+	return out
+}
+
+// limitCorpus is the smaller-limit run: messages of exactly the limit are
+// forwarded, one octet more is quarantined.
+func limitCorpus(limit int) []sample {
+	fill := func(name string, want outcome, size int) sample {
+		s := mail(name, want, "Subject: printer size test\r\n", "")
+		pad := size - len(s.raw)
+		if pad < 2 {
+			panic("limit too small")
+		}
+		line := strings.Repeat("x", 76) + "\r\n"
+		var b strings.Builder
+		for b.Len()+len(line) <= pad-2 {
+			b.WriteString(line)
+		}
+		b.WriteString(strings.Repeat("y", pad-2-b.Len()))
+		b.WriteString("\r\n")
+		s.raw = append(s.raw, b.String()...)
+		return s
+	}
+	var folded strings.Builder
+	folded.WriteString("X-Folded:")
+	for folded.Len() < 100<<10 {
+		folded.WriteString(" " + words(70) + "\r\n")
+	}
+	return []sample{
+		fill("at-limit", forwardSMTP, limit),
+		fill("at-limit-lmtp", forwardLMTP, limit),
+		fill("over-limit", quarantineLarge, limit+1),
+		mail("folded-100k-over-limit", quarantineLarge, folded.String()+"Subject: folded\r\n", "x\r\n"),
+		mail("small-ok", forwardSMTP, "Subject: small\r\n", "ok\r\n"),
+		{name: "zero-byte", raw: nil, want: quarantineUnparseable},
+	}
+}

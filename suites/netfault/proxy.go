@@ -1,0 +1,431 @@
+// Package netfault holds the network fault suite (see netfault_test.go) and
+// the fault-injecting TCP proxy it runs the daemon through.
+//
+// The proxy is our own rather than Toxiproxy: the newest Toxiproxy module on
+// the proxy (v2.5.0, 2022) brings gorilla/mux, zerolog, tomb.v1 and
+// urfave/cli into the shared go.mod and needs its API server to run in
+// process, while the suite needs only four faults, one of them (a reset
+// after an exact byte count, to land inside a FETCH literal or SMTP DATA)
+// that Toxiproxy has no toxic for.
+package netfault
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Direction is one way of a proxied connection.
+type Direction int
+
+const (
+	// Upstream is client → server.
+	Upstream Direction = iota
+	// Downstream is server → client.
+	Downstream
+)
+
+func (d Direction) String() string {
+	if d == Upstream {
+		return "upstream"
+	}
+	return "downstream"
+}
+
+const (
+	chunkSize = 32 << 10
+	// queuedChunks bounds what a direction holds while latency delays it.
+	queuedChunks = 64
+	dialTimeout  = 5 * time.Second
+)
+
+// Proxy relays TCP connections from a loopback listener to one upstream
+// address and injects faults on demand: resets (now, or once a byte count is
+// reached), latency, a black hole (accept, read, never answer) and an outage
+// (every connection reset on accept). The zero faults relay bytes unchanged.
+type Proxy struct {
+	upstream string
+	ln       net.Listener
+	wg       sync.WaitGroup
+
+	mu        sync.Mutex
+	links     map[*link]struct{}
+	latency   time.Duration
+	blackhole bool
+	down      bool
+	trip      *tripwire
+	closed    bool
+
+	accepted, refused, cut atomic.Int64
+	relayed, discarded     [2]atomic.Int64
+}
+
+// tripwire resets every connection once left more bytes have crossed in dir.
+type tripwire struct {
+	dir   Direction
+	left  int64
+	fired chan struct{}
+}
+
+// Stats counts what the proxy did since it started.
+type Stats struct {
+	Accepted  int64    // connections accepted, refused ones included
+	Refused   int64    // connections reset on accept while down
+	Cut       int64    // connections reset by Cut, a tripwire or SetDown
+	Active    int      // connections open now
+	Relayed   [2]int64 // bytes written on, by Direction
+	Discarded [2]int64 // bytes read and dropped by the black hole, by Direction
+}
+
+// Listen starts a proxy on 127.0.0.1 (a free port) that relays to upstream.
+func Listen(upstream string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("netfault: listen: %w", err)
+	}
+	p := &Proxy{upstream: upstream, ln: ln, links: map[*link]struct{}{}}
+	p.wg.Add(1)
+	go p.acceptLoop()
+	return p, nil
+}
+
+// Addr is the proxy's listening address (host:port).
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Close stops accepting, resets every connection and waits for the relay
+// goroutines to end.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	links := p.snapshotLocked()
+	p.mu.Unlock()
+	err := p.ln.Close()
+	for _, l := range links {
+		l.close(true)
+	}
+	p.wg.Wait()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("netfault: close: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the counters.
+func (p *Proxy) Stats() Stats {
+	p.mu.Lock()
+	active := len(p.links)
+	p.mu.Unlock()
+	s := Stats{Accepted: p.accepted.Load(), Refused: p.refused.Load(), Cut: p.cut.Load(), Active: active}
+	for d := range 2 {
+		s.Relayed[d] = p.relayed[d].Load()
+		s.Discarded[d] = p.discarded[d].Load()
+	}
+	return s
+}
+
+// Cut resets every open connection (RST to both peers) and returns how many
+// there were.
+func (p *Proxy) Cut() int {
+	p.mu.Lock()
+	links := p.snapshotLocked()
+	p.mu.Unlock()
+	for _, l := range links {
+		if l.close(true) {
+			p.cut.Add(1)
+		}
+	}
+	return len(links)
+}
+
+// CutAfter arms a tripwire: once n more bytes have been relayed in dir (over
+// all connections), the chunk that crosses the mark is written only up to it
+// and every open connection is reset. The returned channel is closed when
+// that happened. Arming again replaces a tripwire that has not fired (its
+// channel is then never closed).
+func (p *Proxy) CutAfter(dir Direction, n int64) <-chan struct{} {
+	tw := &tripwire{dir: dir, left: max(n, 1), fired: make(chan struct{})}
+	p.mu.Lock()
+	p.trip = tw
+	p.mu.Unlock()
+	return tw.fired
+}
+
+// SetLatency delays every chunk read from now on by d, in both directions.
+// Chunks are delayed, not serialised: a stream keeps its throughput.
+func (p *Proxy) SetLatency(d time.Duration) {
+	p.mu.Lock()
+	p.latency = max(d, 0)
+	p.mu.Unlock()
+}
+
+// SetBlackhole turns the black hole on or off. While on, open connections go
+// silent for good (whatever they send is read and dropped, nothing more
+// arrives) and new ones are accepted but never connected upstream: a server
+// that accepts and never answers. Turning it off lets new connections
+// through; the silenced ones stay dead until their peers give up.
+func (p *Proxy) SetBlackhole(on bool) {
+	p.mu.Lock()
+	p.blackhole = on
+	links := p.snapshotLocked()
+	p.mu.Unlock()
+	if on {
+		for _, l := range links {
+			l.silenced.Store(true)
+		}
+	}
+}
+
+// SetDown makes the upstream unreachable (true): open connections are reset
+// and new ones are reset as soon as they are accepted. SetDown(false) lets
+// connections through again.
+func (p *Proxy) SetDown(down bool) {
+	p.mu.Lock()
+	p.down = down
+	var links []*link
+	if down {
+		links = p.snapshotLocked()
+	}
+	p.mu.Unlock()
+	for _, l := range links {
+		if l.close(true) {
+			p.cut.Add(1)
+		}
+	}
+}
+
+func (p *Proxy) snapshotLocked() []*link {
+	out := make([]*link, 0, len(p.links))
+	for l := range p.links {
+		out = append(out, l)
+	}
+	return out
+}
+
+func (p *Proxy) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary accept errors (EMFILE): back off briefly.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		p.accepted.Add(1)
+		p.mu.Lock()
+		closed, down, blackhole := p.closed, p.down, p.blackhole
+		p.mu.Unlock()
+		switch {
+		case closed:
+			_ = c.Close()
+			return
+		case down:
+			p.refused.Add(1)
+			reset(c)
+			continue
+		}
+		p.wg.Add(1)
+		go p.serve(c, blackhole)
+	}
+}
+
+// serve connects c upstream (unless black-holed) and relays both ways.
+func (p *Proxy) serve(client net.Conn, blackhole bool) {
+	defer p.wg.Done()
+	l := &link{client: client, done: make(chan struct{})}
+	l.silenced.Store(blackhole)
+	if !blackhole {
+		server, err := net.DialTimeout("tcp", p.upstream, dialTimeout)
+		if err != nil {
+			reset(client)
+			return
+		}
+		l.server = server
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		l.close(true)
+		return
+	}
+	p.links[l] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.links, l)
+		p.mu.Unlock()
+	}()
+
+	var dirs sync.WaitGroup
+	dirs.Go(func() { p.pipe(l, Upstream, client, l.server) })
+	dirs.Go(func() { p.pipe(l, Downstream, l.server, client) })
+	dirs.Wait()
+	l.close(false)
+}
+
+// link is one proxied connection. server is nil for a connection accepted
+// into the black hole.
+type link struct {
+	client, server net.Conn
+	silenced       atomic.Bool
+	once           sync.Once
+	done           chan struct{}
+	halfClosed     atomic.Int32
+}
+
+// close ends the link once, resetting both peers when reset is set; it
+// reports whether this call closed it.
+func (l *link) close(rst bool) bool {
+	closed := false
+	l.once.Do(func() {
+		closed = true
+		close(l.done)
+		for _, c := range []net.Conn{l.client, l.server} {
+			if c == nil {
+				continue
+			}
+			if rst {
+				reset(c)
+			} else {
+				_ = c.Close()
+			}
+		}
+	})
+	return closed
+}
+
+// reset closes c with an RST rather than a FIN, as a crashed peer or a
+// middlebox dropping state would.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+type chunk struct {
+	data []byte
+	due  time.Time
+	trip *tripwire // set on the chunk that reaches an armed tripwire's mark
+}
+
+// pipe relays src → dst for one direction: a reader stamps each chunk with
+// its due time, a writer delivers it then. With dst nil (black hole) or the
+// link silenced, what is read is dropped.
+func (p *Proxy) pipe(l *link, dir Direction, src, dst net.Conn) {
+	if src == nil {
+		return // the black hole's server side: nothing ever comes from it
+	}
+	queue := make(chan chunk, queuedChunks)
+	var writer sync.WaitGroup
+	writer.Go(func() { p.deliver(l, dir, dst, queue) })
+	defer writer.Wait()
+	defer close(queue)
+	buf := make([]byte, chunkSize)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if c, ok := p.stamp(l, dir, buf[:n]); ok {
+				select {
+				case queue <- c:
+				case <-l.done:
+					return
+				}
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && dst != nil && !l.silenced.Load() {
+				select {
+				case queue <- chunk{}: // end of stream: half-close after the queued data
+				case <-l.done:
+				}
+				return
+			}
+			l.close(true)
+			return
+		}
+	}
+}
+
+// stamp decides what happens to n freshly read bytes: dropped (black hole),
+// or queued with a due time and, at an armed tripwire's mark, truncated.
+func (p *Proxy) stamp(l *link, dir Direction, b []byte) (chunk, bool) {
+	if l.server == nil || l.silenced.Load() {
+		p.discarded[dir].Add(int64(len(b)))
+		return chunk{}, false
+	}
+	c := chunk{data: append([]byte(nil), b...)}
+	p.mu.Lock()
+	c.due = time.Now().Add(p.latency)
+	if tw := p.trip; tw != nil && tw.dir == dir {
+		if int64(len(c.data)) >= tw.left {
+			c.data = c.data[:tw.left]
+			c.trip = tw
+			p.trip = nil
+		} else {
+			tw.left -= int64(len(c.data))
+		}
+	}
+	p.mu.Unlock()
+	return c, true
+}
+
+// deliver writes queued chunks to dst when due. An empty chunk marks the
+// end of the stream; a tripwire chunk resets every connection once written.
+func (p *Proxy) deliver(l *link, dir Direction, dst net.Conn, queue <-chan chunk) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for c := range queue {
+		if wait := time.Until(c.due); wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-timer.C:
+			case <-l.done:
+				return
+			}
+		}
+		if l.silenced.Load() {
+			p.discarded[dir].Add(int64(len(c.data)))
+			continue
+		}
+		if c.data == nil && c.trip == nil {
+			p.halfClose(l, dst)
+			return
+		}
+		if _, err := dst.Write(c.data); err != nil {
+			l.close(true)
+			return
+		}
+		p.relayed[dir].Add(int64(len(c.data)))
+		if c.trip != nil {
+			p.Cut()
+			close(c.trip.fired)
+			return
+		}
+	}
+}
+
+// halfClose forwards an end of stream; when both directions have ended the
+// link closes.
+func (p *Proxy) halfClose(l *link, dst net.Conn) {
+	if tc, ok := dst.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	if l.halfClosed.Add(1) == 2 {
+		l.close(false)
+	}
+}

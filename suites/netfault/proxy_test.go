@@ -1,0 +1,392 @@
+package netfault
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// upstreamServer is a loopback TCP server whose connections run serve.
+type upstreamServer struct {
+	ln       net.Listener
+	accepted atomic.Int64
+	received atomic.Int64
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    []net.Conn
+}
+
+func startUpstream(t *testing.T, serve func(s *upstreamServer, c net.Conn)) *upstreamServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &upstreamServer{ln: ln}
+	s.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.accepted.Add(1)
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+			s.wg.Go(func() {
+				defer c.Close()
+				serve(s, c)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		s.mu.Lock()
+		for _, c := range s.conns {
+			_ = c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+// echo sends back what it reads and forwards the end of stream.
+func echo(s *upstreamServer, c net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		s.received.Add(int64(n))
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				_ = c.(*net.TCPConn).CloseWrite()
+			}
+			return
+		}
+	}
+}
+
+// source writes sourceBytes of data, then closes.
+const sourceBytes = 1 << 20
+
+func source(_ *upstreamServer, c net.Conn) {
+	_, _ = c.Write(bytes.Repeat([]byte("0123456789abcdef"), sourceBytes/16))
+}
+
+// drain reads until the connection ends, counting bytes.
+func drain(s *upstreamServer, c net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		s.received.Add(int64(n))
+		if err != nil {
+			return
+		}
+	}
+}
+
+func startProxy(t *testing.T, upstream string) *Proxy {
+	t.Helper()
+	p, err := Listen(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+func dial(t *testing.T, addr string) *net.TCPConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	// Bounds every read in these tests: a proxy bug fails, it does not hang.
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c.(*net.TCPConn)
+}
+
+// waitUntil polls cond every 5 ms for at most 10 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 2000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// isReset reports whether err is what a peer's RST produces (as opposed to
+// an orderly end of stream).
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func TestProxyRelaysBothWaysUnchanged(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		latency time.Duration
+		size    int
+	}{
+		{"small", 0, 10},
+		{"1MiB", 0, 1 << 20},
+		{"1MiB with latency", 20 * time.Millisecond, 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := startUpstream(t, echo)
+			p := startProxy(t, up.ln.Addr().String())
+			p.SetLatency(tc.latency)
+			c := dial(t, p.Addr())
+			want := make([]byte, tc.size)
+			_, _ = rand.Read(want)
+			werr := make(chan error, 1)
+			go func() {
+				_, err := c.Write(want)
+				if err == nil {
+					err = c.CloseWrite()
+				}
+				werr <- err
+			}()
+			got, err := io.ReadAll(c) // ends only if the half-close came back through
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if err := <-werr; err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("got %d bytes back, want the %d sent, unchanged", len(got), len(want))
+			}
+			st := p.Stats()
+			if st.Relayed[Upstream] != int64(tc.size) || st.Relayed[Downstream] != int64(tc.size) {
+				t.Errorf("relayed = %v, want %d each way", st.Relayed, tc.size)
+			}
+		})
+	}
+}
+
+func TestProxyLatencyDelaysEachDirection(t *testing.T) {
+	up := startUpstream(t, echo)
+	p := startProxy(t, up.ln.Addr().String())
+	const latency = 60 * time.Millisecond
+	p.SetLatency(latency)
+	c := dial(t, p.Addr())
+	start := time.Now()
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	// A lower bound only: the delay is applied, however slow the machine.
+	if rtt := time.Since(start); rtt < 2*latency {
+		t.Errorf("round trip took %v, want at least %v (latency each way)", rtt, 2*latency)
+	}
+	p.SetLatency(0)
+	if _, err := c.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("after latency off: %q %v", buf, err)
+	}
+}
+
+func TestProxyCutResetsBothPeers(t *testing.T) {
+	serverErr := make(chan error, 1)
+	up := startUpstream(t, func(s *upstreamServer, c net.Conn) {
+		buf := make([]byte, 1)
+		_, _ = c.Write([]byte("hello"))
+		_, err := c.Read(buf)
+		serverErr <- err
+	})
+	p := startProxy(t, up.ln.Addr().String())
+	c := dial(t, p.Addr())
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Cut(); n != 1 {
+		t.Errorf("Cut() = %d, want 1 connection", n)
+	}
+	if _, err := c.Read(buf); !isReset(err) {
+		t.Errorf("client read after cut: %v, want a connection reset", err)
+	}
+	if err := <-serverErr; !isReset(err) {
+		t.Errorf("server read after cut: %v, want a connection reset", err)
+	}
+	if st := p.Stats(); st.Cut != 1 {
+		t.Errorf("Stats.Cut = %d, want 1", st.Cut)
+	}
+}
+
+func TestProxyCutAfterTruncatesAtTheMark(t *testing.T) {
+	const mark = 100_000
+	t.Run("downstream", func(t *testing.T) {
+		up := startUpstream(t, source)
+		p := startProxy(t, up.ln.Addr().String())
+		fired := p.CutAfter(Downstream, mark)
+		c := dial(t, p.Addr())
+		got, err := io.ReadAll(c)
+		if !isReset(err) {
+			t.Fatalf("read ended with %v, want a connection reset", err)
+		}
+		// Bytes still in the proxy's send buffer may be dropped by the RST;
+		// none past the mark may arrive.
+		if len(got) > mark || len(got) == 0 {
+			t.Errorf("client got %d bytes, want 1..%d", len(got), mark)
+		}
+		want := bytes.Repeat([]byte("0123456789abcdef"), sourceBytes/16)[:len(got)]
+		if !bytes.Equal(got, want) {
+			t.Error("the bytes before the cut were altered")
+		}
+		select {
+		case <-fired:
+		default:
+			t.Error("tripwire channel not closed after the cut")
+		}
+	})
+	t.Run("upstream", func(t *testing.T) {
+		up := startUpstream(t, drain)
+		p := startProxy(t, up.ln.Addr().String())
+		fired := p.CutAfter(Upstream, mark)
+		c := dial(t, p.Addr())
+		var werr error
+		payload := make([]byte, 64<<10)
+		for range 64 { // 4 MiB at most: far past the mark
+			if _, werr = c.Write(payload); werr != nil {
+				break
+			}
+		}
+		if werr == nil {
+			t.Fatal("client wrote 4 MiB through a connection cut at 100 kB")
+		}
+		<-fired
+		waitUntil(t, "the upstream connection to end", func() bool { return p.Stats().Active == 0 })
+		if n := up.received.Load(); n > mark || n == 0 {
+			t.Errorf("server got %d bytes, want 1..%d", n, mark)
+		}
+	})
+}
+
+func TestProxyBlackhole(t *testing.T) {
+	up := startUpstream(t, echo)
+	p := startProxy(t, up.ln.Addr().String())
+
+	// A connection that worked goes silent.
+	old := dial(t, p.Addr())
+	buf := make([]byte, 2)
+	if _, err := old.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(old, buf); err != nil {
+		t.Fatal(err)
+	}
+	p.SetBlackhole(true)
+	if _, err := old.Write([]byte("lost")); err != nil {
+		t.Fatal(err)
+	}
+	// New connections are accepted and read, never connected upstream.
+	fresh := dial(t, p.Addr())
+	if _, err := fresh.Write(make([]byte, 10_000)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the black hole to swallow both writes", func() bool {
+		return p.Stats().Discarded[Upstream] == 10_004
+	})
+	if n := up.received.Load(); n != 2 {
+		t.Errorf("upstream received %d bytes, want only the 2 sent before the black hole", n)
+	}
+	if n := up.accepted.Load(); n != 1 {
+		t.Errorf("upstream accepted %d connections, want 1 (none while black-holed)", n)
+	}
+
+	p.SetBlackhole(false)
+	c := dial(t, p.Addr())
+	if _, err := c.Write([]byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ok" {
+		t.Fatalf("after the black hole: %q %v", buf, err)
+	}
+}
+
+func TestProxyDownThenUp(t *testing.T) {
+	up := startUpstream(t, echo)
+	p := startProxy(t, up.ln.Addr().String())
+	open := dial(t, p.Addr())
+	buf := make([]byte, 2)
+	if _, err := open.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(open, buf); err != nil {
+		t.Fatal(err)
+	}
+
+	p.SetDown(true)
+	if _, err := open.Read(buf); !isReset(err) {
+		t.Errorf("open connection when going down: %v, want a reset", err)
+	}
+	c := dial(t, p.Addr())
+	if _, err := c.Read(buf); err == nil {
+		t.Error("a connection accepted while down delivered data")
+	}
+	if st := p.Stats(); st.Refused != 1 || st.Cut != 1 {
+		t.Errorf("stats = %+v, want 1 refused and 1 cut", st)
+	}
+
+	p.SetDown(false)
+	c = dial(t, p.Addr())
+	if _, err := c.Write([]byte("up")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "up" {
+		t.Fatalf("after coming back up: %q %v", buf, err)
+	}
+}
+
+func TestProxyCloseEndsEverything(t *testing.T) {
+	up := startUpstream(t, echo)
+	p, err := Listen(up.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetLatency(time.Hour) // queued data must not hold Close up
+	c := dial(t, p.Addr())
+	if _, err := c.Write([]byte("never delivered")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the connection to be relayed", func() bool { return p.Stats().Active == 1 })
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Active != 0 {
+		t.Errorf("%d connections still open after Close", st.Active)
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("client connection still delivers data after Close")
+	}
+	if c2, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
+		c2.Close()
+		t.Error("proxy still accepts after Close")
+	}
+}
