@@ -380,6 +380,10 @@ func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
 	}
 	if a.OAuth2 != nil {
 		mc.Auth = a.OAuth2.Mechanism
+		name := a.Name
+		mc.Secret = withExpiry(mc.Secret, func(exp time.Time) {
+			d.metrics.TokenExpiry.WithLabelValues(name).Set(float64(exp.Unix()))
+		})
 	}
 	if d.opts.Dial != nil {
 		mc.Dial = d.opts.Dial

@@ -3,6 +3,8 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -75,6 +77,45 @@ func commandSecret(argv []string) func(context.Context) (string, error) {
 			return "", fmt.Errorf("token command %s printed nothing", argv[0])
 		}
 		return v, nil
+	}
+}
+
+// jwtExpiry returns the `exp` claim of a token that is a JWT (Microsoft 365
+// access tokens are; Google's are opaque), so the daemon can export how long
+// the refresher has left. The signature is not checked: the value is only
+// used for a metric, never for a decision.
+func jwtExpiry(token string) (time.Time, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || len(parts[1]) > 16<<10 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Exp == "" {
+		return time.Time{}, false
+	}
+	sec, err := claims.Exp.Float64()
+	if err != nil || sec <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(sec), 0), true
+}
+
+// withExpiry wraps a token source so every token read reports its expiry.
+func withExpiry(src func(context.Context) (string, error), report func(time.Time)) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		tok, err := src(ctx)
+		if err == nil {
+			if exp, ok := jwtExpiry(tok); ok {
+				report(exp)
+			}
+		}
+		return tok, err
 	}
 }
 

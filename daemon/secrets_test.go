@@ -1,0 +1,80 @@
+package daemon
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJWTExpiry(t *testing.T) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		name  string
+		token string
+		want  int64
+		ok    bool
+	}{
+		{"jwt", enc(`{"alg":"RS256"}`) + "." + enc(`{"exp":1795000000,"aud":"https://outlook.office.com"}`) + ".sig", 1795000000, true},
+		{"float exp", enc(`{}`) + "." + enc(`{"exp":1795000000.0}`) + ".s", 1795000000, true},
+		{"opaque google token", "ya29.a0AfH6SMBxyz", 0, false},
+		{"no exp", enc(`{}`) + "." + enc(`{"sub":"x"}`) + ".s", 0, false},
+		{"garbage payload", "a.!!!.c", 0, false},
+		{"empty", "", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := jwtExpiry(tt.token)
+			if ok != tt.ok || (ok && got.Unix() != tt.want) {
+				t.Errorf("jwtExpiry = %v, %v; want %v, %v", got.Unix(), ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestSecretSources(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &Config{Path: filepath.Join(dir, "triage.yaml")}
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TRIAGE_T_PW", "from-env")
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		a       AccountConfig
+		want    string
+		wantErr string
+	}{
+		{"env", AccountConfig{PasswordEnv: "TRIAGE_T_PW"}, "from-env", ""},
+		{"env missing", AccountConfig{PasswordEnv: "TRIAGE_T_NOPE"}, "", "TRIAGE_T_NOPE is not set"},
+		{"file relative to config, newline trimmed", AccountConfig{PasswordFile: "pw"}, "s3cret", ""},
+		{"file missing", AccountConfig{PasswordFile: "nope"}, "", "read secret file"},
+		{"token command", AccountConfig{OAuth2: &OAuth2Config{Mechanism: "xoauth2", TokenCommand: []string{"echo", "tok-123"}}}, "tok-123", ""},
+		{"token command fails", AccountConfig{OAuth2: &OAuth2Config{Mechanism: "xoauth2", TokenCommand: []string{"false"}}}, "", "token command false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := secretSource(cfg, tt.a)(ctx)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("= %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	var reported time.Time
+	src := withExpiry(func(context.Context) (string, error) {
+		return base64.RawURLEncoding.EncodeToString([]byte(`{}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":2000000000}`)) + ".x", nil
+	}, func(e time.Time) { reported = e })
+	if _, err := src(ctx); err != nil || reported.Unix() != 2000000000 {
+		t.Errorf("withExpiry reported %v, %v", reported, err)
+	}
+}
