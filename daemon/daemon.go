@@ -31,8 +31,8 @@ type Options struct {
 	Version string // build version for /status and triage_build_info
 	Commit  string
 	// OnTicket, if set, is called after each message was handled (forwarded,
-	// dropped or redelivered) with the ticket and the outcome; the demo prints it.
-	OnTicket func(t *classifier.Ticket, outcome string)
+	// dropped or redelivered); the demo prints it, benchmarks time it.
+	OnTicket func(h Handled)
 	// Dial, if set, replaces net.Dial for IMAP connections (fault tests).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// DisableHTTP skips the admin server (tests that run many daemons).
@@ -61,6 +61,14 @@ type Daemon struct {
 
 	configReload atomic.Pointer[configReloadResult]
 	started      time.Time
+}
+
+// Handled is one message the pipeline finished with.
+type Handled struct {
+	Ticket  *classifier.Ticket
+	Outcome string    // forwarded, dropped or redelivery
+	Noticed time.Time // when the server's EXISTS announced it; zero for backlog mail
+	At      time.Time // when the sink acknowledged it (or the drop was decided)
 }
 
 type sinkEntry struct {
@@ -535,8 +543,11 @@ func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome
 	}
 	d.metrics.HandleDuration.Observe(time.Since(start).Seconds())
 	log.Info("handled", "outcome", outcome, "duration", time.Since(start))
+	if !m.Noticed.IsZero() {
+		d.metrics.NoticeToDone.Observe(time.Since(m.Noticed).Seconds())
+	}
 	if d.opts.OnTicket != nil {
-		d.opts.OnTicket(t, outcome)
+		d.opts.OnTicket(Handled{Ticket: t, Outcome: outcome, Noticed: m.Noticed, At: time.Now()})
 	}
 	return mailbox.Outcome{Verdict: mailbox.Done, Folder: cl.Folder}
 }

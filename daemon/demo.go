@@ -124,8 +124,8 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := New(cfg, Options{Log: log, Version: "demo", DisableHTTP: true, OnTicket: func(t *classifier.Ticket, outcome string) {
-		fmt.Fprintln(o.Out, TicketLine(t, outcome))
+	d, err := New(cfg, Options{Log: log, Version: "demo", DisableHTTP: true, OnTicket: func(h Handled) {
+		fmt.Fprintln(o.Out, TicketLine(h.Ticket, h.Outcome))
 	}})
 	if err != nil {
 		return err

@@ -90,7 +90,7 @@ const (
 	e2eAdminToken  = "admin-token-2b8d4e6f0a"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -287,7 +287,7 @@ func expected(t *testing.T, rulesPath string, mails [][]byte) map[string]*classi
 	return out
 }
 
-func exampleMails(t *testing.T) [][]byte {
+func exampleMails(t testing.TB) [][]byte {
 	t.Helper()
 	names, err := fs.Glob(examples.Files, "mail/*.eml")
 	if err != nil {

@@ -22,6 +22,7 @@ type Metrics struct {
 	DecodeDuration   prometheus.Histogram
 	ClassifyDuration prometheus.Histogram
 	HandleDuration   prometheus.Histogram
+	NoticeToDone     prometheus.Histogram
 	ForwardDuration  *prometheus.HistogramVec
 	ForwardErrors    *prometheus.CounterVec
 	ForwardRetrying  *prometheus.GaugeVec
@@ -60,6 +61,7 @@ func NewMetrics() *Metrics {
 	m.DecodeDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "triage_decode_duration_seconds", Help: "Time to parse and decode one message.", Buckets: durBuckets})
 	m.ClassifyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "triage_classify_duration_seconds", Help: "Time to evaluate the rules on one message.", Buckets: durBuckets})
 	m.HandleDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "triage_handle_duration_seconds", Help: "Time from fetch to the sink's acknowledgement, per message.", Buckets: fwdBuckets})
+	m.NoticeToDone = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "triage_notice_to_done_seconds", Help: "Time from the IMAP server's new-mail notice (EXISTS) to the sink's acknowledgement.", Buckets: fwdBuckets})
 	m.ForwardDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "triage_forward_duration_seconds", Help: "Time a sink took to acknowledge one ticket, retries included.", Buckets: fwdBuckets}, []string{"queue"})
 	m.ForwardErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_forward_errors_total", Help: "Sink errors per queue; kind is temporary (retried) or permanent."}, []string{"queue", "kind"})
 	m.ForwardRetrying = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_forward_retrying", Help: "Tickets currently waiting to be retried, per queue."}, []string{"queue"})
@@ -77,7 +79,7 @@ func NewMetrics() *Metrics {
 	m.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_build_info", Help: "triage's version, value 1."}, []string{"version", "commit"})
 
 	for _, c := range []prometheus.Collector{m.MessagesSeen, m.Tickets, m.RuleMatches, m.Quarantined, m.FailedMessages, m.Duplicates,
-		m.DecodeDuration, m.ClassifyDuration, m.HandleDuration, m.ForwardDuration, m.ForwardErrors, m.ForwardRetrying, m.Forwarded,
+		m.DecodeDuration, m.ClassifyDuration, m.HandleDuration, m.NoticeToDone, m.ForwardDuration, m.ForwardErrors, m.ForwardRetrying, m.Forwarded,
 		m.IMAPConnected, m.IMAPReconnects, m.IMAPIdle, m.Backlog, m.OldestUndone, m.TokenExpiry,
 		m.ReloadSuccess, m.ReloadTimestamp, m.ReloadsTotal, m.RulesVersion, m.BuildInfo} {
 		f(c)

@@ -22,8 +22,8 @@ type Store struct {
 
 var handledBucket = []byte("handled")
 
-// Handled is what the store knows about one ticket id.
-type Handled struct {
+// HandledID is what the store knows about one ticket id.
+type HandledID struct {
 	At     time.Time
 	Source string // account/mailbox/uidvalidity/uid that was forwarded
 }
@@ -52,8 +52,8 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 }
 
 // Lookup returns what is recorded for id within the dedupe window.
-func (s *Store) Lookup(id string) (Handled, bool, error) {
-	var h Handled
+func (s *Store) Lookup(id string) (HandledID, bool, error) {
+	var h HandledID
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(handledBucket).Get([]byte(id))
@@ -66,7 +66,7 @@ func (s *Store) Lookup(id string) (Handled, bool, error) {
 		return nil
 	})
 	if err != nil {
-		return Handled{}, false, fmt.Errorf("state lookup: %w", err)
+		return HandledID{}, false, fmt.Errorf("state lookup: %w", err)
 	}
 	return h, ok, nil
 }

@@ -14,7 +14,10 @@ import (
 
 // scriptedServer answers an Account's commands with fuzzed untagged data
 // for SELECT, UID SEARCH and UID FETCH: a hostile or broken server.
-func scriptedServer(conn net.Conn, sel, search, fetch []byte) {
+// settle is called once the script has run its course (IDLE reached or the
+// connection ended), so a fuzz iteration need not wait out its timeout.
+func scriptedServer(conn net.Conn, sel, search, fetch []byte, settle func()) {
+	defer settle()
 	defer conn.Close()
 	w := bufio.NewWriter(conn)
 	r := bufio.NewReader(conn)
@@ -47,6 +50,7 @@ func scriptedServer(conn net.Conn, sel, search, fetch []byte) {
 		case strings.HasPrefix(cmd, "UID FETCH"):
 			write(fetch, ok)
 		case strings.HasPrefix(cmd, "IDLE"):
+			settle()
 			if !write([]byte("+ idling\r\n")) {
 				return
 			}
@@ -83,9 +87,11 @@ func runHostile(t *testing.T, sel, search, fetch []byte) {
 	{
 		const limit = 100
 		var wg sync.WaitGroup
-		dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Millisecond)
+		defer cancel()
+		dial := func(context.Context, string, string) (net.Conn, error) {
 			client, server := net.Pipe()
-			wg.Go(func() { scriptedServer(server, sel, search, fetch) })
+			wg.Go(func() { scriptedServer(server, sel, search, fetch, cancel) })
 			return client, nil
 		}
 		handler := func(_ context.Context, m *Message) Outcome {
@@ -109,8 +115,6 @@ func runHostile(t *testing.T, sel, search, fetch []byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Millisecond)
-		defer cancel()
 		done := make(chan error, 1)
 		go func() { done <- a.Run(ctx) }()
 		select {

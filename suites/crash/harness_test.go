@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,9 +56,10 @@ func runMain(m *testing.M) int {
 // detector when this test binary has it, so the daemon under test is
 // checked too (a race makes a clean exit return 66, which the tests catch).
 func buildTriage(dir string) (string, error) {
+	// `go test` puts its own GOROOT/bin first in PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("no go command to build the daemon with: %w", err)
 	}
 	out := filepath.Join(dir, "triage")
 	args := []string{"build", "-o", out}
@@ -364,6 +364,8 @@ func startTriage(t *testing.T, cfg, logPath string, env ...string) *proc {
 	p.log = &lineCounter{w: f, match: []byte("msg=handled"), n: &p.handled}
 	cmd := exec.Command(triageBin, "run", "--config", cfg)
 	cmd.Env = append(os.Environ(), env...)
+	// A race-enabled binary sleeps 1 s at exit by default; exit times are measured.
+	cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0")
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
 	if err := cmd.Start(); err != nil {

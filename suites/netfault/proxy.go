@@ -64,11 +64,13 @@ type Proxy struct {
 	relayed, discarded     [2]atomic.Int64
 }
 
-// tripwire resets every connection once left more bytes have crossed in dir.
+// tripwire resets or silences every connection once left more bytes have
+// crossed in dir.
 type tripwire struct {
-	dir   Direction
-	left  int64
-	fired chan struct{}
+	dir     Direction
+	left    int64
+	silence bool // black hole instead of reset
+	fired   chan struct{}
 }
 
 // Stats counts what the proxy did since it started.
@@ -147,7 +149,16 @@ func (p *Proxy) Cut() int {
 // that happened. Arming again replaces a tripwire that has not fired (its
 // channel is then never closed).
 func (p *Proxy) CutAfter(dir Direction, n int64) <-chan struct{} {
-	tw := &tripwire{dir: dir, left: max(n, 1), fired: make(chan struct{})}
+	return p.arm(&tripwire{dir: dir, left: max(n, 1), fired: make(chan struct{})})
+}
+
+// BlackholeAfter is CutAfter with SetBlackhole(true) instead of a reset: the
+// path goes silent in the middle of a transfer.
+func (p *Proxy) BlackholeAfter(dir Direction, n int64) <-chan struct{} {
+	return p.arm(&tripwire{dir: dir, left: max(n, 1), silence: true, fired: make(chan struct{})})
+}
+
+func (p *Proxy) arm(tw *tripwire) <-chan struct{} {
 	p.mu.Lock()
 	p.trip = tw
 	p.mu.Unlock()
@@ -340,14 +351,17 @@ func (p *Proxy) pipe(l *link, dir Direction, src, dst net.Conn) {
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) && dst != nil && !l.silenced.Load() {
+			switch {
+			case l.silenced.Load():
+				// A black hole tells the other side nothing, not even this.
+			case errors.Is(err, io.EOF) && dst != nil:
 				select {
 				case queue <- chunk{}: // end of stream: half-close after the queued data
 				case <-l.done:
 				}
-				return
+			default:
+				l.close(true)
 			}
-			l.close(true)
 			return
 		}
 	}
@@ -412,6 +426,11 @@ func (p *Proxy) deliver(l *link, dir Direction, dst net.Conn, queue <-chan chunk
 		}
 		p.relayed[dir].Add(int64(len(c.data)))
 		if c.trip != nil {
+			if c.trip.silence {
+				p.SetBlackhole(true)
+				close(c.trip.fired)
+				continue // what follows is read and dropped
+			}
 			p.Cut()
 			close(c.trip.fired)
 			return

@@ -261,7 +261,7 @@ func TestProxyCutAfterTruncatesAtTheMark(t *testing.T) {
 		}
 		select {
 		case <-fired:
-		default:
+		case <-time.After(10 * time.Second):
 			t.Error("tripwire channel not closed after the cut")
 		}
 	})
@@ -270,17 +270,25 @@ func TestProxyCutAfterTruncatesAtTheMark(t *testing.T) {
 		p := startProxy(t, up.ln.Addr().String())
 		fired := p.CutAfter(Upstream, mark)
 		c := dial(t, p.Addr())
-		var werr error
-		payload := make([]byte, 64<<10)
-		for range 64 { // 4 MiB at most: far past the mark
-			if _, werr = c.Write(payload); werr != nil {
-				break
+		werr := make(chan error, 1)
+		go func() {
+			payload := make([]byte, 64<<10)
+			for range 1024 { // 64 MiB at most: far past the mark and any socket buffer
+				if _, err := c.Write(payload); err != nil {
+					werr <- err
+					return
+				}
 			}
+			werr <- nil
+		}()
+		select {
+		case <-fired:
+		case <-time.After(10 * time.Second):
+			t.Fatal("tripwire did not fire")
 		}
-		if werr == nil {
-			t.Fatal("client wrote 4 MiB through a connection cut at 100 kB")
+		if err := <-werr; !isReset(err) {
+			t.Errorf("client write after the cut: %v, want a connection reset", err)
 		}
-		<-fired
 		waitUntil(t, "the upstream connection to end", func() bool { return p.Stats().Active == 0 })
 		if n := up.received.Load(); n > mark || n == 0 {
 			t.Errorf("server got %d bytes, want 1..%d", n, mark)
@@ -346,16 +354,20 @@ func TestProxyDownThenUp(t *testing.T) {
 	if _, err := open.Read(buf); !isReset(err) {
 		t.Errorf("open connection when going down: %v, want a reset", err)
 	}
-	c := dial(t, p.Addr())
-	if _, err := c.Read(buf); err == nil {
-		t.Error("a connection accepted while down delivered data")
+	// The reset may reach the client before or after connect returns.
+	if c, err := net.DialTimeout("tcp", p.Addr(), 5*time.Second); err == nil {
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Read(buf); err == nil {
+			t.Error("a connection accepted while down delivered data")
+		}
+		c.Close()
 	}
 	if st := p.Stats(); st.Refused != 1 || st.Cut != 1 {
 		t.Errorf("stats = %+v, want 1 refused and 1 cut", st)
 	}
 
 	p.SetDown(false)
-	c = dial(t, p.Addr())
+	c := dial(t, p.Addr())
 	if _, err := c.Write([]byte("up")); err != nil {
 		t.Fatal(err)
 	}
@@ -388,5 +400,31 @@ func TestProxyCloseEndsEverything(t *testing.T) {
 	if c2, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
 		c2.Close()
 		t.Error("proxy still accepts after Close")
+	}
+}
+
+func TestProxyBlackholeAfterGoesSilentAtTheMark(t *testing.T) {
+	const mark = 100_000
+	up := startUpstream(t, source)
+	p := startProxy(t, up.ln.Addr().String())
+	fired := p.BlackholeAfter(Downstream, mark)
+	c := dial(t, p.Addr())
+	got := make([]byte, mark)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read up to the mark: %v", err)
+	}
+	<-fired
+	waitUntil(t, "the rest of the stream to fall into the black hole", func() bool {
+		return p.Stats().Discarded[Downstream] > 0
+	})
+	// Silence, not a reset: the read runs into its deadline.
+	_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	n, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	if n != 0 || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("read past the mark = %d, %v; want a timeout with no data", n, err)
+	}
+	if st := p.Stats(); st.Relayed[Downstream] != mark || st.Cut != 0 {
+		t.Errorf("stats = %+v, want exactly %d bytes relayed downstream and no cut", st, mark)
 	}
 }

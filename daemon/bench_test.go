@@ -1,0 +1,307 @@
+package daemon
+
+// Benchmarks against a private Dovecot; they print the figures the README's
+// performance section reports. Run them once each:
+//
+//	go test ./daemon -run '^$' -bench 'Daemon' -benchtime 1x -timeout 30m
+//
+// TRIAGE_BENCH_MESSAGES changes the backlog size (default 10,000).
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/triage-dev/triage/internal/dovecottest"
+)
+
+func benchMessages() int {
+	if v, err := strconv.Atoi(os.Getenv("TRIAGE_BENCH_MESSAGES")); err == nil && v > 0 {
+		return v
+	}
+	return 10000
+}
+
+// benchConfig writes a config for one account on srv with the example
+// rules and every queue to one JSON Lines file.
+func benchConfig(b *testing.B, srv *dovecottest.Server, mailboxes []string, httpAddr string) (*Config, string) {
+	b.Helper()
+	dir := b.TempDir()
+	if err := extractExamples(dir); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte(srv.Password), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	q := ""
+	for _, name := range []string{"helpdesk", "systems", "security", "engineering"} {
+		q += fmt.Sprintf("  %s: {type: file, path: tickets.jsonl}\n", name)
+	}
+	cfgText := fmt.Sprintf(`rules: rules.yaml
+accounts:
+  - name: bench
+    addr: %s
+    tls: none
+    username: %s
+    password_file: pw
+    mailboxes: [%s]
+    batch_size: 200
+    concurrency: 64
+queues:
+%shttp: {listen: "%s"}
+state_dir: state
+log: {level: warn}
+`, srv.Addr(), srv.User, strings.Join(mailboxes, ", "), q, httpAddr)
+	path := filepath.Join(dir, "triage.yaml")
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg, path
+}
+
+// variedMail returns the i-th benchmark message: an example mail with a
+// unique Message-ID.
+func variedMail(mails [][]byte, i int) []byte {
+	raw := mails[i%len(mails)]
+	return append([]byte(fmt.Sprintf("Message-ID: <bench-%d@example.com>\r\n", i)), dropHeader(raw, "Message-ID")...)
+}
+
+func dropHeader(raw []byte, name string) []byte {
+	var out bytes.Buffer
+	lines := bytes.SplitAfter(raw, []byte("\n"))
+	inHeader, skipping := true, false
+	for _, l := range lines {
+		if inHeader && (len(bytes.TrimSpace(l)) == 0) {
+			inHeader = false
+		}
+		if inHeader {
+			if skipping && (l[0] == ' ' || l[0] == '\t') {
+				continue
+			}
+			skipping = bytes.HasPrefix(bytes.ToLower(l), []byte(strings.ToLower(name)+":"))
+			if skipping {
+				continue
+			}
+		}
+		out.Write(l)
+	}
+	return out.Bytes()
+}
+
+// BenchmarkDaemonDrain drains a backlog through the whole daemon (fetch,
+// decode, classify with the example rules, fsync'd JSON Lines sink, mark
+// done) beside a bare client that only fetches BODY.PEEK[] of the same
+// mailbox, and reports both rates and their ratio.
+func BenchmarkDaemonDrain(b *testing.B) {
+	n := benchMessages()
+	srv := dovecottest.Start(b)
+	mails := exampleMails(b)
+	for i := range n {
+		srv.Append(b, "INBOX", variedMail(mails, i))
+	}
+	for range b.N {
+		// The bare client: UID FETCH 1:* BODY.PEEK[] in batches of 200.
+		c := srv.Client(b)
+		if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		fetched := 0
+		for lo := 1; lo <= n; lo += 200 {
+			var set imap.UIDSet
+			set.AddRange(imap.UID(lo), imap.UID(min(lo+199, n)))
+			msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+			if err != nil {
+				b.Fatal(err)
+			}
+			fetched += len(msgs)
+		}
+		bare := time.Since(start)
+		c.Close()
+		if fetched != n {
+			b.Fatalf("bare fetch got %d of %d", fetched, n)
+		}
+
+		cfg, _ := benchConfig(b, srv, []string{"INBOX"}, "127.0.0.1:0")
+		var handled atomic.Int64
+		all := make(chan struct{})
+		d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableHTTP: true, OnTicket: func(Handled) {
+			if handled.Add(1) == int64(n) {
+				close(all)
+			}
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		start = time.Now()
+		go func() { done <- d.Run(ctx) }()
+		select {
+		case <-all:
+		case <-time.After(20 * time.Minute):
+			b.Fatalf("drain: %d of %d after 20 min", handled.Load(), n)
+		}
+		drain := time.Since(start)
+		cancel()
+		<-done
+
+		bareRate := float64(n) / bare.Seconds()
+		drainRate := float64(n) / drain.Seconds()
+		b.ReportMetric(bareRate, "bare-msgs/s")
+		b.ReportMetric(drainRate, "daemon-msgs/s")
+		b.ReportMetric(drainRate/bareRate, "ratio")
+		b.Logf("%d messages: bare BODY.PEEK[] fetch %.0f msgs/s, daemon drain %.0f msgs/s, ratio %.2f", n, bareRate, drainRate, drainRate/bareRate)
+	}
+}
+
+// BenchmarkDaemonExistsLatency delivers mail by LMTP one message at a time
+// while the daemon sits in IDLE and measures from the server's EXISTS notice
+// to the sink's acknowledgement (fsync'd JSON Lines).
+func BenchmarkDaemonExistsLatency(b *testing.B) {
+	const deliveries = 200
+	srv := dovecottest.Start(b)
+	for range b.N {
+		cfg, _ := benchConfig(b, srv, []string{"INBOX"}, "127.0.0.1:0")
+		got := make(chan Handled, 1)
+		d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableHTTP: true, OnTicket: func(h Handled) { got <- h }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for testutil.ToFloat64(d.metrics.IMAPIdle.WithLabelValues("bench", "INBOX")) != 1 {
+			if time.Now().After(deadline) {
+				b.Fatal("daemon never entered IDLE")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var lat []time.Duration
+		unnoticed := 0
+		mails := exampleMails(b)
+		for i := range deliveries {
+			srv.Deliver(b, srv.User, variedMail(mails, 100000+i))
+			select {
+			case h := <-got:
+				if h.Noticed.IsZero() {
+					unnoticed++
+					continue
+				}
+				lat = append(lat, h.At.Sub(h.Noticed))
+			case <-time.After(30 * time.Second):
+				b.Fatalf("delivery %d not handled", i)
+			}
+		}
+		cancel()
+		<-done
+		if len(lat) == 0 {
+			b.Fatal("no message was announced by EXISTS")
+		}
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		pct := func(p float64) float64 {
+			return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+		}
+		b.ReportMetric(pct(0.50), "p50-ms")
+		b.ReportMetric(pct(0.99), "p99-ms")
+		b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+		b.Logf("EXISTS → sink ack over %d deliveries (%d found by scan): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+			len(lat), unnoticed, pct(0.5), pct(0.99), float64(lat[len(lat)-1].Microseconds())/1000)
+	}
+}
+
+// BenchmarkDaemonIdleRSS runs the built binary watching 100 idle mailboxes
+// (one IMAP connection each) and reports its resident memory.
+func BenchmarkDaemonIdleRSS(b *testing.B) {
+	const mailboxes = 100
+	srv := dovecottest.Start(b)
+	names := make([]string, mailboxes)
+	for i := range names {
+		names[i] = fmt.Sprintf("Queue%03d", i)
+		srv.Doveadm(b, "mailbox", "create", "-u", srv.User, names[i])
+	}
+	bin := filepath.Join(b.TempDir(), "triage")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/triage").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	for range b.N {
+		httpAddr := freeAddr(b)
+		_, path := benchConfig(b, srv, names, httpAddr)
+		cmd := exec.Command(bin, "run", "--config", path)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		stop := sync.OnceFunc(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		b.Cleanup(stop)
+		deadline := time.Now().Add(60 * time.Second)
+		for idleCount(httpAddr) < mailboxes {
+			if time.Now().After(deadline) {
+				b.Fatalf("only %v of %d mailboxes in IDLE", idleCount(httpAddr), mailboxes)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // settle
+		rss := procKB(b, cmd.Process.Pid, "VmRSS")
+		hwm := procKB(b, cmd.Process.Pid, "VmHWM")
+		_ = cmd.Process.Signal(os.Interrupt)
+		stop()
+		b.ReportMetric(float64(rss)/1024, "rss-MB")
+		b.ReportMetric(float64(hwm)/1024, "peak-rss-MB")
+		b.Logf("%d idle mailboxes: RSS %.1f MB (peak %.1f MB)", mailboxes, float64(rss)/1024, float64(hwm)/1024)
+	}
+}
+
+func idleCount(httpAddr string) float64 {
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	sum := 0.0
+	for _, l := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(l, "triage_imap_idle{") {
+			f := strings.Fields(l)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+func procKB(b *testing.B, pid int, field string) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}

@@ -1,0 +1,796 @@
+// Package hostile is the hostile mail suite: header and boundary injection,
+// absurd nesting and header sizes, broken charsets, binary junk, path-like
+// attachment names, expression-looking subjects and messages over the size
+// limit are fed through IMAP (a private Dovecot) into the real `triage`
+// binary, which forwards over LMTP (back into Dovecot) and SMTP (an
+// in-process go-smtp server). Every forwarded message is parsed back and
+// checked; quarantined mail must be in the quarantine folder and counted in
+// /metrics; the binary's peak RSS must stay under a bound.
+//
+// Run (needs dovecot; under CI=true a missing dovecot fails):
+//
+//	go test ./suites/hostile/                          # CI sizes: 2.5 MiB attachment, 5 MiB base64 body, 4 MiB limit
+//	TRIAGE_FULL=1 go test -timeout 30m ./suites/hostile/  # the issue's sizes: 25 MiB attachment, 50 MiB base64 body, 40 MiB limit
+//
+// Memory bound asserted: peak RSS (VmHWM) ≤ 8 × the largest message the
+// daemon fetched + 100 MiB. A fetched message exists at most about four
+// times at once (IMAP literal buffer, the forwarded copy with the added
+// headers, the sink's write buffers, decoded text bounded by 1 MiB); 8× leaves
+// room for the garbage collector's headroom (GOGC=100 doubles the live heap).
+package hostile
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+	"github.com/emersion/go-smtp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/dovecottest"
+)
+
+// binPath is the triage binary built once by TestMain.
+var binPath string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "triage-hostile-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binPath = filepath.Join(dir, "triage")
+	cmd := exec.Command("go", "build", "-o", binPath, "github.com/triage-dev/triage/cmd/triage")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build triage:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+const (
+	imapPassword  = "imap-pw-hostile-4e1d7a"
+	adminToken    = "admin-token-hostile-93bc"
+	passwordEnv   = "TRIAGE_HOSTILE_IMAP_PASSWORD"
+	adminTokenEnv = "TRIAGE_HOSTILE_ADMIN_TOKEN"
+	forwardFolder = "Forwarded"
+	quarantineBox = "Triage/Quarantine"
+	failedBox     = "Triage/Failed"
+)
+
+// TestHostileMail feeds the whole corpus through one daemon with the main
+// size limit.
+func TestHostileMail(t *testing.T) {
+	sz := corpusSizes()
+	samples := append(committedCorpus(t), generatedCorpus(sz)...)
+	r := startRun(t, sz.maxMessage, samples)
+	r.waitHandled(t, samples)
+	r.checkAll(t, samples)
+}
+
+// TestHostileSmallLimit runs with max_message_bytes of 64 KiB: a message of
+// exactly the limit is forwarded, one octet more is quarantined.
+func TestHostileSmallLimit(t *testing.T) {
+	const limit = 64 << 10
+	samples := limitCorpus(limit)
+	r := startRun(t, limit, samples)
+	r.waitHandled(t, samples)
+	r.checkAll(t, samples)
+}
+
+// run is one triage binary against a private Dovecot and an SMTP server.
+type run struct {
+	srv      *dovecottest.Server
+	smtp     *smtpRecorder
+	dir      string
+	httpAddr string
+	limit    int64
+	cmd      *exec.Cmd
+	stderr   *syncBuffer
+	exited   chan error
+	peakRSS  int64 // VmHWM in bytes, read before the stop
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startRun(t *testing.T, limit int64, samples []sample) *run {
+	t.Helper()
+	srv := dovecottest.Start(t, dovecottest.WithPassword(imapPassword))
+	r := &run{srv: srv, smtp: startSMTP(t), dir: t.TempDir(), httpAddr: freeAddr(t), limit: limit, stderr: &syncBuffer{}}
+	for _, s := range samples {
+		srv.Append(t, "INBOX", s.raw)
+	}
+	rules, err := os.ReadFile(filepath.Join("testdata", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`rules: rules.yaml
+accounts:
+  - name: hostile
+    addr: %s
+    tls: none
+    username: %s
+    password_env: %s
+    mailboxes: [INBOX]
+    reconnect_min: 100ms
+    reconnect_max: 1s
+    retry_backoff: 200ms
+    timeout: 60s
+queues:
+  lmtp:
+    type: lmtp
+    addr: %s
+    to: %s+%s@test.invalid
+    from: triage@test.invalid
+    subject_tag: "[{{.Tier}}][{{.Priority}}]"
+    retry: {initial: 100ms, max: 1s}
+  smtp:
+    type: smtp
+    addr: %s
+    tls: none
+    to: intake@tracker.test
+    from: triage@test.invalid
+    subject_tag: "[{{.Tier}}][{{.Priority}}]"
+    retry: {initial: 100ms, max: 1s}
+http: {listen: %s, token_env: %s}
+state_dir: state
+max_message_bytes: %d
+shutdown_timeout: 20s
+log: {level: debug, format: json}
+`, srv.Addr(), srv.User, passwordEnv, srv.LMTPAddr(), srv.User, forwardFolder, r.smtp.addr, r.httpAddr, adminTokenEnv, limit)
+	for name, data := range map[string][]byte{"triage.yaml": []byte(cfg), "rules.yaml": rules} {
+		if err := os.WriteFile(filepath.Join(r.dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r.cmd = exec.Command(binPath, "run", "--config", filepath.Join(r.dir, "triage.yaml"))
+	r.cmd.Dir = r.dir
+	r.cmd.Env = append(os.Environ(), passwordEnv+"="+srv.Password, adminTokenEnv+"="+adminToken)
+	r.cmd.Stdout = r.stderr
+	r.cmd.Stderr = r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.exited = make(chan error, 1)
+	go func() { r.exited <- r.cmd.Wait() }()
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Kill()
+			<-r.exited
+		}
+	})
+	waitFor(t, 20*time.Second, "the admin server", func() bool {
+		select {
+		case err := <-r.exited:
+			t.Fatalf("triage exited at start: %v\n%s", err, r.stderr.String())
+		default:
+		}
+		code, _ := r.get("/healthz")
+		return code == http.StatusOK
+	})
+	return r
+}
+
+func (r *run) get(path string) (int, string) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+r.httpAddr+path, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metric sums a family's samples whose labels include every pair in match.
+func (r *run) metric(t *testing.T, name string, match map[string]string) float64 {
+	t.Helper()
+	code, body := r.get("/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	f, ok := fams[name]
+	if !ok {
+		return 0
+	}
+	sum := 0.0
+next:
+	for _, m := range f.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		for k, v := range match {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Gauge != nil:
+			sum += m.Gauge.GetValue()
+		}
+	}
+	return sum
+}
+
+func count(samples []sample, o outcome) int {
+	n := 0
+	for _, s := range samples {
+		if s.want == o {
+			n++
+		}
+	}
+	return n
+}
+
+// waitHandled waits until every sample has left the INBOX's undone set:
+// forwarded ones arrived downstream, the rest are in a folder.
+func (r *run) waitHandled(t *testing.T, samples []sample) {
+	t.Helper()
+	wantLMTP, wantSMTP := count(samples, forwardLMTP), count(samples, forwardSMTP)
+	wantQ := count(samples, quarantineLarge) + count(samples, quarantineUnparseable)
+	limit := 3 * time.Minute
+	if os.Getenv("TRIAGE_FULL") == "1" {
+		limit = 15 * time.Minute
+	}
+	var lmtp, smtpN, q, failed int
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case err := <-r.exited:
+			t.Fatalf("triage exited while handling the corpus: %v\n%s", err, tail(r.stderr.String(), 4000))
+		default:
+		}
+		lmtp, smtpN = r.srv.Count(t, forwardFolder), len(r.smtp.messages())
+		q, failed = r.srv.Count(t, quarantineBox), r.srv.Count(t, failedBox)
+		if lmtp >= wantLMTP && smtpN >= wantSMTP && q >= wantQ && r.inboxDone(t) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v: lmtp %d/%d, smtp %d/%d, quarantine %d/%d, failed %d\nlog tail:\n%s",
+				limit, lmtp, wantLMTP, smtpN, wantSMTP, q, wantQ, failed, tail(r.stderr.String(), 6000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if failed != 0 {
+		t.Errorf("%d messages in %s: a sink rejected forwarded mail", failed, failedBox)
+	}
+}
+
+// inboxDone reports whether every message left in INBOX carries $Triaged.
+func (r *run) inboxDone(t *testing.T) bool {
+	out := r.srv.Doveadm(t, "-f", "flow", "search", "-u", r.srv.User, "mailbox", "INBOX", "UNKEYWORD", "$Triaged")
+	return strings.TrimSpace(out) == ""
+}
+
+// stop reads the peak RSS, sends SIGTERM and expects exit status 0.
+func (r *run) stop(t *testing.T) {
+	t.Helper()
+	r.peakRSS = vmHWM(t, r.cmd.Process.Pid)
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case err := <-r.exited:
+		if err != nil {
+			t.Errorf("triage exited with %v after SIGTERM, want status 0", err)
+		}
+	case <-time.After(60 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.exited
+		t.Errorf("triage did not stop within 60s of SIGTERM")
+	}
+}
+
+// vmHWM is a process's peak resident set size.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("read /proc status: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// checkAll makes every assertion about a finished run.
+func (r *run) checkAll(t *testing.T, samples []sample) {
+	t.Helper()
+	byName := map[string]sample{}
+	for _, s := range samples {
+		byName[s.name] = s
+	}
+
+	// Metrics, read while the daemon still runs.
+	nLarge, nUnparseable := count(samples, quarantineLarge), count(samples, quarantineUnparseable)
+	if got := r.metric(t, "triage_quarantined_total", map[string]string{"reason": "too_large"}); got != float64(nLarge) {
+		t.Errorf("triage_quarantined_total{reason=too_large} = %v, want %d", got, nLarge)
+	}
+	if got := r.metric(t, "triage_quarantined_total", map[string]string{"reason": "unparseable"}); got != float64(nUnparseable) {
+		t.Errorf("triage_quarantined_total{reason=unparseable} = %v, want %d", got, nUnparseable)
+	}
+	for q, o := range map[string]outcome{"lmtp": forwardLMTP, "smtp": forwardSMTP} {
+		if got := r.metric(t, "triage_forwarded_total", map[string]string{"queue": q}); got != float64(count(samples, o)) {
+			t.Errorf("triage_forwarded_total{queue=%s} = %v, want %d", q, got, count(samples, o))
+		}
+	}
+	r.stop(t)
+
+	// Memory: the largest message the daemon fetched bounds its peak RSS.
+	var largest int64
+	for _, s := range samples {
+		if s.want != quarantineLarge {
+			largest = max(largest, int64(len(s.raw)))
+		}
+	}
+	bound := 8*largest + 100<<20
+	t.Logf("peak RSS %.1f MiB; largest fetched message %.1f MiB; bound %.1f MiB",
+		float64(r.peakRSS)/(1<<20), float64(largest)/(1<<20), float64(bound)/(1<<20))
+	if r.peakRSS > bound {
+		t.Errorf("peak RSS %d bytes exceeds the bound 8 × %d + 100 MiB = %d", r.peakRSS, largest, bound)
+	}
+
+	logs := r.stderr.String()
+	for _, bad := range []string{"panic:", "goroutine ", "fatal error:", "DATA RACE", "handler panicked"} {
+		if strings.Contains(logs, bad) {
+			t.Errorf("the daemon's output contains %q:\n%s", bad, around(logs, bad, 3000))
+		}
+	}
+	for _, secret := range []string{imapPassword, adminToken} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("a secret (%d chars) appears in the logs", len(secret))
+		}
+	}
+
+	// Quarantined mail: in the folder, unchanged, with the reason logged.
+	gotQ := map[string]int{}
+	for _, m := range r.srv.Fetch(t, quarantineBox) {
+		name := identify(m.Raw, samples)
+		gotQ[name]++
+		s, ok := byName[name]
+		switch {
+		case !ok:
+			t.Errorf("unknown message of %d bytes in %s", len(m.Raw), quarantineBox)
+		case s.want.forwarded():
+			t.Errorf("%s was quarantined, want %s", name, s.want)
+		case !bytes.Equal(normalizeEOL(m.Raw), normalizeEOL(s.raw)):
+			t.Errorf("%s changed in quarantine (%d → %d bytes)", name, len(s.raw), len(m.Raw))
+		}
+	}
+	reasons := quarantineReasons(t, logs)
+	for _, s := range samples {
+		if s.want.forwarded() {
+			continue
+		}
+		if gotQ[s.name] != 1 {
+			t.Errorf("%s: %d copies in %s, want 1 (%s)", s.name, gotQ[s.name], quarantineBox, s.want)
+		}
+		want := "larger than"
+		if s.want == quarantineUnparseable {
+			want = "unparseable"
+		}
+		if !anyContains(reasons, want) {
+			t.Errorf("no quarantine log line with reason %q; reasons logged: %q", want, reasons)
+		}
+	}
+
+	// Forwarded mail: once each, through the sink its rules chose, well formed.
+	forwarded := map[string][][]byte{}
+	for _, m := range r.srv.Fetch(t, forwardFolder) {
+		forwarded["lmtp/"+identify(m.Raw, samples)] = append(forwarded["lmtp/"+identify(m.Raw, samples)], m.Raw)
+	}
+	for _, m := range r.smtp.messages() {
+		name := identify(m.data, samples)
+		forwarded["smtp/"+name] = append(forwarded["smtp/"+name], m.data)
+		if len(m.to) != 1 || m.to[0] != "intake@tracker.test" || m.from != "triage@test.invalid" {
+			t.Errorf("smtp envelope of %s: from %q to %q", name, m.from, m.to)
+		}
+	}
+	for key, list := range forwarded {
+		sink, name, _ := strings.Cut(key, "/")
+		s, ok := byName[name]
+		if !ok || !s.want.forwarded() || (sink == "smtp") != (s.want == forwardSMTP) {
+			t.Errorf("%s arrived via %s %d times; want %s", name, sink, len(list), s.want)
+		}
+	}
+	for _, s := range samples {
+		if !s.want.forwarded() {
+			continue
+		}
+		key := "lmtp/" + s.name
+		if s.want == forwardSMTP {
+			key = "smtp/" + s.name
+		}
+		list := forwarded[key]
+		if len(list) != 1 {
+			t.Errorf("%s: forwarded %d times via %s, want once", s.name, len(list), key)
+			continue
+		}
+		t.Run(s.name, func(t *testing.T) { checkForwarded(t, s, list[0]) })
+	}
+
+	// Nothing derived from mail reached the file system: the work directory
+	// holds only what the config names.
+	var files []string
+	_ = filepath.WalkDir(r.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(r.dir, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	if want := []string{"rules.yaml", "state/state.db", "triage.yaml"}; strings.Join(files, ",") != strings.Join(want, ",") {
+		t.Errorf("work directory holds %q, want %q", files, want)
+	}
+	for _, p := range []string{"state", "state/state.db"} {
+		st, err := os.Stat(filepath.Join(r.dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v; state must be private (0700/0600)", p, st.Mode().Perm())
+		}
+	}
+}
+
+// identify names a message by its X-Hostile-Id header (the first line) or,
+// for the samples without one, by content.
+func identify(raw []byte, samples []sample) string {
+	if i := bytes.Index(raw, []byte("X-Hostile-Id: ")); i >= 0 {
+		rest := raw[i+len("X-Hostile-Id: "):]
+		if j := bytes.IndexAny(rest, "\r\n"); j >= 0 {
+			return string(rest[:j])
+		}
+	}
+	for _, s := range samples {
+		if bytes.Equal(normalizeEOL(raw), normalizeEOL(s.raw)) {
+			return s.name
+		}
+	}
+	return fmt.Sprintf("<unknown %d bytes>", len(raw))
+}
+
+// normalizeEOL turns CRLF into LF: Dovecot stores LF and serves CRLF.
+func normalizeEOL(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
+
+// quarantineReasons collects the reason of every "quarantin…" JSON log record.
+func quarantineReasons(t *testing.T, logs string) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, "quarantin") {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			continue
+		}
+		if reason, ok := rec["reason"].(string); ok {
+			out = append(out, reason)
+		}
+	}
+	return out
+}
+
+func anyContains(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitHeader returns the header section (without the blank line) and the body.
+func splitHeader(raw []byte) ([]byte, []byte) {
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		if j := bytes.Index(raw, []byte("\n\n")); j < 0 || i < j {
+			return raw[:i+2], raw[i+4:]
+		}
+	}
+	if j := bytes.Index(raw, []byte("\n\n")); j >= 0 {
+		return raw[:j+1], raw[j+2:]
+	}
+	return raw, nil
+}
+
+var triageFields = map[string]bool{ // name → required
+	"X-Triage-Tier": true, "X-Triage-Priority": true, "X-Triage-Queue": true, "X-Triage-Ticket-Id": true,
+	"X-Triage-Runbook": false, "X-Triage-Rules": false, "X-Triage-Tags": false,
+	"X-Triage-Response-Due": false, "X-Triage-Resolve-Due": false,
+}
+
+// deliveryFields are prepended by Dovecot when it stores an LMTP delivery.
+var deliveryFields = map[string]bool{"Return-Path": true, "Delivered-To": true, "Received": true}
+
+// checkForwarded parses one forwarded message back and checks it is well
+// formed and carries exactly the triage headers, with nothing injected.
+func checkForwarded(t *testing.T, s sample, got []byte) {
+	hdr, body := splitHeader(got)
+	for i, line := range bytes.Split(hdr, []byte("\n")) {
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) > 998 {
+			t.Errorf("header line %d is %d octets (> 998): %.80q…", i+1, len(line), line)
+		}
+		if bytes.ContainsAny(line, "\r\x00") {
+			t.Errorf("header line %d holds a bare CR or NUL: %.120q", i+1, line)
+		}
+	}
+
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(got)))
+	if err != nil {
+		t.Fatalf("go-message cannot read the forwarded header: %v", err)
+	}
+	keys := map[string]int{}
+	for f := h.Fields(); f.Next(); {
+		keys[textprotoCanonical(f.Key())]++
+	}
+	for name, required := range triageFields {
+		switch n := keys[name]; {
+		case n > 1:
+			t.Errorf("%s appears %d times", name, n)
+		case n == 0 && required:
+			t.Errorf("%s is missing", name)
+		}
+	}
+	if want := classifier.TicketID(s.raw); h.Get("X-Triage-Ticket-Id") != want {
+		t.Errorf("X-Triage-Ticket-Id = %q, want %q", h.Get("X-Triage-Ticket-Id"), want)
+	}
+	wantQueue := "lmtp"
+	if s.want == forwardSMTP {
+		wantQueue = "smtp"
+	}
+	if q := h.Get("X-Triage-Queue"); q != wantQueue {
+		t.Errorf("X-Triage-Queue = %q, want %q", q, wantQueue)
+	}
+	if strings.HasPrefix(s.name, "expression-subject") {
+		if tier, rules := h.Get("X-Triage-Tier"), h.Get("X-Triage-Rules"); tier != "L1" || strings.Contains(rules, "expression-bait") {
+			t.Errorf("an expression-looking subject was evaluated: tier %q, rules %q", tier, rules)
+		}
+	}
+
+	// Nothing injected: besides the X-Triage-* fields the forwarded header
+	// has the original's fields, no more (Bcc, To, …).
+	origKeys := map[string]int{}
+	if oh, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(s.raw))); err == nil {
+		for f := oh.Fields(); f.Next(); {
+			if k := textprotoCanonical(f.Key()); !strings.HasPrefix(k, "X-Triage-") {
+				origKeys[k]++
+			}
+		}
+		for k, n := range keys {
+			if strings.HasPrefix(k, "X-Triage-") {
+				continue
+			}
+			if s.want == forwardLMTP && deliveryFields[k] {
+				continue // added by Dovecot's LMTP delivery, not by triage
+			}
+			if n != origKeys[k] && !(k == "Subject" && origKeys[k] == 0 && n == 1) {
+				t.Errorf("header %s appears %d times, the original had %d", k, n, origKeys[k])
+			}
+		}
+	}
+	if keys["Bcc"] != 0 {
+		t.Errorf("forwarded mail has a Bcc header")
+	}
+
+	// The subject tag, once, at the start.
+	tag := "[" + h.Get("X-Triage-Tier") + "][" + h.Get("X-Triage-Priority") + "]"
+	subject := h.Get("Subject")
+	if dec, err := (&mime.WordDecoder{CharsetReader: func(string, io.Reader) (io.Reader, error) {
+		return nil, errors.New("charset not needed for the tag")
+	}}).DecodeHeader(subject); err == nil {
+		subject = dec
+	}
+	if !strings.HasPrefix(subject, tag) || strings.Count(subject, tag) != 1 {
+		t.Errorf("subject %.120q should start with the tag %q exactly once", subject, tag)
+	}
+
+	// go-message reads the whole message without error beyond unknown
+	// charsets and encodings, which the corpus has on purpose.
+	if e, err := message.Read(bytes.NewReader(got)); err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+		t.Errorf("go-message cannot parse the forwarded message: %v", err)
+	} else if e != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(e.Body, 64<<20))
+	}
+
+	// The body is the original's (line endings aside).
+	_, origBody := splitHeader(s.raw)
+	if !bytes.Equal(bytes.TrimRight(normalizeEOL(body), "\n"), bytes.TrimRight(normalizeEOL(origBody), "\n")) {
+		t.Errorf("body changed: %d octets forwarded, original %d", len(body), len(origBody))
+	}
+}
+
+func textprotoCanonical(k string) string {
+	// net/textproto's canonical form, for comparing header names.
+	parts := strings.Split(strings.ToLower(k), "-")
+	for i, p := range parts {
+		if p != "" {
+			parts[i] = strings.ToUpper(p[:1]) + p[1:]
+		}
+	}
+	return strings.Join(parts, "-")
+}
+
+// smtpRecorder is the tracker's SMTP intake.
+type smtpRecorder struct {
+	addr string
+	mu   sync.Mutex
+	msgs []received
+}
+
+type received struct {
+	from string
+	to   []string
+	data []byte
+}
+
+func (m *smtpRecorder) messages() []received {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]received(nil), m.msgs...)
+}
+
+func (m *smtpRecorder) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{rec: m}, nil }
+
+type smtpSession struct {
+	rec  *smtpRecorder
+	from string
+	to   []string
+}
+
+func (s *smtpSession) Reset()        { s.from, s.to = "", nil }
+func (s *smtpSession) Logout() error { return nil }
+func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
+func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+func (s *smtpSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.msgs = append(s.rec.msgs, received{from: s.from, to: append([]string(nil), s.to...), data: b})
+	return nil
+}
+
+func startSMTP(t *testing.T) *smtpRecorder {
+	t.Helper()
+	rec := &smtpRecorder{}
+	srv := smtp.NewServer(rec)
+	srv.Domain = "tracker.test"
+	srv.MaxMessageBytes = 128 << 20
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 30 * time.Second
+	srv.ErrorLog = nopLogger{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.addr = ln.Addr().String()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = srv.Close()
+		<-done
+	})
+	return rec
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+func (nopLogger) Println(...any)        {}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func around(s, sub string, n int) string {
+	i := strings.Index(s, sub)
+	if i < 0 {
+		return ""
+	}
+	return s[max(0, i-n/4):min(len(s), i+n)]
+}

@@ -1,0 +1,357 @@
+// Network fault suite: the whole daemon (in process) reaches a private
+// Dovecot's IMAP, and its webhook and LMTP sinks, through fault-injecting TCP
+// proxies (proxy.go) that cut connections mid-FETCH, mid-IDLE, mid-request
+// and mid-DATA, add latency spikes, and black-hole or take down a path. Each
+// scenario checks: nothing lost (every mail forwarded at least once, and
+// complete), duplicates only under the same ticket id, nothing marked done
+// that was not forwarded, every stall ended by a timeout and reconnect
+// (bounded waits), and new mail still served afterwards.
+//
+// Run (needs dovecot; skipped without it unless CI=true):
+//
+//	go test -race ./suites/netfault/                     # CI sizes, about 1.5 min
+//	TRIAGE_FULL=1 go test -race -timeout 30m ./suites/netfault/   # full sizes
+//	go test -v -run 'TestNetFault/imap-cut-mid-fetch' ./suites/netfault/   # one scenario; -v prints RESULT lines
+package netfault
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sizes are one run's dimensions; TRIAGE_FULL=1 selects the full ones.
+type sizes struct {
+	backlog    int // large messages in the cut-mid-FETCH backlog
+	bigBytes   int // size of each
+	fetchCuts  int // resets inside FETCH responses
+	idleCycles int // cut-in-IDLE rounds
+	perCycle   int // mails delivered per round or phase
+	spikyMsgs  int // backlog drained under latency spikes
+	sinkMsgs   int // mails per sink scenario
+	sinkCuts   int // resets per sink scenario
+}
+
+var (
+	ciSizes   = sizes{backlog: 30, bigBytes: 256 << 10, fetchCuts: 4, idleCycles: 4, perCycle: 3, spikyMsgs: 16, sinkMsgs: 8, sinkCuts: 3}
+	fullSizes = sizes{backlog: 200, bigBytes: 512 << 10, fetchCuts: 25, idleCycles: 20, perCycle: 10, spikyMsgs: 100, sinkMsgs: 50, sinkCuts: 15}
+)
+
+func suiteSizes() sizes {
+	if os.Getenv("TRIAGE_FULL") == "1" {
+		return fullSizes
+	}
+	return ciSizes
+}
+
+func TestNetFault(t *testing.T) {
+	sz := suiteSizes()
+	scenarios := []struct {
+		name string
+		run  func(t *testing.T, sz sizes)
+	}{
+		{"imap-cut-mid-fetch", cutMidFetch},
+		{"imap-cut-in-idle", cutInIdle},
+		{"imap-latency-spikes", latencySpikes},
+		{"imap-blackhole", blackhole},
+		{"webhook-cut-mid-request", webhookCutMidRequest},
+		{"webhook-cut-before-response", webhookCutBeforeResponse},
+		{"webhook-slow", webhookSlow},
+		{"webhook-down-then-up", webhookDownThenUp},
+		{"lmtp-cut-mid-data", lmtpCutMidData},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) { sc.run(t, sz) })
+	}
+}
+
+// cutMidFetch resets the IMAP connection repeatedly while a backlog of large
+// messages is being fetched: each reset lands inside a FETCH literal (the
+// only large responses), at a different offset each time.
+func cutMidFetch(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: sinkFile, account: "batch_size: 8"})
+	for i := range sz.backlog {
+		r.appendMail("backlog", i, sz.bigBytes)
+	}
+	r.run()
+	for k := range sz.fetchCuts {
+		// Past login, SELECT and SEARCH (a few kB) everything downstream is
+		// FETCH data; the odd step moves the cut within a literal.
+		mark := int64(600_000 + k*137_111)
+		fired := r.imap.CutAfter(Downstream, mark)
+		waitClosed(t, fired, 60*time.Second, fmt.Sprintf("cut %d mid-FETCH (the backlog ended first, or the daemon stalled)", k+1))
+		r.check(fmt.Sprintf("after cut %d", k+1))
+	}
+	r.waitDelivered(90*time.Second, "the backlog after the cuts")
+	dups := r.checkFinal()
+	if got := r.sessionFailures(); got < sz.fetchCuts {
+		t.Errorf("%d IMAP session failures logged, want at least one per cut (%d)", got, sz.fetchCuts)
+	}
+	r.servesNewMail()
+	r.report(fmt.Sprintf("%d resets mid-FETCH", sz.fetchCuts), dups)
+}
+
+// cutInIdle resets the connection while the daemon sits in IDLE, with new
+// mail delivered by LMTP just after the reset (it arrives while the daemon
+// reconnects) or just before it (the EXISTS may die with the connection).
+func cutInIdle(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: sinkFile})
+	r.run()
+	for k := range sz.idleCycles {
+		r.waitIdle(30 * time.Second)
+		mailFirst := k%2 == 1
+		if mailFirst {
+			for i := range sz.perCycle {
+				r.deliverMail(fmt.Sprintf("idle%d", k), i, 4000)
+			}
+		}
+		if n := r.imap.Cut(); n != 1 {
+			t.Fatalf("round %d: cut %d connections, want the one IDLE connection", k, n)
+		}
+		if !mailFirst {
+			for i := range sz.perCycle {
+				r.deliverMail(fmt.Sprintf("idle%d", k), i, 4000)
+			}
+		}
+		r.waitDelivered(30*time.Second, fmt.Sprintf("round %d", k))
+		r.check(fmt.Sprintf("round %d", k))
+	}
+	dups := r.checkFinal()
+	if got := r.metric("triage_imap_reconnects_total", nil); got < float64(sz.idleCycles) {
+		t.Errorf("triage_imap_reconnects_total = %v, want ≥ %d (one per cut)", got, sz.idleCycles)
+	}
+	r.servesNewMail()
+	r.report(fmt.Sprintf("%d resets in IDLE", sz.idleCycles), dups)
+}
+
+// latencySpikes adds 200–500 ms each way, on and off, while a backlog drains,
+// then holds 400 ms while mail arrives in IDLE. Latency below the account
+// timeout must cost time only: no session may fail.
+func latencySpikes(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: sinkFile, account: "batch_size: 4"})
+	for i := range sz.spikyMsgs {
+		r.appendMail("spiky", i, 64<<10)
+	}
+	stop := make(chan struct{})
+	var spikes sync.WaitGroup
+	spikes.Go(func() {
+		pattern := []time.Duration{250 * time.Millisecond, 0, 500 * time.Millisecond, 0, 200 * time.Millisecond, 0}
+		tick := time.NewTicker(400 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			r.imap.SetLatency(pattern[i%len(pattern)])
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	r.run()
+	waitFor(t, 120*time.Second, "the backlog under latency spikes: every mail forwarded", r.allForwarded)
+	close(stop)
+	spikes.Wait()
+	r.waitDelivered(60*time.Second, "the backlog under latency spikes")
+
+	r.imap.SetLatency(400 * time.Millisecond)
+	r.waitIdle(30 * time.Second)
+	for i := range sz.perCycle {
+		r.deliverMail("slow-idle", i, 4000)
+	}
+	r.waitDelivered(60*time.Second, "mail delivered in IDLE at 400 ms latency")
+	r.imap.SetLatency(0)
+	dups := r.checkFinal()
+	if n := r.sessionFailures(); n != 0 {
+		t.Errorf("%d IMAP sessions failed under latency (≤ 500 ms each way) below the %v timeout, want none", n, accountTimeout)
+	}
+	r.servesNewMail()
+	r.report("latency spikes 200-500 ms each way, then 400 ms in IDLE", dups)
+}
+
+// blackhole: a server that accepts and never answers (no greeting), a path
+// that goes silent mid-FETCH, and one that goes silent in IDLE. Every stall
+// must end in a timeout and a reconnect; once the path is restored mail
+// flows. Finally the daemon must stop within its shutdown deadline while
+// its connection is black-holed.
+func blackhole(t *testing.T, sz sizes) {
+	const idleRestart = 4 * time.Second
+	r := newRig(t, rigOptions{sink: sinkFile, account: "batch_size: 8\nidle_restart: " + idleRestart.String()})
+	for i := range sz.backlog / 2 {
+		r.appendMail("silent", i, sz.bigBytes)
+	}
+
+	// 1. No greeting: every attempt must time out and be retried.
+	r.imap.SetBlackhole(true)
+	r.run()
+	waitFor(t, 4*accountTimeout+10*time.Second, "a second connection attempt after the silent greeting timed out", func() bool {
+		return r.imap.Stats().Accepted >= 2
+	})
+	if n := len(r.forwarded()); n != 0 {
+		t.Fatalf("%d tickets forwarded while the server never answered", n)
+	}
+	r.check("while the server never answered")
+	r.imap.SetBlackhole(false)
+
+	// 2. Silent in the middle of a FETCH literal.
+	fired := r.imap.BlackholeAfter(Downstream, 700_000)
+	waitClosed(t, fired, 60*time.Second, "the path to go silent mid-FETCH")
+	before := r.imap.Stats().Accepted
+	waitFor(t, 4*accountTimeout+10*time.Second, "a reconnect after the FETCH stalled", func() bool {
+		return r.imap.Stats().Accepted > before
+	})
+	r.check("after the FETCH stalled")
+	r.imap.SetBlackhole(false)
+	r.waitDelivered(90*time.Second, "the backlog after the silent FETCH")
+
+	// 3. Silent while in IDLE; mail arrives meanwhile. IDLE sends nothing,
+	// so the stall is seen when IDLE is restarted (idle_restart) and its
+	// DONE goes unanswered (timeout).
+	r.waitIdle(30 * time.Second)
+	r.imap.SetBlackhole(true)
+	for i := range sz.perCycle {
+		r.deliverMail("silent-idle", i, 4000)
+	}
+	before = r.imap.Stats().Accepted
+	waitFor(t, idleRestart+2*accountTimeout+10*time.Second, "a reconnect after the IDLE connection went silent", func() bool {
+		return r.imap.Stats().Accepted > before
+	})
+	r.check("while IDLE was silent")
+	r.imap.SetBlackhole(false)
+	r.waitDelivered(60*time.Second, "mail delivered while IDLE was silent")
+	dups := r.checkFinal()
+	r.servesNewMail()
+
+	// 4. Shutdown with a silent connection: bounded by shutdown_timeout.
+	r.waitIdle(30 * time.Second)
+	r.imap.SetBlackhole(true)
+	took := r.stop()
+	r.report(fmt.Sprintf("black hole at greeting, mid-FETCH and in IDLE; stop while silent took %v", took.Round(10*time.Millisecond)), dups)
+}
+
+// webhookCutMidRequest resets the webhook connection while the request body
+// is on its way: the tracker never sees those requests; the daemon retries.
+func webhookCutMidRequest(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: sinkWebhook})
+	for i := range sz.sinkMsgs {
+		r.appendMail("hook-cut", i, 30_000)
+	}
+	fired := r.sink.CutAfter(Upstream, 10_000) // inside the first request's ~30 kB body
+	r.run()
+	for k := range sz.sinkCuts {
+		waitClosed(t, fired, 30*time.Second, fmt.Sprintf("webhook cut %d mid-request", k+1))
+		r.check(fmt.Sprintf("after webhook cut %d", k+1))
+		if k+1 < sz.sinkCuts {
+			fired = r.sink.CutAfter(Upstream, int64(10_000+(k+1)*3_001))
+		}
+	}
+	r.waitDelivered(60*time.Second, "tickets after the cuts")
+	dups := r.checkFinal()
+	r.servesNewMail()
+	r.report(fmt.Sprintf("%d webhook resets mid-request", sz.sinkCuts), dups)
+}
+
+// webhookCutBeforeResponse resets the connection after the tracker recorded
+// a ticket and before its answer: the daemon must retry, and the duplicate
+// must carry the same id (and Idempotency-Key).
+func webhookCutBeforeResponse(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: sinkWebhook})
+	var mu sync.Mutex
+	cuts := 0
+	r.hook.setAfterRecord(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if cuts < sz.sinkCuts {
+			cuts++
+			r.sink.Cut()
+		}
+	})
+	for i := range sz.sinkMsgs {
+		r.appendMail("hook-ack", i, 8_000)
+	}
+	r.run()
+	r.waitDelivered(60*time.Second, "tickets whose acknowledgements were cut")
+	dups := r.checkFinal()
+	mu.Lock()
+	done := cuts
+	mu.Unlock()
+	if done != sz.sinkCuts {
+		t.Errorf("%d acknowledgements cut, want %d", done, sz.sinkCuts)
+	}
+	if dups != sz.sinkCuts {
+		t.Errorf("%d duplicate deliveries, want exactly one per lost acknowledgement (%d)", dups, sz.sinkCuts)
+	}
+	r.servesNewMail()
+	r.report(fmt.Sprintf("%d acknowledgements cut", sz.sinkCuts), dups)
+}
+
+// webhookSlow puts 1.5 s of latency each way in front of a webhook whose
+// timeout is 1 s: every attempt times out (the tracker may still get late
+// requests) until the latency goes.
+func webhookSlow(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: sinkWebhook})
+	r.sink.SetLatency(1500 * time.Millisecond)
+	for i := range sz.sinkMsgs {
+		r.appendMail("hook-slow", i, 4_000)
+	}
+	r.run()
+	waitFor(t, 60*time.Second, "webhook attempts to time out", func() bool {
+		return r.metric("triage_forward_errors_total", map[string]string{"queue": "hook"}) >= 3
+	})
+	r.check("while the webhook is slower than its timeout")
+	r.sink.SetLatency(0)
+	r.waitDelivered(60*time.Second, "tickets once the webhook is fast again")
+	dups := r.checkFinal()
+	r.servesNewMail()
+	r.report("webhook 1.5 s each way vs 1 s timeout", dups)
+}
+
+// webhookDownThenUp resets every webhook connection for a while; nothing
+// may be marked done until it is back.
+func webhookDownThenUp(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: sinkWebhook})
+	r.sink.SetDown(true)
+	for i := range sz.sinkMsgs {
+		r.appendMail("hook-down", i, 4_000)
+	}
+	r.run()
+	waitFor(t, 60*time.Second, "webhook attempts to fail", func() bool {
+		return r.metric("triage_forward_errors_total", map[string]string{"queue": "hook"}) >= 5
+	})
+	if n := len(r.forwarded()); n != 0 {
+		t.Fatalf("%d tickets reached a webhook that was down", n)
+	}
+	r.check("while the webhook is down")
+	if r.srv.Count(t, "INBOX") != len(r.sent) {
+		t.Fatal("INBOX lost messages while the webhook was down")
+	}
+	r.sink.SetDown(false)
+	r.waitDelivered(60*time.Second, "tickets once the webhook is up")
+	dups := r.checkFinal()
+	r.servesNewMail()
+	r.report(fmt.Sprintf("webhook down, %d connections refused", r.sink.Stats().Refused), dups)
+}
+
+// lmtpCutMidData resets the LMTP sink connection in the middle of DATA: the
+// tracker's mailbox (Dovecot) must never get a truncated copy, and every
+// mail must arrive once the cuts stop.
+func lmtpCutMidData(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: sinkLMTP})
+	for i := range sz.sinkMsgs {
+		r.appendMail("lmtp-cut", i, 100_000)
+	}
+	fired := r.sink.CutAfter(Upstream, 20_000) // past LHLO/MAIL/RCPT, inside DATA
+	r.run()
+	for k := range sz.sinkCuts {
+		waitClosed(t, fired, 30*time.Second, fmt.Sprintf("LMTP cut %d mid-DATA", k+1))
+		r.check(fmt.Sprintf("after LMTP cut %d", k+1))
+		if k+1 < sz.sinkCuts {
+			fired = r.sink.CutAfter(Upstream, int64(20_000+(k+1)*7_919))
+		}
+	}
+	r.waitDelivered(60*time.Second, "forwarded copies after the cuts")
+	dups := r.checkFinal()
+	r.servesNewMail()
+	r.report(fmt.Sprintf("%d LMTP resets mid-DATA", sz.sinkCuts), dups)
+}

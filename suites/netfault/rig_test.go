@@ -1,0 +1,590 @@
+package netfault
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/daemon"
+	"github.com/triage-dev/triage/internal/dovecottest"
+)
+
+// Sink kinds a rig can forward to.
+const (
+	sinkFile    = "file"    // JSON Lines, written directly (no proxy)
+	sinkWebhook = "webhook" // an HTTP server behind r.sink
+	sinkLMTP    = "lmtp"    // Dovecot's LMTP behind r.sink, into folder trackerFolder
+)
+
+const (
+	imapPassword  = "netfault-imap-pw-81c3e7"
+	doneKeyword   = "$Triaged"
+	trackerFolder = "Tracker"
+	// accountTimeout is the daemon's per-command IMAP timeout in the suite:
+	// every stall must end in a timeout and a reconnect well within a test.
+	accountTimeout = 3 * time.Second
+)
+
+// rigOptions shape one scenario's daemon.
+type rigOptions struct {
+	sink    string
+	account string // extra YAML lines for the account (indented by the rig)
+	queue   string // extra YAML lines for the queue
+}
+
+// rig is one scenario: a private Dovecot, the daemon in process reaching its
+// IMAP through the proxy imap, and one sink (behind the proxy sink unless it
+// is a file).
+type rig struct {
+	t    *testing.T
+	opts rigOptions
+	srv  *dovecottest.Server
+	imap *Proxy
+	sink *Proxy // nil for the file sink
+	hook *hookServer
+	dir  string
+	logs *logBuffer
+
+	d      *daemon.Daemon
+	cancel context.CancelFunc
+	done   chan error
+
+	sent  map[string]sentMail // ticket id → the mail that carries it
+	order []string            // ids in the order sent
+	start time.Time
+}
+
+type sentMail struct {
+	subject string
+	marker  string // last line of the body: a forwarded copy without it was truncated
+}
+
+func newRig(t *testing.T, opts rigOptions) *rig {
+	t.Helper()
+	r := &rig{t: t, opts: opts, dir: t.TempDir(), logs: &logBuffer{}, sent: map[string]sentMail{}, start: time.Now()}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log (last 150 lines):\n%s", r.logs.tail(150))
+		}
+	})
+	r.srv = dovecottest.Start(t, dovecottest.WithPassword(imapPassword))
+	r.imap = mustProxy(t, r.srv.Addr())
+
+	queueName, queueYAML := "", ""
+	switch opts.sink {
+	case sinkFile:
+		queueName, queueYAML = "tickets", "{type: file, path: out/tickets.jsonl}"
+	case sinkWebhook:
+		r.hook = newHookServer(t)
+		r.sink = mustProxy(t, r.hook.addr())
+		queueName = "hook"
+		queueYAML = fmt.Sprintf("\n    type: webhook\n    url: http://%s/tickets\n    timeout: 1s\n    retry: {initial: 50ms, max: 400ms}\n", r.sink.Addr())
+	case sinkLMTP:
+		r.sink = mustProxy(t, r.srv.LMTPAddr())
+		queueName = "tracker"
+		queueYAML = fmt.Sprintf("\n    type: lmtp\n    addr: %s\n    to: %s+%s@test.invalid\n    from: triage@test.invalid\n    timeout: 3s\n    retry: {initial: 50ms, max: 400ms}\n", r.sink.Addr(), r.srv.User, trackerFolder)
+	default:
+		t.Fatalf("unknown sink %q", opts.sink)
+	}
+	if opts.queue != "" {
+		queueYAML += indent(opts.queue, "    ")
+	}
+	rulesYAML := fmt.Sprintf(`version: 1
+defaults: {tier: L1, priority: P3, queue: %s, runbook: kb/netfault}
+rules:
+  - name: netfault
+    when: subject startsWith "netfault"
+    tags: [netfault]
+`, queueName)
+	cfg := fmt.Sprintf(`rules: rules.yaml
+accounts:
+  - name: helpdesk
+    addr: %s
+    tls: none
+    username: %s
+    password_file: imap.password
+    mailboxes: [INBOX]
+    timeout: %s
+    reconnect_min: 100ms
+    reconnect_max: 1s
+    retry_backoff: 200ms
+%squeues:
+  %s: %s
+state_dir: state
+shutdown_timeout: 5s
+log: {level: debug}
+`, r.imap.Addr(), r.srv.User, accountTimeout, indent(opts.account, "    "), queueName, queueYAML)
+	for name, content := range map[string]string{"rules.yaml": rulesYAML, "triage.yaml": cfg, "imap.password": imapPassword} {
+		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func indent(s, prefix string) string {
+	if s == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString(prefix + line + "\n")
+	}
+	return b.String()
+}
+
+func mustProxy(t *testing.T, upstream string) *Proxy {
+	t.Helper()
+	p, err := Listen(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// run starts the daemon in process.
+func (r *rig) run() {
+	r.t.Helper()
+	cfg, err := daemon.LoadConfig(filepath.Join(r.dir, "triage.yaml"))
+	if err != nil {
+		r.t.Fatalf("config: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := daemon.New(cfg, daemon.Options{Log: log, Version: "netfault", DisableHTTP: true})
+	if err != nil {
+		r.t.Fatalf("daemon.New: %v", err)
+	}
+	r.d = d
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- d.Run(ctx) }()
+	r.t.Cleanup(func() { r.stop() })
+}
+
+// stop stops the daemon and reports how long that took; a daemon that does
+// not return within shutdown_timeout plus a margin fails the test.
+func (r *rig) stop() time.Duration {
+	if r.cancel == nil {
+		return 0
+	}
+	start := time.Now()
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			r.t.Errorf("daemon Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		r.t.Error("daemon did not stop within 30 s (shutdown_timeout is 5 s): hung")
+	}
+	return time.Since(start)
+}
+
+// newMail builds a unique message of about size bytes whose last body line
+// is its marker, and records the ticket id it must arrive under.
+func (r *rig) newMail(tag string, i, size int) []byte {
+	r.t.Helper()
+	name := fmt.Sprintf("%s-%d", tag, i)
+	marker := "END netfault-" + name
+	subject := fmt.Sprintf("netfault %s %d", tag, i)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: Netfault User <user%d@example.com>\r\n", i)
+	b.WriteString("To: helpdesk@example.com\r\n")
+	fmt.Fprintf(&b, "Subject: %s\r\n", subject)
+	fmt.Fprintf(&b, "Message-ID: <%s@netfault.test>\r\n", name)
+	b.WriteString("Date: Fri, 27 Nov 2026 10:00:00 +0100\r\n")
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
+	for line := 0; b.Len() < size; line++ {
+		fmt.Fprintf(&b, "%s line %06d: the printer on floor %d still prints only blank pages today\r\n", name, line, line%9)
+	}
+	b.WriteString(marker + "\r\n")
+	raw := b.Bytes()
+	id := classifier.TicketID(raw)
+	if _, dup := r.sent[id]; dup {
+		r.t.Fatalf("two test mails share ticket id %s", id)
+	}
+	r.sent[id] = sentMail{subject: subject, marker: marker}
+	r.order = append(r.order, id)
+	return raw
+}
+
+// appendMail stores a mail straight into the INBOX Maildir (a backlog).
+func (r *rig) appendMail(tag string, i, size int) {
+	r.t.Helper()
+	r.srv.Append(r.t, "INBOX", r.newMail(tag, i, size))
+}
+
+// deliverMail delivers a mail by LMTP, straight to Dovecot (the daemon
+// hears of it through IDLE, over the proxy).
+func (r *rig) deliverMail(tag string, i, size int) {
+	r.t.Helper()
+	r.srv.Deliver(r.t, r.srv.User, r.newMail(tag, i, size))
+}
+
+// forwardedCopy is one delivery a sink received.
+type forwardedCopy struct {
+	id       string
+	complete bool // the body ends with the mail's marker
+	problem  string
+}
+
+// forwarded reads what the sink received so far.
+func (r *rig) forwarded() []forwardedCopy {
+	r.t.Helper()
+	var out []forwardedCopy
+	switch r.opts.sink {
+	case sinkFile:
+		for _, tk := range readJSONL(r.t, filepath.Join(r.dir, "out", "tickets.jsonl")) {
+			out = append(out, forwardedCopy{id: tk.ID, complete: strings.Contains(tk.Body, r.sent[tk.ID].marker)})
+		}
+	case sinkWebhook:
+		out = r.hook.copies(r.sent)
+	case sinkLMTP:
+		for _, m := range r.srv.Fetch(r.t, trackerFolder) {
+			msg, err := mail.ReadMessage(bytes.NewReader(m.Raw))
+			if err != nil {
+				out = append(out, forwardedCopy{problem: fmt.Sprintf("unreadable copy uid %d: %v", m.UID, err)})
+				continue
+			}
+			id := msg.Header.Get("X-Triage-Ticket-Id")
+			body, _ := io.ReadAll(msg.Body)
+			c := forwardedCopy{id: id, complete: bytes.Contains(body, []byte(r.sent[id].marker))}
+			if orig := classifier.TicketID(m.Raw); orig != id {
+				// The forwarded copy keeps the original headers, so its own
+				// id must be the one it is labelled with.
+				c.problem = fmt.Sprintf("copy labelled %s hashes to %s", id, orig)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// tally counts the forwarded copies by id.
+func tally(copies []forwardedCopy) map[string]int {
+	n := map[string]int{}
+	for _, c := range copies {
+		n[c.id]++
+	}
+	return n
+}
+
+// allForwarded reports whether every sent mail reached the sink.
+func (r *rig) allForwarded() bool {
+	n := tally(r.forwarded())
+	for id := range r.sent {
+		if n[id] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// allDone reports whether every message in INBOX carries the done keyword.
+func (r *rig) allDone() bool {
+	msgs := r.srv.Fetch(r.t, "INBOX")
+	if len(msgs) != len(r.sent) {
+		return false
+	}
+	for _, m := range msgs {
+		if !m.HasFlag(doneKeyword) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitDelivered waits until every mail sent so far is forwarded and marked
+// done.
+func (r *rig) waitDelivered(timeout time.Duration, what string) {
+	r.t.Helper()
+	waitFor(r.t, timeout, what+": every mail forwarded", r.allForwarded)
+	waitFor(r.t, timeout, what+": every mail marked done", r.allDone)
+}
+
+// check verifies the delivery guarantee at this instant and returns the
+// number of duplicate deliveries:
+//   - every forwarded copy carries the id of a mail that was sent and is
+//     complete (a duplicate is only ever a re-send under the same id);
+//   - every message marked done on the server was forwarded.
+func (r *rig) check(when string) (duplicates int) {
+	r.t.Helper()
+	inbox := r.srv.Fetch(r.t, "INBOX") // first: anything done now was forwarded before
+	copies := r.forwarded()
+	for _, c := range copies {
+		switch {
+		case c.problem != "":
+			r.t.Errorf("%s: %s", when, c.problem)
+		case r.sent[c.id] == (sentMail{}):
+			r.t.Errorf("%s: the sink got ticket id %q, which no sent mail has", when, c.id)
+		case !c.complete:
+			r.t.Errorf("%s: ticket %s (%s) was forwarded truncated", when, c.id, r.sent[c.id].subject)
+		}
+	}
+	n := tally(copies)
+	for _, m := range inbox {
+		if !m.HasFlag(doneKeyword) {
+			continue
+		}
+		id := classifier.TicketID(m.Raw)
+		if n[id] == 0 {
+			r.t.Errorf("%s: uid %d (%s) is marked done but was never forwarded", when, m.UID, r.sent[id].subject)
+		}
+	}
+	for _, c := range n {
+		duplicates += max(c-1, 0)
+	}
+	return duplicates
+}
+
+// checkFinal is check plus: every mail forwarded, every message done.
+func (r *rig) checkFinal() (duplicates int) {
+	r.t.Helper()
+	dups := r.check("at the end")
+	n := tally(r.forwarded())
+	for _, id := range r.order {
+		if n[id] == 0 {
+			r.t.Errorf("lost: %s was never forwarded", r.sent[id].subject)
+		}
+	}
+	if !r.allDone() {
+		r.t.Error("INBOX has messages not marked done at the end")
+	}
+	return dups
+}
+
+// servesNewMail proves the daemon still works after the faults: a fresh mail
+// delivered now is forwarded and marked done.
+func (r *rig) servesNewMail() {
+	r.t.Helper()
+	r.deliverMail("after", 0, 2000)
+	r.waitDelivered(30*time.Second, "mail delivered after the faults")
+}
+
+// waitIdle waits until the mailbox sits in IMAP IDLE.
+func (r *rig) waitIdle(timeout time.Duration) {
+	r.t.Helper()
+	waitFor(r.t, timeout, "the INBOX to enter IDLE", func() bool {
+		return r.metric("triage_imap_idle", map[string]string{"mailbox": "INBOX"}) == 1
+	})
+}
+
+// metric sums the samples of a metric family whose labels include match.
+func (r *rig) metric(name string, match map[string]string) float64 {
+	r.t.Helper()
+	fams, err := r.d.Metrics().Registry.Gather()
+	if err != nil {
+		r.t.Fatalf("gather metrics: %v", err)
+	}
+	sum := 0.0
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range match {
+				if labels[k] != v {
+					continue next
+				}
+			}
+			sum += sampleValue(m)
+		}
+	}
+	return sum
+}
+
+func sampleValue(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Histogram != nil:
+		return float64(m.Histogram.GetSampleCount())
+	}
+	return 0
+}
+
+// sessionFailures counts the daemon's "imap session failed" log lines.
+func (r *rig) sessionFailures() int { return r.logs.count("msg=\"imap session failed\"") }
+
+// report logs a scenario's figures (go test -v shows them).
+func (r *rig) report(faults string, duplicates int) {
+	r.t.Helper()
+	r.t.Logf("RESULT %s: %d mails, faults: %s, imap reconnects %v, session failures %d, duplicate deliveries %d (same id), proxy imap %+v, %s",
+		r.t.Name(), len(r.sent), faults, r.metric("triage_imap_reconnects_total", nil), r.sessionFailures(), duplicates,
+		r.imap.Stats(), time.Since(r.start).Round(10*time.Millisecond))
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitClosed waits for ch to close or fails after timeout.
+func waitClosed(t *testing.T, ch <-chan struct{}, timeout time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(timeout):
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+// readJSONL reads the tickets of a JSON Lines file; a last line still being
+// written (no newline yet) is left for the next read.
+func readJSONL(t *testing.T, path string) []classifier.Ticket {
+	t.Helper()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []classifier.Ticket
+	br := bufio.NewReader(f)
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			return out
+		}
+		var tk classifier.Ticket
+		if err := json.Unmarshal(line, &tk); err != nil {
+			t.Fatalf("%s: bad line: %v", path, err)
+		}
+		out = append(out, tk)
+	}
+}
+
+// hookServer stands in for a tracker's webhook.
+type hookServer struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	bodies   map[string][]string // ticket id → the body of each delivery
+	problems []string
+	// afterRecord, if set, runs after a delivery was recorded and before
+	// the response is written; cutting the connection there loses the
+	// acknowledgement of a delivery the tracker has.
+	afterRecord func()
+}
+
+func newHookServer(t *testing.T) *hookServer {
+	h := &hookServer{bodies: map[string][]string{}}
+	h.srv = httptest.NewServer(h)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookServer) addr() string { return strings.TrimPrefix(h.srv.URL, "http://") }
+
+func (h *hookServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var tk classifier.Ticket
+	if err := json.NewDecoder(io.LimitReader(req.Body, 8<<20)).Decode(&tk); err != nil {
+		// A request cut short never becomes a ticket.
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	h.bodies[tk.ID] = append(h.bodies[tk.ID], tk.Body)
+	if key := req.Header.Get("Idempotency-Key"); key != tk.ID {
+		h.problems = append(h.problems, fmt.Sprintf("ticket %s came with Idempotency-Key %q", tk.ID, key))
+	}
+	after := h.afterRecord
+	h.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (h *hookServer) setAfterRecord(f func()) {
+	h.mu.Lock()
+	h.afterRecord = f
+	h.mu.Unlock()
+}
+
+func (h *hookServer) copies(sent map[string]sentMail) []forwardedCopy {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.bodies))
+	for id := range h.bodies {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []forwardedCopy
+	for _, p := range h.problems {
+		out = append(out, forwardedCopy{problem: p})
+	}
+	for _, id := range ids {
+		for _, body := range h.bodies[id] {
+			out = append(out, forwardedCopy{id: id, complete: strings.Contains(body, sent[id].marker)})
+		}
+	}
+	return out
+}
+
+// logBuffer collects the daemon's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) count(substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Count(l.b.Bytes(), []byte(substr))
+}
+
+func (l *logBuffer) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(l.b.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
