@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/rules"
 )
 
 func benchMessages() int {
@@ -41,6 +44,25 @@ func benchMessages() int {
 // benchConfig writes a config for one account on srv with the example
 // rules and every queue to one JSON Lines file.
 func benchConfig(b *testing.B, srv *dovecottest.Server, mailboxes []string, httpAddr string) (*Config, string) {
+	return benchConfigSink(b, srv, mailboxes, httpAddr, "{type: file, path: tickets.jsonl}")
+}
+
+// benchSinks are the sinks the pipeline benchmarks run with: the fsync'd
+// JSON Lines file (bound by the disk's fsync latency) and a webhook to a
+// local HTTP server standing in for a tracker's API.
+func benchSinks(b *testing.B) map[string]string {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	b.Cleanup(hs.Close)
+	return map[string]string{
+		"file":    "{type: file, path: tickets.jsonl}",
+		"webhook": fmt.Sprintf("{type: webhook, url: %q}", hs.URL),
+	}
+}
+
+func benchConfigSink(b *testing.B, srv *dovecottest.Server, mailboxes []string, httpAddr, sink string) (*Config, string) {
 	b.Helper()
 	dir := b.TempDir()
 	if err := extractExamples(dir); err != nil {
@@ -51,7 +73,7 @@ func benchConfig(b *testing.B, srv *dovecottest.Server, mailboxes []string, http
 	}
 	q := ""
 	for _, name := range []string{"helpdesk", "systems", "security", "engineering"} {
-		q += fmt.Sprintf("  %s: {type: file, path: tickets.jsonl}\n", name)
+		q += fmt.Sprintf("  %s: %s\n", name, sink)
 	}
 	cfgText := fmt.Sprintf(`rules: rules.yaml
 accounts:
@@ -77,6 +99,29 @@ log: {level: warn}
 		b.Fatal(err)
 	}
 	return cfg, path
+}
+
+// forwardedMails are the example mails the example rules forward: drop
+// rules move mail to other folders, which would shrink the benchmark's
+// mailbox between runs.
+func forwardedMails(b *testing.B) [][]byte {
+	dir := b.TempDir()
+	if err := extractExamples(dir); err != nil {
+		b.Fatal(err)
+	}
+	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := classifier.New()
+	var out [][]byte
+	for _, raw := range exampleMails(b) {
+		tk, err := c.Classify(set, raw, classifier.Meta{})
+		if err == nil && tk.Class.Action == "forward" && tk.Class.Folder == "" {
+			out = append(out, raw)
+		}
+	}
+	return out
 }
 
 // variedMail returns the i-th benchmark message: an example mail with a
@@ -115,64 +160,75 @@ func dropHeader(raw []byte, name string) []byte {
 func BenchmarkDaemonDrain(b *testing.B) {
 	n := benchMessages()
 	srv := dovecottest.Start(b)
-	mails := exampleMails(b)
+	mails := forwardedMails(b)
 	for i := range n {
 		srv.Append(b, "INBOX", variedMail(mails, i))
 	}
-	for range b.N {
-		// The bare client: UID FETCH 1:* BODY.PEEK[] in batches of 200.
-		c := srv.Client(b)
-		if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		fetched := 0
-		for lo := 1; lo <= n; lo += 200 {
-			var set imap.UIDSet
-			set.AddRange(imap.UID(lo), imap.UID(min(lo+199, n)))
-			msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
-			if err != nil {
-				b.Fatal(err)
+	sinks := benchSinks(b)
+	for _, sinkName := range []string{"webhook", "file"} {
+		b.Run(sinkName, func(b *testing.B) {
+			for range b.N {
+				drainOnce(b, srv, n, sinks[sinkName])
 			}
-			fetched += len(msgs)
-		}
-		bare := time.Since(start)
-		c.Close()
-		if fetched != n {
-			b.Fatalf("bare fetch got %d of %d", fetched, n)
-		}
+		})
+	}
+}
 
-		cfg, _ := benchConfig(b, srv, []string{"INBOX"}, "127.0.0.1:0")
-		var handled atomic.Int64
-		all := make(chan struct{})
-		d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableHTTP: true, OnTicket: func(Handled) {
-			if handled.Add(1) == int64(n) {
-				close(all)
-			}
-		}})
+func drainOnce(b *testing.B, srv *dovecottest.Server, n int, sink string) {
+	// Every message undone again, then the bare client: UID FETCH 1:*
+	// BODY.PEEK[] in batches of 200.
+	srv.Doveadm(b, "flags", "remove", "-u", srv.User, "$Triaged", "mailbox", "INBOX", "all")
+	c := srv.Client(b)
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	fetched := 0
+	for lo := 1; lo <= n; lo += 200 {
+		var set imap.UIDSet
+		set.AddRange(imap.UID(lo), imap.UID(min(lo+199, n)))
+		msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
 		if err != nil {
 			b.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		start = time.Now()
-		go func() { done <- d.Run(ctx) }()
-		select {
-		case <-all:
-		case <-time.After(20 * time.Minute):
-			b.Fatalf("drain: %d of %d after 20 min", handled.Load(), n)
-		}
-		drain := time.Since(start)
-		cancel()
-		<-done
-
-		bareRate := float64(n) / bare.Seconds()
-		drainRate := float64(n) / drain.Seconds()
-		b.ReportMetric(bareRate, "bare-msgs/s")
-		b.ReportMetric(drainRate, "daemon-msgs/s")
-		b.ReportMetric(drainRate/bareRate, "ratio")
-		b.Logf("%d messages: bare BODY.PEEK[] fetch %.0f msgs/s, daemon drain %.0f msgs/s, ratio %.2f", n, bareRate, drainRate, drainRate/bareRate)
+		fetched += len(msgs)
 	}
+	bare := time.Since(start)
+	c.Close()
+	if fetched != n {
+		b.Fatalf("bare fetch got %d of %d", fetched, n)
+	}
+
+	cfg, _ := benchConfigSink(b, srv, []string{"INBOX"}, "127.0.0.1:0", sink)
+	var handled atomic.Int64
+	all := make(chan struct{})
+	d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableHTTP: true, OnTicket: func(Handled) {
+		if handled.Add(1) == int64(n) {
+			close(all)
+		}
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start = time.Now()
+	go func() { done <- d.Run(ctx) }()
+	select {
+	case <-all:
+	case <-time.After(20 * time.Minute):
+		b.Fatalf("drain: %d of %d after 20 min", handled.Load(), n)
+	}
+	drain := time.Since(start)
+	cancel()
+	<-done
+
+	bareRate := float64(n) / bare.Seconds()
+	drainRate := float64(n) / drain.Seconds()
+	b.ReportMetric(bareRate, "bare-msgs/s")
+	b.ReportMetric(drainRate, "daemon-msgs/s")
+	b.ReportMetric(drainRate/bareRate, "ratio")
+	b.Logf("%d messages: bare BODY.PEEK[] fetch %.0f msgs/s, daemon drain %.0f msgs/s, ratio %.2f", n, bareRate, drainRate, drainRate/bareRate)
 }
 
 // BenchmarkDaemonExistsLatency delivers mail by LMTP one message at a time
@@ -181,8 +237,19 @@ func BenchmarkDaemonDrain(b *testing.B) {
 func BenchmarkDaemonExistsLatency(b *testing.B) {
 	const deliveries = 200
 	srv := dovecottest.Start(b)
-	for range b.N {
-		cfg, _ := benchConfig(b, srv, []string{"INBOX"}, "127.0.0.1:0")
+	sinks := benchSinks(b)
+	for _, sinkName := range []string{"webhook", "file"} {
+		b.Run(sinkName, func(b *testing.B) {
+			for range b.N {
+				latencyOnce(b, srv, deliveries, sinks[sinkName])
+			}
+		})
+	}
+}
+
+func latencyOnce(b *testing.B, srv *dovecottest.Server, deliveries int, sink string) {
+	{
+		cfg, _ := benchConfigSink(b, srv, []string{"INBOX"}, "127.0.0.1:0", sink)
 		got := make(chan Handled, 1)
 		d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableHTTP: true, OnTicket: func(h Handled) { got <- h }})
 		if err != nil {
@@ -200,7 +267,7 @@ func BenchmarkDaemonExistsLatency(b *testing.B) {
 		}
 		var lat []time.Duration
 		unnoticed := 0
-		mails := exampleMails(b)
+		mails := forwardedMails(b)
 		for i := range deliveries {
 			srv.Deliver(b, srv.User, variedMail(mails, 100000+i))
 			select {

@@ -58,6 +58,7 @@ type Daemon struct {
 	accounts map[string]*runningAccount
 	runCtx   context.Context
 	wg       sync.WaitGroup
+	records  sync.WaitGroup // background writes to the state store
 
 	configReload atomic.Pointer[configReloadResult]
 	started      time.Time
@@ -323,6 +324,7 @@ loop:
 	}
 	cancelBG()
 	<-watchDone
+	d.records.Wait()
 	d.log.Info("triage stopped")
 	return nil
 }
@@ -533,21 +535,29 @@ func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome
 		}
 		d.metrics.Forwarded.WithLabelValues(cl.Queue).Inc()
 	}
+	ackAt := time.Now()
 	if outcome != "redelivery" {
-		if err := d.store.Record(t.ID, src); err != nil {
-			// Already acknowledged downstream; a crash now only means a
-			// duplicate that downstream de-duplicates by id.
-			log.Error("state store", "err", err)
-		}
+		// Recorded in the background: the message may be marked done before
+		// the record is durable. A crash in between only means the message
+		// is forwarded again with the same id, which at-least-once allows
+		// and downstreams de-duplicate; waiting would add an fsync to every
+		// message's latency.
+		d.records.Add(1)
+		go func() {
+			defer d.records.Done()
+			if err := d.store.Record(t.ID, src); err != nil {
+				log.Error("state store", "err", err)
+			}
+		}()
 		d.metrics.Tickets.WithLabelValues(cl.Tier, cl.Priority, cl.Queue, cl.Action).Inc()
 	}
 	d.metrics.HandleDuration.Observe(time.Since(start).Seconds())
 	log.Info("handled", "outcome", outcome, "duration", time.Since(start))
 	if !m.Noticed.IsZero() {
-		d.metrics.NoticeToDone.Observe(time.Since(m.Noticed).Seconds())
+		d.metrics.NoticeToDone.Observe(ackAt.Sub(m.Noticed).Seconds())
 	}
 	if d.opts.OnTicket != nil {
-		d.opts.OnTicket(Handled{Ticket: t, Outcome: outcome, Noticed: m.Noticed, At: time.Now()})
+		d.opts.OnTicket(Handled{Ticket: t, Outcome: outcome, Noticed: m.Noticed, At: ackAt})
 	}
 	return mailbox.Outcome{Verdict: mailbox.Done, Folder: cl.Folder}
 }
