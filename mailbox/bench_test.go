@@ -151,6 +151,41 @@ func BenchmarkBareFetch(b *testing.B) {
 	}
 }
 
+// BenchmarkBareStore is the floor for marking done: one UID STORE 1:*
+// +FLAGS.SILENT ($Triaged) over the same mailbox (Dovecot's Maildir keeps
+// keywords in file names, so every message costs a rename).
+func BenchmarkBareStore(b *testing.B) {
+	srv := benchServer(b)
+	for b.Loop() {
+		b.StopTimer()
+		srv.Doveadm(b, "flags", "remove", "-u", srv.User, DefaultDoneKeyword, "mailbox", benchMailbox, "all")
+		c, err := imapclient.DialInsecure(srv.Addr(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Login(srv.User, srv.Password).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Select(benchMailbox, nil).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		var all imap.UIDSet
+		all.AddRange(1, 0)
+		err = c.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{DefaultDoneKeyword}}, nil).Close()
+		elapsed := time.Since(t0)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = c.Logout().Wait()
+		_ = c.Close()
+		b.ReportMetric(float64(benchMessages)/elapsed.Seconds(), "msgs/s")
+		b.StartTimer()
+	}
+}
+
 // BenchmarkExistsLatency delivers messages by LMTP to an Account in IDLE and
 // measures the time from the server's EXISTS (taken in the unilateral data
 // handler) to the Handler's entry.

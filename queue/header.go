@@ -161,9 +161,9 @@ func findSubject(raw []byte) (start, end int) {
 
 // forwardMessage is raw with the X-Triage-* headers prepended and, when tag
 // is not empty, the Subject's first line prefixed with it. Nothing else of
-// the message changes.
+// the message changes but what cleanOriginal must repair.
 func forwardMessage(t *classifier.Ticket, tag string) []byte {
-	raw := t.Raw
+	raw := cleanOriginal(t.Raw)
 	eol := lineEnding(raw)
 	var out bytes.Buffer
 	out.Grow(len(raw) + 1024)

@@ -269,7 +269,8 @@ func FuzzFormatHeader(f *testing.F) {
 }
 
 // FuzzForwardMessage: any raw message and tag give the triage headers, then
-// the raw bytes with at most the first Subject line changed.
+// the cleaned raw bytes (cleanOriginal) with at most the first Subject line
+// changed.
 func FuzzForwardMessage(f *testing.F) {
 	f.Add([]byte("Subject: hi\r\n\r\nbody"), "[L1]")
 	f.Add([]byte("From: a@b\nSubject: x\n y\n\nbody\n"), "[L2][P2]")
@@ -286,6 +287,7 @@ func FuzzForwardMessage(f *testing.F) {
 			t.Fatal("triage headers missing")
 		}
 		rest := out[len(added):]
+		raw = cleanOriginal(raw) // the forwarded original: hostile parts repaired
 		rs, re := findSubject(raw)
 		clean := sanitizeHeaderText(tag, maxSubjectTag)
 		switch {

@@ -238,7 +238,9 @@ func (c *crashRun) checkDoneForwarded(t *testing.T, when string) {
 // and checks at-least-once delivery with stable ids and exactly-once
 // storage in JetStream.
 func TestCrashSuite(t *testing.T) {
-	n, wantKills := 1000, 5
+	// 10 kills at CI size (the issue asks ≥ 5): a kill must land in a
+	// window of a few milliseconds to expose a mark-done-too-early bug.
+	n, wantKills := 1000, 10
 	if fullSize() {
 		n, wantKills = 5000, 20
 	}
@@ -266,9 +268,8 @@ func TestCrashSuite(t *testing.T) {
 	t.Logf("backlog of %d messages seeded in %v", n, time.Since(began).Round(time.Millisecond))
 
 	// Kill points: mostly after a random number of handled messages this
-	// run (so the kills land mid-backlog), sometimes at a random time from
-	// process start (startup, connect, first fetch).
-	maxK := max(2, n/wantKills)
+	// run, spread so that the kills cover the whole backlog, sometimes at a
+	// random time from process start (startup, connect, first fetch).
 	kills, idleKills := 0, 0
 	var handledAtKill []int64
 	drainStart := time.Now()
@@ -279,8 +280,9 @@ func TestCrashSuite(t *testing.T) {
 		if rnd.IntN(4) == 0 {
 			time.Sleep(time.Duration(rnd.Int64N(int64(1500 * time.Millisecond))))
 		} else {
+			maxK := max(2, 2*undone(t, srv, doneKeyword)/(wantKills-kills+1))
 			k := int64(1 + rnd.IntN(maxK))
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(10 * time.Second)
 			for p.handled.Load() < k && time.Now().Before(deadline) {
 				select {
 				case <-p.exited:
@@ -383,7 +385,7 @@ func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Durat
 	// In the sinks: every forwarded mail at least once, in its queue's
 	// sink, every copy with the same id; nothing else.
 	acked := c.acked(t)
-	lost, fileLines, fileUnique, natsWant := 0, 0, 0, 0
+	lost, fileLines, fileIDs, natsWant := 0, 0, 0, 0
 	for _, m := range c.mails {
 		got := acked[m.id]
 		delete(acked, m.id)
@@ -397,8 +399,6 @@ func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Durat
 		if slices.Contains(natsQueues, m.queue) {
 			sink = "nats"
 			natsWant++
-		} else {
-			fileUnique++
 		}
 		if len(got[sink]) == 0 {
 			lost++
@@ -412,6 +412,7 @@ func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Durat
 			}
 			if s != "nats" {
 				fileLines += len(entries)
+				fileIDs++
 			}
 			for _, e := range entries {
 				if e.MessageID != m.key || e.Queue != m.queue || e.UID != entries[0].UID {
@@ -460,5 +461,5 @@ func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Durat
 		t.Errorf("the daemon reported data races:\n%s", strings.Join(races, "\n"))
 	}
 	t.Logf("FIGURES messages=%d kills=%d (backlog dry at %d) lost=%d file_forwards=%d file_duplicates=%d nats_tickets=%d jetstream_duplicates_stored=%d redeliveries_skipped=%d drop_left_in_inbox=%d drain=%v",
-		len(c.mails), kills, idleKills, lost, fileLines, fileLines-fileUnique, natsWant, natsDups, redeliveries, dropLeftInInbox, drained.Round(time.Millisecond))
+		len(c.mails), kills, idleKills, lost, fileLines, fileLines-fileIDs, natsWant, natsDups, redeliveries, dropLeftInInbox, drained.Round(time.Millisecond))
 }

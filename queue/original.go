@@ -1,0 +1,166 @@
+package queue
+
+import (
+	"bytes"
+)
+
+// maxLineOctets is RFC 5322's limit for a line without its CRLF.
+const maxLineOctets = 998
+
+// cleanOriginal returns raw made safe to forward, changed only where the
+// original is hostile or not valid on the wire (it returns raw itself when
+// nothing needs to change):
+//
+//   - header fields named X-Triage-* are removed: only the ones triage adds
+//     may reach the tracker, a sender must not be able to set its own tier;
+//   - NUL and bare CR in the header section become spaces, so a receiving
+//     MTA that ends lines at a bare CR cannot see an injected field;
+//   - header lines over 998 octets are folded, at white space where there is
+//     some (unfolding restores the value), else after a ';' or ',' or, in
+//     the last resort, anywhere;
+//   - a bare CR in the body becomes a line ending (SMTP DATA allows CR only
+//     before LF; a bare CR around a dot is how SMTP smuggling starts).
+func cleanOriginal(raw []byte) []byte {
+	end := headerEnd(raw)
+	hdr, body := raw[:end], raw[end:]
+	if !headerNeedsCleaning(hdr) && !hasBareCR(body) {
+		return raw
+	}
+	eol := lineEnding(raw)
+	out := make([]byte, 0, len(raw)+len(raw)/maxLineOctets*3+16)
+	skipping := false
+	for pos := 0; pos < len(hdr); {
+		next := len(hdr)
+		if i := bytes.IndexByte(hdr[pos:], '\n'); i >= 0 {
+			next = pos + i + 1
+		}
+		line, lineEOL := splitEOL(hdr[pos:next])
+		pos = next
+		continuation := len(line) > 0 && (line[0] == ' ' || line[0] == '\t')
+		if !continuation {
+			skipping = isTriageField(line)
+		}
+		if skipping {
+			continue
+		}
+		out = appendFolded(out, sanitizeHeaderLine(line), eol)
+		if lineEOL != "" {
+			out = append(out, eol...)
+		}
+	}
+	return appendBody(out, body, eol)
+}
+
+// splitEOL splits a physical line into its content and its line ending.
+func splitEOL(l []byte) ([]byte, string) {
+	switch {
+	case bytes.HasSuffix(l, []byte("\r\n")):
+		return l[:len(l)-2], "\r\n"
+	case bytes.HasSuffix(l, []byte("\n")):
+		return l[:len(l)-1], "\n"
+	}
+	return l, ""
+}
+
+func headerNeedsCleaning(hdr []byte) bool {
+	if bytes.IndexByte(hdr, 0) >= 0 || hasBareCR(hdr) {
+		return true
+	}
+	for pos := 0; pos < len(hdr); {
+		next := len(hdr)
+		if i := bytes.IndexByte(hdr[pos:], '\n'); i >= 0 {
+			next = pos + i + 1
+		}
+		line, _ := splitEOL(hdr[pos:next])
+		if len(line) > maxLineOctets || isTriageField(line) {
+			return true
+		}
+		pos = next
+	}
+	return false
+}
+
+// hasBareCR reports a CR not followed by LF.
+func hasBareCR(b []byte) bool {
+	for i := bytes.IndexByte(b, '\r'); i >= 0; {
+		if i+1 >= len(b) || b[i+1] != '\n' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\r')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// isTriageField reports whether a header line starts a field named X-Triage-*.
+func isTriageField(line []byte) bool {
+	const prefix = "x-triage-"
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return false
+	}
+	name := bytes.TrimRight(line[:colon], " \t")
+	return len(name) > len(prefix) && bytes.EqualFold(name[:len(prefix)], []byte(prefix)) && bytes.IndexAny(name, " \t") < 0
+}
+
+// sanitizeHeaderLine replaces NUL and (bare) CR with spaces.
+func sanitizeHeaderLine(line []byte) []byte {
+	if bytes.IndexByte(line, 0) < 0 && bytes.IndexByte(line, '\r') < 0 {
+		return line
+	}
+	c := bytes.Clone(line)
+	for i, b := range c {
+		if b == 0 || b == '\r' {
+			c[i] = ' '
+		}
+	}
+	return c
+}
+
+// appendFolded appends line, folded so that no physical line exceeds
+// maxLineOctets.
+func appendFolded(out, line []byte, eol string) []byte {
+	for len(line) > maxLineOctets {
+		// Fold before the last white space that leaves text on this line.
+		cut := bytes.LastIndexAny(line[:maxLineOctets+1], " \t")
+		if cut > 0 && len(bytes.TrimLeft(line[:cut], " \t")) > 0 {
+			out = append(out, line[:cut]...)
+			out = append(out, eol...)
+			line = line[cut:] // starts with the white space: a continuation
+			continue
+		}
+		// No white space: insert a fold, after a separator if there is one.
+		// The continuation's added space counts towards its length.
+		cut = bytes.LastIndexAny(line[:maxLineOctets-1], ";,") + 1
+		if cut <= 1 {
+			cut = maxLineOctets - 1
+		}
+		out = append(out, line[:cut]...)
+		out = append(out, eol...)
+		rest := make([]byte, 0, len(line)-cut+1)
+		rest = append(rest, ' ')
+		line = append(rest, line[cut:]...)
+	}
+	return append(out, line...)
+}
+
+// appendBody appends body with every bare CR turned into eol.
+func appendBody(out, body []byte, eol string) []byte {
+	for {
+		i := bytes.IndexByte(body, '\r')
+		if i < 0 {
+			return append(out, body...)
+		}
+		out = append(out, body[:i]...)
+		if i+1 < len(body) && body[i+1] == '\n' {
+			out = append(out, '\r', '\n')
+			body = body[i+2:]
+			continue
+		}
+		out = append(out, eol...)
+		body = body[i+1:]
+	}
+}

@@ -1,0 +1,114 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-message/textproto"
+)
+
+func TestCleanOriginal(t *testing.T) {
+	long := strings.Repeat("word ", 400) // 2000 octets with spaces
+	token := strings.Repeat("A", 2000)
+	tests := []struct {
+		name string
+		raw  string
+		want string // "" = unchanged (the same slice back)
+	}{
+		{name: "clean mail unchanged", raw: "From: a@b.c\r\nSubject: hi\r\n\r\nbody\r\n"},
+		{name: "lf mail unchanged", raw: "From: a@b.c\nSubject: hi\n\nbody\n"},
+		{name: "no body unchanged", raw: "Subject: hi"},
+		{name: "x-triage fields removed with their folds",
+			raw:  "X-Triage-Tier: L3\r\nFrom: a@b.c\r\nx-triage-priority : P1\r\n  folded\r\nSubject: hi\r\nX-Triaged: keep\r\n\r\nX-Triage-Tier: body stays\r\n",
+			want: "From: a@b.c\r\nSubject: hi\r\nX-Triaged: keep\r\n\r\nX-Triage-Tier: body stays\r\n"},
+		{name: "nul and bare cr in the header become spaces",
+			raw:  "Subject: a\rBcc: evil@x\x00\r\nFrom: a@b.c\r\n\r\nbody\r\n",
+			want: "Subject: a Bcc: evil@x \r\nFrom: a@b.c\r\n\r\nbody\r\n"},
+		{name: "bare cr in the body becomes a line end",
+			raw:  "Subject: s\r\n\r\none\r.\rMAIL FROM:<x>\r\ntwo\r\n",
+			want: "Subject: s\r\n\r\none\r\n.\r\nMAIL FROM:<x>\r\ntwo\r\n"},
+		{name: "bare cr in an lf body becomes lf",
+			raw:  "Subject: s\n\none\r.\rtwo\n",
+			want: "Subject: s\n\none\n.\ntwo\n"},
+		{name: "long line folded at spaces",
+			raw:  "Subject: " + long + "\r\n\r\nb\r\n",
+			want: "Subject: " + foldAt(long, "\r\n") + "\r\n\r\nb\r\n"},
+		{name: "long token folded anywhere",
+			raw:  "X-T: " + token + "\r\n\r\nb\r\n",
+			want: "X-T:\r\n " + token[:996] + "\r\n " + token[996:1992] + "\r\n " + token[1992:] + "\r\n\r\nb\r\n"},
+		{name: "long parameter list folded after separators",
+			raw:  "Content-Type: text/plain" + strings.Repeat(";", 1500) + "\r\n\r\nb\r\n",
+			want: "Content-Type:\r\n text/plain" + strings.Repeat(";", 986) + "\r\n " + strings.Repeat(";", 514) + "\r\n\r\nb\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := []byte(tt.raw)
+			got := cleanOriginal(raw)
+			if tt.want == "" {
+				if &got[0] != &raw[0] || len(got) != len(raw) {
+					t.Fatalf("changed a clean message: %q", got)
+				}
+				return
+			}
+			if string(got) != tt.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tt.want)
+			}
+			checkCleaned(t, got)
+		})
+	}
+}
+
+// foldAt folds s the way appendFolded does for "Subject: " + s.
+func foldAt(s, eol string) string {
+	out := appendFolded(nil, []byte("Subject: "+s), eol)
+	return strings.TrimPrefix(string(out), "Subject: ")
+}
+
+// checkCleaned asserts the invariants of cleanOriginal's output.
+func checkCleaned(t *testing.T, out []byte) {
+	t.Helper()
+	end := headerEnd(out)
+	for _, line := range bytes.Split(out[:end], []byte("\n")) {
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) > maxLineOctets {
+			t.Fatalf("header line of %d octets", len(line))
+		}
+		if bytes.ContainsAny(line, "\r\x00") {
+			t.Fatalf("bare CR or NUL in header line %q", line)
+		}
+		if isTriageField(line) {
+			t.Fatalf("X-Triage field left: %q", line)
+		}
+	}
+	if hasBareCR(out[end:]) {
+		t.Fatal("bare CR left in the body")
+	}
+}
+
+// FuzzCleanOriginal: whatever the input, the output has no line over 998
+// octets, no NUL or bare CR in the header, no X-Triage-* field and no bare
+// CR at all; cleaning is idempotent, and go-message reads the header when it
+// read the original's.
+func FuzzCleanOriginal(f *testing.F) {
+	for _, s := range []string{
+		"Subject: hi\r\n\r\nbody", "X-Triage-Tier: L3\r\n\r\n", "Subject: a\rBcc: b\r\n\r\n",
+		"X: " + strings.Repeat("a", 1200) + "\n\n", "X: " + strings.Repeat("a b;", 600) + "\r\n\r\n",
+		"\r\n\r\nbody\r.\r", "no header", "", "\r", "x-triage-:\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out := cleanOriginal(raw)
+		checkCleaned(t, out)
+		if again := cleanOriginal(out); !bytes.Equal(again, out) {
+			t.Fatalf("not idempotent:\n%q\n%q", out, again)
+		}
+		if _, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw))); err == nil {
+			if _, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(out))); err != nil {
+				t.Fatalf("go-message read the original's header but not the cleaned one: %v\n%q", err, out)
+			}
+		}
+	})
+}
