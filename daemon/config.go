@@ -147,6 +147,8 @@ func (l ConfigErrors) Error() string {
 }
 
 const (
+	defaultConcurrency     = 16
+	defaultBatchSize       = 100
 	defaultMaxMessageBytes = 25 << 20
 	maxConfigBytes         = 1 << 20
 )
@@ -271,6 +273,15 @@ func (c *Config) applyDefaults() {
 		if a.Done.Keyword == nil {
 			kw := "$Triaged"
 			a.Done.Keyword = &kw
+		}
+		// Enough messages in flight that a sink's group commit (one fsync
+		// for every ticket written meanwhile) or a slow tracker API does not
+		// bound the drain; memory is bounded by concurrency × message size.
+		if a.Concurrency == 0 {
+			a.Concurrency = defaultConcurrency
+		}
+		if a.BatchSize == 0 {
+			a.BatchSize = defaultBatchSize
 		}
 		if a.Quarantine == "" {
 			a.Quarantine = "Triage/Quarantine"

@@ -89,6 +89,11 @@ func (e *accountEvents) events() mailbox.Events {
 			e.mbox(mb).LastMessage = time.Now()
 			e.mu.Unlock()
 		},
+		// Mail over max_message_bytes is quarantined by the mailbox layer
+		// unfetched; the pipeline never sees it, so it is counted here.
+		Oversized: func(account, mb string, uid uint32) {
+			e.metrics.Quarantined.WithLabelValues(e.name, "too_large").Inc()
+		},
 	}
 }
 

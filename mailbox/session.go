@@ -265,6 +265,7 @@ func (s *session) scan(full bool) error {
 				Verdict: Quarantine,
 				Reason:  fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes),
 			}})
+			s.reportOversized(uid)
 			continue
 		}
 		if uid >= from && !noticed.IsZero() {
@@ -293,6 +294,13 @@ func (s *session) scan(full bool) error {
 	}
 	s.reportBacklog()
 	return nil
+}
+
+// reportOversized tells the Events that uid goes to quarantine unfetched.
+func (s *session) reportOversized(uid imap.UID) {
+	if ev := s.w.a.ev.Oversized; ev != nil {
+		ev(s.cfg.Name, s.w.mailbox, uint32(uid))
+	}
 }
 
 // maxSearchUIDs bounds a SEARCH answer; beyond it the server is hostile or
@@ -452,6 +460,7 @@ func (s *session) took(fm *fetchedMessage) {
 			Verdict: Quarantine,
 			Reason:  fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes),
 		}})
+		s.reportOversized(fm.uid)
 	default:
 		size := fm.size
 		if size <= 0 {

@@ -81,6 +81,9 @@ type Events struct {
 	// Applied reports n outcomes with verdict v committed on the server
 	// (Retry: n messages left for a later attempt).
 	Applied func(account, mailbox string, v Verdict, n int)
+	// Oversized reports a message over MaxMessageBytes that is quarantined
+	// without reaching the Handler (so the Handler cannot count it).
+	Oversized func(account, mailbox string, uid uint32)
 }
 
 // State of a mailbox worker.

@@ -121,28 +121,39 @@ func sanitizeHeaderLine(line []byte) []byte {
 }
 
 // appendFolded appends line, folded so that no physical line exceeds
-// maxLineOctets.
+// maxLineOctets. It copies each octet once: a 1 MB line costs 1 MB.
 func appendFolded(out, line []byte, eol string) []byte {
-	for len(line) > maxLineOctets {
+	lead := false // a space goes before line: a fold was inserted
+	for {
+		room := maxLineOctets // octets of line that fit on this physical line
+		if lead {
+			room--
+		}
+		if len(line) <= room {
+			break
+		}
+		if lead {
+			out = append(out, ' ')
+		}
 		// Fold before the last white space that leaves text on this line.
-		cut := bytes.LastIndexAny(line[:maxLineOctets+1], " \t")
+		cut := bytes.LastIndexAny(line[:room+1], " \t")
 		if cut > 0 && len(bytes.TrimLeft(line[:cut], " \t")) > 0 {
 			out = append(out, line[:cut]...)
 			out = append(out, eol...)
-			line = line[cut:] // starts with the white space: a continuation
+			line, lead = line[cut:], false // starts with the white space: a continuation
 			continue
 		}
 		// No white space: insert a fold, after a separator if there is one.
-		// The continuation's added space counts towards its length.
-		cut = bytes.LastIndexAny(line[:maxLineOctets-1], ";,") + 1
+		cut = bytes.LastIndexAny(line[:room], ";,") + 1
 		if cut <= 1 {
-			cut = maxLineOctets - 1
+			cut = room
 		}
 		out = append(out, line[:cut]...)
 		out = append(out, eol...)
-		rest := make([]byte, 0, len(line)-cut+1)
-		rest = append(rest, ' ')
-		line = append(rest, line[cut:]...)
+		line, lead = line[cut:], true
+	}
+	if lead {
+		out = append(out, ' ')
 	}
 	return append(out, line...)
 }

@@ -37,10 +37,13 @@ func TestCleanOriginal(t *testing.T) {
 			want: "Subject: " + foldAt(long, "\r\n") + "\r\n\r\nb\r\n"},
 		{name: "long token folded anywhere",
 			raw:  "X-T: " + token + "\r\n\r\nb\r\n",
-			want: "X-T:\r\n " + token[:996] + "\r\n " + token[996:1992] + "\r\n " + token[1992:] + "\r\n\r\nb\r\n"},
+			want: "X-T:\r\n " + token[:997] + "\r\n " + token[997:1994] + "\r\n " + token[1994:] + "\r\n\r\nb\r\n"},
+		{name: "a million semicolons in one pass",
+			raw:  "Content-Type: text/plain" + strings.Repeat(";", 1_000_000) + "\r\n\r\nb\r\n",
+			want: "Content-Type:\r\n text/plain" + strings.Repeat(";", 987) + strings.Repeat("\r\n "+strings.Repeat(";", 997), 1002) + "\r\n " + strings.Repeat(";", 1_000_000-987-1002*997) + "\r\n\r\nb\r\n"},
 		{name: "long parameter list folded after separators",
 			raw:  "Content-Type: text/plain" + strings.Repeat(";", 1500) + "\r\n\r\nb\r\n",
-			want: "Content-Type:\r\n text/plain" + strings.Repeat(";", 986) + "\r\n " + strings.Repeat(";", 514) + "\r\n\r\nb\r\n"},
+			want: "Content-Type:\r\n text/plain" + strings.Repeat(";", 987) + "\r\n " + strings.Repeat(";", 513) + "\r\n\r\nb\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,8 +68,14 @@ func newWebhookSink(name string, cfg Config, baseDir string, log *slog.Logger) (
 	if timeout <= 0 {
 		timeout = defaultWebhookTimeout
 	}
+	// A transport of its own: the default keeps 2 idle connections per
+	// host, so concurrent deliveries to one tracker would dial for almost
+	// every ticket.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
 	s.client = &http.Client{
-		Timeout: timeout,
+		Transport: transport,
+		Timeout:   timeout,
 		// A redirect would resend the body, and custom secret headers, to
 		// wherever the peer points: report it so the url gets fixed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
