@@ -136,12 +136,18 @@ func decodeExtended(v string, first bool) (charset string, b []byte) {
 	return charset, []byte(v)
 }
 
-// splitParams splits a header value at semicolons outside quotes.
+// maxParams bounds the parameters read from one header value: a hostile
+// Content-Type of a million ';' would otherwise cost a slice of a million
+// strings per lookup.
+const maxParams = 1000
+
+// splitParams splits a header value at semicolons outside quotes; past
+// maxParams pieces the rest is dropped.
 func splitParams(v string) []string {
 	var out []string
 	inQuote, escaped := false, false
 	start := 0
-	for i := 0; i < len(v); i++ {
+	for i := 0; i < len(v) && len(out) < maxParams; i++ {
 		c := v[i]
 		switch {
 		case escaped:
@@ -154,6 +160,9 @@ func splitParams(v string) []string {
 			out = append(out, v[start:i])
 			start = i + 1
 		}
+	}
+	if len(out) >= maxParams {
+		return out
 	}
 	return append(out, v[start:])
 }

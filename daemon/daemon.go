@@ -398,7 +398,7 @@ func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
 	if d.opts.Dial != nil {
 		mc.Dial = d.opts.Dial
 	}
-	acct, err := mailbox.New(mc, d.handle, ev.events(), d.log.With("account", a.Name))
+	acct, err := mailbox.New(mc, d.handle, ev.events(), d.log) // mailbox adds the account attribute
 	if err != nil {
 		return err
 	}

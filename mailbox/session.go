@@ -614,8 +614,11 @@ func (s *session) plan() *applyPlan {
 		st := applyStep{r: r}
 		switch r.out.Verdict {
 		case Done:
-			st.store = s.useKeyword
 			st.folder = s.doneTarget(r)
+			// A message that is moved is marked done by the move alone: a
+			// keyword stored first would, after a crash between the two
+			// commands, leave it in the mailbox marked done and never filed.
+			st.store = s.useKeyword && st.folder == ""
 		case Quarantine:
 			s.log.Warn("quarantining message", "uid", r.uid, "folder", s.cfg.Quarantine, "reason", r.out.Reason)
 			st.folder = s.cfg.Quarantine

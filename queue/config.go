@@ -178,6 +178,7 @@ func ValidateConfig(name string, cfg Config) []string {
 	if cfg.SecretEnv != "" && cfg.SecretFile != "" {
 		add("set secret_env or secret_file, not both")
 	}
+	credentialProblems(cfg, add)
 	switch cfg.Type {
 	case "smtp", "lmtp":
 		validateMailConfig(cfg, add)

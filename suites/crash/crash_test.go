@@ -370,8 +370,10 @@ func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Durat
 			switch loc {
 			case m.folder:
 			case "INBOX+done":
-				// Killed between STORE $Triaged and MOVE: done, not filed.
+				// Done but never filed: a moved message must be marked
+				// done by the move alone.
 				dropLeftInInbox++
+				t.Errorf("dropped %s is marked done in INBOX but was never filed in %s", m.key, m.folder)
 			default:
 				t.Errorf("dropped %s is in %s, want %s", m.key, loc, m.folder)
 			}

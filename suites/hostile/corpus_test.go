@@ -20,10 +20,14 @@ const (
 	forwardSMTP                // forwarded by the smtp sink to the in-process SMTP server
 	quarantineLarge
 	quarantineUnparseable
+	// failedSMTP: the SMTP server refuses the message for good (a body line
+	// over its 2,000-octet limit that a forwarder cannot fold); it is filed
+	// in the failed folder, not lost and not retried forever.
+	failedSMTP
 )
 
 func (o outcome) String() string {
-	return [...]string{"forward via lmtp", "forward via smtp", "quarantine (too large)", "quarantine (unparseable)"}[o]
+	return [...]string{"forward via lmtp", "forward via smtp", "quarantine (too large)", "quarantine (unparseable)", "failed (smtp)"}[o]
 }
 
 func (o outcome) forwarded() bool { return o == forwardLMTP || o == forwardSMTP }
@@ -69,7 +73,10 @@ func committedCorpus(t *testing.T) []sample {
 			t.Fatal(err)
 		}
 		want := forwardLMTP
-		if bytes.Contains(raw, []byte("\r\nX-Hostile-Sink: smtp\r\n")) {
+		switch {
+		case bytes.Contains(raw, []byte("\r\nX-Hostile-Expect: failed\r\n")):
+			want = failedSMTP
+		case bytes.Contains(raw, []byte("\r\nX-Hostile-Sink: smtp\r\n")):
 			want = forwardSMTP
 		}
 		out = append(out, sample{name: strings.TrimSuffix(filepath.Base(f), ".eml"), raw: raw, want: want})
@@ -84,7 +91,7 @@ func mail(name string, want outcome, header, body string) sample {
 	var b strings.Builder
 	b.Grow(len(header) + len(body) + 256)
 	b.WriteString("X-Hostile-Id: " + name + "\r\n")
-	if want == forwardSMTP {
+	if want == forwardSMTP || want == failedSMTP {
 		b.WriteString("X-Hostile-Sink: smtp\r\n")
 	}
 	b.WriteString(commonHeader)
@@ -192,6 +199,12 @@ func generatedCorpus(sz sizes) []sample {
 	add(mail("many-params", forwardSMTP,
 		"Subject: params smtp\r\nMIME-Version: 1.0\r\nContent-Type: text/plain;"+strings.Repeat(" a=b;", 20_000)+" charset=utf-8\r\n",
 		"Params.\r\n"))
+
+	// A body line of 5,000 octets: LMTP into Dovecot takes it; the SMTP
+	// server's 2,000-octet line limit refuses it for good.
+	longLine := "--L\r\nContent-Type: text/plain\r\n\r\n" + words(5000) + "\r\n--L--\r\n"
+	add(mail("long-body-line", forwardLMTP, "Subject: long body line\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=L\r\n", longLine))
+	add(mail("long-body-line-smtp", failedSMTP, "Subject: long body line\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=L\r\n", longLine))
 
 	// Zero bytes and binary junk: nothing to parse.
 	out = append(out, sample{name: "zero-byte", raw: []byte{}, want: quarantineUnparseable})
