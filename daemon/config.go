@@ -336,6 +336,10 @@ func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
 	if c.HTTP.TokenEnv != "" && c.HTTP.TokenFile != "" {
 		at("http: set token_env or token_file, not both", "http")
 	}
+	// /status, /metrics and POST /-/reload must not be open to the network.
+	if host, _, err := net.SplitHostPort(c.HTTP.Listen); err == nil && !isLoopback(host) && c.HTTP.TokenEnv == "" && c.HTTP.TokenFile == "" {
+		at(fmt.Sprintf("http.listen %q is reachable from the network: set token_env or token_file, or listen on 127.0.0.1", c.HTTP.Listen), "http", "listen")
+	}
 	seen := map[string]bool{}
 	for i, a := range c.Accounts {
 		if !accountNameRE.MatchString(a.Name) {

@@ -67,6 +67,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"several errors at once", func(s string) string {
 			return strings.Replace(strings.Replace(s, "tls: implicit", "tls: maybe", 1), "imap.example.com:993", "nohost", 1)
 		}, []string{`tls "maybe"`, `addr "nohost"`}},
+		{"admin server on the network without a token", func(s string) string {
+			return strings.Replace(s, "listen: 127.0.0.1:9425", "listen: 0.0.0.0:9425", 1)
+		}, []string{`triage.yaml:13:8: http.listen "0.0.0.0:9425" is reachable from the network`}},
+		{"admin server on all interfaces without a token", func(s string) string {
+			return strings.Replace(s, "listen: 127.0.0.1:9425", "listen: ':9425'", 1)
+		}, []string{`is reachable from the network`}},
 		{"empty", func(string) string { return "" }, []string{"triage.yaml:1:1: config file is empty"}},
 		{"not yaml", func(string) string { return "\x00\x01\x02: [" }, []string{"triage.yaml:"}},
 		{"wrong type", func(s string) string { return strings.Replace(s, "mailboxes: [INBOX]", "mailboxes: {a: b}", 1) }, []string{"triage.yaml:8:"}},

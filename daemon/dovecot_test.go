@@ -484,6 +484,18 @@ func TestDaemonDovecot(t *testing.T) {
 	if got := e.metric("triage_rules_reload_success", nil); got != 0 {
 		t.Errorf("triage_rules_reload_success after a bad edit = %v", got)
 	}
+	if code, body := e.post("/-/reload"); code != http.StatusUnprocessableEntity || !strings.Contains(body, "rules.yaml:") {
+		t.Errorf("POST /-/reload of a bad edit = %d %s; want 422 with the errors", code, body)
+	}
+	// A good edit through POST /-/reload answers with the new version.
+	edited := strings.Replace(string(orig), "version: 1", "version: 1\n# edited", 1)
+	if err := os.WriteFile(rulesPath, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, body = e.post("/-/reload")
+	if v := e.d.reloader.Active().Current().Version; code != http.StatusOK || v == good || !strings.Contains(body, v) {
+		t.Errorf("POST /-/reload of a good edit = %d %s; active %s", code, body, v)
+	}
 	if err := os.WriteFile(rulesPath, orig, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -522,6 +534,19 @@ func TestDaemonDovecot(t *testing.T) {
 	if !strings.Contains(logs, "msg=handled") || !strings.Contains(logs, "tier=") {
 		t.Errorf("no per-message log line:\n%.2000s", logs)
 	}
+}
+
+func (e *e2e) post(path string) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+e.httpAddr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func (e *e2e) getNoAuth(path string) (int, string) {
