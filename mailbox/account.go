@@ -46,6 +46,10 @@ func New(cfg Config, h Handler, ev Events, log *slog.Logger) (*Account, error) {
 		status:  Status{Account: cfg.Name},
 		boxes:   map[string]*MailboxStatus{},
 	}
+	if cfg.InsecureSkipVerify && cfg.TLS != TLSNone {
+		// Opt-in only; anyone on the path can then read the password.
+		a.log.Warn("mailbox: TLS certificate verification is off (insecure_skip_verify)")
+	}
 	for _, m := range cfg.Mailboxes {
 		a.status.Mailboxes = append(a.status.Mailboxes, MailboxStatus{Mailbox: m, State: StateStopped})
 	}

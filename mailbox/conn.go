@@ -23,10 +23,15 @@ import (
 // deadline out, since its reply is due within the window.
 //
 // Deadlines set by the IMAP or TLS client are ignored: this wrapper owns them.
+//
+// A failed read fails every later read the same way: go-imap's decoder and
+// crypto/tls read again after a timeout, and each retry would wait another
+// full window (a silent server took 4× the timeout to be noticed).
 type deadlineConn struct {
 	net.Conn
 	window       atomic.Int64 // time.Duration
 	writeTimeout time.Duration
+	readErr      atomic.Pointer[error]
 }
 
 func newDeadlineConn(c net.Conn, timeout time.Duration) *deadlineConn {
@@ -42,8 +47,15 @@ func (c *deadlineConn) setWindow(d time.Duration) {
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
+	if err := c.readErr.Load(); err != nil {
+		return 0, *err
+	}
 	_ = c.Conn.SetReadDeadline(time.Now().Add(time.Duration(c.window.Load())))
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		c.readErr.CompareAndSwap(nil, &err)
+	}
+	return n, err
 }
 
 func (c *deadlineConn) Write(p []byte) (int, error) {

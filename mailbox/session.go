@@ -379,7 +379,6 @@ func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64, out chan<
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // PEEK: never sets \Seen
 	})
-	var firstErr error
 	sent := 0
 	for {
 		md := cmd.Next()
@@ -406,15 +405,19 @@ func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64, out chan<
 					continue
 				}
 				raw, tooLarge, err := readLimited(it.Literal, limit)
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("fetch body: %w", err)
+				if err != nil {
+					// The stream broke inside the literal: the connection
+					// is done for. Return without Next or Close: they read
+					// the literal again to discard it, which races go-imap's
+					// reader (beta.8). The session closes the client.
+					return fmt.Errorf("fetch body: %w", err)
 				}
 				fm.raw, fm.tooLarge = raw, tooLarge
 			}
 		}
 		// go-imap routes only requested UIDs to this command, once each;
 		// the count check is a second fence for the channel's capacity.
-		if fm.uid != 0 && firstErr == nil && sent < len(uids) {
+		if fm.uid != 0 && sent < len(uids) {
 			out <- fm
 			sent++
 		}
@@ -422,7 +425,7 @@ func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64, out chan<
 	if err := cmd.Close(); err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
-	return firstErr
+	return nil
 }
 
 // readLimited reads a literal of at most limit bytes; a larger one is
@@ -441,6 +444,12 @@ func readLimited(lit imap.LiteralReader, limit int64) ([]byte, bool, error) {
 	if n > limit {
 		_, err := io.Copy(io.Discard, lit)
 		return nil, true, err
+	}
+	if n < size {
+		// go-imap reports a stream that ended inside a literal (the server
+		// closed the connection) as the literal's end: a message cut short
+		// must not pass for a whole one.
+		return nil, false, fmt.Errorf("literal ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
 	}
 	return buf.Bytes(), false, nil
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"strings"
@@ -60,4 +61,19 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// originOnlyErr cuts the URL in a *url.Error down to scheme://host/…, so
+// that a token in its path or query never reaches a log line.
+func originOnlyErr(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		ue.URL = u.Scheme + "://" + u.Host + "/…"
+	} else {
+		ue.URL = "<url>"
+	}
+	return err
 }

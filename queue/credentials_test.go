@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -33,5 +34,22 @@ func TestCredentialProblems(t *testing.T) {
 				t.Errorf("a problem quotes the secret: %q", p)
 			}
 		})
+	}
+}
+
+// A webhook URL with a token in its path or query never reaches an error
+// (which is logged) in full.
+func TestWebhookErrorHidesURLToken(t *testing.T) {
+	s, err := New("q", Config{Type: "webhook", URL: "http://127.0.0.1:1/hooks/T0K3N-path?key=T0K3N-query"}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Send(context.Background(), sampleTicket([]byte("Subject: x\r\n\r\nbody\r\n")))
+	if err == nil {
+		t.Fatal("send to a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "T0K3N") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("error = %v, want the origin without the token", err)
 	}
 }

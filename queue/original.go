@@ -35,15 +35,19 @@ func cleanOriginal(raw []byte) []byte {
 			next = pos + i + 1
 		}
 		line, lineEOL := splitEOL(hdr[pos:next])
+		line = sanitizeHeaderLine(line) // before the name is judged: a CR may hide one
 		pos = next
 		continuation := len(line) > 0 && (line[0] == ' ' || line[0] == '\t')
+		after := 0 // a fold must come after the field name and its colon
 		if !continuation {
-			skipping = isTriageField(line)
+			after = bytes.IndexByte(line, ':') + 1
+			// A name that cannot fit on a line cannot be folded: the field goes.
+			skipping = isTriageField(line) || after >= maxLineOctets-1
 		}
 		if skipping {
 			continue
 		}
-		out = appendFolded(out, sanitizeHeaderLine(line), eol)
+		out = appendFolded(out, line, eol, after)
 		if lineEOL != "" {
 			out = append(out, eol...)
 		}
@@ -103,7 +107,7 @@ func isTriageField(line []byte) bool {
 		return false
 	}
 	name := bytes.TrimRight(line[:colon], " \t")
-	return len(name) > len(prefix) && bytes.EqualFold(name[:len(prefix)], []byte(prefix)) && bytes.IndexAny(name, " \t") < 0
+	return len(name) > len(prefix) && bytes.EqualFold(name[:len(prefix)], []byte(prefix)) && !bytes.ContainsAny(name, " \t")
 }
 
 // sanitizeHeaderLine replaces NUL and (bare) CR with spaces.
@@ -121,8 +125,9 @@ func sanitizeHeaderLine(line []byte) []byte {
 }
 
 // appendFolded appends line, folded so that no physical line exceeds
-// maxLineOctets. It copies each octet once: a 1 MB line costs 1 MB.
-func appendFolded(out, line []byte, eol string) []byte {
+// maxLineOctets and no fold comes before octet `after` (the end of the
+// field name). It copies each octet once: a 1 MB line costs 1 MB.
+func appendFolded(out, line []byte, eol string, after int) []byte {
 	lead := false // a space goes before line: a fold was inserted
 	for {
 		room := maxLineOctets // octets of line that fit on this physical line
@@ -137,7 +142,7 @@ func appendFolded(out, line []byte, eol string) []byte {
 		}
 		// Fold before the last white space that leaves text on this line.
 		cut := bytes.LastIndexAny(line[:room+1], " \t")
-		if cut > 0 && len(bytes.TrimLeft(line[:cut], " \t")) > 0 {
+		if cut > 0 && cut >= after && len(bytes.TrimLeft(line[:cut], " \t")) > 0 {
 			out = append(out, line[:cut]...)
 			out = append(out, eol...)
 			line, lead = line[cut:], false // starts with the white space: a continuation
@@ -145,12 +150,12 @@ func appendFolded(out, line []byte, eol string) []byte {
 		}
 		// No white space: insert a fold, after a separator if there is one.
 		cut = bytes.LastIndexAny(line[:room], ";,") + 1
-		if cut <= 1 {
+		if cut <= 1 || cut < after {
 			cut = room
 		}
 		out = append(out, line[:cut]...)
 		out = append(out, eol...)
-		line, lead = line[cut:], true
+		line, lead, after = line[cut:], true, 0
 	}
 	if lead {
 		out = append(out, ' ')

@@ -41,6 +41,12 @@ func TestCleanOriginal(t *testing.T) {
 		{name: "a million semicolons in one pass",
 			raw:  "Content-Type: text/plain" + strings.Repeat(";", 1_000_000) + "\r\n\r\nb\r\n",
 			want: "Content-Type:\r\n text/plain" + strings.Repeat(";", 987) + strings.Repeat("\r\n "+strings.Repeat(";", 997), 1002) + "\r\n " + strings.Repeat(";", 1_000_000-987-1002*997) + "\r\n\r\nb\r\n"},
+		{name: "a field name too long for any line is dropped",
+			raw:  "From: a@b.c\r\n" + strings.Repeat("N", 1200) + ": v\r\n folded\r\nSubject: s\r\n\r\nb\r\n",
+			want: "From: a@b.c\r\nSubject: s\r\n\r\nb\r\n"},
+		{name: "no fold inside the field name",
+			raw:  "X-" + strings.Repeat("n", 990) + ":" + strings.Repeat("v", 100) + "\r\n\r\nb\r\n",
+			want: "X-" + strings.Repeat("n", 990) + ":" + strings.Repeat("v", 5) + "\r\n " + strings.Repeat("v", 95) + "\r\n\r\nb\r\n"},
 		{name: "long parameter list folded after separators",
 			raw:  "Content-Type: text/plain" + strings.Repeat(";", 1500) + "\r\n\r\nb\r\n",
 			want: "Content-Type:\r\n text/plain" + strings.Repeat(";", 987) + "\r\n " + strings.Repeat(";", 513) + "\r\n\r\nb\r\n"},
@@ -65,7 +71,7 @@ func TestCleanOriginal(t *testing.T) {
 
 // foldAt folds s the way appendFolded does for "Subject: " + s.
 func foldAt(s, eol string) string {
-	out := appendFolded(nil, []byte("Subject: "+s), eol)
+	out := appendFolded(nil, []byte("Subject: "+s), eol, len("Subject:"))
 	return strings.TrimPrefix(string(out), "Subject: ")
 }
 
@@ -114,4 +120,22 @@ func FuzzCleanOriginal(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkCleanOriginal: the common case (nothing to repair) only scans;
+// a hostile header of a million ';' is folded in one pass.
+func BenchmarkCleanOriginal(b *testing.B) {
+	clean := []byte("From: a@b.c\r\nSubject: printer\r\n\r\n" + strings.Repeat("Body line of an ordinary mail.\r\n", 640))
+	hostile := []byte("Content-Type: text/plain" + strings.Repeat(";", 1_000_000) + "\r\n\r\nb\r\n")
+	for _, bb := range []struct {
+		name string
+		raw  []byte
+	}{{"clean-20KB", clean}, {"million-semicolons", hostile}} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bb.raw)))
+			for b.Loop() {
+				_ = cleanOriginal(bb.raw)
+			}
+		})
+	}
 }

@@ -169,8 +169,9 @@ func (s *webhookSink) Send(ctx context.Context, t *classifier.Ticket) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		// net/http strips a URL's password from its errors.
-		return temporary("queue %s: %s: %w", s.name, s.method, err)
+		// Trackers put tokens in webhook paths and queries (Slack, Teams):
+		// errors, which are logged, name the origin only.
+		return temporary("queue %s: %s: %w", s.name, s.method, originOnlyErr(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxLoggedResponse))

@@ -64,23 +64,35 @@ type Proxy struct {
 	relayed, discarded     [2]atomic.Int64
 }
 
-// tripwire resets or silences every connection once left more bytes have
-// crossed in dir.
+// tripwire resets, closes or silences every connection once left more bytes
+// have crossed in dir; then the next of marks is armed, counting afresh.
 type tripwire struct {
 	dir     Direction
 	left    int64
-	silence bool // black hole instead of reset
+	marks   []int64 // the marks still to come after this one
+	silence bool    // black hole instead of reset
+	fin     bool    // orderly close (FIN) instead of reset
 	fired   chan struct{}
+}
+
+// next is the tripwire for the following mark, nil after the last.
+func (tw *tripwire) next() *tripwire {
+	if len(tw.marks) == 0 {
+		return nil
+	}
+	n := *tw
+	n.left, n.marks = max(tw.marks[0], 1), tw.marks[1:]
+	return &n
 }
 
 // Stats counts what the proxy did since it started.
 type Stats struct {
 	Accepted  int64    // connections accepted, refused ones included
 	Refused   int64    // connections reset on accept while down
-	Cut       int64    // connections reset by Cut, a tripwire or SetDown
+	Cut       int64    // connections ended by Cut, a tripwire or SetDown
 	Active    int      // connections open now
 	Relayed   [2]int64 // bytes written on, by Direction
-	Discarded [2]int64 // bytes read and dropped by the black hole, by Direction
+	Discarded [2]int64 // bytes read and dropped (black hole, past a tripwire), by Direction
 }
 
 // Listen starts a proxy on 127.0.0.1 (a free port) that relays to upstream.
@@ -131,36 +143,53 @@ func (p *Proxy) Stats() Stats {
 
 // Cut resets every open connection (RST to both peers) and returns how many
 // there were.
-func (p *Proxy) Cut() int {
+func (p *Proxy) Cut() int { return p.cutAll(true) }
+
+// cutAll ends every open connection, with RSTs or FINs.
+func (p *Proxy) cutAll(rst bool) int {
 	p.mu.Lock()
 	links := p.snapshotLocked()
 	p.mu.Unlock()
 	for _, l := range links {
-		if l.close(true) {
+		if l.close(rst) {
 			p.cut.Add(1)
 		}
 	}
 	return len(links)
 }
 
-// CutAfter arms a tripwire: once n more bytes have been relayed in dir (over
-// all connections), the chunk that crosses the mark is written only up to it
-// and every open connection is reset. The returned channel is closed when
-// that happened. Arming again replaces a tripwire that has not fired (its
-// channel is then never closed).
-func (p *Proxy) CutAfter(dir Direction, n int64) <-chan struct{} {
-	return p.arm(&tripwire{dir: dir, left: max(n, 1), fired: make(chan struct{})})
+// CutAfter arms a tripwire: once marks[0] more bytes have been relayed in dir
+// (over all connections), the chunk that crosses the mark is written only up
+// to it, nothing more is relayed on the connections open then, and they are
+// reset. The next mark is armed at once and counts afresh, so a client that
+// reconnects meets it however fast it is. The channel receives a value per
+// mark reached and is closed after the last. Arming again replaces marks not
+// reached yet.
+func (p *Proxy) CutAfter(dir Direction, marks ...int64) <-chan struct{} {
+	return p.arm(tripwire{dir: dir}, marks)
 }
 
 // BlackholeAfter is CutAfter with SetBlackhole(true) instead of a reset: the
 // path goes silent in the middle of a transfer.
-func (p *Proxy) BlackholeAfter(dir Direction, n int64) <-chan struct{} {
-	return p.arm(&tripwire{dir: dir, left: max(n, 1), silence: true, fired: make(chan struct{})})
+func (p *Proxy) BlackholeAfter(dir Direction, marks ...int64) <-chan struct{} {
+	return p.arm(tripwire{dir: dir, silence: true}, marks)
 }
 
-func (p *Proxy) arm(tw *tripwire) <-chan struct{} {
+// CloseAfter is CutAfter with an orderly close (FIN) instead of a reset: a
+// peer that exits or a middlebox that ends the stream cleanly, mid-transfer.
+func (p *Proxy) CloseAfter(dir Direction, marks ...int64) <-chan struct{} {
+	return p.arm(tripwire{dir: dir, fin: true}, marks)
+}
+
+func (p *Proxy) arm(tw tripwire, marks []int64) <-chan struct{} {
+	tw.fired = make(chan struct{}, len(marks))
+	tw.marks = marks
+	first := tw.next()
+	if first == nil {
+		close(tw.fired)
+	}
 	p.mu.Lock()
-	p.trip = tw
+	p.trip = first
 	p.mu.Unlock()
 	return tw.fired
 }
@@ -260,10 +289,15 @@ func (p *Proxy) serve(client net.Conn, blackhole bool) {
 		l.server = server
 	}
 	p.mu.Lock()
-	if p.closed {
+	// Faults switched on while the upstream was being dialled apply too.
+	if p.closed || p.down {
 		p.mu.Unlock()
+		p.refused.Add(1)
 		l.close(true)
 		return
+	}
+	if p.blackhole {
+		l.silenced.Store(true)
 	}
 	p.links[l] = struct{}{}
 	p.mu.Unlock()
@@ -285,13 +319,14 @@ func (p *Proxy) serve(client net.Conn, blackhole bool) {
 type link struct {
 	client, server net.Conn
 	silenced       atomic.Bool
+	doomed         bool // guarded by Proxy.mu: past a tripwire's mark
 	once           sync.Once
 	done           chan struct{}
 	halfClosed     atomic.Int32
 }
 
-// close ends the link once, resetting both peers when reset is set; it
-// reports whether this call closed it.
+// close ends the link once, resetting both peers when rst is set (else an
+// orderly close); it reports whether this call closed it.
 func (l *link) close(rst bool) bool {
 	closed := false
 	l.once.Do(func() {
@@ -374,19 +409,25 @@ func (p *Proxy) stamp(l *link, dir Direction, b []byte) (chunk, bool) {
 		p.discarded[dir].Add(int64(len(b)))
 		return chunk{}, false
 	}
-	c := chunk{data: append([]byte(nil), b...)}
 	p.mu.Lock()
-	c.due = time.Now().Add(p.latency)
+	defer p.mu.Unlock()
+	if l.doomed {
+		p.discarded[dir].Add(int64(len(b))) // past a tripwire's mark: about to be cut
+		return chunk{}, false
+	}
+	c := chunk{data: append([]byte(nil), b...), due: time.Now().Add(p.latency)}
 	if tw := p.trip; tw != nil && tw.dir == dir {
 		if int64(len(c.data)) >= tw.left {
 			c.data = c.data[:tw.left]
 			c.trip = tw
-			p.trip = nil
+			p.trip = tw.next()
+			for other := range p.links {
+				other.doomed = true
+			}
 		} else {
 			tw.left -= int64(len(c.data))
 		}
 	}
-	p.mu.Unlock()
 	return c, true
 }
 
@@ -425,14 +466,19 @@ func (p *Proxy) deliver(l *link, dir Direction, dst net.Conn, queue <-chan chunk
 			return
 		}
 		p.relayed[dir].Add(int64(len(c.data)))
-		if c.trip != nil {
-			if c.trip.silence {
+		if tw := c.trip; tw != nil {
+			if tw.silence {
 				p.SetBlackhole(true)
-				close(c.trip.fired)
+			} else {
+				p.cutAll(!tw.fin)
+			}
+			tw.fired <- struct{}{} // room for every mark
+			if len(tw.marks) == 0 {
+				close(tw.fired)
+			}
+			if tw.silence {
 				continue // what follows is read and dropped
 			}
-			p.Cut()
-			close(c.trip.fired)
 			return
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -426,5 +427,53 @@ func TestProxyBlackholeAfterGoesSilentAtTheMark(t *testing.T) {
 	}
 	if st := p.Stats(); st.Relayed[Downstream] != mark || st.Cut != 0 {
 		t.Errorf("stats = %+v, want exactly %d bytes relayed downstream and no cut", st, mark)
+	}
+}
+
+func TestProxyCloseAfterEndsTheStreamCleanly(t *testing.T) {
+	const mark = 100_000
+	up := startUpstream(t, source)
+	p := startProxy(t, up.ln.Addr().String())
+	fired := p.CloseAfter(Downstream, mark)
+	c := dial(t, p.Addr())
+	got, err := io.ReadAll(c) // an orderly end: no error
+	if err != nil {
+		t.Fatalf("read ended with %v, want a clean end of stream", err)
+	}
+	if len(got) != mark {
+		t.Errorf("client got %d bytes, want exactly %d", len(got), mark)
+	}
+	waitFired(t, fired, 10*time.Second, "the tripwire")
+	if st := p.Stats(); st.Cut != 1 {
+		t.Errorf("Stats.Cut = %d, want 1", st.Cut)
+	}
+}
+
+func TestProxyCutAfterSeveralMarks(t *testing.T) {
+	up := startUpstream(t, source)
+	p := startProxy(t, up.ln.Addr().String())
+	ms := []int64{1_000, 50_000, 200_000}
+	fired := p.CutAfter(Downstream, ms...)
+	for i, mark := range ms {
+		// Each connection meets the next mark, counted afresh. The reset
+		// can beat connect's return on loopback.
+		var got []byte
+		c, err := net.DialTimeout("tcp", p.Addr(), 5*time.Second)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			got, err = io.ReadAll(c)
+			c.Close()
+		}
+		if !isReset(err) || len(got) > int(mark) {
+			t.Errorf("connection %d: got %d bytes and %v, want at most %d and a reset", i, len(got), err, mark)
+		}
+		waitFired(t, fired, 10*time.Second, fmt.Sprintf("mark %d", i))
+	}
+	if _, open := <-fired; open {
+		t.Error("the channel got a value past the last mark")
+	}
+	c := dial(t, p.Addr())
+	if got, err := io.ReadAll(c); err != nil || len(got) != sourceBytes {
+		t.Errorf("after the last mark: got %d bytes and %v, want the whole %d", len(got), err, sourceBytes)
 	}
 }

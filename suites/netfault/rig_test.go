@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/triage-dev/triage/classifier"
@@ -70,6 +72,9 @@ type rig struct {
 	sent  map[string]sentMail // ticket id → the mail that carries it
 	order []string            // ids in the order sent
 	start time.Time
+
+	fileOff    int64 // the file sink is read incrementally: polls stay cheap
+	fileCopies []forwardedCopy
 }
 
 type sentMail struct {
@@ -83,6 +88,13 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("daemon log (last 150 lines):\n%s", r.logs.tail(150))
+		}
+		// NETFAULT_LOG_DIR keeps every scenario's full daemon log.
+		if dir := os.Getenv("NETFAULT_LOG_DIR"); dir != "" {
+			name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".log"
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(r.logs.tail(1<<30)), 0o644); err != nil {
+				t.Errorf("keep log: %v", err)
+			}
 		}
 	})
 	r.srv = dovecottest.Start(t, dovecottest.WithPassword(imapPassword))
@@ -254,9 +266,12 @@ func (r *rig) forwarded() []forwardedCopy {
 	var out []forwardedCopy
 	switch r.opts.sink {
 	case sinkFile:
-		for _, tk := range readJSONL(r.t, filepath.Join(r.dir, "out", "tickets.jsonl")) {
-			out = append(out, forwardedCopy{id: tk.ID, complete: strings.Contains(tk.Body, r.sent[tk.ID].marker)})
+		var tickets []classifier.Ticket
+		tickets, r.fileOff = readJSONL(r.t, filepath.Join(r.dir, "out", "tickets.jsonl"), r.fileOff)
+		for _, tk := range tickets {
+			r.fileCopies = append(r.fileCopies, forwardedCopy{id: tk.ID, complete: strings.Contains(tk.Body, r.sent[tk.ID].marker)})
 		}
+		out = append(out, r.fileCopies...)
 	case sinkWebhook:
 		out = r.hook.copies(r.sent)
 	case sinkLMTP:
@@ -300,14 +315,64 @@ func (r *rig) allForwarded() bool {
 	return true
 }
 
+// inboxMessage is what the checks need of a message in INBOX.
+type inboxMessage struct {
+	uid  imap.UID
+	id   string // ticket id, from the header
+	done bool
+}
+
+// inbox reads INBOX's flags and headers (read-only, never the bodies, so
+// polling a large backlog stays cheap), straight from Dovecot.
+func (r *rig) inbox() []inboxMessage {
+	r.t.Helper()
+	c, err := imapclient.DialInsecure(r.srv.Addr(), nil)
+	if err != nil {
+		r.t.Fatalf("inbox: dial: %v", err)
+	}
+	defer c.Close()
+	if err := c.Login(r.srv.User, imapPassword).Wait(); err != nil {
+		r.t.Fatalf("inbox: login: %v", err)
+	}
+	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		r.t.Fatalf("inbox: examine: %v", err)
+	}
+	if sel.NumMessages == 0 {
+		return nil
+	}
+	var all imap.UIDSet
+	all.AddRange(1, 0)
+	bufs, err := c.Fetch(all, &imap.FetchOptions{
+		UID: true, Flags: true,
+		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}},
+	}).Collect()
+	if err != nil {
+		r.t.Fatalf("inbox: fetch: %v", err)
+	}
+	out := make([]inboxMessage, 0, len(bufs))
+	for _, b := range bufs {
+		m := inboxMessage{uid: b.UID}
+		for _, f := range b.Flags {
+			m.done = m.done || strings.EqualFold(string(f), doneKeyword)
+		}
+		for _, sec := range b.BodySection {
+			m.id = classifier.TicketID(sec.Bytes) // from Message-ID, From, Date, Subject
+		}
+		out = append(out, m)
+	}
+	_ = c.Logout().Wait()
+	return out
+}
+
 // allDone reports whether every message in INBOX carries the done keyword.
 func (r *rig) allDone() bool {
-	msgs := r.srv.Fetch(r.t, "INBOX")
+	msgs := r.inbox()
 	if len(msgs) != len(r.sent) {
 		return false
 	}
 	for _, m := range msgs {
-		if !m.HasFlag(doneKeyword) {
+		if !m.done {
 			return false
 		}
 	}
@@ -329,7 +394,7 @@ func (r *rig) waitDelivered(timeout time.Duration, what string) {
 //   - every message marked done on the server was forwarded.
 func (r *rig) check(when string) (duplicates int) {
 	r.t.Helper()
-	inbox := r.srv.Fetch(r.t, "INBOX") // first: anything done now was forwarded before
+	inbox := r.inbox() // first: anything done now was forwarded before
 	copies := r.forwarded()
 	for _, c := range copies {
 		switch {
@@ -343,12 +408,8 @@ func (r *rig) check(when string) (duplicates int) {
 	}
 	n := tally(copies)
 	for _, m := range inbox {
-		if !m.HasFlag(doneKeyword) {
-			continue
-		}
-		id := classifier.TicketID(m.Raw)
-		if n[id] == 0 {
-			r.t.Errorf("%s: uid %d (%s) is marked done but was never forwarded", when, m.UID, r.sent[id].subject)
+		if m.done && n[m.id] == 0 {
+			r.t.Errorf("%s: uid %d (%s) is marked done but was never forwarded", when, m.uid, r.sent[m.id].subject)
 		}
 	}
 	for _, c := range n {
@@ -433,15 +494,26 @@ func sampleValue(m *dto.Metric) float64 {
 // sessionFailures counts the daemon's "imap session failed" log lines.
 func (r *rig) sessionFailures() int { return r.logs.count("msg=\"imap session failed\"") }
 
+// phase marks the start of a test phase in the daemon log and the test log.
+func (r *rig) phase(name string) {
+	r.t.Helper()
+	r.t.Logf("%6.2fs phase: %s", time.Since(r.start).Seconds(), name)
+	fmt.Fprintf(r.logs, "time=%s level=INFO msg=\"=== test phase\" phase=%q\n", time.Now().UTC().Format(time.RFC3339Nano), name)
+}
+
 // report logs a scenario's figures (go test -v shows them).
 func (r *rig) report(faults string, duplicates int) {
 	r.t.Helper()
-	r.t.Logf("RESULT %s: %d mails, faults: %s, imap reconnects %v, session failures %d, duplicate deliveries %d (same id), proxy imap %+v, %s",
-		r.t.Name(), len(r.sent), faults, r.metric("triage_imap_reconnects_total", nil), r.sessionFailures(), duplicates,
-		r.imap.Stats(), time.Since(r.start).Round(10*time.Millisecond))
+	proxies := fmt.Sprintf("imap proxy %+v", r.imap.Stats())
+	if r.sink != nil {
+		proxies += fmt.Sprintf(", sink proxy %+v", r.sink.Stats())
+	}
+	r.t.Logf("RESULT %s: %d mails, faults: %s; imap reconnects %v, session failures %d, sink errors %v, duplicate deliveries %d (same id); %s; %s",
+		r.t.Name(), len(r.sent), faults, r.metric("triage_imap_reconnects_total", nil), r.sessionFailures(),
+		r.metric("triage_forward_errors_total", nil), duplicates, proxies, time.Since(r.start).Round(10*time.Millisecond))
 }
 
-// waitFor polls cond every 50 ms until it holds or timeout passes.
+// waitFor polls cond every 100 ms until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -452,43 +524,59 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// waitClosed waits for ch to close or fails after timeout.
-func waitClosed(t *testing.T, ch <-chan struct{}, timeout time.Duration, what string) {
+// waitFired waits for a tripwire's next mark (a value, or the channel's
+// close) or fails after timeout.
+func waitFired(t *testing.T, fired <-chan struct{}, timeout time.Duration, what string) {
 	t.Helper()
 	select {
-	case <-ch:
+	case <-fired:
 	case <-time.After(timeout):
 		t.Fatalf("timed out after %v waiting for %s", timeout, what)
 	}
 }
 
-// readJSONL reads the tickets of a JSON Lines file; a last line still being
+// marks returns n tripwire marks from first on, step apart: each fault lands
+// at another offset in the stream.
+func marks(n int, first, step int64) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = first + int64(i)*step
+	}
+	return out
+}
+
+// readJSONL reads the tickets of a JSON Lines file from offset on and
+// returns the offset after the last complete line; a line still being
 // written (no newline yet) is left for the next read.
-func readJSONL(t *testing.T, path string) []classifier.Ticket {
+func readJSONL(t *testing.T, path string, offset int64) ([]classifier.Ticket, int64) {
 	t.Helper()
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, offset
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
 	var out []classifier.Ticket
 	br := bufio.NewReader(f)
 	for {
 		line, err := br.ReadBytes('\n')
 		if err != nil {
-			return out
+			return out, offset
 		}
 		var tk classifier.Ticket
 		if err := json.Unmarshal(line, &tk); err != nil {
-			t.Fatalf("%s: bad line: %v", path, err)
+			t.Fatalf("%s: bad line at offset %d: %v", path, offset, err)
 		}
+		offset += int64(len(line))
 		out = append(out, tk)
 	}
 }
