@@ -91,6 +91,13 @@ func TestReloadUnderLoad(t *testing.T) {
 			raw := fmt.Sprintf("From: User %d <user%d@example.com>\r\nTo: helpdesk@example.com\r\nSubject: printer %d jammed\r\nMessage-ID: <load-%d@example.com>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0100\r\n\r\nPaper jam number %d.\r\n", n, n, n, n, n)
 			e.srv.Append(t, "INBOX", []byte(raw))
 		}
+		// Let the mail flow while the next flip comes: keep at most two
+		// batches ahead of the daemon, so that both versions classify mail
+		// however fast or slow the machine is.
+		ahead := float64((i - 1) * (messages / flips))
+		waitFor(t, 60*time.Second, "the daemon to keep up", func() bool {
+			return e.metric("triage_tickets_total", nil) >= ahead
+		})
 	}
 	var all []classifier.Ticket
 	collect := func() int {

@@ -35,13 +35,17 @@ const (
 
 // Defaults applied by New.
 const (
-	DefaultMailbox         = "INBOX"
-	DefaultDoneKeyword     = "$Triaged"
-	DefaultDoneFolder      = "Triage/Done" // when the server stores no keywords and no DoneMoveTo is set
-	DefaultQuarantine      = "Triage/Quarantine"
-	DefaultFailed          = "Triage/Failed"
-	DefaultPollInterval    = 30 * time.Second
-	DefaultIdleRestart     = 25 * time.Minute
+	DefaultMailbox      = "INBOX"
+	DefaultDoneKeyword  = "$Triaged"
+	DefaultDoneFolder   = "Triage/Done" // when the server stores no keywords and no DoneMoveTo is set
+	DefaultQuarantine   = "Triage/Quarantine"
+	DefaultFailed       = "Triage/Failed"
+	DefaultPollInterval = 30 * time.Second
+	// IDLE is re-issued this often: well before servers' 29-minute limit,
+	// and the restart (DONE, then IDLE again, each with the command
+	// timeout) is what detects a connection that died silently while idle,
+	// so it also bounds how long new mail can wait on a dead connection.
+	DefaultIdleRestart     = 5 * time.Minute
 	DefaultBatchSize       = 50
 	DefaultConcurrency     = 4
 	DefaultMaxMessageBytes = 32 << 20
