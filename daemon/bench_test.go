@@ -31,6 +31,7 @@ import (
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/rules"
 )
 
@@ -308,9 +309,9 @@ func BenchmarkDaemonIdleRSS(b *testing.B) {
 		names[i] = fmt.Sprintf("Queue%03d", i)
 		srv.Doveadm(b, "mailbox", "create", "-u", srv.User, names[i])
 	}
-	bin := filepath.Join(b.TempDir(), "triage")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/triage").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	bin, err := testkit.BuildTriage(b.TempDir(), false)
+	if err != nil {
+		b.Fatal(err)
 	}
 	for range b.N {
 		httpAddr := freeAddr(b)

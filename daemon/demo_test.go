@@ -1,36 +1,20 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/triage-dev/triage/examples"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
-// syncBuffer is a bytes.Buffer safe for the demo's writer goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects the demo's output and logs.
+type syncBuffer struct{ testkit.SyncBuffer }
 
 func (s *syncBuffer) ticketLines() []string {
 	var out []string
@@ -42,16 +26,9 @@ func (s *syncBuffer) ticketLines() []string {
 	return out
 }
 
-// waitFor polls cond every 20 ms for at most limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, limit, what, cond)
 }
 
 func TestDemo(t *testing.T) {

@@ -20,12 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/rules"
 )
 
@@ -203,7 +201,7 @@ func (e *e2e) get(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// metrics scrapes /metrics and sums each family's samples whose labels
+// metric scrapes /metrics and sums each family's samples whose labels
 // include every pair in match.
 func (e *e2e) metric(name string, match map[string]string) float64 {
 	e.t.Helper()
@@ -211,37 +209,11 @@ func (e *e2e) metric(name string, match map[string]string) float64 {
 	if code != http.StatusOK {
 		e.t.Fatalf("/metrics: %d %s", code, body)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	v, err := testkit.SumMetric(body, name, match)
 	if err != nil {
-		e.t.Fatalf("parse /metrics: %v", err)
+		e.t.Fatal(err)
 	}
-	f, ok := fams[name]
-	if !ok {
-		return 0
-	}
-	sum := 0.0
-next:
-	for _, m := range f.Metric {
-		labels := map[string]string{}
-		for _, l := range m.Label {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range match {
-			if labels[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return sum
+	return v
 }
 
 func readJSONL(t *testing.T, path string) []classifier.Ticket {

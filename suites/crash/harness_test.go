@@ -26,6 +26,7 @@ import (
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/rules"
 )
 
@@ -43,37 +44,13 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin, err := buildTriage(dir)
+	bin, err := testkit.BuildTriage(dir, testkit.RaceEnabled)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crash suite:", err)
 		return 1
 	}
 	triageBin = bin
 	return m.Run()
-}
-
-// buildTriage builds ./cmd/triage into dir. The binary gets the race
-// detector when this test binary has it, so the daemon under test is
-// checked too (a race makes a clean exit return 66, which the tests catch).
-func buildTriage(dir string) (string, error) {
-	// `go test` puts its own GOROOT/bin first in PATH.
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("no go command to build the daemon with: %w", err)
-	}
-	out := filepath.Join(dir, "triage")
-	args := []string{"build", "-o", out}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "github.com/triage-dev/triage/cmd/triage")
-	cmd := exec.Command(goBin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/triage: %w\n%s", err, stderr.String())
-	}
-	return out, nil
 }
 
 // fullSize reports whether TRIAGE_FULL=1 asks for the issue's full sizes.

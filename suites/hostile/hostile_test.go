@@ -45,11 +45,10 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-smtp"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 // binPath is the triage binary built once by TestMain.
@@ -66,10 +65,8 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	binPath = filepath.Join(dir, "triage")
-	cmd := exec.Command("go", "build", "-o", binPath, "github.com/triage-dev/triage/cmd/triage")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
+	binPath, err = testkit.BuildTriage(dir, testkit.RaceEnabled)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "build triage:", err)
 		return 1
 	}
@@ -230,35 +227,11 @@ func (r *run) metric(t *testing.T, name string, match map[string]string) float64
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d %s", code, body)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	v, err := testkit.SumMetric(body, name, match)
 	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
+		t.Fatal(err)
 	}
-	f, ok := fams[name]
-	if !ok {
-		return 0
-	}
-	sum := 0.0
-next:
-	for _, m := range f.Metric {
-		labels := map[string]string{}
-		for _, l := range m.Label {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range match {
-			if labels[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		}
-	}
-	return sum
+	return v
 }
 
 func count(samples []sample, o outcome) int {

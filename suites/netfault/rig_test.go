@@ -22,11 +22,11 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 // Sink kinds a rig can forward to.
@@ -457,38 +457,7 @@ func (r *rig) metric(name string, match map[string]string) float64 {
 	if err != nil {
 		r.t.Fatalf("gather metrics: %v", err)
 	}
-	sum := 0.0
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			for k, v := range match {
-				if labels[k] != v {
-					continue next
-				}
-			}
-			sum += sampleValue(m)
-		}
-	}
-	return sum
-}
-
-func sampleValue(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Histogram != nil:
-		return float64(m.Histogram.GetSampleCount())
-	}
-	return 0
+	return testkit.SumFamilies(fams, name, match)
 }
 
 // sessionFailures counts the daemon's "imap session failed" log lines.

@@ -1,0 +1,120 @@
+// Package testkit holds the helpers the integration tests and suites share:
+// building the triage binary, reading Prometheus metrics, bounded waits.
+package testkit
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// BuildTriage builds ./cmd/triage into dir. With race the binary gets the
+// race detector (pass RaceEnabled so the daemon under test is checked when
+// the test binary is).
+func BuildTriage(dir string, race bool) (string, error) {
+	// `go test` puts its own GOROOT/bin first in PATH.
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("no go command to build the daemon with: %w", err)
+	}
+	out := filepath.Join(dir, "triage")
+	args := []string{"build", "-o", out}
+	if race {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/triage-dev/triage/cmd/triage")
+	cmd := exec.Command(goBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/triage: %w\n%s", err, stderr.String())
+	}
+	return out, nil
+}
+
+// SumFamilies sums the samples of family name whose labels include every
+// pair in match: counter and gauge values, histogram sample counts.
+func SumFamilies(fams []*dto.MetricFamily, name string, match map[string]string) float64 {
+	sum := 0.0
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			labels := make(map[string]string, len(m.GetLabel()))
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range match {
+				if labels[k] != v {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+// SumMetric is SumFamilies over a /metrics response body.
+func SumMetric(exposition, name string, match map[string]string) (float64, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	byName, err := p.TextToMetricFamilies(strings.NewReader(exposition))
+	if err != nil {
+		return 0, fmt.Errorf("parse /metrics: %w", err)
+	}
+	fams := make([]*dto.MetricFamily, 0, len(byName))
+	for _, f := range byName {
+		fams = append(fams, f)
+	}
+	return SumFamilies(fams, name, match), nil
+}
+
+// WaitFor polls cond every 20 ms for at most limit, failing t on timeout.
+func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (a logger or a
+// daemon's output) and a reading test.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,39 @@
+package testkit
+
+import "testing"
+
+func TestSumMetric(t *testing.T) {
+	const body = `# TYPE triage_tickets_total counter
+triage_tickets_total{tier="L1",queue="helpdesk"} 3
+triage_tickets_total{tier="L2",queue="systems"} 2
+triage_tickets_total{tier="L1",queue="systems"} 1
+# TYPE triage_imap_idle gauge
+triage_imap_idle{account="a",mailbox="INBOX"} 1
+# TYPE triage_decode_duration_seconds histogram
+triage_decode_duration_seconds_bucket{le="+Inf"} 7
+triage_decode_duration_seconds_sum 0.1
+triage_decode_duration_seconds_count 7
+`
+	tests := []struct {
+		name  string
+		match map[string]string
+		want  float64
+	}{
+		{"triage_tickets_total", nil, 6},
+		{"triage_tickets_total", map[string]string{"tier": "L1"}, 4},
+		{"triage_tickets_total", map[string]string{"tier": "L1", "queue": "systems"}, 1},
+		{"triage_tickets_total", map[string]string{"tier": "L3"}, 0},
+		{"triage_imap_idle", map[string]string{"mailbox": "INBOX"}, 1},
+		{"triage_decode_duration_seconds", nil, 7},
+		{"triage_missing", nil, 0},
+	}
+	for _, tt := range tests {
+		got, err := SumMetric(body, tt.name, tt.match)
+		if err != nil || got != tt.want {
+			t.Errorf("SumMetric(%s, %v) = %v, %v; want %v", tt.name, tt.match, got, err, tt.want)
+		}
+	}
+	if _, err := SumMetric("not { metrics", "x", nil); err == nil {
+		t.Error("SumMetric accepted garbage")
+	}
+}
