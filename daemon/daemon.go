@@ -58,10 +58,44 @@ type Daemon struct {
 	accounts map[string]*runningAccount
 	runCtx   context.Context
 	wg       sync.WaitGroup
-	records  sync.WaitGroup // background writes to the state store
+	records  backgroundWrites // writes to the state store off the message's path
 
 	configReload atomic.Pointer[configReloadResult]
 	started      time.Time
+}
+
+// backgroundWrites runs state-store writes off the message's path and lets
+// shutdown wait for them. Unlike a bare WaitGroup it tolerates a handler that
+// is still running when shutdown waits (past the deadline): such a write
+// runs inline and fails on the closed store, which only costs a duplicate.
+type backgroundWrites struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Go runs f in the background, or inline once Close has begun.
+func (b *backgroundWrites) Go(f func()) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		f()
+		return
+	}
+	b.wg.Add(1)
+	b.mu.Unlock()
+	go func() {
+		defer b.wg.Done()
+		f()
+	}()
+}
+
+// Close waits for the writes started before it.
+func (b *backgroundWrites) Close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 // Handled is one message the pipeline finished with.
@@ -324,7 +358,7 @@ loop:
 	}
 	cancelBG()
 	<-watchDone
-	d.records.Wait()
+	d.records.Close()
 	d.log.Info("triage stopped")
 	return nil
 }
@@ -542,13 +576,11 @@ func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome
 		// is forwarded again with the same id, which at-least-once allows
 		// and downstreams de-duplicate; waiting would add an fsync to every
 		// message's latency.
-		d.records.Add(1)
-		go func() {
-			defer d.records.Done()
+		d.records.Go(func() {
 			if err := d.store.Record(t.ID, src); err != nil {
 				log.Error("state store", "err", err)
 			}
-		}()
+		})
 		d.metrics.Tickets.WithLabelValues(cl.Tier, cl.Priority, cl.Queue, cl.Action).Inc()
 	}
 	d.metrics.HandleDuration.Observe(time.Since(start).Seconds())
