@@ -438,6 +438,19 @@ func TestDaemonDovecot(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `"connected": true`) || !strings.Contains(body, e.d.reloader.Active().Current().Version) {
 		t.Errorf("/status = %d %s", code, body)
 	}
+	var st Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("/status is not JSON: %v", err)
+	}
+	if len(st.Accounts) != 1 || len(st.Accounts[0].Mailboxes) != 1 {
+		t.Fatalf("/status accounts = %+v", st.Accounts)
+	}
+	if mb := st.Accounts[0].Mailboxes[0]; mb.Mailbox != "INBOX" || mb.State == "" || mb.Done < uint64(len(mails)) || mb.Backlog != 0 || mb.LastMessage.IsZero() {
+		t.Errorf("/status INBOX = %+v", mb)
+	}
+	if q := st.Queues["security"]; q.Sent == 0 {
+		t.Errorf("/status queue security = %+v", q)
+	}
 
 	// A bad rules edit: refused, shown in /status, old rules keep serving.
 	good := e.d.reloader.Active().Current().Version

@@ -99,24 +99,59 @@ func (e *accountEvents) events() mailbox.Events {
 
 // AccountStatus is one account in /status.
 type AccountStatus struct {
-	Name      string                   `json:"name"`
-	Connected bool                     `json:"connected"`
-	Since     time.Time                `json:"connected_since,omitzero"`
-	LastError string                   `json:"last_error,omitempty"`
-	ErrorAt   time.Time                `json:"last_error_at,omitzero"`
-	Mailboxes map[string]*mailboxState `json:"mailboxes"`
+	Name      string          `json:"name"`
+	Connected bool            `json:"connected"`
+	Since     time.Time       `json:"connected_since,omitzero"`
+	LastError string          `json:"last_error,omitempty"`
+	ErrorAt   time.Time       `json:"last_error_at,omitzero"`
+	Mailboxes []MailboxStatus `json:"mailboxes"`
 }
 
-func (e *accountEvents) status() AccountStatus {
+// MailboxStatus is one watched mailbox in /status.
+type MailboxStatus struct {
+	Mailbox     string    `json:"mailbox"`
+	State       string    `json:"state"`
+	Connected   bool      `json:"connected"`
+	Idle        bool      `json:"idle"`
+	UIDValidity uint32    `json:"uidvalidity,omitempty"`
+	Backlog     int       `json:"backlog"` // messages not yet done: queued, in flight, waiting to retry
+	Oldest      time.Time `json:"oldest_undone,omitzero"`
+	InFlight    int       `json:"in_flight"`
+	LastMessage time.Time `json:"last_message,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Done        uint64    `json:"done"`
+	Quarantined uint64    `json:"quarantined"`
+	Failed      uint64    `json:"failed"`
+	Retried     uint64    `json:"retried"`
+}
+
+// status merges the event-fed view (connection, IDLE) with the mailbox
+// layer's own snapshot (state, backlog, counts, errors).
+func (e *accountEvents) status(snap mailbox.Status) AccountStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := AccountStatus{Name: e.name, Connected: e.connected, LastError: e.lastErr, ErrorAt: e.errAt, Mailboxes: map[string]*mailboxState{}}
+	s := AccountStatus{Name: e.name, Connected: e.connected, LastError: e.lastErr, ErrorAt: e.errAt, Mailboxes: []MailboxStatus{}}
 	if e.connected {
 		s.Since = e.upSince
 	}
-	for k, v := range e.mailboxes {
-		c := *v
-		s.Mailboxes[k] = &c
+	if snap.LastError != "" && snap.LastErrorAt.After(s.ErrorAt) {
+		s.LastError, s.ErrorAt = snap.LastError, snap.LastErrorAt
+	}
+	for _, m := range snap.Mailboxes {
+		ms := MailboxStatus{
+			Mailbox: m.Mailbox, State: string(m.State), Connected: m.Connected, UIDValidity: m.UIDValidity,
+			Backlog: m.Undone, Oldest: m.Oldest, InFlight: m.InFlight, LastMessage: m.LastMessage,
+			LastError: m.LastError, LastErrorAt: m.LastErrorAt,
+			Done: m.Done, Quarantined: m.Quarantined, Failed: m.Failed, Retried: m.Retried,
+		}
+		if ev, ok := e.mailboxes[m.Mailbox]; ok {
+			ms.Idle = ev.Idle
+			if ms.LastMessage.IsZero() {
+				ms.LastMessage = ev.LastMessage
+			}
+		}
+		s.Mailboxes = append(s.Mailboxes, ms)
 	}
 	return s
 }
@@ -247,8 +282,9 @@ func (d *Daemon) Status() Status {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		ev := d.accounts[n].events
-		st.Accounts = append(st.Accounts, ev.status())
+		ra := d.accounts[n]
+		ev := ra.events
+		st.Accounts = append(st.Accounts, ev.status(ra.account.Status()))
 		if !ev.ready() {
 			st.Ready = false
 			st.NotReadyWhy = append(st.NotReadyWhy, "account "+n+" is not connected")
