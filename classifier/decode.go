@@ -212,6 +212,12 @@ var dateLayouts = []string{
 }
 
 func parseDate(s string) (time.Time, bool) {
+	// The form nearly every client writes, first: net/mail tries a dozen
+	// layouts and allocates an error for each miss (a fifth of decoding a
+	// small mail went there).
+	if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", s); err == nil {
+		return t, true
+	}
 	if t, err := mail.ParseDate(s); err == nil {
 		return t, true
 	}

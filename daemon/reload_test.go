@@ -216,7 +216,7 @@ func brokenEdits() []string {
 	}
 	// Expressions that do not compile or are not boolean.
 	for _, w := range []string{`subject +`, `subject`, `1 + 1`, `"text"`, `nosuchfield == 1`, `subject == 1 +`, `size > "big"`,
-		`from.nosuch == "x"`, `containsAny(subject)`, `containsAny(subject, "notalist")`,
+		`from.nosuch == "x"`, `containsAny(subject)`, `containsAny(subject, "notalist")`, `matchesAny(subject, [1, 2])`, `containsAll(subject, [true])`,
 		`header()`, `len(subject)`, `subject matches`, `(subject == "a"`, `subject == "a")`, `subject in`, `attachments[0].nosuch`,
 		`hour + weekday`, `domainOf(1)`, `_body_lc contains "x"`, `tags + 1 > 0`, `undefined_list contains "a"`, `date > 5`,
 		`"a" matches "("`} {

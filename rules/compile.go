@@ -214,7 +214,7 @@ func (p *patcher) Visit(node *ast.Node) {
 			}
 			p.rewriteCall(node, n, "_header", &ast.IdentifierNode{Value: "headers"}, arg)
 		case "containsAny", "containsAll", "containsAnyWord":
-			if len(n.Arguments) != 2 {
+			if len(n.Arguments) != 2 || !p.stringItems(id.Value, n.Arguments[1]) {
 				return
 			}
 			list, ok := p.constList(n.Arguments[1])
@@ -234,7 +234,7 @@ func (p *patcher) Visit(node *ast.Node) {
 				p.rewriteCall(node, n, "_"+id.Value+"_l", n.Arguments[0], lowered)
 			}
 		case "matchesAny":
-			if len(n.Arguments) != 2 {
+			if len(n.Arguments) != 2 || !p.stringItems(id.Value, n.Arguments[1]) {
 				return
 			}
 			res, ok := p.constRegexes(n.Arguments[1])
@@ -252,6 +252,36 @@ func (p *patcher) rewriteCall(node *ast.Node, old *ast.CallNode, callee string, 
 	id := &ast.IdentifierNode{Value: callee}
 	id.SetLocation(old.Callee.Location())
 	ast.Patch(node, &ast.CallNode{Callee: id, Arguments: args})
+}
+
+// stringItems rejects literal items of a helper's list that are not
+// strings: `containsAny(subject, [1, 2])` type-checks (expr's arrays are
+// untyped) but could never match, which an admin would not notice.
+func (p *patcher) stringItems(helper string, n ast.Node) bool {
+	arr, ok := n.(*ast.ArrayNode)
+	if !ok {
+		return true
+	}
+	for _, item := range arr.Nodes {
+		var kind string
+		switch item.(type) {
+		case *ast.IntegerNode:
+			kind = "a number"
+		case *ast.FloatNode:
+			kind = "a number"
+		case *ast.BoolNode:
+			kind = "a boolean"
+		case *ast.NilNode:
+			kind = "nil"
+		case *ast.ArrayNode, *ast.MapNode:
+			kind = "a list or map"
+		default:
+			continue
+		}
+		p.fail(item, "%s: list items must be strings, got %s", helper, kind)
+		return false
+	}
+	return true
 }
 
 // constList returns the strings of a list constant or an array literal of

@@ -113,6 +113,8 @@ func TestLoadErrors(t *testing.T) {
 			`r.yaml:5:11: when: name "_body_lc" is not available in rules`,
 			`r.yaml:5:29: when: name "$env" is not available in rules`}},
 		{"helper wrong types", head + "rules:\n  - name: a\n    when: containsAny(subject, 3)\n", []string{"r.yaml:5:32: when: cannot use int as argument (type []interface {}) to call containsAny "}},
+		{"non-string list items", head + "rules:\n  - name: a\n    when: matchesAny(subject, [1, 2])\n  - name: b\n    when: containsAll(body, ['x', nil])\n",
+			[]string{"r.yaml:5:32: when: matchesAny: list items must be strings, got a number", "r.yaml:7:35: when: containsAll: list items must be strings, got nil"}},
 		{"matchesAny bad inline regex", head + "rules:\n  - name: a\n    when: matchesAny(subject, ['ok', '(('])\n", []string{"r.yaml:5:31: when: matchesAny: bad regex \"((\": missing closing ): `((`"}},
 		{"matchesAny bad list regex", head + "lists:\n  pats: ['a', 'b[']\nrules:\n  - name: a\n    when: matchesAny(subject, pats)\n  - name: b\n    when: matchesAny(body, pats)\n", []string{
 			"r.yaml:4:15: lists.pats: bad regex \"b[\" (used by matchesAny): missing closing ]: `[`",
