@@ -105,6 +105,7 @@ func configFieldDocs() map[string]fieldDoc {
 		"QueueConfig.password_file":        {desc: "smtp/lmtp: file holding the password."},
 		"QueueConfig.subject_tag":          {desc: "smtp/lmtp: Go template prefixed to the subject, e.g. \"[{{.Tier}}][{{.Priority}}]\"."},
 		"QueueConfig.url":                  {desc: "webhook: http(s) URL; nats: server URL(s), comma-separated."},
+		"QueueConfig.url_env":              {desc: "webhook: environment variable holding the URL, for URLs that are themselves the credential (Slack, Teams); instead of url."},
 		"QueueConfig.method":               {desc: "webhook: HTTP method; default POST.", enum: []any{"POST", "PUT", "PATCH"}},
 		"QueueConfig.headers":              {desc: "webhook: header fields sent as written (no secrets here)."},
 		"QueueConfig.headers_env":          {desc: "webhook: header name to the environment variable holding its value (for secrets)."},
@@ -230,11 +231,13 @@ func addConstraints(defs jsonschema.Definitions) {
 	done.Set("move_to", &jsonschema.Schema{Const: ""})
 	defs["DoneConfig"].Not = &jsonschema.Schema{Required: []string{"keyword"}, Properties: done}
 
+	webhookURL := whenEquals("type", "webhook")
+	webhookURL.Then = &jsonschema.Schema{OneOf: []*jsonschema.Schema{{Required: []string{"url"}}, {Required: []string{"url_env"}}}}
 	q := defs["QueueConfig"]
 	q.AllOf = []*jsonschema.Schema{
 		whenEquals("type", "smtp", "addr", "to"),
 		whenEquals("type", "lmtp", "addr", "to"),
-		whenEquals("type", "webhook", "url"),
+		webhookURL,
 		whenEquals("type", "exec", "command"),
 		whenEquals("type", "nats", "url", "subject"),
 		whenEquals("type", "file", "path"),

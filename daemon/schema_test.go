@@ -151,6 +151,8 @@ func TestConfigSchemaAgreesWithLoader(t *testing.T) {
 		{"oauth2 with two token sources", edit(t, s, "mechanism: xoauth2,", "mechanism: xoauth2, token_env: T,"), false},
 		{"done marks nothing", edit(t, s, "move_to: Archive/Triaged}", "move_to: \"\"}"), false},
 		{"webhook without url", edit(t, s, "    url: https://tracker.example.com/api/tickets\n", ""), false},
+		{"webhook with url_env", edit(t, s, "    url: https://tracker.example.com/api/tickets\n", "    url_env: HOOK_URL\n"), true},
+		{"webhook with url and url_env", edit(t, s, "    url: https://tracker.example.com/api/tickets\n", "    url: https://tracker.example.com/api/tickets\n    url_env: HOOK_URL\n"), false},
 		{"smtp without to", edit(t, s, " to: l1@tracker.example.com,", ""), false},
 		{"create_stream without subjects", edit(t, s, ", stream_subjects: tickets.>", ""), false},
 		{"bad account name", edit(t, s, "name: helpdesk", "name: help desk"), false},

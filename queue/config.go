@@ -37,7 +37,10 @@ type Config struct {
 	SubjectTag         string `yaml:"subject_tag,omitempty" json:"subject_tag,omitempty"` // Go template, e.g. "[{{.Tier}}][{{.Priority}}]"
 
 	// webhook (URL is also the nats server URL list, comma-separated).
-	URL    string `yaml:"url,omitempty" json:"url,omitempty"`
+	URL string `yaml:"url,omitempty" json:"url,omitempty"`
+	// URLEnv names the environment variable holding the webhook URL, for
+	// URLs that are themselves the credential (Slack, Teams, …).
+	URLEnv string `yaml:"url_env,omitempty" json:"url_env,omitempty"`
 	Method string `yaml:"method,omitempty" json:"method,omitempty"` // default POST
 	// Headers are sent as written. Secret header values come from the
 	// environment instead: HeadersEnv maps header name → variable name
@@ -183,16 +186,12 @@ func ValidateConfig(name string, cfg Config) []string {
 	case "smtp", "lmtp":
 		validateMailConfig(cfg, add)
 	case "webhook":
-		u, err := url.Parse(cfg.URL)
-		switch {
-		case cfg.URL == "":
-			add("webhook needs url")
-		case err != nil:
-			add("url: %v", redactErr(err))
-		case u.Scheme != "http" && u.Scheme != "https":
-			add("url scheme must be http or https")
-		case u.Host == "":
-			add("url has no host")
+		if cfg.URLEnv != "" {
+			if cfg.URL != "" {
+				add("set url or url_env, not both")
+			}
+		} else if err := checkWebhookURL(cfg.URL); err != nil {
+			add("%v", err)
 		}
 		if cfg.Method != "" && !validMethod(cfg.Method) {
 			add("method %q is not one of POST, PUT, PATCH", cfg.Method)
@@ -368,4 +367,21 @@ func parseTemplate(name, text string) (*template.Template, error) {
 		return nil, fmt.Errorf("parse template: %w", err)
 	}
 	return t, nil
+}
+
+// checkWebhookURL says what is wrong with a webhook URL, without repeating
+// it (it may carry a token).
+func checkWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return errors.New("webhook needs url or url_env")
+	case err != nil:
+		return fmt.Errorf("url: %w", redactErr(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("url scheme must be http or https")
+	case u.Host == "":
+		return errors.New("url has no host")
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,6 +55,20 @@ func newWebhookSink(name string, cfg Config, baseDir string, log *slog.Logger) (
 		headers:     http.Header{},
 		sigHeader:   cfg.SignatureHeader,
 		log:         log,
+	}
+	if cfg.URLEnv != "" {
+		u, err := readSecret(cfg.URLEnv, "", baseDir)
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: url_env: %w", name, err)
+		}
+		if err := checkWebhookURL(u); err != nil {
+			return nil, fmt.Errorf("queue %s: url from %s: %w", name, cfg.URLEnv, err)
+		}
+		// The check ValidateConfig makes for a url in the YAML.
+		if pu, _ := url.Parse(u); pu.Scheme == "http" && len(cfg.HeadersEnv) > 0 && !isLoopbackHost(pu.Hostname()) {
+			return nil, fmt.Errorf("queue %s: headers_env would send secrets over plain http to %s: use https", name, pu.Hostname())
+		}
+		s.url = u
 	}
 	if s.method == "" {
 		s.method = http.MethodPost

@@ -328,7 +328,12 @@ func TestWebhookConfigErrors(t *testing.T) {
 		{"bad scheme", Config{Type: "webhook", URL: "ftp://x/"}, "scheme"},
 		{"bad method", Config{Type: "webhook", URL: "http://x/", Method: "GET"}, "method"},
 		{"url password redacted", Config{Type: "webhook", URL: "http://user:pa ss@x/%zz"}, "url"},
+		{"url_env not set", Config{Type: "webhook", URLEnv: "TEST_HOOK_URL_UNSET"}, "TEST_HOOK_URL_UNSET is not set"},
+		{"url_env bad scheme", Config{Type: "webhook", URLEnv: "TEST_HOOK_URL_FTP"}, "scheme"},
+		{"url_env plain http with secrets", Config{Type: "webhook", URLEnv: "TEST_HOOK_URL_REMOTE", HeadersEnv: map[string]string{"Authorization": "TEST_BAD_HEADER"}}, "plain http"},
 	}
+	t.Setenv("TEST_HOOK_URL_FTP", "ftp://hooks.example.com/T000/B000/pa ss")
+	t.Setenv("TEST_HOOK_URL_REMOTE", "http://hooks.example.com/T000/B000/pa ss")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New("q", tt.cfg, t.TempDir(), nil)
@@ -339,6 +344,36 @@ func TestWebhookConfigErrors(t *testing.T) {
 				t.Errorf("error leaks a secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestWebhookURLFromEnv: a URL that is itself the credential (Slack,
+// Teams) comes from the environment, and its path never reaches an error.
+func TestWebhookURLFromEnv(t *testing.T) {
+	hook := startHookServer(t, status(200))
+	t.Setenv("TEST_HOOK_URL", hook.srv.URL+"/services/T000/B000/secret-path-token")
+	cfg := Config{Type: "webhook", URLEnv: "TEST_HOOK_URL"}
+	if p := ValidateConfig("chat", cfg); len(p) != 0 {
+		t.Fatalf("ValidateConfig: %v", p)
+	}
+	if p := ValidateConfig("chat", Config{Type: "webhook", URLEnv: "X", URL: "https://x/"}); len(p) == 0 {
+		t.Error("url and url_env together accepted")
+	}
+	sink, err := New("chat", cfg, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	if err := sink.Send(context.Background(), sampleTicket(readMail(t, "vpn.eml"))); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := hook.requests(); len(reqs) != 1 || reqs[0].Path != "/services/T000/B000/secret-path-token" {
+		t.Fatalf("requests = %+v", reqs)
+	}
+	hook.srv.Close()
+	err = sink.Send(context.Background(), sampleTicket(readMail(t, "vpn.eml")))
+	if err == nil || strings.Contains(err.Error(), "secret-path-token") {
+		t.Errorf("error after the peer went away = %v; want an error without the URL's path", err)
 	}
 }
 
