@@ -181,22 +181,27 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, ConfigErrors{{File: name, Line: 1, Col: 1, Msg: "config file is empty"}}
 	}
 	var cfg Config
+	var errs ConfigErrors
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			var errs ConfigErrors
-			for _, m := range te.Errors {
-				errs = append(errs, yamlErrorString(name, m, &root))
-			}
-			return nil, errs
+		if !errors.As(err, &te) {
+			return nil, ConfigErrors{yamlError(name, err, &root)}
 		}
-		return nil, ConfigErrors{yamlError(name, err, &root)}
+		// Type errors leave the rest decoded: report them together with
+		// what validation finds, so one run shows every problem.
+		for _, m := range te.Errors {
+			errs = append(errs, yamlErrorString(name, m, &root))
+		}
 	}
 	cfg.Path = path
 	cfg.applyDefaults()
-	if errs := cfg.validate(name, &root); len(errs) > 0 {
+	errs = append(errs, cfg.validate(name, &root)...)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool {
+			return errs[i].Line < errs[j].Line || errs[i].Line == errs[j].Line && errs[i].Col < errs[j].Col
+		})
 		return nil, errs
 	}
 	return &cfg, nil
@@ -313,6 +318,9 @@ func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
 	}
 	if len(c.Accounts) == 0 {
 		at("accounts: at least one IMAP account is required", "accounts")
+	}
+	if c.StateDir == "" {
+		at("state_dir: required (where handled ids are kept, e.g. /var/lib/triage)", "state_dir")
 	}
 	if len(c.Queues) == 0 {
 		at("queues: at least one queue is required", "queues")

@@ -64,6 +64,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad duration", func(s string) string { return strings.Replace(s, "dedupe_window: 3d", "dedupe_window: soon", 1) }, []string{"triage.yaml:15:1: invalid duration"}},
 		{"no rules", func(s string) string { return strings.Replace(s, "rules: rules.yaml\n", "", 1) }, []string{"rules: required"}},
 		{"bad queue type", func(s string) string { return strings.Replace(s, "type: file", "type: fax", 1) }, []string{`triage.yaml:12:3: queue "default":`}},
+		{"unknown key and invalid values together", func(s string) string {
+			return strings.Replace(strings.Replace(s, "tls: implicit", "tls: maybe\n    pasword: x", 1), "state_dir: /var/lib/triage\n", "", 1)
+		}, []string{`tls "maybe"`, `unknown key "pasword"`, "state_dir: required"}},
 		{"several errors at once", func(s string) string {
 			return strings.Replace(strings.Replace(s, "tls: implicit", "tls: maybe", 1), "imap.example.com:993", "nohost", 1)
 		}, []string{`tls "maybe"`, `addr "nohost"`}},
