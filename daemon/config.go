@@ -31,6 +31,7 @@ type Config struct {
 	MaxMessageBytes int64                   `yaml:"max_message_bytes" json:"max_message_bytes"`
 	ShutdownTimeout Duration                `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 	Log             LogConfig               `yaml:"log" json:"log"`
+	Lease           *LeaseConfig            `yaml:"lease" json:"lease"`
 
 	// Path is the file the config was read from; relative paths resolve against its directory.
 	Path string `yaml:"-" json:"-"`
@@ -305,6 +306,8 @@ func (c *Config) Resolve(p string) string {
 	return filepath.Join(filepath.Dir(c.Path), p)
 }
 
+var leaseBucketRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
 var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
@@ -318,6 +321,17 @@ func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
 	}
 	if len(c.Accounts) == 0 {
 		at("accounts: at least one IMAP account is required", "accounts")
+	}
+	if l := c.Lease; l != nil {
+		if l.URL == "" {
+			at("lease.url: required (the NATS server holding the leases)", "lease")
+		}
+		if l.TTL != 0 && l.TTL.D() < minLeaseTTL {
+			at(fmt.Sprintf("lease.ttl %v: at least %v", l.TTL.D(), minLeaseTTL), "lease", "ttl")
+		}
+		if l.Bucket != "" && !leaseBucketRE.MatchString(l.Bucket) {
+			at(fmt.Sprintf("lease.bucket %q: letters, digits, '-' and '_' only", l.Bucket), "lease", "bucket")
+		}
 	}
 	if c.StateDir == "" {
 		at("state_dir: required (where handled ids are kept, e.g. /var/lib/triage)", "state_dir")

@@ -54,6 +54,8 @@ type Daemon struct {
 
 	classifiers sync.Pool
 
+	leaser *leaser // nil unless lease: is configured
+
 	mu       sync.Mutex // guards sinks, accounts
 	sinks    map[string]sinkEntry
 	accounts map[string]*runningAccount
@@ -113,11 +115,25 @@ type sinkEntry struct {
 }
 
 type runningAccount struct {
-	cfg     AccountConfig
-	account *mailbox.Account
-	cancel  context.CancelFunc
-	done    chan struct{}
-	events  *accountEvents
+	cfg    AccountConfig
+	cancel context.CancelFunc
+	done   chan struct{}
+	events *accountEvents
+
+	mu      sync.Mutex
+	account *mailbox.Account // nil while standing by for the lease
+}
+
+func (ra *runningAccount) current() *mailbox.Account {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	return ra.account
+}
+
+func (ra *runningAccount) set(a *mailbox.Account) {
+	ra.mu.Lock()
+	ra.account = a
+	ra.mu.Unlock()
 }
 
 type configReloadResult struct {
@@ -323,6 +339,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 
+	if cfg.Lease != nil {
+		l, err := newLeaser(ctx, cfg, d.log)
+		if err != nil {
+			return err
+		}
+		defer l.close()
+		d.leaser = l
+	}
 	d.mu.Lock()
 	d.runCtx = ctx
 	d.mu.Unlock()
@@ -433,20 +457,45 @@ func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
 	if d.opts.Dial != nil {
 		mc.Dial = d.opts.Dial
 	}
-	acct, err := mailbox.New(mc, d.handle, ev.events(), d.log) // mailbox adds the account attribute
+	// mailbox adds the account attribute to its log lines.
+	acct, err := mailbox.New(mc, d.handle, ev.events(), d.log)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(d.runCtx)
-	ra := &runningAccount{cfg: a, account: acct, cancel: cancel, done: make(chan struct{}), events: ev}
+	ra := &runningAccount{cfg: a, cancel: cancel, done: make(chan struct{}), events: ev}
 	d.accounts[a.Name] = ra
+	serve := func(ctx context.Context) {
+		if acct == nil { // a later lease: a fresh account, state and all
+			fresh, err := mailbox.New(mc, d.handle, ev.events(), d.log)
+			if err != nil {
+				d.log.Error("account not started", "account", a.Name, "err", err)
+				<-ctx.Done()
+				return
+			}
+			acct = fresh
+		}
+		ra.set(acct)
+		if err := acct.Run(ctx); err != nil {
+			d.log.Error("account stopped", "account", a.Name, "err", err)
+		}
+		acct = nil
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		defer close(ra.done)
-		if err := acct.Run(ctx); err != nil {
-			d.log.Error("account stopped", "account", a.Name, "err", err)
+		if d.leaser == nil {
+			serve(ctx)
+			return
 		}
+		ev.setLease(true, false)
+		d.leaser.hold(ctx, a.Name, func(held bool) {
+			ev.setLease(true, held)
+			if !held {
+				ra.set(nil)
+			}
+		}, serve)
 	}()
 	return nil
 }

@@ -33,6 +33,7 @@ type Metrics struct {
 	Backlog          *prometheus.GaugeVec
 	OldestUndone     *prometheus.GaugeVec
 	TokenExpiry      *prometheus.GaugeVec
+	LeaseHeld        *prometheus.GaugeVec
 	ReloadSuccess    prometheus.Gauge
 	ReloadTimestamp  prometheus.Gauge
 	ReloadsTotal     *prometheus.CounterVec
@@ -72,6 +73,7 @@ func NewMetrics() *Metrics {
 	m.Backlog = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_mailbox_backlog", Help: "Messages not yet marked done, per mailbox, at the last scan."}, []string{"account", "mailbox"})
 	m.OldestUndone = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_mailbox_oldest_undone_timestamp_seconds", Help: "Internal date of the oldest message not yet done (0 when none)."}, []string{"account", "mailbox"})
 	m.TokenExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_oauth_token_expiry_timestamp_seconds", Help: "Expiry of the account's OAuth token where known; seconds to expiry = this - time()."}, []string{"account"})
+	m.LeaseHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_lease_held", Help: "1 while this daemon holds the account's lease (lease: configured); 0 on a standby."}, []string{"account"})
 	m.ReloadSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Name: "triage_rules_reload_success", Help: "1 if the last rules reload attempt succeeded."})
 	m.ReloadTimestamp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "triage_rules_last_reload_success_timestamp_seconds", Help: "Time of the last successful rules reload."})
 	m.ReloadsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_rules_reloads_total", Help: "Rules reload attempts by result (ok, unchanged, failed)."}, []string{"result"})
@@ -80,7 +82,7 @@ func NewMetrics() *Metrics {
 
 	for _, c := range []prometheus.Collector{m.MessagesSeen, m.Tickets, m.RuleMatches, m.Quarantined, m.FailedMessages, m.Duplicates,
 		m.DecodeDuration, m.ClassifyDuration, m.HandleDuration, m.NoticeToDone, m.ForwardDuration, m.ForwardErrors, m.ForwardRetrying, m.Forwarded,
-		m.IMAPConnected, m.IMAPReconnects, m.IMAPIdle, m.Backlog, m.OldestUndone, m.TokenExpiry,
+		m.IMAPConnected, m.IMAPReconnects, m.IMAPIdle, m.Backlog, m.OldestUndone, m.TokenExpiry, m.LeaseHeld,
 		m.ReloadSuccess, m.ReloadTimestamp, m.ReloadsTotal, m.RulesVersion, m.BuildInfo} {
 		f(c)
 	}

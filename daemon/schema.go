@@ -57,6 +57,12 @@ func configFieldDocs() map[string]fieldDoc {
 		"Config.max_message_bytes": {desc: "Larger messages are not fetched whole; default 26214400 (25 MiB).", minZero: true},
 		"Config.shutdown_timeout":  {desc: "How long in-flight messages may finish on shutdown; default 15s."},
 		"Config.log":               {desc: "Log level and format."},
+		"Config.lease":             {desc: "Optional: several daemons for the same accounts (failover); an account is served only by the daemon holding its lease in a NATS JetStream KV bucket."},
+		"LeaseConfig.url":          {desc: "NATS server URL(s) holding the leases.", required: true},
+		"LeaseConfig.bucket":       {desc: "JetStream KV bucket; created if missing; default triage-leases.", pattern: leaseBucketRE.String()},
+		"LeaseConfig.ttl":          {desc: "How long a lease lasts without renewal (renewed every ttl/3); at least 3s; default 15s. A standby takes over within this after a holder dies."},
+		"LeaseConfig.holder":       {desc: "This daemon's name in the lease; default hostname:pid."},
+		"LeaseConfig.creds_file":   {desc: "NATS credentials file, relative to this file."},
 
 		"AccountConfig.name":                 {desc: "Account name, unique; shown as account to rules.", required: true, pattern: accountNameRE.String()},
 		"AccountConfig.addr":                 {desc: "IMAP server host:port, e.g. imap.example.com:993.", required: true},

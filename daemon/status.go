@@ -21,6 +21,23 @@ type accountEvents struct {
 	upSince   time.Time
 	attempts  int
 	mailboxes map[string]*mailboxState
+	leased    bool // the account is served under a lease
+	leaseHeld bool
+}
+
+// setLease records whether this daemon holds the account's lease.
+func (e *accountEvents) setLease(leased, held bool) {
+	e.mu.Lock()
+	e.leased, e.leaseHeld = leased, held
+	e.mu.Unlock()
+	v := 0.0
+	if held {
+		v = 1
+	}
+	e.metrics.LeaseHeld.WithLabelValues(e.name).Set(v)
+	if !held {
+		e.metrics.IMAPConnected.WithLabelValues(e.name).Set(0)
+	}
 }
 
 type mailboxState struct {
@@ -100,6 +117,7 @@ func (e *accountEvents) events() mailbox.Events {
 // AccountStatus is one account in /status.
 type AccountStatus struct {
 	Name      string          `json:"name"`
+	Lease     string          `json:"lease,omitempty"` // held or standby, when lease: is configured
 	Connected bool            `json:"connected"`
 	Since     time.Time       `json:"connected_since,omitzero"`
 	LastError string          `json:"last_error,omitempty"`
@@ -132,6 +150,12 @@ func (e *accountEvents) status(snap mailbox.Status) AccountStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := AccountStatus{Name: e.name, Connected: e.connected, LastError: e.lastErr, ErrorAt: e.errAt, Mailboxes: []MailboxStatus{}}
+	switch {
+	case e.leased && e.leaseHeld:
+		s.Lease = "held"
+	case e.leased:
+		s.Lease, s.Connected = "standby", false
+	}
 	if e.connected {
 		s.Since = e.upSince
 	}
@@ -161,7 +185,7 @@ func (e *accountEvents) status(snap mailbox.Status) AccountStatus {
 func (e *accountEvents) ready() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.connected || e.attempts <= 1
+	return e.connected || e.attempts <= 1 || (e.leased && !e.leaseHeld)
 }
 
 // queueStats counts per queue for /status (the metrics carry the same).
@@ -284,7 +308,15 @@ func (d *Daemon) Status() Status {
 	for _, n := range names {
 		ra := d.accounts[n]
 		ev := ra.events
-		st.Accounts = append(st.Accounts, ev.status(ra.account.Status()))
+		var snap mailbox.Status
+		if acct := ra.current(); acct != nil {
+			snap = acct.Status()
+		} else {
+			for _, mb := range ra.cfg.Mailboxes {
+				snap.Mailboxes = append(snap.Mailboxes, mailbox.MailboxStatus{Mailbox: mb, State: "standby"})
+			}
+		}
+		st.Accounts = append(st.Accounts, ev.status(snap))
 		if !ev.ready() {
 			st.Ready = false
 			st.NotReadyWhy = append(st.NotReadyWhy, "account "+n+" is not connected")
