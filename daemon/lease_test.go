@@ -9,31 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triage-dev/triage/internal/testkit"
 )
-
-func startNATS(t *testing.T) string {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return "nats://" + s.Addr().String()
-}
 
 // TestLeaseFailover: two daemons watch the same account; only the lease
 // holder serves it, each mail is forwarded once, and the standby takes over
@@ -42,7 +22,7 @@ func TestLeaseFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	natsURL := startNATS(t)
+	natsURL := "nats://" + testkit.StartNATS(t).Addr().String()
 	leaseCfg := func(holder string) string {
 		return fmt.Sprintf("lease: {url: %q, ttl: 3s, holder: %s}\n", natsURL, holder)
 	}

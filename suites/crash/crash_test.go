@@ -25,12 +25,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 const (
@@ -53,27 +53,6 @@ var (
 	fileQueues = []string{"helpdesk", "systems"}
 	natsQueues = []string{"security", "engineering"}
 )
-
-// startNATS runs an embedded JetStream server on a random loopback port.
-func startNATS(t *testing.T) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
-}
 
 // streamReader reads the tickets stream incrementally.
 type streamReader struct {
@@ -260,7 +239,7 @@ func TestCrashSuite(t *testing.T) {
 	for i := range mails {
 		c.byKey[mails[i].key] = &mails[i]
 	}
-	ns := startNATS(t)
+	ns := testkit.StartNATS(t)
 	// The duplicate window outlasts the test: every re-publish is caught.
 	c.stream = newStream(t, ns.ClientURL(), 2*time.Hour)
 	cfg := crashConfig(t, dir, srv, ns.ClientURL())
