@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/queue"
 )
 
@@ -359,7 +360,7 @@ func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
 		at("http: set token_env or token_file, not both", "http")
 	}
 	// /status, /metrics and POST /-/reload must not be open to the network.
-	if host, _, err := net.SplitHostPort(c.HTTP.Listen); err == nil && !isLoopback(host) && c.HTTP.TokenEnv == "" && c.HTTP.TokenFile == "" {
+	if host, _, err := net.SplitHostPort(c.HTTP.Listen); err == nil && !netaddr.IsLoopbackHost(host) && c.HTTP.TokenEnv == "" && c.HTTP.TokenFile == "" {
 		at(fmt.Sprintf("http.listen %q is reachable from the network: set token_env or token_file, or listen on 127.0.0.1", c.HTTP.Listen), "http", "listen")
 	}
 	seen := map[string]bool{}
@@ -377,7 +378,7 @@ func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
 		switch a.TLS {
 		case "implicit", "starttls":
 		case "none":
-			if err == nil && !isLoopback(host) {
+			if err == nil && !netaddr.IsLoopbackHost(host) {
 				at(fmt.Sprintf("tls: none is only allowed to a loopback address, not %q (passwords would cross the network in clear text)", host), "accounts", i, "tls")
 			}
 		default:
@@ -435,14 +436,6 @@ func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
 		}
 	}
 	return errs
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // position walks the document by keys (string) and sequence indexes (int) and

@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/triage-dev/triage/internal/secret"
 )
 
 // secretSource returns a function that reads the account's password or OAuth
@@ -33,28 +34,14 @@ func secretSource(cfg *Config, a AccountConfig) func(ctx context.Context) (strin
 	return func(context.Context) (string, error) { return "", errors.New("no secret configured") }
 }
 
+// envSecret and fileSecret re-read the secret at every call: a rotated
+// password or a refreshed token is picked up at the next connect.
 func envSecret(name string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) {
-		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", name)
-		}
-		return v, nil
-	}
+	return func(context.Context) (string, error) { return secret.Read(name, "") }
 }
 
 func fileSecret(path string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", fmt.Errorf("read secret file: %w", err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", path)
-		}
-		return v, nil
-	}
+	return func(context.Context) (string, error) { return secret.Read("", path) }
 }
 
 func commandSecret(argv []string) func(context.Context) (string, error) {
@@ -121,11 +108,8 @@ func withExpiry(src func(context.Context) (string, error), report func(time.Time
 
 // secretFromEnvOrFile reads an optional secret (the admin bearer token).
 func secretFromEnvOrFile(cfg *Config, env, file string) (string, error) {
-	switch {
-	case env != "":
-		return envSecret(env)(context.Background())
-	case file != "":
-		return fileSecret(cfg.Resolve(file))(context.Background())
+	if env == "" && file == "" {
+		return "", nil
 	}
-	return "", nil
+	return secret.Read(env, cfg.Resolve(file))
 }

@@ -16,6 +16,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/triage-dev/triage/internal/netaddr"
 )
 
 // TLS modes.
@@ -112,7 +114,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.TLS = TLSImplicit
 	case TLSImplicit, TLSStartTLS:
 	case TLSNone:
-		if err == nil && !isLoopback(host) {
+		if err == nil && !netaddr.IsLoopbackHost(host) {
 			bad("tls: none is only allowed to a loopback address, not %q", host)
 		}
 	default:
@@ -217,15 +219,6 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("mailbox: account %q: %w", cfg.Name, err)
 	}
 	return cfg, nil
-}
-
-// isLoopback reports whether host is a loopback IP or "localhost".
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // mailboxKey folds INBOX case, which IMAP treats case-insensitively.

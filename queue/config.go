@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/triage-dev/triage/internal/netaddr"
 )
 
 // Config is one entry under `queues:` in triage.yaml. The daemon decodes it
@@ -316,11 +318,7 @@ func isLoopbackAddr(addr string) bool {
 	if err != nil {
 		return false
 	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return netaddr.IsLoopbackHost(host)
 }
 
 // mailTLS is the effective TLS mode of an smtp/lmtp queue.

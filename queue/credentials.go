@@ -2,9 +2,10 @@ package queue
 
 import (
 	"errors"
-	"net"
 	"net/url"
 	"strings"
+
+	"github.com/triage-dev/triage/internal/netaddr"
 )
 
 // credentialProblems reports secrets written into the config (they belong
@@ -20,7 +21,7 @@ func credentialProblems(cfg Config, add func(string, ...any)) {
 		if u.User != nil {
 			add("url holds credentials: send them with headers_env (e.g. Authorization) instead; secrets never sit in the YAML")
 		}
-		if u.Scheme == "http" && len(cfg.HeadersEnv) > 0 && !isLoopbackHost(u.Hostname()) {
+		if u.Scheme == "http" && len(cfg.HeadersEnv) > 0 && !netaddr.IsLoopbackHost(u.Hostname()) {
 			add("headers_env sends secrets over plain http to %s: use https (http only to a loopback address)", u.Hostname())
 		}
 		for h := range cfg.Headers {
@@ -37,7 +38,7 @@ func credentialProblems(cfg Config, add func(string, ...any)) {
 			if u.User != nil {
 				add("url %s://%s holds credentials: use username with password_env/password_file, or creds_file", u.Scheme, u.Host)
 			}
-			if cfg.Username != "" && u.Scheme != "tls" && u.Scheme != "wss" && !isLoopbackHost(u.Hostname()) {
+			if cfg.Username != "" && u.Scheme != "tls" && u.Scheme != "wss" && !netaddr.IsLoopbackHost(u.Hostname()) {
 				add("username and password to %s would cross the network in clear text: use a tls:// url", u.Hostname())
 			}
 		}
@@ -53,14 +54,6 @@ func credentialHeader(name string) bool {
 		}
 	}
 	return false
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // originOnlyErr cuts the URL in a *url.Error down to scheme://host/…, so

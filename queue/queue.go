@@ -6,7 +6,6 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/secret"
 )
 
 // Sink delivers tickets to one downstream. Send returns nil only once the
@@ -71,26 +71,7 @@ func resolvePath(baseDir, p string) string {
 }
 
 // readSecret reads a secret from an environment variable or a file
-// (trailing newline dropped). Errors name the source, never the value.
+// relative to baseDir.
 func readSecret(env, file, baseDir string) (string, error) {
-	switch {
-	case env != "":
-		v, ok := os.LookupEnv(env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", env)
-		}
-		return v, nil
-	case file != "":
-		p := resolvePath(baseDir, file)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("read secret file: %w", err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", p)
-		}
-		return v, nil
-	}
-	return "", errors.New("no secret configured")
+	return secret.Read(env, resolvePath(baseDir, file))
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/netaddr"
 )
 
 const (
@@ -65,7 +66,7 @@ func newWebhookSink(name string, cfg Config, baseDir string, log *slog.Logger) (
 			return nil, fmt.Errorf("queue %s: url from %s: %w", name, cfg.URLEnv, err)
 		}
 		// The check ValidateConfig makes for a url in the YAML.
-		if pu, _ := url.Parse(u); pu.Scheme == "http" && len(cfg.HeadersEnv) > 0 && !isLoopbackHost(pu.Hostname()) {
+		if pu, _ := url.Parse(u); pu.Scheme == "http" && len(cfg.HeadersEnv) > 0 && !netaddr.IsLoopbackHost(pu.Hostname()) {
 			return nil, fmt.Errorf("queue %s: headers_env would send secrets over plain http to %s: use https", name, pu.Hostname())
 		}
 		s.url = u
