@@ -314,7 +314,7 @@ func BenchmarkDaemonIdleRSS(b *testing.B) {
 		b.Fatal(err)
 	}
 	for range b.N {
-		httpAddr := freeAddr(b)
+		httpAddr := testkit.FreeAddr(b)
 		_, path := benchConfig(b, srv, names, httpAddr)
 		cmd := exec.Command(bin, "run", "--config", path)
 		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard

@@ -26,11 +26,6 @@ func (s *syncBuffer) ticketLines() []string {
 	return out
 }
 
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	testkit.WaitFor(t, limit, what, cond)
-}
-
 func TestDemo(t *testing.T) {
 	mails, err := fs.Glob(examples.Files, "mail/*.eml")
 	if err != nil || len(mails) < 30 {
@@ -49,7 +44,7 @@ func TestDemo(t *testing.T) {
 			t.Logf("demo output:\n%s\nlogs:\n%s", out.String(), logs.String())
 		}
 	})
-	waitFor(t, 60*time.Second, "every sample mail to be handled", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "every sample mail to be handled", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("Demo stopped early: %v", err)
@@ -72,7 +67,7 @@ func TestDemo(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(drop, "new.eml"), []byte(raw), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the dropped mail's ticket", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the dropped mail's ticket", func() bool {
 		return strings.Contains(out.String(), "printer on floor 3 jams again")
 	})
 	t.Logf("demo output:\n%s", out.String())

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -88,16 +87,6 @@ const (
 	e2eAdminToken  = "admin-token-2b8d4e6f0a"
 )
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startE2E starts Dovecot, a webhook server and writes a config that sends
 // the example rules' security queue to the webhook and the rest to files.
 func startE2E(t *testing.T, extraConfig string) *e2e {
@@ -113,7 +102,7 @@ func startE2E(t *testing.T, extraConfig string) *e2e {
 	t.Setenv(e2ePasswordEnv, srv.Password)
 	t.Setenv(e2eTokenEnv, "Bearer "+e2eToken)
 	t.Setenv("TRIAGE_TEST_ADMIN_TOKEN", e2eAdminToken)
-	e := &e2e{t: t, srv: srv, dir: dir, hook: hook, httpAddr: freeAddr(t), logs: &syncBuffer{}}
+	e := &e2e{t: t, srv: srv, dir: dir, hook: hook, httpAddr: testkit.FreeAddr(t), logs: &syncBuffer{}}
 	cfg := fmt.Sprintf(`rules: rules.yaml
 accounts:
   - name: helpdesk
@@ -166,7 +155,7 @@ func (e *e2e) run() {
 	e.done = make(chan error, 1)
 	go func() { e.done <- d.Run(ctx) }()
 	e.t.Cleanup(e.stop)
-	waitFor(e.t, 10*time.Second, "the admin server", func() bool {
+	testkit.WaitFor(e.t, 10*time.Second, "the admin server", func() bool {
 		code, _ := e.getNoAuth("/healthz")
 		return code == http.StatusOK
 	})
@@ -311,8 +300,8 @@ func TestDaemonDovecot(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 60*time.Second, "every forwarded example mail in a sink", func() bool { return total() >= forwarded })
-	waitFor(t, 30*time.Second, "the INBOX to be marked done", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "every forwarded example mail in a sink", func() bool { return total() >= forwarded })
+	testkit.WaitFor(t, 30*time.Second, "the INBOX to be marked done", func() bool {
 		for _, m := range e.srv.Fetch(t, "INBOX") {
 			if !m.HasFlag("$Triaged") {
 				return false
@@ -417,7 +406,7 @@ func TestDaemonDovecot(t *testing.T) {
 	}
 
 	// Mail delivered by LMTP while the daemon sits in IDLE.
-	waitFor(t, 10*time.Second, "IDLE", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "IDLE", func() bool {
 		return e.metric("triage_imap_idle", map[string]string{"account": "helpdesk", "mailbox": "INBOX"}) == 1
 	})
 	before := total()
@@ -425,7 +414,7 @@ func TestDaemonDovecot(t *testing.T) {
 		raw := fmt.Sprintf("From: Eve <eve@example.com>\r\nTo: helpdesk@example.com\r\nSubject: printer %d is jammed\r\nMessage-ID: <lmtp-%d@example.com>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0100\r\n\r\nPaper jam.\r\n", i, i)
 		e.srv.Deliver(t, e.srv.User, []byte(raw))
 	}
-	waitFor(t, 20*time.Second, "LMTP-delivered mail forwarded", func() bool { return total() >= before+5 })
+	testkit.WaitFor(t, 20*time.Second, "LMTP-delivered mail forwarded", func() bool { return total() >= before+5 })
 
 	// /status and auth.
 	if code, _ := e.getNoAuth("/status"); code != http.StatusUnauthorized {
@@ -459,7 +448,7 @@ func TestDaemonDovecot(t *testing.T) {
 	if err := os.WriteFile(rulesPath, append(append([]byte{}, orig...), []byte("\n  - name: broken\n    when: subject +\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the bad edit in /status", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the bad edit in /status", func() bool {
 		_, body := e.get("/status")
 		return strings.Contains(body, `"last_reload_ok": false`) && strings.Contains(body, "rules.yaml:")
 	})
@@ -490,12 +479,12 @@ func TestDaemonDovecot(t *testing.T) {
 		t.Fatalf("/readyz = %d %s", code, body)
 	}
 	e.srv.Stop()
-	waitFor(t, 30*time.Second, "/readyz to fail with Dovecot down", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "/readyz to fail with Dovecot down", func() bool {
 		code, _ := e.get("/readyz")
 		return code == http.StatusServiceUnavailable
 	})
 	e.srv.Restart()
-	waitFor(t, 30*time.Second, "/readyz to recover", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "/readyz to recover", func() bool {
 		code, _ := e.get("/readyz")
 		return code == http.StatusOK
 	})
@@ -506,7 +495,7 @@ func TestDaemonDovecot(t *testing.T) {
 	// A mail after the restart is still handled.
 	before = total()
 	e.srv.Deliver(t, e.srv.User, []byte("From: Eve <eve@example.com>\r\nSubject: printer after restart\r\nMessage-ID: <after-restart@example.com>\r\n\r\njam\r\n"))
-	waitFor(t, 30*time.Second, "mail after the Dovecot restart", func() bool { return total() >= before+1 })
+	testkit.WaitFor(t, 30*time.Second, "mail after the Dovecot restart", func() bool { return total() >= before+1 })
 
 	e.stop()
 	// No secret in any log line (the run logged at debug level).

@@ -29,7 +29,7 @@ func TestLeaseFailover(t *testing.T) {
 	a := startE2E(t, leaseCfg("daemon-a"))
 	// Daemon b: the same account and queues, its own state, sinks and admin port.
 	b := *a
-	b.httpAddr = freeAddr(t)
+	b.httpAddr = testkit.FreeAddr(t)
 	b.logs = &syncBuffer{}
 	b.cancel, b.done, b.d = nil, nil, nil
 	cfgA, err := os.ReadFile(a.cfgPath)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/rules"
 )
 
@@ -95,7 +96,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		// batches ahead of the daemon, so that both versions classify mail
 		// however fast or slow the machine is.
 		ahead := float64((i - 1) * (messages / flips))
-		waitFor(t, 60*time.Second, "the daemon to keep up", func() bool {
+		testkit.WaitFor(t, 60*time.Second, "the daemon to keep up", func() bool {
 			return e.metric("triage_tickets_total", nil) >= ahead
 		})
 	}
@@ -107,7 +108,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		return len(all)
 	}
-	waitFor(t, 120*time.Second, "2,000 tickets", func() bool { return collect() >= messages })
+	testkit.WaitFor(t, 120*time.Second, "2,000 tickets", func() bool { return collect() >= messages })
 	ids := map[string]int{}
 	versions := map[string]int{}
 	for _, tk := range all {
@@ -182,7 +183,7 @@ func TestBrokenEditsNeverActivate(t *testing.T) {
 	// Still classifying with the good set.
 	raw := "From: a@example.com\r\nSubject: printer broken\r\nMessage-ID: <after-edits@example.com>\r\n\r\nx\r\n"
 	e.srv.Deliver(t, e.srv.User, []byte(raw))
-	waitFor(t, 20*time.Second, "a ticket after the broken edits", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "a ticket after the broken edits", func() bool {
 		for _, tk := range readJSONL(t, filepath.Join(e.dir, "out", "helpdesk.jsonl")) {
 			if tk.MessageID == "<after-edits@example.com>" {
 				if tk.Class.RulesVersion != good || tk.Class.Runbook != "kb/printer-a" {
@@ -196,7 +197,7 @@ func TestBrokenEditsNeverActivate(t *testing.T) {
 	// And through the watcher: a broken file write is seen and refused.
 	before := e.d.reloader.Last().At
 	writeRules(t, rulesPath, "version: 1\nrules:\n  - name: x\n    when: 1 +\n")
-	waitFor(t, 10*time.Second, "the watcher to try the broken edit", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the watcher to try the broken edit", func() bool {
 		l := e.d.reloader.Last()
 		return l.At.After(before) && l.Err != nil
 	})
@@ -313,7 +314,7 @@ func TestSIGHUPReloadsConfig(t *testing.T) {
 	}
 	e := startE2E(t, "")
 	e.run()
-	waitFor(t, 20*time.Second, "the first account connected", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the first account connected", func() bool {
 		return e.metric("triage_imap_connected", map[string]string{"account": "helpdesk"}) == 1
 	})
 	since := e.accountSince("helpdesk")
@@ -339,7 +340,7 @@ func TestSIGHUPReloadsConfig(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the new account's ticket in the rebuilt sink", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the new account's ticket in the rebuilt sink", func() bool {
 		for _, tk := range readJSONL(t, filepath.Join(e.dir, "out", "helpdesk-2.jsonl")) {
 			if tk.MessageID == "<other-1@example.com>" && tk.Source.Account == "second" {
 				return true

@@ -17,6 +17,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/queue"
 )
 
@@ -32,37 +33,7 @@ func compileConfigSchema(t *testing.T) (*jsonschema.Schema, map[string]any) {
 	if err := json.Unmarshal(doc, &raw); err != nil {
 		t.Fatalf("ConfigSchema output: %v", err)
 	}
-	parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("config.schema.json", parsed); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("config.schema.json")
-	if err != nil {
-		t.Fatalf("schema does not compile: %v", err)
-	}
-	return s, raw
-}
-
-// yamlValue converts YAML the way an editor plugin does before validating.
-func yamlValue(t *testing.T, src []byte) any {
-	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
-		t.Fatalf("yaml: %v", err)
-	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("yaml to json: %v", err)
-	}
-	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testkit.CompileSchema(t, "config.schema.json", doc), raw
 }
 
 // schemaTestConfig uses every queue type and most keys.
@@ -163,7 +134,7 @@ func TestConfigSchemaAgreesWithLoader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			serr := sch.Validate(yamlValue(t, []byte(tt.src)))
+			serr := sch.Validate(testkit.YAMLToJSONValue(t, []byte(tt.src)))
 			_, lerr := ParseConfig("/etc/triage/triage.yaml", []byte(tt.src))
 			if (serr == nil) != tt.accepted {
 				t.Errorf("schema accepted=%v, want %v: %v", serr == nil, tt.accepted, serr)
@@ -181,7 +152,7 @@ func TestConfigSchemaEarlyRangeChecks(t *testing.T) {
 	sch, _ := compileConfigSchema(t)
 	for _, bad := range []string{"batch_size: 5000", "concurrency: 1000", "batch_size: -1"} {
 		src := edit(t, schemaTestConfig, "batch_size: 50\n    concurrency: 4", bad)
-		if err := sch.Validate(yamlValue(t, []byte(src))); err == nil {
+		if err := sch.Validate(testkit.YAMLToJSONValue(t, []byte(src))); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
 	}
@@ -199,7 +170,7 @@ func TestConfigSchemaExampleFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	sch, _ := compileConfigSchema(t)
-	if err := sch.Validate(yamlValue(t, src)); err != nil {
+	if err := sch.Validate(testkit.YAMLToJSONValue(t, src)); err != nil {
 		t.Errorf("%s rejected by the schema: %v", path, err)
 	}
 	if _, err := ParseConfig(path, src); err != nil {

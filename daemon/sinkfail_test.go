@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 const securityMail = "From: Ann <ann@example.com>\r\nTo: helpdesk@example.com\r\nSubject: Ransomware note on my screen\r\n" +
@@ -34,7 +36,7 @@ func TestSinkOutage(t *testing.T) {
 	e.hook.fail = true
 	e.srv.Append(t, "INBOX", []byte(securityMail))
 	e.run()
-	waitFor(t, 20*time.Second, "several temporary failures", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "several temporary failures", func() bool {
 		return e.metric("triage_forward_errors_total", map[string]string{"queue": "security", "kind": "temporary"}) >= 3
 	})
 	if found, done := e.flags("INBOX", "<ransom-1@example.com>"); !found || done {
@@ -43,8 +45,8 @@ func TestSinkOutage(t *testing.T) {
 	e.hook.mu.Lock()
 	e.hook.fail = false
 	e.hook.mu.Unlock()
-	waitFor(t, 30*time.Second, "delivery after the outage", func() bool { return e.hook.count() == 1 })
-	waitFor(t, 10*time.Second, "the message marked done", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "delivery after the outage", func() bool { return e.hook.count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the message marked done", func() bool {
 		_, done := e.flags("INBOX", "<ransom-1@example.com>")
 		return done
 	})
@@ -63,7 +65,7 @@ func TestSinkPermanentRejection(t *testing.T) {
 	e.hook.reject = true
 	e.srv.Append(t, "INBOX", []byte(securityMail))
 	e.run()
-	waitFor(t, 20*time.Second, "the mail in Triage/Failed", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the mail in Triage/Failed", func() bool {
 		found, _ := e.flags("Triage/Failed", "<ransom-1@example.com>")
 		return found
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 // testMail returns a small message whose subject carries id.
@@ -147,13 +148,7 @@ func (r *running) stop(t testing.TB) error {
 // waitFor polls cond until it holds; a bound only against hangs.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 60*time.Second, what, cond)
 }
 
 // serverState summarises a mailbox on the server by mail id.

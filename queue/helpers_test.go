@@ -3,16 +3,11 @@ package queue
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,42 +20,19 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
-// syncBuffer is a log sink safe for the router's and a test's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func testLogger() (*slog.Logger, *testkit.SyncBuffer) {
+	buf := &testkit.SyncBuffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
-// waitFor polls cond up to 2000 times, 5 ms apart; it fails the test if
-// cond never holds. Used to sequence outages, never to assert speed.
+// waitFor polls cond for up to 10 s; it fails the test if cond never
+// holds. Used to sequence outages, never to assert speed.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for range 2000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	testkit.WaitFor(t, 10*time.Second, what, cond)
 }
 
 func readMail(t testing.TB, name string) []byte {
@@ -101,31 +73,8 @@ func sampleTicket(raw []byte) *classifier.Ticket {
 
 // selfSignedTLS returns a server config for 127.0.0.1 and a pool trusting it.
 func selfSignedTLS(t testing.TB) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+	cert, pool := testkit.SelfSignedCert(t)
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, pool
 }
 
 // received is one message a test mail server accepted.
@@ -268,7 +217,7 @@ func (m *mailServer) listen(t testing.TB, addr string, o mailServerOpts) {
 	srv.AllowInsecureAuth = o.insecAuth
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = nopLogger{}
+	srv.ErrorLog = testkit.NopLogger{}
 	var l net.Listener
 	var err error
 	if o.implicit {
@@ -295,11 +244,6 @@ func (m *mailServer) listen(t testing.TB, addr string, o mailServerOpts) {
 		<-done
 	})
 }
-
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...any) {}
-func (nopLogger) Println(...any)        {}
 
 // recordingObserver counts Observer calls.
 type recordingObserver struct {

@@ -17,47 +17,11 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 var updateSchema = flag.Bool("update-schema", false, "rewrite schema/*.schema.json from the Go types")
-
-// compileSchema compiles a generated schema document with an independent
-// validator.
-func compileSchema(t *testing.T, name string, doc []byte) *jsonschema.Schema {
-	t.Helper()
-	parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatalf("%s: not JSON: %v", name, err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(name, parsed); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	s, err := c.Compile(name)
-	if err != nil {
-		t.Fatalf("%s: does not compile: %v", name, err)
-	}
-	return s
-}
-
-// yamlToJSONValue converts YAML the way an editor plugin does before it
-// validates: yaml.v3 values, then JSON.
-func yamlToJSONValue(t *testing.T, src []byte) any {
-	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
-		t.Fatalf("yaml: %v", err)
-	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("yaml to json: %v", err)
-	}
-	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
-	if err != nil {
-		t.Fatalf("json: %v", err)
-	}
-	return out
-}
 
 func mustRulesSchema(t *testing.T) (*jsonschema.Schema, map[string]any) {
 	t.Helper()
@@ -69,7 +33,7 @@ func mustRulesSchema(t *testing.T) (*jsonschema.Schema, map[string]any) {
 	if err := json.Unmarshal(doc, &raw); err != nil {
 		t.Fatalf("RulesSchema output: %v", err)
 	}
-	return compileSchema(t, "rules.schema.json", doc), raw
+	return testkit.CompileSchema(t, "rules.schema.json", doc), raw
 }
 
 // propertyKeys returns the property names of the schema object at path
@@ -271,7 +235,7 @@ func TestRulesSchemaExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read example: %v", err)
 	}
-	if err := sch.Validate(yamlToJSONValue(t, src)); err != nil {
+	if err := sch.Validate(testkit.YAMLToJSONValue(t, src)); err != nil {
 		t.Fatalf("examples/rules.yaml rejected by the schema: %v", err)
 	}
 	s := string(src)
@@ -297,7 +261,7 @@ func TestRulesSchemaExamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := sch.Validate(yamlToJSONValue(t, tt.src))
+			err := sch.Validate(testkit.YAMLToJSONValue(t, tt.src))
 			if (err == nil) != tt.accepted {
 				t.Errorf("schema accepted=%v, want %v: %v", err == nil, tt.accepted, err)
 			}
@@ -315,7 +279,7 @@ func TestTestsSchemaExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TestsSchema: %v", err)
 	}
-	sch := compileSchema(t, "tests.schema.json", doc)
+	sch := testkit.CompileSchema(t, "tests.schema.json", doc)
 	files, _ := filepath.Glob(filepath.Join("..", "examples", "tests", "*.yaml"))
 	if len(files) == 0 {
 		t.Fatal("no examples/tests/*.yaml")
@@ -325,11 +289,11 @@ func TestTestsSchemaExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sch.Validate(yamlToJSONValue(t, src)); err != nil {
+		if err := sch.Validate(testkit.YAMLToJSONValue(t, src)); err != nil {
 			t.Errorf("%s rejected: %v", f, err)
 		}
 		bad := mutate(t, string(src), "\n  - name: ", "\n  - name: x\n    mail: a.eml\n    message: {from: a@b.c}\n    expect: {tier: L1}\n  - name: ")
-		if err := sch.Validate(yamlToJSONValue(t, bad)); err == nil {
+		if err := sch.Validate(testkit.YAMLToJSONValue(t, bad)); err == nil {
 			t.Errorf("%s: a test with both mail and message was accepted", f)
 		}
 	}
@@ -371,7 +335,7 @@ func TestRulesSchemaScalars(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := sch.Validate(yamlToJSONValue(t, []byte(tt.yaml)))
+			err := sch.Validate(testkit.YAMLToJSONValue(t, []byte(tt.yaml)))
 			if (err == nil) != tt.ok {
 				t.Errorf("accepted=%v, want %v: %v", err == nil, tt.ok, err)
 			}

@@ -5,6 +5,7 @@ package testkit
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -141,3 +142,24 @@ func StartNATS(t testing.TB) *server.Server {
 	})
 	return s
 }
+
+// FreeAddr returns a 127.0.0.1 address with a port free at the moment.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// NopLogger discards the error logs of in-process servers (go-smtp,
+// go-imap) whose failures the tests observe through their clients.
+type NopLogger struct{}
+
+// Printf discards.
+func (NopLogger) Printf(string, ...any) {}
+
+// Println discards.
+func (NopLogger) Println(...any) {}

@@ -145,7 +145,7 @@ http: {listen: %s}
 state_dir: state
 shutdown_timeout: %s
 log: {level: info}
-`, srv.Addr(), srv.User, crashPasswordEnv, natsURL, streamName, natsURL, streamName, freeAddr(t), shutdownTimeout)
+`, srv.Addr(), srv.User, crashPasswordEnv, natsURL, streamName, natsURL, streamName, testkit.FreeAddr(t), shutdownTimeout)
 	path := filepath.Join(dir, "triage.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

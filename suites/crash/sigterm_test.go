@@ -14,6 +14,7 @@ import (
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 // slowHook is a tracker's webhook that takes delay per ticket and, once
@@ -117,7 +118,7 @@ queues:
 state_dir: state
 shutdown_timeout: %s
 log: {level: info}
-`, srv.Addr(), srv.User, crashPasswordEnv, queues, freeAddr(t), shutdownTimeout)
+`, srv.Addr(), srv.User, crashPasswordEnv, queues, testkit.FreeAddr(t), shutdownTimeout)
 	path := filepath.Join(dir, "triage.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -160,7 +161,7 @@ func TestSIGTERMMidBacklog(t *testing.T) {
 	logs := []string{filepath.Join(dir, "run-1.log")}
 	p := startTriage(t, cfg, logs[0], env...)
 	k := int64(100 + rnd.IntN(n/3))
-	waitFor(t, 60*time.Second, fmt.Sprintf("%d messages handled", k), func() bool {
+	testkit.WaitFor(t, 60*time.Second, fmt.Sprintf("%d messages handled", k), func() bool {
 		select {
 		case <-p.exited:
 			t.Fatalf("triage exited by itself (%v):\n%s", p.err, p.log.lastLines())
@@ -171,7 +172,7 @@ func TestSIGTERMMidBacklog(t *testing.T) {
 	// From now on the tracker hangs: the handlers in flight at SIGTERM
 	// outlive shutdown_timeout and must be cut off, not marked done.
 	hook.setStall(true)
-	waitFor(t, 10*time.Second, "a stalled webhook request", func() bool { return hook.stalledCount() > 0 })
+	testkit.WaitFor(t, 10*time.Second, "a stalled webhook request", func() bool { return hook.stalledCount() > 0 })
 	handledAtTerm := p.handled.Load()
 	took := p.terminate(t, shutdownTimeout+exitMargin)
 	if p.err != nil {
@@ -217,7 +218,7 @@ func TestSIGTERMMidBacklog(t *testing.T) {
 			quarantined++
 		}
 	}
-	waitFor(t, 3*time.Minute, "the rest of the backlog", func() bool {
+	testkit.WaitFor(t, 3*time.Minute, "the rest of the backlog", func() bool {
 		select {
 		case <-p.exited:
 			t.Fatalf("triage exited by itself (%v):\n%s", p.err, p.log.lastLines())

@@ -113,25 +113,15 @@ type run struct {
 	httpAddr string
 	limit    int64
 	cmd      *exec.Cmd
-	stderr   *syncBuffer
+	stderr   *testkit.SyncBuffer
 	exited   chan error
 	peakRSS  int64 // VmHWM in bytes, read before the stop
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func startRun(t *testing.T, limit int64, samples []sample) *run {
 	t.Helper()
 	srv := dovecottest.Start(t, dovecottest.WithPassword(imapPassword))
-	r := &run{srv: srv, smtp: startSMTP(t), dir: t.TempDir(), httpAddr: freeAddr(t), limit: limit, stderr: &syncBuffer{}}
+	r := &run{srv: srv, smtp: startSMTP(t), dir: t.TempDir(), httpAddr: testkit.FreeAddr(t), limit: limit, stderr: &testkit.SyncBuffer{}}
 	for _, s := range samples {
 		srv.Append(t, "INBOX", s.raw)
 	}
@@ -195,7 +185,7 @@ log: {level: debug, format: json}
 			<-r.exited
 		}
 	})
-	waitFor(t, 20*time.Second, "the admin server", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the admin server", func() bool {
 		select {
 		case err := <-r.exited:
 			t.Fatalf("triage exited at start: %v\n%s", err, r.stderr.String())
@@ -740,7 +730,7 @@ func startSMTP(t *testing.T) *smtpRecorder {
 	srv.MaxMessageBytes = 128 << 20
 	srv.ReadTimeout = 30 * time.Second
 	srv.WriteTimeout = 30 * time.Second
-	srv.ErrorLog = nopLogger{}
+	srv.ErrorLog = testkit.NopLogger{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -759,39 +749,6 @@ func startSMTP(t *testing.T) *smtpRecorder {
 		<-done
 	})
 	return rec
-}
-
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...any) {}
-func (nopLogger) Println(...any)        {}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func tail(s string, n int) string {

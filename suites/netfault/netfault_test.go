@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 // sizes are one run's dimensions; TRIAGE_FULL=1 selects the full ones.
@@ -160,7 +162,7 @@ func latencySpikes(t *testing.T, sz sizes) {
 		}
 	})
 	r.run()
-	waitFor(t, 120*time.Second, "the backlog under latency spikes: every mail forwarded", r.allForwarded)
+	testkit.WaitFor(t, 120*time.Second, "the backlog under latency spikes: every mail forwarded", r.allForwarded)
 	close(stop)
 	spikes.Wait()
 	r.waitDelivered(60*time.Second, "the backlog under latency spikes")
@@ -199,7 +201,7 @@ func blackhole(t *testing.T, sz sizes) {
 	r.phase("1. server accepts and never answers")
 	r.imap.SetBlackhole(true)
 	r.run()
-	waitFor(t, stallBound, "a second connection attempt after the silent greeting timed out", func() bool {
+	testkit.WaitFor(t, stallBound, "a second connection attempt after the silent greeting timed out", func() bool {
 		return r.imap.Stats().Accepted >= 2
 	})
 	if n := len(r.forwarded()); n != 0 {
@@ -212,7 +214,7 @@ func blackhole(t *testing.T, sz sizes) {
 	fired := r.imap.BlackholeAfter(Downstream, 700_000)
 	waitFired(t, fired, 60*time.Second, "the path to go silent mid-FETCH")
 	before := r.imap.Stats().Accepted
-	waitFor(t, stallBound, "a reconnect after the FETCH stalled", func() bool {
+	testkit.WaitFor(t, stallBound, "a reconnect after the FETCH stalled", func() bool {
 		return r.imap.Stats().Accepted > before
 	})
 	r.check("after the FETCH stalled")
@@ -229,7 +231,7 @@ func blackhole(t *testing.T, sz sizes) {
 		r.deliverMail("silent-idle", i, 4000)
 	}
 	before = r.imap.Stats().Accepted
-	waitFor(t, idleRestart+stallBound, "a reconnect after the IDLE connection went silent", func() bool {
+	testkit.WaitFor(t, idleRestart+stallBound, "a reconnect after the IDLE connection went silent", func() bool {
 		return r.imap.Stats().Accepted > before
 	})
 	r.check("while IDLE was silent")
@@ -310,7 +312,7 @@ func webhookSlow(t *testing.T, sz sizes) {
 		r.appendMail("hook-slow", i, 4_000)
 	}
 	r.run()
-	waitFor(t, 60*time.Second, "webhook attempts to time out", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "webhook attempts to time out", func() bool {
 		return r.metric("triage_forward_errors_total", map[string]string{"queue": "hook"}) >= 3
 	})
 	r.check("while the webhook is slower than its timeout")
@@ -330,7 +332,7 @@ func webhookDownThenUp(t *testing.T, sz sizes) {
 		r.appendMail("hook-down", i, 4_000)
 	}
 	r.run()
-	waitFor(t, 60*time.Second, "webhook attempts to fail", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "webhook attempts to fail", func() bool {
 		return r.metric("triage_forward_errors_total", map[string]string{"queue": "hook"}) >= 5
 	})
 	if n := len(r.forwarded()); n != 0 {

@@ -383,8 +383,8 @@ func (r *rig) allDone() bool {
 // done.
 func (r *rig) waitDelivered(timeout time.Duration, what string) {
 	r.t.Helper()
-	waitFor(r.t, timeout, what+": every mail forwarded", r.allForwarded)
-	waitFor(r.t, timeout, what+": every mail marked done", r.allDone)
+	testkit.WaitFor(r.t, timeout, what+": every mail forwarded", r.allForwarded)
+	testkit.WaitFor(r.t, timeout, what+": every mail marked done", r.allDone)
 }
 
 // check verifies the delivery guarantee at this instant and returns the
@@ -445,7 +445,7 @@ func (r *rig) servesNewMail() {
 // waitIdle waits until the mailbox sits in IMAP IDLE.
 func (r *rig) waitIdle(timeout time.Duration) {
 	r.t.Helper()
-	waitFor(r.t, timeout, "the INBOX to enter IDLE", func() bool {
+	testkit.WaitFor(r.t, timeout, "the INBOX to enter IDLE", func() bool {
 		return r.metric("triage_imap_idle", map[string]string{"mailbox": "INBOX"}) == 1
 	})
 }
@@ -480,21 +480,6 @@ func (r *rig) report(faults string, duplicates int) {
 	r.t.Logf("RESULT %s: %d mails, faults: %s; imap reconnects %v, session failures %d, sink errors %v, duplicate deliveries %d (same id); %s; %s",
 		r.t.Name(), len(r.sent), faults, r.metric("triage_imap_reconnects_total", nil), r.sessionFailures(),
 		r.metric("triage_forward_errors_total", nil), duplicates, proxies, time.Since(r.start).Round(10*time.Millisecond))
-}
-
-// waitFor polls cond every 100 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // waitFired waits for a tripwire's next mark (a value, or the channel's
