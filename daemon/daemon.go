@@ -203,27 +203,35 @@ func (d *Daemon) validateRules(set *rules.Set) error {
 	return ValidateRuleSet(set, d.cfg.Load())
 }
 
+// queueProblems names, at the rule that sets it, every queue set can
+// produce that cfg does not define.
+func queueProblems(set *rules.Set, cfg *Config) rules.ErrorList {
+	if cfg == nil {
+		return nil
+	}
+	var problems rules.ErrorList
+	where := "under queues: in " + cfg.Path
+	if _, ok := cfg.Queues[set.Defaults.Queue]; !ok && len(set.Files) > 0 {
+		problems = append(problems, rules.Error{File: set.Files[0], Line: 1, Col: 1,
+			Msg: fmt.Sprintf("defaults: queue %q is not defined %s", set.Defaults.Queue, where)})
+	}
+	for _, r := range set.Rules() {
+		if r.Queue == "" {
+			continue
+		}
+		if _, ok := cfg.Queues[r.Queue]; !ok {
+			problems = append(problems, rules.Error{File: r.File, Line: r.Line, Col: r.Col,
+				Msg: fmt.Sprintf("rule %q sets queue %q, which is not defined %s", r.Name, r.Queue, where)})
+		}
+	}
+	return problems
+}
+
 // ValidateRuleSet runs a rule set's own tests and checks its queue names
 // against cfg; the daemon and reload share it. Problems are positioned at
 // the rule or test that causes them.
 func ValidateRuleSet(set *rules.Set, cfg *Config) error {
-	var problems rules.ErrorList
-	if cfg != nil {
-		where := "under queues: in " + cfg.Path
-		if _, ok := cfg.Queues[set.Defaults.Queue]; !ok && len(set.Files) > 0 {
-			problems = append(problems, rules.Error{File: set.Files[0], Line: 1, Col: 1,
-				Msg: fmt.Sprintf("defaults: queue %q is not defined %s", set.Defaults.Queue, where)})
-		}
-		for _, r := range set.Rules() {
-			if r.Queue == "" {
-				continue
-			}
-			if _, ok := cfg.Queues[r.Queue]; !ok {
-				problems = append(problems, rules.Error{File: r.File, Line: r.Line, Col: r.Col,
-					Msg: fmt.Sprintf("rule %q sets queue %q, which is not defined %s", r.Name, r.Queue, where)})
-			}
-		}
-	}
+	problems := queueProblems(set, cfg)
 	for _, r := range set.RunTests(set.Tests, classifier.TestEnvFor(set)) {
 		if len(r.Failures) > 0 {
 			problems = append(problems, rules.Error{File: r.Test.File, Line: r.Test.Line, Col: 1,
@@ -509,11 +517,8 @@ func (d *Daemon) ReloadConfig() error {
 		err = fmt.Errorf("rules: changing the rules path needs a restart (was %q)", old.Rules)
 	}
 	if err == nil {
-		for _, q := range d.reloader.Active().Current().Queues() {
-			if _, ok := next.Queues[q]; !ok {
-				err = fmt.Errorf("queue %q is used by the active rules but missing from the new config", q)
-				break
-			}
+		if p := queueProblems(d.reloader.Active().Current(), next); len(p) > 0 {
+			err = fmt.Errorf("the new config lacks queues the active rules use:\n%w", p)
 		}
 	}
 	if err == nil {
@@ -626,7 +631,6 @@ func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome
 			logAt(slog.LevelError, "forward rejected permanently; filed in the failed folder", slog.Any("err", err), slog.Duration("duration", time.Since(start)))
 			return mailbox.Outcome{Verdict: mailbox.Failed, Reason: err.Error()}
 		}
-		d.metrics.Forwarded.WithLabelValues(cl.Queue).Inc()
 	}
 	ackAt := time.Now()
 	if outcome != "redelivery" {

@@ -358,6 +358,17 @@ func TestSIGHUPReloadsConfig(t *testing.T) {
 	if err := e.d.ReloadConfig(); err == nil || !strings.Contains(err.Error(), "triage.yaml:") {
 		t.Errorf("broken config reload: %v", err)
 	}
+	// A config without a queue the active rules use is refused, naming the rule.
+	noEngineering := strings.Replace(next, "  engineering: {type: file, path: out/engineering.jsonl}\n", "", 1)
+	if noEngineering == next {
+		t.Fatal("test config has no engineering queue line to remove")
+	}
+	if err := os.WriteFile(e.cfgPath, []byte(noEngineering), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.ReloadConfig(); err == nil || !strings.Contains(err.Error(), `queue "engineering"`) || !strings.Contains(err.Error(), "rules.yaml:") {
+		t.Errorf("reload without a used queue: %v", err)
+	}
 	// Removing the account stops it.
 	if err := os.WriteFile(e.cfgPath, orig, 0o600); err != nil {
 		t.Fatal(err)

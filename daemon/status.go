@@ -20,8 +20,8 @@ type accountEvents struct {
 	errAt     time.Time
 	upSince   time.Time
 	attempts  int
-	mailboxes map[string]*mailboxState
-	leased    bool // the account is served under a lease
+	idle      map[string]bool // mailbox → in IDLE; the rest comes from the mailbox layer's snapshot
+	leased    bool            // the account is served under a lease
 	leaseHeld bool
 }
 
@@ -40,26 +40,10 @@ func (e *accountEvents) setLease(leased, held bool) {
 	}
 }
 
-type mailboxState struct {
-	Idle        bool      `json:"idle"`
-	Backlog     int       `json:"backlog"`
-	Oldest      time.Time `json:"oldest_undone,omitzero"`
-	LastMessage time.Time `json:"last_message,omitzero"`
-}
-
 func newAccountEvents(name string, m *Metrics) *accountEvents {
 	m.IMAPConnected.WithLabelValues(name).Set(0)
 	m.IMAPReconnects.WithLabelValues(name)
-	return &accountEvents{name: name, metrics: m, mailboxes: map[string]*mailboxState{}}
-}
-
-func (e *accountEvents) mbox(name string) *mailboxState {
-	s, ok := e.mailboxes[name]
-	if !ok {
-		s = &mailboxState{}
-		e.mailboxes[name] = s
-	}
-	return s
+	return &accountEvents{name: name, metrics: m, idle: map[string]bool{}}
 }
 
 func (e *accountEvents) events() mailbox.Events {
@@ -85,7 +69,7 @@ func (e *accountEvents) events() mailbox.Events {
 		},
 		Idle: func(account, mb string, idling bool) {
 			e.mu.Lock()
-			e.mbox(mb).Idle = idling
+			e.idle[mb] = idling
 			e.mu.Unlock()
 			v := 0.0
 			if idling {
@@ -94,17 +78,8 @@ func (e *accountEvents) events() mailbox.Events {
 			e.metrics.IMAPIdle.WithLabelValues(e.name, mb).Set(v)
 		},
 		Backlog: func(account, mb string, undone int, oldest time.Time) {
-			e.mu.Lock()
-			s := e.mbox(mb)
-			s.Backlog, s.Oldest = undone, oldest
-			e.mu.Unlock()
 			e.metrics.Backlog.WithLabelValues(e.name, mb).Set(float64(undone))
 			e.metrics.SetOldest(e.name, mb, oldest)
-		},
-		Seen: func(account, mb string) {
-			e.mu.Lock()
-			e.mbox(mb).LastMessage = time.Now()
-			e.mu.Unlock()
 		},
 		// Mail over max_message_bytes is quarantined by the mailbox layer
 		// unfetched; the pipeline never sees it, so it is counted here.
@@ -169,12 +144,7 @@ func (e *accountEvents) status(snap mailbox.Status) AccountStatus {
 			LastError: m.LastError, LastErrorAt: m.LastErrorAt,
 			Done: m.Done, Quarantined: m.Quarantined, Failed: m.Failed, Retried: m.Retried,
 		}
-		if ev, ok := e.mailboxes[m.Mailbox]; ok {
-			ms.Idle = ev.Idle
-			if ms.LastMessage.IsZero() {
-				ms.LastMessage = ev.LastMessage
-			}
-		}
+		ms.Idle = e.idle[m.Mailbox]
 		s.Mailboxes = append(s.Mailboxes, ms)
 	}
 	return s
@@ -233,6 +203,7 @@ func (o queueObserver) Sent(q string, _ time.Duration) {
 	s.mu.Lock()
 	s.get(q).Sent++
 	s.mu.Unlock()
+	o.d.metrics.Forwarded.WithLabelValues(q).Inc()
 }
 
 func (o queueObserver) Failed(q string, temporary bool) {
