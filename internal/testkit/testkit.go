@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -163,3 +164,20 @@ func (NopLogger) Printf(string, ...any) {}
 
 // Println discards.
 func (NopLogger) Println(...any) {}
+
+// RunWithTriage is a TestMain body for suites that drive the real binary:
+// it builds ./cmd/triage once into a temporary directory, stores its path in
+// *bin, runs the tests and removes the directory. It returns the exit code.
+func RunWithTriage(m *testing.M, race bool, bin *string) int {
+	dir, err := os.MkdirTemp("", "triage-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = BuildTriage(dir, race); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}

@@ -33,23 +33,7 @@ import (
 var triageBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "triage-crash-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "crash suite: temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bin, err := testkit.BuildTriage(dir, testkit.RaceEnabled)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "crash suite:", err)
-		return 1
-	}
-	triageBin = bin
-	return m.Run()
+	os.Exit(testkit.RunWithTriage(m, testkit.RaceEnabled, &triageBin))
 }
 
 // fullSize reports whether TRIAGE_FULL=1 asks for the full sizes.

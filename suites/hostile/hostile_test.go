@@ -55,24 +55,9 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "triage-hostile-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
 	// Without the race detector: it multiplies memory use, and this suite
 	// asserts a memory bound.
-	binPath, err = testkit.BuildTriage(dir, false)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build triage:", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testkit.RunWithTriage(m, false, &binPath))
 }
 
 const (
