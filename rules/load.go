@@ -1,13 +1,10 @@
 package rules
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -40,34 +37,9 @@ func LoadBytes(name string, data []byte) (*Set, error) {
 
 // readRulesPath reads path as a file or a directory of *.yaml / *.yml files.
 func readRulesPath(path string) ([]File, error) {
-	fail := func(format string, args ...any) error {
-		return ErrorList{{File: path, Line: 1, Col: 1, Msg: fmt.Sprintf(format, args...)}}
-	}
-	info, err := os.Stat(path)
+	names, err := RuleFiles(path)
 	if err != nil {
-		return nil, fail("cannot read rules: %v", err)
-	}
-	var names []string
-	if info.IsDir() {
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return nil, fail("cannot read rules directory: %v", err)
-		}
-		for _, e := range entries {
-			n := e.Name()
-			if e.IsDir() || strings.HasPrefix(n, ".") {
-				continue
-			}
-			if strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") {
-				names = append(names, filepath.Join(path, n))
-			}
-		}
-		sort.Strings(names)
-		if len(names) == 0 {
-			return nil, fail("directory holds no *.yaml or *.yml file")
-		}
-	} else {
-		names = []string{path}
+		return nil, ErrorList{{File: path, Line: 1, Col: 1, Msg: err.Error()}}
 	}
 	files := make([]File, 0, len(names))
 	var errs ErrorList
@@ -139,17 +111,14 @@ func LoadFiles(files []File) (*Set, error) {
 	if len(files) == 0 {
 		return nil, ErrorList{{File: "rules", Line: 1, Col: 1, Msg: "no rules files given"}}
 	}
-	h := sha256.New()
+	contents := make([][]byte, len(files))
 	for i := range files {
 		f := &srcFile{name: files[i].Name, dir: filepath.Dir(files[i].Name), data: files[i].Data}
 		b.set.Files = append(b.set.Files, f.name)
-		h.Write([]byte(filepath.Base(f.name)))
-		h.Write([]byte{0})
-		h.Write(f.data)
-		h.Write([]byte{0})
+		contents[i] = f.data
 		b.collect(f)
 	}
-	b.set.Version = hex.EncodeToString(h.Sum(nil))[:16]
+	b.set.Version = HashFileContents(b.set.Files, contents)
 	if len(b.errs) > 0 && len(b.once)+len(b.lists)+len(b.rules)+len(b.tests) == 0 {
 		return nil, b.errs
 	}
