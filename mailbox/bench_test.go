@@ -62,6 +62,15 @@ func benchServer(b *testing.B) *dovecottest.Server {
 	return benchShared.srv
 }
 
+// dovecotCPU is the CPU time Dovecot has used so far.
+func dovecotCPU(b *testing.B, srv *dovecottest.Server) time.Duration {
+	d, err := srv.CPUTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
 var benchBody = func() []byte {
 	var p []byte
 	for i := 0; len(p) < 2000; i++ {
@@ -94,20 +103,21 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		b.StartTimer()
-		t0 := time.Now()
+		t0, cpu0 := time.Now(), dovecotCPU(b, srv)
 		runDone := make(chan error, 1)
 		go func() { runDone <- a.Run(ctx) }()
 		handled.Wait()
 		for a.Status().Mailboxes[0].Done < benchMessages { // outcomes applied on the server
 			time.Sleep(time.Millisecond)
 		}
-		elapsed := time.Since(t0)
+		elapsed, cpu := time.Since(t0), dovecotCPU(b, srv)-cpu0
 		b.StopTimer()
 		cancel()
 		if err := <-runDone; err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(benchMessages)/elapsed.Seconds(), "msgs/s")
+		b.ReportMetric(float64(cpu.Microseconds())/benchMessages, "dovecot-cpu-µs/msg")
 		b.StartTimer()
 	}
 }
@@ -117,7 +127,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 func BenchmarkBareFetch(b *testing.B) {
 	srv := benchServer(b)
 	for b.Loop() {
-		t0 := time.Now()
+		t0, cpu0 := time.Now(), dovecotCPU(b, srv)
 		c, err := imapclient.DialInsecure(srv.Addr(), nil)
 		if err != nil {
 			b.Fatal(err)
@@ -141,13 +151,14 @@ func BenchmarkBareFetch(b *testing.B) {
 		if err := cmd.Close(); err != nil {
 			b.Fatal(err)
 		}
-		elapsed := time.Since(t0)
+		elapsed, cpu := time.Since(t0), dovecotCPU(b, srv)-cpu0
 		_ = c.Logout().Wait()
 		_ = c.Close()
 		if n != benchMessages {
 			b.Fatalf("fetched %d messages, want %d", n, benchMessages)
 		}
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
+		b.ReportMetric(float64(cpu.Microseconds())/benchMessages, "dovecot-cpu-µs/msg")
 	}
 }
 
@@ -170,11 +181,11 @@ func BenchmarkBareStore(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		t0 := time.Now()
+		t0, cpu0 := time.Now(), dovecotCPU(b, srv)
 		var all imap.UIDSet
 		all.AddRange(1, 0)
 		err = c.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{DefaultDoneKeyword}}, nil).Close()
-		elapsed := time.Since(t0)
+		elapsed, cpu := time.Since(t0), dovecotCPU(b, srv)-cpu0
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)
@@ -182,6 +193,7 @@ func BenchmarkBareStore(b *testing.B) {
 		_ = c.Logout().Wait()
 		_ = c.Close()
 		b.ReportMetric(float64(benchMessages)/elapsed.Seconds(), "msgs/s")
+		b.ReportMetric(float64(cpu.Microseconds())/benchMessages, "dovecot-cpu-µs/msg")
 		b.StartTimer()
 	}
 }

@@ -657,6 +657,8 @@ func (s *session) plan() *applyPlan {
 // at a time per session): it touches the client and s.created only.
 func (s *session) execute(p *applyPlan) applyResult {
 	res := applyResult{plan: p, moved: map[string]bool{}}
+	t0 := time.Now()
+	defer func() { s.log.Debug("applied", "count", len(p.steps), "took", time.Since(t0)) }()
 	if len(p.storeSet) > 0 {
 		err := s.c.Store(p.storeSet, &imap.StoreFlags{
 			Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{p.keyword},
@@ -736,11 +738,16 @@ func (s *session) apply() error {
 // applyMaxDelay bounds how long an outcome waits to be batched with others.
 const applyMaxDelay = 50 * time.Millisecond
 
+// applyMaxBatch is the most outcomes one commit carries while more mail is
+// on its way. Dovecot's Maildir pays a fixed few milliseconds per STORE or
+// MOVE (it rescans the directory), so a backlog commits in large batches.
+const applyMaxBatch = 1000
+
 // shouldApply decides when to commit pending outcomes. Dovecot serves a
-// connection's commands one at a time, and each STORE or MOVE has a fixed
-// cost, so outcomes are batched: a fetch in flight goes first (it feeds the
-// handlers), then a full batch, or nothing else to wait for, or the oldest
-// outcome's age commits them.
+// connection's commands one at a time, so every commit delays the next
+// fetch that feeds the handlers: outcomes are batched until a large batch
+// is full, the oldest one has waited applyMaxDelay, or nothing else is
+// coming (a single new mail is committed at once).
 func (s *session) shouldApply() bool {
 	w := s.w
 	if len(w.pending) == 0 || s.applying {
@@ -749,17 +756,8 @@ func (s *session) shouldApply() bool {
 	if s.pendingSince.IsZero() {
 		s.pendingSince = time.Now()
 	}
-	switch {
-	case len(w.pending) >= 2*s.cfg.BatchSize:
-		return true
-	case s.fetching:
-		return false
-	case len(w.pending) >= s.cfg.BatchSize,
-		len(s.ready) == 0 && len(w.inflight)+w.stale == 0,
-		time.Since(s.pendingSince) >= applyMaxDelay:
-		return true
-	}
-	return false
+	idle := !s.fetching && len(s.queue) == 0 && len(s.ready) == 0 && len(w.inflight)+w.stale == 0
+	return idle || len(w.pending) >= applyMaxBatch || time.Since(s.pendingSince) >= applyMaxDelay
 }
 
 // applyC fires when pending outcomes have waited applyMaxDelay.
