@@ -6,23 +6,22 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/emersion/go-message"
 )
 
 // attachmentName finds a part's file name: Content-Disposition filename,
 // else Content-Type name; RFC 2231 (any charset, continuations) and
 // encoded words (which Outlook puts inside quotes) both decoded.
-func attachmentName(h *message.Header, defects *defectList) string {
-	for _, src := range [...]struct{ header, param string }{
-		{"Content-Disposition", "filename"},
-		{"Content-Type", "name"},
+func attachmentName(disposition, contentType string, defects *defectList) string {
+	for _, src := range [...]struct{ value, param string }{
+		{disposition, "filename"},
+		{contentType, "name"},
 	} {
-		v := h.Get(src.header)
-		if v == "" {
+		// Every spelling of the parameter (name, name*, name*0...)
+		// contains its name: most values have none and need no parsing.
+		if src.value == "" || !containsFoldASCII(src.value, src.param) {
 			continue
 		}
-		if name, ok := paramText(v, src.param, defects); ok {
+		if name, ok := paramText(src.value, src.param, defects); ok {
 			if name = safeFileName(name); name != "" {
 				return name
 			}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/triage-dev/triage/rules"
 )
@@ -140,5 +141,58 @@ func BenchmarkEvaluateExampleRules(b *testing.B) {
 		// the Env, which a new message would not have.
 		*env = envs[i%len(envs)]
 		set.Evaluate(ev, env)
+	}
+}
+
+// exampleMails loads examples/rules.yaml and every examples/mail/*.eml.
+func exampleMails(b testing.TB) (*rules.Set, [][]byte) {
+	b.Helper()
+	set, err := rules.Load("../examples/rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	paths, err := filepath.Glob("../examples/mail/*.eml")
+	if err != nil || len(paths) == 0 {
+		b.Fatalf("example mail: %v", err)
+	}
+	raws := make([][]byte, 0, len(paths))
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	return set, raws
+}
+
+// BenchmarkDecodeExampleMails decodes every example mail with the example
+// rules' threading, as the daemon does; ns/op is per mail.
+func BenchmarkDecodeExampleMails(b *testing.B) {
+	set, raws := exampleMails(b)
+	c := New()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := c.Decode(set, raws[i%len(raws)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClassifyExampleMails decodes and classifies every example mail
+// as daemon.handle does (Decode, then ClassifyMail); ns/op is per mail.
+func BenchmarkClassifyExampleMails(b *testing.B) {
+	set, raws := exampleMails(b)
+	c := New()
+	received := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		m, err := c.Decode(set, raws[i%len(raws)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.ClassifyMail(set, m, Meta{Account: "helpdesk", Mailbox: "INBOX", UID: uint32(i), UIDValidity: 1, ReceivedAt: received})
 	}
 }

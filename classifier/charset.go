@@ -1,7 +1,6 @@
 package classifier
 
 import (
-	"bytes"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -92,6 +91,15 @@ func bestEffort(b []byte) string {
 	return string(out)
 }
 
+// bestEffortString is bestEffort for a string, returning valid UTF-8
+// unchanged without copying it.
+func bestEffortString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return bestEffort([]byte(s))
+}
+
 // headerCharsetReader is the mime.WordDecoder charset hook. It never fails:
 // an unknown charset is decoded best effort and reported through unknown.
 func headerCharsetReader(unknown func(string)) func(string, io.Reader) (io.Reader, error) {
@@ -121,11 +129,12 @@ var win1252C1 = [32]rune{
 // Text is NFC-normalized, so rules written with composed characters match
 // text a mailer sent decomposed (windows-1258 always is).
 func cleanText(s string) string {
-	clean, ascii := isCleanText(s)
+	clean, nfc := isCleanText(s)
 	if !clean {
 		s = cleanRunes(s)
+		nfc = false // unknown: checked below
 	}
-	if !ascii && !norm.NFC.IsNormalString(s) {
+	if !nfc && !norm.NFC.IsNormalString(s) {
 		s = norm.NFC.String(s)
 	}
 	return s
@@ -173,35 +182,58 @@ func cleanRunes(s string) string {
 }
 
 // isCleanText reports whether cleanRunes would return s unchanged (the
-// common case, checked without allocating) and whether s is all ASCII.
-func isCleanText(s string) (clean, ascii bool) {
-	ascii = true
+// common case, checked without allocating) and, if so, whether s is
+// known to be NFC: every rune below U+0300, where no character
+// decomposes, combines or reorders (TestNFCBelowCombiningMarks).
+func isCleanText(s string) (clean, nfc bool) {
+	nfc = true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 && c != '\n' && c != '\t' || c == 0x7F {
 			return false, false
 		}
 		if c >= 0x80 {
-			ascii = false
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 || r >= 0x80 && r <= 0x9F || r == '\uFEFF' {
 				return false, false
 			}
+			if r >= 0x300 {
+				nfc = false
+			}
 			i += size - 1
 		}
 	}
-	return true, ascii
+	return true, nfc
 }
 
 // cleanLine is cleanText for a single-line value (a header, a name): every
 // run of whitespace and line breaks becomes one space, so a decoded header
 // can never carry a line break into anything built from it.
 func cleanLine(s string) string {
+	if isPlainLine(s) {
+		return s
+	}
 	s = cleanText(s)
 	if !strings.ContainsAny(s, "\n\t") && !strings.Contains(s, "  ") {
 		return strings.TrimSpace(s)
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// isPlainLine reports whether cleanLine would return s unchanged because
+// it is printable ASCII without doubled, leading or trailing spaces (most
+// header values), checked in one pass.
+func isPlainLine(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return s == ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c > '~' || c == ' ' && s[i+1] == ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a rune.
@@ -213,9 +245,4 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// hasEightBit reports whether b has a byte outside ASCII.
-func hasEightBit(b []byte) bool {
-	return bytes.IndexFunc(b, func(r rune) bool { return r >= utf8.RuneSelf }) >= 0
 }

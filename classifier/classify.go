@@ -26,7 +26,9 @@ type Classifier struct {
 	// Now stamps received_at when Meta.ReceivedAt is zero; nil is time.Now.
 	Now func() time.Time
 
-	ev *rules.Evaluator
+	ev  *rules.Evaluator
+	dec decoder   // buffers reused from one message to the next
+	ev0 rules.Env // the environment, reset for each message
 }
 
 // New returns a Classifier with default decoding bounds.
@@ -39,7 +41,7 @@ func New() *Classifier {
 func (c *Classifier) Decode(set *rules.Set, raw []byte) (*Mail, error) {
 	opts := c.Options
 	opts.Threading = set.Threading
-	m, err := Decode(raw, opts)
+	m, err := c.dec.decode(raw, opts)
 	if err != nil {
 		return nil, fmt.Errorf("classify: %w", err)
 	}
@@ -71,6 +73,7 @@ func (c *Classifier) ClassifyTrace(set *rules.Set, raw []byte, meta Meta) (*Tick
 func (c *Classifier) ClassifyMail(set *rules.Set, m *Mail, meta Meta) *Ticket {
 	env, received := c.env(set, m, meta)
 	d := set.Evaluate(c.evaluator(), env)
+	*env = rules.Env{} // holds nothing of this message until the next
 	return buildTicket(set, m, meta, received, d, false)
 }
 
@@ -78,6 +81,7 @@ func (c *Classifier) ClassifyMail(set *rules.Set, m *Mail, meta Meta) *Ticket {
 func (c *Classifier) ClassifyMailTrace(set *rules.Set, m *Mail, meta Meta) (*Ticket, rules.Decision) {
 	env, received := c.env(set, m, meta)
 	d := set.EvaluateTrace(c.evaluator(), env)
+	*env = rules.Env{}
 	return buildTicket(set, m, meta, received, d, true), d
 }
 
@@ -100,7 +104,10 @@ func (c *Classifier) env(set *rules.Set, m *Mail, meta Meta) (*rules.Env, time.T
 		}
 	}
 	received = received.UTC()
-	env := m.Env()
+	// The Classifier's own Env: nothing keeps it past the evaluation.
+	env := &c.ev0
+	*env = rules.Env{}
+	m.FillEnv(env)
 	env.Account = meta.Account
 	env.Mailbox = meta.Mailbox
 	env.Duplicate = meta.Duplicate
@@ -114,9 +121,55 @@ func (c *Classifier) env(set *rules.Set, m *Mail, meta Meta) (*rules.Env, time.T
 	return env, received
 }
 
+// ticketBlock is a Ticket allocated together with room for what it
+// usually points to (due times, a few addresses and strings), so building
+// one costs a single allocation instead of up to eight.
+type ticketBlock struct {
+	t     Ticket
+	due   [2]time.Time
+	addrs [2]Address
+	strs  [4]string
+}
+
+// addresses converts list, in the block's room when it fits.
+func (b *ticketBlock) addresses(list []rules.Address) []Address {
+	var out []Address
+	if n := len(list); n <= len(b.addrs)-b.usedAddrs() {
+		i := b.usedAddrs()
+		out = b.addrs[i : i : i+n]
+	} else {
+		out = make([]Address, 0, n)
+	}
+	for _, a := range list {
+		out = append(out, ticketAddress(a))
+	}
+	return out
+}
+
+func (b *ticketBlock) usedAddrs() int { return len(b.t.To) + len(b.t.Cc) }
+
+// strings copies list, in the block's room when it fits; the copy is
+// never nil.
+func (b *ticketBlock) strings(list []string, used *int) []string {
+	n := len(list)
+	if n == 0 {
+		return []string{}
+	}
+	if *used+n > len(b.strs) {
+		return append([]string{}, list...)
+	}
+	out := b.strs[*used : *used+n : *used+n]
+	copy(out, list)
+	*used += n
+	return out
+}
+
 // buildTicket assembles the Ticket document of DESIGN.md.
 func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules.Decision, trace bool) *Ticket {
-	t := &Ticket{
+	b := new(ticketBlock)
+	strs := 0
+	t := &b.t
+	*t = Ticket{
 		ID:         m.ID,
 		MessageID:  m.MessageID,
 		ReceivedAt: received,
@@ -125,15 +178,12 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 			UID: meta.UID, UIDValidity: meta.UIDValidity,
 		},
 		From:        ticketAddress(m.From),
-		To:          ticketAddresses(m.To),
-		Cc:          ticketAddresses(m.Cc),
 		Subject:     m.Subject,
 		Body:        m.Body,
 		Attachments: make([]Attachment, 0, len(m.Attachments)),
 		Thread: Thread{
-			InReplyTo:  m.InReplyTo,
-			References: append([]string{}, m.References...),
-			TicketRef:  m.TicketRef,
+			InReplyTo: m.InReplyTo,
+			TicketRef: m.TicketRef,
 		},
 		AutoReply: m.AutoReply,
 		Bounce:    m.Bounce,
@@ -147,13 +197,16 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 			Runbook:      d.Runbook,
 			Folder:       d.Folder,
 			Action:       d.Action,
-			Tags:         append([]string{}, d.Tags...),
 			Fields:       make(map[string]string, len(d.Fields)),
 			Matched:      make([]MatchedRule, 0, len(d.Matched)),
 			RulesVersion: set.Version,
 		},
 		Raw: m.Raw,
 	}
+	t.To = b.addresses(m.To)
+	t.Cc = b.addresses(m.Cc)
+	t.Thread.References = b.strings(m.References, &strs)
+	t.Class.Tags = b.strings(d.Tags, &strs)
 	if t.Class.Action == "" {
 		t.Class.Action = "forward"
 	}
@@ -168,12 +221,12 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 	}
 	if target, ok := set.SLA[d.Tier]; ok {
 		if target.Response > 0 {
-			due := received.Add(target.Response)
-			t.Class.SLA.ResponseDue = &due
+			b.due[0] = received.Add(target.Response)
+			t.Class.SLA.ResponseDue = &b.due[0]
 		}
 		if target.Resolve > 0 {
-			due := received.Add(target.Resolve)
-			t.Class.SLA.ResolveDue = &due
+			b.due[1] = received.Add(target.Resolve)
+			t.Class.SLA.ResolveDue = &b.due[1]
 		}
 	}
 	if trace {
@@ -187,12 +240,4 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 
 func ticketAddress(a rules.Address) Address {
 	return Address{Name: a.Name, Address: a.Address}
-}
-
-func ticketAddresses(list []rules.Address) []Address {
-	out := make([]Address, 0, len(list))
-	for _, a := range list {
-		out = append(out, ticketAddress(a))
-	}
-	return out
 }

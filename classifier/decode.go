@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/emersion/go-message"
 	gmtextproto "github.com/emersion/go-message/textproto"
 
 	"github.com/triage-dev/triage/rules"
@@ -130,6 +129,47 @@ func (d *defectList) add(s string) {
 // kept and each repair is recorded in Mail.Defects. Only input without any
 // header field returns ErrUnparseable, and input over MaxBytes ErrTooLarge.
 func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
+	var d decoder
+	return d.decode(raw, opts)
+}
+
+// decoder holds the buffers of one decoding that the next can reuse; a
+// Classifier keeps one, so a worker decodes without growing them anew.
+// Nothing a Mail holds points into them.
+type decoder struct {
+	fields  []rawField
+	scratch bytes.Buffer    // text part bytes, copied out before the next part
+	key     []byte          // the ticket id key
+	addrs   []addrPair      // fast-path address parse
+	words   wordDecoder     // its encoded words
+	first   []rules.Address // From, Reply-To: only the first is kept
+	defects defectList
+
+	// The entities being walked, by depth: a part is done with before its
+	// next sibling is read, so one per level serves them all.
+	entities []*entity
+	body     bytes.Reader     // the top-level body
+	limited  io.LimitedReader // bounds the part being read
+}
+
+// entity returns the reusable entity of a nesting depth.
+func (d *decoder) entity(depth int) *entity {
+	for len(d.entities) <= depth {
+		d.entities = append(d.entities, new(entity))
+	}
+	return d.entities[depth]
+}
+
+// limit bounds r to n bytes with the decoder's LimitedReader.
+func (d *decoder) limit(r io.Reader, n int64) io.Reader {
+	d.limited = io.LimitedReader{R: r, N: n}
+	return &d.limited
+}
+
+// maxKeptScratch bounds the text buffer a decoder keeps between messages.
+const maxKeptScratch = 256 << 10
+
+func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	opts = opts.withDefaults()
 	if len(raw) > opts.MaxBytes {
 		return nil, fmt.Errorf("decode: %d bytes over the %d byte limit: %w", len(raw), opts.MaxBytes, ErrTooLarge)
@@ -137,57 +177,83 @@ func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("decode: empty input: %w", ErrUnparseable)
 	}
-	var defects defectList
-	h := scanHeader(raw, opts.MaxHeaders, &defects)
+	// The decoder's defect list: its slice goes to the Mail, so each
+	// message starts a new one.
+	d.defects = defectList{}
+	defects := &d.defects
+	h := scanHeaderInto(raw, opts.MaxHeaders, defects, d.fields)
+	d.fields = h.Fields
+	defer func() {
+		// Drop the references into this message's header until the next.
+		clear(d.fields)
+		clear(d.addrs)
+		for _, e := range d.entities {
+			*e = entity{}
+		}
+		d.body.Reset(nil)
+		d.limited = io.LimitedReader{}
+		if d.scratch.Cap() > maxKeptScratch {
+			d.scratch = bytes.Buffer{}
+		}
+	}()
 	if len(h.Fields) == 0 {
 		return nil, fmt.Errorf("decode: no header field found: %w", ErrUnparseable)
 	}
 
 	m := &Mail{
-		ID:      ticketID(&h, raw),
 		Size:    len(raw),
 		Raw:     raw,
-		Headers: make(map[string]string, len(h.Fields)),
+		Headers: make(map[string]string, h.distinctKeys()),
 	}
+	m.ID, d.key = ticketIDBuf(&h, raw, d.key)
 	for _, f := range h.Fields {
 		if _, ok := m.Headers[f.Key]; ok {
 			continue
 		}
-		m.Headers[f.Key] = truncateUTF8(decodeHeaderValue(f.Value, &defects), maxHeaderValueBytes)
+		m.Headers[f.Key] = truncateUTF8(decodeHeaderValue(f.Value, defects), maxHeaderValueBytes)
 	}
 	m.Subject = m.Headers["Subject"]
-	m.From = firstAddress(parseAddresses(h.Get("From"), &defects))
-	m.ReplyTo = firstAddress(parseAddresses(h.Get("Reply-To"), &defects))
-	m.To = parseAddresses(strings.Join(h.Values("To"), ", "), &defects)
-	m.Cc = parseAddresses(strings.Join(h.Values("Cc"), ", "), &defects)
-	for _, list := range [][]rules.Address{m.To, m.Cc} {
-		for _, a := range list {
-			m.Recipients = append(m.Recipients, a.Address)
+	// From and Reply-To keep only their first address: parsed into the
+	// decoder's buffer rather than a list of their own.
+	d.first = d.parseAddresses(h.Get("From"), defects, d.first[:0])
+	m.From = firstAddress(d.first)
+	d.first = d.parseAddresses(h.Get("Reply-To"), defects, d.first[:0])
+	m.ReplyTo = firstAddress(d.first)
+	clear(d.first)
+	m.To = d.parseAddresses(h.join("To", ", "), defects, nil)
+	m.Cc = d.parseAddresses(h.join("Cc", ", "), defects, nil)
+	if n := len(m.To) + len(m.Cc); n > 0 {
+		m.Recipients = make([]string, 0, n)
+		for _, list := range [...][]rules.Address{m.To, m.Cc} {
+			for _, a := range list {
+				m.Recipients = append(m.Recipients, a.Address)
+			}
 		}
 	}
-	m.MessageID = cleanLine(bestEffort([]byte(h.Get("Message-Id"))))
+	m.MessageID = cleanLine(bestEffortString(h.Get("Message-Id")))
 	if ids := msgIDs(h.Get("In-Reply-To"), 1); len(ids) > 0 {
 		m.InReplyTo = ids[0]
 	}
-	m.References = msgIDs(strings.Join(h.Values("References"), " "), maxReferences)
+	m.References = msgIDs(h.join("References", " "), maxReferences)
 	if m.References == nil {
 		m.References = []string{}
 	}
-	switch d := h.Get("Date"); {
-	case d == "":
+	switch v := h.Get("Date"); {
+	case v == "":
 		defects.add("missing Date header")
 	default:
-		if t, ok := parseDate(cleanLine(bestEffort([]byte(d)))); ok {
+		if t, ok := parseDate(cleanLine(bestEffortString(v))); ok {
 			m.Date = t
 		} else {
-			defects.add("unparseable Date header " + quoteShort(d))
+			defects.add("unparseable Date header " + quoteShort(v))
 		}
 	}
 
-	w := walker{opts: opts, mail: m, defects: &defects}
-	top, topErr := topEntity(&h, &defects)
+	w := walker{opts: opts, mail: m, defects: defects, d: d}
+	top := d.entity(0)
+	topEntity(top, &h, &d.body, defects)
 	var sink textSink
-	w.walk(top, topErr, 0, &sink)
+	w.walk(top, 0, &sink)
 	m.Body = w.body(&sink)
 	if m.Attachments == nil {
 		m.Attachments = []rules.Attachment{}
@@ -196,6 +262,7 @@ func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	detect(m, &h)
 	m.TicketRef = ticketRef(m, opts.Threading)
 	m.Defects = defects.list
+	d.defects = defectList{}
 	return m, nil
 }
 
@@ -211,15 +278,31 @@ var dateLayouts = []string{
 	"2006-01-02 15:04:05",
 }
 
+// rfc5322Date is the Date form nearly every client writes.
+const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
+
 func parseDate(s string) (time.Time, bool) {
 	// The form nearly every client writes, first: net/mail tries a dozen
 	// layouts and allocates an error for each miss (a fifth of decoding a
 	// small mail went there).
-	if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", s); err == nil {
-		return t, true
+	if !strings.HasSuffix(s, ")") {
+		if t, err := time.Parse(rfc5322Date, s); err == nil {
+			return t, true
+		}
+	} else if i := strings.LastIndex(s, " ("); i > 0 && !strings.ContainsAny(s[i+2:len(s)-1], "()\\") {
+		// The same with a trailing comment, "+0100 (CET)": net/mail
+		// would cut the comment and, after 24 layouts without the day
+		// of week, parse what is left with this one.
+		if t, err := time.Parse(rfc5322Date, s[:i]); err == nil {
+			return t, true
+		}
 	}
-	if t, err := mail.ParseDate(s); err == nil {
-		return t, true
+	// Every layout of net/mail names the month: without one, skip its
+	// four dozen attempts.
+	if hasMonthName(s) {
+		if t, err := mail.ParseDate(s); err == nil {
+			return t, true
+		}
 	}
 	for _, layout := range dateLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -229,59 +312,100 @@ func parseDate(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// topEntity builds the go-message entity of the top level from the
-// leniently scanned header; only the fields that shape the body matter.
-func topEntity(h *headerBlock, defects *defectList) (*message.Entity, error) {
-	var th gmtextproto.Header
-	for _, k := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
-		if v := h.Get(k); v != "" {
-			th.Set(k, bestEffort([]byte(v)))
+// hasMonthName reports whether s holds an English month abbreviation in
+// any case, as time.Parse matches "Jan".
+func hasMonthName(s string) bool {
+	for i := 0; i+3 <= len(s); i++ {
+		switch s[i] | 0x20 {
+		case 'j', 'f', 'm', 'a', 's', 'o', 'n', 'd':
+		default:
+			continue
+		}
+		var m [3]byte
+		for j := range m {
+			m[j] = s[i+j] | 0x20 // letters only matter; others never match
+		}
+		switch string(m[:]) {
+		case "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec":
+			return true
 		}
 	}
-	if !th.Has("Content-Type") && h.Has("Mime-Version") {
-		defects.add("missing Content-Type; assumed text/plain")
-	}
-	e, err := message.New(message.Header{Header: th}, bytes.NewReader(h.Body))
-	if err != nil {
-		entityError(err, defects)
-	}
-	return e, err
+	return false
 }
 
-// entityError records a non-fatal error of message.New / NextPart.
-func entityError(err error, defects *defectList) {
+// topEntity builds the entity of the top level from the leniently scanned
+// header; only the fields that shape the body matter.
+func topEntity(e *entity, h *headerBlock, body *bytes.Reader, defects *defectList) {
+	ct := bestEffortString(h.Get("Content-Type"))
+	cte := bestEffortString(h.Get("Content-Transfer-Encoding"))
+	cd := bestEffortString(h.Get("Content-Disposition"))
+	if ct == "" && h.Has("Mime-Version") {
+		defects.add("missing Content-Type; assumed text/plain")
+	}
+	body.Reset(h.Body)
+	e.init(ct, cte, cd, body)
+	entityError(e, defects)
+}
+
+// entityError records what message.New would have reported for e.
+func entityError(e *entity, defects *defectList) {
 	switch {
-	case message.IsUnknownCharset(err):
+	case e.unknownCharset:
 		// the walker decodes such text itself, recording its own defect
-	case message.IsUnknownEncoding(err):
+	case e.unknownEncoding:
 		defects.add("unknown Content-Transfer-Encoding; content used raw")
-	default:
-		defects.add("part: " + quoteShort(err.Error()))
 	}
 }
 
 // parseAddresses parses an address list; a list net/mail rejects is
-// salvaged address by address.
-func parseAddresses(v string, defects *defectList) []rules.Address {
+// salvaged address by address. The common shapes are parsed by
+// fastAddressList, which gives what net/mail would without its
+// allocations.
+//
+// The addresses are appended to out; a nil out gets a list of its own,
+// never nil.
+func (d *decoder) parseAddresses(v string, defects *defectList, out []rules.Address) []rules.Address {
 	if strings.TrimSpace(v) == "" {
-		return []rules.Address{}
+		if out == nil {
+			out = []rules.Address{}
+		}
+		return out
 	}
 	v = bestEffortHeader(v, defects)
-	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: headerCharsetReader(func(label string) {
-		defects.add("unknown charset " + quoteShort(label) + "; decoded best effort")
-	})}}
-	list, err := p.ParseList(v)
-	if err != nil {
-		defects.add("malformed address list " + quoteShort(v))
-		return salvageAddresses(v, defects)
+	var pairs []addrPair
+	d.words.reset()
+	if list, ok := fastAddressList(v, d.addrs[:0], &d.words); ok {
+		d.addrs = list
+		pairs = list
+		for _, label := range d.words.unknown {
+			defects.add("unknown charset " + quoteShort(label) + "; decoded best effort")
+		}
+	} else {
+		p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: headerCharsetReader(func(label string) {
+			defects.add("unknown charset " + quoteShort(label) + "; decoded best effort")
+		})}}
+		list, err := p.ParseList(v)
+		if err != nil {
+			defects.add("malformed address list " + quoteShort(v))
+			if out == nil {
+				return salvageAddresses(v, defects)
+			}
+			return append(out, salvageAddresses(v, defects)...)
+		}
+		pairs = make([]addrPair, len(list))
+		for i, a := range list {
+			pairs[i] = addrPair{a.Name, a.Address}
+		}
 	}
-	out := make([]rules.Address, 0, len(list))
-	for _, a := range list {
-		if len(out) == maxAddresses {
+	if out == nil {
+		out = make([]rules.Address, 0, min(len(pairs), maxAddresses))
+	}
+	for i, a := range pairs {
+		if i == maxAddresses {
 			defects.add("too many addresses; extra ignored")
 			break
 		}
-		out = append(out, newAddress(a.Name, a.Address, defects))
+		out = append(out, newAddress(a.name, a.addr, defects))
 	}
 	return out
 }
@@ -327,17 +451,17 @@ func firstAddress(list []rules.Address) rules.Address {
 
 // bestEffortHeader makes a raw header value valid UTF-8.
 func bestEffortHeader(v string, defects *defectList) string {
-	b := []byte(v)
-	if hasEightBit(b) && !validUTF8(b) {
-		defects.add("8-bit bytes in a header; decoded as windows-1252")
+	if utf8.ValidString(v) {
+		return v
 	}
-	return bestEffort(b)
+	defects.add("8-bit bytes in a header; decoded as windows-1252")
+	return bestEffort([]byte(v))
 }
 
 // msgIDs returns up to max message ids "<…>" of a header value; a value
 // without angle brackets counts as one id.
 func msgIDs(v string, max int) []string {
-	v = cleanLine(bestEffort([]byte(v)))
+	v = cleanLine(bestEffortString(v))
 	if v == "" {
 		return nil
 	}
@@ -369,7 +493,7 @@ type textSink struct {
 	discard  bool // text parts are skipped unread
 }
 
-// walker walks the MIME tree with go-message's entity readers.
+// walker walks the MIME tree with go-message's multipart reader.
 type walker struct {
 	opts      DecodeOptions
 	mail      *Mail
@@ -377,11 +501,11 @@ type walker struct {
 	parts     int
 	stopped   bool
 	truncated bool
-	scratch   bytes.Buffer
+	d         *decoder // buffers
 }
 
-// walk visits one entity; entErr is go-message's non-fatal error for it.
-func (w *walker) walk(e *message.Entity, entErr error, depth int, sink *textSink) {
+// walk visits one entity.
+func (w *walker) walk(e *entity, depth int, sink *textSink) {
 	if w.stopped {
 		return
 	}
@@ -391,44 +515,40 @@ func (w *walker) walk(e *message.Entity, entErr error, depth int, sink *textSink
 		w.stopped = true
 		return
 	}
-	mediaType, params, err := e.Header.ContentType()
-	if err != nil {
-		w.defects.add("malformed Content-Type " + quoteShort(e.Header.Get("Content-Type")))
-		ct := e.Header.Get("Content-Type")
+	// The walk reads its own media type and parameters: for a malformed
+	// Content-Type they are the salvaged ones, not the rebuilt entity's.
+	mediaType, charset, boundary := e.mediaType, e.param("charset"), e.param("boundary")
+	if e.ctErr != nil {
+		w.defects.add("malformed Content-Type " + quoteShort(e.contentType))
+		ct := e.contentType
 		mediaType = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
 		if !strings.Contains(mediaType, "/") {
 			mediaType = "text/plain"
 		}
-		// go-message used none of the parameters: salvage those that shape
-		// the content and rebuild the entity with a well-formed header
-		// (without the transfer encoding, which go-message already undid).
-		params = map[string]string{}
+		// The parameters were not usable: salvage those that shape the
+		// content and rebuild the entity with a well-formed header
+		// (without the transfer encoding, which is already undone).
+		params := map[string]string{}
 		for _, k := range []string{"charset", "boundary"} {
 			if v, ok := paramText(ct, k, w.defects); ok {
 				params[k] = v
 			}
 		}
+		charset, boundary = params["charset"], params["boundary"]
 		formatted := mime.FormatMediaType(mediaType, params)
 		if formatted == "" {
-			mediaType, params = "text/plain", nil
+			mediaType, charset, boundary = "text/plain", "", ""
 			formatted = mediaType
 		}
-		hdr := e.Header.Copy()
-		hdr.Del("Content-Transfer-Encoding")
-		hdr.Set("Content-Type", formatted)
-		if ne, nerr := message.New(hdr, e.Body); ne != nil {
-			e, entErr = ne, nerr
-		}
+		e = newEntity(formatted, "", e.disposition, e.body)
 	}
-	unknownCharset := message.IsUnknownCharset(entErr)
-	disp, _, _ := e.Header.ContentDisposition()
-	name := attachmentName(&e.Header, w.defects)
+	name := attachmentName(e.disposition, e.contentType, w.defects)
 
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
-		if params["boundary"] == "" {
+		if boundary == "" {
 			w.defects.add("multipart without boundary; read as text")
-			w.text(e, "text/plain", params, unknownCharset, sink)
+			w.text(e, "text/plain", charset, sink)
 			return
 		}
 		if depth+1 > w.opts.MaxDepth {
@@ -438,42 +558,42 @@ func (w *walker) walk(e *message.Entity, entErr error, depth int, sink *textSink
 		w.multipart(e, mediaType, depth, sink)
 	case mediaType == "message/rfc822" || mediaType == "message/global":
 		w.forwarded(e, name)
-	case (mediaType == "text/plain" || mediaType == "text/html") && name == "" && !strings.EqualFold(disp, "attachment"):
-		w.text(e, mediaType, params, unknownCharset, sink)
+	case (mediaType == "text/plain" || mediaType == "text/html") && name == "" && !isAttachment(e.disposition):
+		w.text(e, mediaType, charset, sink)
 	default:
 		w.attachment(e, name, mediaType)
 	}
 }
 
-func (w *walker) multipart(e *message.Entity, mediaType string, depth int, sink *textSink) {
-	mr := e.MultipartReader()
-	if mr == nil {
+func (w *walker) multipart(e *entity, mediaType string, depth int, sink *textSink) {
+	if !strings.HasPrefix(e.mediaType, "multipart/") {
 		return
 	}
+	mr := gmtextproto.NewMultipartReader(e.body, e.param("boundary"))
 	alternative := mediaType == "multipart/alternative"
 	var alts []textSink
 	plainFound := false
 	for !w.stopped {
-		part, err := mr.NextPart()
+		p, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
-		if part == nil {
+		if err != nil {
 			w.defects.add("broken multipart: " + quoteShort(err.Error()) + "; kept what was read")
 			break
 		}
-		if err != nil {
-			entityError(err, w.defects)
-		}
+		part := w.d.entity(depth + 1)
+		part.init(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p.Header.Get("Content-Disposition"), p)
+		entityError(part, w.defects)
 		if alternative {
 			// Once a plain alternative is in hand the others are not
 			// read at all (their attachments are still recorded).
 			alt := textSink{discard: sink.discard || plainFound}
-			w.walk(part, err, depth+1, &alt)
+			w.walk(part, depth+1, &alt)
 			plainFound = plainFound || alt.hasPlain
 			alts = append(alts, alt)
 		} else {
-			w.walk(part, err, depth+1, sink)
+			w.walk(part, depth+1, sink)
 		}
 	}
 	if alternative {
@@ -494,7 +614,7 @@ func (w *walker) multipart(e *message.Entity, mediaType string, depth int, sink 
 }
 
 // text reads an inline text part into the sink.
-func (w *walker) text(e *message.Entity, mediaType string, params map[string]string, unknownCharset bool, sink *textSink) {
+func (w *walker) text(e *entity, mediaType, charset string, sink *textSink) {
 	if sink.discard {
 		return
 	}
@@ -502,18 +622,19 @@ func (w *walker) text(e *message.Entity, mediaType string, params map[string]str
 	if mediaType == "text/html" {
 		limit *= htmlSourceFactor
 	}
-	// The scratch buffer is reused across parts; everything below copies
-	// out of it before the next part is read.
-	w.scratch.Reset()
-	if _, err := w.scratch.ReadFrom(io.LimitReader(e.Body, limit+1)); err != nil {
+	// The scratch buffer is reused across parts and messages; everything
+	// below copies out of it before the next part is read.
+	scratch := &w.d.scratch
+	scratch.Reset()
+	if _, err := scratch.ReadFrom(w.d.limit(e.body, limit+1)); err != nil {
 		w.defects.add("text part: " + quoteShort(err.Error()) + "; kept what was decoded")
 	}
-	b := w.scratch.Bytes()
+	b := scratch.Bytes()
 	if int64(len(b)) > limit {
 		b = trimPartialRune(b[:limit])
 		w.truncated = true
 	}
-	s := w.charsetText(params, unknownCharset, b)
+	s := w.charsetText(charset, e.unknownCharset, b)
 	if mediaType == "text/html" {
 		s = htmlToText(s)
 	} else {
@@ -529,8 +650,8 @@ func (w *walker) text(e *message.Entity, mediaType string, params map[string]str
 // charsetText turns the bytes go-message produced into UTF-8. go-message
 // has converted every charset it knows, but passes UTF-8 and US-ASCII (and
 // undeclared) through and leaves unknown ones raw.
-func (w *walker) charsetText(params map[string]string, unknownCharset bool, b []byte) string {
-	label := strings.ToLower(strings.TrimSpace(params["charset"]))
+func (w *walker) charsetText(charset string, unknownCharset bool, b []byte) string {
+	label := strings.ToLower(strings.TrimSpace(charset))
 	switch {
 	case label == "" || label == "us-ascii" || label == "ascii":
 		if validUTF8(b) {
@@ -554,8 +675,8 @@ func (w *walker) charsetText(params map[string]string, unknownCharset bool, b []
 	return s
 }
 
-func (w *walker) attachment(e *message.Entity, name, mediaType string) {
-	n, err := io.Copy(io.Discard, io.LimitReader(e.Body, int64(w.opts.MaxBytes)))
+func (w *walker) attachment(e *entity, name, mediaType string) {
+	n, err := io.Copy(io.Discard, w.d.limit(e.body, int64(w.opts.MaxBytes)))
 	if err != nil {
 		w.defects.add("attachment: " + quoteShort(err.Error()) + "; size of what was decoded")
 	}
@@ -564,8 +685,8 @@ func (w *walker) attachment(e *message.Entity, name, mediaType string) {
 
 // forwarded records a message/rfc822 part as an attachment named after its
 // subject; its text is not the body and its headers count for nothing.
-func (w *walker) forwarded(e *message.Entity, name string) {
-	b, err := io.ReadAll(io.LimitReader(e.Body, int64(w.opts.MaxBytes)))
+func (w *walker) forwarded(e *entity, name string) {
+	b, err := io.ReadAll(io.LimitReader(e.body, int64(w.opts.MaxBytes)))
 	if err != nil {
 		w.defects.add("forwarded message: " + quoteShort(err.Error()) + "; kept what was decoded")
 	}

@@ -57,65 +57,130 @@ func (h *headerBlock) Values(key string) []string {
 	return vs
 }
 
+// distinctKeys counts the distinct field names: the size of the header
+// map, which a small map serves when Received and the like repeat.
+func (h *headerBlock) distinctKeys() int {
+	if len(h.Fields) > 64 {
+		return len(h.Fields) // not worth a quadratic count
+	}
+	n := 0
+outer:
+	for i, f := range h.Fields {
+		for _, g := range h.Fields[:i] {
+			if g.Key == f.Key {
+				continue outer
+			}
+		}
+		n++
+	}
+	return n
+}
+
+// join returns every raw value of the named header joined by sep; a
+// single value is returned as is.
+func (h *headerBlock) join(key, sep string) string {
+	n, first := 0, ""
+	for _, f := range h.Fields {
+		if f.Key == key {
+			if n == 0 {
+				first = f.Value
+			}
+			n++
+		}
+	}
+	if n <= 1 {
+		return first
+	}
+	return strings.Join(h.Values(key), sep)
+}
+
 // scanHeader splits raw into its top-level header fields and body. It is
 // lenient where go-message is strict: a line without a colon, a leading
 // continuation line or a bad field name is dropped with a defect instead of
 // ending the header. An mbox "From " envelope line is skipped. maxFields
 // bounds how many fields are kept.
 func scanHeader(raw []byte, maxFields int, defects *defectList) headerBlock {
-	var h headerBlock
-	rest := raw
+	return scanHeaderInto(raw, maxFields, defects, nil)
+}
+
+// scanHeaderInto is scanHeader appending the fields to fields[:0], so a
+// decoder can reuse the slice. The header block is converted to one string
+// once: unfolded values and canonical keys are substrings of it, so an
+// ordinary field costs no allocation.
+func scanHeaderInto(raw []byte, maxFields int, defects *defectList, fields []rawField) headerBlock {
+	// First pass: where the header block ends (the same loop as below).
+	consumed, bodyStart, overflow := 0, -1, false
+	for rest := raw; len(rest) > 0; {
+		if consumed > maxHeaderBlockBytes {
+			overflow = true
+			break
+		}
+		line, next, _ := bytes.Cut(rest, []byte{'\n'})
+		consumed += len(rest) - len(next)
+		rest = next
+		if len(line) == 0 || len(line) == 1 && line[0] == '\r' {
+			bodyStart = consumed
+			break
+		}
+	}
+	s := string(raw[:consumed])
+
+	h := headerBlock{Fields: fields[:0]}
+	if bodyStart >= 0 {
+		h.Body = raw[bodyStart:]
+	}
 	first := true
-	var cur []byte // the field being assembled, with folding
+	curStart, curEnd := -1, 0 // the field being assembled: s[curStart:curEnd], folding included
 	flush := func() {
-		if cur == nil {
+		if curStart < 0 {
 			return
 		}
-		i := bytes.IndexByte(cur, ':')
-		key := textproto.CanonicalMIMEHeaderKey(string(bytes.TrimRight(cur[:i], " \t")))
+		cur := s[curStart:curEnd]
+		i := strings.IndexByte(cur, ':')
+		key := textproto.CanonicalMIMEHeaderKey(strings.TrimRight(cur[:i], " \t"))
 		if len(h.Fields) < maxFields {
 			h.Fields = append(h.Fields, rawField{Key: key, Value: unfold(cur[i+1:])})
 		} else {
 			defects.add("too many header fields; extra fields ignored")
 		}
-		cur = nil
+		curStart = -1
 	}
-	consumed := 0
-	for len(rest) > 0 {
-		if consumed > maxHeaderBlockBytes {
-			defects.add("header block exceeds 1 MiB; rest ignored")
-			flush()
-			return h
+	pos := 0
+	for pos < len(s) {
+		lineStart := pos
+		line := s[pos:]
+		if j := strings.IndexByte(line, '\n'); j >= 0 {
+			line = line[:j]
+			pos += j + 1
+		} else {
+			pos = len(s)
 		}
-		line, next, _ := bytes.Cut(rest, []byte{'\n'})
-		consumed += len(rest) - len(next)
-		rest = next
-		line = bytes.TrimSuffix(line, []byte{'\r'})
+		line = strings.TrimSuffix(line, "\r")
 		if len(line) == 0 {
-			flush()
-			h.Body = rest
-			return h
+			break // the blank line; bodyStart has it
 		}
 		switch {
 		case line[0] == ' ' || line[0] == '\t':
-			if cur == nil {
+			if curStart < 0 {
 				defects.add("header continuation line without a field")
 				continue
 			}
-			cur = append(cur, '\n')
-			cur = append(cur, line...)
-		case first && bytes.HasPrefix(line, []byte("From ")):
+			curEnd = lineStart + len(line)
+		case first && strings.HasPrefix(line, "From "):
 			// mbox envelope line of an exported message
 		default:
-			if !validFieldLine(line) {
+			if !validFieldName(line) {
 				flush()
 				defects.add("header line without a colon or with a bad field name")
 				break
 			}
 			flush()
-			cur = append([]byte(nil), line...)
+			curStart, curEnd = lineStart, lineStart+len(line)
 		}
 		first = false
+	}
+	if overflow {
+		defects.add("header block exceeds 1 MiB; rest ignored")
 	}
 	flush()
 	return h
@@ -141,21 +206,47 @@ func validFieldLine(line []byte) bool {
 	return true
 }
 
-// unfold joins a folded value: each line trimmed, joined by one space.
-func unfold(v []byte) string {
-	if bytes.IndexByte(v, '\n') < 0 {
-		return string(bytes.Trim(v, " \t\r"))
+// validFieldName is validFieldLine for a string.
+func validFieldName(line string) bool {
+	i := strings.IndexByte(line, ':')
+	if i <= 0 {
+		return false
+	}
+	name := strings.TrimRight(line[:i], " \t")
+	if len(name) == 0 {
+		return false
+	}
+	for j := 0; j < len(name); j++ {
+		if c := name[j]; c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// unfold joins a folded value: each line trimmed, joined by one space. A
+// value on one line is returned as a substring of v.
+func unfold(v string) string {
+	if strings.IndexByte(v, '\n') < 0 {
+		return strings.Trim(v, " \t\r")
 	}
 	var b strings.Builder
-	for _, l := range bytes.Split(v, []byte{'\n'}) {
-		l = bytes.Trim(l, " \t\r")
+	b.Grow(len(v))
+	for len(v) > 0 {
+		l := v
+		if j := strings.IndexByte(v, '\n'); j >= 0 {
+			l, v = v[:j], v[j+1:]
+		} else {
+			v = ""
+		}
+		l = strings.Trim(l, " \t\r")
 		if len(l) == 0 {
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		b.Write(l)
+		b.WriteString(l)
 	}
 	return b.String()
 }
@@ -171,21 +262,35 @@ func TicketID(raw []byte) string {
 }
 
 func ticketID(h *headerBlock, raw []byte) string {
+	id, _ := ticketIDBuf(h, raw, nil)
+	return id
+}
+
+// ticketIDBuf is ticketID assembling the hashed key in buf, which it
+// returns for reuse.
+func ticketIDBuf(h *headerBlock, raw []byte, buf []byte) (string, []byte) {
 	mid := h.Get("Message-Id")
 	var sum [sha256.Size]byte
 	if mid == "" {
 		sum = sha256.Sum256(raw)
 	} else {
-		key := strings.Join([]string{mid, h.Get("From"), h.Get("Date"), h.Get("Subject")}, "\n")
-		sum = sha256.Sum256([]byte(key))
+		buf = append(buf[:0], mid...)
+		for _, k := range [...]string{"From", "Date", "Subject"} {
+			buf = append(buf, '\n')
+			buf = append(buf, h.Get(k)...)
+		}
+		sum = sha256.Sum256(buf)
 	}
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:16]), buf
 }
 
 // decodeHeaderValue turns a raw header value into clean single-line text:
 // 8-bit bytes as UTF-8 when valid else windows-1252, RFC 2047 encoded
 // words decoded in any charset.
 func decodeHeaderValue(v string, defects *defectList) string {
+	if isPlainLine(v) && !strings.Contains(v, "=?") {
+		return v // what the steps below would return
+	}
 	if !utf8.ValidString(v) {
 		defects.add("8-bit bytes in a header; decoded as windows-1252")
 		v = bestEffort([]byte(v))
