@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +25,8 @@ type fileSink struct {
 	name    string
 	path    string
 	f       *os.File
-	reqs    chan fileReq
+	reqs    chan *fileReq
+	pool    sync.Pool // *fileReq
 	closing chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -34,6 +34,9 @@ type fileSink struct {
 	syncs   atomic.Int64 // fsyncs done, for the benchmark
 }
 
+// fileReq is one ticket line waiting for its commit. Requests are pooled
+// with their line buffer and ack channel: a request is reused only after
+// its sender received the ack, so the writer no longer holds it.
 type fileReq struct {
 	line []byte
 	ack  chan error
@@ -51,7 +54,7 @@ func newFileSink(name, path string, log *slog.Logger) (*fileSink, error) {
 		name:    name,
 		path:    path,
 		f:       f,
-		reqs:    make(chan fileReq),
+		reqs:    make(chan *fileReq),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		log:     log,
@@ -61,30 +64,46 @@ func newFileSink(name, path string, log *slog.Logger) (*fileSink, error) {
 }
 
 func (s *fileSink) Send(ctx context.Context, t *classifier.Ticket) error {
-	line, err := json.Marshal(t)
+	req, _ := s.pool.Get().(*fileReq)
+	if req == nil {
+		req = &fileReq{ack: make(chan error, 1)}
+	}
+	line, err := encodeTicket(req.line[:0], t)
 	if err != nil {
+		s.pool.Put(req)
 		return permanent("queue %s: encode ticket: %w", s.name, err)
 	}
-	req := fileReq{line: append(line, '\n'), ack: make(chan error, 1)}
+	req.line = append(line, '\n')
 	select {
 	case s.reqs <- req:
 	case <-s.closing:
+		s.recycle(req)
 		return temporary("queue %s: sink is closed", s.name)
 	case <-ctx.Done():
+		s.recycle(req)
 		return ctxTemporary(ctx, "queue "+s.name)
 	}
 	select {
 	case err := <-req.ack:
+		s.recycle(req)
 		return err
 	case <-ctx.Done():
 		// The line may still be committed: at-least-once, the id de-duplicates.
+		// The writer still holds req, so it is not reused.
 		return ctxTemporary(ctx, "queue "+s.name)
+	}
+}
+
+// recycle keeps req for a later Send unless its line grew huge.
+func (s *fileSink) recycle(req *fileReq) {
+	if cap(req.line) <= maxPooledBuffer {
+		s.pool.Put(req)
 	}
 }
 
 func (s *fileSink) writer() {
 	defer close(s.done)
-	var batch []fileReq
+	var batch []*fileReq
 	var buf []byte
 	for {
 		batch, buf = batch[:0], buf[:0]
@@ -158,7 +177,7 @@ type stdoutSink struct {
 func newStdoutSink(w io.Writer) *stdoutSink { return &stdoutSink{w: w} }
 
 func (s *stdoutSink) Send(_ context.Context, t *classifier.Ticket) error {
-	line, err := json.Marshal(t)
+	line, err := ticketJSON(t)
 	if err != nil {
 		return permanent("queue stdout: encode ticket: %w", err)
 	}

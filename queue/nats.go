@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,7 +140,7 @@ func (s *natsSink) Send(ctx context.Context, t *classifier.Ticket) error {
 		return permanent("queue %s: subject: %w", s.name, err)
 	}
 	subject := sanitizeSubject(string(b))
-	payload, err := json.Marshal(t)
+	payload, err := ticketJSON(t)
 	if err != nil {
 		return permanent("queue %s: encode ticket: %w", s.name, err)
 	}

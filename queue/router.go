@@ -15,10 +15,10 @@ import (
 // Router sends each ticket to the sink its queue names and retries
 // temporary failures with capped exponential backoff and jitter.
 type Router struct {
-	sinks map[string]Sink
-	retry map[string]RetryConfig
-	log   *slog.Logger
-	obs   Observer
+	sinks   map[string]Sink
+	retries map[string]RetryConfig
+	log     *slog.Logger
+	obs     Observer
 }
 
 // NewRouter routes to sinks by queue name; cfgs supplies each queue's retry
@@ -30,9 +30,9 @@ func NewRouter(sinks map[string]Sink, cfgs map[string]Config, log *slog.Logger, 
 	if obs == nil {
 		obs = noObserver{}
 	}
-	r := &Router{sinks: sinks, retry: make(map[string]RetryConfig, len(cfgs)), log: log, obs: obs}
+	r := &Router{sinks: sinks, retries: make(map[string]RetryConfig, len(cfgs)), log: log, obs: obs}
 	for name, c := range cfgs {
-		r.retry[name] = c.Retry
+		r.retries[name] = c.Retry
 	}
 	return r
 }
@@ -64,20 +64,36 @@ func (r *Router) Deliver(ctx context.Context, t *classifier.Ticket) error {
 		r.obs.Failed(q, false)
 		return permanent("queue: ticket %s names queue %q, which is not configured", t.ID, q)
 	}
-	rc := r.retry[q].withDefaults()
+	// Most deliveries succeed at once: only a failed first attempt sets
+	// up the retry machinery (which allocates a dozen objects).
+	start := time.Now()
+	first := sink.Send(ctx, t)
+	if first == nil {
+		r.obs.Sent(q, time.Since(start))
+		return nil
+	}
+	return r.retry(ctx, t, q, sink, start, first)
+}
+
+// retry carries on a delivery whose first attempt, begun at start, failed
+// with first.
+func (r *Router) retry(ctx context.Context, t *classifier.Ticket, q string, sink Sink, start time.Time, first error) error {
+	rc := r.retries[q].withDefaults()
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = time.Duration(rc.Initial)
 	bo.MaxInterval = time.Duration(rc.Max)
 	bo.Multiplier = 2
 	bo.RandomizationFactor = 0.3
 
-	start := time.Now()
 	attempt := 0
 	retrying := false
 	var last *Error
 	op := func() (struct{}, error) {
 		attempt++
-		err := sink.Send(ctx, t)
+		err := first // the attempt Deliver made
+		if attempt > 1 {
+			err = sink.Send(ctx, t)
+		}
 		if err == nil {
 			return struct{}{}, nil
 		}
@@ -103,7 +119,7 @@ func (r *Router) Deliver(ctx context.Context, t *classifier.Ticket) error {
 	_, err := backoff.Retry(ctx, op,
 		backoff.WithBackOff(cappedBackOff{bo, time.Duration(rc.Max)}),
 		backoff.WithNotify(notify),
-		backoff.WithMaxElapsedTime(time.Duration(rc.GiveUpAfter))) // 0: never give up
+		backoff.WithMaxElapsedTime(giveUpIn(time.Duration(rc.GiveUpAfter), start)))
 	if retrying {
 		r.obs.Retrying(q, -1)
 	}
@@ -125,6 +141,15 @@ func (r *Router) Deliver(ctx context.Context, t *classifier.Ticket) error {
 		r.log.Error("queue: giving up for now", "queue", q, "ticket", t.ID, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond), "err", lastErr(last))
 		return &Error{Temporary: true, Err: fmt.Errorf("queue %s: ticket %s: gave up after %d attempts in %s: %w", q, t.ID, attempt, time.Since(start).Round(time.Millisecond), lastErr(last))}
 	}
+}
+
+// giveUpIn is what is left of giveUpAfter (0: never give up) since start,
+// for backoff.Retry, which starts its clock after the first attempt.
+func giveUpIn(giveUpAfter time.Duration, start time.Time) time.Duration {
+	if giveUpAfter <= 0 {
+		return 0
+	}
+	return max(giveUpAfter-time.Since(start), 1) // 0 would mean never
 }
 
 func lastErr(e *Error) error {

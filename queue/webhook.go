@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -45,6 +47,14 @@ type webhookSink struct {
 	sigHeader   string
 	client      *http.Client
 	log         *slog.Logger
+
+	// Per-request work done once: the parsed request (nil when the URL or
+	// method does not build one: Send then reports that per ticket, as
+	// before), the headers every request carries, keyed HMAC states.
+	tmpl   *http.Request
+	fixed  http.Header
+	sigKey string // canonical sigHeader
+	hmacs  sync.Pool
 }
 
 func newWebhookSink(name string, cfg Config, baseDir string, log *slog.Logger) (*webhookSink, error) {
@@ -119,6 +129,7 @@ func newWebhookSink(name string, cfg Config, baseDir string, log *slog.Logger) (
 		}
 		s.secret = []byte(v)
 	}
+	s.prepare()
 	if cfg.BodyTemplate != "" {
 		p := resolvePath(baseDir, cfg.BodyTemplate)
 		text, err := os.ReadFile(p)
@@ -139,10 +150,27 @@ func (s *webhookSink) Close() error {
 	return nil
 }
 
+// prepare does the per-request work that does not depend on the ticket.
+func (s *webhookSink) prepare() {
+	s.fixed = s.headers.Clone()
+	s.fixed.Set("Content-Type", s.contentType)
+	s.fixed.Set("User-Agent", "triage")
+	for k, v := range s.fixed {
+		s.fixed[k] = v[:len(v):len(v)] // shared by requests: append must copy
+	}
+	s.sigKey = http.CanonicalHeaderKey(s.sigHeader)
+	if req, err := http.NewRequest(s.method, s.url, nil); err == nil {
+		s.tmpl = req
+	}
+	if s.secret != nil {
+		s.hmacs.New = func() any { return hmac.New(sha256.New, s.secret) }
+	}
+}
+
 // renderBody is the request body for t.
 func (s *webhookSink) renderBody(t *classifier.Ticket) ([]byte, error) {
 	if s.body == nil {
-		b, err := json.Marshal(t)
+		b, err := ticketJSON(t)
 		if err != nil {
 			return nil, fmt.Errorf("encode ticket: %w", err)
 		}
@@ -158,11 +186,48 @@ func (s *webhookSink) renderBody(t *classifier.Ticket) ([]byte, error) {
 	return b, nil
 }
 
-// sign is the HMAC-SHA256 of body as "sha256=<hex>".
-func sign(secret, body []byte) string {
-	m := hmac.New(sha256.New, secret)
+// signWith is the HMAC-SHA256 of body as "sha256=<hex>", from a keyed
+// HMAC state, which it resets.
+func signWith(m hash.Hash, body []byte) string {
+	m.Reset()
 	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	var sum [sha256.Size]byte
+	var out [len("sha256=") + 2*sha256.Size]byte
+	copy(out[:], "sha256=")
+	hex.Encode(out[len("sha256="):], m.Sum(sum[:0]))
+	return string(out[:])
+}
+
+func (s *webhookSink) signature(body []byte) string {
+	m := s.hmacs.Get().(hash.Hash)
+	defer s.hmacs.Put(m)
+	return signWith(m, body)
+}
+
+// newRequest is http.NewRequestWithContext(ctx, s.method, s.url,
+// bytes.NewReader(body)) without parsing the URL again: a copy of the
+// request built once. The body stays a plain *bytes.Reader, which net/http
+// writes together with the headers in one packet; the transport may read it
+// after Do returned, so it is not a pooled buffer.
+func (s *webhookSink) newRequest(ctx context.Context, body []byte) (*http.Request, error) {
+	if s.tmpl == nil {
+		return http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(body))
+	}
+	req := s.tmpl.WithContext(ctx) // a shallow copy; the URL is only read
+	req.Header = nil
+	req.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return req, nil
+	}
+	r := bytes.NewReader(body)
+	req.Body = io.NopCloser(r)
+	snapshot := *r
+	req.GetBody = func() (io.ReadCloser, error) {
+		r := snapshot
+		return io.NopCloser(&r), nil
+	}
+	return req, nil
 }
 
 func (s *webhookSink) Send(ctx context.Context, t *classifier.Ticket) error {
@@ -170,19 +235,26 @@ func (s *webhookSink) Send(ctx context.Context, t *classifier.Ticket) error {
 	if err != nil {
 		return permanent("queue %s: %w", s.name, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(body))
+	req, err := s.newRequest(ctx, body)
 	if err != nil {
 		return permanent("queue %s: build request: %w", s.name, redactErr(err))
 	}
-	req.Header = s.headers.Clone()
-	req.Header.Set("Content-Type", s.contentType)
-	req.Header.Set("User-Agent", "triage")
+	// Fixed headers first, then what the ticket decides: the same
+	// precedence as setting them one by one on a copy of s.headers.
+	h := make(http.Header, len(s.fixed)+2)
+	for k, v := range s.fixed {
+		h[k] = v
+	}
+	vals := make([]string, 0, 2) // one allocation for both values
 	if id := sanitizeHeaderText(t.ID, 200); id != "" {
-		req.Header.Set("Idempotency-Key", id)
+		vals = append(vals, id)
+		h["Idempotency-Key"] = vals[0:1:1]
 	}
 	if s.secret != nil {
-		req.Header.Set(s.sigHeader, sign(s.secret, body))
+		vals = append(vals, s.signature(body))
+		h[s.sigKey] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
+	req.Header = h
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Trackers put tokens in webhook paths and queries (Slack, Teams):
@@ -190,12 +262,15 @@ func (s *webhookSink) Send(ctx context.Context, t *classifier.Ticket) error {
 		return temporary("queue %s: %s: %w", s.name, s.method, originOnlyErr(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// Read as much as below, so the connection can be reused; the
+		// snippet is only needed for an error.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxLoggedResponse+maxDrainedResponse))
+		return nil
+	}
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxLoggedResponse))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedResponse))
 
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
 	e := fmt.Errorf("queue %s: %s answered %s: %s", s.name, s.method, resp.Status, sanitizeHeaderText(string(snippet), maxLoggedResponse))
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:

@@ -37,7 +37,7 @@ type evalState struct {
 	s       *Set
 	ev      *Evaluator
 	env     *Env
-	d       *Decision
+	d       Decision // by value: a pointer to a local made it escape
 	trace   bool
 	stopped bool
 }
@@ -61,11 +61,11 @@ func (s *Set) evaluate(ev *Evaluator, env *Env, trace bool) Decision {
 	env.Tags, env.Matched = nil, nil
 	ev.index.reset(s.sources, env)
 	env.Index = &ev.index
-	st := evalState{s: s, ev: ev, env: env, d: &d, trace: trace}
+	st := evalState{s: s, ev: ev, env: env, d: d, trace: trace}
 	st.nodes(s.root, "", false)
 	env.Index = nil // the memo belongs to the Evaluator, not to the message
 	ev.index.env = nil
-	return d
+	return st.d
 }
 
 // nodes evaluates a list of rules and groups; it reports whether any rule
@@ -135,7 +135,7 @@ func (st *evalState) skip(n *ruleNode, group, why string) {
 // apply merges a matching rule into the decision and mirrors the decision
 // into env so later rules can read it.
 func (st *evalState) apply(n *ruleNode) {
-	d, env := st.d, st.env
+	d, env := &st.d, st.env
 	if n.action != "" {
 		d.Action = n.action
 		env.Action = n.action
