@@ -551,7 +551,7 @@ func (s *session) dispatch() {
 		uid := imap.UID(m.UID)
 		delete(s.known, uid)
 		w.inflight[uid] = m.InternalDate
-		go w.handle(m)
+		w.start(m)
 		if ev := w.a.ev.Seen; ev != nil {
 			ev(s.cfg.Name, w.mailbox)
 		}
