@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/triage-dev/triage/classifier"
@@ -36,6 +37,7 @@ import (
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/suites/netfault"
 )
 
 func benchMessages() int {
@@ -166,7 +168,9 @@ func dropHeader(raw []byte, name string) []byte {
 // BenchmarkDaemonDrain drains a backlog through the whole daemon (fetch,
 // decode, classify with the example rules, fsync'd JSON Lines sink, mark
 // done) beside a bare client that only fetches BODY.PEEK[] of the same
-// mailbox, and reports both rates and their ratio.
+// mailbox, and reports both rates and their ratio. The "wan" variants reach
+// Dovecot, daemon and bare client alike, through a proxy adding 10 ms each
+// way, as an IMAP server across the internet would.
 func BenchmarkDaemonDrain(b *testing.B) {
 	n := benchMessages()
 	srv := dovecottest.Start(b)
@@ -174,17 +178,29 @@ func BenchmarkDaemonDrain(b *testing.B) {
 	for i := range n {
 		srv.Append(b, "INBOX", variedMail(mails, i))
 	}
+	wan, err := netfault.Listen(srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = wan.Close() })
+	wan.SetLatency(10 * time.Millisecond)
 	sinks := benchSinks(b)
-	for _, sinkName := range []string{"webhook", "file"} {
-		b.Run(sinkName, func(b *testing.B) {
+	for _, v := range []struct{ name, sink, addr string }{
+		{"webhook", "webhook", srv.Addr()},
+		{"file", "file", srv.Addr()},
+		{"wan-webhook", "webhook", wan.Addr()},
+		{"wan-file", "file", wan.Addr()},
+	} {
+		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				drainOnce(b, srv, n, sinks[sinkName])
+				drainOnce(b, srv, v.addr, n, sinks[v.sink])
 			}
 		})
 	}
 }
 
-func drainOnce(b *testing.B, srv *dovecottest.Server, n int, sink string) {
+// drainOnce measures one drain of srv's INBOX, reached at addr.
+func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink string) {
 	// Every message undone again, and Dovecot's view of the Maildir synced
 	// (untimed: the 10,000 renames would otherwise be charged to whichever
 	// client selects first).
@@ -195,7 +211,13 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, n int, sink string) {
 	// batches of 200 (the daemon's batch size).
 	cpu0, dcpu0 := processCPU(b), dovecotCPU(b, srv)
 	start := time.Now()
-	c := srv.Client(b)
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.Login(srv.User, srv.Password).Wait(); err != nil {
+		b.Fatal(err)
+	}
 	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		b.Fatal(err)
 	}
@@ -216,7 +238,7 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, n int, sink string) {
 		b.Fatalf("bare fetch got %d of %d", fetched, n)
 	}
 
-	cfg, _ := benchConfigSink(b, srv, []string{"INBOX"}, "127.0.0.1:0", sink)
+	cfg, _ := benchConfigAt(b, addr, srv.User, srv.Password, []string{"INBOX"}, "127.0.0.1:0", sink)
 	var handled atomic.Int64
 	all := make(chan struct{})
 	d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableHTTP: true, OnTicket: func(Handled) {
@@ -252,7 +274,7 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, n int, sink string) {
 	b.ReportMetric(drainRate/bareRate, "ratio")
 	b.ReportMetric(perMsg(drainCPU), "triage-cpu-µs/msg")
 	b.ReportMetric(perMsg(drainDovecot), "dovecot-cpu-µs/msg")
-	b.Logf("%d messages: bare BODY.PEEK[] fetch %.0f msgs/s, daemon drain %.0f msgs/s, ratio %.2f", n, bareRate, drainRate, drainRate/bareRate)
+	b.Logf("%d messages from %s: bare BODY.PEEK[] fetch %.0f msgs/s, daemon drain %.0f msgs/s, ratio %.2f", n, addr, bareRate, drainRate, drainRate/bareRate)
 	b.Logf("CPU per message: bare client %.1f µs + Dovecot %.1f µs; daemon %.1f µs (%.1f µs of it in the kernel) + Dovecot %.1f µs (wall: bare %.1f µs, daemon %.1f µs, %d cores)",
 		perMsg(bareCPU), perMsg(bareDovecot), perMsg(drainCPU), perMsg(drainSys), perMsg(drainDovecot), perMsg(bare), perMsg(drain), runtime.NumCPU())
 }

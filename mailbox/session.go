@@ -40,11 +40,11 @@ func (s *session) loop(ctx context.Context) error {
 			continue
 		}
 		s.dispatch()
-		if !s.fetching && len(s.queue) > 0 && len(s.ready) < s.cfg.BatchSize {
+		for s.fetches < maxFetches && len(s.queue) > 0 && len(s.ready)+len(s.fetchBatch) < maxFetches*s.cfg.BatchSize {
 			s.startFetch()
 		}
 
-		if s.fetching || s.applying || s.needFull || len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0 {
+		if s.fetches > 0 || s.applying || s.needFull || len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0 {
 			select {
 			case r := <-w.results:
 				s.accept(r)
@@ -67,7 +67,7 @@ func (s *session) loop(ctx context.Context) error {
 			case <-s.applyC():
 				// shouldApply sees the age at the top of the loop
 			case <-keepalive.C:
-				if !s.fetching && !s.applying {
+				if s.fetches == 0 && !s.applying {
 					if err := s.c.Noop().Wait(); err != nil {
 						return fmt.Errorf("noop: %w", err)
 					}
@@ -350,6 +350,12 @@ type fetchedMessage struct {
 	tooLarge bool
 }
 
+// maxFetches is how many FETCH commands a session keeps in flight: the
+// next batch is already asked for while the current one streams in, so the
+// server never waits a round trip between batches (which, to a server
+// across the internet, would dominate a backlog's drain time).
+const maxFetches = 2
+
 // startFetch fetches the next batch in the background, so handlers keep
 // working meanwhile. Each message is handed over as soon as it is read (the
 // first handler need not wait for the whole batch); the goroutine reads
@@ -359,8 +365,10 @@ func (s *session) startFetch() {
 	n := min(len(s.queue), s.cfg.BatchSize)
 	batch := slices.Clone(s.queue[:n])
 	s.queue = s.queue[n:]
-	s.fetching = true
-	s.fetchBatch = make(map[imap.UID]bool, n)
+	s.fetches++
+	if s.fetchBatch == nil {
+		s.fetchBatch = make(map[imap.UID]bool, maxFetches*n)
+	}
 	for _, uid := range batch {
 		s.fetchBatch[uid] = false
 	}
@@ -488,7 +496,7 @@ func (s *session) took(fm *fetchedMessage) {
 	delete(s.noticedAt, fm.uid)
 }
 
-// fetched ends a background fetch.
+// fetched ends a background fetch (another may still be in flight).
 func (s *session) fetched(fr fetchResult) error {
 	for { // every message was sent before fr
 		select {
@@ -499,20 +507,16 @@ func (s *session) fetched(fr fetchResult) error {
 		}
 		break
 	}
-	s.fetching = false
-	for uid, got := range s.fetchBatch {
-		if !got { // expunged meanwhile, or the fetch failed
+	s.fetches--
+	missing := 0
+	for _, uid := range fr.batch {
+		if !s.fetchBatch[uid] { // expunged meanwhile, or the fetch failed
 			delete(s.known, uid)
 			delete(s.noticedAt, uid)
-		}
-	}
-	missing := 0
-	for _, got := range s.fetchBatch {
-		if !got {
 			missing++
 		}
+		delete(s.fetchBatch, uid)
 	}
-	s.fetchBatch = nil
 	s.log.Debug("fetched", "count", len(fr.batch)-missing, "err", fr.err)
 	if fr.err == nil {
 		return nil
@@ -756,7 +760,7 @@ func (s *session) shouldApply() bool {
 	if s.pendingSince.IsZero() {
 		s.pendingSince = time.Now()
 	}
-	idle := !s.fetching && len(s.queue) == 0 && len(s.ready) == 0 && len(w.inflight)+w.stale == 0
+	idle := s.fetches == 0 && len(s.queue) == 0 && len(s.ready) == 0 && len(w.inflight)+w.stale == 0
 	return idle || len(w.pending) >= applyMaxBatch || time.Since(s.pendingSince) >= applyMaxDelay
 }
 
@@ -947,14 +951,22 @@ func (s *session) shutdown() error {
 		delete(s.known, imap.UID(m.UID))
 	}
 	s.ready, s.queue = nil, nil
-	if s.fetching {
-		// Bounded by the connection deadlines; what it brings is dropped.
-		fr := <-s.fetchDone
+	if s.fetches > 0 {
+		// Bounded by the connection deadlines; what they bring is dropped.
+		var connErr bool
+		for ; s.fetches > 0; s.fetches-- {
+			fr := <-s.fetchDone
+			connErr = connErr || (fr.err != nil && isConnErr(fr.err))
+		}
 		for len(s.fetchMsgs) > 0 {
 			<-s.fetchMsgs
 		}
-		s.fetching, s.fetchBatch = false, nil
-		if fr.err != nil && isConnErr(fr.err) {
+		for uid := range s.fetchBatch {
+			delete(s.known, uid)
+			delete(s.noticedAt, uid)
+		}
+		s.fetchBatch = nil
+		if connErr {
 			return nil
 		}
 	}

@@ -124,8 +124,8 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 		cfg:       w.cfg,
 		log:       w.log,
 		newMail:   make(chan struct{}, 1),
-		fetchMsgs: make(chan *fetchedMessage, w.cfg.BatchSize),
-		fetchDone: make(chan fetchResult, 1),
+		fetchMsgs: make(chan *fetchedMessage, maxFetches*w.cfg.BatchSize),
+		fetchDone: make(chan fetchResult, maxFetches),
 		applyDone: make(chan applyResult, 1),
 		known:     map[imap.UID]bool{},
 		noticedAt: map[imap.UID]time.Time{},
@@ -291,8 +291,8 @@ type session struct {
 	known        map[imap.UID]bool // queued, being fetched or fetched and not dispatched
 	queue        []imap.UID        // to fetch, lowest first
 	ready        []*Message
-	fetching     bool
-	fetchBatch   map[imap.UID]bool // UIDs of the fetch in flight → received
+	fetches      int               // FETCH commands in flight (≤ maxFetches)
+	fetchBatch   map[imap.UID]bool // UIDs of the fetches in flight → received
 	fetchMsgs    chan *fetchedMessage
 	fetchDone    chan fetchResult
 	applying     bool
