@@ -23,16 +23,17 @@ import (
 // one pass (unknown keys are errors) and then validated with positions taken
 // from the YAML node tree.
 type Config struct {
-	Rules           string                  `yaml:"rules" json:"rules" jsonschema:"description=rules file or directory; watched and hot-reloaded"`
-	Accounts        []AccountConfig         `yaml:"accounts" json:"accounts"`
-	Queues          map[string]queue.Config `yaml:"queues" json:"queues"`
-	HTTP            HTTPConfig              `yaml:"http" json:"http"`
-	StateDir        string                  `yaml:"state_dir" json:"state_dir"`
-	DedupeWindow    Duration                `yaml:"dedupe_window" json:"dedupe_window"`
-	MaxMessageBytes int64                   `yaml:"max_message_bytes" json:"max_message_bytes"`
-	ShutdownTimeout Duration                `yaml:"shutdown_timeout" json:"shutdown_timeout"`
-	Log             LogConfig               `yaml:"log" json:"log"`
-	Lease           *LeaseConfig            `yaml:"lease" json:"lease"`
+	Rules            string                  `yaml:"rules" json:"rules" jsonschema:"description=rules file or directory; watched and hot-reloaded"`
+	Accounts         []AccountConfig         `yaml:"accounts" json:"accounts"`
+	Queues           map[string]queue.Config `yaml:"queues" json:"queues"`
+	HTTP             HTTPConfig              `yaml:"http" json:"http"`
+	StateDir         string                  `yaml:"state_dir" json:"state_dir"`
+	DedupeWindow     Duration                `yaml:"dedupe_window" json:"dedupe_window"`
+	MaxMessageBytes  int64                   `yaml:"max_message_bytes" json:"max_message_bytes"`
+	MaxBufferedBytes int64                   `yaml:"max_buffered_bytes" json:"max_buffered_bytes"`
+	ShutdownTimeout  Duration                `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	Log              LogConfig               `yaml:"log" json:"log"`
+	Lease            *LeaseConfig            `yaml:"lease" json:"lease"`
 
 	// Path is the file the config was read from; relative paths resolve against its directory.
 	Path string `yaml:"-" json:"-"`
@@ -152,7 +153,10 @@ const (
 	defaultConcurrency     = 16
 	defaultBatchSize       = 100
 	defaultMaxMessageBytes = 25 << 20
-	maxConfigBytes         = 1 << 20
+	// defaultMaxBufferedBytes holds thousands of ordinary mails, or five of
+	// the largest allowed, fetched at once.
+	defaultMaxBufferedBytes = 128 << 20
+	maxConfigBytes          = 1 << 20
 )
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
@@ -257,6 +261,9 @@ func (c *Config) applyDefaults() {
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = defaultMaxMessageBytes
 	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = defaultMaxBufferedBytes
+	}
 	if c.DedupeWindow == 0 {
 		c.DedupeWindow = Duration(7 * 24 * time.Hour)
 	}
@@ -352,6 +359,9 @@ func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
 	}
 	if c.MaxMessageBytes < 0 {
 		at("max_message_bytes must be positive", "max_message_bytes")
+	}
+	if c.MaxBufferedBytes < 0 {
+		at("max_buffered_bytes must be positive", "max_buffered_bytes")
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		at(fmt.Sprintf("http.listen %q: want host:port", c.HTTP.Listen), "http", "listen")

@@ -50,6 +50,7 @@ type Daemon struct {
 
 	cfg    atomic.Pointer[Config]
 	router atomic.Pointer[queue.Router]
+	buffer *mailbox.Buffer // fetched mail in memory, shared by every account
 	queues *queueStats
 
 	classifiers sync.Pool
@@ -157,6 +158,8 @@ func New(cfg *Config, opts Options) (*Daemon, error) {
 		started:  time.Now(),
 	}
 	d.classifiers.New = func() any { return classifier.New() }
+	d.buffer = mailbox.NewBuffer(cfg.MaxBufferedBytes)
+	d.metrics.observeBuffer(d.buffer)
 	d.metrics.BuildInfo.WithLabelValues(opts.Version, opts.Commit).Set(1)
 	d.cfg.Store(cfg)
 
@@ -449,6 +452,7 @@ func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
 		BatchSize:          a.BatchSize,
 		Concurrency:        a.Concurrency,
 		MaxMessageBytes:    cfg.MaxMessageBytes,
+		Buffer:             d.buffer,
 		ShutdownGrace:      cfg.ShutdownTimeout.D(),
 		Timeout:            a.Timeout.D(),
 		RetryBackoff:       a.RetryBackoff.D(),
@@ -515,6 +519,9 @@ func (d *Daemon) ReloadConfig() error {
 	next, err := LoadConfig(old.Path)
 	if err == nil && next.Rules != old.Rules {
 		err = fmt.Errorf("rules: changing the rules path needs a restart (was %q)", old.Rules)
+	}
+	if err == nil && next.MaxBufferedBytes != old.MaxBufferedBytes {
+		err = fmt.Errorf("max_buffered_bytes: changing it needs a restart (was %d)", old.MaxBufferedBytes)
 	}
 	if err == nil {
 		if p := queueProblems(d.reloader.Active().Current(), next); len(p) > 0 {

@@ -404,6 +404,12 @@ func TestDaemonDovecot(t *testing.T) {
 	if got := e.metric("triage_rules_reload_success", nil); got != 1 {
 		t.Errorf("triage_rules_reload_success = %v", got)
 	}
+	if got := e.metric("triage_mail_buffer_limit_bytes", nil); got != 128<<20 {
+		t.Errorf("triage_mail_buffer_limit_bytes = %v, want the 128 MiB default", got)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the buffer emptied", func() bool {
+		return e.metric("triage_mail_buffered_bytes", nil) == 0
+	})
 
 	// Mail delivered by LMTP while the daemon sits in IDLE.
 	testkit.WaitFor(t, 10*time.Second, "IDLE", func() bool {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/triage-dev/triage/mailbox"
 )
 
 // Metrics are the daemon's Prometheus metrics, on a registry of their own so
@@ -134,4 +136,15 @@ func (c *oldestAgeCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, t := range c.m.oldest {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, now.Sub(t).Seconds(), k[0], k[1])
 	}
+}
+
+// observeBuffer exports how much fetched mail is held in memory and the
+// bound (max_buffered_bytes).
+func (m *Metrics) observeBuffer(b *mailbox.Buffer) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "triage_mail_buffered_bytes", Help: "Bytes of fetched mail held in memory (waiting or being handled)."},
+			func() float64 { return float64(b.InUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "triage_mail_buffer_limit_bytes", Help: "max_buffered_bytes: fetching waits while the buffered mail would exceed it."},
+			func() float64 { return float64(b.Size()) }),
+	)
 }

@@ -369,6 +369,13 @@ func TestSIGHUPReloadsConfig(t *testing.T) {
 	if err := e.d.ReloadConfig(); err == nil || !strings.Contains(err.Error(), `queue "engineering"`) || !strings.Contains(err.Error(), "rules.yaml:") {
 		t.Errorf("reload without a used queue: %v", err)
 	}
+	// The buffer bound is fixed for the process's life.
+	if err := os.WriteFile(e.cfgPath, []byte(next+"max_buffered_bytes: 1048576\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.ReloadConfig(); err == nil || !strings.Contains(err.Error(), "max_buffered_bytes: changing it needs a restart") {
+		t.Errorf("reload changing max_buffered_bytes: %v", err)
+	}
 	// Removing the account stops it.
 	if err := os.WriteFile(e.cfgPath, orig, 0o600); err != nil {
 		t.Fatal(err)

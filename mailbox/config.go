@@ -87,6 +87,10 @@ type Config struct {
 	Concurrency     int           // handlers in flight per mailbox; default 4
 	MaxMessageBytes int64         // larger messages are quarantined by RFC822.SIZE unfetched; default 32 MiB
 	ShutdownGrace   time.Duration // in-flight handlers get this long after ctx is cancelled; default 10s
+	// Buffer bounds the fetched mail held in memory; share one between
+	// accounts for a process-wide bound. nil: bounded only by BatchSize
+	// and Concurrency (times MaxMessageBytes).
+	Buffer *Buffer
 	// Dial replaces the TCP dialer (fault-injection tests).
 	Dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	Timeout time.Duration // per-command timeout and dead-connection detection; default 60s

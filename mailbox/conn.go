@@ -54,15 +54,30 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil {
 		c.readErr.CompareAndSwap(nil, &err)
+		return n, *c.readErr.Load() // a failed write's error, if that came first
 	}
-	return n, err
+	return n, nil
 }
 
+// Write never reports an error. go-imap (v2.0.0-beta.8) answers a failed
+// write by completing every pending command from the writing goroutine,
+// closing a FETCH's message channel while its reader goroutine may be
+// sending on it (a data race, and a panic if the close wins). So a failed
+// write closes the connection instead and is reported by the reads: the
+// reader goroutine fails the pending commands itself, with this error.
 func (c *deadlineConn) Write(p []byte) (int, error) {
+	if c.readErr.Load() != nil {
+		return len(p), nil // the connection already failed; reads say why
+	}
 	now := time.Now()
 	_ = c.Conn.SetWriteDeadline(now.Add(c.writeTimeout))
 	_ = c.Conn.SetReadDeadline(now.Add(time.Duration(c.window.Load())))
-	return c.Conn.Write(p)
+	if _, err := c.Conn.Write(p); err != nil {
+		werr := fmt.Errorf("write: %w", err)
+		c.readErr.CompareAndSwap(nil, &werr)
+		_ = c.Conn.Close()
+	}
+	return len(p), nil
 }
 
 func (c *deadlineConn) SetDeadline(time.Time) error      { return nil }

@@ -32,19 +32,29 @@ func (s *session) loop(ctx context.Context) error {
 		if s.shouldApply() {
 			s.startApply()
 		}
-		if s.needFull && !s.applying {
-			s.needFull = false
+		if s.needFull && !s.applying && s.fetches == 0 {
+			s.needFull, s.scanDue = false, false
 			if err := s.scan(true); err != nil {
 				return err
 			}
 			continue
 		}
+		if s.scanDue && s.fetches == 0 {
+			s.scanDue = false
+			if err := s.scan(false); err != nil {
+				return err
+			}
+			continue
+		}
 		s.dispatch()
-		for s.fetches < maxFetches && len(s.queue) > 0 && len(s.ready)+len(s.fetchBatch) < maxFetches*s.cfg.BatchSize {
+		// A scan waits for the fetches in flight rather than queue behind
+		// them on the connection: a fetch may be waiting for Buffer space
+		// that only dispatching the ready messages frees.
+		for !s.scanDue && !s.needFull && s.fetches < maxFetches && len(s.queue) > 0 && len(s.ready)+len(s.fetchBatch) < maxFetches*s.cfg.BatchSize {
 			s.startFetch()
 		}
 
-		if s.fetches > 0 || s.applying || s.needFull || len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0 {
+		if s.fetches > 0 || s.applying || s.needFull || s.scanDue || len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0 {
 			select {
 			case r := <-w.results:
 				s.accept(r)
@@ -59,9 +69,7 @@ func (s *session) loop(ctx context.Context) error {
 					return err
 				}
 			case <-s.newMail:
-				if err := s.scan(false); err != nil {
-					return err
-				}
+				s.scanDue = true
 			case <-s.retryC():
 				s.retryFired()
 			case <-s.applyC():
@@ -348,6 +356,7 @@ type fetchedMessage struct {
 	size     int64
 	raw      []byte
 	tooLarge bool
+	held     int64 // reserved in the Buffer
 }
 
 // maxFetches is how many FETCH commands a session keeps in flight: the
@@ -373,16 +382,19 @@ func (s *session) startFetch() {
 		s.fetchBatch[uid] = false
 	}
 	s.log.Debug("fetching", "count", n)
-	c, limit, msgs, done := s.c, s.cfg.MaxMessageBytes, s.fetchMsgs, s.fetchDone
+	c, limit, buf, msgs, done := s.c, s.cfg.MaxMessageBytes, s.cfg.Buffer, s.fetchMsgs, s.fetchDone
+	ctx := s.fetchCtx
 	go func() {
-		err := fetchMessages(c, batch, limit, msgs)
+		err := fetchMessages(ctx, c, batch, limit, buf, msgs)
 		done <- fetchResult{batch: batch, err: err}
 	}()
 }
 
 // fetchMessages sends each message of uids on out (which must have room for
-// len(uids) messages) and returns the FETCH command's error.
-func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64, out chan<- *fetchedMessage) error {
+// len(uids) messages) and returns the FETCH command's error. Each message's
+// bytes are reserved in buf before they are read; if ctx ends first the
+// connection is left mid-literal and must be closed.
+func fetchMessages(ctx context.Context, c *imapclient.Client, uids []imap.UID, limit int64, buf *Buffer, out chan<- *fetchedMessage) error {
 	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // PEEK: never sets \Seen
@@ -412,7 +424,18 @@ func fetchMessages(c *imapclient.Client, uids []imap.UID, limit int64, out chan<
 				if it.Literal == nil {
 					continue
 				}
+				if size := it.Literal.Size(); size <= limit {
+					held, err := buf.acquire(ctx, size)
+					if err != nil {
+						return fmt.Errorf("fetch: waiting for buffer space: %w", err)
+					}
+					fm.held += held
+				}
 				raw, tooLarge, err := readLimited(it.Literal, limit)
+				if tooLarge || err != nil {
+					buf.release(fm.held)
+					fm.held = 0
+				}
 				if err != nil {
 					// The stream broke inside the literal: the connection
 					// is done for. Return without Next or Close: they read
@@ -466,6 +489,7 @@ func readLimited(lit imap.LiteralReader, limit int64) ([]byte, bool, error) {
 func (s *session) took(fm *fetchedMessage) {
 	w := s.w
 	if got, asked := s.fetchBatch[fm.uid]; !asked || got {
+		s.cfg.Buffer.release(fm.held)
 		return // not asked for, or a duplicate
 	}
 	s.fetchBatch[fm.uid] = true
@@ -487,11 +511,12 @@ func (s *session) took(fm *fetchedMessage) {
 			Account: s.cfg.Name, Mailbox: w.mailbox,
 			UID: uint32(fm.uid), UIDValidity: w.validity,
 			InternalDate: fm.date, Size: size, Raw: fm.raw,
-			Noticed: s.noticedAt[fm.uid],
+			Noticed: s.noticedAt[fm.uid], held: fm.held,
 		})
 		delete(s.noticedAt, fm.uid)
 		return // stays known until dispatched
 	}
+	s.cfg.Buffer.release(fm.held)
 	delete(s.known, fm.uid)
 	delete(s.noticedAt, fm.uid)
 }
@@ -942,15 +967,36 @@ func (s *session) reportBacklog() {
 	}
 }
 
+// dropReady forgets the fetched messages not yet handed to a handler; they
+// stay undone on the server.
+func (s *session) dropReady() {
+	for _, m := range s.ready {
+		delete(s.known, imap.UID(m.UID))
+		s.cfg.Buffer.release(m.held)
+	}
+	s.ready = nil
+}
+
+// release returns what the session still holds in the Buffer once its
+// connection is closed: the fetches in flight end with it.
+func (s *session) release() {
+	s.cancelFetch()
+	for ; s.fetches > 0; s.fetches-- {
+		<-s.fetchDone
+	}
+	for len(s.fetchMsgs) > 0 {
+		s.cfg.Buffer.release((<-s.fetchMsgs).held)
+	}
+	s.dropReady()
+}
+
 // shutdown stops gracefully: no new fetches or dispatches; in-flight
 // handlers get until their context is cancelled (ShutdownGrace), plus a
 // moment to return after that; what came back is applied; LOGOUT.
 func (s *session) shutdown() error {
 	w := s.w
-	for _, m := range s.ready {
-		delete(s.known, imap.UID(m.UID))
-	}
-	s.ready, s.queue = nil, nil
+	s.dropReady()
+	s.queue = nil
 	if s.fetches > 0 {
 		// Bounded by the connection deadlines; what they bring is dropped.
 		var connErr bool
@@ -959,7 +1005,7 @@ func (s *session) shutdown() error {
 			connErr = connErr || (fr.err != nil && isConnErr(fr.err))
 		}
 		for len(s.fetchMsgs) > 0 {
-			<-s.fetchMsgs
+			s.cfg.Buffer.release((<-s.fetchMsgs).held)
 		}
 		for uid := range s.fetchBatch {
 			delete(s.known, uid)

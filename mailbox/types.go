@@ -15,6 +15,8 @@ type Message struct {
 	// Noticed is when the server's EXISTS announcing this message arrived;
 	// zero for messages found by a scan (backlog, poll, retry).
 	Noticed time.Time
+
+	held int64 // bytes reserved in the Buffer until the handler returns
 }
 
 // Verdict is what the Handler decided for a message.

@@ -155,6 +155,12 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 		time.AfterFunc(w.cfg.ShutdownGrace+hardStopMargin, func() { _ = s.c.Close() })
 	})
 	defer hard()
+	// Fetches wait for Buffer space at most as long as handlers run.
+	s.fetchCtx, s.cancelFetch = context.WithCancel(w.hctx)
+	defer func() {
+		_ = s.c.Close()
+		s.release()
+	}()
 
 	sel, err := s.c.Select(w.mailbox, nil).Wait()
 	if err != nil {
@@ -255,6 +261,7 @@ func (w *worker) handle(m *Message) {
 			w.log.Error("handler panicked", "uid", m.UID, "panic", fmt.Sprint(p))
 			r.out = Outcome{Verdict: Retry, Reason: "handler panicked"}
 		}
+		w.cfg.Buffer.release(m.held)
 		w.results <- r
 	}()
 	r.out = w.a.handler(w.hctx, m)
@@ -291,7 +298,10 @@ type session struct {
 	known        map[imap.UID]bool // queued, being fetched or fetched and not dispatched
 	queue        []imap.UID        // to fetch, lowest first
 	ready        []*Message
-	fetches      int               // FETCH commands in flight (≤ maxFetches)
+	fetches      int             // FETCH commands in flight (≤ maxFetches)
+	fetchCtx     context.Context // ends a fetch's wait for Buffer space
+	cancelFetch  context.CancelFunc
+	scanDue      bool              // new mail announced while fetching: scan once the fetches end
 	fetchBatch   map[imap.UID]bool // UIDs of the fetches in flight → received
 	fetchMsgs    chan *fetchedMessage
 	fetchDone    chan fetchResult
