@@ -51,10 +51,16 @@ demo:
 	$(GO) run ./cmd/triage demo
 
 # bench prints the figures of the README's performance section: decode and
-# classify ns/op, rule evaluation, the backlog drain beside a bare
-# BODY.PEEK[] fetch (and their ratio), EXISTS-to-sink latency p50/p99 and the
-# RSS with 100 idle watched mailboxes, against a private Dovecot.
+# classify ns/op, rule evaluation, sink delivery, the pipeline's CPU per
+# message, the backlog drain beside a bare BODY.PEEK[] fetch (and their
+# ratio, with CPU per message of triage and of Dovecot), the IMAP layer alone,
+# EXISTS-to-sink latency p50/p99 and the RSS with 100 idle watched mailboxes,
+# against a private Dovecot.
 bench: deps
-	$(GO) test -run '^$$' -bench 'Decode20KB|Classify$$|EvaluateExampleRules' -benchmem ./classifier/
+	$(GO) test -run '^$$' -bench 'Decode20KB|Classify$$|ExampleMails|EvaluateExampleRules' -benchmem ./classifier/
 	$(GO) test -run '^$$' -bench 'Evaluate1000Rules|EvaluateTypical' -benchmem ./rules/
-	$(GO) test -run '^$$' -bench 'Daemon' -benchtime 1x -timeout 30m -v ./daemon/ | grep -E '^(Benchmark|    bench_test)'
+	$(GO) test -run '^$$' -bench 'RouterDeliver' -benchmem ./queue/
+	$(GO) test -run '^$$' -bench 'DaemonHandle' -benchtime 20000x -benchmem ./daemon/
+	$(GO) test -run '^$$' -bench 'BacklogDrain|Bare' -benchtime 1x ./mailbox/
+	$(GO) test -run '^$$' -bench 'DrainOverLatency' -benchtime 1x ./suites/netfault/
+	$(GO) test -run '^$$' -bench 'DaemonDrain|DaemonExists|DaemonIdle' -benchtime 1x -timeout 30m -v ./daemon/ | grep -E '^(Benchmark|    bench_test)'
