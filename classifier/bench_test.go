@@ -110,20 +110,9 @@ func BenchmarkHTMLToText(b *testing.B) {
 // BenchmarkEvaluateExampleRules evaluates examples/rules.yaml on every
 // example mail (decoded once beforehand); ns/op is per mail.
 func BenchmarkEvaluateExampleRules(b *testing.B) {
-	set, err := rules.Load("../examples/rules.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	paths, err := filepath.Glob("../examples/mail/*.eml")
-	if err != nil || len(paths) == 0 {
-		b.Fatalf("example mail: %v", err)
-	}
+	set, raws := exampleMails(b)
 	var envs []rules.Env
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, raw := range raws {
 		m, err := Decode(raw, DecodeOptions{Threading: set.Threading})
 		if err != nil {
 			b.Fatal(err)

@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/triage-dev/triage/classifier"
@@ -211,26 +210,7 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink s
 	// batches of 200 (the daemon's batch size).
 	cpu0, dcpu0 := processCPU(b), dovecotCPU(b, srv)
 	start := time.Now()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Login(srv.User, srv.Password).Wait(); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		b.Fatal(err)
-	}
-	fetched := 0
-	for lo := 1; lo <= n; lo += 200 {
-		var set imap.UIDSet
-		set.AddRange(imap.UID(lo), imap.UID(min(lo+199, n)))
-		msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
-		if err != nil {
-			b.Fatal(err)
-		}
-		fetched += len(msgs)
-	}
+	c, fetched := srv.BareFetch(b, addr, "INBOX", n, 200)
 	bare := time.Since(start)
 	bareCPU, bareDovecot := processCPU(b)-cpu0, dovecotCPU(b, srv)-dcpu0
 	if fetched != n {

@@ -627,9 +627,39 @@ func (s *Server) Client(t testing.TB) *imapclient.Client {
 	return c
 }
 
+// BareFetch is the benchmarks' baseline client: it connects to addr (the
+// server, or a proxy in front of it), logs in as the default user, selects
+// mailbox read-only and fetches BODY.PEEK[] of UIDs 1..n in batches, one
+// after the other. It returns the client, still logged in (closed when the
+// test ends), and how many messages came back.
+func (s *Server) BareFetch(t testing.TB, addr, mailbox string, n, batch int) (*imapclient.Client, int) {
+	t.Helper()
+	c := s.clientAt(t, addr, s.User)
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatalf("dovecottest: select %s: %v", mailbox, err)
+	}
+	fetched := 0
+	for lo := 1; lo <= n; lo += batch {
+		var set imap.UIDSet
+		set.AddRange(imap.UID(lo), imap.UID(min(lo+batch-1, n)))
+		msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+		if err != nil {
+			t.Fatalf("dovecottest: fetch: %v", err)
+		}
+		fetched += len(msgs)
+	}
+	return c, fetched
+}
+
 func (s *Server) clientFor(t testing.TB, userName string) *imapclient.Client {
 	t.Helper()
-	c, err := imapclient.DialInsecure(s.Addr(), nil)
+	return s.clientAt(t, s.Addr(), userName)
+}
+
+func (s *Server) clientAt(t testing.TB, addr, userName string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
 		t.Fatalf("dovecottest: dial: %v", err)
 	}

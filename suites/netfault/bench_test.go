@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/mailbox"
@@ -48,26 +47,7 @@ func BenchmarkDrainOverLatency(b *testing.B) {
 		srv.Resync(b, "INBOX")
 
 		start := time.Now()
-		c, err := imapclient.DialInsecure(px.Addr(), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Login(srv.User, srv.Password).Wait(); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-			b.Fatal(err)
-		}
-		fetched := 0
-		for lo := 1; lo <= n; lo += batch {
-			var set imap.UIDSet
-			set.AddRange(imap.UID(lo), imap.UID(min(lo+batch-1, n)))
-			msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
-			if err != nil {
-				b.Fatal(err)
-			}
-			fetched += len(msgs)
-		}
+		c, fetched := srv.BareFetch(b, px.Addr(), "INBOX", n, batch)
 		bare := time.Since(start)
 		if fetched != n {
 			b.Fatalf("bare fetch got %d of %d", fetched, n)
