@@ -32,7 +32,12 @@ type deadlineConn struct {
 	window       atomic.Int64 // time.Duration
 	writeTimeout time.Duration
 	readErr      atomic.Pointer[error]
+	readerDone   atomic.Pointer[<-chan struct{}] // go-imap's Client.Closed(), once known
 }
+
+// readerGoneWait bounds how long a failed write waits for go-imap's reader
+// goroutine to finish before it decides the reader is still running.
+const readerGoneWait = time.Second
 
 func newDeadlineConn(c net.Conn, timeout time.Duration) *deadlineConn {
 	dc := &deadlineConn{Conn: c, writeTimeout: timeout}
@@ -59,15 +64,18 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Write never reports an error. go-imap (v2.0.0-beta.8) answers a failed
-// write by completing every pending command from the writing goroutine,
-// closing a FETCH's message channel while its reader goroutine may be
-// sending on it (a data race, and a panic if the close wins). So a failed
-// write closes the connection instead and is reported by the reads: the
-// reader goroutine fails the pending commands itself, with this error.
+// Write fails the connection, not the write, while go-imap's reader
+// goroutine runs. go-imap (v2.0.0-beta.8) answers a failed write by
+// completing every pending command from the writing goroutine, closing a
+// FETCH's message channel while the reader may be sending on it (a data
+// race, and a panic if the close wins). So a failed write closes the
+// connection and is reported by the reads: the reader fails the pending
+// commands itself, this one included (it was registered before it was
+// written). Once the reader has ended, nothing else would ever complete a
+// new command, so the error goes to the writer as go-imap expects.
 func (c *deadlineConn) Write(p []byte) (int, error) {
-	if c.readErr.Load() != nil {
-		return len(p), nil // the connection already failed; reads say why
+	if err := c.readErr.Load(); err != nil {
+		return c.failedWrite(len(p), *err)
 	}
 	now := time.Now()
 	_ = c.Conn.SetWriteDeadline(now.Add(c.writeTimeout))
@@ -76,8 +84,30 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 		werr := fmt.Errorf("write: %w", err)
 		c.readErr.CompareAndSwap(nil, &werr)
 		_ = c.Conn.Close()
+		return c.failedWrite(len(p), *c.readErr.Load())
 	}
 	return len(p), nil
+}
+
+// watchReader tells the connection when go-imap's reader goroutine ends.
+func (c *deadlineConn) watchReader(done <-chan struct{}) { c.readerDone.Store(&done) }
+
+// failedWrite decides what a write on a failed connection reports: the
+// error once the reader has ended (or when there is none yet, during the
+// handshake), else success, leaving the reader to fail the command.
+func (c *deadlineConn) failedWrite(n int, err error) (int, error) {
+	done := c.readerDone.Load()
+	if done == nil {
+		return 0, err
+	}
+	t := time.NewTimer(readerGoneWait)
+	defer t.Stop()
+	select {
+	case <-*done:
+		return 0, err
+	case <-t.C:
+		return n, nil // the reader still runs; it completes the command
+	}
 }
 
 func (c *deadlineConn) SetDeadline(time.Time) error      { return nil }
@@ -133,6 +163,7 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 	default:
 		c = imapclient.New(dc, opts)
 	}
+	dc.watchReader(c.Closed())
 	cn := &conn{c: c, dc: dc}
 	if err := c.WaitGreeting(); err != nil {
 		_ = c.Close()

@@ -35,10 +35,13 @@ func (c *brokenWriteConn) SetWriteDeadline(time.Time) error { return nil }
 func TestDeadlineConnWriteFailureSurfacesOnRead(t *testing.T) {
 	raw := &brokenWriteConn{closed: make(chan struct{})}
 	dc := newDeadlineConn(raw, time.Second)
+	readerDone := make(chan struct{})
+	dc.watchReader(readerDone)
 	readErr := make(chan error, 1)
-	go func() {
+	go func() { // go-imap's reader goroutine: blocked in a read
 		_, err := dc.Read(make([]byte, 16))
 		readErr <- err
+		<-readerDone // still completing the pending commands
 	}()
 	if n, err := dc.Write([]byte("a1 NOOP\r\n")); err != nil || n != 9 {
 		t.Fatalf("write: n=%d err=%v, want 9 and no error", n, err)
@@ -54,7 +57,14 @@ func TestDeadlineConnWriteFailureSurfacesOnRead(t *testing.T) {
 	if _, err := dc.Read(make([]byte, 16)); !errors.Is(err, syscall.EPIPE) {
 		t.Errorf("later read: %v, want the write's EPIPE", err)
 	}
+	// While the reader still runs, a later write is left to it too.
 	if n, err := dc.Write([]byte("a2 NOOP\r\n")); err != nil || n != 9 {
-		t.Errorf("later write: n=%d err=%v, want 9 and no error", n, err)
+		t.Errorf("write while the reader runs: n=%d err=%v, want 9 and no error", n, err)
+	}
+	// Once it has ended, nothing would complete a new command: the writer
+	// gets the error.
+	close(readerDone)
+	if _, err := dc.Write([]byte("a3 NOOP\r\n")); !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("write after the reader ended: %v, want the write's EPIPE", err)
 	}
 }

@@ -73,6 +73,11 @@ type tripwire struct {
 	silence bool    // black hole instead of reset
 	fin     bool    // orderly close (FIN) instead of reset
 	fired   chan struct{}
+	// Shared by the tripwires of one arm (guarded by Proxy.mu): marks are
+	// reached on different links' writers, and the channel closes only
+	// after the last one's value is in, whichever writer gets there first.
+	reached *int
+	total   int
 }
 
 // next is the tripwire for the following mark, nil after the last.
@@ -184,6 +189,7 @@ func (p *Proxy) CloseAfter(dir Direction, marks ...int64) <-chan struct{} {
 func (p *Proxy) arm(tw tripwire, marks []int64) <-chan struct{} {
 	tw.fired = make(chan struct{}, len(marks))
 	tw.marks = marks
+	tw.reached, tw.total = new(int), len(marks)
 	first := tw.next()
 	if first == nil {
 		close(tw.fired)
@@ -472,15 +478,23 @@ func (p *Proxy) deliver(l *link, dir Direction, dst net.Conn, queue <-chan chunk
 			} else {
 				p.cutAll(!tw.fin)
 			}
-			tw.fired <- struct{}{} // room for every mark
-			if len(tw.marks) == 0 {
-				close(tw.fired)
-			}
+			p.fire(tw)
 			if tw.silence {
 				continue // what follows is read and dropped
 			}
 			return
 		}
+	}
+}
+
+// fire reports that tw's mark was reached.
+func (p *Proxy) fire(tw *tripwire) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tw.fired <- struct{}{} // room for every mark
+	*tw.reached++
+	if *tw.reached == tw.total {
+		close(tw.fired)
 	}
 }
 
