@@ -243,18 +243,31 @@ func TestProxyCutResetsBothPeers(t *testing.T) {
 func TestProxyCutAfterTruncatesAtTheMark(t *testing.T) {
 	const mark = 100_000
 	t.Run("downstream", func(t *testing.T) {
-		up := startUpstream(t, source)
+		// The upstream sends once asked: were it to start on connect, the
+		// reset at the mark could reach the client before its connect
+		// call returned, failing the dial instead of the read.
+		up := startUpstream(t, func(s *upstreamServer, c net.Conn) {
+			if _, err := c.Read(make([]byte, 1)); err == nil {
+				source(s, c)
+			}
+		})
 		p := startProxy(t, up.ln.Addr().String())
 		fired := p.CutAfter(Downstream, mark)
 		c := dial(t, p.Addr())
+		if _, err := c.Write([]byte("?")); err != nil {
+			t.Fatal(err)
+		}
 		got, err := io.ReadAll(c)
 		if !isReset(err) {
 			t.Fatalf("read ended with %v, want a connection reset", err)
 		}
-		// Bytes still in the proxy's send buffer may be dropped by the RST;
-		// none past the mark may arrive.
-		if len(got) > mark || len(got) == 0 {
-			t.Errorf("client got %d bytes, want 1..%d", len(got), mark)
+		// The proxy wrote exactly up to the mark; bytes still in its send
+		// buffer may be dropped by the RST, and none past the mark arrive.
+		if r := p.Stats().Relayed[Downstream]; r != mark {
+			t.Errorf("proxy relayed %d bytes downstream, want exactly %d", r, mark)
+		}
+		if len(got) > mark {
+			t.Errorf("client got %d bytes, want at most %d", len(got), mark)
 		}
 		want := bytes.Repeat([]byte("0123456789abcdef"), sourceBytes/16)[:len(got)]
 		if !bytes.Equal(got, want) {
@@ -291,8 +304,13 @@ func TestProxyCutAfterTruncatesAtTheMark(t *testing.T) {
 			t.Errorf("client write after the cut: %v, want a connection reset", err)
 		}
 		waitUntil(t, "the upstream connection to end", func() bool { return p.Stats().Active == 0 })
-		if n := up.received.Load(); n > mark || n == 0 {
-			t.Errorf("server got %d bytes, want 1..%d", n, mark)
+		// Exactly up to the mark left the proxy; the RST may drop what was
+		// still in flight, and nothing past the mark arrives.
+		if r := p.Stats().Relayed[Upstream]; r != mark {
+			t.Errorf("proxy relayed %d bytes upstream, want exactly %d", r, mark)
+		}
+		if n := up.received.Load(); n > mark {
+			t.Errorf("server got %d bytes, want at most %d", n, mark)
 		}
 	})
 }
