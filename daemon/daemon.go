@@ -433,7 +433,7 @@ func (d *Daemon) syncAccounts(cfg *Config) {
 }
 
 func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
-	ev := newAccountEvents(a.Name, d.metrics)
+	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics)
 	mc := mailbox.Config{
 		Name:               a.Name,
 		Addr:               a.Addr,

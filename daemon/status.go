@@ -15,7 +15,9 @@ type accountEvents struct {
 	metrics *Metrics
 
 	mu        sync.Mutex
-	connected bool
+	mailboxes int             // watched
+	up        map[string]bool // mailbox → its connection is up
+	connected bool            // every watched mailbox's connection is up
 	lastErr   string
 	errAt     time.Time
 	upSince   time.Time
@@ -40,26 +42,37 @@ func (e *accountEvents) setLease(leased, held bool) {
 	}
 }
 
-func newAccountEvents(name string, m *Metrics) *accountEvents {
+func newAccountEvents(name string, mailboxes int, m *Metrics) *accountEvents {
 	m.IMAPConnected.WithLabelValues(name).Set(0)
 	m.IMAPReconnects.WithLabelValues(name)
-	return &accountEvents{name: name, metrics: m, idle: map[string]bool{}}
+	return &accountEvents{name: name, metrics: m, mailboxes: max(mailboxes, 1), up: map[string]bool{}, idle: map[string]bool{}}
 }
 
 func (e *accountEvents) events() mailbox.Events {
 	return mailbox.Events{
-		Connected: func(account string, up bool, err error) {
+		// The account counts as connected while every watched mailbox's
+		// connection is up: one mailbox failing is an account problem.
+		Connected: func(account, mb string, up bool, err error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
-			e.connected = up
-			if up {
+			e.up[mb] = up
+			all := len(e.up) >= e.mailboxes
+			for _, u := range e.up {
+				all = all && u
+			}
+			switch {
+			case all && !e.connected:
 				e.upSince = time.Now()
 				e.attempts = 0
-				e.metrics.IMAPConnected.WithLabelValues(e.name).Set(1)
-			} else {
+			case !up:
 				e.attempts++
-				e.metrics.IMAPConnected.WithLabelValues(e.name).Set(0)
 			}
+			e.connected = all
+			v := 0.0
+			if all {
+				v = 1
+			}
+			e.metrics.IMAPConnected.WithLabelValues(e.name).Set(v)
 			if err != nil {
 				e.lastErr, e.errAt = err.Error(), time.Now()
 			}

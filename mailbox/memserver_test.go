@@ -344,7 +344,7 @@ func TestDeadConnectionDetected(t *testing.T) {
 	var ups, idles atomic.Int32
 	rec := newRecorder(nil)
 	start(t, cfg, rec.handle, Events{
-		Connected: func(_ string, up bool, _ error) {
+		Connected: func(_, _ string, up bool, _ error) {
 			if up {
 				ups.Add(1)
 			}
@@ -375,7 +375,7 @@ func TestAuthFailureKeepsSecretOutOfErrors(t *testing.T) {
 	cfg.Secret = func(context.Context) (string, error) { return wrong, nil }
 	var lastErr atomic.Value
 	r := start(t, cfg, func(context.Context, *Message) Outcome { return Outcome{Verdict: Done} }, Events{
-		Connected: func(_ string, up bool, err error) {
+		Connected: func(_, _ string, up bool, err error) {
 			if err != nil {
 				lastErr.Store(err.Error())
 			}

@@ -67,9 +67,9 @@ type Handler func(ctx context.Context, m *Message) Outcome
 // Events are optional callbacks for metrics and status. Nil funcs are
 // skipped. They run on the mailbox goroutines and must not block.
 type Events struct {
-	// Connected reports each mailbox connection going up or down (err is
-	// why it went down or failed to come up).
-	Connected func(account string, up bool, err error)
+	// Connected reports each mailbox's connection going up or down (err
+	// is why it went down or failed to come up).
+	Connected func(account, mailbox string, up bool, err error)
 	// Idle reports entering and leaving IMAP IDLE.
 	Idle func(account, mailbox string, idling bool)
 	// Reconnect is called before every reconnect attempt.

@@ -82,7 +82,7 @@ func (w *worker) run(ctx context.Context) {
 		w.a.update(w.mailbox, func(s *MailboxStatus) { s.Connected = false })
 		if ctx.Err() != nil {
 			if ev := w.a.ev.Connected; ev != nil {
-				ev(w.cfg.Name, false, nil)
+				ev(w.cfg.Name, w.mailbox, false, nil)
 			}
 			break
 		}
@@ -92,7 +92,7 @@ func (w *worker) run(ctx context.Context) {
 		w.log.Warn("imap session failed", "err", err)
 		w.a.recordError(w.mailbox, err)
 		if ev := w.a.ev.Connected; ev != nil {
-			ev(w.cfg.Name, false, err)
+			ev(w.cfg.Name, w.mailbox, false, err)
 		}
 		// A session that worked for a while resets the backoff; one that
 		// fails right after login does not, so a flapping server is not
@@ -197,7 +197,7 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 		st.Connected, st.UIDValidity, st.State = true, sel.UIDValidity, StateWorking
 	})
 	if ev := w.a.ev.Connected; ev != nil {
-		ev(w.cfg.Name, true, nil)
+		ev(w.cfg.Name, w.mailbox, true, nil)
 	}
 	w.log.Info("watching mailbox", "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages,
 		"idle", s.hasIdle, "move", s.hasMove, "keyword", s.useKeyword)
