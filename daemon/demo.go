@@ -13,10 +13,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"golang.org/x/text/width"
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/examples"
@@ -153,14 +155,50 @@ func TicketLine(t *classifier.Ticket, outcome string) string {
 		}
 		return r
 	}, t.Subject)
-	if len([]rune(subj)) > 60 {
-		subj = string([]rune(subj)[:59]) + "…"
-	}
 	rulesText := strings.Join(names, ",")
 	if rulesText == "" {
 		rulesText = "(defaults)"
 	}
-	return fmt.Sprintf("%-2s %-2s %-11s %-8s %-60s  rules=%s", c.Tier, c.Priority, c.Queue, c.Action, subj, rulesText)
+	return fmt.Sprintf("%-2s %-2s %-11s %-8s %s  rules=%s", c.Tier, c.Priority, c.Queue, c.Action, fitColumns(subj, 60), rulesText)
+}
+
+// fitColumns cuts s to at most cols terminal columns (ending it with "…"
+// when cut) and pads it with spaces to exactly cols: East Asian wide
+// characters take two columns, combining marks none, so columns after a
+// Japanese or Chinese subject line up with the rest.
+func fitColumns(s string, cols int) string {
+	total := 0
+	for _, r := range s {
+		total += runeColumns(r)
+	}
+	if total <= cols {
+		return s + strings.Repeat(" ", cols-total)
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		w := runeColumns(r)
+		if used+w > cols-1 { // keep a column for the ellipsis
+			break
+		}
+		b.WriteRune(r)
+		used += w
+	}
+	b.WriteString("…")
+	return b.String() + strings.Repeat(" ", cols-used-1)
+}
+
+// runeColumns is how many terminal columns r takes.
+func runeColumns(r rune) int {
+	switch {
+	case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || r == 0x200b:
+		return 0
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
 }
 
 func appendMail(u *imapmemserver.User, raw []byte) error {

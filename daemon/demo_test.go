@@ -84,3 +84,36 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo logged errors:\n%s", logs.String())
 	}
 }
+
+// TestFitColumns: subjects are cut and padded to the same number of
+// terminal columns whatever their script, so the rules column lines up.
+func TestFitColumns(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		cols           int
+	}{
+		{"ascii padded", "VPN down", "VPN down  ", 10},
+		{"ascii exact", "0123456789", "0123456789", 10},
+		{"ascii cut", "0123456789A", "012345678…", 10},
+		{"wide padded", "三楼打印机", "三楼打印机", 10},
+		{"wide cut", "三楼打印机卡纸", "三楼打印… ", 10},
+		{"wide cut at an odd column", "a三楼打印机卡纸", "a三楼打印…", 10},
+		{"combining marks take no column", "Cafe\u0301 ok", "Cafe\u0301 ok  ", 9},
+		{"empty", "", "     ", 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := fitColumns(tt.in, tt.cols)
+			if got != tt.want {
+				t.Errorf("fitColumns(%q, %d) = %q, want %q", tt.in, tt.cols, got, tt.want)
+			}
+			cols := 0
+			for _, r := range got {
+				cols += runeColumns(r)
+			}
+			if cols != tt.cols {
+				t.Errorf("fitColumns(%q, %d) takes %d columns", tt.in, tt.cols, cols)
+			}
+		})
+	}
+}
