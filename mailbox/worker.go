@@ -150,12 +150,12 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 		return false, err
 	}
 	s.c, s.dc = cn.c, cn.dc
-	defer s.c.Close()
 	hard := context.AfterFunc(ctx, func() {
 		time.AfterFunc(w.cfg.ShutdownGrace+hardStopMargin, func() { _ = s.c.Close() })
 	})
 	defer hard()
-	// Fetches wait for Buffer space at most as long as handlers run.
+	// Fetches wait for Buffer space at most as long as handlers run. The
+	// connection closes first: fetches still in flight end with it.
 	s.fetchCtx, s.cancelFetch = context.WithCancel(w.hctx)
 	defer func() {
 		_ = s.c.Close()
