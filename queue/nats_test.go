@@ -12,28 +12,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-)
 
-// startNATS runs an embedded JetStream server on 127.0.0.1 (port -1: any).
-func startNATS(t *testing.T, port int, storeDir string) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir,
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
-}
+	"github.com/triage-dev/triage/internal/testkit"
+)
 
 func natsURL(s *server.Server) string {
 	return fmt.Sprintf("nats://%s", s.Addr().String())
@@ -74,7 +55,7 @@ func streamMsgs(t *testing.T, st jetstream.Stream) uint64 {
 }
 
 func TestNATSPublishOnceForTheSameTicket(t *testing.T) {
-	srv := startNATS(t, -1, t.TempDir())
+	srv := testkit.StartNATS(t)
 	st := streamFor(t, natsURL(srv))
 	log, _ := testLogger()
 	sink, err := New("systems", Config{Type: "nats", URL: natsURL(srv), Subject: "tickets.{{.Tier}}.{{.Class.Queue}}", Stream: "TICKETS"}, "", log)
@@ -116,7 +97,7 @@ func TestNATSPublishOnceForTheSameTicket(t *testing.T) {
 }
 
 func TestNATSStreamChecks(t *testing.T) {
-	srv := startNATS(t, -1, t.TempDir())
+	srv := testkit.StartNATS(t)
 	_, err := New("s", Config{Type: "nats", URL: natsURL(srv), Subject: "tickets.x", Stream: "MISSING"}, "", nil)
 	if err == nil || !strings.Contains(err.Error(), "stream") {
 		t.Fatalf("want a missing-stream error, got %v", err)
@@ -153,7 +134,7 @@ func TestSanitizeSubject(t *testing.T) {
 
 func TestNATSOutageThenRecovery(t *testing.T) {
 	store := t.TempDir()
-	srv := startNATS(t, -1, store)
+	srv := testkit.StartNATSAt(t, -1, store)
 	port := natsPort(srv)
 	url := natsURL(srv)
 	st := streamFor(t, url)
@@ -178,7 +159,7 @@ func TestNATSOutageThenRecovery(t *testing.T) {
 	go func() { done <- r.Deliver(context.Background(), tk) }()
 	waitFor(t, "a logged retry", func() bool { return strings.Count(logs.String(), "will retry") >= 2 })
 
-	srv2 := startNATS(t, port, store)
+	srv2 := testkit.StartNATSAt(t, port, store)
 	if err := <-done; err != nil {
 		t.Fatalf("Deliver after restart: %v", err)
 	}

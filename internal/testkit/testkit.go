@@ -126,8 +126,15 @@ func (s *SyncBuffer) String() string {
 // loopback port, stopped when the test ends.
 func StartNATS(t testing.TB) *server.Server {
 	t.Helper()
+	return StartNATSAt(t, -1, t.TempDir())
+}
+
+// StartNATSAt is StartNATS on 127.0.0.1:port (-1: any) keeping JetStream in
+// storeDir, so an outage test can start the same server again.
+func StartNATSAt(t testing.TB, port int, storeDir string) *server.Server {
+	t.Helper()
 	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir,
 		NoLog: true, NoSigs: true,
 	})
 	if err != nil {
