@@ -453,21 +453,12 @@ func BenchmarkDaemonIdleRSS(b *testing.B) {
 }
 
 func idleCount(httpAddr string) float64 {
-	resp, err := http.Get("http://" + httpAddr + "/metrics")
-	if err != nil {
+	code, body := testkit.AdminRequest(http.MethodGet, httpAddr, "/metrics", "")
+	if code != http.StatusOK {
 		return 0
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	sum := 0.0
-	for _, l := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(l, "triage_imap_idle{") {
-			f := strings.Fields(l)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
-	}
-	return sum
+	v, _ := testkit.SumMetric(body, "triage_imap_idle", nil)
+	return v
 }
 
 func procKB(b *testing.B, pid int, field string) int {

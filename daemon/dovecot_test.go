@@ -178,31 +178,14 @@ func (e *e2e) stop() {
 }
 
 func (e *e2e) get(path string) (int, string) {
-	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+e.httpAddr+path, nil)
-	req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.AdminRequest(http.MethodGet, e.httpAddr, path, e2eAdminToken)
 }
 
 // metric scrapes /metrics and sums each family's samples whose labels
 // include every pair in match.
 func (e *e2e) metric(name string, match map[string]string) float64 {
 	e.t.Helper()
-	code, body := e.get("/metrics")
-	if code != http.StatusOK {
-		e.t.Fatalf("/metrics: %d %s", code, body)
-	}
-	v, err := testkit.SumMetric(body, name, match)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return v
+	return testkit.AdminMetric(e.t, e.httpAddr, e2eAdminToken, name, match)
 }
 
 func readJSONL(t *testing.T, path string) []classifier.Ticket {
@@ -517,26 +500,11 @@ func TestDaemonDovecot(t *testing.T) {
 }
 
 func (e *e2e) post(path string) (int, string) {
-	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+e.httpAddr+path, nil)
-	req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.AdminRequest(http.MethodPost, e.httpAddr, path, e2eAdminToken)
 }
 
 func (e *e2e) getNoAuth(path string) (int, string) {
-	resp, err := http.Get("http://" + e.httpAddr + path)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.AdminRequest(http.MethodGet, e.httpAddr, path, "")
 }
 
 func droppedWithFolder(want map[string]*classifier.Ticket) int {

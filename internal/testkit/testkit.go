@@ -5,7 +5,9 @@ package testkit
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +76,41 @@ func SumFamilies(fams []*dto.MetricFamily, name string, match map[string]string)
 		}
 	}
 	return sum
+}
+
+// AdminRequest sends method to the admin server at addr for path, with the
+// bearer token unless it is empty, and returns the status and body. A
+// transport error is status 0 with the error as the body: callers poll.
+func AdminRequest(method, addr, path, token string) (int, string) {
+	req, err := http.NewRequest(method, "http://"+addr+path, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// AdminMetric scrapes the admin server's /metrics and sums name's samples
+// whose labels include every pair in match; a failed scrape fails t.
+func AdminMetric(t testing.TB, addr, token, name string, match map[string]string) float64 {
+	t.Helper()
+	code, body := AdminRequest(http.MethodGet, addr, "/metrics", token)
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, body)
+	}
+	v, err := SumMetric(body, name, match)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // SumMetric is SumFamilies over a /metrics response body.

@@ -183,32 +183,13 @@ log: {level: debug, format: json}
 }
 
 func (r *run) get(path string) (int, string) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+r.httpAddr+path, nil)
-	if err != nil {
-		return 0, err.Error()
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.AdminRequest(http.MethodGet, r.httpAddr, path, adminToken)
 }
 
 // metric sums a family's samples whose labels include every pair in match.
 func (r *run) metric(t *testing.T, name string, match map[string]string) float64 {
 	t.Helper()
-	code, body := r.get("/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d %s", code, body)
-	}
-	v, err := testkit.SumMetric(body, name, match)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return testkit.AdminMetric(t, r.httpAddr, adminToken, name, match)
 }
 
 func count(samples []sample, o outcome) int {
