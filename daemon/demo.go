@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -88,18 +87,13 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	mails, err := fs.Glob(examples.Files, "mail/*.eml")
+	mails, err := examples.Mails()
 	if err != nil {
-		return err
+		return fmt.Errorf("demo: %w", err)
 	}
-	sort.Strings(mails)
-	for _, name := range mails {
-		raw, err := fs.ReadFile(examples.Files, name)
-		if err != nil {
-			return err
-		}
-		if err := appendMail(user, raw); err != nil {
-			return fmt.Errorf("demo: seed %s: %w", name, err)
+	for _, m := range mails {
+		if err := appendMail(user, m.Raw); err != nil {
+			return fmt.Errorf("demo: seed %s: %w", m.Name, err)
 		}
 	}
 
@@ -202,8 +196,7 @@ func runeColumns(r rune) int {
 }
 
 func appendMail(u *imapmemserver.User, raw []byte) error {
-	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
-	raw = bytes.ReplaceAll(raw, []byte("\n"), []byte("\r\n"))
+	raw = examples.ToCRLF(raw)
 	_, err := u.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: time.Now()})
 	return err
 }

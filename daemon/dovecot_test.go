@@ -2,18 +2,15 @@ package daemon
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -233,19 +230,13 @@ func expected(t *testing.T, rulesPath string, mails [][]byte) map[string]*classi
 
 func exampleMails(t testing.TB) [][]byte {
 	t.Helper()
-	names, err := fs.Glob(examples.Files, "mail/*.eml")
+	mails, err := examples.Mails()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(names)
-	var out [][]byte
-	for _, n := range names {
-		b, err := fs.ReadFile(examples.Files, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-		out = append(out, b)
+	out := make([][]byte, len(mails))
+	for i, m := range mails {
+		out[i] = m.Raw
 	}
 	return out
 }

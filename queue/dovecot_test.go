@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/internal/dovecottest"
 )
 
@@ -53,7 +54,7 @@ func TestLMTPIntoDovecot(t *testing.T) {
 	for i, name := range []string{"vpn.eml", "encoded-subject.eml", "no-subject.eml"} {
 		tk := sampleTicket(readMail(t, name))
 		_, rest := splitDovecotTrace(t, msgs[i].Raw)
-		want := toCRLF(forwardMessage(tk, "[L2][P2]"))
+		want := examples.ToCRLF(forwardMessage(tk, "[L2][P2]"))
 		if !bytes.Equal(rest, want) {
 			t.Errorf("%s stored differently:\n got %q\nwant %q", name, rest, want)
 		}

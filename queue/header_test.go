@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/triage-dev/triage/examples"
 )
 
 func TestSanitizeHeaderText(t *testing.T) {
@@ -118,7 +120,7 @@ func TestForwardMessage(t *testing.T) {
 		{name: "no tag leaves the message alone", raw: vpn},
 		{name: "folded subject keeps its fold", raw: vpn, tag: "[L2][P2]",
 			wantSubject: "Subject: [L2][P2] VPN drops every few minutes since the"},
-		{name: "crlf message", raw: toCRLF(vpn), tag: "[L2][P2]",
+		{name: "crlf message", raw: examples.ToCRLF(vpn), tag: "[L2][P2]",
 			wantSubject: "Subject: [L2][P2] VPN drops every few minutes since the"},
 		{name: "already tagged in raw", raw: bytes.Replace(vpn, []byte("Subject: VPN"), []byte("Subject: [L2][P2] VPN"), 1), tag: "[L2][P2]"},
 		{name: "already tagged decoded", raw: enc, subject: "[L1][P3] Passwort", tag: "[L1][P3]"},
@@ -184,7 +186,7 @@ func TestForwardMessageLongSubjectFolds(t *testing.T) {
 
 func TestTriageHeadersHostileTicket(t *testing.T) {
 	hostile := "x\r\nBcc: evil@example.com\x00\n" + strings.Repeat("A", 5000)
-	tk := sampleTicket(toCRLF(readMail(t, "vpn.eml")))
+	tk := sampleTicket(examples.ToCRLF(readMail(t, "vpn.eml")))
 	tk.Class.Runbook = hostile
 	tk.Class.Queue = "systems\nX-Injected: 1"
 	tk.Class.Tier = "L2\r"

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -42,10 +41,6 @@ func readMail(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func toCRLF(b []byte) []byte {
-	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
 }
 
 func sampleTicket(raw []byte) *classifier.Ticket {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-smtp"
+
+	"github.com/triage-dev/triage/examples"
 )
 
 func TestMailForward(t *testing.T) {
@@ -57,7 +59,7 @@ func TestMailForward(t *testing.T) {
 
 			raw := readMail(t, tt.raw)
 			if strings.Contains(tt.name, "crlf") {
-				raw = toCRLF(raw)
+				raw = examples.ToCRLF(raw)
 			}
 			tk := sampleTicket(raw)
 			if err := sink.Send(context.Background(), tk); err != nil {
@@ -74,11 +76,11 @@ func TestMailForward(t *testing.T) {
 			if tt.server.user != "" && got.User != "triage" {
 				t.Errorf("not authenticated as triage (got %q)", got.User)
 			}
-			want := toCRLF(forwardMessage(tk, tt.tag))
+			want := examples.ToCRLF(forwardMessage(tk, tt.tag))
 			if !bytes.Equal(got.Data, want) {
 				t.Errorf("received message differs:\n got %q\nwant %q", got.Data, want)
 			}
-			if tt.tag == "" && !bytes.HasSuffix(got.Data, toCRLF(raw)) {
+			if tt.tag == "" && !bytes.HasSuffix(got.Data, examples.ToCRLF(raw)) {
 				t.Error("original message not received byte for byte after the added headers")
 			}
 			if strings.Contains(logs.String(), "s3cret-pw") {
@@ -295,7 +297,7 @@ func TestMailHostileTicketOverSMTP(t *testing.T) {
 			t.Errorf("line of %d octets", len(l))
 		}
 	}
-	if !bytes.HasSuffix(msgs[0].Data, toCRLF(bytes.SplitN(readMail(t, "vpn.eml"), []byte("\n\n"), 2)[1])) {
+	if !bytes.HasSuffix(msgs[0].Data, examples.ToCRLF(bytes.SplitN(readMail(t, "vpn.eml"), []byte("\n\n"), 2)[1])) {
 		t.Error("body changed")
 	}
 }

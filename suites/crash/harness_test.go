@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,19 +89,13 @@ type mail struct {
 // exampleMails reads examples/mail/*.eml with CRLF line ends.
 func exampleMails(t *testing.T) [][]byte {
 	t.Helper()
-	names, err := fs.Glob(examples.Files, "mail/*.eml")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("example mail: %d files, %v", len(names), err)
+	mails, err := examples.Mails()
+	if err != nil || len(mails) == 0 {
+		t.Fatalf("example mail: %d files, %v", len(mails), err)
 	}
-	sort.Strings(names)
-	out := make([][]byte, 0, len(names))
-	for _, n := range names {
-		b, err := fs.ReadFile(examples.Files, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-		out = append(out, b)
+	out := make([][]byte, len(mails))
+	for i, m := range mails {
+		out[i] = m.Raw
 	}
 	return out
 }
