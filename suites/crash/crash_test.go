@@ -121,11 +121,10 @@ func (r *streamReader) stored(t *testing.T) uint64 {
 	return info.State.Msgs
 }
 
-// crashConfig writes triage.yaml for the crash suite.
-func crashConfig(t *testing.T, dir string, srv *dovecottest.Server, natsURL string) string {
-	t.Helper()
-	cfg := fmt.Sprintf(`rules: rules.yaml
-accounts:
+// accountYAML is the suite's account on srv, with reconnect and retry
+// timings fast enough for a test.
+func accountYAML(srv *dovecottest.Server) string {
+	return fmt.Sprintf(`accounts:
   - name: helpdesk
     addr: %s
     tls: none
@@ -136,7 +135,14 @@ accounts:
     reconnect_max: 500ms
     retry_backoff: 200ms
     timeout: 10s
-queues:
+`, srv.Addr(), srv.User, crashPasswordEnv)
+}
+
+// crashConfig writes triage.yaml for the crash suite.
+func crashConfig(t *testing.T, dir string, srv *dovecottest.Server, natsURL string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`rules: rules.yaml
+%squeues:
   helpdesk: {type: file, path: out/helpdesk.jsonl}
   systems: {type: file, path: out/systems.jsonl}
   security: {type: nats, url: "%s", subject: tickets.security, stream: %s, retry: {initial: 50ms, max: 500ms}}
@@ -145,7 +151,7 @@ http: {listen: %s}
 state_dir: state
 shutdown_timeout: %s
 log: {level: info}
-`, srv.Addr(), srv.User, crashPasswordEnv, natsURL, streamName, natsURL, streamName, testkit.FreeAddr(t), shutdownTimeout)
+`, accountYAML(srv), natsURL, streamName, natsURL, streamName, testkit.FreeAddr(t), shutdownTimeout)
 	path := filepath.Join(dir, "triage.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -102,23 +102,12 @@ func sigtermConfig(t *testing.T, dir string, srv *dovecottest.Server, hookURL st
 		queues += fmt.Sprintf("  %s: {type: webhook, url: \"%s/tickets/%s\", retry: {initial: 50ms, max: 200ms}}\n", q, hookURL, q)
 	}
 	cfg := fmt.Sprintf(`rules: rules.yaml
-accounts:
-  - name: helpdesk
-    addr: %s
-    tls: none
-    username: %s
-    password_env: %s
-    mailboxes: [INBOX]
-    reconnect_min: 100ms
-    reconnect_max: 500ms
-    retry_backoff: 200ms
-    timeout: 10s
-queues:
+%squeues:
 %shttp: {listen: %s}
 state_dir: state
 shutdown_timeout: %s
 log: {level: info}
-`, srv.Addr(), srv.User, crashPasswordEnv, queues, testkit.FreeAddr(t), shutdownTimeout)
+`, accountYAML(srv), queues, testkit.FreeAddr(t), shutdownTimeout)
 	path := filepath.Join(dir, "triage.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
