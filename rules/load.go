@@ -242,24 +242,21 @@ func (b *builder) declaredSet(l located, what string) []string {
 
 // tier and priority check a value against the declared sets.
 func (b *builder) tier(f *srcFile, n *yaml.Node, what string) (string, bool) {
-	v, ok := b.str(f, n, what)
-	if !ok {
-		return "", false
-	}
-	if !contains(b.set.tiers, v) {
-		b.errf(f, n, "%s: unknown tier %q (declared: %s)", what, v, strings.Join(b.set.tiers, ", "))
-		return "", false
-	}
-	return v, true
+	return b.declared(f, n, what, "tier", b.set.tiers)
 }
 
 func (b *builder) priority(f *srcFile, n *yaml.Node, what string) (string, bool) {
+	return b.declared(f, n, what, "priority", b.set.priorities)
+}
+
+// declared decodes a string that must be one of the declared values of kind.
+func (b *builder) declared(f *srcFile, n *yaml.Node, what, kind string, values []string) (string, bool) {
 	v, ok := b.str(f, n, what)
 	if !ok {
 		return "", false
 	}
-	if !contains(b.set.priorities, v) {
-		b.errf(f, n, "%s: unknown priority %q (declared: %s)", what, v, strings.Join(b.set.priorities, ", "))
+	if !contains(values, v) {
+		b.errf(f, n, "%s: unknown %s %q (declared: %s)", what, kind, v, strings.Join(values, ", "))
 		return "", false
 	}
 	return v, true

@@ -161,7 +161,8 @@ func (d *diag) noAlias(f *srcFile, n *yaml.Node) bool {
 
 // mapping checks that n is a mapping whose keys are strings from allowed,
 // each at most once, and returns its entries in order. what names the
-// mapping in messages.
+// mapping in messages. (Mappings with keys of the user's choosing go
+// through freeMapping.)
 func (d *diag) mapping(f *srcFile, n *yaml.Node, what string, allowed []string) []keyValue {
 	if !d.noAlias(f, n) {
 		return nil
@@ -177,7 +178,7 @@ func (d *diag) mapping(f *srcFile, n *yaml.Node, what string, allowed []string) 
 		if !d.noAlias(f, k) {
 			continue
 		}
-		if k.Kind != yaml.ScalarNode || (k.ShortTag() != "!!str" && allowed != nil) {
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
 			d.errf(f, k, "%s: key must be a string, got %s", what, kindName(k))
 			continue
 		}
@@ -186,7 +187,7 @@ func (d *diag) mapping(f *srcFile, n *yaml.Node, what string, allowed []string) 
 			continue
 		}
 		seen[k.Value] = k
-		if allowed != nil && !contains(allowed, k.Value) {
+		if !contains(allowed, k.Value) {
 			d.errf(f, k, "%s: unknown key %q (allowed: %s)", what, k.Value, strings.Join(allowed, ", "))
 			continue
 		}
