@@ -24,7 +24,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -208,11 +207,13 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink s
 
 	// The bare client: connect, log in, select, UID FETCH BODY.PEEK[] in
 	// batches of 200 (the daemon's batch size).
-	cpu0, dcpu0 := processCPU(b), dovecotCPU(b, srv)
+	cpu0, _ := testkit.ProcessCPU()
+	dcpu0 := srv.CPUTime(b)
 	start := time.Now()
 	c, fetched := srv.BareFetch(b, addr, "INBOX", n, 200)
 	bare := time.Since(start)
-	bareCPU, bareDovecot := processCPU(b)-cpu0, dovecotCPU(b, srv)-dcpu0
+	cpu1, _ := testkit.ProcessCPU()
+	bareCPU, bareDovecot := cpu1-cpu0, srv.CPUTime(b)-dcpu0
 	if fetched != n {
 		b.Fatalf("bare fetch got %d of %d", fetched, n)
 	}
@@ -239,8 +240,8 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink s
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	cpu0, dcpu0 = processCPU(b), dovecotCPU(b, srv)
-	sys0 := processSysCPU(b)
+	cpu0, sys0 := testkit.ProcessCPU()
+	dcpu0 = srv.CPUTime(b)
 	start = time.Now()
 	go func() { done <- d.Run(ctx) }()
 	select {
@@ -249,8 +250,8 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink s
 		b.Fatalf("drain: %d of %d after 20 min", handled.Load(), n)
 	}
 	drain := time.Since(start)
-	drainCPU, drainDovecot := processCPU(b)-cpu0, dovecotCPU(b, srv)-dcpu0
-	drainSys := processSysCPU(b) - sys0
+	cpu1, sys1 := testkit.ProcessCPU()
+	drainCPU, drainSys, drainDovecot := cpu1-cpu0, sys1-sys0, srv.CPUTime(b)-dcpu0
 	cancel()
 	<-done
 
@@ -267,14 +268,6 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink s
 		n, addr, bareRate, float64(n)/single.Seconds(), drainRate, drainRate/bareRate, drainRate*single.Seconds()/float64(n))
 	b.Logf("CPU per message: bare client %.1f µs + Dovecot %.1f µs; daemon %.1f µs (%.1f µs of it in the kernel) + Dovecot %.1f µs (wall: bare %.1f µs, daemon %.1f µs, %d cores)",
 		perMsg(bareCPU), perMsg(bareDovecot), perMsg(drainCPU), perMsg(drainSys), perMsg(drainDovecot), perMsg(bare), perMsg(drain), runtime.NumCPU())
-}
-
-func dovecotCPU(b *testing.B, srv *dovecottest.Server) time.Duration {
-	d, err := srv.CPUTime()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
 }
 
 // BenchmarkDaemonHandle runs the daemon's per-message pipeline (decode,
@@ -305,7 +298,7 @@ func BenchmarkDaemonHandle(b *testing.B) {
 					InternalDate: time.Now(), Size: int64(len(raw)), Raw: raw}
 			}
 			var next atomic.Int64
-			cpu0 := processCPU(b)
+			cpu0, _ := testkit.ProcessCPU()
 			b.ReportAllocs()
 			b.SetParallelism(32) // 64 in flight on 2 cores, like the drain's concurrency
 			b.ResetTimer()
@@ -320,27 +313,10 @@ func BenchmarkDaemonHandle(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/msg")
+			cpu1, _ := testkit.ProcessCPU()
+			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/msg")
 		})
 	}
-}
-
-// processSysCPU is the CPU time the kernel has spent for the process.
-func processSysCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Stime.Nano())
-}
-
-// processCPU is the user + system CPU time the process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkDaemonExistsLatency delivers mail by LMTP one message at a time

@@ -7,13 +7,13 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 const (
@@ -63,24 +63,6 @@ func benchServer(b *testing.B) *dovecottest.Server {
 	return benchShared.srv
 }
 
-// dovecotCPU is the CPU time Dovecot has used so far.
-func dovecotCPU(b *testing.B, srv *dovecottest.Server) time.Duration {
-	d, err := srv.CPUTime()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
-}
-
-// processCPU is the user + system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 var benchBody = func() []byte {
 	var p []byte
 	for i := 0; len(p) < 2000; i++ {
@@ -115,14 +97,17 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		b.StartTimer()
-		t0, cpu0, own0 := time.Now(), dovecotCPU(b, srv), processCPU(b)
+		own0, _ := testkit.ProcessCPU()
+		t0, cpu0 := time.Now(), srv.CPUTime(b)
 		runDone := make(chan error, 1)
 		go func() { runDone <- a.Run(ctx) }()
 		handled.Wait()
 		for a.Status().Mailboxes[0].Done < benchMessages { // outcomes applied on the server
 			time.Sleep(time.Millisecond)
 		}
-		elapsed, cpu, own := time.Since(t0), dovecotCPU(b, srv)-cpu0, processCPU(b)-own0
+		elapsed, cpu := time.Since(t0), srv.CPUTime(b)-cpu0
+		own1, _ := testkit.ProcessCPU()
+		own := own1 - own0
 		b.StopTimer()
 		cancel()
 		if err := <-runDone; err != nil {
@@ -140,7 +125,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 func BenchmarkBareFetch(b *testing.B) {
 	srv := benchServer(b)
 	for b.Loop() {
-		t0, cpu0 := time.Now(), dovecotCPU(b, srv)
+		t0, cpu0 := time.Now(), srv.CPUTime(b)
 		c, err := imapclient.DialInsecure(srv.Addr(), nil)
 		if err != nil {
 			b.Fatal(err)
@@ -164,7 +149,7 @@ func BenchmarkBareFetch(b *testing.B) {
 		if err := cmd.Close(); err != nil {
 			b.Fatal(err)
 		}
-		elapsed, cpu := time.Since(t0), dovecotCPU(b, srv)-cpu0
+		elapsed, cpu := time.Since(t0), srv.CPUTime(b)-cpu0
 		_ = c.Logout().Wait()
 		_ = c.Close()
 		if n != benchMessages {
@@ -194,11 +179,11 @@ func BenchmarkBareStore(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		t0, cpu0 := time.Now(), dovecotCPU(b, srv)
+		t0, cpu0 := time.Now(), srv.CPUTime(b)
 		var all imap.UIDSet
 		all.AddRange(1, 0)
 		err = c.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{DefaultDoneKeyword}}, nil).Close()
-		elapsed, cpu := time.Since(t0), dovecotCPU(b, srv)-cpu0
+		elapsed, cpu := time.Since(t0), srv.CPUTime(b)-cpu0
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 // benchParallelism × GOMAXPROCS goroutines deliver at once; on the 2-core
@@ -31,7 +32,7 @@ func benchTicket() *classifier.Ticket {
 func runParallel(b *testing.B, send func(context.Context) error) {
 	b.ReportAllocs()
 	b.SetParallelism(benchParallelism)
-	start := processCPU()
+	start, _ := testkit.ProcessCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
@@ -43,8 +44,8 @@ func runParallel(b *testing.B, send func(context.Context) error) {
 		}
 	})
 	b.StopTimer()
-	if end := processCPU(); start > 0 && end > start {
-		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
+	if end, _ := testkit.ProcessCPU(); start > 0 && end > start {
+		b.ReportMetric(float64((end-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 

@@ -754,17 +754,18 @@ func (s *Server) Count(t testing.TB, mailbox string) int {
 // CPUTime is the CPU time (user + system) Dovecot has used so far: every
 // live process of its process group plus the children its master reaped.
 // Benchmarks compare it with the client's to show where the cores went.
-func (s *Server) CPUTime() (time.Duration, error) {
+func (s *Server) CPUTime(t testing.TB) time.Duration {
+	t.Helper()
 	s.mu.Lock()
 	cmd := s.cmd
 	s.mu.Unlock()
 	if cmd == nil {
-		return 0, errors.New("dovecottest: not running")
+		t.Fatal("dovecottest: cpu time: not running")
 	}
 	pgid := cmd.Process.Pid
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, fmt.Errorf("dovecottest: cpu time: %w", err)
+		t.Fatalf("dovecottest: cpu time: %v", err)
 	}
 	var ticks int64
 	for _, e := range entries {
@@ -800,5 +801,5 @@ func (s *Server) CPUTime() (time.Duration, error) {
 	}
 	// Linux reports clock ticks of 1/100 s (USER_HZ) on every platform Go
 	// supports.
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
