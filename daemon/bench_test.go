@@ -418,8 +418,8 @@ func BenchmarkDaemonIdleRSS(b *testing.B) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		time.Sleep(2 * time.Second) // settle
-		rss := procKB(b, cmd.Process.Pid, "VmRSS")
-		hwm := procKB(b, cmd.Process.Pid, "VmHWM")
+		rss := testkit.ProcStatusBytes(b, cmd.Process.Pid, "VmRSS") >> 10
+		hwm := testkit.ProcStatusBytes(b, cmd.Process.Pid, "VmHWM") >> 10
 		_ = cmd.Process.Signal(os.Interrupt)
 		stop()
 		b.ReportMetric(float64(rss)/1024, "rss-MB")
@@ -435,19 +435,4 @@ func idleCount(httpAddr string) float64 {
 	}
 	v, _ := testkit.SumMetric(body, "triage_imap_idle", nil)
 	return v
-}
-
-func procKB(b *testing.B, pid int, field string) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return kb
-		}
-	}
-	b.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
 }

@@ -35,7 +35,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -246,7 +245,7 @@ func (r *run) inboxDone(t *testing.T) bool {
 // stop reads the peak RSS, sends SIGTERM and expects exit status 0.
 func (r *run) stop(t *testing.T) {
 	t.Helper()
-	r.peakRSS = vmHWM(t, r.cmd.Process.Pid)
+	r.peakRSS = testkit.ProcStatusBytes(t, r.cmd.Process.Pid, "VmHWM")
 	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
@@ -260,26 +259,6 @@ func (r *run) stop(t *testing.T) {
 		<-r.exited
 		t.Errorf("triage did not stop within 60s of SIGTERM")
 	}
-}
-
-// vmHWM is a process's peak resident set size.
-func vmHWM(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("read /proc status: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", v, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM in /proc status")
-	return 0
 }
 
 // checkAll makes every assertion about a finished run.
