@@ -977,16 +977,30 @@ func (s *session) dropReady() {
 	s.ready = nil
 }
 
-// release returns what the session still holds in the Buffer once its
-// connection is closed: the fetches in flight end with it.
-func (s *session) release() {
-	s.cancelFetch()
+// dropFetches waits for the fetches in flight and drops what they brought;
+// the messages stay undone on the server. It reports whether one ended with
+// the connection.
+func (s *session) dropFetches() (connErr bool) {
 	for ; s.fetches > 0; s.fetches-- {
-		<-s.fetchDone
+		fr := <-s.fetchDone
+		connErr = connErr || (fr.err != nil && isConnErr(fr.err))
 	}
 	for len(s.fetchMsgs) > 0 {
 		s.cfg.Buffer.release((<-s.fetchMsgs).held)
 	}
+	for uid := range s.fetchBatch {
+		delete(s.known, uid)
+		delete(s.noticedAt, uid)
+	}
+	s.fetchBatch = nil
+	return connErr
+}
+
+// release returns what the session still holds in the Buffer once its
+// connection is closed: the fetches in flight end with it.
+func (s *session) release() {
+	s.cancelFetch()
+	s.dropFetches()
 	s.dropReady()
 }
 
@@ -997,24 +1011,9 @@ func (s *session) shutdown() error {
 	w := s.w
 	s.dropReady()
 	s.queue = nil
-	if s.fetches > 0 {
-		// Bounded by the connection deadlines; what they bring is dropped.
-		var connErr bool
-		for ; s.fetches > 0; s.fetches-- {
-			fr := <-s.fetchDone
-			connErr = connErr || (fr.err != nil && isConnErr(fr.err))
-		}
-		for len(s.fetchMsgs) > 0 {
-			s.cfg.Buffer.release((<-s.fetchMsgs).held)
-		}
-		for uid := range s.fetchBatch {
-			delete(s.known, uid)
-			delete(s.noticedAt, uid)
-		}
-		s.fetchBatch = nil
-		if connErr {
-			return nil
-		}
+	// Bounded by the connection deadlines.
+	if s.dropFetches() {
+		return nil
 	}
 	if s.applying {
 		if err := s.applied(<-s.applyDone); err != nil {
