@@ -11,6 +11,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/triage-dev/triage/classifier"
 )
 
 // Streams are the standard streams a command reads and writes.
@@ -129,6 +131,23 @@ func printUsage(w io.Writer, cmds map[string]Command) {
 
 // newFlagSet returns a FlagSet that reports to s.Err with the command's
 // synopsis.
+// mailFlags are the flags of explain and replay, which classify mail as the
+// daemon would for one mailbox.
+type mailFlags struct{ rules, account, mailbox *string }
+
+func addMailFlags(fs *flag.FlagSet) mailFlags {
+	return mailFlags{
+		rules:   fs.String("rules", "", "rules file or directory (required)"),
+		account: fs.String("account", "", "account name the rules read as the account field"),
+		mailbox: fs.String("mailbox", "INBOX", "mailbox name the rules read as the mailbox field"),
+	}
+}
+
+// meta is the mailbox the rules see the mail in.
+func (f mailFlags) meta() classifier.Meta {
+	return classifier.Meta{Account: *f.account, Mailbox: *f.mailbox}
+}
+
 func newFlagSet(s Streams, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(s.Err)

@@ -16,21 +16,19 @@ import (
 func runExplain(ctx context.Context, s Streams, args []string) int {
 	const usage = "explain --rules RULES [--json] [--account A] [--mailbox M] MAIL..."
 	fs := newFlagSet(s, "explain", usage)
-	rulesPath := fs.String("rules", "", "rules file or directory (required)")
+	mf := addMailFlags(fs)
 	asJSON := fs.Bool("json", false, "print one Ticket JSON document per message, one per line")
-	account := fs.String("account", "", "account name the rules read as the account field")
-	mailbox := fs.String("mailbox", "INBOX", "mailbox name the rules read as the mailbox field")
 	pos, code, ok := parseOrExit(fs, args)
 	if !ok {
 		return code
 	}
-	if *rulesPath == "" {
+	if *mf.rules == "" {
 		return usageError(fs, "--rules is required")
 	}
 	if len(pos) == 0 {
 		return usageError(fs, "want at least one MAIL file (- for stdin)")
 	}
-	set, ok := loadRules(s.Err, "explain", *rulesPath)
+	set, ok := loadRules(s.Err, "explain", *mf.rules)
 	if !ok {
 		return exitFail
 	}
@@ -70,7 +68,7 @@ func runExplain(ctx context.Context, s Streams, args []string) int {
 			exit = exitFail
 			continue
 		}
-		ticket, decision := c.ClassifyMailTrace(set, mail, classifier.Meta{Account: *account, Mailbox: *mailbox})
+		ticket, decision := c.ClassifyMailTrace(set, mail, mf.meta())
 		if *asJSON {
 			if err := enc.Encode(ticket); err != nil {
 				fmt.Fprintf(s.Err, "triage explain: write: %v\n", err)

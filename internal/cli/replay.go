@@ -90,22 +90,20 @@ func (t *tally) add(c classifier.Classification) {
 func runReplay(ctx context.Context, s Streams, args []string) int {
 	const usage = "replay --rules RULES [--json] [--account A] [--mailbox M] SOURCE"
 	fs := newFlagSet(s, "replay", usage)
-	rulesPath := fs.String("rules", "", "rules file or directory (required)")
+	mf := addMailFlags(fs)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	account := fs.String("account", "", "account name the rules read as the account field")
-	mailbox := fs.String("mailbox", "INBOX", "mailbox name the rules read as the mailbox field")
 	pos, code, ok := parseOrExit(fs, args)
 	if !ok {
 		return code
 	}
-	if *rulesPath == "" {
+	if *mf.rules == "" {
 		return usageError(fs, "--rules is required")
 	}
 	if len(pos) != 1 {
 		return usageError(fs, "want exactly one SOURCE (Maildir, mbox file or folder of .eml)")
 	}
 	source := pos[0]
-	set, ok := loadRules(s.Err, "replay", *rulesPath)
+	set, ok := loadRules(s.Err, "replay", *mf.rules)
 	if !ok {
 		return exitFail
 	}
@@ -116,7 +114,7 @@ func runReplay(ctx context.Context, s Streams, args []string) int {
 	}
 
 	c := classifier.New()
-	meta := classifier.Meta{Account: *account, Mailbox: *mailbox}
+	meta := mf.meta()
 	t := newTally()
 	err = eachMessage(ctx, source, format, func(m sourceMessage) error {
 		t.messages++
