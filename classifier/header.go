@@ -186,27 +186,9 @@ func scanHeaderInto(raw []byte, maxFields int, defects *defectList, fields []raw
 	return h
 }
 
-// validFieldLine reports whether line starts with "name:" where name is
+// validFieldName reports whether line starts with "name:" where name is
 // printable ASCII without a colon (trailing blanks before the colon occur
 // in the wild and are tolerated).
-func validFieldLine(line []byte) bool {
-	i := bytes.IndexByte(line, ':')
-	if i <= 0 {
-		return false
-	}
-	name := bytes.TrimRight(line[:i], " \t")
-	if len(name) == 0 {
-		return false
-	}
-	for _, c := range name {
-		if c < 33 || c > 126 {
-			return false
-		}
-	}
-	return true
-}
-
-// validFieldName is validFieldLine for a string.
 func validFieldName(line string) bool {
 	i := strings.IndexByte(line, ':')
 	if i <= 0 {

@@ -47,7 +47,7 @@ func BuildMessage(m *rules.InlineMessage) []byte {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !validFieldLine([]byte(k + ":")) {
+		if !validFieldName(k + ":") {
 			continue
 		}
 		ck := textproto.CanonicalMIMEHeaderKey(k)
