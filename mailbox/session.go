@@ -581,9 +581,6 @@ func (s *session) dispatch() {
 		delete(s.known, uid)
 		w.inflight[uid] = m.InternalDate
 		w.start(m)
-		if ev := w.a.ev.Seen; ev != nil {
-			ev(s.cfg.Name, w.mailbox)
-		}
 		n++
 	}
 	if n > 0 {
@@ -855,13 +852,6 @@ func (s *session) recordApplied(applied map[Verdict]int) {
 		st.Retried += uint64(applied[Retry])
 		st.InFlight = inflight
 	})
-	if ev := w.a.ev.Applied; ev != nil {
-		for _, v := range []Verdict{Done, Quarantine, Failed, Retry} {
-			if applied[v] > 0 {
-				ev(s.cfg.Name, w.mailbox, v, applied[v])
-			}
-		}
-	}
 }
 
 // move files the messages into folder, creating it on first use.

@@ -78,11 +78,6 @@ type Events struct {
 	// applied batch; oldest is the INTERNALDATE of the lowest-UID undone
 	// message when it is known (zero otherwise).
 	Backlog func(account, mailbox string, undone int, oldest time.Time)
-	// Seen is called for every message handed to the Handler.
-	Seen func(account, mailbox string)
-	// Applied reports n outcomes with verdict v committed on the server
-	// (Retry: n messages left for a later attempt).
-	Applied func(account, mailbox string, v Verdict, n int)
 	// Oversized reports a message over MaxMessageBytes that is quarantined
 	// without reaching the Handler (so the Handler cannot count it).
 	Oversized func(account, mailbox string, uid uint32)
