@@ -48,10 +48,8 @@ type webhookSink struct {
 	client      *http.Client
 	log         *slog.Logger
 
-	// Per-request work done once: the parsed request (nil when the URL or
-	// method does not build one: Send then reports that per ticket, as
-	// before), the headers every request carries, keyed HMAC states.
-	tmpl   *http.Request
+	// Per-request work done once: the headers every request carries,
+	// keyed HMAC states.
 	fixed  http.Header
 	sigKey string // canonical sigHeader
 	hmacs  sync.Pool
@@ -159,9 +157,6 @@ func (s *webhookSink) prepare() {
 		s.fixed[k] = v[:len(v):len(v)] // shared by requests: append must copy
 	}
 	s.sigKey = http.CanonicalHeaderKey(s.sigHeader)
-	if req, err := http.NewRequest(s.method, s.url, nil); err == nil {
-		s.tmpl = req
-	}
 	if s.secret != nil {
 		s.hmacs.New = func() any { return hmac.New(sha256.New, s.secret) }
 	}
@@ -204,38 +199,12 @@ func (s *webhookSink) signature(body []byte) string {
 	return signWith(m, body)
 }
 
-// newRequest is http.NewRequestWithContext(ctx, s.method, s.url,
-// bytes.NewReader(body)) without parsing the URL again: a copy of the
-// request built once. The body stays a plain *bytes.Reader, which net/http
-// writes together with the headers in one packet; the transport may read it
-// after Do returned, so it is not a pooled buffer.
-func (s *webhookSink) newRequest(ctx context.Context, body []byte) (*http.Request, error) {
-	if s.tmpl == nil {
-		return http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(body))
-	}
-	req := s.tmpl.WithContext(ctx) // a shallow copy; the URL is only read
-	req.Header = nil
-	req.ContentLength = int64(len(body))
-	if len(body) == 0 {
-		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
-		return req, nil
-	}
-	r := bytes.NewReader(body)
-	req.Body = io.NopCloser(r)
-	snapshot := *r
-	req.GetBody = func() (io.ReadCloser, error) {
-		r := snapshot
-		return io.NopCloser(&r), nil
-	}
-	return req, nil
-}
-
 func (s *webhookSink) Send(ctx context.Context, t *classifier.Ticket) error {
 	body, err := s.renderBody(t)
 	if err != nil {
 		return permanent("queue %s: %w", s.name, err)
 	}
-	req, err := s.newRequest(ctx, body)
+	req, err := http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(body))
 	if err != nil {
 		return permanent("queue %s: build request: %w", s.name, redactErr(err))
 	}
