@@ -8,7 +8,6 @@ package daemon
 // TRIAGE_BENCH_MESSAGES changes the backlog size (default 10,000).
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -137,30 +136,7 @@ func forwardedMails(b *testing.B) [][]byte {
 // variedMail returns the i-th benchmark message: an example mail with a
 // unique Message-ID.
 func variedMail(mails [][]byte, i int) []byte {
-	raw := mails[i%len(mails)]
-	return append([]byte(fmt.Sprintf("Message-ID: <bench-%d@example.com>\r\n", i)), dropHeader(raw, "Message-ID")...)
-}
-
-func dropHeader(raw []byte, name string) []byte {
-	var out bytes.Buffer
-	lines := bytes.SplitAfter(raw, []byte("\n"))
-	inHeader, skipping := true, false
-	for _, l := range lines {
-		if inHeader && (len(bytes.TrimSpace(l)) == 0) {
-			inHeader = false
-		}
-		if inHeader {
-			if skipping && (l[0] == ' ' || l[0] == '\t') {
-				continue
-			}
-			skipping = bytes.HasPrefix(bytes.ToLower(l), []byte(strings.ToLower(name)+":"))
-			if skipping {
-				continue
-			}
-		}
-		out.Write(l)
-	}
-	return out.Bytes()
+	return testkit.WithMessageID(mails[i%len(mails)], fmt.Sprintf("<bench-%d@example.com>", i))
 }
 
 // BenchmarkDaemonDrain drains a backlog through the whole daemon (fetch,

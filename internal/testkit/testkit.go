@@ -210,6 +210,33 @@ func ProcStatusBytes(t testing.TB, pid int, field string) int64 {
 	return 0
 }
 
+// WithMessageID returns raw (CRLF line ends) with its Message-ID, folded or
+// not, replaced by msgID, so each copy of a sample mail is a distinct ticket.
+func WithMessageID(raw []byte, msgID string) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(raw)
+	}
+	var out bytes.Buffer
+	out.Grow(len(raw) + 64)
+	fmt.Fprintf(&out, "Message-ID: %s\r\n", msgID)
+	skipping := false
+	for _, line := range bytes.SplitAfter(raw[:end], []byte("\r\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if skipping && (line[0] == ' ' || line[0] == '\t') {
+			continue
+		}
+		skipping = len(line) >= 11 && strings.EqualFold(string(line[:11]), "message-id:")
+		if !skipping {
+			out.Write(line)
+		}
+	}
+	out.Write(raw[end:])
+	return out.Bytes()
+}
+
 // FreeAddr returns a 127.0.0.1 address with a port free at the moment.
 func FreeAddr(t testing.TB) string {
 	t.Helper()

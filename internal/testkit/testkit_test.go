@@ -37,3 +37,20 @@ triage_decode_duration_seconds_count 7
 		t.Error("SumMetric accepted garbage")
 	}
 }
+
+func TestWithMessageID(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"replaced", "From: a\r\nMessage-ID: <old@x>\r\nSubject: s\r\n\r\nMessage-ID: in the body\r\n",
+			"Message-ID: <new@x>\r\nFrom: a\r\nSubject: s\r\n\r\nMessage-ID: in the body\r\n"},
+		{"folded", "message-id:\r\n <old@x>\r\nSubject: s\r\n\r\nbody\r\n",
+			"Message-ID: <new@x>\r\nSubject: s\r\n\r\nbody\r\n"},
+		{"added", "Subject: s\r\n\r\nbody\r\n", "Message-ID: <new@x>\r\nSubject: s\r\n\r\nbody\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(WithMessageID([]byte(tt.in), "<new@x>")); got != tt.want {
+				t.Errorf("got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

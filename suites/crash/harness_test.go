@@ -100,33 +100,6 @@ func exampleMails(t *testing.T) [][]byte {
 	return out
 }
 
-// withMessageID returns raw with its Message-ID (folded or not) replaced by
-// msgID, so each copy of an example is a distinct ticket.
-func withMessageID(raw []byte, msgID string) []byte {
-	end := bytes.Index(raw, []byte("\r\n\r\n"))
-	if end < 0 {
-		end = len(raw)
-	}
-	var out bytes.Buffer
-	out.Grow(len(raw) + 64)
-	fmt.Fprintf(&out, "Message-ID: %s\r\n", msgID)
-	skipping := false
-	for _, line := range bytes.SplitAfter(raw[:end], []byte("\r\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		if skipping && (line[0] == ' ' || line[0] == '\t') {
-			continue
-		}
-		skipping = len(line) >= 11 && strings.EqualFold(string(line[:11]), "message-id:")
-		if !skipping {
-			out.Write(line)
-		}
-	}
-	out.Write(raw[end:])
-	return out.Bytes()
-}
-
 // backlog generates n distinct mails: the example mails in turn, each copy
 // with its own Message-ID, plus every unparseableEvery-th mail a message
 // without any header field (0: none). Each is classified with the rules in
@@ -153,7 +126,7 @@ func backlog(t *testing.T, rulesPath, prefix string, n, unparseableEvery int) []
 			}
 		} else {
 			m.key = fmt.Sprintf("<%s.%05d.%d@crash.example.com>", prefix, i, i%len(ex))
-			m.raw = withMessageID(ex[i%len(ex)], m.key)
+			m.raw = testkit.WithMessageID(ex[i%len(ex)], m.key)
 			tk, err := c.Classify(set, m.raw, classifier.Meta{Account: "helpdesk", Mailbox: "INBOX"})
 			if err != nil {
 				t.Fatalf("classify mail %d: %v", i, err)
