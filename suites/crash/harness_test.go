@@ -265,7 +265,7 @@ func startTriage(t *testing.T, cfg, logPath string, env ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{exited: make(chan struct{})}
-	p.log = &lineCounter{w: f, match: []byte("msg=handled"), n: &p.handled}
+	p.log = &lineCounter{w: f, match: []byte("msg=handled"), n: &p.handled, spoke: make(chan struct{})}
 	cmd := exec.Command(triageBin, "run", "--config", cfg)
 	cmd.Env = append(os.Environ(), env...)
 	// A race-enabled binary sleeps 1 s at exit by default; exit times are measured.
@@ -304,9 +304,17 @@ func (p *proc) kill(t *testing.T) {
 }
 
 // terminate sends SIGTERM and waits at most limit for the exit; it returns
-// how long the exit took.
+// how long the exit took. It first waits for the process's first output:
+// triage installs its SIGTERM handler before it logs anything, and a signal
+// that comes sooner kills it outright.
 func (p *proc) terminate(t *testing.T, limit time.Duration) time.Duration {
 	t.Helper()
+	select {
+	case <-p.log.spoke:
+	case <-p.exited:
+	case <-time.After(limit):
+		t.Fatalf("triage wrote nothing within %v of its start", limit)
+	}
 	start := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
@@ -327,6 +335,7 @@ type lineCounter struct {
 	w       io.Writer
 	match   []byte
 	n       *atomic.Int64
+	spoke   chan struct{} // closed at the first output
 	mu      sync.Mutex
 	partial []byte
 	tail    []string // last lines, for failure messages
@@ -335,6 +344,11 @@ type lineCounter struct {
 func (c *lineCounter) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	select {
+	case <-c.spoke:
+	default:
+		close(c.spoke)
+	}
 	data := append(c.partial, b...)
 	for {
 		i := bytes.IndexByte(data, '\n')
