@@ -387,6 +387,7 @@ func (p *Proxy) pipe(l *link, dir Direction, src, dst net.Conn) {
 				select {
 				case queue <- c:
 				case <-l.done:
+					p.springLost(c)
 					return
 				}
 			}
@@ -445,6 +446,9 @@ func (p *Proxy) deliver(l *link, dir Direction, dst net.Conn, queue <-chan chunk
 		if timer != nil {
 			timer.Stop()
 		}
+		for c := range queue { // the link ended; the reader closes queue soon
+			p.springLost(c)
+		}
 	}()
 	for c := range queue {
 		if wait := time.Until(c.due); wait > 0 {
@@ -456,11 +460,13 @@ func (p *Proxy) deliver(l *link, dir Direction, dst net.Conn, queue <-chan chunk
 			select {
 			case <-timer.C:
 			case <-l.done:
+				p.springLost(c)
 				return
 			}
 		}
 		if l.silenced.Load() {
 			p.discarded[dir].Add(int64(len(c.data)))
+			p.springLost(c)
 			continue
 		}
 		if c.data == nil && c.trip == nil {
@@ -469,21 +475,37 @@ func (p *Proxy) deliver(l *link, dir Direction, dst net.Conn, queue <-chan chunk
 		}
 		if _, err := dst.Write(c.data); err != nil {
 			l.close(true)
+			p.springLost(c)
 			return
 		}
 		p.relayed[dir].Add(int64(len(c.data)))
 		if tw := c.trip; tw != nil {
-			if tw.silence {
-				p.SetBlackhole(true)
-			} else {
-				p.cutAll(!tw.fin)
-			}
-			p.fire(tw)
+			p.spring(tw)
 			if tw.silence {
 				continue // what follows is read and dropped
 			}
 			return
 		}
+	}
+}
+
+// spring does what tw is armed to do, to every connection, and reports it.
+func (p *Proxy) spring(tw *tripwire) {
+	if tw.silence {
+		p.SetBlackhole(true)
+	} else {
+		p.cutAll(!tw.fin)
+	}
+	p.fire(tw)
+}
+
+// springLost springs the tripwire of a chunk that will never be written
+// because its link already ended (an earlier mark's cut can close a
+// connection after its chunk reached the next mark): the mark was reached,
+// and a mark that never fires would leave its waiter hanging.
+func (p *Proxy) springLost(c chunk) {
+	if c.trip != nil {
+		p.spring(c.trip)
 	}
 }
 

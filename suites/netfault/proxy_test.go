@@ -495,3 +495,46 @@ func TestProxyCutAfterSeveralMarks(t *testing.T) {
 		t.Errorf("after the last mark: got %d bytes and %v, want the whole %d", len(got), err, sourceBytes)
 	}
 }
+
+// TestProxyMarkReachedOnALinkAnEarlierMarkCuts covers a mark reached on a
+// connection that an earlier mark's cut closes before the chunk is written
+// (a client that reconnected fast, seen in CI): the mark still fires.
+func TestProxyMarkReachedOnALinkAnEarlierMarkCuts(t *testing.T) {
+	up := startUpstream(t, drain)
+	p := startProxy(t, up.ln.Addr().String())
+	// Chunks wait a second in the proxy, so the second mark's chunk is still
+	// queued when the first mark's chunk is written and cuts everything.
+	p.SetLatency(time.Second)
+	fired := p.CutAfter(Upstream, 10, 10)
+	armed := func(left int64, marksAfter int) func() bool {
+		return func() bool {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return p.trip != nil && p.trip.left == left && len(p.trip.marks) == marksAfter
+		}
+	}
+	first := dial(t, p.Addr())
+	if _, err := first.Write([]byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	// The second connection must open after the first mark was reached, or
+	// it is doomed with the first and relays nothing.
+	waitUntil(t, "the first mark to be reached", armed(10, 0))
+	second := dial(t, p.Addr())
+	if _, err := second.Write([]byte("abcdefghij")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the second mark to be reached", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.trip == nil
+	})
+	waitFired(t, fired, 10*time.Second, "the first mark")
+	waitFired(t, fired, 10*time.Second, "the second mark, whose connection the first cut")
+	if _, open := <-fired; open {
+		t.Error("the channel got a value past the last mark")
+	}
+	if got := p.Stats().Relayed[Upstream]; got != 10 {
+		t.Errorf("relayed %d bytes upstream, want the first connection's 10", got)
+	}
+}
