@@ -529,7 +529,7 @@ func (w *walker) walk(e *entity, depth int, sink *textSink) {
 		// content and rebuild the entity with a well-formed header
 		// (without the transfer encoding, which is already undone).
 		params := map[string]string{}
-		for _, k := range []string{"charset", "boundary"} {
+		for _, k := range []string{"charset", "boundary", "format", "delsp"} {
 			if v, ok := paramText(ct, k, w.defects); ok {
 				params[k] = v
 			}
@@ -639,6 +639,9 @@ func (w *walker) text(e *entity, mediaType, charset string, sink *textSink) {
 		s = htmlToText(s)
 	} else {
 		s = cleanText(s)
+		if strings.EqualFold(e.param("format"), "flowed") {
+			s = unflow(s, strings.EqualFold(e.param("delsp"), "yes"))
+		}
 	}
 	s = strings.Trim(s, "\n")
 	if strings.TrimSpace(s) != "" {

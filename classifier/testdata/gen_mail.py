@@ -546,6 +546,43 @@ every 5&nbsp;minutes &amp; I lose my session.</p>
     raw += "\r\nAccess denied.\r\n"
     write("split-encoded-word", raw, subject="Zugriff verweigert für Jörg", body=["Access denied."], attachments=[])
 
+    # format=flowed as Thunderbird writes it: paragraphs wrapped with soft
+    # breaks (trailing space), a space-stuffed "From", a quoted flowed
+    # paragraph and a signature.
+    body = ("Hello,\r\n\r\n"
+            "since this morning the shared drive on fs01 reports that the disk \r\n"
+            "is full and nobody in accounting can save invoices.\r\n"
+            " From my desk I cannot reach it at all.\r\n\r\n"
+            "> Did you try to reconnect the drive? It usually helps when the \r\n"
+            "> mapping is stale.\r\n\r\n"
+            "Yes, twice.\r\n\r\n"
+            "-- \r\nAnn Example\r\n")
+    raw = headers("Shared drive full", msgid=msgid("flowed"),
+                  extra=["MIME-Version: 1.0", "Content-Type: text/plain; charset=UTF-8; format=flowed",
+                         "Content-Transfer-Encoding: 7bit"])
+    raw += "\r\n" + body
+    write("flowed", raw, subject="Shared drive full", **{"from": "ann@example.com"},
+          body=["the disk is full and nobody in accounting", "\nFrom my desk I cannot",
+                "> Did you try to reconnect the drive? It usually helps when the mapping is stale.",
+                "\n-- \nAnn Example"],
+          body_excludes=["disk \nis", "the \nmapping", " From my desk"],
+          attachments=[])
+
+    # format=flowed; delsp=yes as Apple Mail writes it, quoted-printable:
+    # the space before each soft break is not part of the text.
+    body = ("Der Drucker im 3. OG zeigt seit gestern den Fehler 0x0000 \r\n"
+            "0BCB und druckt nicht mehr. Neustart hat nicht gehol \r\n"
+            "fen.\r\n\r\nGrüße\r\nJörg\r\n")
+    raw = headers("=?utf-8?q?Drucker_3=2E_OG_druckt_nicht?=", frm="=?utf-8?q?J=C3=B6rg?= <joerg@example.de>",
+                  msgid=msgid("flowed-delsp"),
+                  extra=["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8; format=flowed; delsp=yes",
+                         "Content-Transfer-Encoding: quoted-printable"])
+    raw += "\r\n" + qp(body.encode())
+    write("flowed-delsp", raw, subject="Drucker 3. OG druckt nicht", **{"from": "joerg@example.de"},
+          body=["den Fehler 0x00000BCB und druckt", "Neustart hat nicht geholfen.", "Grüße\nJörg"],
+          body_excludes=["0x0000 ", "gehol fen"],
+          attachments=[])
+
     # no header at all
     write("unparseable-binary", bytes(range(256)) * 4 + b"\x00\x01garbage without any header", error="unparseable")
 
