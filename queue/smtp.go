@@ -83,6 +83,12 @@ func newMailSink(name string, cfg Config, baseDir string, log *slog.Logger) (*ma
 	if cfg.InsecureSkipVerify {
 		log.Warn("queue: TLS certificate verification is off")
 	}
+	if s.tlsMode == "none" && !isLoopbackAddr(cfg.Addr) {
+		// Allowed (LMTP to a delivery host on the LAN is common), but
+		// every forwarded mail crosses the network readable.
+		log.Warn("queue: mail is forwarded without TLS to a host that is not loopback; set tls: implicit if the peer offers it",
+			"queue", name, "type", cfg.Type, "addr", cfg.Addr)
+	}
 	return s, nil
 }
 

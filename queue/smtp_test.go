@@ -301,3 +301,30 @@ func TestMailHostileTicketOverSMTP(t *testing.T) {
 		t.Error("body changed")
 	}
 }
+
+func TestMailWarnsOfCleartextToTheNetwork(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		warn bool
+	}{
+		{"lmtp to a LAN host", Config{Type: "lmtp", Addr: "10.0.0.5:24"}, true},
+		{"smtp tls none to a remote host", Config{Type: "smtp", Addr: "mx.test:25", TLS: "none"}, true},
+		{"lmtp to loopback", Config{Type: "lmtp", Addr: "127.0.0.1:24"}, false},
+		{"lmtp to a unix socket", Config{Type: "lmtp", Addr: "/run/dovecot/lmtp"}, false},
+		{"lmtp over implicit TLS", Config{Type: "lmtp", Addr: "10.0.0.5:24", TLS: "implicit"}, false},
+		{"smtp starttls", Config{Type: "smtp", Addr: "mx.test:587"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.From, tt.cfg.To = "t@h.test", StringList{"a@t.test"}
+			log, buf := testLogger()
+			if _, err := newMailSink("q", tt.cfg, "", log); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(buf.String(), "without TLS"); got != tt.warn {
+				t.Errorf("warning logged = %v, want %v; log: %s", got, tt.warn, buf.String())
+			}
+		})
+	}
+}
