@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/queue"
 )
@@ -91,13 +92,14 @@ type LogConfig struct {
 	Format string `yaml:"format" json:"format"` // text | json
 }
 
-// Duration is a time.Duration written as "30s", "15m", "4h" or "3d".
+// Duration is a time.Duration written in the one duration syntax of
+// internal/duration: "30s", "15m", "4h", "3d", "1d12h".
 type Duration time.Duration
 
-// UnmarshalYAML accepts Go durations plus a "d" suffix for days.
+// UnmarshalYAML accepts what duration.Parse accepts.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration like 30s, 15m or 3d", n.Line)
+		return fmt.Errorf("line %d: expected a duration like 30s, 15m, 3d or 1d12h", n.Line)
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
@@ -107,22 +109,10 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseDuration parses a Go duration, or a whole number of days ("3d").
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 30s, 15m, 4h, 3d)", s)
-	}
-	return v, nil
-}
+// ParseDuration is duration.Parse, kept under its old name for callers of
+// package daemon: a Go duration, whole days ("3d") or both ("1d12h"),
+// never negative.
+func ParseDuration(s string) (time.Duration, error) { return duration.Parse(s) }
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }

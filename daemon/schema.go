@@ -16,22 +16,12 @@ import (
 
 	"github.com/invopop/jsonschema"
 
+	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/queue"
 )
 
 const schemaDraft = "http://json-schema.org/draft-07/schema#"
-
-// Patterns for the custom scalar types.
-const (
-	goDurationBody = `(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)`
-	// queueDurationPattern matches queue.Duration: time.ParseDuration, not
-	// negative ("-0s" is zero and allowed).
-	queueDurationPattern = `^(\+?` + goDurationBody + `|-(0|((0+(\.0*)?|\.0+)(ns|us|µs|μs|ms|s|m|h))+))$`
-	// daemonDurationPattern matches ParseDuration: whole days ("3d") or a
-	// non-negative Go duration, spaces around allowed.
-	daemonDurationPattern = `^[\t\n\v\f\r ]*((\+?[0-9]+|-0+)d|\+?` + goDurationBody + `|-(0|((0+(\.0*)?|\.0+)(ns|us|µs|μs|ms|s|m|h))+))[\t\n\v\f\r ]*$`
-)
 
 // fieldDoc is what the schema says about one key beyond its Go type.
 type fieldDoc struct {
@@ -148,8 +138,8 @@ func configTypeDocs() map[string]string {
 		"LogConfig":        "Log level and format.",
 		"QueueConfig":      "One downstream queue.",
 		"QueueRetryConfig": "Retry of temporary failures.",
-		"Duration":         "A duration: 30s, 15m, 4h, or whole days such as 3d.",
-		"QueueDuration":    "A Go duration: 500ms, 30s, 5m, 1h30m.",
+		"Duration":         "A duration: 30s, 15m, 4h, whole days such as 3d, or both such as 1d12h.",
+		"QueueDuration":    "A duration: 500ms, 30s, 5m, 1h30m, whole days such as 3d, or both such as 1d12h.",
 		"StringList":       "One string or a list of strings.",
 	}
 }
@@ -169,8 +159,11 @@ func configMapper(t reflect.Type) *jsonschema.Schema {
 
 func scalarDefs() map[string]*jsonschema.Schema {
 	return map[string]*jsonschema.Schema{
-		"Duration":      {Type: "string", Pattern: daemonDurationPattern},
-		"QueueDuration": {Type: "string", Pattern: queueDurationPattern},
+		// triage.yaml's durations and the queues' share one syntax. The
+		// pattern cannot weigh totals: "0d-1h" (negative) and "3000000h"
+		// (past ~292 years) match and only the loader refuses them.
+		"Duration":      {Type: "string", Pattern: duration.Pattern},
+		"QueueDuration": {Type: "string", Pattern: duration.Pattern},
 		"StringList": {AnyOf: []*jsonschema.Schema{
 			{Type: "string"},
 			{Type: "array", Items: &jsonschema.Schema{Type: "string"}},

@@ -10,13 +10,15 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
-	"unicode"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/queue"
 )
@@ -116,7 +118,13 @@ func TestConfigSchemaAgreesWithLoader(t *testing.T) {
 		{"bad log format", edit(t, s, "format: json", "format: xml"), false},
 		{"bad oauth2 mechanism", edit(t, s, "mechanism: xoauth2", "mechanism: plain"), false},
 		{"bad duration", edit(t, s, "dedupe_window: 3d", "dedupe_window: 3 days"), false},
-		{"bad queue duration", edit(t, s, "timeout: 30s", "timeout: 3d"), false},
+		{"bad queue duration", edit(t, s, "timeout: 30s", "timeout: 3 days"), false},
+		{"negative queue duration", edit(t, s, "timeout: 30s", "timeout: -30s"), false},
+		{"days and hours", edit(t, s, "dedupe_window: 3d", "dedupe_window: 1d12h"), true},
+		{"queue timeout in days", edit(t, s, "timeout: 30s", "timeout: 3d"), true},
+		{"queue timeout in days and hours", edit(t, s, "timeout: 30s", "timeout: 1d12h"), true},
+		{"queue retry max in days and hours", edit(t, s, "max: 5m,", "max: 1d12h,"), true},
+		{"more than 3650 days", edit(t, s, "dedupe_window: 3d", "dedupe_window: 3651d"), false},
 		{"no secret", edit(t, s, "    password_env: TRIAGE_IMAP_PASSWORD\n", ""), false},
 		{"two secrets", edit(t, s, "    password_env: TRIAGE_IMAP_PASSWORD\n", "    password_env: A\n    password_file: /x\n"), false},
 		{"oauth2 with two token sources", edit(t, s, "mechanism: xoauth2,", "mechanism: xoauth2, token_env: T,"), false},
@@ -232,42 +240,55 @@ func TestConfigSchemaKeysAndDocs(t *testing.T) {
 
 var durationSamples = []string{
 	"30s", "15m", "4h", "3d", "0", "0s", "1h30m", "1.5h", ".5h", "500ms", "2µs", "+1h", "-0s", "-0", " 3d ", "0d", "+3d",
-	"-1h", "-1d", "1d12h", "15", "3 d", "d", "1w", "", "abc", "1e3s", "--1h",
+	"-1h", "-1d", "1d12h", "1d-1h", "3650d", "3651d", "15", "3 d", "d", "1w", "", "abc", "1e3s", "--1h",
 }
 
+// TestDurationPatterns checks that triage.yaml's and the queues' durations
+// both read the shared syntax (internal/duration, whose own tests prove its
+// Pattern against its Parse) and that the schema says so.
 func TestDurationPatterns(t *testing.T) {
-	daemonRE := regexp.MustCompile(daemonDurationPattern)
-	queueRE := regexp.MustCompile(queueDurationPattern)
+	defs := scalarDefs()
+	for _, name := range []string{"Duration", "QueueDuration"} {
+		if got := defs[name].Pattern; got != duration.Pattern {
+			t.Errorf("$defs/%s pattern %q, want duration.Pattern", name, got)
+		}
+	}
+	re := regexp.MustCompile(duration.Pattern)
 	for _, s := range durationSamples {
-		_, err := ParseDuration(s)
-		if got := daemonRE.MatchString(s); got != (err == nil) {
-			t.Errorf("daemon duration %q: pattern %v, ParseDuration error %v", s, got, err)
+		want, werr := duration.Parse(s)
+		got, err := ParseDuration(s)
+		if got != want || (err == nil) != (werr == nil) {
+			t.Errorf("ParseDuration(%q) = %v, %v; duration.Parse gives %v, %v", s, got, err, want, werr)
+		}
+		if m := re.MatchString(s); m != (err == nil) {
+			t.Errorf("daemon duration %q: pattern %v, ParseDuration error %v", s, m, err)
 		}
 		var qd queue.Duration
 		qerr := qd.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Value: s})
-		if got := queueRE.MatchString(s); got != (qerr == nil) {
-			t.Errorf("queue duration %q: pattern %v, UnmarshalYAML error %v", s, got, qerr)
+		if time.Duration(qd) != want || (qerr == nil) != (werr == nil) {
+			t.Errorf("queue duration %q: %v, %v; duration.Parse gives %v, %v", s, time.Duration(qd), qerr, want, werr)
+		}
+		var jd queue.Duration
+		jerr := json.Unmarshal([]byte(strconv.Quote(s)), &jd)
+		if time.Duration(jd) != want || (jerr == nil) != (werr == nil) {
+			t.Errorf("queue duration %q from JSON: %v, %v; duration.Parse gives %v, %v", s, time.Duration(jd), jerr, want, werr)
 		}
 	}
 }
 
 // FuzzDurationPatterns checks that the schema never rejects a duration the
-// loader accepts (TestDurationPatterns covers the other direction).
+// loaders accept (TestDurationPatterns covers the other direction).
 func FuzzDurationPatterns(f *testing.F) {
 	for _, s := range durationSamples {
 		f.Add(s)
 	}
-	daemonRE := regexp.MustCompile(daemonDurationPattern)
-	queueRE := regexp.MustCompile(queueDurationPattern)
+	re := regexp.MustCompile(duration.Pattern)
 	f.Fuzz(func(t *testing.T, s string) {
-		if strings.IndexFunc(s, func(r rune) bool { return r > unicode.MaxASCII && unicode.IsSpace(r) }) >= 0 {
-			return // TrimSpace trims these; the pattern names ASCII space only
-		}
-		if _, err := ParseDuration(s); err == nil && !daemonRE.MatchString(s) {
+		if _, err := ParseDuration(s); err == nil && !re.MatchString(s) {
 			t.Errorf("daemon duration %q: loader accepts, pattern rejects", s)
 		}
 		var qd queue.Duration
-		if err := qd.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Value: s}); err == nil && !queueRE.MatchString(s) {
+		if err := qd.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Value: s}); err == nil && !re.MatchString(s) {
 			t.Errorf("queue duration %q: loader accepts, pattern rejects", s)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/netaddr"
 )
 
@@ -100,20 +101,18 @@ func (r RetryConfig) withDefaults() RetryConfig {
 	return r
 }
 
-// Duration is a time.Duration written as "30s", "5m" in YAML.
+// Duration is a time.Duration written in the one duration syntax of
+// internal/duration: "30s", "5m", "3d", "1d12h"; never negative.
 type Duration time.Duration
 
-// UnmarshalYAML accepts a Go duration string.
+// UnmarshalYAML accepts what duration.Parse accepts.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a string like 30s or 5m", n.Line)
+		return fmt.Errorf("line %d: duration must be a string like 30s, 5m or 1d12h", n.Line)
 	}
-	v, err := time.ParseDuration(n.Value)
+	v, err := duration.Parse(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	if v < 0 {
-		return fmt.Errorf("line %d: duration %q is negative", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -122,13 +121,13 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// UnmarshalJSON reads a duration string.
+// UnmarshalJSON reads a duration string, the same syntax as in YAML.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("duration: %w", err)
 	}
-	v, err := time.ParseDuration(s)
+	v, err := duration.Parse(s)
 	if err != nil {
 		return fmt.Errorf("duration: %w", err)
 	}

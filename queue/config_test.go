@@ -65,11 +65,66 @@ queues:
 	}
 }
 
+// TestDurationSyntax: queue durations take the same syntax as triage.yaml
+// and the rules' SLA targets (internal/duration), days included.
+func TestDurationSyntax(t *testing.T) {
+	const day = 24 * time.Hour
+	tests := []struct {
+		name, fields string
+		timeout      time.Duration
+		max          time.Duration
+	}{
+		{"go durations", "timeout: 30s, retry: {max: 5m}", 30 * time.Second, 5 * time.Minute},
+		{"whole days", "timeout: 3d, retry: {max: 3d}", 3 * day, 3 * day},
+		{"days and hours", "timeout: 1d12h, retry: {max: 1d12h}", 36 * time.Hour, 36 * time.Hour},
+		{"days minus hours", "timeout: 1d-1h, retry: {max: \" 2d \"}", 23 * time.Hour, 2 * day},
+		{"zero", "timeout: 0s, retry: {max: 0d}", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "queues: {a: {type: file, path: x, " + tt.fields + "}}"
+			q, err := decodeQueues(t, src)
+			if err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+			a := q["a"]
+			if time.Duration(a.Timeout) != tt.timeout || time.Duration(a.Retry.Max) != tt.max {
+				t.Errorf("timeout %v, retry.max %v; want %v, %v", time.Duration(a.Timeout), time.Duration(a.Retry.Max), tt.timeout, tt.max)
+			}
+			// JSON (/status, config reload) reads back what it writes.
+			b, err := json.Marshal(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Config
+			if err := json.Unmarshal(b, &back); err != nil || back.Timeout != a.Timeout || back.Retry.Max != a.Retry.Max {
+				t.Errorf("JSON round trip %s: %+v, %v", b, back, err)
+			}
+		})
+	}
+	for in, want := range map[string]time.Duration{`"1d12h"`: 36 * time.Hour, `"3d"`: 3 * day, `"90s"`: 90 * time.Second} {
+		var d Duration
+		if err := json.Unmarshal([]byte(in), &d); err != nil || time.Duration(d) != want {
+			t.Errorf("JSON %s = %v, %v; want %v", in, time.Duration(d), err, want)
+		}
+	}
+	for _, in := range []string{`"-1s"`, `"3 days"`, `"3651d"`, `30`} {
+		var d Duration
+		if err := json.Unmarshal([]byte(in), &d); err == nil {
+			t.Errorf("JSON %s accepted as %v", in, time.Duration(d))
+		}
+	}
+}
+
 func TestConfigYAMLErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown key", "queues: {a: {type: file, path: x, colour: red}}", "colour"},
 		{"bad duration", "queues: {a: {type: file, path: x, timeout: soon}}", "invalid duration"},
 		{"negative duration", "queues: {a: {type: file, path: x, retry: {max: -1s}}}", "negative"},
+		{"negative total", "queues: {a: {type: file, path: x, timeout: 0d-1h}}", "negative"},
+		{"days with a space", "queues: {a: {type: file, path: x, timeout: 3 d}}", "invalid duration"},
+		{"more than 3650 days", "queues: {a: {type: file, path: x, retry: {give_up_after: 3651d}}}", "too long"},
+		{"duration as a list", "queues: {a: {type: file, path: x, timeout: [1s]}}", "duration must be a string"},
 		{"map as list", "queues: {a: {type: smtp, to: {x: y}}}", "string or a list"},
 		{"nested list", "queues: {a: {type: exec, command: [[a]]}}", "strings"},
 	}

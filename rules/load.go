@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/triage-dev/triage/internal/duration"
 )
 
 // File is one named rules file for LoadFiles. Relative paths inside it
@@ -332,38 +335,23 @@ func (b *builder) sla(l located) {
 	}
 }
 
-// parseDays parses a Go duration that may start with whole days ("3d", "1d12h").
+// parseDays parses an SLA target in internal/duration's syntax ("90m",
+// "3d", "1d12h", "1d-1h") and requires it to be positive: the schema
+// pattern cannot say "positive", so that check is the loader's alone. The
+// messages are the ones this loader always gave.
 func parseDays(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		var n int
-		for _, c := range s[:i] {
-			if c < '0' || c > '9' {
-				return 0, fmt.Errorf("invalid duration %q (use 90m, 4h, 3d, 1d12h)", s)
-			}
-			n = n*10 + int(c-'0')
-			if n > 3650 {
-				return 0, fmt.Errorf("duration %q is too long", s)
-			}
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		s = s[i+1:]
-		if s == "" {
-			if days == 0 {
-				return 0, fmt.Errorf("duration must be positive")
-			}
-			return days, nil
-		}
+	d, err := duration.Parse(s)
+	switch {
+	case errors.Is(err, duration.ErrSyntax):
+		return 0, fmt.Errorf("invalid duration %q (use 90m, 4h, 3d, 1d12h)", strings.Trim(s, " \t\n\v\f\r"))
+	case errors.Is(err, duration.ErrNegative):
+		return 0, errors.New("duration must be positive")
+	case err != nil:
+		return 0, err // too long; the message names the value and the limit
+	case d == 0:
+		return 0, errors.New("duration must be positive")
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use 90m, 4h, 3d, 1d12h)", s)
-	}
-	if d+days <= 0 {
-		return 0, fmt.Errorf("duration must be positive")
-	}
-	return d + days, nil
+	return d, nil
 }
 
 func (b *builder) calendarSection(l located) {

@@ -106,7 +106,8 @@ rules:
 }
 
 func TestParseDays(t *testing.T) {
-	for in, want := range map[string]time.Duration{"15m": 15 * time.Minute, "3d": 72 * time.Hour, "1d12h": 36 * time.Hour, "2h30m": 150 * time.Minute} {
+	for in, want := range map[string]time.Duration{"15m": 15 * time.Minute, "3d": 72 * time.Hour, "1d12h": 36 * time.Hour, "2h30m": 150 * time.Minute,
+		"1d-1h": 23 * time.Hour, "1d+1h": 25 * time.Hour, " 2d ": 48 * time.Hour, "3650d": 3650 * 24 * time.Hour, "+90m": 90 * time.Minute} {
 		if got, err := parseDays(in); err != nil || got != want {
 			t.Errorf("parseDays(%q) = %v, %v", in, got, err)
 		}
@@ -114,6 +115,21 @@ func TestParseDays(t *testing.T) {
 	for _, in := range []string{"", "0d", "d", "x3d", "-1h", "3dd", "99999d", "0"} {
 		if _, err := parseDays(in); err == nil {
 			t.Errorf("parseDays(%q) accepted", in)
+		}
+	}
+	// The loader's own messages survive the move to internal/duration.
+	for in, want := range map[string]string{
+		"15x":            `invalid duration "15x" (use 90m, 4h, 3d, 1d12h)`,
+		" 1d1d ":         `invalid duration "1d1d" (use 90m, 4h, 3d, 1d12h)`,
+		"0s":             "duration must be positive",
+		"-0s":            "duration must be positive",
+		"0d-1h":          "duration must be positive",
+		"3651d":          `duration "3651d" is too long (at most 3650d)`,
+		"3650d2562047h":  `duration "3650d2562047h" is too long (at most about 292 years)`,
+		"99999999999ms0": `invalid duration "99999999999ms0" (use 90m, 4h, 3d, 1d12h)`,
+	} {
+		if _, err := parseDays(in); err == nil || err.Error() != want {
+			t.Errorf("parseDays(%q) error %v, want %s", in, err, want)
 		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/invopop/jsonschema"
+
+	"github.com/triage-dev/triage/internal/duration"
 )
 
 // schemaDraft is the JSON Schema dialect emitted. Draft-07 is the one editor
@@ -28,11 +30,6 @@ const schemaDraft = "http://json-schema.org/draft-07/schema#"
 
 // Patterns shared with the loader's own checks.
 const (
-	// goDurationBody matches what time.ParseDuration accepts after the sign.
-	goDurationBody = `(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)`
-	// slaDurationPattern matches parseDays: whole days, a Go duration, or
-	// both ("1d-1h" is 23h); a lone Go duration must not be negative.
-	slaDurationPattern = `^[\t\n\v\f\r ]*([0-9]+d([-+]?` + goDurationBody + `)?|\+?` + goDurationBody + `)[\t\n\v\f\r ]*$`
 	// weekdayPattern matches parseDay (case-insensitive, three letters).
 	weekdayPattern = `^([Ss][Uu][Nn]|[Mm][Oo][Nn]|[Tt][Uu][Ee]|[Ww][Ee][Dd]|[Tt][Hh][Uu]|[Ff][Rr][Ii]|[Ss][Aa][Tt])$`
 	// headerNamePattern and headerValuePattern mirror inlineMessage's check.
@@ -310,7 +307,9 @@ func (schemaAction) JSONSchema() *jsonschema.Schema {
 }
 
 func (schemaSLADuration) JSONSchema() *jsonschema.Schema {
-	return &jsonschema.Schema{Type: "string", Pattern: slaDurationPattern, Description: "A positive duration: 90m, 4h, 3d, 1d12h."}
+	// The shared pattern admits zero ("0s", "0d") and totals below zero
+	// ("0d-1h"); only the loader can require a positive value.
+	return &jsonschema.Schema{Type: "string", Pattern: duration.Pattern, Description: "A positive duration: 90m, 4h, 3d, 1d12h."}
 }
 
 func (schemaWeekday) JSONSchema() *jsonschema.Schema {

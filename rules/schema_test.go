@@ -12,12 +12,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
-	"unicode"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -346,12 +345,18 @@ func TestRulesSchemaScalars(t *testing.T) {
 // durationSamples are inputs for the duration pattern checks; valid
 // means parseDays accepts them.
 var durationSamples = []string{
-	"15m", "1h", "72h", "3d", "1d12h", "1d-1h", "90m", "1.5h", ".5h", "1h30m", " 4h ", "1000ms", "2µs",
-	"0", "0s", "0d", "-1h", "15", "15 m", "3 d", "d", "1w", "", "abc", "1d1d", "+1h", "9999d", "1e3s",
+	"15m", "1h", "72h", "3d", "1d12h", "1d-1h", "90m", "1.5h", ".5h", "1h30m", " 4h ", "1000ms", "2µs", "3650d",
+	"0", "0s", "0d", "-1h", "-0s", "0d-1h", "15", "15 m", "3 d", "d", "1w", "", "abc", "1d1d", "+1h", "9999d", "1e3s",
 }
 
+// TestSLADurationPattern: the SLA schema uses the shared duration pattern
+// (internal/duration proves it against duration.Parse); here the loader's
+// extra "positive" rule is checked to be the only difference.
 func TestSLADurationPattern(t *testing.T) {
-	re := regexp.MustCompile(slaDurationPattern)
+	if got := (schemaSLADuration("")).JSONSchema().Pattern; got != duration.Pattern {
+		t.Errorf("SLA pattern %q, want duration.Pattern", got)
+	}
+	re := regexp.MustCompile(duration.Pattern)
 	for _, s := range durationSamples {
 		_, err := parseDays(s)
 		if err == nil && !re.MatchString(s) {
@@ -359,10 +364,15 @@ func TestSLADurationPattern(t *testing.T) {
 		}
 	}
 	// The pattern is a superset only where regular expressions cannot
-	// follow the loader (positive value, at most 3650 days).
-	for _, s := range []string{"15", "15 m", "3 d", "d", "1w", "", "abc", "1d1d", "1e3s", "-1h"} {
+	// follow the loader (a positive value).
+	for _, s := range []string{"15", "15 m", "3 d", "d", "1w", "", "abc", "1d1d", "1e3s", "-1h", "-0s", "9999d", "3651d"} {
 		if re.MatchString(s) {
 			t.Errorf("%q: pattern accepts what the loader rejects", s)
+		}
+	}
+	for _, s := range []string{"0", "0s", "0d", "0d-1h", "1d-24h"} {
+		if _, err := parseDays(s); err == nil || err.Error() != "duration must be positive" || !re.MatchString(s) {
+			t.Errorf("%q: want pattern match and loader error \"duration must be positive\", got %v", s, err)
 		}
 	}
 }
@@ -373,13 +383,10 @@ func FuzzSLADurationPattern(f *testing.F) {
 	for _, s := range durationSamples {
 		f.Add(s)
 	}
-	re := regexp.MustCompile(slaDurationPattern)
+	re := regexp.MustCompile(duration.Pattern)
 	f.Fuzz(func(t *testing.T, s string) {
-		if strings.IndexFunc(s, func(r rune) bool { return r > unicode.MaxASCII && unicode.IsSpace(r) }) >= 0 {
-			return // Go's TrimSpace trims these; the schema pattern names ASCII space only
-		}
-		if d, err := parseDays(s); err == nil && d > 0 && d < 3651*24*time.Hour && !re.MatchString(s) {
-			t.Errorf("%q: loader accepts, pattern rejects", s)
+		if d, err := parseDays(s); err == nil && (d <= 0 || !re.MatchString(s)) {
+			t.Errorf("%q: loader accepts %v, pattern match %v", s, d, re.MatchString(s))
 		}
 	})
 }
