@@ -19,8 +19,14 @@ const maxLineOctets = 998
 //     some (unfolding restores the value), else after a ';' or ',' or, in
 //     the last resort, anywhere;
 //   - a bare CR in the body becomes a line ending (SMTP DATA allows CR only
-//     before LF; a bare CR around a dot is how SMTP smuggling starts).
+//     before LF; a bare CR around a dot is how SMTP smuggling starts);
+//   - parts with body lines over 998 octets are re-encoded (shortenBodyLines).
 func cleanOriginal(raw []byte) []byte {
+	return shortenBodyLines(repairOriginal(raw))
+}
+
+// repairOriginal is cleanOriginal without the body's line lengths.
+func repairOriginal(raw []byte) []byte {
 	end := headerEnd(raw)
 	hdr, body := raw[:end], raw[end:]
 	if !headerNeedsCleaning(hdr) && !hasBareCR(body) {

@@ -94,10 +94,13 @@ func checkCleaned(t *testing.T, out []byte) {
 	if hasBareCR(out[end:]) {
 		t.Fatal("bare CR left in the body")
 	}
+	if hasLongLine(out[end:]) {
+		t.Fatal("body line over 998 octets left")
+	}
 }
 
 // FuzzCleanOriginal: whatever the input, the output has no line over 998
-// octets, no NUL or bare CR in the header, no X-Triage-* field and no bare
+// octets (header or body), no NUL or bare CR in the header, no X-Triage-* field and no bare
 // CR at all; cleaning is idempotent, and go-message reads the header when it
 // read the original's.
 func FuzzCleanOriginal(f *testing.F) {
@@ -105,6 +108,9 @@ func FuzzCleanOriginal(f *testing.F) {
 		"Subject: hi\r\n\r\nbody", "X-Triage-Tier: L3\r\n\r\n", "Subject: a\rBcc: b\r\n\r\n",
 		"X: " + strings.Repeat("a", 1200) + "\n\n", "X: " + strings.Repeat("a b;", 600) + "\r\n\r\n",
 		"\r\n\r\nbody\r.\r", "no header", "", "\r", "x-triage-:\r\n\r\n",
+		"Subject: x\r\n\r\n" + strings.Repeat("long ", 250),
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\n" + strings.Repeat("QUJD", 300) + "\r\n--b--\r\n",
+		"Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\n" + strings.Repeat("\xc3\xbc", 600) + "\r\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -1,0 +1,262 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/textproto"
+)
+
+// maxRewriteDepth bounds the recursion into nested multiparts and attached
+// messages; deeper structures are split line by line instead.
+const maxRewriteDepth = 30
+
+// shortenBodyLines returns msg (header, blank line, body) with no body line
+// over 998 octets. RFC 5321 allows no longer line, and SMTP and LMTP peers
+// refuse or cut one (go-smtp at 2,000 octets, Postfix splits at 2,048), yet
+// real mail has them: HTML from web mailers, logs pasted into one line. A
+// part with such lines is re-encoded, which changes no decoded byte: text
+// as quoted-printable, anything else as base64, inside multiparts and
+// attached messages too. Only where the structure cannot be rebuilt (a
+// broken multipart, an unknown transfer encoding) are long lines split, as
+// Postfix would. msg itself is returned when no line is too long.
+func shortenBodyLines(msg []byte) []byte {
+	if !hasLongLine(msg[headerEnd(msg):]) {
+		return msg
+	}
+	if out, err := reencodeMessage(msg, 0); err == nil && !hasLongLine(out[headerEnd(out):]) {
+		return out
+	}
+	return splitLongLines(msg)
+}
+
+// hasLongLine reports a line (without its line ending) over 998 octets.
+func hasLongLine(b []byte) bool {
+	for len(b) > maxLineOctets {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return len(b) > maxLineOctets
+		}
+		if len(bytes.TrimSuffix(b[:i], []byte("\r"))) > maxLineOctets {
+			return true
+		}
+		b = b[i+1:]
+	}
+	return false
+}
+
+// reencodeMessage rebuilds one message (or MIME part: header, blank line,
+// body) with its long-lined parts re-encoded.
+func reencodeMessage(msg []byte, depth int) ([]byte, error) {
+	br := bufio.NewReader(bytes.NewReader(msg))
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	body, err := io.ReadAll(br)
+	if err != nil {
+		return nil, fmt.Errorf("body: %w", err)
+	}
+	cte := h.Get("Content-Transfer-Encoding")
+	body, err = reencodeEntity(&h, body, depth)
+	if err != nil {
+		return nil, err
+	}
+	if h.Get("Content-Transfer-Encoding") != cte && !h.Has("Mime-Version") {
+		// The encoding is only understood in a MIME message.
+		h.Add("MIME-Version", "1.0")
+	}
+	var out bytes.Buffer
+	out.Grow(len(msg) + len(msg)/8)
+	if err := textproto.WriteHeader(&out, h); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	out.Write(body)
+	return out.Bytes(), nil
+}
+
+// reencodeEntity returns the body of the entity with header h, re-encoded
+// where it has long lines; h is changed to match.
+func reencodeEntity(h *textproto.Header, body []byte, depth int) ([]byte, error) {
+	if !hasLongLine(body) {
+		return body, nil
+	}
+	if depth > maxRewriteDepth {
+		return nil, errors.New("nested too deep")
+	}
+	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		// RFC 2045 default for a missing or unreadable Content-Type.
+		mediaType, params = "text/plain", nil
+	}
+	switch {
+	case strings.HasPrefix(mediaType, "multipart/"):
+		return reencodeMultipart(body, params["boundary"], depth)
+	case mediaType == "message/rfc822" || mediaType == "message/global":
+		if !isIdentityEncoding(h.Get("Content-Transfer-Encoding")) {
+			break // an encoded attached message: re-encode it as a leaf
+		}
+		return reencodeMessage(body, depth+1)
+	}
+	decoded, err := decodeTransfer(h.Get("Content-Transfer-Encoding"), body)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if strings.HasPrefix(mediaType, "text/") {
+		// Line breaks stay line breaks (CRLF), everything else is exact.
+		w := quotedprintable.NewWriter(&out)
+		if _, err := w.Write(decoded); err != nil {
+			return nil, fmt.Errorf("quoted-printable: %w", err)
+		}
+		if err := w.Close(); err != nil {
+			return nil, fmt.Errorf("quoted-printable: %w", err)
+		}
+		setTransferEncoding(h, "quoted-printable")
+	} else {
+		out.Grow(base64.StdEncoding.EncodedLen(len(decoded)) * 78 / 76)
+		encoded := base64.StdEncoding.EncodeToString(decoded)
+		for len(encoded) > 76 {
+			out.WriteString(encoded[:76])
+			out.WriteString("\r\n")
+			encoded = encoded[76:]
+		}
+		out.WriteString(encoded)
+		out.WriteString("\r\n")
+		setTransferEncoding(h, "base64")
+	}
+	return out.Bytes(), nil
+}
+
+// reencodeMultipart rebuilds a multipart body part by part with the same
+// boundary. The preamble and epilogue, text no MIME reader shows, are
+// dropped.
+func reencodeMultipart(body []byte, boundary string, depth int) ([]byte, error) {
+	if boundary == "" {
+		return nil, errors.New("multipart without boundary")
+	}
+	var out bytes.Buffer
+	out.Grow(len(body) + len(body)/8)
+	mw := textproto.NewMultipartWriter(&out)
+	if err := mw.SetBoundary(boundary); err != nil {
+		return nil, fmt.Errorf("multipart: %w", err)
+	}
+	mr := textproto.NewMultipartReader(bytes.NewReader(body), boundary)
+	parts := 0
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("multipart: %w", err)
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
+		}
+		ph := p.Header
+		if b, err = reencodeEntity(&ph, b, depth+1); err != nil {
+			return nil, err
+		}
+		pw, err := mw.CreatePart(ph)
+		if err != nil {
+			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
+		}
+		if _, err := pw.Write(b); err != nil {
+			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
+		}
+		parts++
+	}
+	if parts == 0 {
+		return nil, errors.New("multipart without parts")
+	}
+	if err := mw.Close(); err != nil {
+		return nil, fmt.Errorf("multipart: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+func isIdentityEncoding(cte string) bool {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "", "7bit", "8bit", "binary":
+		return true
+	}
+	return false
+}
+
+// decodeTransfer undoes a Content-Transfer-Encoding; an encoding it does
+// not know is an error (the part cannot be re-encoded faithfully).
+func decodeTransfer(cte string, body []byte) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "", "7bit", "8bit", "binary":
+		return body, nil
+	case "quoted-printable":
+		b, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
+		if err != nil {
+			return nil, fmt.Errorf("quoted-printable: %w", err)
+		}
+		return b, nil
+	case "base64":
+		clean := bytes.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, body)
+		b, err := base64.StdEncoding.DecodeString(string(clean))
+		if err != nil {
+			return nil, fmt.Errorf("base64: %w", err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("unknown transfer encoding %q", cte)
+}
+
+// setTransferEncoding replaces the Content-Transfer-Encoding field.
+func setTransferEncoding(h *textproto.Header, cte string) {
+	h.Del("Content-Transfer-Encoding")
+	h.Add("Content-Transfer-Encoding", cte)
+}
+
+// splitLongLines breaks every body line over 998 octets, after the last
+// space that fits or else on a character boundary: the last resort, what
+// Postfix does to every such line.
+func splitLongLines(msg []byte) []byte {
+	end := headerEnd(msg)
+	eol := lineEnding(msg)
+	out := make([]byte, 0, len(msg)+len(msg)/maxLineOctets*2+2)
+	out = append(out, msg[:end]...)
+	body := msg[end:]
+	for len(body) > 0 {
+		next := len(body)
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			next = i + 1
+		}
+		line, lineEOL := splitEOL(body[:next])
+		body = body[next:]
+		for len(line) > maxLineOctets {
+			cut := bytes.LastIndexByte(line[:maxLineOctets+1], ' ')
+			if cut <= 0 {
+				cut = maxLineOctets
+				for cut > maxLineOctets-utf8.UTFMax && !utf8.RuneStart(line[cut]) {
+					cut--
+				}
+			}
+			out = append(out, line[:cut]...)
+			out = append(out, eol...)
+			line = line[cut:]
+		}
+		out = append(out, line...)
+		out = append(out, lineEOL...)
+	}
+	return out
+}

@@ -1,0 +1,158 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-message"
+)
+
+// leaves reads a message with go-message and returns every leaf part as
+// "media/type: decoded body", descending into attached messages.
+func leaves(t *testing.T, raw []byte) []string {
+	t.Helper()
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil && !message.IsUnknownCharset(err) {
+		t.Fatalf("go-message cannot read %.200q: %v", raw, err)
+	}
+	var out []string
+	err = e.Walk(func(_ []int, part *message.Entity, err error) error {
+		if err != nil {
+			return err
+		}
+		mt, _, _ := part.Header.ContentType()
+		if strings.HasPrefix(mt, "multipart/") {
+			return nil
+		}
+		b, err := io.ReadAll(part.Body)
+		if err != nil {
+			return err
+		}
+		if mt == "message/rfc822" {
+			for _, l := range leaves(t, b) {
+				out = append(out, "attached "+l)
+			}
+			return nil
+		}
+		// Quoted-printable writes text line breaks as CRLF.
+		out = append(out, mt+": "+strings.ReplaceAll(string(b), "\r\n", "\n"))
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk: %v", err)
+	}
+	return out
+}
+
+func longBodyLine(t *testing.T, b []byte) {
+	t.Helper()
+	if hasLongLine(b[headerEnd(b):]) {
+		t.Fatalf("a body line is still over 998 octets:\n%.300q", b)
+	}
+}
+
+func TestShortenBodyLinesReencodes(t *testing.T) {
+	html := "<html><body>" + strings.Repeat("<p>Größe überschritten – 磁盘已满 </p>", 150) + "</body></html>"
+	logLine := strings.Repeat("ERROR 0x80070005 access denied; ", 200)
+	pdf := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0, 1, 2, 0xff, 'P', 'D', 'F'}, 500)) // one 4,668-octet line
+	inner := "From: b@example.com\r\nSubject: inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + logLine + "\r\n"
+	tests := []struct{ name, raw string }{
+		{"html in 8bit", "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n" +
+			"Content-Transfer-Encoding: 8bit\r\n\r\n" + html + "\r\n"},
+		{"no MIME at all", "From: a@example.com\r\nSubject: x\r\n\r\nshort line\r\n" + logLine + "\r\nlast\r\n"},
+		{"LF line endings", "From: a@example.com\nSubject: x\n\n" + logLine + "\n"},
+		{"alternative with base64 attachment", "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"mix\"\r\n\r\npreamble\r\n--mix\r\n" +
+			"Content-Type: multipart/alternative; boundary=alt\r\n\r\n--alt\r\nContent-Type: text/plain\r\n\r\nplain text\r\n" +
+			"--alt\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" + html + "\r\n--alt--\r\n" +
+			"\r\n--mix\r\nContent-Type: application/pdf; name=r.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" + pdf + "\r\n--mix--\r\n"},
+		{"quoted-printable without soft breaks", "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+			strings.Repeat("Gr=FC=DFe ", 300) + "\r\n"},
+		{"attached message", "From: a@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "--b--\r\n"},
+		{"binary octet-stream", "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n" +
+			"Content-Transfer-Encoding: binary\r\n\r\n" + strings.Repeat("\x00\x01binary", 400)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.raw)
+			if !hasLongLine(in) {
+				t.Fatal("the sample has no long line")
+			}
+			out := cleanOriginal(in)
+			longBodyLine(t, out)
+			want, got := leaves(t, in), leaves(t, out)
+			if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+				t.Errorf("decoded parts changed:\n got %.300q\nwant %.300q", got, want)
+			}
+			if again := cleanOriginal(out); !bytes.Equal(again, out) {
+				t.Error("cleaning again changed the message")
+			}
+		})
+	}
+}
+
+func TestShortenBodyLinesSplitsWhatCannotBeRebuilt(t *testing.T) {
+	long := strings.Repeat("a", 3000) + " " + strings.Repeat("ü", 800)
+	tests := []struct{ name, raw string }{
+		{"unterminated multipart", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" + long + "\r\n"},
+		{"unknown transfer encoding", "Subject: x\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n" + long + "\r\n"},
+		{"malformed header", "Subject: x\r\nno colon here\r\n\r\n" + long},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.raw)
+			out := cleanOriginal(in)
+			longBodyLine(t, out)
+			if strings.ReplaceAll(string(out), "\r\n", "") != strings.ReplaceAll(tt.raw, "\r\n", "") {
+				t.Errorf("splitting changed more than line breaks:\n%.300q", out)
+			}
+			if !strings.HasPrefix(string(out), tt.raw[:headerEnd(in)]) {
+				t.Error("the header changed")
+			}
+		})
+	}
+}
+
+func TestShortenBodyLinesLeavesShortLinesAlone(t *testing.T) {
+	for _, n := range []int{0, 997, 998} {
+		in := []byte("Subject: x\r\n\r\n" + strings.Repeat("x", n) + "\r\nend")
+		if out := shortenBodyLines(in); &out[0] != &in[0] {
+			t.Errorf("a %d-octet line: message rebuilt", n)
+		}
+	}
+	in := []byte("Subject: x\r\n\r\n" + strings.Repeat("x", 999))
+	if out := shortenBodyLines(in); bytes.Equal(out, in) {
+		t.Error("a 999-octet line was left")
+	}
+}
+
+// TestMailForwardsLongLines: go-smtp's server refuses lines over 2,000
+// octets (as strict MTAs refuse them over 998); the forward arrives, and
+// reads as the original.
+func TestMailForwardsLongLines(t *testing.T) {
+	srv := startMailServer(t, mailServerOpts{})
+	sink, err := New("q", Config{Type: "smtp", Addr: srv.addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"}}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := "From: Ann <ann@example.com>\r\nTo: helpdesk@example.com\r\nSubject: log\r\nMessage-ID: <long@example.com>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		strings.Repeat("ERROR disk full on /var ", 400) + "\r\nAnn\r\n"
+	if err := sink.Send(context.Background(), sampleTicket([]byte(raw))); err != nil {
+		t.Fatalf("forward with a 9,600-octet line: %v", err)
+	}
+	msgs := srv.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("got %d messages", len(msgs))
+	}
+	longBodyLine(t, msgs[0].Data)
+	if got, want := leaves(t, msgs[0].Data), leaves(t, []byte(raw)); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+		t.Errorf("the forward reads\n%.300q\nwant\n%.300q", got, want)
+	}
+}
