@@ -65,6 +65,9 @@ func reencodeMessage(msg []byte, depth int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("body: %w", err)
 	}
+	if h, err = foldLongFields(h); err != nil {
+		return nil, err
+	}
 	cte := h.Get("Content-Transfer-Encoding")
 	body, err = reencodeEntity(&h, body, depth)
 	if err != nil {
@@ -163,7 +166,10 @@ func reencodeMultipart(body []byte, boundary string, depth int) ([]byte, error) 
 		if err != nil {
 			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
 		}
-		ph := p.Header
+		ph, err := foldLongFields(p.Header)
+		if err != nil {
+			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
+		}
 		if b, err = reencodeEntity(&ph, b, depth+1); err != nil {
 			return nil, err
 		}
@@ -183,6 +189,52 @@ func reencodeMultipart(body []byte, boundary string, depth int) ([]byte, error) 
 		return nil, fmt.Errorf("multipart: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// foldLongFields returns h with every physical line over 998 octets folded
+// as repairOriginal folds the top-level header: a part's or an attached
+// message's header is body text to SMTP.
+func foldLongFields(h textproto.Header) (textproto.Header, error) {
+	var raws [][]byte
+	long := false
+	for f := h.Fields(); f.Next(); {
+		raw, err := f.Raw()
+		if err != nil {
+			return h, fmt.Errorf("header field %s: %w", f.Key(), err)
+		}
+		raws = append(raws, raw)
+		long = long || hasLongLine(raw)
+	}
+	if !long {
+		return h, nil
+	}
+	var folded textproto.Header
+	for i := len(raws) - 1; i >= 0; i-- { // AddRaw puts each field on top
+		raw := raws[i]
+		if !hasLongLine(raw) {
+			folded.AddRaw(raw)
+			continue
+		}
+		var out []byte
+		for pos, first := 0, true; pos < len(raw); first = false {
+			next := len(raw)
+			if j := bytes.IndexByte(raw[pos:], '\n'); j >= 0 {
+				next = pos + j + 1
+			}
+			line, eol := splitEOL(raw[pos:next])
+			after := 0 // a fold must come after the field name and its colon
+			if first {
+				after = bytes.IndexByte(line, ':') + 1
+			}
+			out = appendFolded(out, line, "\r\n", after)
+			if eol != "" {
+				out = append(out, "\r\n"...)
+			}
+			pos = next
+		}
+		folded.AddRaw(out)
+	}
+	return folded, nil
 }
 
 func isIdentityEncoding(cte string) bool {

@@ -75,6 +75,9 @@ func TestShortenBodyLinesReencodes(t *testing.T) {
 			strings.Repeat("Gr=FC=DFe ", 300) + "\r\n"},
 		{"attached message", "From: a@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
 			"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "--b--\r\n"},
+		{"long part header", "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/octet-stream\r\n" +
+			"Content-Disposition: attachment; filename=\"" + strings.Repeat("A", 3000) + ".txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\neA==\r\n--b--\r\n"},
 		{"binary octet-stream", "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n" +
 			"Content-Transfer-Encoding: binary\r\n\r\n" + strings.Repeat("\x00\x01binary", 400)},
 	}

@@ -20,8 +20,8 @@ const (
 	forwardSMTP                // forwarded by the smtp sink to the in-process SMTP server
 	quarantineLarge
 	quarantineUnparseable
-	// failedSMTP: the SMTP server refuses the message for good (a body line
-	// over its 2,000-octet limit that a forwarder cannot fold); it is filed
+	// failedSMTP: the SMTP server refuses the message for good (larger
+	// than the tracker's message size limit, smtpMaxMessage); it is filed
 	// in the failed folder, not lost and not retried forever.
 	failedSMTP
 )
@@ -200,11 +200,18 @@ func generatedCorpus(sz sizes) []sample {
 		"Subject: params smtp\r\nMIME-Version: 1.0\r\nContent-Type: text/plain;"+strings.Repeat(" a=b;", 20_000)+" charset=utf-8\r\n",
 		"Params.\r\n"))
 
-	// A body line of 5,000 octets: LMTP into Dovecot takes it; the SMTP
-	// server's 2,000-octet line limit refuses it for good.
+	// A body line of 5,000 octets, which the SMTP server's 2,000-octet line
+	// limit would refuse: the forwarder re-encodes the part, both sinks
+	// deliver it.
 	longLine := "--L\r\nContent-Type: text/plain\r\n\r\n" + words(5000) + "\r\n--L--\r\n"
 	add(mail("long-body-line", forwardLMTP, "Subject: long body line\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=L\r\n", longLine))
-	add(mail("long-body-line-smtp", failedSMTP, "Subject: long body line\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=L\r\n", longLine))
+	add(mail("long-body-line-smtp", forwardSMTP, "Subject: long body line\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=L\r\n", longLine))
+
+	// Under triage's own limit but over the tracker's: refused for good.
+	add(mail("over-tracker-limit-smtp", failedSMTP,
+		"Subject: logs for the tracker\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"t\"\r\n",
+		"--t\r\nContent-Type: text/plain\r\n\r\nLogs attached.\r\n--t\r\nContent-Type: application/octet-stream; name=\"logs.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"+
+			base64Lines(junk(smtpMaxMessage*5/4, 3))+"--t--\r\n"))
 
 	// Zero bytes and binary junk: nothing to parse.
 	out = append(out, sample{name: "zero-byte", raw: []byte{}, want: quarantineUnparseable})
