@@ -281,7 +281,43 @@ var dateLayouts = []string{
 // rfc5322Date is the Date form nearly every client writes.
 const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
 
+// parseDate reads a Date value. A zone written as a name ("EST", "CET")
+// counts with its offset (zoneOffsets): Go's parser knows no name but the
+// local zone's and would read every other as UTC, shifting the hour that
+// business-hours rules see.
 func parseDate(s string) (time.Time, bool) {
+	t, ok := parseDateFormats(s)
+	if !ok {
+		return t, false
+	}
+	if name, off := t.Zone(); off == 0 {
+		if want, known := zoneOffsets[name]; known && want != 0 {
+			y, mo, d := t.Date()
+			h, mi, sec := t.Clock()
+			t = time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), time.FixedZone(name, want))
+		}
+	}
+	return t, true
+}
+
+// zoneOffsets are the zone names seen in Date fields, in seconds east of
+// UTC: RFC 5322's obsolete zones (section 4.3) and unambiguous common ones.
+// Ambiguous names (IST, BST) are left out and read as UTC; CST is RFC
+// 5322's US Central, not China.
+var zoneOffsets = map[string]int{
+	"UT": 0, "UTC": 0, "GMT": 0, "WET": 0,
+	"EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600, "CDT": -5 * 3600,
+	"MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+	"AKST": -9 * 3600, "AKDT": -8 * 3600, "HST": -10 * 3600,
+	"WEST": 3600, "CET": 3600, "MET": 3600, "CEST": 2 * 3600, "MEST": 2 * 3600,
+	"EET": 2 * 3600, "EEST": 3 * 3600, "MSK": 3 * 3600,
+	"HKT": 8 * 3600, "SGT": 8 * 3600, "AWST": 8 * 3600, "JST": 9 * 3600, "KST": 9 * 3600,
+	"ACST": 9*3600 + 1800, "ACDT": 10*3600 + 1800, "AEST": 10 * 3600, "AEDT": 11 * 3600,
+	"NZST": 12 * 3600, "NZDT": 13 * 3600,
+}
+
+// parseDateFormats is parseDate with zone names read as Go reads them.
+func parseDateFormats(s string) (time.Time, bool) {
 	// The form nearly every client writes, first: net/mail tries a dozen
 	// layouts and allocates an error for each miss (a fifth of decoding a
 	// small mail went there).

@@ -500,3 +500,27 @@ func TestParseDate(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDateZoneNames(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // UTC, RFC 3339
+	}{
+		{"Fri, 27 Nov 2026 10:00:00 CET", "2026-11-27T09:00:00Z"},
+		{"Fri, 27 Nov 2026 10:00:00 CEST", "2026-11-27T08:00:00Z"},
+		{"Fri, 27 Nov 2026 04:00:00 EST", "2026-11-27T09:00:00Z"},
+		{"Fri, 27 Nov 2026 02:00:00 PDT", "2026-11-27T09:00:00Z"},
+		{"Fri, 27 Nov 2026 18:00:00 JST", "2026-11-27T09:00:00Z"},
+		{"Fri, 27 Nov 2026 19:30:00 ACDT", "2026-11-27T09:00:00Z"},
+		{"Fri Nov 27 10:00:00 CET 2026", "2026-11-27T09:00:00Z"}, // date(1), zone in the middle
+		{"Fri, 27 Nov 2026 09:00:00 GMT", "2026-11-27T09:00:00Z"},
+		{"Fri, 27 Nov 2026 09:00:00 IST", "2026-11-27T09:00:00Z"},         // ambiguous: UTC
+		{"Fri, 27 Nov 2026 10:00:00 +0100 (EST)", "2026-11-27T09:00:00Z"}, // the offset wins over a comment
+	}
+	for _, tt := range tests {
+		got, ok := parseDate(tt.in)
+		if !ok || got.UTC().Format(time.RFC3339) != tt.want {
+			t.Errorf("parseDate(%q) = %v, %v; want %s", tt.in, got.UTC(), ok, tt.want)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func FuzzFastMediaType(f *testing.F) {
 	f.Fuzz(checkMediaType)
 }
 
-// referenceParseDate is parseDate without its shortcuts.
+// referenceParseDate is parseDateFormats without its shortcuts.
 func referenceParseDate(s string) (time.Time, bool) {
 	if t, err := time.Parse(rfc5322Date, s); err == nil {
 		return t, true
@@ -192,7 +192,7 @@ var datePieces = []string{
 func checkParseDate(t *testing.T, s string) {
 	t.Helper()
 	s = cleanLine(bestEffortString(s)) // as decode calls it
-	got, gotOK := parseDate(s)
+	got, gotOK := parseDateFormats(s)
 	want, wantOK := referenceParseDate(s)
 	if gotOK != wantOK || !got.Equal(want) || got.Location().String() != want.Location().String() {
 		t.Fatalf("%q: %v %v; reference %v %v", s, got, gotOK, want, wantOK)
