@@ -164,6 +164,17 @@ func (d *diag) noAlias(f *srcFile, n *yaml.Node) bool {
 // mapping in messages. (Mappings with keys of the user's choosing go
 // through freeMapping.)
 func (d *diag) mapping(f *srcFile, n *yaml.Node, what string, allowed []string) []keyValue {
+	return d.entries(f, n, what, allowed)
+}
+
+// freeMapping is a mapping with arbitrary keys (lists, extract, …): any
+// scalar but null, each at most once.
+func (d *diag) freeMapping(f *srcFile, n *yaml.Node, what string) []keyValue {
+	return d.entries(f, n, what, nil)
+}
+
+// entries is mapping, or freeMapping when allowed is nil.
+func (d *diag) entries(f *srcFile, n *yaml.Node, what string, allowed []string) []keyValue {
 	if !d.noAlias(f, n) {
 		return nil
 	}
@@ -178,7 +189,8 @@ func (d *diag) mapping(f *srcFile, n *yaml.Node, what string, allowed []string) 
 		if !d.noAlias(f, k) {
 			continue
 		}
-		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
+		stringKey := k.ShortTag() == "!!str" || (allowed == nil && k.ShortTag() != "!!null")
+		if k.Kind != yaml.ScalarNode || !stringKey {
 			d.errf(f, k, "%s: key must be a string, got %s", what, kindName(k))
 			continue
 		}
@@ -187,43 +199,13 @@ func (d *diag) mapping(f *srcFile, n *yaml.Node, what string, allowed []string) 
 			continue
 		}
 		seen[k.Value] = k
-		if !contains(allowed, k.Value) {
+		if allowed != nil && !contains(allowed, k.Value) {
 			d.errf(f, k, "%s: unknown key %q (allowed: %s)", what, k.Value, strings.Join(allowed, ", "))
 			continue
 		}
 		if !d.noAlias(f, v) {
 			continue
 		}
-		out = append(out, keyValue{k, v})
-	}
-	return out
-}
-
-// freeMapping is a mapping with arbitrary string keys (lists, extract, …).
-func (d *diag) freeMapping(f *srcFile, n *yaml.Node, what string) []keyValue {
-	if !d.noAlias(f, n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errf(f, n, "%s: expected a mapping, got %s", what, kindName(n))
-		return nil
-	}
-	seen := make(map[string]*yaml.Node, len(n.Content)/2)
-	out := make([]keyValue, 0, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !d.noAlias(f, k) || !d.noAlias(f, v) {
-			continue
-		}
-		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!null" {
-			d.errf(f, k, "%s: key must be a string, got %s", what, kindName(k))
-			continue
-		}
-		if first, dup := seen[k.Value]; dup {
-			d.errf(f, k, "%s: duplicate key %q (first at line %d)", what, k.Value, first.Line)
-			continue
-		}
-		seen[k.Value] = k
 		out = append(out, keyValue{k, v})
 	}
 	return out
