@@ -502,9 +502,10 @@ func TestProxyCutAfterSeveralMarks(t *testing.T) {
 func TestProxyMarkReachedOnALinkAnEarlierMarkCuts(t *testing.T) {
 	up := startUpstream(t, drain)
 	p := startProxy(t, up.ln.Addr().String())
-	// Chunks wait a second in the proxy, so the second mark's chunk is still
-	// queued when the first mark's chunk is written and cuts everything.
-	p.SetLatency(time.Second)
+	// The first mark's chunk waits two seconds in the proxy, the second's
+	// a minute: the second is still queued when the first is written and
+	// cuts everything, however the goroutines are scheduled.
+	p.SetLatency(2 * time.Second)
 	fired := p.CutAfter(Upstream, 10, 10)
 	armed := func(left int64, marksAfter int) func() bool {
 		return func() bool {
@@ -520,6 +521,7 @@ func TestProxyMarkReachedOnALinkAnEarlierMarkCuts(t *testing.T) {
 	// The second connection must open after the first mark was reached, or
 	// it is doomed with the first and relays nothing.
 	waitUntil(t, "the first mark to be reached", armed(10, 0))
+	p.SetLatency(time.Minute)
 	second := dial(t, p.Addr())
 	if _, err := second.Write([]byte("abcdefghij")); err != nil {
 		t.Fatal(err)
