@@ -56,15 +56,13 @@ func hasLongLine(b []byte) bool {
 // reencodeMessage rebuilds one message (or MIME part: header, blank line,
 // body) with its long-lined parts re-encoded.
 func reencodeMessage(msg []byte, depth int) ([]byte, error) {
-	br := bufio.NewReader(bytes.NewReader(msg))
+	r := bytes.NewReader(msg)
+	br := bufio.NewReader(r)
 	h, err := textproto.ReadHeader(br)
 	if err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	body, err := io.ReadAll(br)
-	if err != nil {
-		return nil, fmt.Errorf("body: %w", err)
-	}
+	body := msg[len(msg)-r.Len()-br.Buffered():] // what the header left, not a copy
 	if h, err = foldLongFields(h); err != nil {
 		return nil, err
 	}
@@ -258,17 +256,19 @@ func decodeTransfer(cte string, body []byte) ([]byte, error) {
 		}
 		return b, nil
 	case "base64":
+		// The decoder skips CR and LF itself; spaces and tabs go first.
 		clean := bytes.Map(func(r rune) rune {
-			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			if r == ' ' || r == '\t' {
 				return -1
 			}
 			return r
 		}, body)
-		b, err := base64.StdEncoding.DecodeString(string(clean))
+		decoded := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		n, err := base64.StdEncoding.Decode(decoded, clean)
 		if err != nil {
 			return nil, fmt.Errorf("base64: %w", err)
 		}
-		return b, nil
+		return decoded[:n], nil
 	}
 	return nil, fmt.Errorf("unknown transfer encoding %q", cte)
 }
