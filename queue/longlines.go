@@ -107,34 +107,58 @@ func reencodeEntity(h *textproto.Header, body []byte, depth int) ([]byte, error)
 		}
 		return reencodeMessage(body, depth+1)
 	}
-	decoded, err := decodeTransfer(h.Get("Content-Transfer-Encoding"), body)
+	// Decoded and encoded as a stream: a 30 MB one-line attachment costs
+	// its encoded copy, nothing more.
+	decoded, err := transferDecoder(h.Get("Content-Transfer-Encoding"), body)
 	if err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer
-	if strings.HasPrefix(mediaType, "text/") {
+	out.Grow(len(body) + len(body)/8)
+	var enc io.WriteCloser
+	text := strings.HasPrefix(mediaType, "text/")
+	if text {
 		// Line breaks stay line breaks (CRLF), everything else is exact.
-		w := quotedprintable.NewWriter(&out)
-		if _, err := w.Write(decoded); err != nil {
-			return nil, fmt.Errorf("quoted-printable: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("quoted-printable: %w", err)
-		}
+		enc = quotedprintable.NewWriter(&out)
 		setTransferEncoding(h, "quoted-printable")
 	} else {
-		out.Grow(base64.StdEncoding.EncodedLen(len(decoded)) * 78 / 76)
-		encoded := base64.StdEncoding.EncodeToString(decoded)
-		for len(encoded) > 76 {
-			out.WriteString(encoded[:76])
-			out.WriteString("\r\n")
-			encoded = encoded[76:]
-		}
-		out.WriteString(encoded)
-		out.WriteString("\r\n")
+		enc = base64.NewEncoder(base64.StdEncoding, &lineBreaker{w: &out})
 		setTransferEncoding(h, "base64")
 	}
+	if _, err := io.Copy(enc, decoded); err != nil {
+		return nil, fmt.Errorf("re-encode: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("re-encode: %w", err)
+	}
+	if !text {
+		// base64 ends its last line; a decoder skips the CRLF. (Text
+		// keeps its own ending: a CRLF there would be content.)
+		out.WriteString("\r\n")
+	}
 	return out.Bytes(), nil
+}
+
+// lineBreaker writes CRLF after every 76 octets, as base64 in mail wants.
+type lineBreaker struct {
+	w    *bytes.Buffer
+	line int // octets on the current line
+}
+
+func (l *lineBreaker) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		room := 76 - l.line
+		if room == 0 {
+			l.w.WriteString("\r\n")
+			l.line, room = 0, 76
+		}
+		k := min(room, len(p))
+		l.w.Write(p[:k])
+		l.line += k
+		p = p[k:]
+	}
+	return n, nil
 }
 
 // reencodeMultipart rebuilds a multipart body part by part with the same
@@ -151,6 +175,10 @@ func reencodeMultipart(body []byte, boundary string, depth int) ([]byte, error) 
 		return nil, fmt.Errorf("multipart: %w", err)
 	}
 	mr := textproto.NewMultipartReader(bytes.NewReader(body), boundary)
+	// One buffer for every part's bytes: each is written out before the
+	// next is read.
+	var part bytes.Buffer
+	part.Grow(len(body))
 	parts := 0
 	for {
 		p, err := mr.NextPart()
@@ -160,10 +188,11 @@ func reencodeMultipart(body []byte, boundary string, depth int) ([]byte, error) 
 		if err != nil {
 			return nil, fmt.Errorf("multipart: %w", err)
 		}
-		b, err := io.ReadAll(p)
-		if err != nil {
+		part.Reset()
+		if _, err := part.ReadFrom(p); err != nil {
 			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
 		}
+		b := part.Bytes()
 		ph, err := foldLongFields(p.Header)
 		if err != nil {
 			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
@@ -243,34 +272,34 @@ func isIdentityEncoding(cte string) bool {
 	return false
 }
 
-// decodeTransfer undoes a Content-Transfer-Encoding; an encoding it does
-// not know is an error (the part cannot be re-encoded faithfully).
-func decodeTransfer(cte string, body []byte) ([]byte, error) {
+// transferDecoder undoes a Content-Transfer-Encoding; an encoding it does
+// not know is an error (the part cannot be re-encoded faithfully), and so
+// is base64 that does not decode.
+func transferDecoder(cte string, body []byte) (io.Reader, error) {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "", "7bit", "8bit", "binary":
-		return body, nil
+		return bytes.NewReader(body), nil
 	case "quoted-printable":
-		b, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
-		if err != nil {
-			return nil, fmt.Errorf("quoted-printable: %w", err)
-		}
-		return b, nil
+		return quotedprintable.NewReader(bytes.NewReader(body)), nil
 	case "base64":
-		// The decoder skips CR and LF itself; spaces and tabs go first.
-		clean := bytes.Map(func(r rune) rune {
-			if r == ' ' || r == '\t' {
-				return -1
-			}
-			return r
-		}, body)
-		decoded := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
-		n, err := base64.StdEncoding.Decode(decoded, clean)
-		if err != nil {
-			return nil, fmt.Errorf("base64: %w", err)
-		}
-		return decoded[:n], nil
+		// The decoder skips CR and LF itself; spaces and tabs (indented
+		// bodies) become line feeds, as go-message reads them.
+		return base64.NewDecoder(base64.StdEncoding, &blankToNewline{r: bytes.NewReader(body)}), nil
 	}
 	return nil, fmt.Errorf("unknown transfer encoding %q", cte)
+}
+
+// blankToNewline turns spaces and tabs into line feeds.
+type blankToNewline struct{ r io.Reader }
+
+func (b *blankToNewline) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	for i, c := range p[:n] {
+		if c == ' ' || c == '\t' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
 }
 
 // setTransferEncoding replaces the Content-Transfer-Encoding field.

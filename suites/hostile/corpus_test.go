@@ -225,6 +225,13 @@ func generatedCorpus(sz sizes) []sample {
 		"--big\r\nContent-Type: text/plain\r\n\r\nThe dump.\r\n--big\r\nContent-Type: application/octet-stream; name=\"dump.bin\"\r\nContent-Disposition: attachment; filename=\"dump.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"+
 			base64Lines(att)+"--big--\r\n"))
 
+	// Half that attachment again, its base64 in one line (as some scripts
+	// send it): re-encoded for the LMTP forward, within the memory bound.
+	add(mail("one-line-attachment", forwardLMTP,
+		"Subject: export attached\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"one\"\r\n",
+		"--one\r\nContent-Type: text/plain\r\n\r\nThe export.\r\n--one\r\nContent-Type: application/octet-stream; name=\"export.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"+
+			base64.StdEncoding.EncodeToString(junk(sz.attachment/2, 4))+"\r\n--one--\r\n"))
+
 	// A base64 body over the limit that decodes to nothing useful.
 	line := strings.Repeat("AAAA", 19) + "\r\n" // 78 octets per line, decodes to zeros
 	body := strings.Repeat(line, sz.base64Body/len(line)+1)
