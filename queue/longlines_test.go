@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -158,4 +159,45 @@ func TestMailForwardsLongLines(t *testing.T) {
 	if got, want := leaves(t, msgs[0].Data), leaves(t, []byte(raw)); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 		t.Errorf("the forward reads\n%.300q\nwant\n%.300q", got, want)
 	}
+}
+
+// TestHasLongLine checks the windowed scan against a line-by-line one.
+func TestHasLongLine(t *testing.T) {
+	reference := func(b []byte) bool {
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			if len(bytes.TrimSuffix(line, []byte("\r"))) > maxLineOctets {
+				return true
+			}
+		}
+		return false
+	}
+	var cases [][]byte
+	for _, n := range []int{0, 1, 997, 998, 999, 1000, 1001, 1998, 1999, 2000} {
+		line := strings.Repeat("x", n)
+		for _, s := range []string{line, line + "\n", line + "\r\n", "a\n" + line, "a\r\n" + line + "\r\nb", line + "\r", "\n\n" + line + "\n" + line} {
+			cases = append(cases, []byte(s))
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var b []byte
+		for range 1 + r.IntN(6) {
+			b = append(b, strings.Repeat("y", r.IntN(1100))...)
+			b = append(b, []string{"\n", "\r\n", "\r", ""}[r.IntN(4)]...)
+		}
+		cases = append(cases, b)
+	}
+	for _, b := range cases {
+		if got, want := hasLongLine(b), reference(b); got != want {
+			t.Fatalf("hasLongLine(%d octets, lines %v) = %v, want %v", len(b), lineLengths(b), got, want)
+		}
+	}
+}
+
+func lineLengths(b []byte) []int {
+	var out []int
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		out = append(out, len(l))
+	}
+	return out
 }
