@@ -4,50 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-message"
+	"github.com/triage-dev/triage/internal/testkit"
 )
-
-// leaves reads a message with go-message and returns every leaf part as
-// "media/type: decoded body", descending into attached messages.
-func leaves(t *testing.T, raw []byte) []string {
-	t.Helper()
-	e, err := message.Read(bytes.NewReader(raw))
-	if err != nil && !message.IsUnknownCharset(err) {
-		t.Fatalf("go-message cannot read %.200q: %v", raw, err)
-	}
-	var out []string
-	err = e.Walk(func(_ []int, part *message.Entity, err error) error {
-		if err != nil {
-			return err
-		}
-		mt, _, _ := part.Header.ContentType()
-		if strings.HasPrefix(mt, "multipart/") {
-			return nil
-		}
-		b, err := io.ReadAll(part.Body)
-		if err != nil {
-			return err
-		}
-		if mt == "message/rfc822" {
-			for _, l := range leaves(t, b) {
-				out = append(out, "attached "+l)
-			}
-			return nil
-		}
-		// Quoted-printable writes text line breaks as CRLF.
-		out = append(out, mt+": "+strings.ReplaceAll(string(b), "\r\n", "\n"))
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk: %v", err)
-	}
-	return out
-}
 
 func longBodyLine(t *testing.T, b []byte) {
 	t.Helper()
@@ -90,7 +52,7 @@ func TestShortenBodyLinesReencodes(t *testing.T) {
 			}
 			out := cleanOriginal(in)
 			longBodyLine(t, out)
-			want, got := leaves(t, in), leaves(t, out)
+			want, got := testkit.DecodedParts(t, in), testkit.DecodedParts(t, out)
 			if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 				t.Errorf("decoded parts changed:\n got %.300q\nwant %.300q", got, want)
 			}
@@ -156,7 +118,7 @@ func TestMailForwardsLongLines(t *testing.T) {
 		t.Fatalf("got %d messages", len(msgs))
 	}
 	longBodyLine(t, msgs[0].Data)
-	if got, want := leaves(t, msgs[0].Data), leaves(t, []byte(raw)); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+	if got, want := testkit.DecodedParts(t, msgs[0].Data), testkit.DecodedParts(t, []byte(raw)); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 		t.Errorf("the forward reads\n%.300q\nwant\n%.300q", got, want)
 	}
 }

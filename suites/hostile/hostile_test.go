@@ -618,7 +618,7 @@ func checkForwarded(t *testing.T, s sample, orig, got []byte) {
 		}
 		return
 	}
-	if got, want := decodedParts(t, got), decodedParts(t, orig); !slices.Equal(got, want) {
+	if got, want := testkit.DecodedParts(t, got), testkit.DecodedParts(t, orig); !slices.Equal(got, want) {
 		t.Errorf("re-encoded parts decode to\n%.300q\nwant the original's\n%.300q", got, want)
 	}
 }
@@ -630,36 +630,6 @@ func hasLongLine(b []byte) bool {
 		}
 	}
 	return false
-}
-
-// decodedParts lists each leaf part of a message, read by go-message, as
-// its media type and decoded content (text line breaks as LF).
-func decodedParts(t *testing.T, raw []byte) []string {
-	t.Helper()
-	e, err := message.Read(bytes.NewReader(raw))
-	if err != nil && !message.IsUnknownCharset(err) {
-		t.Fatalf("go-message cannot read the message: %v", err)
-	}
-	var out []string
-	err = e.Walk(func(_ []int, part *message.Entity, err error) error {
-		if err != nil {
-			return err
-		}
-		mt, _, _ := part.Header.ContentType()
-		if strings.HasPrefix(mt, "multipart/") {
-			return nil
-		}
-		b, err := io.ReadAll(part.Body)
-		if err != nil {
-			return err
-		}
-		out = append(out, mt+": "+string(lineEnds(b)))
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("reading the parts: %v", err)
-	}
-	return out
 }
 
 func textprotoCanonical(k string) string {
