@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"mime/quotedprintable"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -227,8 +228,8 @@ func reencodeMultipart(body []byte, boundary string, depth int) ([]byte, error) 
 }
 
 // foldLongFields returns h with every physical line over 998 octets folded
-// as repairOriginal folds the top-level header: a part's or an attached
-// message's header is body text to SMTP.
+// as repairOriginal folds the top-level header (appendFoldedHeader): a
+// part's or an attached message's header is body text to SMTP.
 func foldLongFields(h textproto.Header) (textproto.Header, error) {
 	var raws [][]byte
 	long := false
@@ -244,30 +245,13 @@ func foldLongFields(h textproto.Header) (textproto.Header, error) {
 		return h, nil
 	}
 	var folded textproto.Header
-	for i := len(raws) - 1; i >= 0; i-- { // AddRaw puts each field on top
-		raw := raws[i]
-		if !hasLongLine(raw) {
+	for _, raw := range slices.Backward(raws) { // AddRaw puts each field on top
+		if hasLongLine(raw) {
+			raw = appendFoldedHeader(nil, raw, "\r\n", nil)
+		}
+		if len(raw) > 0 { // a field whose name cannot fit on a line goes
 			folded.AddRaw(raw)
-			continue
 		}
-		var out []byte
-		for pos, first := 0, true; pos < len(raw); first = false {
-			next := len(raw)
-			if j := bytes.IndexByte(raw[pos:], '\n'); j >= 0 {
-				next = pos + j + 1
-			}
-			line, eol := splitEOL(raw[pos:next])
-			after := 0 // a fold must come after the field name and its colon
-			if first {
-				after = bytes.IndexByte(line, ':') + 1
-			}
-			out = appendFolded(out, line, "\r\n", after)
-			if eol != "" {
-				out = append(out, "\r\n"...)
-			}
-			pos = next
-		}
-		folded.AddRaw(out)
 	}
 	return folded, nil
 }
@@ -284,9 +268,10 @@ func isIdentityEncoding(cte string) bool {
 // not know is an error (the part cannot be re-encoded faithfully), and so
 // is base64 that does not decode.
 func transferDecoder(cte string, body []byte) (io.Reader, error) {
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "", "7bit", "8bit", "binary":
+	if isIdentityEncoding(cte) {
 		return bytes.NewReader(body), nil
+	}
+	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "quoted-printable":
 		return quotedprintable.NewReader(bytes.NewReader(body)), nil
 	case "base64":
@@ -324,14 +309,8 @@ func splitLongLines(msg []byte) []byte {
 	eol := lineEnding(msg)
 	out := make([]byte, 0, len(msg)+len(msg)/maxLineOctets*2+2)
 	out = append(out, msg[:end]...)
-	body := msg[end:]
-	for len(body) > 0 {
-		next := len(body)
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			next = i + 1
-		}
-		line, lineEOL := splitEOL(body[:next])
-		body = body[next:]
+	for l := range bytes.Lines(msg[end:]) {
+		line, lineEOL := splitEOL(l)
 		for len(line) > maxLineOctets {
 			cut := bytes.LastIndexByte(line[:maxLineOctets+1], ' ')
 			if cut <= 0 {

@@ -34,21 +34,25 @@ func repairOriginal(raw []byte) []byte {
 	}
 	eol := lineEnding(raw)
 	out := make([]byte, 0, len(raw)+len(raw)/maxLineOctets*3+16)
+	out = appendFoldedHeader(out, hdr, eol, isTriageField)
+	return appendBody(out, body, eol)
+}
+
+// appendFoldedHeader appends the header lines of hdr with NUL and CR made
+// spaces and each line folded to maxLineOctets after its field name,
+// leaving out the fields drop (if not nil) names and those whose name
+// cannot fit on a line.
+func appendFoldedHeader(out, hdr []byte, eol string, drop func(line []byte) bool) []byte {
 	skipping := false
-	for pos := 0; pos < len(hdr); {
-		next := len(hdr)
-		if i := bytes.IndexByte(hdr[pos:], '\n'); i >= 0 {
-			next = pos + i + 1
-		}
-		line, lineEOL := splitEOL(hdr[pos:next])
+	for l := range bytes.Lines(hdr) {
+		line, lineEOL := splitEOL(l)
 		line = sanitizeHeaderLine(line) // before the name is judged: a CR may hide one
-		pos = next
 		continuation := len(line) > 0 && (line[0] == ' ' || line[0] == '\t')
 		after := 0 // a fold must come after the field name and its colon
 		if !continuation {
 			after = bytes.IndexByte(line, ':') + 1
 			// A name that cannot fit on a line cannot be folded: the field goes.
-			skipping = isTriageField(line) || after >= maxLineOctets-1
+			skipping = (drop != nil && drop(line)) || after >= maxLineOctets-1
 		}
 		if skipping {
 			continue
@@ -58,7 +62,7 @@ func repairOriginal(raw []byte) []byte {
 			out = append(out, eol...)
 		}
 	}
-	return appendBody(out, body, eol)
+	return out
 }
 
 // splitEOL splits a physical line into its content and its line ending.
@@ -76,16 +80,11 @@ func headerNeedsCleaning(hdr []byte) bool {
 	if bytes.IndexByte(hdr, 0) >= 0 || hasBareCR(hdr) {
 		return true
 	}
-	for pos := 0; pos < len(hdr); {
-		next := len(hdr)
-		if i := bytes.IndexByte(hdr[pos:], '\n'); i >= 0 {
-			next = pos + i + 1
-		}
-		line, _ := splitEOL(hdr[pos:next])
+	for l := range bytes.Lines(hdr) {
+		line, _ := splitEOL(l)
 		if len(line) > maxLineOctets || isTriageField(line) {
 			return true
 		}
-		pos = next
 	}
 	return false
 }
