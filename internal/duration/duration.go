@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -145,44 +146,9 @@ func wholeDays(s string) (int, bool) {
 }
 
 // goSyntax reports whether s (without sign) is in time.ParseDuration's
-// grammar; checked here so that a ParseDuration error can only mean
-// "out of range" and the two error kinds get honest messages.
-func goSyntax(s string) bool {
-	if s == "0" {
-		return true
-	}
-	if s == "" {
-		return false
-	}
-	for s != "" {
-		i := 0
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		digits := i
-		if i < len(s) && s[i] == '.' {
-			i++
-			for i < len(s) && isDigit(s[i]) {
-				i++
-				digits++
-			}
-		}
-		if digits == 0 {
-			return false
-		}
-		s = s[i:]
-		j := 0
-		for j < len(s) && s[j] != '.' && !isDigit(s[j]) {
-			j++
-		}
-		switch s[:j] {
-		case "ns", "us", "µs", "μs", "ms", "s", "m", "h":
-		default:
-			return false
-		}
-		s = s[j:]
-	}
-	return true
-}
+// grammar, by the same expression Pattern uses; checked here so that a
+// ParseDuration error can only mean "out of range" and the two error
+// kinds get honest messages.
+func goSyntax(s string) bool { return goDuration.MatchString(s) }
 
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+var goDuration = regexp.MustCompile(`^` + goDurationBody + `$`)
