@@ -63,7 +63,7 @@ type rig struct {
 	sink *Proxy // nil for the file sink
 	hook *hookServer
 	dir  string
-	logs *logBuffer
+	logs *testkit.SyncBuffer // the daemon's log lines
 
 	d      *daemon.Daemon
 	cancel context.CancelFunc
@@ -84,15 +84,15 @@ type sentMail struct {
 
 func newRig(t *testing.T, opts rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, opts: opts, dir: t.TempDir(), logs: &logBuffer{}, sent: map[string]sentMail{}, start: time.Now()}
+	r := &rig{t: t, opts: opts, dir: t.TempDir(), logs: &testkit.SyncBuffer{}, sent: map[string]sentMail{}, start: time.Now()}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("daemon log (last 150 lines):\n%s", r.logs.tail(150))
+			t.Logf("daemon log (last 150 lines):\n%s", r.lastLines(150))
 		}
 		// NETFAULT_LOG_DIR keeps every scenario's full daemon log.
 		if dir := os.Getenv("NETFAULT_LOG_DIR"); dir != "" {
 			name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".log"
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(r.logs.tail(1<<30)), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(r.logs.String()), 0o644); err != nil {
 				t.Errorf("keep log: %v", err)
 			}
 		}
@@ -461,7 +461,9 @@ func (r *rig) metric(name string, match map[string]string) float64 {
 }
 
 // sessionFailures counts the daemon's "imap session failed" log lines.
-func (r *rig) sessionFailures() int { return r.logs.count("msg=\"imap session failed\"") }
+func (r *rig) sessionFailures() int {
+	return strings.Count(r.logs.String(), "msg=\"imap session failed\"")
+}
 
 // phase marks the start of a test phase in the daemon log and the test log.
 func (r *rig) phase(name string) {
@@ -603,28 +605,9 @@ func (h *hookServer) copies(sent map[string]sentMail) []forwardedCopy {
 	return out
 }
 
-// logBuffer collects the daemon's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Count(l.b.Bytes(), []byte(substr))
-}
-
-func (l *logBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(l.b.String(), "\n"), "\n")
+// lastLines is the last n lines of the daemon's log.
+func (r *rig) lastLines(n int) string {
+	lines := strings.Split(strings.TrimRight(r.logs.String(), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
