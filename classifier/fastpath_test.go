@@ -46,6 +46,23 @@ func randomFrom(r *rand.Rand, pieces []string, n int) string {
 	return b.String()
 }
 
+// checkJoinedPieces runs check on 50,000 strings of 1 to maxPieces random
+// pieces, the same ones every run.
+func checkJoinedPieces(t *testing.T, pieces []string, maxPieces int, check func(*testing.T, string)) {
+	r := rand.New(rand.NewSource(1))
+	for range 50000 {
+		check(t, randomFrom(r, pieces, 1+r.Intn(maxPieces)))
+	}
+}
+
+// fuzzFromPieces fuzzes check, seeded with each piece.
+func fuzzFromPieces(f *testing.F, pieces []string, check func(*testing.T, string)) {
+	for _, p := range pieces {
+		f.Add(p)
+	}
+	f.Fuzz(check)
+}
+
 var addressPieces = []string{
 	"=?iso-8859-1?q?J=F6rg?=", "=?x-unknown?q?J=F6rg?=", "=?utf-8?b?SsO2cmc=?=", "=?utf-8?q?bad=?=", "=?", "?=",
 	"tom", "Tom", "Baker", "tom.baker", "t", "ex", "example.com", "EXAMPLE.COM", "@", "@", "<", ">", "<", ">",
@@ -106,18 +123,10 @@ func TestFastAddressListMatchesNetMail(t *testing.T) {
 			t.Fatalf("%q not on the fast path", v)
 		}
 	}
-	r := rand.New(rand.NewSource(1))
-	for range 50000 {
-		checkAddressList(t, randomFrom(r, addressPieces, 1+r.Intn(8)))
-	}
+	checkJoinedPieces(t, addressPieces, 8, checkAddressList)
 }
 
-func FuzzFastAddressList(f *testing.F) {
-	for _, p := range addressPieces {
-		f.Add(p)
-	}
-	f.Fuzz(checkAddressList)
-}
+func FuzzFastAddressList(f *testing.F) { fuzzFromPieces(f, addressPieces, checkAddressList) }
 
 var mediaTypePieces = []string{
 	"text", "/", "plain", "html", "multipart", "mixed", "TEXT", "Plain", ";", "; ", " ", "\t", "=", `"`,
@@ -154,18 +163,10 @@ func checkMediaType(t *testing.T, v string) {
 
 func TestFastMediaTypeMatchesGoMessage(t *testing.T) {
 	checkMediaType(t, "")
-	r := rand.New(rand.NewSource(1))
-	for range 50000 {
-		checkMediaType(t, randomFrom(r, mediaTypePieces, 1+r.Intn(8)))
-	}
+	checkJoinedPieces(t, mediaTypePieces, 8, checkMediaType)
 }
 
-func FuzzFastMediaType(f *testing.F) {
-	for _, p := range mediaTypePieces {
-		f.Add(p)
-	}
-	f.Fuzz(checkMediaType)
-}
+func FuzzFastMediaType(f *testing.F) { fuzzFromPieces(f, mediaTypePieces, checkMediaType) }
 
 // referenceParseDate is parseDateFormats without its shortcuts.
 func referenceParseDate(s string) (time.Time, bool) {
@@ -205,18 +206,10 @@ func checkParseDate(t *testing.T, s string) {
 }
 
 func TestParseDateShortcuts(t *testing.T) {
-	r := rand.New(rand.NewSource(1))
-	for range 50000 {
-		checkParseDate(t, randomFrom(r, datePieces, 1+r.Intn(7)))
-	}
+	checkJoinedPieces(t, datePieces, 7, checkParseDate)
 }
 
-func FuzzParseDate(f *testing.F) {
-	for _, p := range datePieces {
-		f.Add(p)
-	}
-	f.Fuzz(checkParseDate)
-}
+func FuzzParseDate(f *testing.F) { fuzzFromPieces(f, datePieces, checkParseDate) }
 
 // TestFastPathsTaken: the example mail's common shapes do not fall back.
 func TestFastPathsTaken(t *testing.T) {
