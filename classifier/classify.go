@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Meta is what the mailbox side knows about a message.
@@ -50,7 +51,7 @@ func (c *Classifier) Decode(set *rules.Set, raw []byte) (*Mail, error) {
 
 // Classify decodes raw, runs set on it and returns the Ticket. The error
 // wraps ErrTooLarge or ErrUnparseable; such mail never reaches the rules.
-func (c *Classifier) Classify(set *rules.Set, raw []byte, meta Meta) (*Ticket, error) {
+func (c *Classifier) Classify(set *rules.Set, raw []byte, meta Meta) (*ticket.Ticket, error) {
 	m, err := c.Decode(set, raw)
 	if err != nil {
 		return nil, err
@@ -60,7 +61,7 @@ func (c *Classifier) Classify(set *rules.Set, raw []byte, meta Meta) (*Ticket, e
 
 // ClassifyTrace is Classify that also records every rule evaluated, in
 // the returned Decision and in the Ticket's classification.trace.
-func (c *Classifier) ClassifyTrace(set *rules.Set, raw []byte, meta Meta) (*Ticket, rules.Decision, error) {
+func (c *Classifier) ClassifyTrace(set *rules.Set, raw []byte, meta Meta) (*ticket.Ticket, rules.Decision, error) {
 	m, err := c.Decode(set, raw)
 	if err != nil {
 		return nil, rules.Decision{}, err
@@ -70,7 +71,7 @@ func (c *Classifier) ClassifyTrace(set *rules.Set, raw []byte, meta Meta) (*Tick
 }
 
 // ClassifyMail runs set on an already decoded message.
-func (c *Classifier) ClassifyMail(set *rules.Set, m *Mail, meta Meta) *Ticket {
+func (c *Classifier) ClassifyMail(set *rules.Set, m *Mail, meta Meta) *ticket.Ticket {
 	env, received := c.env(set, m, meta)
 	d := set.Evaluate(c.evaluator(), env)
 	*env = rules.Env{} // holds nothing of this message until the next
@@ -78,7 +79,7 @@ func (c *Classifier) ClassifyMail(set *rules.Set, m *Mail, meta Meta) *Ticket {
 }
 
 // ClassifyMailTrace is ClassifyMail with a trace.
-func (c *Classifier) ClassifyMailTrace(set *rules.Set, m *Mail, meta Meta) (*Ticket, rules.Decision) {
+func (c *Classifier) ClassifyMailTrace(set *rules.Set, m *Mail, meta Meta) (*ticket.Ticket, rules.Decision) {
 	env, received := c.env(set, m, meta)
 	d := set.EvaluateTrace(c.evaluator(), env)
 	*env = rules.Env{}
@@ -121,123 +122,66 @@ func (c *Classifier) env(set *rules.Set, m *Mail, meta Meta) (*rules.Env, time.T
 	return env, received
 }
 
-// ticketBlock is a Ticket allocated together with room for what it
-// usually points to (due times, a few addresses and strings), so building
-// one costs a single allocation instead of up to eight.
-type ticketBlock struct {
-	t     Ticket
-	due   [2]time.Time
-	addrs [2]Address
-	strs  [4]string
-}
-
-// addresses converts list, in the block's room when it fits.
-func (b *ticketBlock) addresses(list []rules.Address) []Address {
-	var out []Address
-	if n := len(list); n <= len(b.addrs)-b.usedAddrs() {
-		i := b.usedAddrs()
-		out = b.addrs[i : i : i+n]
-	} else {
-		out = make([]Address, 0, n)
-	}
-	for _, a := range list {
-		out = append(out, ticketAddress(a))
-	}
-	return out
-}
-
-func (b *ticketBlock) usedAddrs() int { return len(b.t.To) + len(b.t.Cc) }
-
-// strings copies list, in the block's room when it fits; the copy is
-// never nil.
-func (b *ticketBlock) strings(list []string, used *int) []string {
-	n := len(list)
-	if n == 0 {
-		return []string{}
-	}
-	if *used+n > len(b.strs) {
-		return append([]string{}, list...)
-	}
-	out := b.strs[*used : *used+n : *used+n]
-	copy(out, list)
-	*used += n
-	return out
-}
-
-// buildTicket assembles the Ticket document of DESIGN.md.
-func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules.Decision, trace bool) *Ticket {
-	b := new(ticketBlock)
-	strs := 0
-	t := &b.t
-	*t = Ticket{
+// buildTicket assembles the ticket document from the decoded mail and the
+// decision. The mail's and the decision's slices are shared, not copied:
+// neither is changed after classification.
+func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules.Decision, trace bool) *ticket.Ticket {
+	t := &ticket.Ticket{
 		ID:         m.ID,
 		MessageID:  m.MessageID,
 		ReceivedAt: received,
-		Source: Source{
+		Source: ticket.Source{
 			Account: meta.Account, Mailbox: meta.Mailbox,
 			UID: meta.UID, UIDValidity: meta.UIDValidity,
 		},
-		From:        ticketAddress(m.From),
+		From:        m.From,
+		To:          nonNil(m.To),
+		Cc:          nonNil(m.Cc),
 		Subject:     m.Subject,
 		Body:        m.Body,
-		Attachments: make([]Attachment, 0, len(m.Attachments)),
-		Thread: Thread{
-			InReplyTo: m.InReplyTo,
-			TicketRef: m.TicketRef,
+		Attachments: nonNil(m.Attachments),
+		Thread: ticket.Thread{
+			InReplyTo:  m.InReplyTo,
+			References: nonNil(m.References),
+			TicketRef:  m.TicketRef,
 		},
 		AutoReply: m.AutoReply,
 		Bounce:    m.Bounce,
 		List:      m.List,
 		Duplicate: meta.Duplicate,
 		Defects:   m.Defects,
-		Class: Classification{
+		Class: ticket.Classification{
 			Tier:         d.Tier,
 			Priority:     d.Priority,
 			Queue:        d.Queue,
 			Runbook:      d.Runbook,
 			Folder:       d.Folder,
 			Action:       d.Action,
-			Fields:       make(map[string]string, len(d.Fields)),
-			Matched:      make([]MatchedRule, 0, len(d.Matched)),
+			Tags:         nonNil(d.Tags),
+			Fields:       d.Fields,
+			Matched:      nonNil(d.Matched),
 			RulesVersion: set.Version,
 		},
 		Raw: m.Raw,
 	}
-	t.To = b.addresses(m.To)
-	t.Cc = b.addresses(m.Cc)
-	t.Thread.References = b.strings(m.References, &strs)
-	t.Class.Tags = b.strings(d.Tags, &strs)
+	if t.Class.Fields == nil {
+		t.Class.Fields = map[string]string{}
+	}
 	if t.Class.Action == "" {
 		t.Class.Action = "forward"
 	}
-	for _, a := range m.Attachments {
-		t.Attachments = append(t.Attachments, Attachment{Name: a.Name, Type: a.Type, Size: a.Size})
-	}
-	for k, v := range d.Fields {
-		t.Class.Fields[k] = v
-	}
-	for _, mr := range d.Matched {
-		t.Class.Matched = append(t.Class.Matched, MatchedRule{Rule: mr.Rule, Description: mr.Description})
-	}
 	if target, ok := set.SLA[d.Tier]; ok {
 		if target.Response > 0 {
-			b.due[0] = received.Add(target.Response)
-			t.Class.SLA.ResponseDue = &b.due[0]
+			due := received.Add(target.Response)
+			t.Class.SLA.ResponseDue = &due
 		}
 		if target.Resolve > 0 {
-			b.due[1] = received.Add(target.Resolve)
-			t.Class.SLA.ResolveDue = &b.due[1]
+			due := received.Add(target.Resolve)
+			t.Class.SLA.ResolveDue = &due
 		}
 	}
 	if trace {
-		t.Class.Trace = make([]TraceStep, 0, len(d.Trace))
-		for _, e := range d.Trace {
-			t.Class.Trace = append(t.Class.Trace, TraceStep{Rule: e.Rule, Group: e.Group, Matched: e.Matched, Skipped: e.Skipped, Error: e.Err})
-		}
+		t.Class.Trace = d.Trace
 	}
 	return t
-}
-
-func ticketAddress(a rules.Address) Address {
-	return Address{Name: a.Name, Address: a.Address}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 func loadTestRules(t testing.TB) *rules.Set {
@@ -59,10 +60,10 @@ func TestClassifyTicket(t *testing.T) {
 	if tk.MessageID != "<charset-utf-8.20261127@mail.example.com>" {
 		t.Errorf("message_id = %q", tk.MessageID)
 	}
-	if tk.Source != (Source{Account: "helpdesk", Mailbox: "INBOX", UID: 42, UIDValidity: 7}) {
+	if tk.Source != (ticket.Source{Account: "helpdesk", Mailbox: "INBOX", UID: 42, UIDValidity: 7}) {
 		t.Errorf("source = %+v", tk.Source)
 	}
-	if tk.From != (Address{Name: "Ann Example", Address: "ann@example.com"}) {
+	if tk.From != (ticket.Address{Name: "Ann Example", Address: "ann@example.com", Domain: "example.com"}) {
 		t.Errorf("from = %+v", tk.From)
 	}
 	cl := tk.Class

@@ -17,6 +17,7 @@ import (
 	gmtextproto "github.com/emersion/go-message/textproto"
 
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Errors Decode returns; both are wrapped with details.
@@ -81,13 +82,13 @@ func (o DecodeOptions) withDefaults() DecodeOptions {
 type Mail struct {
 	ID          string // stable ticket id (TicketID)
 	Subject     string
-	From        rules.Address
-	ReplyTo     rules.Address
-	To          []rules.Address
-	Cc          []rules.Address
+	From        ticket.Address
+	ReplyTo     ticket.Address
+	To          []ticket.Address
+	Cc          []ticket.Address
 	Recipients  []string          // To then Cc addresses
 	Headers     map[string]string // canonical name → first value, decoded
-	Attachments []rules.Attachment
+	Attachments []ticket.Attachment
 	Size        int       // raw bytes
 	Date        time.Time // zero when missing or unparseable
 	MessageID   string
@@ -138,11 +139,11 @@ func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 // Nothing a Mail holds points into them.
 type decoder struct {
 	fields  []rawField
-	scratch bytes.Buffer    // text part bytes, copied out before the next part
-	key     []byte          // the ticket id key
-	addrs   []addrPair      // fast-path address parse
-	words   wordDecoder     // its encoded words
-	first   []rules.Address // From, Reply-To: only the first is kept
+	scratch bytes.Buffer     // text part bytes, copied out before the next part
+	key     []byte           // the ticket id key
+	addrs   []addrPair       // fast-path address parse
+	words   wordDecoder      // its encoded words
+	first   []ticket.Address // From, Reply-To: only the first is kept
 	defects defectList
 
 	// The entities being walked, by depth: a part is done with before its
@@ -224,7 +225,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	m.Cc = d.parseAddresses(h.join("Cc", ", "), defects, nil)
 	if n := len(m.To) + len(m.Cc); n > 0 {
 		m.Recipients = make([]string, 0, n)
-		for _, list := range [...][]rules.Address{m.To, m.Cc} {
+		for _, list := range [...][]ticket.Address{m.To, m.Cc} {
 			for _, a := range list {
 				m.Recipients = append(m.Recipients, a.Address)
 			}
@@ -256,7 +257,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	w.walk(top, 0, &sink)
 	m.Body = w.body(&sink)
 	if m.Attachments == nil {
-		m.Attachments = []rules.Attachment{}
+		m.Attachments = []ticket.Attachment{}
 	}
 
 	detect(m, &h)
@@ -400,10 +401,10 @@ func entityError(e *entity, defects *defectList) {
 //
 // The addresses are appended to out; a nil out gets a list of its own,
 // never nil.
-func (d *decoder) parseAddresses(v string, defects *defectList, out []rules.Address) []rules.Address {
+func (d *decoder) parseAddresses(v string, defects *defectList, out []ticket.Address) []ticket.Address {
 	if strings.TrimSpace(v) == "" {
 		if out == nil {
-			out = []rules.Address{}
+			out = []ticket.Address{}
 		}
 		return out
 	}
@@ -434,7 +435,7 @@ func (d *decoder) parseAddresses(v string, defects *defectList, out []rules.Addr
 		}
 	}
 	if out == nil {
-		out = make([]rules.Address, 0, min(len(pairs), maxAddresses))
+		out = make([]ticket.Address, 0, min(len(pairs), maxAddresses))
 	}
 	for i, a := range pairs {
 		if i == maxAddresses {
@@ -449,8 +450,8 @@ func (d *decoder) parseAddresses(v string, defects *defectList, out []rules.Addr
 // addrSpec finds an addr-spec in text that does not parse as a list.
 var addrSpec = regexp.MustCompile(`[^\s<>,;:"()\[\]]+@[^\s<>,;:"()\[\]]+`)
 
-func salvageAddresses(v string, defects *defectList) []rules.Address {
-	out := []rules.Address{}
+func salvageAddresses(v string, defects *defectList) []ticket.Address {
+	out := []ticket.Address{}
 	for _, piece := range strings.Split(v, ",") {
 		if len(out) == maxAddresses {
 			break
@@ -466,21 +467,21 @@ func salvageAddresses(v string, defects *defectList) []rules.Address {
 	return out
 }
 
-func newAddress(name, addr string, defects *defectList) rules.Address {
+func newAddress(name, addr string, defects *defectList) ticket.Address {
 	if strings.Contains(name, "=?") {
 		name = decodeWords(name, defects)
 	}
 	addr = strings.ToLower(cleanLine(addr))
-	a := rules.Address{Name: truncateUTF8(cleanLine(name), maxHeaderValueBytes), Address: truncateUTF8(addr, maxHeaderValueBytes)}
+	a := ticket.Address{Name: truncateUTF8(cleanLine(name), maxHeaderValueBytes), Address: truncateUTF8(addr, maxHeaderValueBytes)}
 	if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
 		a.Domain = a.Address[i+1:]
 	}
 	return a
 }
 
-func firstAddress(list []rules.Address) rules.Address {
+func firstAddress(list []ticket.Address) ticket.Address {
 	if len(list) == 0 {
-		return rules.Address{}
+		return ticket.Address{}
 	}
 	return list[0]
 }
@@ -719,7 +720,7 @@ func (w *walker) attachment(e *entity, name, mediaType string) {
 	if err != nil {
 		w.defects.add("attachment: " + quoteShort(err.Error()) + "; size of what was decoded")
 	}
-	w.mail.Attachments = append(w.mail.Attachments, rules.Attachment{Name: name, Type: mediaType, Size: int(n)})
+	w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: mediaType, Size: int(n)})
 }
 
 // forwarded records a message/rfc822 part as an attachment named after its
@@ -738,7 +739,7 @@ func (w *walker) forwarded(e *entity, name string) {
 			name = nameFromSubject(subject)
 		}
 	}
-	w.mail.Attachments = append(w.mail.Attachments, rules.Attachment{Name: name, Type: "message/rfc822", Size: len(b)})
+	w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: "message/rfc822", Size: len(b)})
 }
 
 // body joins the inline text parts and bounds the result.

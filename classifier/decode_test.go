@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // envMail is a message that sets every mail field of the Env.
@@ -48,17 +49,17 @@ func TestEnvFields(t *testing.T) {
 		{"subject", env.Subject, "Drucker kaputt [#77]"},
 		{"body", env.Body, "Der Drucker ist kaputt."},
 		{"text", env.Text, "Drucker kaputt [#77]\nDer Drucker ist kaputt.\nscan.pdf"},
-		{"from", env.From, rules.Address{Name: "Müller, Jörg", Address: "j.mueller@example.com", Domain: "example.com"}},
-		{"reply_to", env.ReplyTo, rules.Address{Name: "Jörg", Address: "jm@example.com", Domain: "example.com"}},
-		{"to", env.To, []rules.Address{
+		{"from", env.From, ticket.Address{Name: "Müller, Jörg", Address: "j.mueller@example.com", Domain: "example.com"}},
+		{"reply_to", env.ReplyTo, ticket.Address{Name: "Jörg", Address: "jm@example.com", Domain: "example.com"}},
+		{"to", env.To, []ticket.Address{
 			{Name: "Help Desk", Address: "helpdesk@example.com", Domain: "example.com"},
 			{Address: "second@example.org", Domain: "example.org"}}},
-		{"cc", env.Cc, []rules.Address{{Address: "boss@example.com", Domain: "example.com"}}},
+		{"cc", env.Cc, []ticket.Address{{Address: "boss@example.com", Domain: "example.com"}}},
 		{"recipients", env.Recipients, []string{"helpdesk@example.com", "second@example.org", "boss@example.com"}},
 		{"headers[X-Custom]", env.Headers["X-Custom"], "äöü"},
 		{"header(x-priority)", env.Header("x-priority"), "1"},
 		{"headers[Subject]", env.Headers["Subject"], "Drucker kaputt [#77]"},
-		{"attachments", env.Attachments, []rules.Attachment{{Name: "scan.pdf", Type: "application/pdf", Size: 9}}},
+		{"attachments", env.Attachments, []ticket.Attachment{{Name: "scan.pdf", Type: "application/pdf", Size: 9}}},
 		{"size", env.Size, len(envMail)},
 		{"date", env.Date.Equal(date), true},
 		{"message_id", env.MessageID, "<m1@example.com>"},

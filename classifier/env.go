@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Env returns a new rule environment holding the mail's fields. The
@@ -35,7 +36,7 @@ func (m *Mail) FillEnv(env *rules.Env) {
 	}
 	env.Attachments = m.Attachments
 	if env.Attachments == nil {
-		env.Attachments = []rules.Attachment{}
+		env.Attachments = []ticket.Attachment{}
 	}
 	env.Size = m.Size
 	env.Date = m.Date
@@ -72,9 +73,11 @@ func (m *Mail) text() string {
 	return b.String()
 }
 
-func nonNil(a []rules.Address) []rules.Address {
+// nonNil makes an absent list an empty one, so the ticket document and
+// rules see [] rather than null.
+func nonNil[T any](a []T) []T {
 	if a == nil {
-		return []rules.Address{}
+		return []T{}
 	}
 	return a
 }

@@ -14,9 +14,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-message"
+	"github.com/triage-dev/triage/ticket"
 	"golang.org/x/text/unicode/norm"
-
-	"github.com/triage-dev/triage/rules"
 )
 
 // TestNFCBelowCombiningMarks: text of runes below U+0300 is NFC, which
@@ -72,9 +71,9 @@ var addressPieces = []string{
 }
 
 // referenceParseAddresses is parseAddresses with net/mail alone.
-func referenceParseAddresses(v string, defects *defectList) []rules.Address {
+func referenceParseAddresses(v string, defects *defectList) []ticket.Address {
 	if strings.TrimSpace(v) == "" {
-		return []rules.Address{}
+		return []ticket.Address{}
 	}
 	v = bestEffortHeader(v, defects)
 	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: headerCharsetReader(func(label string) {
@@ -85,7 +84,7 @@ func referenceParseAddresses(v string, defects *defectList) []rules.Address {
 		defects.add("malformed address list " + quoteShort(v))
 		return salvageAddresses(v, defects)
 	}
-	out := make([]rules.Address, 0, len(list))
+	out := make([]ticket.Address, 0, len(list))
 	for _, a := range list {
 		if len(out) == maxAddresses {
 			defects.add("too many addresses; extra ignored")

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // FuzzDecode: any input decodes or fails with one of the two errors, never
@@ -47,7 +47,7 @@ func FuzzDecode(f *testing.F) {
 				t.Errorf("negative size %d", a.Size)
 			}
 		}
-		for _, a := range append(append([]rules.Address{}, m.To...), m.Cc...) {
+		for _, a := range append(append([]ticket.Address{}, m.To...), m.Cc...) {
 			oneLine = append(oneLine, a.Name, a.Address)
 		}
 		for k, v := range m.Headers {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the decoder's output")
@@ -26,24 +27,24 @@ func testThreading() rules.Threading {
 
 // goldenMail is what a golden file records of a decoded mail.
 type goldenMail struct {
-	Error       string             `json:"error,omitempty"`
-	ID          string             `json:"id,omitempty"`
-	Subject     string             `json:"subject"`
-	From        rules.Address      `json:"from"`
-	ReplyTo     rules.Address      `json:"reply_to"`
-	To          []rules.Address    `json:"to"`
-	Cc          []rules.Address    `json:"cc"`
-	Date        string             `json:"date"`
-	MessageID   string             `json:"message_id"`
-	InReplyTo   string             `json:"in_reply_to"`
-	References  []string           `json:"references"`
-	Attachments []rules.Attachment `json:"attachments"`
-	AutoReply   bool               `json:"auto_reply"`
-	Bounce      bool               `json:"bounce"`
-	List        bool               `json:"list"`
-	TicketRef   string             `json:"ticket_ref"`
-	Defects     []string           `json:"defects"`
-	Body        string             `json:"body"`
+	Error       string              `json:"error,omitempty"`
+	ID          string              `json:"id,omitempty"`
+	Subject     string              `json:"subject"`
+	From        ticket.Address      `json:"from"`
+	ReplyTo     ticket.Address      `json:"reply_to"`
+	To          []ticket.Address    `json:"to"`
+	Cc          []ticket.Address    `json:"cc"`
+	Date        string              `json:"date"`
+	MessageID   string              `json:"message_id"`
+	InReplyTo   string              `json:"in_reply_to"`
+	References  []string            `json:"references"`
+	Attachments []ticket.Attachment `json:"attachments"`
+	AutoReply   bool                `json:"auto_reply"`
+	Bounce      bool                `json:"bounce"`
+	List        bool                `json:"list"`
+	TicketRef   string              `json:"ticket_ref"`
+	Defects     []string            `json:"defects"`
+	Body        string              `json:"body"`
 }
 
 func toGolden(m *Mail, err error) goldenMail {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/ticket"
 )
 
 // TestClassifierReuseKeepsEarlierResults classifies every example and test
@@ -37,7 +39,7 @@ func TestClassifierReuseKeepsEarlierResults(t *testing.T) {
 	type kept struct {
 		raw            int
 		mail           *Mail
-		ticket         *Ticket
+		ticket         *ticket.Ticket
 		mailAt, tickAt string
 	}
 	c := New()

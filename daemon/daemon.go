@@ -24,6 +24,7 @@ import (
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Options are the parts of a daemon that do not come from triage.yaml.
@@ -104,7 +105,7 @@ func (b *backgroundWrites) Close() {
 
 // Handled is one message the pipeline finished with.
 type Handled struct {
-	Ticket  *classifier.Ticket
+	Ticket  *ticket.Ticket
 	Outcome string    // forwarded, dropped or redelivery
 	Noticed time.Time // when the server's EXISTS announced it; zero for backlog mail
 	At      time.Time // when the sink acknowledged it (or the drop was decided)

@@ -19,10 +19,10 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"golang.org/x/text/width"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // DemoOptions configure `triage demo`.
@@ -137,7 +137,7 @@ func Demo(ctx context.Context, o DemoOptions) error {
 }
 
 // TicketLine renders a ticket as one readable line.
-func TicketLine(t *classifier.Ticket, outcome string) string {
+func TicketLine(t *ticket.Ticket, outcome string) string {
 	c := t.Class
 	names := make([]string, len(c.Matched))
 	for i, m := range c.Matched {

@@ -21,6 +21,7 @@ import (
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // e2e is one daemon under test against a private Dovecot.
@@ -57,7 +58,7 @@ func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "queue does not accept this requester", http.StatusUnprocessableEntity)
 		return
 	}
-	var t classifier.Ticket
+	var t ticket.Ticket
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&t); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -185,7 +186,7 @@ func (e *e2e) metric(name string, match map[string]string) float64 {
 	return testkit.AdminMetric(e.t, e.httpAddr, e2eAdminToken, name, match)
 }
 
-func readJSONL(t *testing.T, path string) []classifier.Ticket {
+func readJSONL(t *testing.T, path string) []ticket.Ticket {
 	t.Helper()
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -195,11 +196,11 @@ func readJSONL(t *testing.T, path string) []classifier.Ticket {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []classifier.Ticket
+	var out []ticket.Ticket
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 1<<20), 8<<20)
 	for sc.Scan() {
-		var tk classifier.Ticket
+		var tk ticket.Ticket
 		if err := json.Unmarshal(sc.Bytes(), &tk); err != nil {
 			t.Fatalf("%s: bad line: %v", path, err)
 		}
@@ -210,14 +211,14 @@ func readJSONL(t *testing.T, path string) []classifier.Ticket {
 
 // expected classifies every example mail directly: the daemon must reach
 // the same decisions.
-func expected(t *testing.T, rulesPath string, mails [][]byte) map[string]*classifier.Ticket {
+func expected(t *testing.T, rulesPath string, mails [][]byte) map[string]*ticket.Ticket {
 	t.Helper()
 	set, err := rules.Load(rulesPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := classifier.New()
-	out := map[string]*classifier.Ticket{}
+	out := map[string]*ticket.Ticket{}
 	for _, raw := range mails {
 		tk, err := c.Classify(set, raw, classifier.Meta{})
 		if err != nil {
@@ -254,8 +255,8 @@ func TestDaemonDovecot(t *testing.T) {
 	}
 	e.run()
 
-	sinkTickets := func() map[string][]classifier.Ticket {
-		got := map[string][]classifier.Ticket{}
+	sinkTickets := func() map[string][]ticket.Ticket {
+		got := map[string][]ticket.Ticket{}
 		for _, q := range []string{"helpdesk", "systems", "engineering"} {
 			got[q] = readJSONL(t, filepath.Join(e.dir, "out", q+".jsonl"))
 		}
@@ -498,7 +499,7 @@ func (e *e2e) getNoAuth(path string) (int, string) {
 	return testkit.AdminRequest(http.MethodGet, e.httpAddr, path, "")
 }
 
-func droppedWithFolder(want map[string]*classifier.Ticket) int {
+func droppedWithFolder(want map[string]*ticket.Ticket) int {
 	n := 0
 	for _, w := range want {
 		if w.Class.Action == "drop" && w.Class.Folder != "" {

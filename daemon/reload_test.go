@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Two valid rule sets that classify the same mail differently, so a ticket
@@ -100,7 +100,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			return e.metric("triage_tickets_total", nil) >= ahead
 		})
 	}
-	var all []classifier.Ticket
+	var all []ticket.Ticket
 	collect := func() int {
 		all = all[:0]
 		for _, q := range []string{"helpdesk", "systems"} {

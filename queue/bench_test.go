@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/testkit"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // benchParallelism × GOMAXPROCS goroutines deliver at once; on the 2-core
@@ -20,7 +20,7 @@ const benchParallelism = 32
 
 // benchTicket is a ticket of the size the daemon benchmark drains (~850-byte
 // mails): the sample ticket with a short support-mail body.
-func benchTicket() *classifier.Ticket {
+func benchTicket() *ticket.Ticket {
 	t := sampleTicket(nil)
 	t.Body = strings.Repeat("the VPN drops every few minutes since this morning's update; \"quoted\" <tag> & done.\n", 6)
 	return t
@@ -101,8 +101,8 @@ func BenchmarkFileSinkSend(b *testing.B) {
 // router's own cost (lookup, retry setup).
 type nopSink struct{}
 
-func (nopSink) Send(context.Context, *classifier.Ticket) error { return nil }
-func (nopSink) Close() error                                   { return nil }
+func (nopSink) Send(context.Context, *ticket.Ticket) error { return nil }
+func (nopSink) Close() error                               { return nil }
 
 // BenchmarkRouterDeliver routes tickets through Deliver to a no-op sink,
 // the webhook and the file sink.

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 const (
@@ -52,7 +52,7 @@ func newExecSink(name string, cfg Config, baseDir string, log *slog.Logger) (*ex
 
 func (s *execSink) Close() error { return nil }
 
-func (s *execSink) env(t *classifier.Ticket) []string {
+func (s *execSink) env(t *ticket.Ticket) []string {
 	var env []string
 	for _, k := range inheritedEnv() {
 		if v, ok := os.LookupEnv(k); ok {
@@ -74,7 +74,7 @@ func (s *execSink) env(t *classifier.Ticket) []string {
 	return env
 }
 
-func (s *execSink) Send(ctx context.Context, t *classifier.Ticket) error {
+func (s *execSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.argv[0], s.argv[1:]...)

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // maxBatchBytes bounds one group-commit write.
@@ -63,7 +63,7 @@ func newFileSink(name, path string, log *slog.Logger) (*fileSink, error) {
 	return s, nil
 }
 
-func (s *fileSink) Send(ctx context.Context, t *classifier.Ticket) error {
+func (s *fileSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	req, _ := s.pool.Get().(*fileReq)
 	if req == nil {
 		req = &fileReq{ack: make(chan error, 1)}
@@ -176,7 +176,7 @@ type stdoutSink struct {
 
 func newStdoutSink(w io.Writer) *stdoutSink { return &stdoutSink{w: w} }
 
-func (s *stdoutSink) Send(_ context.Context, t *classifier.Ticket) error {
+func (s *stdoutSink) Send(_ context.Context, t *ticket.Ticket) error {
 	line, err := ticketJSON(t)
 	if err != nil {
 		return permanent("queue stdout: encode ticket: %w", err)

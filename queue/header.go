@@ -7,7 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Limits for header values taken from mail and rules (hostile input). With
@@ -108,7 +108,7 @@ func formatHeader(name, value, eol string) string {
 
 // triageHeaders are the X-Triage-* fields prepended to a forwarded message,
 // in this order. Empty optional values are left out.
-func triageHeaders(t *classifier.Ticket, eol string) string {
+func triageHeaders(t *ticket.Ticket, eol string) string {
 	d := newTemplateData(t)
 	var b strings.Builder
 	add := func(name, v string, always bool) {
@@ -185,7 +185,7 @@ func findSubject(raw []byte) (start, end int) {
 // forwardMessage is raw with the X-Triage-* headers prepended and, when tag
 // is not empty, the Subject's first line prefixed with it. Nothing else of
 // the message changes but what cleanOriginal must repair.
-func forwardMessage(t *classifier.Ticket, tag string) []byte {
+func forwardMessage(t *ticket.Ticket, tag string) []byte {
 	raw := cleanOriginal(t.Raw)
 	eol := lineEnding(raw)
 	var out bytes.Buffer

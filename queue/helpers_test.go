@@ -18,8 +18,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/testkit"
+	"github.com/triage-dev/triage/ticket"
 )
 
 func testLogger() (*slog.Logger, *testkit.SyncBuffer) {
@@ -43,24 +43,24 @@ func readMail(t testing.TB, name string) []byte {
 	return b
 }
 
-func sampleTicket(raw []byte) *classifier.Ticket {
+func sampleTicket(raw []byte) *ticket.Ticket {
 	resp := time.Date(2026, 11, 27, 10, 15, 0, 0, time.UTC)
 	resolve := time.Date(2026, 11, 27, 13, 0, 0, 0, time.UTC)
-	return &classifier.Ticket{
+	return &ticket.Ticket{
 		ID:         "0123456789abcdef0123456789abcdef",
 		MessageID:  "<20261127100000.1234@example.com>",
 		ReceivedAt: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC),
-		Source:     classifier.Source{Account: "helpdesk", Mailbox: "INBOX", UID: 42, UIDValidity: 7},
-		From:       classifier.Address{Name: "Ann Example", Address: "ann@example.com"},
-		To:         []classifier.Address{{Address: "helpdesk@example.com"}},
+		Source:     ticket.Source{Account: "helpdesk", Mailbox: "INBOX", UID: 42, UIDValidity: 7},
+		From:       ticket.Address{Name: "Ann Example", Address: "ann@example.com"},
+		To:         []ticket.Address{{Address: "helpdesk@example.com"}},
 		Subject:    "VPN drops every few minutes since the update this morning",
 		Body:       "Hi,\n\nthe VPN drops every few minutes. Error 0x80070005 in the client log.\n\"quoted\" <tag> & done",
-		Class: classifier.Classification{
+		Class: ticket.Classification{
 			Tier: "L2", Priority: "P2", Queue: "systems", Runbook: "kb/vpn", Action: "forward",
 			Tags:    []string{"network"},
 			Fields:  map[string]string{"error_code": "0x80070005"},
-			SLA:     classifier.SLA{ResponseDue: &resp, ResolveDue: &resolve},
-			Matched: []classifier.MatchedRule{{Rule: "network", Description: "VPN, DNS, wifi"}, {Rule: "error-codes"}},
+			SLA:     ticket.SLA{ResponseDue: &resp, ResolveDue: &resolve},
+			Matched: []ticket.MatchedRule{{Rule: "network", Description: "VPN, DNS, wifi"}, {Rule: "error-codes"}},
 		},
 		Raw: raw,
 	}

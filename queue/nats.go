@@ -12,8 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 const defaultNATSTimeout = 10 * time.Second
@@ -134,7 +133,7 @@ func (s *natsSink) Close() error {
 	return nil
 }
 
-func (s *natsSink) Send(ctx context.Context, t *classifier.Ticket) error {
+func (s *natsSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	b, err := execTemplate(s.subject, newTemplateData(t))
 	if err != nil {
 		return permanent("queue %s: subject: %w", s.name, err)

@@ -13,15 +13,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/secret"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Sink delivers tickets to one downstream. Send returns nil only once the
 // downstream has acknowledged the ticket; a *Error says whether to retry.
 // Sinks are safe for concurrent use.
 type Sink interface {
-	Send(ctx context.Context, t *classifier.Ticket) error
+	Send(ctx context.Context, t *ticket.Ticket) error
 	Close() error
 }
 

@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
-
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Router sends each ticket to the sink its queue names and retries
@@ -57,7 +56,7 @@ func (b cappedBackOff) NextBackOff() time.Duration {
 // Deliver sends t to the sink named by t.Class.Queue. It returns nil once
 // acknowledged; a permanent *Error for an unknown queue or a permanent
 // failure; a temporary *Error when give_up_after elapsed or ctx ended.
-func (r *Router) Deliver(ctx context.Context, t *classifier.Ticket) error {
+func (r *Router) Deliver(ctx context.Context, t *ticket.Ticket) error {
 	q := t.Class.Queue
 	sink, ok := r.sinks[q]
 	if !ok {
@@ -77,7 +76,7 @@ func (r *Router) Deliver(ctx context.Context, t *classifier.Ticket) error {
 
 // retry carries on a delivery whose first attempt, begun at start, failed
 // with first.
-func (r *Router) retry(ctx context.Context, t *classifier.Ticket, q string, sink Sink, start time.Time, first error) error {
+func (r *Router) retry(ctx context.Context, t *ticket.Ticket, q string, sink Sink, start time.Time, first error) error {
 	rc := r.retries[q].withDefaults()
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = time.Duration(rc.Initial)

@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
-
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // scriptedSink answers Send from a list of results; the last one repeats.
@@ -23,7 +22,7 @@ type scriptedSink struct {
 	onCall  func(n int)
 }
 
-func (s *scriptedSink) Send(context.Context, *classifier.Ticket) error {
+func (s *scriptedSink) Send(context.Context, *ticket.Ticket) error {
 	s.mu.Lock()
 	s.calls++
 	n := s.calls

@@ -15,8 +15,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 const defaultMailTimeout = 60 * time.Second
@@ -94,7 +93,7 @@ func newMailSink(name string, cfg Config, baseDir string, log *slog.Logger) (*ma
 
 func (s *mailSink) Close() error { return nil }
 
-func (s *mailSink) Send(ctx context.Context, t *classifier.Ticket) error {
+func (s *mailSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	if len(t.Raw) == 0 {
 		return permanent("queue %s: ticket %s has no original message to forward", s.name, t.ID)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // templateData is what subject_tag, nats subject and webhook body templates
@@ -17,7 +17,7 @@ import (
 // plus short names for the decision ({{.Tier}}, {{.Priority}}, {{.Queue}},
 // {{.Runbook}}, {{.Tags}}, {{.Rules}}, {{.ResponseDue}}, {{.ResolveDue}}).
 type templateData struct {
-	*classifier.Ticket
+	*ticket.Ticket
 	Tier        string
 	Priority    string
 	Queue       string
@@ -28,7 +28,7 @@ type templateData struct {
 	ResolveDue  string
 }
 
-func newTemplateData(t *classifier.Ticket) templateData {
+func newTemplateData(t *ticket.Ticket) templateData {
 	return templateData{
 		Ticket:      t,
 		Tier:        t.Class.Tier,
@@ -42,7 +42,7 @@ func newTemplateData(t *classifier.Ticket) templateData {
 	}
 }
 
-func ruleNames(t *classifier.Ticket) []string {
+func ruleNames(t *ticket.Ticket) []string {
 	names := make([]string, 0, len(t.Class.Matched))
 	for _, m := range t.Class.Matched {
 		names = append(names, m.Rule)
@@ -132,7 +132,7 @@ func templateFuncs() template.FuncMap {
 			return m, nil
 		},
 		// addresses formats a list of ticket addresses as "Name <a@b>, …".
-		"addresses": func(list []classifier.Address) string {
+		"addresses": func(list []ticket.Address) string {
 			s := make([]string, 0, len(list))
 			for _, a := range list {
 				if a.Name != "" {

@@ -7,17 +7,17 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // The ticket document is encoded by hand: encoding/json's reflection was
 // about half the CPU of a file-sink delivery. appendTicketJSON produces
 // exactly the bytes json.Marshal(t) does (ticketjson_test.go checks this
-// against encoding/json, and fails when classifier.Ticket gains a field).
+// against encoding/json, and fails when ticket.Ticket gains a field).
 
 // encodeTicket appends t's JSON document to dst. On an error (a time
 // outside what RFC 3339 can show) it returns encoding/json's own error.
-func encodeTicket(dst []byte, t *classifier.Ticket) ([]byte, error) {
+func encodeTicket(dst []byte, t *ticket.Ticket) ([]byte, error) {
 	out, err := appendTicketJSON(dst, t)
 	if err != nil {
 		if _, jerr := json.Marshal(t); jerr != nil {
@@ -29,17 +29,17 @@ func encodeTicket(dst []byte, t *classifier.Ticket) ([]byte, error) {
 }
 
 // ticketJSON is t's JSON document in a buffer of its own.
-func ticketJSON(t *classifier.Ticket) ([]byte, error) {
+func ticketJSON(t *ticket.Ticket) ([]byte, error) {
 	return encodeTicket(make([]byte, 0, estimateTicketJSON(t)), t)
 }
 
 // estimateTicketJSON is about the encoded size of t, so encoding rarely
 // has to grow its buffer: the long strings plus room for the rest.
-func estimateTicketJSON(t *classifier.Ticket) int {
+func estimateTicketJSON(t *ticket.Ticket) int {
 	return 1024 + len(t.Subject) + len(t.Body)*11/10
 }
 
-func appendTicketJSON(b []byte, t *classifier.Ticket) ([]byte, error) {
+func appendTicketJSON(b []byte, t *ticket.Ticket) ([]byte, error) {
 	var err error
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, t.ID)
@@ -106,7 +106,7 @@ func appendTicketJSON(b []byte, t *classifier.Ticket) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func appendSource(b []byte, s *classifier.Source) []byte {
+func appendSource(b []byte, s *ticket.Source) []byte {
 	b = append(b, '{')
 	n := len(b)
 	if s.Account != "" {
@@ -139,7 +139,7 @@ func appendSep(b []byte, n int) []byte {
 	return b
 }
 
-func appendAddress(b []byte, a *classifier.Address) []byte {
+func appendAddress(b []byte, a *ticket.Address) []byte {
 	b = append(b, '{')
 	if a.Name != "" {
 		b = append(b, `"name":`...)
@@ -151,7 +151,7 @@ func appendAddress(b []byte, a *classifier.Address) []byte {
 	return append(b, '}')
 }
 
-func appendAddresses(b []byte, as []classifier.Address) []byte {
+func appendAddresses(b []byte, as []ticket.Address) []byte {
 	if as == nil {
 		return append(b, "null"...)
 	}
@@ -179,7 +179,7 @@ func appendStrings(b []byte, ss []string) []byte {
 	return append(b, ']')
 }
 
-func appendClassification(b []byte, c *classifier.Classification) ([]byte, error) {
+func appendClassification(b []byte, c *ticket.Classification) ([]byte, error) {
 	var err error
 	b = append(b, `{"tier":`...)
 	b = appendJSONString(b, c.Tier)

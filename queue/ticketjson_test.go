@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // checkTicketJSON fails unless encodeTicket gives json.Marshal's bytes (or
 // fails exactly when it does).
-func checkTicketJSON(t *testing.T, tk *classifier.Ticket) {
+func checkTicketJSON(t *testing.T, tk *ticket.Ticket) {
 	t.Helper()
 	want, werr := json.Marshal(tk)
 	got, gerr := encodeTicket([]byte("prefix"), tk)
@@ -44,40 +44,40 @@ func TestTicketJSONMatchesEncodingJSON(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		many[fmt.Sprintf("k%02d<%c>", 20-i, 'a'+i)] = hostileText[i:]
 	}
-	cases := map[string]func(*classifier.Ticket){
-		"zero":   func(tk *classifier.Ticket) { *tk = classifier.Ticket{} },
-		"sample": func(*classifier.Ticket) {},
-		"empty collections": func(tk *classifier.Ticket) {
-			tk.To, tk.Cc, tk.Attachments, tk.Defects = []classifier.Address{}, []classifier.Address{}, []classifier.Attachment{}, []string{}
+	cases := map[string]func(*ticket.Ticket){
+		"zero":   func(tk *ticket.Ticket) { *tk = ticket.Ticket{} },
+		"sample": func(*ticket.Ticket) {},
+		"empty collections": func(tk *ticket.Ticket) {
+			tk.To, tk.Cc, tk.Attachments, tk.Defects = []ticket.Address{}, []ticket.Address{}, []ticket.Attachment{}, []string{}
 			tk.Thread.References = []string{}
-			tk.Class.Tags, tk.Class.Fields, tk.Class.Matched, tk.Class.Trace = []string{}, map[string]string{}, []classifier.MatchedRule{}, []classifier.TraceStep{}
+			tk.Class.Tags, tk.Class.Fields, tk.Class.Matched, tk.Class.Trace = []string{}, map[string]string{}, []ticket.MatchedRule{}, []ticket.TraceStep{}
 		},
-		"hostile strings": func(tk *classifier.Ticket) {
+		"hostile strings": func(tk *ticket.Ticket) {
 			tk.ID, tk.MessageID, tk.Subject, tk.Body = hostileText, hostileText, hostileText, strings.Repeat(hostileText, 50)
-			tk.From = classifier.Address{Name: hostileText, Address: hostileText}
-			tk.Cc = []classifier.Address{{Address: hostileText}, {Name: "x"}}
-			tk.Source = classifier.Source{Mailbox: hostileText, UIDValidity: 1<<32 - 1}
-			tk.Attachments = []classifier.Attachment{{Name: hostileText, Type: "a/b", Size: -1}, {Size: 1 << 40}}
-			tk.Thread = classifier.Thread{InReplyTo: hostileText, References: []string{hostileText, ""}, TicketRef: "12"}
+			tk.From = ticket.Address{Name: hostileText, Address: hostileText}
+			tk.Cc = []ticket.Address{{Address: hostileText}, {Name: "x"}}
+			tk.Source = ticket.Source{Mailbox: hostileText, UIDValidity: 1<<32 - 1}
+			tk.Attachments = []ticket.Attachment{{Name: hostileText, Type: "a/b", Size: -1}, {Size: 1 << 40}}
+			tk.Thread = ticket.Thread{InReplyTo: hostileText, References: []string{hostileText, ""}, TicketRef: "12"}
 			tk.AutoReply, tk.Bounce, tk.List, tk.Duplicate = true, true, true, true
 			tk.Defects = []string{hostileText}
 			tk.Class.Folder = hostileText
 			tk.Class.Fields = many
 			tk.Class.RulesVersion = hostileText
-			tk.Class.Matched = append(tk.Class.Matched, classifier.MatchedRule{Rule: hostileText, Description: hostileText})
-			tk.Class.Trace = []classifier.TraceStep{
+			tk.Class.Matched = append(tk.Class.Matched, ticket.MatchedRule{Rule: hostileText, Description: hostileText})
+			tk.Class.Trace = []ticket.TraceStep{
 				{Rule: "a"}, {Rule: "b", Group: "g", Matched: true},
 				{Rule: hostileText, Group: hostileText, Skipped: hostileText, Error: hostileText},
 			}
 		},
-		"only resolve due": func(tk *classifier.Ticket) { tk.Class.SLA.ResponseDue = nil },
-		"only response due": func(tk *classifier.Ticket) {
-			tk.Class.SLA = classifier.SLA{ResponseDue: &resp}
+		"only resolve due": func(tk *ticket.Ticket) { tk.Class.SLA.ResponseDue = nil },
+		"only response due": func(tk *ticket.Ticket) {
+			tk.Class.SLA = ticket.SLA{ResponseDue: &resp}
 			tk.ReceivedAt = resp
 		},
-		"source partly empty": func(tk *classifier.Ticket) { tk.Source = classifier.Source{UID: 3} },
-		"year out of range":   func(tk *classifier.Ticket) { tk.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
-		"due out of range": func(tk *classifier.Ticket) {
+		"source partly empty": func(tk *ticket.Ticket) { tk.Source = ticket.Source{UID: 3} },
+		"year out of range":   func(tk *ticket.Ticket) { tk.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"due out of range": func(tk *ticket.Ticket) {
 			bad := time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)
 			tk.Class.SLA.ResolveDue = &bad
 		},
@@ -91,29 +91,30 @@ func TestTicketJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// ticketShape lists every field encoding/json sees in classifier.Ticket,
+// ticketShape lists every field encoding/json sees in ticket.Ticket,
 // as appendTicketJSON encodes it. When the Ticket type changes this test
 // fails: update appendTicketJSON, its test cases, then this list.
 const ticketShape = `Ticket.ID string json:"id"
 Ticket.MessageID string json:"message_id"
 Ticket.ReceivedAt time.Time json:"received_at"
-Ticket.Source classifier.Source json:"source"
+Ticket.Source ticket.Source json:"source"
 Source.Account string json:"account,omitempty"
 Source.Mailbox string json:"mailbox,omitempty"
 Source.UID uint32 json:"uid,omitempty"
 Source.UIDValidity uint32 json:"uidvalidity,omitempty"
-Ticket.From classifier.Address json:"from"
-Address.Name string json:"name,omitempty"
-Address.Address string json:"address"
-Ticket.To []classifier.Address json:"to"
-Ticket.Cc []classifier.Address json:"cc"
+Ticket.From ticket.Address json:"from"
+Address.Name string expr:"name" json:"name,omitempty"
+Address.Address string expr:"address" json:"address"
+Address.Domain string expr:"domain" json:"-"
+Ticket.To []ticket.Address json:"to"
+Ticket.Cc []ticket.Address json:"cc"
 Ticket.Subject string json:"subject"
 Ticket.Body string json:"body"
-Ticket.Attachments []classifier.Attachment json:"attachments"
-Attachment.Name string json:"name"
-Attachment.Type string json:"type"
-Attachment.Size int json:"size"
-Ticket.Thread classifier.Thread json:"thread"
+Ticket.Attachments []ticket.Attachment json:"attachments"
+Attachment.Name string expr:"name" json:"name"
+Attachment.Type string expr:"type" json:"type"
+Attachment.Size int expr:"size" json:"size"
+Ticket.Thread ticket.Thread json:"thread"
 Thread.InReplyTo string json:"in_reply_to"
 Thread.References []string json:"references"
 Thread.TicketRef string json:"ticket_ref"
@@ -122,7 +123,7 @@ Ticket.Bounce bool json:"bounce"
 Ticket.List bool json:"list"
 Ticket.Duplicate bool json:"duplicate"
 Ticket.Defects []string json:"defects,omitempty"
-Ticket.Class classifier.Classification json:"classification"
+Ticket.Class ticket.Classification json:"classification"
 Classification.Tier string json:"tier"
 Classification.Priority string json:"priority"
 Classification.Queue string json:"queue"
@@ -131,14 +132,14 @@ Classification.Folder string json:"folder,omitempty"
 Classification.Action string json:"action"
 Classification.Tags []string json:"tags"
 Classification.Fields map[string]string json:"fields"
-Classification.SLA classifier.SLA json:"sla"
+Classification.SLA ticket.SLA json:"sla"
 SLA.ResponseDue *time.Time json:"response_due,omitempty"
 SLA.ResolveDue *time.Time json:"resolve_due,omitempty"
-Classification.Matched []classifier.MatchedRule json:"matched"
+Classification.Matched []ticket.MatchedRule json:"matched"
 MatchedRule.Rule string json:"rule"
 MatchedRule.Description string json:"description,omitempty"
 Classification.RulesVersion string json:"rules_version"
-Classification.Trace []classifier.TraceStep json:"trace,omitempty"
+Classification.Trace []ticket.TraceStep json:"trace,omitempty"
 TraceStep.Rule string json:"rule"
 TraceStep.Group string json:"group,omitempty"
 TraceStep.Matched bool json:"matched"
@@ -164,9 +165,9 @@ func TestTicketJSONCoversEveryField(t *testing.T) {
 			}
 		}
 	}
-	walk(reflect.TypeFor[classifier.Ticket]())
+	walk(reflect.TypeFor[ticket.Ticket]())
 	if got := strings.Join(lines, "\n"); got != ticketShape {
-		t.Fatalf("classifier.Ticket changed; update appendTicketJSON (ticketjson.go) and ticketShape:\n%s", got)
+		t.Fatalf("ticket.Ticket changed; update appendTicketJSON (ticketjson.go) and ticketShape:\n%s", got)
 	}
 }
 
@@ -181,7 +182,7 @@ func FuzzTicketJSON(f *testing.F) {
 		tk.ReceivedAt = time.Unix(unix%(1<<40), int64(n)).In(time.FixedZone("x", n%50000))
 		tk.Thread.References = []string{val, id}
 		if n%3 == 0 {
-			tk.Class.Trace = []classifier.TraceStep{{Rule: key, Error: val, Matched: n%2 == 0}}
+			tk.Class.Trace = []ticket.TraceStep{{Rule: key, Error: val, Matched: n%2 == 0}}
 			tk.Defects = []string{body}
 		}
 		checkTicketJSON(t, tk)

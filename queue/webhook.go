@@ -23,8 +23,8 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/netaddr"
+	"github.com/triage-dev/triage/ticket"
 )
 
 const (
@@ -163,7 +163,7 @@ func (s *webhookSink) prepare() {
 }
 
 // renderBody is the request body for t.
-func (s *webhookSink) renderBody(t *classifier.Ticket) ([]byte, error) {
+func (s *webhookSink) renderBody(t *ticket.Ticket) ([]byte, error) {
 	if s.body == nil {
 		b, err := ticketJSON(t)
 		if err != nil {
@@ -199,7 +199,7 @@ func (s *webhookSink) signature(body []byte) string {
 	return signWith(m, body)
 }
 
-func (s *webhookSink) Send(ctx context.Context, t *classifier.Ticket) error {
+func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	body, err := s.renderBody(t)
 	if err != nil {
 		return permanent("queue %s: %w", s.name, err)

@@ -30,6 +30,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Error is one problem in a rules file, positioned for a person and an editor.
@@ -65,12 +67,6 @@ type Threading struct {
 	MessageID []*regexp.Regexp // matched against In-Reply-To and each References id
 }
 
-// Match is one rule that applied.
-type Match struct {
-	Rule        string
-	Description string
-}
-
 // Decision is the outcome of evaluating a Set on one Env.
 type Decision struct {
 	Tier     string
@@ -81,17 +77,8 @@ type Decision struct {
 	Action   string // "forward" or "drop"
 	Tags     []string
 	Fields   map[string]string // from extract
-	Matched  []Match
-	Trace    []TraceEntry // filled only by EvaluateTrace
-}
-
-// TraceEntry records one rule (or group guard) considered during evaluation.
-type TraceEntry struct {
-	Rule    string // rule name, or "group:<index or name>" for a group guard
-	Group   string // enclosing group name, if any
-	Matched bool
-	Skipped string // why it was not evaluated ("stopped", "group guard false", "group already matched")
-	Err     string // runtime error of the expression; the rule counts as not matched
+	Matched  []ticket.MatchedRule
+	Trace    []ticket.TraceStep // filled only by EvaluateTrace
 }
 
 // Expect is what a rule test asserts. Empty fields are not checked.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/ticket"
 )
 
 // benchWords are vocabulary for generated rules; most do not occur in the
@@ -47,8 +49,8 @@ func benchEnvOf(size int) *Env {
 		Subject: subject,
 		Body:    body,
 		Text:    subject + "\n" + body + "\nreport.xlsx",
-		From:    Address{Name: "Ann Example", Address: "ann@example.com", Domain: "example.com"},
-		To:      []Address{{Address: "helpdesk@example.com", Domain: "example.com"}},
+		From:    ticket.Address{Name: "Ann Example", Address: "ann@example.com", Domain: "example.com"},
+		To:      []ticket.Address{{Address: "helpdesk@example.com", Domain: "example.com"}},
 		Headers: map[string]string{"X-Mailer": "Microsoft Outlook 16.0", "Content-Language": "en-US"},
 		Date:    time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
 		Size:    len(body) + 800,

@@ -3,52 +3,40 @@ package rules
 import (
 	"net/textproto"
 	"time"
+
+	"github.com/triage-dev/triage/ticket"
 )
-
-// Address is one mailbox of a From, Reply-To, To or Cc header.
-type Address struct {
-	Name    string `expr:"name" json:"name,omitempty"`
-	Address string `expr:"address" json:"address"`
-	Domain  string `expr:"domain" json:"-"`
-}
-
-// Attachment describes one attached part; its content is never exposed to rules.
-type Attachment struct {
-	Name string `expr:"name" json:"name"`
-	Type string `expr:"type" json:"type"`
-	Size int    `expr:"size" json:"size"`
-}
 
 // Env is the typed environment every rule expression is compiled against and
 // evaluated with. Field names (expr tags) are the contract of DESIGN.md.
 // The classifier fills the mail fields; the evaluator fills the decision
 // fields (Tier … Matched) as rules apply.
 type Env struct {
-	Subject     string            `expr:"subject"`
-	Body        string            `expr:"body"`
-	Text        string            `expr:"text"`
-	From        Address           `expr:"from"`
-	ReplyTo     Address           `expr:"reply_to"`
-	To          []Address         `expr:"to"`
-	Cc          []Address         `expr:"cc"`
-	Recipients  []string          `expr:"recipients"`
-	Headers     map[string]string `expr:"headers"` // canonical header name → first value, decoded
-	Attachments []Attachment      `expr:"attachments"`
-	Size        int               `expr:"size"`
-	Date        time.Time         `expr:"date"`
-	MessageID   string            `expr:"message_id"`
-	InReplyTo   string            `expr:"in_reply_to"`
-	References  []string          `expr:"references"`
-	AutoReply   bool              `expr:"auto_reply"`
-	Bounce      bool              `expr:"bounce"`
-	List        bool              `expr:"list"`
-	TicketRef   string            `expr:"ticket_ref"`
-	Duplicate   bool              `expr:"duplicate"`
-	Account     string            `expr:"account"`
-	Mailbox     string            `expr:"mailbox"`
-	Hour        int               `expr:"hour"`           // 0..23 in the calendar's zone
-	Weekday     string            `expr:"weekday"`        // "Mon" … "Sun" in the calendar's zone
-	BusinessHrs bool              `expr:"business_hours"` // inside calendar.business_hours
+	Subject     string              `expr:"subject"`
+	Body        string              `expr:"body"`
+	Text        string              `expr:"text"`
+	From        ticket.Address      `expr:"from"`
+	ReplyTo     ticket.Address      `expr:"reply_to"`
+	To          []ticket.Address    `expr:"to"`
+	Cc          []ticket.Address    `expr:"cc"`
+	Recipients  []string            `expr:"recipients"`
+	Headers     map[string]string   `expr:"headers"` // canonical header name → first value, decoded
+	Attachments []ticket.Attachment `expr:"attachments"`
+	Size        int                 `expr:"size"`
+	Date        time.Time           `expr:"date"`
+	MessageID   string              `expr:"message_id"`
+	InReplyTo   string              `expr:"in_reply_to"`
+	References  []string            `expr:"references"`
+	AutoReply   bool                `expr:"auto_reply"`
+	Bounce      bool                `expr:"bounce"`
+	List        bool                `expr:"list"`
+	TicketRef   string              `expr:"ticket_ref"`
+	Duplicate   bool                `expr:"duplicate"`
+	Account     string              `expr:"account"`
+	Mailbox     string              `expr:"mailbox"`
+	Hour        int                 `expr:"hour"`           // 0..23 in the calendar's zone
+	Weekday     string              `expr:"weekday"`        // "Mon" … "Sun" in the calendar's zone
+	BusinessHrs bool                `expr:"business_hours"` // inside calendar.business_hours
 
 	// The decision so far, readable by later rules.
 	Tier     string   `expr:"tier"`

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/triage-dev/triage/ticket"
+
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -85,7 +87,7 @@ func (st *evalState) nodes(list []*ruleNode, group string, firstMatch bool) bool
 			if n.prog != nil {
 				ok, err := st.ev.run(n.prog, st.env)
 				if st.trace {
-					st.d.Trace = append(st.d.Trace, TraceEntry{Rule: "group:" + n.info.Name, Group: group, Matched: ok, Err: err})
+					st.d.Trace = append(st.d.Trace, ticket.TraceStep{Rule: "group:" + n.info.Name, Group: group, Matched: ok, Error: err})
 				}
 				if !ok {
 					for _, c := range n.children {
@@ -101,7 +103,7 @@ func (st *evalState) nodes(list []*ruleNode, group string, firstMatch bool) bool
 		}
 		ok, err := st.ev.run(n.prog, st.env)
 		if st.trace {
-			st.d.Trace = append(st.d.Trace, TraceEntry{Rule: n.info.Name, Group: group, Matched: ok, Err: err})
+			st.d.Trace = append(st.d.Trace, ticket.TraceStep{Rule: n.info.Name, Group: group, Matched: ok, Error: err})
 		}
 		if !ok {
 			continue
@@ -122,14 +124,14 @@ func (st *evalState) skip(n *ruleNode, group, why string) {
 	}
 	if n.isGroup {
 		if n.prog != nil {
-			st.d.Trace = append(st.d.Trace, TraceEntry{Rule: "group:" + n.info.Name, Group: group, Skipped: why})
+			st.d.Trace = append(st.d.Trace, ticket.TraceStep{Rule: "group:" + n.info.Name, Group: group, Skipped: why})
 		}
 		for _, c := range n.children {
 			st.skip(c, n.info.Name, why)
 		}
 		return
 	}
-	st.d.Trace = append(st.d.Trace, TraceEntry{Rule: n.info.Name, Group: group, Skipped: why})
+	st.d.Trace = append(st.d.Trace, ticket.TraceStep{Rule: n.info.Name, Group: group, Skipped: why})
 }
 
 // apply merges a matching rule into the decision and mirrors the decision
@@ -173,7 +175,7 @@ func (st *evalState) apply(n *ruleNode) {
 			d.Fields[x.field] = v
 		}
 	}
-	d.Matched = append(d.Matched, Match{Rule: n.info.Name, Description: n.info.Description})
+	d.Matched = append(d.Matched, ticket.MatchedRule{Rule: n.info.Name, Description: n.info.Description})
 	env.Matched = append(env.Matched, n.info.Name)
 }
 

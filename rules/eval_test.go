@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/ticket"
 )
 
 func names(d Decision) []string {
@@ -97,10 +99,10 @@ func TestEvaluateSemantics(t *testing.T) {
 			matched: []string{"printer", "network", "after-tier", "last"}},
 		{name: "list across subject and body joint", env: Env{Subject: "paper", Body: "jam in tray 2"}, tier: "L1", prio: "P3", queue: "q", runbook: "kb/printer", action: "forward",
 			tags: []string{"printer", "hw"}, matched: []string{"printer", "last"}},
-		{name: "vip reads priority so far", env: Env{From: Address{Address: "ceo@example.com"}}, tier: "L1", prio: "P1", queue: "q", action: "forward", matched: []string{"vip", "last"}},
+		{name: "vip reads priority so far", env: Env{From: ticket.Address{Address: "ceo@example.com"}}, tier: "L1", prio: "P1", queue: "q", action: "forward", matched: []string{"vip", "last"}},
 		{name: "extract whole match and group", env: Env{Body: "error 0xdeadbeef", Text: "re ticket 42: error 0xdeadbeef"}, tier: "L1", prio: "P3", queue: "q", action: "forward",
 			fields: map[string]string{"code": "0xdeadbeef", "num": "42"}, matched: []string{"code", "last"}},
-		{name: "runtime error is no match", env: Env{Attachments: []Attachment{{Size: 1}}}, tier: "L1", prio: "P3", queue: "q", action: "forward", matched: []string{"last"}},
+		{name: "runtime error is no match", env: Env{Attachments: []ticket.Attachment{{Size: 1}}}, tier: "L1", prio: "P3", queue: "q", action: "forward", matched: []string{"last"}},
 		{name: "stop in the middle", env: Env{Headers: map[string]string{"X-Stop": "yes"}, Size: 5000}, tier: "L1", prio: "P3", queue: "q", action: "forward", matched: []string{"stopper"}},
 		{name: "first_match group takes the first", env: Env{Size: 5000}, tier: "L1", prio: "P3", queue: "q", action: "forward", tags: []string{"big", "h1", "h2"}, matched: []string{"g1", "h1", "h2", "last"}},
 		{name: "nested group counts as a match", env: Env{Size: 200}, tier: "L1", prio: "P3", queue: "q", action: "forward", tags: []string{"any", "h1", "h2"}, matched: []string{"g3", "h1", "h2", "last"}},
@@ -143,7 +145,7 @@ func TestEvaluateSemantics(t *testing.T) {
 
 func TestEvaluateTrace(t *testing.T) {
 	s := mustLoad(t, evalRules)
-	env := Env{Headers: map[string]string{"X-Stop": "yes"}, Attachments: []Attachment{{Size: 1}}, Size: 5000}
+	env := Env{Headers: map[string]string{"X-Stop": "yes"}, Attachments: []ticket.Attachment{{Size: 1}}, Size: 5000}
 	d := s.EvaluateTrace(NewEvaluator(), &env)
 	var got []string
 	for _, e := range d.Trace {
@@ -156,7 +158,7 @@ func TestEvaluateTrace(t *testing.T) {
 			line += " matched"
 		case e.Skipped != "":
 			line += " skipped: " + e.Skipped
-		case e.Err != "":
+		case e.Error != "":
 			line += " error"
 		default:
 			line += " no"
@@ -171,7 +173,7 @@ func TestEvaluateTrace(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("trace\n got %q\nwant %q", got, want)
 	}
-	if e := d.Trace[6].Err; !strings.Contains(e, "index out of range") {
+	if e := d.Trace[6].Error; !strings.Contains(e, "index out of range") {
 		t.Errorf("runtime error text %q", e)
 	}
 
@@ -232,14 +234,14 @@ rules:
 		{"latin inside word", Env{Text: "vpnclient and adnsx"}, nil},
 		{"latin next to japanese", Env{Text: "東京のvpn接続"}, []string{"word-en"}},
 		{"latin digit neighbour", Env{Text: "vpn2 dns3"}, nil},
-		{"computed text", Env{From: Address{Name: "Ann"}}, []string{"computed-text"}},
-		{"computed list", Env{Subject: "hello bob", From: Address{Name: "BOB"}}, []string{"computed-list"}},
+		{"computed text", Env{From: ticket.Address{Name: "Ann"}}, []string{"computed-text"}},
+		{"computed list", Env{Subject: "hello bob", From: ticket.Address{Name: "BOB"}}, []string{"computed-list"}},
 		{"regex list", Env{Subject: "ERR-42"}, []string{"regex"}},
 		{"regex list case", Env{Subject: "this is URGENT"}, []string{"regex"}},
-		{"regex dynamic", Env{Subject: "abc", From: Address{Name: "^a.c$"}}, []string{"regex-dyn"}},
-		{"domain", Env{From: Address{Address: "ann@Example.COM"}}, []string{"domain"}},
+		{"regex dynamic", Env{Subject: "abc", From: ticket.Address{Name: "^a.c$"}}, []string{"regex-dyn"}},
+		{"domain", Env{From: ticket.Address{Address: "ann@Example.COM"}}, []string{"domain"}},
 		{"header", Env{Headers: map[string]string{"X-Priority": "1"}}, []string{"header"}},
-		{"header dynamic", Env{From: Address{Name: "x-dyn"}, Headers: map[string]string{"X-Dyn": "dyn"}}, []string{"header-dyn"}},
+		{"header dynamic", Env{From: ticket.Address{Name: "x-dyn"}, Headers: map[string]string{"X-Dyn": "dyn"}}, []string{"header-dyn"}},
 	}
 	ev := NewEvaluator()
 	for _, tt := range tests {
@@ -254,15 +256,15 @@ rules:
 				t.Errorf("matched %v, want %v", got, tt.want)
 			}
 			for _, e := range d.Trace {
-				if e.Err != "" && e.Rule != "regex-dyn" {
-					t.Errorf("%s: %s", e.Rule, e.Err)
+				if e.Error != "" && e.Rule != "regex-dyn" {
+					t.Errorf("%s: %s", e.Rule, e.Error)
 				}
 			}
 		})
 	}
-	env := Env{Subject: "x", From: Address{Name: "(("}}
+	env := Env{Subject: "x", From: ticket.Address{Name: "(("}}
 	d := s.EvaluateTrace(ev, &env)
-	if e := d.Trace[9]; e.Rule != "regex-dyn" || !strings.Contains(e.Err, "bad regex") {
+	if e := d.Trace[9]; e.Rule != "regex-dyn" || !strings.Contains(e.Error, "bad regex") {
 		t.Errorf("dynamic bad regex: %+v", e)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/triage-dev/triage/ticket"
 )
 
 // FuzzLoad feeds arbitrary bytes to the loader: it must never panic, every
@@ -34,7 +36,7 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		env := Env{Subject: "Password VPN", Body: "パスワード 0x80070005", Text: "Password VPN パスワード", Size: 5000,
-			Headers: map[string]string{"X-A": "b"}, Attachments: []Attachment{{Name: "a.log", Size: 10}}}
+			Headers: map[string]string{"X-A": "b"}, Attachments: []ticket.Attachment{{Name: "a.log", Size: 10}}}
 		d := s.EvaluateTrace(NewEvaluator(), &env)
 		if d.Action != "forward" && d.Action != "drop" {
 			t.Fatalf("action %q", d.Action)

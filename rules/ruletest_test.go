@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/ticket"
 )
 
 // buildInline stands in for the classifier: it turns an inline message into
@@ -18,7 +20,7 @@ func buildInline(t Test) (*Env, error) {
 	}
 	m := t.Message
 	env := &Env{Subject: m.Subject, Body: m.Body, Text: m.Subject + "\n" + m.Body, Headers: map[string]string{}}
-	env.From = Address{Address: m.From, Domain: domainOf(m.From)}
+	env.From = ticket.Address{Address: m.From, Domain: domainOf(m.From)}
 	for k, v := range m.Headers {
 		env.Headers[k] = v
 	}

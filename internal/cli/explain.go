@@ -11,6 +11,7 @@ import (
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 func runExplain(ctx context.Context, s Streams, args []string) int {
@@ -100,7 +101,7 @@ func ruleDescriptions(set *rules.Set) map[string]string {
 
 // writeExplanation prints one classified message for a person: what the
 // decoder saw, the decision, and every rule considered in order.
-func writeExplanation(w io.Writer, name string, t *classifier.Ticket, d rules.Decision, env *rules.Env, descriptions map[string]string) {
+func writeExplanation(w io.Writer, name string, t *ticket.Ticket, d rules.Decision, env *rules.Env, descriptions map[string]string) {
 	fmt.Fprintf(w, "== %s\n", printable(name))
 	fmt.Fprintf(w, "subject:   %s\n", printable(t.Subject))
 	fmt.Fprintf(w, "from:      %s\n", printable(formatAddress(t.From)))
@@ -170,8 +171,8 @@ func writeExplanation(w io.Writer, name string, t *classifier.Ticket, d rules.De
 		}
 		mark, note := "✗", ""
 		switch {
-		case e.Err != "":
-			mark, note = "!", "error: "+e.Err
+		case e.Error != "":
+			mark, note = "!", "error: "+e.Error
 		case e.Skipped != "":
 			mark, note = "-", "skipped: "+e.Skipped
 		case e.Matched:
@@ -185,7 +186,7 @@ func writeExplanation(w io.Writer, name string, t *classifier.Ticket, d rules.De
 	}
 }
 
-func formatAddress(a classifier.Address) string {
+func formatAddress(a ticket.Address) string {
 	if a.Name == "" {
 		return a.Address
 	}

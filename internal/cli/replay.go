@@ -10,6 +10,7 @@ import (
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // maxReportedErrors bounds the unparseable messages a report lists by name.
@@ -69,7 +70,7 @@ func (t *tally) fail(name string, err error) {
 	}
 }
 
-func (t *tally) add(c classifier.Classification) {
+func (t *tally) add(c ticket.Classification) {
 	t.classified++
 	t.action[c.Action]++
 	for _, m := range c.Matched {

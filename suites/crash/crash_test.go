@@ -28,9 +28,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/testkit"
+	"github.com/triage-dev/triage/ticket"
 )
 
 const (
@@ -96,7 +96,7 @@ func (r *streamReader) read(t *testing.T) {
 		if err != nil {
 			t.Fatalf("stream message %d: %v", r.next, err)
 		}
-		var tk classifier.Ticket
+		var tk ticket.Ticket
 		if err := json.Unmarshal(m.Data, &tk); err != nil {
 			t.Fatalf("stream message %d: %v", r.next, err)
 		}

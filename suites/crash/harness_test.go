@@ -26,6 +26,7 @@ import (
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // triageBin is the `triage` binary built once for this test binary.
@@ -234,7 +235,7 @@ func readJSONL(t *testing.T, path string) []sinkEntry {
 			t.Errorf("%s: offset %d: last line has no newline (torn write): %.120q", path, off, line)
 			break
 		}
-		var tk classifier.Ticket
+		var tk ticket.Ticket
 		if err := json.Unmarshal(line, &tk); err != nil {
 			t.Errorf("%s: offset %d: corrupt line (%v): %.200q", path, off, err, line)
 		} else {

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/testkit"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // slowHook is a tracker's webhook that takes delay per ticket and, once
@@ -36,7 +36,7 @@ func newSlowHook(delay time.Duration) *slowHook {
 }
 
 func (h *slowHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var tk classifier.Ticket
+	var tk ticket.Ticket
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&tk); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return

@@ -27,6 +27,7 @@ import (
 	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/testkit"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // Sink kinds a rig can forward to.
@@ -266,7 +267,7 @@ func (r *rig) forwarded() []forwardedCopy {
 	var out []forwardedCopy
 	switch r.opts.sink {
 	case sinkFile:
-		var tickets []classifier.Ticket
+		var tickets []ticket.Ticket
 		tickets, r.fileOff = readJSONL(r.t, filepath.Join(r.dir, "out", "tickets.jsonl"), r.fileOff)
 		for _, tk := range tickets {
 			r.fileCopies = append(r.fileCopies, forwardedCopy{id: tk.ID, complete: strings.Contains(tk.Body, r.sent[tk.ID].marker)})
@@ -508,7 +509,7 @@ func marks(n int, first, step int64) []int64 {
 // readJSONL reads the tickets of a JSON Lines file from offset on and
 // returns the offset after the last complete line; a line still being
 // written (no newline yet) is left for the next read.
-func readJSONL(t *testing.T, path string, offset int64) ([]classifier.Ticket, int64) {
+func readJSONL(t *testing.T, path string, offset int64) ([]ticket.Ticket, int64) {
 	t.Helper()
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -521,14 +522,14 @@ func readJSONL(t *testing.T, path string, offset int64) ([]classifier.Ticket, in
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		t.Fatal(err)
 	}
-	var out []classifier.Ticket
+	var out []ticket.Ticket
 	br := bufio.NewReader(f)
 	for {
 		line, err := br.ReadBytes('\n')
 		if err != nil {
 			return out, offset
 		}
-		var tk classifier.Ticket
+		var tk ticket.Ticket
 		if err := json.Unmarshal(line, &tk); err != nil {
 			t.Fatalf("%s: bad line at offset %d: %v", path, offset, err)
 		}
@@ -560,7 +561,7 @@ func newHookServer(t *testing.T) *hookServer {
 func (h *hookServer) addr() string { return strings.TrimPrefix(h.srv.URL, "http://") }
 
 func (h *hookServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	var tk classifier.Ticket
+	var tk ticket.Ticket
 	if err := json.NewDecoder(io.LimitReader(req.Body, 8<<20)).Decode(&tk); err != nil {
 		// A request cut short never becomes a ticket.
 		http.Error(w, err.Error(), http.StatusBadRequest)

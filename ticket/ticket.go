@@ -1,8 +1,13 @@
-package classifier
+// Package ticket holds the ticket document every sink receives and the small
+// types it shares with the rule environment (addresses, attachments, matched
+// rules, trace steps). It knows nothing of parsing, rules or delivery: rules,
+// classifier and queue all import it, and it imports none of them.
+package ticket
 
 import "time"
 
-// Ticket is the document every sink receives (DESIGN.md "Ticket document").
+// Ticket is the document every sink receives; its JSON form is the contract
+// with downstream trackers (README "Ticket document").
 type Ticket struct {
 	ID          string         `json:"id"`
 	MessageID   string         `json:"message_id"`
@@ -26,17 +31,19 @@ type Ticket struct {
 	Raw []byte `json:"-"`
 }
 
-// Address is a mailbox in the ticket document.
+// Address is one mailbox of a From, Reply-To, To or Cc header. Domain is
+// for rules only; the ticket document carries name and address.
 type Address struct {
-	Name    string `json:"name,omitempty"`
-	Address string `json:"address"`
+	Name    string `expr:"name" json:"name,omitempty"`
+	Address string `expr:"address" json:"address"`
+	Domain  string `expr:"domain" json:"-"`
 }
 
-// Attachment is an attachment's metadata in the ticket document.
+// Attachment describes one attached part; its content is never exposed to rules.
 type Attachment struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-	Size int    `json:"size"`
+	Name string `expr:"name" json:"name"`
+	Type string `expr:"type" json:"type"`
+	Size int    `expr:"size" json:"size"`
 }
 
 // Source says where the message was read.
@@ -85,9 +92,9 @@ type MatchedRule struct {
 // TraceStep is one rule or group guard considered while classifying; the
 // classification carries them only when asked for (explain).
 type TraceStep struct {
-	Rule    string `json:"rule"`
-	Group   string `json:"group,omitempty"`
+	Rule    string `json:"rule"`            // rule name, or "group:<name>" for a group guard
+	Group   string `json:"group,omitempty"` // enclosing group name, if any
 	Matched bool   `json:"matched"`
-	Skipped string `json:"skipped,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Skipped string `json:"skipped,omitempty"` // why it was not evaluated ("stopped", "group guard false", …)
+	Error   string `json:"error,omitempty"`   // runtime error; the rule counts as not matched
 }
