@@ -29,10 +29,10 @@ type Config struct {
 	Queues           map[string]queue.Config `yaml:"queues" json:"queues"`
 	HTTP             HTTPConfig              `yaml:"http" json:"http"`
 	StateDir         string                  `yaml:"state_dir" json:"state_dir"`
-	DedupeWindow     Duration                `yaml:"dedupe_window" json:"dedupe_window"`
+	DedupeWindow     duration.Duration       `yaml:"dedupe_window" json:"dedupe_window"`
 	MaxMessageBytes  int64                   `yaml:"max_message_bytes" json:"max_message_bytes"`
 	MaxBufferedBytes int64                   `yaml:"max_buffered_bytes" json:"max_buffered_bytes"`
-	ShutdownTimeout  Duration                `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	ShutdownTimeout  duration.Duration       `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 	Log              LogConfig               `yaml:"log" json:"log"`
 	Lease            *LeaseConfig            `yaml:"lease" json:"lease"`
 
@@ -42,26 +42,26 @@ type Config struct {
 
 // AccountConfig is one IMAP account.
 type AccountConfig struct {
-	Name               string        `yaml:"name" json:"name"`
-	Addr               string        `yaml:"addr" json:"addr"`
-	TLS                string        `yaml:"tls" json:"tls"`
-	InsecureSkipVerify bool          `yaml:"insecure_skip_verify" json:"insecure_skip_verify"`
-	Username           string        `yaml:"username" json:"username"`
-	PasswordEnv        string        `yaml:"password_env" json:"password_env"`
-	PasswordFile       string        `yaml:"password_file" json:"password_file"`
-	OAuth2             *OAuth2Config `yaml:"oauth2" json:"oauth2"`
-	Mailboxes          []string      `yaml:"mailboxes" json:"mailboxes"`
-	Done               DoneConfig    `yaml:"done" json:"done"`
-	Quarantine         string        `yaml:"quarantine" json:"quarantine"`
-	Failed             string        `yaml:"failed" json:"failed"`
-	PollInterval       Duration      `yaml:"poll_interval" json:"poll_interval"`
-	IdleRestart        Duration      `yaml:"idle_restart" json:"idle_restart"`
-	BatchSize          int           `yaml:"batch_size" json:"batch_size"`
-	Concurrency        int           `yaml:"concurrency" json:"concurrency"`
-	Timeout            Duration      `yaml:"timeout" json:"timeout"`
-	RetryBackoff       Duration      `yaml:"retry_backoff" json:"retry_backoff"`
-	ReconnectMin       Duration      `yaml:"reconnect_min" json:"reconnect_min"`
-	ReconnectMax       Duration      `yaml:"reconnect_max" json:"reconnect_max"`
+	Name               string            `yaml:"name" json:"name"`
+	Addr               string            `yaml:"addr" json:"addr"`
+	TLS                string            `yaml:"tls" json:"tls"`
+	InsecureSkipVerify bool              `yaml:"insecure_skip_verify" json:"insecure_skip_verify"`
+	Username           string            `yaml:"username" json:"username"`
+	PasswordEnv        string            `yaml:"password_env" json:"password_env"`
+	PasswordFile       string            `yaml:"password_file" json:"password_file"`
+	OAuth2             *OAuth2Config     `yaml:"oauth2" json:"oauth2"`
+	Mailboxes          []string          `yaml:"mailboxes" json:"mailboxes"`
+	Done               DoneConfig        `yaml:"done" json:"done"`
+	Quarantine         string            `yaml:"quarantine" json:"quarantine"`
+	Failed             string            `yaml:"failed" json:"failed"`
+	PollInterval       duration.Duration `yaml:"poll_interval" json:"poll_interval"`
+	IdleRestart        duration.Duration `yaml:"idle_restart" json:"idle_restart"`
+	BatchSize          int               `yaml:"batch_size" json:"batch_size"`
+	Concurrency        int               `yaml:"concurrency" json:"concurrency"`
+	Timeout            duration.Duration `yaml:"timeout" json:"timeout"`
+	RetryBackoff       duration.Duration `yaml:"retry_backoff" json:"retry_backoff"`
+	ReconnectMin       duration.Duration `yaml:"reconnect_min" json:"reconnect_min"`
+	ReconnectMax       duration.Duration `yaml:"reconnect_max" json:"reconnect_max"`
 }
 
 // OAuth2Config says where an access token comes from. An external refresher
@@ -91,31 +91,6 @@ type LogConfig struct {
 	Level  string `yaml:"level" json:"level"`   // debug | info | warn | error
 	Format string `yaml:"format" json:"format"` // text | json
 }
-
-// Duration is a time.Duration written in the one duration syntax of
-// internal/duration: "30s", "15m", "4h", "3d", "1d12h".
-type Duration time.Duration
-
-// UnmarshalYAML accepts what duration.Parse accepts.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration like 30s, 15m, 3d or 1d12h", n.Line)
-	}
-	v, err := ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// ParseDuration is duration.Parse, kept under its old name for callers of
-// package daemon: a Go duration, whole days ("3d") or both ("1d12h"),
-// never negative.
-func ParseDuration(s string) (time.Duration, error) { return duration.Parse(s) }
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // ConfigError is one positioned problem in triage.yaml.
 type ConfigError struct {
@@ -255,10 +230,10 @@ func (c *Config) applyDefaults() {
 		c.MaxBufferedBytes = defaultMaxBufferedBytes
 	}
 	if c.DedupeWindow == 0 {
-		c.DedupeWindow = Duration(7 * 24 * time.Hour)
+		c.DedupeWindow = duration.Duration(7 * 24 * time.Hour)
 	}
 	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = Duration(15 * time.Second)
+		c.ShutdownTimeout = duration.Duration(15 * time.Second)
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/triage-dev/triage/internal/duration"
 )
 
 // LeaseConfig lets several daemons watch the same accounts for failover:
@@ -20,11 +21,11 @@ import (
 // STOREs both succeed); the stable ticket id de-duplicates the overlap at
 // a takeover.
 type LeaseConfig struct {
-	URL       string   `yaml:"url" json:"url"`
-	Bucket    string   `yaml:"bucket" json:"bucket"`         // default triage-leases
-	TTL       Duration `yaml:"ttl" json:"ttl"`               // default 15s
-	Holder    string   `yaml:"holder" json:"holder"`         // default hostname:pid
-	CredsFile string   `yaml:"creds_file" json:"creds_file"` // NATS credentials
+	URL       string            `yaml:"url" json:"url"`
+	Bucket    string            `yaml:"bucket" json:"bucket"`         // default triage-leases
+	TTL       duration.Duration `yaml:"ttl" json:"ttl"`               // default 15s
+	Holder    string            `yaml:"holder" json:"holder"`         // default hostname:pid
+	CredsFile string            `yaml:"creds_file" json:"creds_file"` // NATS credentials
 }
 
 const (
@@ -50,7 +51,7 @@ func (c *LeaseConfig) withDefaults() LeaseConfig {
 		l.Bucket = defaultLeaseBucket
 	}
 	if l.TTL == 0 {
-		l.TTL = Duration(defaultLeaseTTL)
+		l.TTL = duration.Duration(defaultLeaseTTL)
 	}
 	if l.Holder == "" {
 		host, _ := os.Hostname()

@@ -138,8 +138,7 @@ func configTypeDocs() map[string]string {
 		"LogConfig":        "Log level and format.",
 		"QueueConfig":      "One downstream queue.",
 		"QueueRetryConfig": "Retry of temporary failures.",
-		"Duration":         "A duration: 30s, 15m, 4h, whole days such as 3d, or both such as 1d12h.",
-		"QueueDuration":    "A duration: 500ms, 30s, 5m, 1h30m, whole days such as 3d, or both such as 1d12h.",
+		"Duration":         "A duration: 500ms, 30s, 15m, 4h, whole days such as 3d, or both such as 1d12h.",
 		"StringList":       "One string or a list of strings.",
 	}
 }
@@ -147,10 +146,8 @@ func configTypeDocs() map[string]string {
 // configMapper gives the loader's custom scalar types their YAML shape.
 func configMapper(t reflect.Type) *jsonschema.Schema {
 	switch t {
-	case reflect.TypeFor[Duration]():
+	case reflect.TypeFor[duration.Duration]():
 		return &jsonschema.Schema{Ref: "#/$defs/Duration"}
-	case reflect.TypeFor[queue.Duration]():
-		return &jsonschema.Schema{Ref: "#/$defs/QueueDuration"}
 	case reflect.TypeFor[queue.StringList]():
 		return &jsonschema.Schema{Ref: "#/$defs/StringList"}
 	}
@@ -162,8 +159,7 @@ func scalarDefs() map[string]*jsonschema.Schema {
 		// triage.yaml's durations and the queues' share one syntax. The
 		// pattern cannot weigh totals: "0d-1h" (negative) and "3000000h"
 		// (past ~292 years) match and only the loader refuses them.
-		"Duration":      {Type: "string", Pattern: duration.Pattern},
-		"QueueDuration": {Type: "string", Pattern: duration.Pattern},
+		"Duration": {Type: "string", Pattern: duration.Pattern},
 		"StringList": {AnyOf: []*jsonschema.Schema{
 			{Type: "string"},
 			{Type: "array", Items: &jsonschema.Schema{Type: "string"}},

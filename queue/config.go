@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -55,7 +54,7 @@ type Config struct {
 	SecretEnv       string            `yaml:"secret_env,omitempty" json:"secret_env,omitempty"`       // HMAC-SHA256 key of the body signature
 	SecretFile      string            `yaml:"secret_file,omitempty" json:"secret_file,omitempty"`
 	SignatureHeader string            `yaml:"signature_header,omitempty" json:"signature_header,omitempty"` // default X-Triage-Signature
-	Timeout         Duration          `yaml:"timeout,omitempty" json:"timeout,omitempty"`                   // per attempt; default 30s webhook, 60s exec/smtp/lmtp, 10s nats
+	Timeout         duration.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`                   // per attempt; default 30s webhook, 60s exec/smtp/lmtp, 10s nats
 
 	// exec: argv, no shell.
 	Command StringList `yaml:"command,omitempty" json:"command,omitempty"`
@@ -75,11 +74,11 @@ type Config struct {
 
 // RetryConfig bounds the retries of temporary failures.
 type RetryConfig struct {
-	Initial Duration `yaml:"initial,omitempty" json:"initial,omitempty"` // default 1s
-	Max     Duration `yaml:"max,omitempty" json:"max,omitempty"`         // default 5m; also caps a peer's Retry-After
+	Initial duration.Duration `yaml:"initial,omitempty" json:"initial,omitempty"` // default 1s
+	Max     duration.Duration `yaml:"max,omitempty" json:"max,omitempty"`         // default 5m; also caps a peer's Retry-After
 	// GiveUpAfter 0 means never: keep retrying while the daemon runs; the
 	// message stays undone on the server.
-	GiveUpAfter Duration `yaml:"give_up_after,omitempty" json:"give_up_after,omitempty"`
+	GiveUpAfter duration.Duration `yaml:"give_up_after,omitempty" json:"give_up_after,omitempty"`
 }
 
 // Retry defaults.
@@ -90,49 +89,15 @@ const (
 
 func (r RetryConfig) withDefaults() RetryConfig {
 	if r.Initial <= 0 {
-		r.Initial = Duration(DefaultRetryInitial)
+		r.Initial = duration.Duration(DefaultRetryInitial)
 	}
 	if r.Max <= 0 {
-		r.Max = Duration(DefaultRetryMax)
+		r.Max = duration.Duration(DefaultRetryMax)
 	}
 	if r.Max < r.Initial {
 		r.Max = r.Initial
 	}
 	return r
-}
-
-// Duration is a time.Duration written in the one duration syntax of
-// internal/duration: "30s", "5m", "3d", "1d12h"; never negative.
-type Duration time.Duration
-
-// UnmarshalYAML accepts what duration.Parse accepts.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a string like 30s, 5m or 1d12h", n.Line)
-	}
-	v, err := duration.Parse(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a duration string, the same syntax as in YAML.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration: %w", err)
-	}
-	v, err := duration.Parse(s)
-	if err != nil {
-		return fmt.Errorf("duration: %w", err)
-	}
-	*d = Duration(v)
-	return nil
 }
 
 // StringList is a list that may be written as a single string in YAML.

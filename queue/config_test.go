@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triage-dev/triage/internal/duration"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -103,13 +104,13 @@ func TestDurationSyntax(t *testing.T) {
 		})
 	}
 	for in, want := range map[string]time.Duration{`"1d12h"`: 36 * time.Hour, `"3d"`: 3 * day, `"90s"`: 90 * time.Second} {
-		var d Duration
+		var d duration.Duration
 		if err := json.Unmarshal([]byte(in), &d); err != nil || time.Duration(d) != want {
 			t.Errorf("JSON %s = %v, %v; want %v", in, time.Duration(d), err, want)
 		}
 	}
 	for _, in := range []string{`"-1s"`, `"3 days"`, `"3651d"`, `30`} {
-		var d Duration
+		var d duration.Duration
 		if err := json.Unmarshal([]byte(in), &d); err == nil {
 			t.Errorf("JSON %s accepted as %v", in, time.Duration(d))
 		}
@@ -156,7 +157,7 @@ func TestValidateConfig(t *testing.T) {
 		{"webhook without url", Config{Type: "webhook"}, "needs url"},
 		{"webhook bad header", Config{Type: "webhook", URL: "https://x/", Headers: map[string]string{"Bad Header": "v"}}, "header name"},
 		{"both secrets", Config{Type: "webhook", URL: "https://x/", SecretEnv: "A", SecretFile: "b"}, "not both"},
-		{"retry max below initial", Config{Type: "stdout", Retry: RetryConfig{Initial: Duration(time.Minute), Max: Duration(time.Second)}}, "below"},
+		{"retry max below initial", Config{Type: "stdout", Retry: RetryConfig{Initial: duration.Duration(time.Minute), Max: duration.Duration(time.Second)}}, "below"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

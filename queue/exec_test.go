@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/duration"
 )
 
 func execSinkFor(t *testing.T, timeout time.Duration, args ...string) Sink {
@@ -19,7 +21,7 @@ func execSinkFor(t *testing.T, timeout time.Duration, args ...string) Sink {
 		t.Fatal(err)
 	}
 	log, _ := testLogger()
-	s, err := New("script", Config{Type: "exec", Command: append(StringList{"./testdata/sink.sh"}, args...), Timeout: Duration(timeout)}, dir, log)
+	s, err := New("script", Config{Type: "exec", Command: append(StringList{"./testdata/sink.sh"}, args...), Timeout: duration.Duration(timeout)}, dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -271,5 +272,5 @@ func (o *recordingObserver) Retrying(_ string, delta int) {
 }
 
 func fastRetry() RetryConfig {
-	return RetryConfig{Initial: Duration(10 * time.Millisecond), Max: Duration(50 * time.Millisecond)}
+	return RetryConfig{Initial: duration.Duration(10 * time.Millisecond), Max: duration.Duration(50 * time.Millisecond)}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -139,7 +140,7 @@ func TestNATSOutageThenRecovery(t *testing.T) {
 	url := natsURL(srv)
 	st := streamFor(t, url)
 	log, logs := testLogger()
-	cfg := Config{Type: "nats", URL: url, Subject: "tickets.{{.Tier}}", Stream: "TICKETS", Timeout: Duration(2 * time.Second), Retry: fastRetry()}
+	cfg := Config{Type: "nats", URL: url, Subject: "tickets.{{.Tier}}", Stream: "TICKETS", Timeout: duration.Duration(2 * time.Second), Retry: fastRetry()}
 	sink, err := New("systems", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -53,10 +54,10 @@ func TestRouterDeliver(t *testing.T) {
 		{name: "permanent stops at once", results: []error{permErr, nil}, wantErr: true, wantCalls: 1, wantLog: "failed permanently"},
 		{name: "temporary then permanent", results: []error{tempErr, permErr}, wantErr: true, wantCalls: 2},
 		{name: "give up after", results: []error{tempErr},
-			retry:   RetryConfig{Initial: Duration(5 * time.Millisecond), Max: Duration(10 * time.Millisecond), GiveUpAfter: Duration(60 * time.Millisecond)},
+			retry:   RetryConfig{Initial: duration.Duration(5 * time.Millisecond), Max: duration.Duration(10 * time.Millisecond), GiveUpAfter: duration.Duration(60 * time.Millisecond)},
 			wantErr: true, wantTemporary: true, wantCalls: -1, wantLog: "giving up"},
 		{name: "retry-after capped by max", results: []error{&Error{Temporary: true, RetryAfter: time.Hour, Err: errors.New("429")}, nil},
-			retry: RetryConfig{Initial: Duration(time.Millisecond), Max: Duration(20 * time.Millisecond)}, wantCalls: 2, wantLog: "next=20ms"},
+			retry: RetryConfig{Initial: duration.Duration(time.Millisecond), Max: duration.Duration(20 * time.Millisecond)}, wantCalls: 2, wantLog: "next=20ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

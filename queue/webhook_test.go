@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/duration"
 )
 
 // hookServer records requests and answers from a script of responses.
@@ -265,7 +267,7 @@ func TestWebhookNetworkErrorTemporary(t *testing.T) {
 func TestWebhookRetryAfterThenOK(t *testing.T) {
 	hook := startHookServer(t, status(429, "Retry-After", "1"), status(200))
 	log, logs := testLogger()
-	cfg := Config{Type: "webhook", URL: hook.srv.URL, Retry: RetryConfig{Initial: Duration(time.Millisecond), Max: Duration(5 * time.Second)}}
+	cfg := Config{Type: "webhook", URL: hook.srv.URL, Retry: RetryConfig{Initial: duration.Duration(time.Millisecond), Max: duration.Duration(5 * time.Second)}}
 	sink, err := New("security", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)
