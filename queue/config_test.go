@@ -125,7 +125,7 @@ func TestConfigYAMLErrors(t *testing.T) {
 		{"negative total", "queues: {a: {type: file, path: x, timeout: 0d-1h}}", "negative"},
 		{"days with a space", "queues: {a: {type: file, path: x, timeout: 3 d}}", "invalid duration"},
 		{"more than 3650 days", "queues: {a: {type: file, path: x, retry: {give_up_after: 3651d}}}", "too long"},
-		{"duration as a list", "queues: {a: {type: file, path: x, timeout: [1s]}}", "duration must be a string"},
+		{"duration as a list", "queues: {a: {type: file, path: x, timeout: [1s]}}", "expected a duration"},
 		{"map as list", "queues: {a: {type: smtp, to: {x: y}}}", "string or a list"},
 		{"nested list", "queues: {a: {type: exec, command: [[a]]}}", "strings"},
 	}
