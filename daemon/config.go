@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triage-dev/triage/internal/duration"
+	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/queue"
 )
@@ -92,28 +93,6 @@ type LogConfig struct {
 	Format string `yaml:"format" json:"format"` // text | json
 }
 
-// ConfigError is one positioned problem in triage.yaml.
-type ConfigError struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-func (e ConfigError) Error() string {
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
-}
-
-// ConfigErrors is every problem found in a config file.
-type ConfigErrors []ConfigError
-
-func (l ConfigErrors) Error() string {
-	s := make([]string, len(l))
-	for i, e := range l {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
-
 const (
 	defaultConcurrency     = 16
 	defaultBatchSize       = 100
@@ -128,7 +107,7 @@ var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type`)
 
 // LoadConfig reads, strictly decodes, defaults and validates triage.yaml.
-// The error is ConfigErrors with every problem found.
+// The error is fileerr.List with every problem found.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -142,23 +121,23 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(path string, data []byte) (*Config, error) {
 	name := path
 	if len(data) > maxConfigBytes {
-		return nil, ConfigErrors{{File: name, Line: 1, Col: 1, Msg: "config file larger than 1 MiB"}}
+		return nil, fileerr.List{{File: name, Line: 1, Col: 1, Msg: "config file larger than 1 MiB"}}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, ConfigErrors{yamlError(name, err, nil)}
+		return nil, fileerr.List{yamlError(name, err, nil)}
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, ConfigErrors{{File: name, Line: 1, Col: 1, Msg: "config file is empty"}}
+		return nil, fileerr.List{{File: name, Line: 1, Col: 1, Msg: "config file is empty"}}
 	}
 	var cfg Config
-	var errs ConfigErrors
+	var errs fileerr.List
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, ConfigErrors{yamlError(name, err, &root)}
+			return nil, fileerr.List{yamlError(name, err, &root)}
 		}
 		// Type errors leave the rest decoded: report them together with
 		// what validation finds, so one run shows every problem.
@@ -178,16 +157,16 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-func yamlError(file string, err error, root *yaml.Node) ConfigError {
+func yamlError(file string, err error, root *yaml.Node) fileerr.Error {
 	return yamlErrorString(file, err.Error(), root)
 }
 
 // yamlErrorString turns "line N: msg" into a positioned error; for unknown
 // fields the column of the offending key is looked up in the node tree.
-func yamlErrorString(file, msg string, root *yaml.Node) ConfigError {
+func yamlErrorString(file, msg string, root *yaml.Node) fileerr.Error {
 	m := yamlLineRE.FindStringSubmatch(msg)
 	if m == nil {
-		return ConfigError{File: file, Line: 1, Col: 1, Msg: strings.TrimPrefix(msg, "yaml: ")}
+		return fileerr.Error{File: file, Line: 1, Col: 1, Msg: strings.TrimPrefix(msg, "yaml: ")}
 	}
 	line, _ := strconv.Atoi(m[1])
 	text, col := m[2], 1
@@ -199,7 +178,7 @@ func yamlErrorString(file, msg string, root *yaml.Node) ConfigError {
 			}
 		}
 	}
-	return ConfigError{File: file, Line: line, Col: col, Msg: text}
+	return fileerr.Error{File: file, Line: line, Col: col, Msg: text}
 }
 
 func findKey(n *yaml.Node, line int, key string) *yaml.Node {
@@ -283,11 +262,11 @@ var leaseBucketRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-func (c *Config) validate(file string, root *yaml.Node) ConfigErrors {
-	var errs ConfigErrors
+func (c *Config) validate(file string, root *yaml.Node) fileerr.List {
+	var errs fileerr.List
 	at := func(msg string, path ...any) {
 		line, col := position(root, path...)
-		errs = append(errs, ConfigError{File: file, Line: line, Col: col, Msg: msg})
+		errs = append(errs, fileerr.Error{File: file, Line: line, Col: col, Msg: msg})
 	}
 	if c.Rules == "" {
 		at("rules: required (a rules file or directory)", "rules")

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/fileerr"
 )
 
 const validConfig = `rules: rules.yaml
@@ -86,9 +88,9 @@ func TestParseConfigErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("ParseConfig succeeded, want an error")
 			}
-			var ce ConfigErrors
+			var ce fileerr.List
 			if !errors.As(err, &ce) {
-				t.Fatalf("error %T is not ConfigErrors: %v", err, err)
+				t.Fatalf("error %T is not fileerr.List: %v", err, err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -110,7 +112,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("accounts:\n  - {name: a, addr: 'x:1', oauth2: {mechanism: xoauth2}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := ParseConfig("f.yaml", data)
-		var ce ConfigErrors
+		var ce fileerr.List
 		if err != nil && errors.As(err, &ce) {
 			for _, e := range ce {
 				if e.Line < 1 || e.Col < 1 {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
@@ -209,14 +210,14 @@ func (d *Daemon) validateRules(set *rules.Set) error {
 
 // queueProblems names, at the rule that sets it, every queue set can
 // produce that cfg does not define.
-func queueProblems(set *rules.Set, cfg *Config) rules.ErrorList {
+func queueProblems(set *rules.Set, cfg *Config) fileerr.List {
 	if cfg == nil {
 		return nil
 	}
-	var problems rules.ErrorList
+	var problems fileerr.List
 	where := "under queues: in " + cfg.Path
 	if _, ok := cfg.Queues[set.Defaults.Queue]; !ok && len(set.Files) > 0 {
-		problems = append(problems, rules.Error{File: set.Files[0], Line: 1, Col: 1,
+		problems = append(problems, fileerr.Error{File: set.Files[0], Line: 1, Col: 1,
 			Msg: fmt.Sprintf("defaults: queue %q is not defined %s", set.Defaults.Queue, where)})
 	}
 	for _, r := range set.Rules() {
@@ -224,7 +225,7 @@ func queueProblems(set *rules.Set, cfg *Config) rules.ErrorList {
 			continue
 		}
 		if _, ok := cfg.Queues[r.Queue]; !ok {
-			problems = append(problems, rules.Error{File: r.File, Line: r.Line, Col: r.Col,
+			problems = append(problems, fileerr.Error{File: r.File, Line: r.Line, Col: r.Col,
 				Msg: fmt.Sprintf("rule %q sets queue %q, which is not defined %s", r.Name, r.Queue, where)})
 		}
 	}
@@ -238,7 +239,7 @@ func ValidateRuleSet(set *rules.Set, cfg *Config) error {
 	problems := queueProblems(set, cfg)
 	for _, r := range set.RunTests(set.Tests, classifier.TestEnvFor(set)) {
 		if len(r.Failures) > 0 {
-			problems = append(problems, rules.Error{File: r.Test.File, Line: r.Test.Line, Col: 1,
+			problems = append(problems, fileerr.Error{File: r.Test.File, Line: r.Test.Line, Col: 1,
 				Msg: fmt.Sprintf("test %q failed: %s", r.Test.Name, strings.Join(r.Failures, "; "))})
 		}
 	}

@@ -26,34 +26,12 @@ package rules
 //     containsAnyWord (containsAll ignores them).
 
 import (
-	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
+	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/ticket"
 )
-
-// Error is one problem in a rules file, positioned for a person and an editor.
-type Error struct {
-	File string
-	Line int // 1-based
-	Col  int // 1-based
-	Msg  string
-}
-
-func (e Error) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
-
-// ErrorList is every problem found while loading; Load returns it as its error.
-type ErrorList []Error
-
-func (l ErrorList) Error() string {
-	s := make([]string, len(l))
-	for i, e := range l {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
 
 // SLATarget is the response and resolution target of one tier.
 type SLATarget struct {
@@ -130,7 +108,7 @@ type Set struct {
 	SLA       map[string]SLATarget
 	Threading Threading
 	Tests     []Test
-	Warnings  ErrorList // lint findings that do not stop loading (e.g. unreachable rules)
+	Warnings  fileerr.List // lint findings that do not stop loading (e.g. unreachable rules)
 
 	tiers      []string
 	priorities []string

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -24,9 +25,9 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := LoadBytes("fuzz.yaml", data)
 		if err != nil {
-			var list ErrorList
+			var list fileerr.List
 			if !errors.As(err, &list) || len(list) == 0 {
-				t.Fatalf("error is not a non-empty ErrorList: %T %v", err, err)
+				t.Fatalf("error is not a non-empty fileerr.List: %T %v", err, err)
 			}
 			for _, e := range list {
 				if e.Line < 1 || e.Col < 1 || e.File != "fuzz.yaml" || strings.ContainsAny(e.Msg, "\r") {

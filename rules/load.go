@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triage-dev/triage/internal/duration"
+	"github.com/triage-dev/triage/internal/fileerr"
 )
 
 // File is one named rules file for LoadFiles. Relative paths inside it
@@ -22,7 +23,7 @@ type File struct {
 }
 
 // Load reads a rules file, or every *.yaml and *.yml file of a directory
-// merged in lexical order, and compiles it. The error is always an ErrorList
+// merged in lexical order, and compiles it. The error is always an fileerr.List
 // holding every problem found.
 func Load(path string) (*Set, error) {
 	files, err := readRulesPath(path)
@@ -42,19 +43,19 @@ func LoadBytes(name string, data []byte) (*Set, error) {
 func readRulesPath(path string) ([]File, error) {
 	names, err := RuleFiles(path)
 	if err != nil {
-		return nil, ErrorList{{File: path, Line: 1, Col: 1, Msg: err.Error()}}
+		return nil, fileerr.List{{File: path, Line: 1, Col: 1, Msg: err.Error()}}
 	}
 	files := make([]File, 0, len(names))
-	var errs ErrorList
+	var errs fileerr.List
 	for _, n := range names {
 		st, err := os.Stat(n)
 		if err == nil && st.Size() > maxFileSize {
-			errs = append(errs, Error{File: n, Line: 1, Col: 1, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)})
+			errs = append(errs, fileerr.Error{File: n, Line: 1, Col: 1, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)})
 			continue
 		}
 		data, err := os.ReadFile(n)
 		if err != nil {
-			errs = append(errs, Error{File: n, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read: %v", err)})
+			errs = append(errs, fileerr.Error{File: n, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read: %v", err)})
 			continue
 		}
 		files = append(files, File{Name: n, Data: data})
@@ -96,7 +97,7 @@ type builder struct {
 }
 
 // LoadFiles compiles the given files as one rule set, merged in the order
-// given. The error is always an ErrorList.
+// given. The error is always an fileerr.List.
 func LoadFiles(files []File) (*Set, error) {
 	b := &builder{
 		set: &Set{
@@ -112,7 +113,7 @@ func LoadFiles(files []File) (*Set, error) {
 		groups:  map[string]located{},
 	}
 	if len(files) == 0 {
-		return nil, ErrorList{{File: "rules", Line: 1, Col: 1, Msg: "no rules files given"}}
+		return nil, fileerr.List{{File: "rules", Line: 1, Col: 1, Msg: "no rules files given"}}
 	}
 	contents := make([][]byte, len(files))
 	for i := range files {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/fileerr"
 )
 
 func mustLoad(t *testing.T, src string) *Set {
@@ -201,7 +203,7 @@ func TestLoadDirectoryMergeErrors(t *testing.T) {
 		"b.yaml": "version: 1\ndefaults: {tier: L2, priority: P3, queue: q}\nsla: {}\nlists: {w: [y]}\nrules:\n  - name: r\n    when: false\n  - group: g\n    rules: []\n",
 	})
 	_, err := Load(dir)
-	var list ErrorList
+	var list fileerr.List
 	if !errors.As(err, &list) {
 		t.Fatalf("err = %v", err)
 	}
@@ -226,7 +228,7 @@ func TestLoadPathErrors(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"readme.md": "x"})
 	for _, p := range []string{filepath.Join(dir, "nope.yaml"), dir} {
 		_, err := Load(p)
-		var list ErrorList
+		var list fileerr.List
 		if !errors.As(err, &list) || len(list) != 1 || list[0].Line != 1 || list[0].File != p {
 			t.Errorf("Load(%s) = %v", p, err)
 		}

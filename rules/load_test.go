@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/triage-dev/triage/internal/fileerr"
 )
 
 // head is the smallest valid preamble; the lines after it start at line 3.
@@ -16,9 +18,9 @@ func loadErrs(t *testing.T, src string) []string {
 	if err == nil {
 		return nil
 	}
-	var list ErrorList
+	var list fileerr.List
 	if !errors.As(err, &list) {
-		t.Fatalf("error is %T, not ErrorList: %v", err, err)
+		t.Fatalf("error is %T, not fileerr.List: %v", err, err)
 	}
 	out := make([]string, len(list))
 	for i, e := range list {

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/triage-dev/triage/internal/fileerr"
 )
 
 // RuleFiles lists the files a rules path stands for, in merge order: the
@@ -350,7 +352,7 @@ func (r *Reloader) logRejected(res ReloadResult) {
 // errorLines renders err one problem per line, file:line:col: msg where
 // the error carries positions.
 func errorLines(err error) []string {
-	var list ErrorList
+	var list fileerr.List
 	if errors.As(err, &list) && len(list) > 0 {
 		lines := make([]string, len(list))
 		for i, e := range list {
@@ -358,7 +360,7 @@ func errorLines(err error) []string {
 		}
 		return lines
 	}
-	var one Error
+	var one fileerr.Error
 	if errors.As(err, &one) {
 		return []string{one.Error()}
 	}

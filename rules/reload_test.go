@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/fileerr"
 )
 
 // rulesContent is a valid rules file whose content (and so version) is
@@ -53,7 +55,7 @@ func fakeLoad(path string) (*Set, error) {
 		return nil, err
 	}
 	var contents [][]byte
-	var errs ErrorList
+	var errs fileerr.List
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -61,11 +63,11 @@ func fakeLoad(path string) (*Set, error) {
 		}
 		for i, line := range bytes.Split(b, []byte("\n")) {
 			if col := bytes.Index(line, []byte("broken")); col >= 0 {
-				errs = append(errs, Error{File: f, Line: i + 1, Col: col + 1, Msg: "unknown key " + string(line)})
+				errs = append(errs, fileerr.Error{File: f, Line: i + 1, Col: col + 1, Msg: "unknown key " + string(line)})
 			}
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
-			errs = append(errs, Error{File: f, Line: 1, Col: 1, Msg: "empty rules file"})
+			errs = append(errs, fileerr.Error{File: f, Line: 1, Col: 1, Msg: "empty rules file"})
 		}
 		contents = append(contents, b)
 	}
@@ -234,9 +236,9 @@ func TestNewReloaderRejectsBrokenRules(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	writeRulesFile(t, path, brokenContent("x"))
 	_, err := NewReloader(ReloaderConfig{Path: path, Load: fakeLoad})
-	var list ErrorList
+	var list fileerr.List
 	if !errors.As(err, &list) || len(list) != 1 || list[0].Line != 1 {
-		t.Fatalf("NewReloader error = %v, want the loader's ErrorList at line 1", err)
+		t.Fatalf("NewReloader error = %v, want the loader's fileerr.List at line 1", err)
 	}
 	if _, err := NewReloader(ReloaderConfig{Path: filepath.Join(t.TempDir(), "missing.yaml"), Load: fakeLoad}); err == nil {
 		t.Fatal("NewReloader on a missing file: no error")
@@ -286,7 +288,7 @@ func TestReloadFailureKeepsOldSet(t *testing.T) {
 	var rejectValidation atomic.Bool
 	validate := func(s *Set) error {
 		if rejectValidation.Load() {
-			return ErrorList{{File: s.Files[0], Line: 3, Col: 5, Msg: `queue "nowhere" is not configured`}}
+			return fileerr.List{{File: s.Files[0], Line: 3, Col: 5, Msg: `queue "nowhere" is not configured`}}
 		}
 		return nil
 	}
@@ -486,9 +488,9 @@ func TestErrorLines(t *testing.T) {
 		err  error
 		want []string
 	}{
-		{"list", fmt.Errorf("wrapped: %w", ErrorList{{File: "a.yaml", Line: 1, Col: 2, Msg: "x"}, {File: "b.yaml", Line: 3, Col: 4, Msg: "y"}}),
+		{"list", fmt.Errorf("wrapped: %w", fileerr.List{{File: "a.yaml", Line: 1, Col: 2, Msg: "x"}, {File: "b.yaml", Line: 3, Col: 4, Msg: "y"}}),
 			[]string{"a.yaml:1:2: x", "b.yaml:3:4: y"}},
-		{"single", Error{File: "a.yaml", Line: 5, Col: 1, Msg: "z"}, []string{"a.yaml:5:1: z"}},
+		{"single", fileerr.Error{File: "a.yaml", Line: 5, Col: 1, Msg: "z"}, []string{"a.yaml:5:1: z"}},
 		{"plain multi-line", errors.New("one\n\n two \n"), []string{"one", "two"}},
 	}
 	for _, tc := range tests {

@@ -26,7 +26,7 @@ var envOverrides = map[string]string{
 // LoadTests reads a separate test file (or a directory of *.yaml / *.yml
 // test files) whose only top-level key is `tests:`, with the same item
 // schema and strictness as a rules file's tests. The error is always an
-// ErrorList. Tier and priority values and rule names are not checked
+// fileerr.List. Tier and priority values and rule names are not checked
 // against a rule set here; RunTests reports mismatches as failures.
 func LoadTests(path string) ([]Test, error) {
 	files, err := readRulesPath(path)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -135,7 +136,7 @@ func TestLoadTests(t *testing.T) {
 		t.Errorf("two = %+v %+v", two, two.Message)
 	}
 	_, err = LoadTests(filepath.Join(dir, "bad.yaml"))
-	var list ErrorList
+	var list fileerr.List
 	if !errors.As(err, &list) {
 		t.Fatalf("err = %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triage-dev/triage/internal/duration"
+	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -120,7 +121,7 @@ func loaderAllowedKeys(t *testing.T, path []any) []string {
 		t.Fatal(err)
 	}
 	_, err = LoadBytes("probe.yaml", src)
-	var list ErrorList
+	var list fileerr.List
 	if !errors.As(err, &list) {
 		t.Fatalf("probe %v: loader accepted an unknown key (err %v)", path, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/triage-dev/triage/internal/fileerr"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -26,8 +27,8 @@ type srcFile struct {
 
 // diag collects positioned problems while walking YAML.
 type diag struct {
-	errs  ErrorList
-	warns ErrorList
+	errs  fileerr.List
+	warns fileerr.List
 }
 
 func (d *diag) errAt(file string, line, col int, format string, args ...any) {
@@ -37,7 +38,7 @@ func (d *diag) errAt(file string, line, col int, format string, args ...any) {
 	if col < 1 {
 		col = 1
 	}
-	d.errs = append(d.errs, Error{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, fileerr.Error{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *diag) errf(f *srcFile, n *yaml.Node, format string, args ...any) {
@@ -49,7 +50,7 @@ func (d *diag) errf(f *srcFile, n *yaml.Node, format string, args ...any) {
 }
 
 func (d *diag) warnf(file string, line, col int, format string, args ...any) {
-	d.warns = append(d.warns, Error{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
+	d.warns = append(d.warns, fileerr.Error{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/rules"
 )
 
@@ -53,14 +54,14 @@ func loadRules(w io.Writer, cmd, path string) (*rules.Set, bool) {
 }
 
 func printLoadError(w io.Writer, cmd string, err error) {
-	var list rules.ErrorList
+	var list fileerr.List
 	if errors.As(err, &list) && len(list) > 0 {
 		for _, e := range list {
 			fmt.Fprintln(w, e.Error())
 		}
 		return
 	}
-	var one rules.Error
+	var one fileerr.Error
 	if errors.As(err, &one) {
 		fmt.Fprintln(w, one.Error())
 		return

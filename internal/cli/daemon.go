@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/triage-dev/triage/daemon"
+	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/rules"
 )
 
@@ -74,16 +75,15 @@ func runDaemon(ctx context.Context, s Streams, args []string) int {
 
 // printDaemonError prints positioned config and rules errors one per line.
 func printDaemonError(s Streams, err error) {
-	var ce daemon.ConfigErrors
-	var re rules.ErrorList
+	var list fileerr.List
 	switch {
-	case errors.As(err, &ce):
-		for _, e := range ce {
-			fmt.Fprintln(s.Err, printable(e.Error()))
+	case errors.As(err, &list):
+		// A config's problems come back bare; the rules' wrapped in what
+		// was being loaded.
+		if _, bare := err.(fileerr.List); !bare {
+			fmt.Fprintln(s.Err, "triage: the rules do not load:")
 		}
-	case errors.As(err, &re):
-		fmt.Fprintln(s.Err, "triage: the rules do not load:")
-		for _, e := range re {
+		for _, e := range list {
 			fmt.Fprintln(s.Err, printable(e.Error()))
 		}
 	default:

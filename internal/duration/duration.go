@@ -33,7 +33,7 @@ const Pattern = `^[\t\n\v\f\r ]*(` + days + `([-+]?` + goDur + `)?|\+?` + goDur 
 
 // days is 0..MaxDays whole days; goDur the shape of a Go duration.
 const days = `0*([0-9]{1,3}|[12][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650)d`
-const goDur = `[0-9.]+(ns|us|µs|μs|ms|s|m|h)?([0-9.]+(ns|us|µs|μs|ms|s|m|h))*`
+const goDur = `(0|([0-9.]+(ns|us|µs|μs|ms|s|m|h))+)`
 
 // The reasons Parse gives; test them with errors.Is.
 var (

@@ -1,0 +1,30 @@
+// Package fileerr owns the one error type for a problem at a place in a
+// file a person edits (rules files, triage.yaml): file:line:col, as editors
+// and CI annotations read it. It knows nothing of what the file means.
+package fileerr
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Error is one problem in a file, positioned for a person and an editor.
+type Error struct {
+	File string
+	Line int // 1-based
+	Col  int // 1-based
+	Msg  string
+}
+
+func (e Error) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
+
+// List is every problem found in one pass over a file or a set of files.
+type List []Error
+
+func (l List) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
