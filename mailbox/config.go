@@ -48,9 +48,9 @@ const (
 	// timeout) is what detects a connection that died silently while idle,
 	// so it also bounds how long new mail can wait on a dead connection.
 	DefaultIdleRestart     = 5 * time.Minute
-	DefaultBatchSize       = 50
-	DefaultConcurrency     = 4
-	DefaultMaxMessageBytes = 32 << 20
+	DefaultBatchSize       = 100
+	DefaultConcurrency     = 16
+	DefaultMaxMessageBytes = 25 << 20
 	DefaultShutdownGrace   = 10 * time.Second
 	DefaultTimeout         = 60 * time.Second
 	DefaultRetryBackoff    = 5 * time.Second
@@ -82,10 +82,10 @@ type Config struct {
 	Failed      string   // default "Triage/Failed" (permanent sink rejections)
 
 	PollInterval    time.Duration // when the server has no IDLE; default 30s
-	IdleRestart     time.Duration // re-issue IDLE before the server's timeout; default 25m
-	BatchSize       int           // messages per FETCH; default 50
-	Concurrency     int           // handlers in flight per mailbox; default 4
-	MaxMessageBytes int64         // larger messages are quarantined by RFC822.SIZE unfetched; default 32 MiB
+	IdleRestart     time.Duration // re-issue IDLE before the server's timeout; default 5m
+	BatchSize       int           // messages per FETCH; default 100
+	Concurrency     int           // handlers in flight per mailbox; default 16
+	MaxMessageBytes int64         // larger messages are quarantined by RFC822.SIZE unfetched; default 25 MiB
 	ShutdownGrace   time.Duration // in-flight handlers get this long after ctx is cancelled; default 10s
 	// Buffer bounds the fetched mail held in memory; share one between
 	// accounts for a process-wide bound. nil: bounded only by BatchSize

@@ -26,6 +26,11 @@ func TestConfigValidation(t *testing.T) {
 				c.PollInterval != DefaultPollInterval || c.MaxMessageBytes != DefaultMaxMessageBytes {
 				t.Errorf("defaults not applied: %+v", c)
 			}
+			// The daemon and the README take these from here.
+			if c.Concurrency != 16 || c.BatchSize != 100 || c.MaxMessageBytes != 25<<20 {
+				t.Errorf("concurrency %d, batch %d, max message %d: want the documented 16, 100, 25 MiB",
+					c.Concurrency, c.BatchSize, c.MaxMessageBytes)
+			}
 		}},
 		{name: "move only keeps keyword empty", mod: func(c *Config) { c.DoneMoveTo = "Done" }, check: func(t *testing.T, c Config) {
 			if c.DoneKeyword != "" {
