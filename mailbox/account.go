@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/emersion/go-imap/v2"
 )
 
@@ -125,22 +125,21 @@ func (a *Account) recordError(mailbox string, err error) {
 	}
 }
 
-// backoff is an exponential delay with full jitter in [d/2, d].
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
+// doubling is an exponential backoff (factor 2) from first to at most
+// maxInterval, each delay jittered by ±jitter of it.
+func doubling(first, maxInterval time.Duration, jitter float64) *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval: first, MaxInterval: maxInterval, Multiplier: 2, RandomizationFactor: jitter,
 	}
-	half := b.cur / 2
-	return half + rand.N(half+1)
 }
 
-func (b *backoff) reset() { b.cur = 0 }
+// reconnectBackOff draws the n-th reconnect delay uniformly from [d/2, d],
+// d = ReconnectMin·2ⁿ⁻¹ capped at ReconnectMax, so that mailboxes which lost
+// the same server do not come back in step. The library jitters around its
+// interval, so the interval runs at ¾d with a jitter of ⅓.
+func reconnectBackOff(cfg *Config) *backoff.ExponentialBackOff {
+	return doubling(max(cfg.ReconnectMin*3/4, 1), max(cfg.ReconnectMax*3/4, 1), 1.0/3)
+}
 
 // sleepCtx waits d or until ctx ends; it reports whether the full d passed.
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -890,8 +890,10 @@ func (s *session) move(folder string, set imap.UIDSet) error {
 func (s *session) scheduleRetry(uid imap.UID, date time.Time) {
 	w := s.w
 	ri := w.retry[uid]
-	ri.attempts++
-	ri.notBefore = time.Now().Add(w.retryDelay(ri.attempts))
+	if ri.backoff == nil {
+		ri.backoff = w.retryBackOff()
+	}
+	ri.notBefore = time.Now().Add(ri.backoff.NextBackOff())
 	if !date.IsZero() {
 		ri.date = date
 	}

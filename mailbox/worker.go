@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 )
@@ -31,7 +31,7 @@ type result struct {
 }
 
 type retryInfo struct {
-	attempts  int
+	backoff   *backoff.ExponentialBackOff
 	notBefore time.Time
 	date      time.Time
 }
@@ -74,7 +74,7 @@ func (w *worker) setState(st State) {
 }
 
 func (w *worker) run(ctx context.Context) {
-	bo := backoff{min: w.cfg.ReconnectMin, max: w.cfg.ReconnectMax}
+	bo := reconnectBackOff(w.cfg)
 	for ctx.Err() == nil {
 		w.setState(StateConnecting)
 		start := time.Now()
@@ -98,10 +98,10 @@ func (w *worker) run(ctx context.Context) {
 		// fails right after login does not, so a flapping server is not
 		// hammered.
 		if healthy && time.Since(start) > 30*time.Second {
-			bo.reset()
+			bo.Reset()
 		}
 		w.setState(StateBackoff)
-		if !sleepCtx(ctx, bo.next()) {
+		if !sleepCtx(ctx, bo.NextBackOff()) {
 			break
 		}
 		if ev := w.a.ev.Reconnect; ev != nil {
@@ -267,15 +267,10 @@ func (w *worker) handle(m *Message) {
 	r.out = w.a.handler(w.hctx, m)
 }
 
-// retryDelay is the backoff before the n-th retry (n ≥ 1), with ±20% jitter.
-func (w *worker) retryDelay(n int) time.Duration {
-	d := w.cfg.RetryBackoff
-	for i := 1; i < n && d < w.cfg.RetryBackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, w.cfg.RetryBackoffMax)
-	j := d / 5
-	return d - j + rand.N(2*j+1)
+// retryBackOff spaces the retries of one message: RetryBackoff doubling up
+// to RetryBackoffMax, ±20% so that a batch refused together spreads out.
+func (w *worker) retryBackOff() *backoff.ExponentialBackOff {
+	return doubling(w.cfg.RetryBackoff, w.cfg.RetryBackoffMax, 0.2)
 }
 
 // session is the state of one connection.
