@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/emersion/go-imap/v2"
 )
 
@@ -123,22 +122,6 @@ func (a *Account) recordError(mailbox string, err error) {
 	if b := a.boxes[mailbox]; b != nil {
 		b.LastError, b.LastErrorAt = err.Error(), now
 	}
-}
-
-// doubling is an exponential backoff (factor 2) from first to at most
-// maxInterval, each delay jittered by ±jitter of it.
-func doubling(first, maxInterval time.Duration, jitter float64) *backoff.ExponentialBackOff {
-	return &backoff.ExponentialBackOff{
-		InitialInterval: first, MaxInterval: maxInterval, Multiplier: 2, RandomizationFactor: jitter,
-	}
-}
-
-// reconnectBackOff draws the n-th reconnect delay uniformly from [d/2, d],
-// d = ReconnectMin·2ⁿ⁻¹ capped at ReconnectMax, so that mailboxes which lost
-// the same server do not come back in step. The library jitters around its
-// interval, so the interval runs at ¾d with a jitter of ⅓.
-func reconnectBackOff(cfg *Config) *backoff.ExponentialBackOff {
-	return doubling(max(cfg.ReconnectMin*3/4, 1), max(cfg.ReconnectMax*3/4, 1), 1.0/3)
 }
 
 // sleepCtx waits d or until ctx ends; it reports whether the full d passed.

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 )
@@ -28,12 +26,6 @@ type result struct {
 	validity uint32
 	date     time.Time
 	out      Outcome
-}
-
-type retryInfo struct {
-	backoff   *backoff.ExponentialBackOff
-	notBefore time.Time
-	date      time.Time
 }
 
 // worker owns one watched mailbox across connections: handlers still in
@@ -211,16 +203,6 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 	return true, err
 }
 
-// permits reports whether a keyword can be stored permanently.
-func permits(perm []imap.Flag, kw string) bool {
-	for _, f := range perm {
-		if f == imap.FlagWildcard || strings.EqualFold(string(f), kw) {
-			return true
-		}
-	}
-	return false
-}
-
 // handlerIdle is how long a handler goroutine waits for the next message
 // before it exits.
 const handlerIdle = time.Second
@@ -265,48 +247,4 @@ func (w *worker) handle(m *Message) {
 		w.results <- r
 	}()
 	r.out = w.a.handler(w.hctx, m)
-}
-
-// retryBackOff spaces the retries of one message: RetryBackoff doubling up
-// to RetryBackoffMax, ±20% so that a batch refused together spreads out.
-func (w *worker) retryBackOff() *backoff.ExponentialBackOff {
-	return doubling(w.cfg.RetryBackoff, w.cfg.RetryBackoffMax, 0.2)
-}
-
-// session is the state of one connection.
-type session struct {
-	w   *worker
-	cfg *Config
-	log *slog.Logger
-	c   *imapclient.Client
-	dc  *deadlineConn
-
-	hasIdle, hasMove, hasUIDPlus bool
-	useKeyword                   bool
-	doneFolder                   string
-	created                      map[string]bool
-
-	newMail   chan struct{}
-	noticed   atomic.Int64 // unix nanos of the first EXISTS not yet scanned for
-	noticedAt map[imap.UID]time.Time
-
-	known        map[imap.UID]bool // queued, being fetched or fetched and not dispatched
-	queue        []imap.UID        // to fetch, lowest first
-	ready        []*Message
-	fetches      int             // FETCH commands in flight (≤ maxFetches)
-	fetchCtx     context.Context // ends a fetch's wait for Buffer space
-	cancelFetch  context.CancelFunc
-	scanDue      bool              // new mail announced while fetching: scan once the fetches end
-	fetchBatch   map[imap.UID]bool // UIDs of the fetches in flight → received
-	fetchMsgs    chan *fetchedMessage
-	fetchDone    chan fetchResult
-	applying     bool
-	applyDone    chan applyResult
-	pendingSince time.Time   // when the oldest pending outcome arrived
-	applyT       *time.Timer // fires applyMaxDelay after pendingSince
-	lastSeen     imap.UID
-	needFull     bool
-	retryAt      time.Time
-	retryT       *time.Timer
-	warnedUID    bool
 }
