@@ -9,6 +9,7 @@
 package mailbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -105,7 +106,17 @@ type Config struct {
 func (cfg Config) withDefaults() (Config, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	cfg.checkServer(bad)
+	cfg.defaultFolders(bad)
+	cfg.defaultLimits(bad)
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("mailbox: account %q: %w", cfg.Name, err)
+	}
+	return cfg, nil
+}
 
+// checkServer checks how to reach and log in to the server.
+func (cfg *Config) checkServer(bad func(string, ...any)) {
 	if cfg.Name == "" {
 		bad("name is empty")
 	}
@@ -137,7 +148,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Secret == nil {
 		bad("secret source is missing")
 	}
+}
 
+// defaultFolders checks the watched mailboxes, the done keyword and the
+// target folders.
+func (cfg *Config) defaultFolders(bad func(string, ...any)) {
 	if len(cfg.Mailboxes) == 0 {
 		cfg.Mailboxes = []string{DefaultMailbox}
 	}
@@ -160,12 +175,8 @@ func (cfg Config) withDefaults() (Config, error) {
 			bad("done keyword: %w", err)
 		}
 	}
-	if cfg.Quarantine == "" {
-		cfg.Quarantine = DefaultQuarantine
-	}
-	if cfg.Failed == "" {
-		cfg.Failed = DefaultFailed
-	}
+	cfg.Quarantine = cmp.Or(cfg.Quarantine, DefaultQuarantine)
+	cfg.Failed = cmp.Or(cfg.Failed, DefaultFailed)
 	// A target folder that is also watched would feed its messages back in
 	// forever.
 	for what, f := range map[string]string{"done move_to": cfg.DoneMoveTo, "quarantine": cfg.Quarantine, "failed": cfg.Failed} {
@@ -178,7 +189,10 @@ func (cfg Config) withDefaults() (Config, error) {
 			bad("%s folder %q is also a watched mailbox", what, f)
 		}
 	}
+}
 
+// defaultLimits checks the durations and sizes.
+func (cfg *Config) defaultLimits(bad func(string, ...any)) {
 	defDur := func(d *time.Duration, def time.Duration, name string) {
 		switch {
 		case *d == 0:
@@ -195,12 +209,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	defDur(&cfg.RetryBackoffMax, DefaultRetryBackoffMax, "retry backoff max")
 	defDur(&cfg.ReconnectMin, DefaultReconnectMin, "reconnect min")
 	defDur(&cfg.ReconnectMax, DefaultReconnectMax, "reconnect max")
-	if cfg.RetryBackoffMax < cfg.RetryBackoff {
-		cfg.RetryBackoffMax = cfg.RetryBackoff
-	}
-	if cfg.ReconnectMax < cfg.ReconnectMin {
-		cfg.ReconnectMax = cfg.ReconnectMin
-	}
+	cfg.RetryBackoffMax = max(cfg.RetryBackoffMax, cfg.RetryBackoff)
+	cfg.ReconnectMax = max(cfg.ReconnectMax, cfg.ReconnectMin)
 	switch {
 	case cfg.BatchSize == 0:
 		cfg.BatchSize = DefaultBatchSize
@@ -219,10 +229,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	case cfg.MaxMessageBytes < 0:
 		bad("max message bytes is negative")
 	}
-	if err := errors.Join(errs...); err != nil {
-		return cfg, fmt.Errorf("mailbox: account %q: %w", cfg.Name, err)
-	}
-	return cfg, nil
 }
 
 // mailboxKey folds INBOX case, which IMAP treats case-insensitively.
