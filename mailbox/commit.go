@@ -226,7 +226,7 @@ func (s *session) doneTarget(r result) string {
 	if folder == "" {
 		folder = s.doneFolder
 	}
-	if strings.EqualFold(mailboxKey(folder), mailboxKey(s.w.mailbox)) {
+	if strings.EqualFold(folder, s.w.mailbox) {
 		// Filing into itself: the keyword is enough; without keywords the
 		// message must leave (session setup ensured doneFolder differs).
 		if s.useKeyword {
@@ -278,14 +278,4 @@ func (s *session) move(folder string, set imap.UIDSet) error {
 		s.log.Warn("server has neither MOVE nor UIDPLUS: moved messages stay flagged \\Deleted in the mailbox")
 	}
 	return nil
-}
-
-// permits reports whether a keyword can be stored permanently.
-func permits(perm []imap.Flag, kw string) bool {
-	for _, f := range perm {
-		if f == imap.FlagWildcard || strings.EqualFold(string(f), kw) {
-			return true
-		}
-	}
-	return false
 }

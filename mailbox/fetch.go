@@ -71,62 +71,73 @@ func fetchMessages(ctx context.Context, c *imapclient.Client, uids []imap.UID, l
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // PEEK: never sets \Seen
 	})
 	sent := 0
-	for {
-		md := cmd.Next()
-		if md == nil {
-			break
-		}
-		fm := &fetchedMessage{}
-		for {
-			item := md.Next()
-			if item == nil {
-				break
-			}
-			switch it := item.(type) {
-			case imapclient.FetchItemDataUID:
-				fm.uid = it.UID
-			case imapclient.FetchItemDataFlags:
-				fm.flags = it.Flags
-			case imapclient.FetchItemDataInternalDate:
-				fm.date = it.Time
-			case imapclient.FetchItemDataRFC822Size:
-				fm.size = it.Size
-			case imapclient.FetchItemDataBodySection:
-				if it.Literal == nil {
-					continue
-				}
-				if size := it.Literal.Size(); size <= limit {
-					held, err := buf.acquire(ctx, size)
-					if err != nil {
-						return fmt.Errorf("fetch: waiting for buffer space: %w", err)
-					}
-					fm.held += held
-				}
-				raw, tooLarge, err := readLimited(it.Literal, limit)
-				if tooLarge || err != nil {
-					buf.release(fm.held)
-					fm.held = 0
-				}
-				if err != nil {
-					// The stream broke inside the literal: the connection
-					// is done for. Return without Next or Close: they read
-					// the literal again to discard it, which races go-imap's
-					// reader (beta.8). The session closes the client.
-					return fmt.Errorf("fetch body: %w", err)
-				}
-				fm.raw, fm.tooLarge = raw, tooLarge
-			}
+	for md := cmd.Next(); md != nil; md = cmd.Next() {
+		fm, err := readFetched(ctx, md, limit, buf)
+		if err != nil {
+			return err
 		}
 		// go-imap routes only requested UIDs to this command, once each;
 		// the count check is a second fence for the channel's capacity.
-		if fm.uid != 0 && sent < len(uids) {
-			out <- fm
-			sent++
+		if fm.uid == 0 || sent == len(uids) {
+			buf.release(fm.held)
+			continue
 		}
+		out <- fm
+		sent++
 	}
 	if err := cmd.Close(); err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
+	return nil
+}
+
+// readFetched reads one message of a FETCH answer.
+func readFetched(ctx context.Context, md *imapclient.FetchMessageData, limit int64, buf *Buffer) (*fetchedMessage, error) {
+	fm := &fetchedMessage{}
+	for item := md.Next(); item != nil; item = md.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			fm.uid = it.UID
+		case imapclient.FetchItemDataFlags:
+			fm.flags = it.Flags
+		case imapclient.FetchItemDataInternalDate:
+			fm.date = it.Time
+		case imapclient.FetchItemDataRFC822Size:
+			fm.size = it.Size
+		case imapclient.FetchItemDataBodySection:
+			if it.Literal == nil {
+				continue
+			}
+			if err := fm.readBody(ctx, it.Literal, limit, buf); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return fm, nil
+}
+
+// readBody reads the message's body, reserving its bytes in buf first.
+func (fm *fetchedMessage) readBody(ctx context.Context, lit imap.LiteralReader, limit int64, buf *Buffer) error {
+	if size := lit.Size(); size <= limit {
+		held, err := buf.acquire(ctx, size)
+		if err != nil {
+			return fmt.Errorf("fetch: waiting for buffer space: %w", err)
+		}
+		fm.held += held
+	}
+	raw, tooLarge, err := readLimited(lit, limit)
+	if tooLarge || err != nil {
+		buf.release(fm.held)
+		fm.held = 0
+	}
+	if err != nil {
+		// The stream broke inside the literal: the connection is done
+		// for. Return without Next or Close: they read the literal again
+		// to discard it, which races go-imap's reader (beta.8). The
+		// session closes the client.
+		return fmt.Errorf("fetch body: %w", err)
+	}
+	fm.raw, fm.tooLarge = raw, tooLarge
 	return nil
 }
 
@@ -168,11 +179,7 @@ func (s *session) took(fm *fetchedMessage) {
 	case hasFlag(fm.flags, imap.FlagDeleted) || (s.useKeyword && hasFlag(fm.flags, imap.Flag(s.cfg.DoneKeyword))):
 		// done meanwhile, by someone else
 	case fm.tooLarge:
-		w.pending = append(w.pending, result{uid: fm.uid, validity: w.validity, date: fm.date, out: Outcome{
-			Verdict: Quarantine,
-			Reason:  fmt.Sprintf("message larger than %d bytes", s.cfg.MaxMessageBytes),
-		}})
-		s.reportOversized(fm.uid)
+		s.quarantineOversized(fm.uid, fm.date)
 	default:
 		size := fm.size
 		if size <= 0 {
@@ -188,27 +195,25 @@ func (s *session) took(fm *fetchedMessage) {
 		return // stays known until dispatched
 	}
 	s.cfg.Buffer.release(fm.held)
-	delete(s.known, fm.uid)
-	delete(s.noticedAt, fm.uid)
+	s.forget(fm.uid)
+}
+
+// forget drops uid from the pipeline; it stays undone on the server.
+func (s *session) forget(uid imap.UID) {
+	delete(s.known, uid)
+	delete(s.noticedAt, uid)
 }
 
 // fetched ends a background fetch (another may still be in flight).
 func (s *session) fetched(fr fetchResult) error {
-	for { // every message was sent before fr
-		select {
-		case fm := <-s.fetchMsgs:
-			s.took(fm)
-			continue
-		default:
-		}
-		break
+	for len(s.fetchMsgs) > 0 { // every message was sent before fr
+		s.took(<-s.fetchMsgs)
 	}
 	s.fetches--
 	missing := 0
 	for _, uid := range fr.batch {
 		if !s.fetchBatch[uid] { // expunged meanwhile, or the fetch failed
-			delete(s.known, uid)
-			delete(s.noticedAt, uid)
+			s.forget(uid)
 			missing++
 		}
 		delete(s.fetchBatch, uid)
@@ -256,14 +261,13 @@ func (s *session) dropReady() {
 func (s *session) dropFetches() (connErr bool) {
 	for ; s.fetches > 0; s.fetches-- {
 		fr := <-s.fetchDone
-		connErr = connErr || (fr.err != nil && isConnErr(fr.err))
+		connErr = connErr || isConnErr(fr.err)
 	}
 	for len(s.fetchMsgs) > 0 {
 		s.cfg.Buffer.release((<-s.fetchMsgs).held)
 	}
 	for uid := range s.fetchBatch {
-		delete(s.known, uid)
-		delete(s.noticedAt, uid)
+		s.forget(uid)
 	}
 	s.fetchBatch = nil
 	return connErr

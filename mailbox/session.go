@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -52,9 +53,32 @@ type session struct {
 	warnedUID    bool
 }
 
+// configure adopts what the server offers for the selected mailbox: IDLE,
+// MOVE, UIDPLUS, and whether it stores the done keyword or done messages
+// must be moved instead.
+func (s *session) configure(sel *imap.SelectData) error {
+	caps := s.c.Caps()
+	s.hasIdle = caps.Has(imap.CapIdle)
+	s.hasMove = caps.Has(imap.CapMove)
+	s.hasUIDPlus = caps.Has(imap.CapUIDPlus)
+	kw := imap.Flag(s.cfg.DoneKeyword)
+	s.useKeyword = kw != "" && (hasFlag(sel.PermanentFlags, imap.FlagWildcard) || hasFlag(sel.PermanentFlags, kw))
+	s.doneFolder = s.cfg.DoneMoveTo
+	if kw != "" && !s.useKeyword {
+		if s.doneFolder == "" {
+			s.doneFolder = DefaultDoneFolder
+		}
+		s.log.Warn("server stores no custom keywords here: marking done by moving",
+			"keyword", kw, "folder", s.doneFolder)
+	}
+	if !s.useKeyword && strings.EqualFold(s.doneFolder, s.w.mailbox) {
+		return fmt.Errorf("cannot mark done in %q: no keywords and the done folder is the mailbox itself", s.w.mailbox)
+	}
+	return nil
+}
+
 // loop drives one connection: scan, fetch, dispatch, apply, idle.
 func (s *session) loop(ctx context.Context) error {
-	w := s.w
 	s.needFull = true
 	keepalive := time.NewTicker(max(s.cfg.Timeout/3, 10*time.Millisecond))
 	defer keepalive.Stop()
@@ -62,84 +86,113 @@ func (s *session) loop(ctx context.Context) error {
 
 	for {
 		if ctx.Err() != nil {
-			return s.shutdown()
+			s.shutdown(keepalive.C)
+			return nil
 		}
 		s.collect()
 		if s.shouldApply() {
 			s.startApply()
 		}
-		if s.needFull && !s.applying && s.fetches == 0 {
-			s.needFull, s.scanDue = false, false
-			if err := s.scan(true); err != nil {
-				return err
-			}
-			continue
+		scanned, err := s.scanIfDue()
+		if err != nil {
+			return err
 		}
-		if s.scanDue && s.fetches == 0 {
-			s.scanDue = false
-			if err := s.scan(false); err != nil {
-				return err
-			}
+		if scanned {
 			continue
 		}
 		s.dispatch()
-		// A scan waits for the fetches in flight rather than queue behind
-		// them on the connection: a fetch may be waiting for Buffer space
-		// that only dispatching the ready messages frees.
-		for !s.scanDue && !s.needFull && s.fetches < maxFetches && len(s.queue) > 0 && len(s.ready)+len(s.fetchBatch) < maxFetches*s.cfg.BatchSize {
-			s.startFetch()
-		}
-
-		if s.fetches > 0 || s.applying || s.needFull || s.scanDue || len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0 {
-			select {
-			case r := <-w.results:
-				s.accept(r)
-			case ar := <-s.applyDone:
-				if err := s.applied(ar); err != nil {
-					return err
-				}
-			case fm := <-s.fetchMsgs:
-				s.took(fm)
-			case fr := <-s.fetchDone:
-				if err := s.fetched(fr); err != nil {
-					return err
-				}
-			case <-s.newMail:
-				s.scanDue = true
-			case <-s.retryC():
-				s.retryFired()
-			case <-s.applyC():
-				// shouldApply sees the age at the top of the loop
-			case <-keepalive.C:
-				if s.fetches == 0 && !s.applying {
-					if err := s.c.Noop().Wait(); err != nil {
-						return fmt.Errorf("noop: %w", err)
-					}
-				}
-			case <-ctx.Done():
-			case <-s.c.Closed():
-				return errConnClosed
-			}
-			continue
-		}
-		select { // an EXISTS that came with other responses
-		case <-s.newMail:
-			if err := s.scan(false); err != nil {
-				return err
-			}
-			continue
-		default:
-		}
-		var err error
-		if s.hasIdle {
-			err = s.idle(ctx)
+		s.fetchMore()
+		if s.busy() {
+			err = s.await(ctx, keepalive.C)
 		} else {
-			err = s.poll(ctx, keepalive.C)
+			err = s.waitForMail(ctx, keepalive.C)
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// scanIfDue runs the scan that is due, if nothing it must wait for is in
+// flight; it reports whether it scanned.
+func (s *session) scanIfDue() (bool, error) {
+	switch {
+	case s.needFull && !s.applying && s.fetches == 0:
+		s.needFull, s.scanDue = false, false
+		return true, s.scan(true)
+	case s.scanDue && s.fetches == 0:
+		s.scanDue = false
+		return true, s.scan(false)
+	}
+	return false, nil
+}
+
+// fetchMore starts fetches while there is room. A scan waits for the
+// fetches in flight rather than queue behind them on the connection: a
+// fetch may be waiting for Buffer space that only dispatching the ready
+// messages frees.
+func (s *session) fetchMore() {
+	for !s.scanDue && !s.needFull && s.fetches < maxFetches && len(s.queue) > 0 &&
+		len(s.ready)+len(s.fetchBatch) < maxFetches*s.cfg.BatchSize {
+		s.startFetch()
+	}
+}
+
+// busy reports whether work is under way, so that the session must not
+// idle.
+func (s *session) busy() bool {
+	w := s.w
+	return s.fetches > 0 || s.applying || s.needFull || s.scanDue ||
+		len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0
+}
+
+// await takes the next event of the work under way.
+func (s *session) await(ctx context.Context, keepalive <-chan time.Time) error {
+	select {
+	case r := <-s.w.results:
+		s.accept(r)
+	case ar := <-s.applyDone:
+		return s.applied(ar)
+	case fm := <-s.fetchMsgs:
+		s.took(fm)
+	case fr := <-s.fetchDone:
+		return s.fetched(fr)
+	case <-s.newMail:
+		s.scanDue = true
+	case <-s.retryC():
+		s.retryFired()
+	case <-s.applyC():
+		// shouldApply sees the age at the top of the loop
+	case <-keepalive:
+		if s.fetches == 0 && !s.applying {
+			return s.noop()
+		}
+	case <-ctx.Done():
+	case <-s.c.Closed():
+		return errConnClosed
+	}
+	return nil
+}
+
+// waitForMail waits, with nothing under way, for new mail, a due retry or
+// the stop.
+func (s *session) waitForMail(ctx context.Context, keepalive <-chan time.Time) error {
+	select { // an EXISTS that came with other responses
+	case <-s.newMail:
+		return s.scan(false)
+	default:
+	}
+	if s.hasIdle {
+		return s.idle(ctx)
+	}
+	return s.poll(ctx, keepalive)
+}
+
+func (s *session) noop() error {
+	if err := s.c.Noop().Wait(); err != nil {
+		return fmt.Errorf("noop: %w", err)
+	}
+	return nil
 }
 
 // idle waits in IMAP IDLE for new mail, a due retry, the periodic restart or
@@ -204,8 +257,8 @@ func (s *session) poll(ctx context.Context, keepalive <-chan time.Time) error {
 			s.retryFired()
 			return nil
 		case <-keepalive:
-			if err := s.c.Noop().Wait(); err != nil {
-				return fmt.Errorf("noop: %w", err)
+			if err := s.noop(); err != nil {
+				return err
 			}
 		case <-ctx.Done():
 			return nil
@@ -297,57 +350,60 @@ func (s *session) release() {
 
 // shutdown stops gracefully: no new fetches or dispatches; in-flight
 // handlers get until their context is cancelled (ShutdownGrace), plus a
-// moment to return after that; what came back is applied; LOGOUT.
-func (s *session) shutdown() error {
-	w := s.w
+// moment to return after that; what came back is applied; LOGOUT. It stops
+// early once the connection is gone: the rest is handled by the next run.
+func (s *session) shutdown(keepalive <-chan time.Time) {
 	s.dropReady()
 	s.queue = nil
 	// Bounded by the connection deadlines.
 	if s.dropFetches() {
-		return nil
+		return
 	}
-	if s.applying {
-		if err := s.applied(<-s.applyDone); err != nil {
-			return nil
-		}
+	if s.applying && s.applied(<-s.applyDone) != nil {
+		return
 	}
-	keepalive := time.NewTicker(max(s.cfg.Timeout/3, 10*time.Millisecond))
-	defer keepalive.Stop()
+	if !s.awaitHandlers(keepalive) {
+		return
+	}
+	s.collect()
+	if len(s.w.pending) > 0 && s.apply() != nil {
+		return
+	}
+	if n := len(s.w.inflight); n > 0 {
+		s.log.Warn("handlers did not finish within the shutdown grace; their messages stay undone", "count", n)
+	}
+	_ = s.c.Logout().Wait()
+}
+
+// awaitHandlers applies the outcomes of the handlers still running as they
+// come back, until none is left or the grace is over. It reports false once
+// the connection is gone.
+func (s *session) awaitHandlers(keepalive <-chan time.Time) bool {
+	w := s.w
 	hdone := w.hctx.Done()
 	var late <-chan time.Time
-wait:
 	for len(w.inflight)+w.stale > 0 {
 		select {
 		case r := <-w.results:
 			s.accept(r)
 			s.collect()
-			if err := s.apply(); err != nil {
-				return nil // the connection is gone; the rest is handled next run
+			if s.apply() != nil {
+				return false
 			}
-		case <-keepalive.C:
-			if err := s.c.Noop().Wait(); err != nil {
-				return nil
+		case <-keepalive:
+			if s.noop() != nil {
+				return false
 			}
 		case <-s.c.Closed():
-			return nil
+			return false
 		case <-hdone:
 			// Grace is over and handler contexts are cancelled: give
 			// handlers that honour it a moment to report.
 			hdone = nil
 			late = time.After(lateResultWait)
 		case <-late:
-			break wait
+			return true
 		}
 	}
-	s.collect()
-	if len(w.pending) > 0 {
-		if err := s.apply(); err != nil {
-			return nil
-		}
-	}
-	if n := len(w.inflight); n > 0 {
-		s.log.Warn("handlers did not finish within the shutdown grace; their messages stay undone", "count", n)
-	}
-	_ = s.c.Logout().Wait()
-	return nil
+	return true
 }

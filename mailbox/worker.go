@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -73,9 +72,7 @@ func (w *worker) run(ctx context.Context) {
 		healthy, err := w.session(ctx)
 		w.a.update(w.mailbox, func(s *MailboxStatus) { s.Connected = false })
 		if ctx.Err() != nil {
-			if ev := w.a.ev.Connected; ev != nil {
-				ev(w.cfg.Name, w.mailbox, false, nil)
-			}
+			w.connected(false, nil)
 			break
 		}
 		if err == nil {
@@ -83,9 +80,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.log.Warn("imap session failed", "err", err)
 		w.a.recordError(w.mailbox, err)
-		if ev := w.a.ev.Connected; ev != nil {
-			ev(w.cfg.Name, w.mailbox, false, err)
-		}
+		w.connected(false, err)
 		// A session that worked for a while resets the backoff; one that
 		// fails right after login does not, so a flapping server is not
 		// hammered.
@@ -158,39 +153,14 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("select %q: %w", w.mailbox, ctxErr(ctx, err))
 	}
-	if w.validity != 0 && sel.UIDValidity != w.validity {
-		w.log.Warn("UIDVALIDITY changed: forgetting mailbox state and rescanning",
-			"old", w.validity, "new", sel.UIDValidity)
-		w.stale += len(w.inflight)
-		w.inflight = map[imap.UID]time.Time{}
-		w.pending = nil
-		w.retry = map[imap.UID]retryInfo{}
+	w.checkValidity(sel.UIDValidity)
+	if err := s.configure(sel); err != nil {
+		return false, err
 	}
-	w.validity = sel.UIDValidity
-
-	caps := s.c.Caps()
-	s.hasIdle = caps.Has(imap.CapIdle)
-	s.hasMove = caps.Has(imap.CapMove)
-	s.hasUIDPlus = caps.Has(imap.CapUIDPlus)
-	s.useKeyword = w.cfg.DoneKeyword != "" && permits(sel.PermanentFlags, w.cfg.DoneKeyword)
-	s.doneFolder = w.cfg.DoneMoveTo
-	if w.cfg.DoneKeyword != "" && !s.useKeyword {
-		if s.doneFolder == "" {
-			s.doneFolder = DefaultDoneFolder
-		}
-		w.log.Warn("server stores no custom keywords here: marking done by moving",
-			"keyword", w.cfg.DoneKeyword, "folder", s.doneFolder)
-	}
-	if !s.useKeyword && strings.EqualFold(mailboxKey(s.doneFolder), mailboxKey(w.mailbox)) {
-		return false, fmt.Errorf("cannot mark done in %q: no keywords and the done folder is the mailbox itself", w.mailbox)
-	}
-
 	w.a.update(w.mailbox, func(st *MailboxStatus) {
 		st.Connected, st.UIDValidity, st.State = true, sel.UIDValidity, StateWorking
 	})
-	if ev := w.a.ev.Connected; ev != nil {
-		ev(w.cfg.Name, w.mailbox, true, nil)
-	}
+	w.connected(true, nil)
 	w.log.Info("watching mailbox", "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages,
 		"idle", s.hasIdle, "move", s.hasMove, "keyword", s.useKeyword)
 	err = s.loop(ctx)
@@ -201,6 +171,26 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 		_ = s.applied(<-s.applyDone) // the session already has its error
 	}
 	return true, err
+}
+
+// checkValidity forgets the mailbox state when the mailbox's UIDVALIDITY
+// changed: its UIDs mean other messages now.
+func (w *worker) checkValidity(v uint32) {
+	if w.validity != 0 && v != w.validity {
+		w.log.Warn("UIDVALIDITY changed: forgetting mailbox state and rescanning", "old", w.validity, "new", v)
+		w.stale += len(w.inflight)
+		w.inflight = map[imap.UID]time.Time{}
+		w.pending = nil
+		w.retry = map[imap.UID]retryInfo{}
+	}
+	w.validity = v
+}
+
+// connected reports the connection going up or down to the Events.
+func (w *worker) connected(up bool, err error) {
+	if ev := w.a.ev.Connected; ev != nil {
+		ev(w.cfg.Name, w.mailbox, up, err)
+	}
 }
 
 // handlerIdle is how long a handler goroutine waits for the next message
