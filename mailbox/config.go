@@ -1,11 +1,3 @@
-// Package mailbox watches IMAP mailboxes: it connects (TLS, SASL), drains the
-// backlog of messages not yet marked done, waits for new mail with IDLE (or
-// polls), hands every message to a Handler and applies the Handler's verdict
-// on the server: a keyword and/or a move for Done, a move for Quarantine and
-// Failed, nothing for Retry. It knows nothing about rules or sinks.
-//
-// A message is marked done only after its Handler returned Done, so a crash in
-// between re-delivers it (at-least-once).
 package mailbox
 
 import (
