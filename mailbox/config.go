@@ -185,41 +185,31 @@ func (cfg *Config) defaultFolders(bad func(string, ...any)) {
 
 // defaultLimits checks the durations and sizes.
 func (cfg *Config) defaultLimits(bad func(string, ...any)) {
-	defDur := func(d *time.Duration, def time.Duration, name string) {
-		switch {
-		case *d == 0:
-			*d = def
-		case *d < 0:
-			bad("%s is negative", name)
-		}
-	}
-	defDur(&cfg.PollInterval, DefaultPollInterval, "poll interval")
-	defDur(&cfg.IdleRestart, DefaultIdleRestart, "idle restart")
-	defDur(&cfg.ShutdownGrace, DefaultShutdownGrace, "shutdown grace")
-	defDur(&cfg.Timeout, DefaultTimeout, "timeout")
-	defDur(&cfg.RetryBackoff, DefaultRetryBackoff, "retry backoff")
-	defDur(&cfg.RetryBackoffMax, DefaultRetryBackoffMax, "retry backoff max")
-	defDur(&cfg.ReconnectMin, DefaultReconnectMin, "reconnect min")
-	defDur(&cfg.ReconnectMax, DefaultReconnectMax, "reconnect max")
+	orDefault(&cfg.PollInterval, DefaultPollInterval, 0, "poll interval", bad)
+	orDefault(&cfg.IdleRestart, DefaultIdleRestart, 0, "idle restart", bad)
+	orDefault(&cfg.ShutdownGrace, DefaultShutdownGrace, 0, "shutdown grace", bad)
+	orDefault(&cfg.Timeout, DefaultTimeout, 0, "timeout", bad)
+	orDefault(&cfg.RetryBackoff, DefaultRetryBackoff, 0, "retry backoff", bad)
+	orDefault(&cfg.RetryBackoffMax, DefaultRetryBackoffMax, 0, "retry backoff max", bad)
+	orDefault(&cfg.ReconnectMin, DefaultReconnectMin, 0, "reconnect min", bad)
+	orDefault(&cfg.ReconnectMax, DefaultReconnectMax, 0, "reconnect max", bad)
 	cfg.RetryBackoffMax = max(cfg.RetryBackoffMax, cfg.RetryBackoff)
 	cfg.ReconnectMax = max(cfg.ReconnectMax, cfg.ReconnectMin)
+	orDefault(&cfg.BatchSize, DefaultBatchSize, maxBatchSize, "batch size", bad)
+	orDefault(&cfg.Concurrency, DefaultConcurrency, maxConcurrency, "concurrency", bad)
+	orDefault(&cfg.MaxMessageBytes, DefaultMaxMessageBytes, 0, "max message bytes", bad)
+}
+
+// orDefault sets *v to def when it is zero. Otherwise it must be positive
+// and, if hi is not zero, at most hi.
+func orDefault[T int | int64 | time.Duration](v *T, def, hi T, name string, bad func(string, ...any)) {
 	switch {
-	case cfg.BatchSize == 0:
-		cfg.BatchSize = DefaultBatchSize
-	case cfg.BatchSize < 0 || cfg.BatchSize > maxBatchSize:
-		bad("batch size %d: want 1..%d", cfg.BatchSize, maxBatchSize)
-	}
-	switch {
-	case cfg.Concurrency == 0:
-		cfg.Concurrency = DefaultConcurrency
-	case cfg.Concurrency < 0 || cfg.Concurrency > maxConcurrency:
-		bad("concurrency %d: want 1..%d", cfg.Concurrency, maxConcurrency)
-	}
-	switch {
-	case cfg.MaxMessageBytes == 0:
-		cfg.MaxMessageBytes = DefaultMaxMessageBytes
-	case cfg.MaxMessageBytes < 0:
-		bad("max message bytes is negative")
+	case *v == 0:
+		*v = def
+	case hi != 0 && (*v < 0 || *v > hi):
+		bad("%s %d: want 1..%d", name, *v, hi)
+	case *v < 0:
+		bad("%s is negative", name)
 	}
 }
 
