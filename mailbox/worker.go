@@ -132,11 +132,9 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 			}
 		},
 	}
-	cn, err := w.a.dial(ctx, uh)
-	if err != nil {
+	if s.c, s.dc, err = w.a.dial(ctx, uh); err != nil {
 		return false, err
 	}
-	s.c, s.dc = cn.c, cn.dc
 	hard := context.AfterFunc(ctx, func() {
 		time.AfterFunc(w.cfg.ShutdownGrace+hardStopMargin, func() { _ = s.c.Close() })
 	})
