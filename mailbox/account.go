@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -124,23 +123,6 @@ func (a *Account) recordError(mailbox string, err error) {
 		b.LastError, b.LastErrorAt = err.Error(), now
 	}
 }
-
-// backoff is an exponential delay with full jitter in [d/2, d].
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	half := b.cur / 2
-	return half + rand.N(half+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
 
 // sleepCtx waits d or until ctx ends; it reports whether the full d passed.
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -1,14 +1,7 @@
-// Package mailbox watches IMAP mailboxes: it connects (TLS, SASL), drains the
-// backlog of messages not yet marked done, waits for new mail with IDLE (or
-// polls), hands every message to a Handler and applies the Handler's verdict
-// on the server: a keyword and/or a move for Done, a move for Quarantine and
-// Failed, nothing for Retry. It knows nothing about rules or sinks.
-//
-// A message is marked done only after its Handler returned Done, so a crash in
-// between re-delivers it (at-least-once).
 package mailbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -48,9 +41,9 @@ const (
 	// timeout) is what detects a connection that died silently while idle,
 	// so it also bounds how long new mail can wait on a dead connection.
 	DefaultIdleRestart     = 5 * time.Minute
-	DefaultBatchSize       = 50
-	DefaultConcurrency     = 4
-	DefaultMaxMessageBytes = 32 << 20
+	DefaultBatchSize       = 100
+	DefaultConcurrency     = 16
+	DefaultMaxMessageBytes = 25 << 20
 	DefaultShutdownGrace   = 10 * time.Second
 	DefaultTimeout         = 60 * time.Second
 	DefaultRetryBackoff    = 5 * time.Second
@@ -82,10 +75,10 @@ type Config struct {
 	Failed      string   // default "Triage/Failed" (permanent sink rejections)
 
 	PollInterval    time.Duration // when the server has no IDLE; default 30s
-	IdleRestart     time.Duration // re-issue IDLE before the server's timeout; default 25m
-	BatchSize       int           // messages per FETCH; default 50
-	Concurrency     int           // handlers in flight per mailbox; default 4
-	MaxMessageBytes int64         // larger messages are quarantined by RFC822.SIZE unfetched; default 32 MiB
+	IdleRestart     time.Duration // re-issue IDLE before the server's timeout; default 5m
+	BatchSize       int           // messages per FETCH; default 100
+	Concurrency     int           // handlers in flight per mailbox; default 16
+	MaxMessageBytes int64         // larger messages are quarantined by RFC822.SIZE unfetched; default 25 MiB
 	ShutdownGrace   time.Duration // in-flight handlers get this long after ctx is cancelled; default 10s
 	// Buffer bounds the fetched mail held in memory; share one between
 	// accounts for a process-wide bound. nil: bounded only by BatchSize
@@ -105,7 +98,17 @@ type Config struct {
 func (cfg Config) withDefaults() (Config, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	cfg.checkServer(bad)
+	cfg.defaultFolders(bad)
+	cfg.defaultLimits(bad)
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("mailbox: account %q: %w", cfg.Name, err)
+	}
+	return cfg, nil
+}
 
+// checkServer checks how to reach and log in to the server.
+func (cfg *Config) checkServer(bad func(string, ...any)) {
 	if cfg.Name == "" {
 		bad("name is empty")
 	}
@@ -137,7 +140,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Secret == nil {
 		bad("secret source is missing")
 	}
+}
 
+// defaultFolders checks the watched mailboxes, the done keyword and the
+// target folders.
+func (cfg *Config) defaultFolders(bad func(string, ...any)) {
 	if len(cfg.Mailboxes) == 0 {
 		cfg.Mailboxes = []string{DefaultMailbox}
 	}
@@ -160,12 +167,8 @@ func (cfg Config) withDefaults() (Config, error) {
 			bad("done keyword: %w", err)
 		}
 	}
-	if cfg.Quarantine == "" {
-		cfg.Quarantine = DefaultQuarantine
-	}
-	if cfg.Failed == "" {
-		cfg.Failed = DefaultFailed
-	}
+	cfg.Quarantine = cmp.Or(cfg.Quarantine, DefaultQuarantine)
+	cfg.Failed = cmp.Or(cfg.Failed, DefaultFailed)
 	// A target folder that is also watched would feed its messages back in
 	// forever.
 	for what, f := range map[string]string{"done move_to": cfg.DoneMoveTo, "quarantine": cfg.Quarantine, "failed": cfg.Failed} {
@@ -178,51 +181,36 @@ func (cfg Config) withDefaults() (Config, error) {
 			bad("%s folder %q is also a watched mailbox", what, f)
 		}
 	}
+}
 
-	defDur := func(d *time.Duration, def time.Duration, name string) {
-		switch {
-		case *d == 0:
-			*d = def
-		case *d < 0:
-			bad("%s is negative", name)
-		}
-	}
-	defDur(&cfg.PollInterval, DefaultPollInterval, "poll interval")
-	defDur(&cfg.IdleRestart, DefaultIdleRestart, "idle restart")
-	defDur(&cfg.ShutdownGrace, DefaultShutdownGrace, "shutdown grace")
-	defDur(&cfg.Timeout, DefaultTimeout, "timeout")
-	defDur(&cfg.RetryBackoff, DefaultRetryBackoff, "retry backoff")
-	defDur(&cfg.RetryBackoffMax, DefaultRetryBackoffMax, "retry backoff max")
-	defDur(&cfg.ReconnectMin, DefaultReconnectMin, "reconnect min")
-	defDur(&cfg.ReconnectMax, DefaultReconnectMax, "reconnect max")
-	if cfg.RetryBackoffMax < cfg.RetryBackoff {
-		cfg.RetryBackoffMax = cfg.RetryBackoff
-	}
-	if cfg.ReconnectMax < cfg.ReconnectMin {
-		cfg.ReconnectMax = cfg.ReconnectMin
-	}
+// defaultLimits checks the durations and sizes.
+func (cfg *Config) defaultLimits(bad func(string, ...any)) {
+	orDefault(&cfg.PollInterval, DefaultPollInterval, 0, "poll interval", bad)
+	orDefault(&cfg.IdleRestart, DefaultIdleRestart, 0, "idle restart", bad)
+	orDefault(&cfg.ShutdownGrace, DefaultShutdownGrace, 0, "shutdown grace", bad)
+	orDefault(&cfg.Timeout, DefaultTimeout, 0, "timeout", bad)
+	orDefault(&cfg.RetryBackoff, DefaultRetryBackoff, 0, "retry backoff", bad)
+	orDefault(&cfg.RetryBackoffMax, DefaultRetryBackoffMax, 0, "retry backoff max", bad)
+	orDefault(&cfg.ReconnectMin, DefaultReconnectMin, 0, "reconnect min", bad)
+	orDefault(&cfg.ReconnectMax, DefaultReconnectMax, 0, "reconnect max", bad)
+	cfg.RetryBackoffMax = max(cfg.RetryBackoffMax, cfg.RetryBackoff)
+	cfg.ReconnectMax = max(cfg.ReconnectMax, cfg.ReconnectMin)
+	orDefault(&cfg.BatchSize, DefaultBatchSize, maxBatchSize, "batch size", bad)
+	orDefault(&cfg.Concurrency, DefaultConcurrency, maxConcurrency, "concurrency", bad)
+	orDefault(&cfg.MaxMessageBytes, DefaultMaxMessageBytes, 0, "max message bytes", bad)
+}
+
+// orDefault sets *v to def when it is zero. Otherwise it must be positive
+// and, if hi is not zero, at most hi.
+func orDefault[T int | int64 | time.Duration](v *T, def, hi T, name string, bad func(string, ...any)) {
 	switch {
-	case cfg.BatchSize == 0:
-		cfg.BatchSize = DefaultBatchSize
-	case cfg.BatchSize < 0 || cfg.BatchSize > maxBatchSize:
-		bad("batch size %d: want 1..%d", cfg.BatchSize, maxBatchSize)
+	case *v == 0:
+		*v = def
+	case hi != 0 && (*v < 0 || *v > hi):
+		bad("%s %d: want 1..%d", name, *v, hi)
+	case *v < 0:
+		bad("%s is negative", name)
 	}
-	switch {
-	case cfg.Concurrency == 0:
-		cfg.Concurrency = DefaultConcurrency
-	case cfg.Concurrency < 0 || cfg.Concurrency > maxConcurrency:
-		bad("concurrency %d: want 1..%d", cfg.Concurrency, maxConcurrency)
-	}
-	switch {
-	case cfg.MaxMessageBytes == 0:
-		cfg.MaxMessageBytes = DefaultMaxMessageBytes
-	case cfg.MaxMessageBytes < 0:
-		bad("max message bytes is negative")
-	}
-	if err := errors.Join(errs...); err != nil {
-		return cfg, fmt.Errorf("mailbox: account %q: %w", cfg.Name, err)
-	}
-	return cfg, nil
 }
 
 // mailboxKey folds INBOX case, which IMAP treats case-insensitively.

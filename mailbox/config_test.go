@@ -26,6 +26,11 @@ func TestConfigValidation(t *testing.T) {
 				c.PollInterval != DefaultPollInterval || c.MaxMessageBytes != DefaultMaxMessageBytes {
 				t.Errorf("defaults not applied: %+v", c)
 			}
+			// The daemon and the README take these from here.
+			if c.Concurrency != 16 || c.BatchSize != 100 || c.MaxMessageBytes != 25<<20 {
+				t.Errorf("concurrency %d, batch %d, max message %d: want the documented 16, 100, 25 MiB",
+					c.Concurrency, c.BatchSize, c.MaxMessageBytes)
+			}
 		}},
 		{name: "move only keeps keyword empty", mod: func(c *Config) { c.DoneMoveTo = "Done" }, check: func(t *testing.T, c Config) {
 			if c.DoneKeyword != "" {
@@ -89,32 +94,27 @@ func TestZeroOutcomeIsRetry(t *testing.T) {
 
 func TestRetryDelayBackoff(t *testing.T) {
 	w := &worker{cfg: &Config{RetryBackoff: time.Second, RetryBackoffMax: 8 * time.Second}}
-	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 10: 8 * time.Second} {
-		got := w.retryDelay(n)
+	bo := w.retryBackOff()
+	for n := 1; n <= 10; n++ {
+		want := min(time.Second<<(n-1), 8*time.Second)
+		got := bo.NextBackOff()
 		if got < want*8/10 || got > want*12/10 {
-			t.Errorf("retryDelay(%d) = %v, want %v ±20%%", n, got, want)
+			t.Errorf("retry %d: delay %v, want %v ±20%%", n, got, want)
 		}
 	}
 }
 
 func TestReconnectBackoff(t *testing.T) {
-	b := backoff{min: time.Second, max: 2 * time.Minute}
-	prevCap := time.Duration(0)
+	bo := reconnectBackOff(&Config{ReconnectMin: time.Second, ReconnectMax: 2 * time.Minute})
+	// The delays double from 1s and stop at the 2m cap: 1s, 2s, … 64s, 2m, 2m.
 	for i := range 12 {
-		d := b.next()
-		if d < b.cur/2 || d > b.cur {
-			t.Fatalf("step %d: %v outside [%v, %v]", i, d, b.cur/2, b.cur)
+		limit := min(time.Second<<i, 2*time.Minute)
+		if d := bo.NextBackOff(); d < limit/2 || d > limit {
+			t.Fatalf("step %d: %v outside [%v, %v]", i, d, limit/2, limit)
 		}
-		if b.cur < prevCap || b.cur > 2*time.Minute {
-			t.Fatalf("step %d: cap %v after %v", i, b.cur, prevCap)
-		}
-		prevCap = b.cur
 	}
-	if b.cur != 2*time.Minute {
-		t.Errorf("backoff ends at %v, want the 2m cap", b.cur)
-	}
-	b.reset()
-	if d := b.next(); d > time.Second {
-		t.Errorf("after reset: %v", d)
+	bo.Reset()
+	if d := bo.NextBackOff(); d < time.Second/2 || d > time.Second {
+		t.Errorf("after reset: %v, want within [0.5s, 1s]", d)
 	}
 }

@@ -114,15 +114,9 @@ func (c *deadlineConn) SetDeadline(time.Time) error      { return nil }
 func (c *deadlineConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *deadlineConn) SetWriteDeadline(time.Time) error { return nil }
 
-// conn is one live IMAP connection.
-type conn struct {
-	c  *imapclient.Client
-	dc *deadlineConn
-}
-
 // dial connects, secures and authenticates a connection. The unilateral
 // handler is installed before the first byte is read.
-func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler) (*conn, error) {
+func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler) (*imapclient.Client, *deadlineConn, error) {
 	cfg := &a.cfg
 	host, _, _ := net.SplitHostPort(cfg.Addr)
 
@@ -135,7 +129,7 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 	}
 	raw, err := dialFn(dctx, "tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", cfg.Addr, err)
+		return nil, nil, fmt.Errorf("dial %s: %w", cfg.Addr, err)
 	}
 	dc := newDeadlineConn(raw, cfg.Timeout)
 	// Until the session is set up, cancelling ctx aborts it by closing the
@@ -151,29 +145,28 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 		tc := tls.Client(dc, tlsCfg)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			_ = dc.Close()
-			return nil, fmt.Errorf("tls handshake with %s: %w", cfg.Addr, err)
+			return nil, nil, fmt.Errorf("tls handshake with %s: %w", cfg.Addr, err)
 		}
 		c = imapclient.New(tc, opts)
 	case TLSStartTLS:
 		c, err = imapclient.NewStartTLS(dc, opts)
 		if err != nil {
 			_ = dc.Close()
-			return nil, fmt.Errorf("starttls with %s: %w", cfg.Addr, err)
+			return nil, nil, fmt.Errorf("starttls with %s: %w", cfg.Addr, err)
 		}
 	default:
 		c = imapclient.New(dc, opts)
 	}
 	dc.watchReader(c.Closed())
-	cn := &conn{c: c, dc: dc}
 	if err := c.WaitGreeting(); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("greeting from %s: %w", cfg.Addr, ctxErr(ctx, err))
+		return nil, nil, fmt.Errorf("greeting from %s: %w", cfg.Addr, ctxErr(ctx, err))
 	}
 	if err := a.authenticate(ctx, c); err != nil {
 		_ = c.Close()
-		return nil, ctxErr(ctx, err)
+		return nil, nil, ctxErr(ctx, err)
 	}
-	return cn, nil
+	return c, dc, nil
 }
 
 func (a *Account) tlsConfig(host string) *tls.Config {

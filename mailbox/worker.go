@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -28,12 +25,6 @@ type result struct {
 	validity uint32
 	date     time.Time
 	out      Outcome
-}
-
-type retryInfo struct {
-	attempts  int
-	notBefore time.Time
-	date      time.Time
 }
 
 // worker owns one watched mailbox across connections: handlers still in
@@ -74,16 +65,14 @@ func (w *worker) setState(st State) {
 }
 
 func (w *worker) run(ctx context.Context) {
-	bo := backoff{min: w.cfg.ReconnectMin, max: w.cfg.ReconnectMax}
+	bo := reconnectBackOff(w.cfg)
 	for ctx.Err() == nil {
 		w.setState(StateConnecting)
 		start := time.Now()
 		healthy, err := w.session(ctx)
 		w.a.update(w.mailbox, func(s *MailboxStatus) { s.Connected = false })
 		if ctx.Err() != nil {
-			if ev := w.a.ev.Connected; ev != nil {
-				ev(w.cfg.Name, w.mailbox, false, nil)
-			}
+			w.connected(false, nil)
 			break
 		}
 		if err == nil {
@@ -91,17 +80,15 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.log.Warn("imap session failed", "err", err)
 		w.a.recordError(w.mailbox, err)
-		if ev := w.a.ev.Connected; ev != nil {
-			ev(w.cfg.Name, w.mailbox, false, err)
-		}
+		w.connected(false, err)
 		// A session that worked for a while resets the backoff; one that
 		// fails right after login does not, so a flapping server is not
 		// hammered.
 		if healthy && time.Since(start) > 30*time.Second {
-			bo.reset()
+			bo.Reset()
 		}
 		w.setState(StateBackoff)
-		if !sleepCtx(ctx, bo.next()) {
+		if !sleepCtx(ctx, bo.NextBackOff()) {
 			break
 		}
 		if ev := w.a.ev.Reconnect; ev != nil {
@@ -145,11 +132,9 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 			}
 		},
 	}
-	cn, err := w.a.dial(ctx, uh)
-	if err != nil {
+	if s.c, s.dc, err = w.a.dial(ctx, uh); err != nil {
 		return false, err
 	}
-	s.c, s.dc = cn.c, cn.dc
 	hard := context.AfterFunc(ctx, func() {
 		time.AfterFunc(w.cfg.ShutdownGrace+hardStopMargin, func() { _ = s.c.Close() })
 	})
@@ -166,39 +151,14 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("select %q: %w", w.mailbox, ctxErr(ctx, err))
 	}
-	if w.validity != 0 && sel.UIDValidity != w.validity {
-		w.log.Warn("UIDVALIDITY changed: forgetting mailbox state and rescanning",
-			"old", w.validity, "new", sel.UIDValidity)
-		w.stale += len(w.inflight)
-		w.inflight = map[imap.UID]time.Time{}
-		w.pending = nil
-		w.retry = map[imap.UID]retryInfo{}
+	w.checkValidity(sel.UIDValidity)
+	if err := s.configure(sel); err != nil {
+		return false, err
 	}
-	w.validity = sel.UIDValidity
-
-	caps := s.c.Caps()
-	s.hasIdle = caps.Has(imap.CapIdle)
-	s.hasMove = caps.Has(imap.CapMove)
-	s.hasUIDPlus = caps.Has(imap.CapUIDPlus)
-	s.useKeyword = w.cfg.DoneKeyword != "" && permits(sel.PermanentFlags, w.cfg.DoneKeyword)
-	s.doneFolder = w.cfg.DoneMoveTo
-	if w.cfg.DoneKeyword != "" && !s.useKeyword {
-		if s.doneFolder == "" {
-			s.doneFolder = DefaultDoneFolder
-		}
-		w.log.Warn("server stores no custom keywords here: marking done by moving",
-			"keyword", w.cfg.DoneKeyword, "folder", s.doneFolder)
-	}
-	if !s.useKeyword && strings.EqualFold(mailboxKey(s.doneFolder), mailboxKey(w.mailbox)) {
-		return false, fmt.Errorf("cannot mark done in %q: no keywords and the done folder is the mailbox itself", w.mailbox)
-	}
-
 	w.a.update(w.mailbox, func(st *MailboxStatus) {
 		st.Connected, st.UIDValidity, st.State = true, sel.UIDValidity, StateWorking
 	})
-	if ev := w.a.ev.Connected; ev != nil {
-		ev(w.cfg.Name, w.mailbox, true, nil)
-	}
+	w.connected(true, nil)
 	w.log.Info("watching mailbox", "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages,
 		"idle", s.hasIdle, "move", s.hasMove, "keyword", s.useKeyword)
 	err = s.loop(ctx)
@@ -211,14 +171,24 @@ func (w *worker) session(ctx context.Context) (healthy bool, err error) {
 	return true, err
 }
 
-// permits reports whether a keyword can be stored permanently.
-func permits(perm []imap.Flag, kw string) bool {
-	for _, f := range perm {
-		if f == imap.FlagWildcard || strings.EqualFold(string(f), kw) {
-			return true
-		}
+// checkValidity forgets the mailbox state when the mailbox's UIDVALIDITY
+// changed: its UIDs mean other messages now.
+func (w *worker) checkValidity(v uint32) {
+	if w.validity != 0 && v != w.validity {
+		w.log.Warn("UIDVALIDITY changed: forgetting mailbox state and rescanning", "old", w.validity, "new", v)
+		w.stale += len(w.inflight)
+		w.inflight = map[imap.UID]time.Time{}
+		w.pending = nil
+		w.retry = map[imap.UID]retryInfo{}
 	}
-	return false
+	w.validity = v
+}
+
+// connected reports the connection going up or down to the Events.
+func (w *worker) connected(up bool, err error) {
+	if ev := w.a.ev.Connected; ev != nil {
+		ev(w.cfg.Name, w.mailbox, up, err)
+	}
 }
 
 // handlerIdle is how long a handler goroutine waits for the next message
@@ -265,53 +235,4 @@ func (w *worker) handle(m *Message) {
 		w.results <- r
 	}()
 	r.out = w.a.handler(w.hctx, m)
-}
-
-// retryDelay is the backoff before the n-th retry (n ≥ 1), with ±20% jitter.
-func (w *worker) retryDelay(n int) time.Duration {
-	d := w.cfg.RetryBackoff
-	for i := 1; i < n && d < w.cfg.RetryBackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, w.cfg.RetryBackoffMax)
-	j := d / 5
-	return d - j + rand.N(2*j+1)
-}
-
-// session is the state of one connection.
-type session struct {
-	w   *worker
-	cfg *Config
-	log *slog.Logger
-	c   *imapclient.Client
-	dc  *deadlineConn
-
-	hasIdle, hasMove, hasUIDPlus bool
-	useKeyword                   bool
-	doneFolder                   string
-	created                      map[string]bool
-
-	newMail   chan struct{}
-	noticed   atomic.Int64 // unix nanos of the first EXISTS not yet scanned for
-	noticedAt map[imap.UID]time.Time
-
-	known        map[imap.UID]bool // queued, being fetched or fetched and not dispatched
-	queue        []imap.UID        // to fetch, lowest first
-	ready        []*Message
-	fetches      int             // FETCH commands in flight (≤ maxFetches)
-	fetchCtx     context.Context // ends a fetch's wait for Buffer space
-	cancelFetch  context.CancelFunc
-	scanDue      bool              // new mail announced while fetching: scan once the fetches end
-	fetchBatch   map[imap.UID]bool // UIDs of the fetches in flight → received
-	fetchMsgs    chan *fetchedMessage
-	fetchDone    chan fetchResult
-	applying     bool
-	applyDone    chan applyResult
-	pendingSince time.Time   // when the oldest pending outcome arrived
-	applyT       *time.Timer // fires applyMaxDelay after pendingSince
-	lastSeen     imap.UID
-	needFull     bool
-	retryAt      time.Time
-	retryT       *time.Timer
-	warnedUID    bool
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/emersion/go-sasl"
 )
@@ -38,19 +39,10 @@ func NewXOAuth2Client(username, token string) sasl.Client {
 func (c *xoauth2Client) Start() (string, []byte, error) {
 	// \x01 separates fields: a username or token containing it would forge
 	// extra fields.
-	for _, s := range []string{c.username, c.token} {
-		for i := 0; i < len(s); i++ {
-			if s[i] == 0x01 {
-				return "", nil, errors.New("xoauth2: username or token contains \\x01")
-			}
-		}
+	if strings.ContainsRune(c.username, 0x01) || strings.ContainsRune(c.token, 0x01) {
+		return "", nil, errors.New("xoauth2: username or token contains \\x01")
 	}
-	ir := make([]byte, 0, len(c.username)+len(c.token)+24)
-	ir = append(ir, "user="...)
-	ir = append(ir, c.username...)
-	ir = append(ir, "\x01auth=Bearer "...)
-	ir = append(ir, c.token...)
-	ir = append(ir, "\x01\x01"...)
+	ir := []byte("user=" + c.username + "\x01auth=Bearer " + c.token + "\x01\x01")
 	return XOAuth2, ir, nil
 }
 
