@@ -17,7 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// helperNames are the functions of the rule language (DESIGN.md).
+// helperNames are the functions of the rule language (README "Helpers").
 var helperNames = []string{"containsAny", "containsAll", "containsAnyWord", "matchesAny", "domainOf", "header"}
 
 // exprReserved are expr's keywords and built-in functions; a list may not
