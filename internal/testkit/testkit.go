@@ -274,3 +274,28 @@ func RunWithTriage(m *testing.M, race bool, bin *string) int {
 	}
 	return m.Run()
 }
+
+// Account is one IMAP account of a test triage.yaml: a plaintext server,
+// the INBOX only, the password in the environment variable PasswordEnv, and
+// a first reconnect after 100 ms and a retry backoff of 200 ms.
+type Account struct {
+	Name, Addr, User, PasswordEnv string
+	ReconnectMax                  time.Duration // longest delay between reconnects
+	Timeout                       time.Duration // per IMAP command
+}
+
+// YAML is a triage.yaml `accounts:` section holding only a.
+func (a Account) YAML() string {
+	return fmt.Sprintf(`accounts:
+  - name: %s
+    addr: %s
+    tls: none
+    username: %s
+    password_env: %s
+    mailboxes: [INBOX]
+    reconnect_min: 100ms
+    reconnect_max: %s
+    retry_backoff: 200ms
+    timeout: %s
+`, a.Name, a.Addr, a.User, a.PasswordEnv, a.ReconnectMax, a.Timeout)
+}
