@@ -39,8 +39,8 @@ type sample struct {
 	want outcome
 }
 
-// sizes are the byte counts of the generated corpus: the full sizes
-// under TRIAGE_FULL=1, a tenth of them otherwise (CI).
+// sizes are the byte counts of the generated corpus: the full sizes under
+// TRIAGE_FULL=1, a tenth of them otherwise (CI).
 type sizes struct {
 	maxMessage  int64 // max_message_bytes of the main run
 	attachment  int   // decoded size of the big attachment (forwarded)
