@@ -128,6 +128,10 @@ func SumMetric(exposition, name string, match map[string]string) (float64, error
 	return SumFamilies(fams, name, match), nil
 }
 
+// FullSize reports whether TRIAGE_FULL=1 asks a suite for its full sizes
+// rather than the smaller ones CI runs.
+func FullSize() bool { return os.Getenv("TRIAGE_FULL") == "1" }
+
 // WaitFor polls cond every 20 ms for at most limit, failing t on timeout.
 func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -36,10 +36,6 @@ func TestMain(m *testing.M) {
 	os.Exit(testkit.RunWithTriage(m, testkit.RaceEnabled, &triageBin))
 }
 
-// fullSize reports whether TRIAGE_FULL=1 asks for the full sizes: 5,000
-// messages instead of 1,000, and 20 SIGKILLs instead of 10.
-func fullSize() bool { return os.Getenv("TRIAGE_FULL") == "1" }
-
 // seeded returns the test's random source; TRIAGE_SEED replays a run.
 func seeded(t *testing.T) *rand.Rand {
 	t.Helper()
@@ -184,19 +180,25 @@ type serverState struct {
 	total int
 }
 
-func readServer(t *testing.T, srv *dovecottest.Server, folders []string, keyword string) serverState {
+// readServer reads where every message sits on the server, in every
+// folder a message can end up in, and fails t unless the server holds as
+// many messages as the backlog.
+func (r *rig) readServer(t *testing.T) serverState {
 	t.Helper()
 	st := serverState{where: map[string][]string{}}
-	for _, f := range folders {
-		for _, m := range srv.Fetch(t, f) {
+	for _, f := range serverFolders {
+		for _, m := range r.srv.Fetch(t, f) {
 			loc := f
-			if f == "INBOX" && m.HasFlag(keyword) {
+			if f == "INBOX" && m.HasFlag(doneKeyword) {
 				loc += "+done"
 			}
 			k := mailKey(m.Raw)
 			st.where[k] = append(st.where[k], loc)
 			st.total++
 		}
+	}
+	if st.total != len(r.mails) {
+		t.Errorf("the server holds %d messages, want %d (a message was copied or lost)", st.total, len(r.mails))
 	}
 	return st
 }

@@ -203,7 +203,7 @@ func (r *run) waitHandled(t *testing.T, samples []sample) {
 	wantQ := count(samples, quarantineLarge) + count(samples, quarantineUnparseable)
 	wantF := count(samples, failedSMTP)
 	limit := 3 * time.Minute
-	if os.Getenv("TRIAGE_FULL") == "1" {
+	if testkit.FullSize() {
 		limit = 15 * time.Minute
 	}
 	var lmtp, smtpN, q, failed int
