@@ -9,7 +9,6 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net/textproto"
-	"os"
 	"sort"
 	"strings"
 
@@ -136,7 +135,7 @@ func testEnv(t rules.Test, opts DecodeOptions) (*rules.Env, error) {
 	var raw []byte
 	switch {
 	case t.Mail != "":
-		b, err := os.ReadFile(t.Mail)
+		b, err := rules.ReadTestMail(t.Mail)
 		if err != nil {
 			return nil, fmt.Errorf("test %q: %w", t.Name, err)
 		}

@@ -85,6 +85,22 @@ func newCompiler(lists map[string][]string, listPos map[string]located) *compile
 		expr.Function("_containsAnyWord_ix", indexedAny(true), new(func(*MatchIndex, int, needleSet) bool)),
 		expr.Function("_matchesAny_re", matchesAnyCompiledFn, new(func(string, regexList) bool)),
 		expr.Function("_header", headerFn, new(func(map[string]string, string) string)),
+		// Built-ins that build from their arguments, bounded (budget.go).
+		expr.DisableBuiltin("toJSON"),
+		expr.Function("repeat", repeatFn, new(func(string, int) string)),
+		expr.Function("replace", replaceFn, new(func(string, string, string) string)),
+		expr.Function("join", joinFn, new(func([]string) string), new(func([]string, string) string), new(func([]any) string), new(func([]any, string) string)),
+		expr.Function("concat", concatFn, new(func(...any) []any)),
+		expr.Function("string", stringFn, new(func(any) string)),
+		// One per result type, chosen by the patcher, so a loop's type is kept.
+		expr.Function("_tick_b", tickFn, new(func(*MatchIndex, bool) bool)),
+		expr.Function("_tick_i", tickFn, new(func(*MatchIndex, int) int)),
+		expr.Function("_tick_f", tickFn, new(func(*MatchIndex, float64) float64)),
+		expr.Function("_tick_s", tickFn, new(func(*MatchIndex, string) string)),
+		expr.Function("_tick", tickFn, new(func(*MatchIndex, any) any)),
+		expr.Function("_concat", func(params ...any) (any, error) {
+			return concatStrings(params[0].(string), params[1].(string)), nil
+		}, new(func(string, string) string)),
 	}
 	return c
 }
@@ -109,7 +125,7 @@ var internalNames = strings.NewReplacer(
 	"_containsAnyWord_ix", "containsAnyWord", "_containsAnyWord_l", "containsAnyWord",
 	"_containsAny_ix", "containsAny", "_containsAny_l", "containsAny",
 	"_containsAll_ix", "containsAll", "_containsAll_l", "containsAll",
-	"_matchesAny_re", "matchesAny", "_header", "header",
+	"_matchesAny_re", "matchesAny", "_header", "header", "_concat", "+",
 	"_subject_lc", "subject", "_body_lc", "body", "_text_lc", "text",
 	"rules.regexList", "[]string",
 )
@@ -144,7 +160,8 @@ type patcherErrs struct{ errs []exprErr }
 // *patcherErrs, or the checker's errors.
 func (c *compiler) run(src string) (any, []exprErr) {
 	p := &patcher{c: c, src: src, listConsts: map[ast.Node]string{}}
-	opts := append(c.base[:len(c.base):len(c.base)], expr.Patch(p))
+	// Only here, never in checkPlain: any patcher lets typos through there.
+	opts := append(c.base[:len(c.base):len(c.base)], expr.Patch(p), expr.Operator("+", "_concat"))
 	prog, err := compileSafely(src, opts)
 	if len(p.errs) > 0 {
 		return &patcherErrs{p.errs}, nil
@@ -257,6 +274,15 @@ func (p *patcher) Visit(node *ast.Node) {
 			ast.Patch(node, cn)
 			p.listConsts[cn] = n.Value
 		}
+	case *ast.PredicateNode:
+		// Every step of a loop counts against the message's time budget.
+		tick := &ast.IdentifierNode{Value: tickFor(n.Node.Type())}
+		index := &ast.IdentifierNode{Value: "_index"}
+		tick.SetLocation(n.Location())
+		index.SetLocation(n.Location())
+		call := &ast.CallNode{Callee: tick, Arguments: []ast.Node{index, n.Node}}
+		call.SetLocation(n.Node.Location())
+		n.Node = call
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok {
@@ -306,6 +332,24 @@ func (p *patcher) Visit(node *ast.Node) {
 			p.rewriteCall(node, n, "_matchesAny_re", n.Arguments[0], cn)
 		}
 	}
+}
+
+// tickFor names the loop-step counter that returns a body of type t as is.
+func tickFor(t reflect.Type) string {
+	if t == nil {
+		return "_tick"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "_tick_b"
+	case reflect.Int:
+		return "_tick_i"
+	case reflect.Float64:
+		return "_tick_f"
+	case reflect.String:
+		return "_tick_s"
+	}
+	return "_tick"
 }
 
 func (p *patcher) rewriteCall(node *ast.Node, old *ast.CallNode, callee string, args ...ast.Node) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/triage-dev/triage/ticket"
 
@@ -62,6 +63,8 @@ func (s *Set) evaluate(ev *Evaluator, env *Env, trace bool) Decision {
 	env.Tier, env.Priority, env.Queue, env.Runbook, env.Action = d.Tier, d.Priority, d.Queue, d.Runbook, d.Action
 	env.Tags, env.Matched = nil, nil
 	ev.index.reset(s.sources, env)
+	ev.index.budget.start(time.Now())
+	ev.vm.MemoryBudget = evalMemoryBudget
 	env.Index = &ev.index
 	st := evalState{s: s, ev: ev, env: env, d: d, trace: trace}
 	st.nodes(s.root, "", false)
@@ -207,6 +210,10 @@ func extract(re *regexp.Regexp, env *Env) (string, bool) {
 func (ev *Evaluator) run(p *vm.Program, env *Env) (matched bool, errText string) {
 	defer func() {
 		if r := recover(); r != nil {
+			if err, ok := r.(error); ok && errors.Is(err, errBudget) {
+				matched, errText = false, internalNames.Replace(err.Error())
+				return
+			}
 			matched, errText = false, fmt.Sprintf("panic: %v", r)
 		}
 	}()

@@ -193,6 +193,7 @@ func buildAutomaton(needles []string) *automaton {
 // MatchIndex is an Evaluator's per-message memo of word occurrences. It is
 // reset for every message and must not be shared between goroutines.
 type MatchIndex struct {
+	budget  budget // this message's evaluation allowance
 	env     *Env
 	sources []*textSource
 	state   []sourceState

@@ -94,6 +94,10 @@ type builder struct {
 	listKeys []string // list names in declaration order
 	names    map[string]located
 	groups   map[string]located
+	// anyMailDir lifts the rule that a test's mail lies in the declaring
+	// file's directory tree: set for separate test files, which only
+	// `triage test` reads, never the daemon.
+	anyMailDir bool
 }
 
 // LoadFiles compiles the given files as one rule set, merged in the order

@@ -2,10 +2,12 @@ package rules
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/triage-dev/triage/internal/clip"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -33,7 +35,7 @@ func LoadTests(path string) ([]Test, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{set: &Set{}}
+	b := &builder{set: &Set{}, anyMailDir: true}
 	var tests []Test
 	for i := range files {
 		f := &srcFile{name: files[i].Name, dir: filepath.Dir(files[i].Name), data: files[i].Data}
@@ -87,14 +89,9 @@ func (b *builder) testItem(f *srcFile, n *yaml.Node, s *Set) (Test, bool) {
 			if !ok {
 				continue
 			}
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(f.dir, p)
-			}
-			if abs, err := filepath.Abs(p); err == nil {
-				p = abs
-			}
-			if st, err := os.Stat(p); err != nil || st.IsDir() {
-				b.errf(f, kv.val, "mail: cannot read %s", p)
+			p, err := testMailPath(f.dir, p, b.anyMailDir)
+			if err != nil {
+				b.errf(f, kv.val, "mail: %v", err)
 				continue
 			}
 			t.Mail = p
@@ -281,6 +278,13 @@ func (s *Set) RunTests(tests []Test, build func(Test) (*Env, error)) []TestResul
 		applyOverrides(env, t.Env)
 		r.Decision = s.EvaluateTrace(ev, env)
 		r.Failures = s.compare(t.Expect, r.Decision)
+		// A rule that runs out of budget on a test mail would do so on
+		// real mail: the set is not activated.
+		for _, step := range r.Decision.Trace {
+			if strings.Contains(step.Error, "budget exceeded") {
+				r.Failures = append(r.Failures, fmt.Sprintf("rule %s: %s", step.Rule, step.Error))
+			}
+		}
 		out = append(out, r)
 	}
 	return out
@@ -351,7 +355,9 @@ func (s *Set) compare(e Expect, d Decision) []string {
 	}
 	for _, k := range sortedKeys(e.Fields) {
 		if gotV, ok := d.Fields[k]; !ok || gotV != e.Fields[k] {
-			fails = append(fails, fmt.Sprintf("fields.%s: got %s, want %s", k, orNone(d.Fields[k]), e.Fields[k]))
+			// Extracted text is the mail's: a few characters say which
+			// value it was without printing a file into the log.
+			fails = append(fails, fmt.Sprintf("fields.%s: got %s, want %s", k, orNone(clip.Hint(d.Fields[k], 8)), clip.Hint(e.Fields[k], 8)))
 		}
 	}
 	return fails
@@ -389,4 +395,70 @@ func (s *Set) Uncovered(results []TestResult) []RuleInfo {
 		}
 	}
 	return out
+}
+
+// MaxTestMailBytes bounds a test's mail file, as max_message_bytes bounds
+// a fetched message by default.
+const MaxTestMailBytes = 25 << 20
+
+// testMailPath resolves a test's mail: path against the directory of the
+// file that declares it. The mail must be a regular file of at most
+// MaxTestMailBytes and, unless anyDir, stay inside that directory's tree
+// (after symbolic links): a rules editor must not make the daemon read
+// /dev/zero or a secret on reload.
+func testMailPath(dir, p string, anyDir bool) (string, error) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s", p)
+	}
+	if !anyDir {
+		root, err := filepath.Abs(dir)
+		if err == nil {
+			root, err = filepath.EvalSymlinks(root)
+		}
+		if err != nil {
+			return "", fmt.Errorf("cannot resolve %s: %w", dir, err)
+		}
+		if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return "", fmt.Errorf("%s is outside %s: test mail must sit in the rules directory's tree", p, dir)
+		}
+	}
+	st, err := os.Stat(real)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("cannot read %s", p)
+	case !st.Mode().IsRegular():
+		return "", fmt.Errorf("%s is not a regular file", p)
+	case st.Size() > MaxTestMailBytes:
+		return "", fmt.Errorf("%s is larger than %d MiB", p, MaxTestMailBytes>>20)
+	}
+	return real, nil
+}
+
+// ReadTestMail reads a test's mail file as testMailPath allowed it,
+// checking again at read time that it is a regular file within the limit
+// (it may have been replaced since the rules were loaded).
+func ReadTestMail(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, MaxTestMailBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(raw) > MaxTestMailBytes {
+		return nil, fmt.Errorf("%s is larger than %d MiB", path, MaxTestMailBytes>>20)
+	}
+	return raw, nil
 }

@@ -1,0 +1,177 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Evaluation is bounded so that no rule, however written, can stall or
+// exhaust the daemon on any mail:
+//   - expr's memory budget (evalMemoryBudget) bounds the elements its
+//     loops and ranges may allocate;
+//   - the built-ins that build a string or list from their arguments
+//     (repeat, replace, join, concat, string, and +) refuse, before
+//     allocating, a result over maxProducedBytes (or maxProducedItems), and
+//     toJSON, which renders whatever it is given, is not available;
+//   - every message has EvalTimeBudget for all its rules, checked at each
+//     step of a loop (filter, map, all, any, reduce, …) and by the bounded
+//     built-ins. A rule that runs out counts as not matched, with the
+//     reason in its trace, and a rule set whose own tests run out is not
+//     activated.
+const (
+	EvalTimeBudget   = 500 * time.Millisecond
+	evalMemoryBudget = 1_000_000
+	maxProducedBytes = 4 << 20
+	maxProducedItems = 1_000_000
+	// tickCheckEvery is how many loop steps pass between clock reads.
+	tickCheckEvery = 64
+)
+
+// errBudget is what a rule that ran out of budget reports.
+var errBudget = errors.New("evaluation budget exceeded")
+
+// budget is one message's allowance, kept in the Evaluator's MatchIndex so
+// the functions a rule calls can reach it through the environment.
+type budget struct {
+	deadline time.Time
+	ticks    int
+	exceeded bool
+}
+
+func (b *budget) start(now time.Time) {
+	*b = budget{deadline: now.Add(EvalTimeBudget)}
+}
+
+// tick counts a loop step; it panics (recovered by the evaluator) once the
+// message's time is up.
+func (b *budget) tick() {
+	b.ticks++
+	if b.exceeded || b.ticks%tickCheckEvery == 0 && !b.deadline.IsZero() && time.Now().After(b.deadline) {
+		b.exceeded = true
+		panic(errBudget)
+	}
+}
+
+func tooLarge(what string, n int) error {
+	return fmt.Errorf("%s: result of %d bytes is over the %d MiB a rule may build: %w", what, n, maxProducedBytes>>20, errBudget)
+}
+
+// The bounded built-ins. Each checks the size of its result before
+// building it.
+
+func repeatFn(params ...any) (any, error) {
+	s, n := params[0].(string), params[1].(int)
+	if n < 0 {
+		return nil, fmt.Errorf("repeat: negative count %d", n)
+	}
+	if n > 0 && len(s) > maxProducedBytes/n {
+		return nil, tooLarge("repeat", len(s)*min(n, maxProducedBytes))
+	}
+	return strings.Repeat(s, n), nil
+}
+
+func replaceFn(params ...any) (any, error) {
+	s, old, repl := params[0].(string), params[1].(string), params[2].(string)
+	n := strings.Count(s, old)
+	if old == "" {
+		n = utf8.RuneCountInString(s) + 1
+	}
+	if grow := len(repl) - len(old); grow > 0 && n > 0 && grow > (maxProducedBytes-len(s))/n {
+		return nil, tooLarge("replace", len(s)+n*grow)
+	}
+	return strings.ReplaceAll(s, old, repl), nil
+}
+
+func joinFn(params ...any) (any, error) {
+	sep := ""
+	if len(params) > 1 {
+		sep = params[1].(string)
+	}
+	items, err := stringItems("join", params[0])
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, s := range items {
+		total += len(s) + len(sep)
+		if total > maxProducedBytes {
+			return nil, tooLarge("join", total)
+		}
+	}
+	return strings.Join(items, sep), nil
+}
+
+func stringItems(what string, v any) ([]string, error) {
+	switch l := v.(type) {
+	case []string:
+		return l, nil
+	case []any:
+		out := make([]string, len(l))
+		for i, x := range l {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: item %d is %T, not a string", what, i, x)
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: %T is not a list of strings", what, v)
+}
+
+func concatFn(params ...any) (any, error) {
+	total := 0
+	for _, p := range params {
+		l, ok := p.([]any)
+		if !ok {
+			if ls, isStrings := p.([]string); isStrings {
+				total += len(ls)
+				continue
+			}
+			return nil, fmt.Errorf("concat: %T is not a list", p)
+		}
+		total += len(l)
+	}
+	if total > maxProducedItems {
+		return nil, fmt.Errorf("concat: %d items is over the %d a rule may build: %w", total, maxProducedItems, errBudget)
+	}
+	out := make([]any, 0, total)
+	for _, p := range params {
+		switch l := p.(type) {
+		case []any:
+			out = append(out, l...)
+		case []string:
+			for _, s := range l {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// stringFn is expr's string() for the values a rule converts: a list or a
+// map, which fmt would render whole, is refused.
+func stringFn(params ...any) (any, error) {
+	switch v := params[0].(type) {
+	case string:
+		return v, nil
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, time.Time, time.Duration:
+		return fmt.Sprint(v), nil
+	}
+	return nil, fmt.Errorf("string: %T cannot be converted in rules", params[0])
+}
+
+func concatStrings(a, b string) string {
+	if len(a) > maxProducedBytes-len(b) {
+		panic(tooLarge("+", len(a)+len(b)))
+	}
+	return a + b
+}
+
+func tickFn(params ...any) (any, error) {
+	params[0].(*MatchIndex).budget.tick()
+	return params[1], nil
+}
