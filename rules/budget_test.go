@@ -1,8 +1,11 @@
 package rules
 
 import (
+	"flag"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hostileRules each try to exhaust memory or time; each must load, and on
@@ -69,4 +72,41 @@ rules:
 	if !d.Trace[0].Matched {
 		t.Fatalf("trace %+v", d.Trace)
 	}
+}
+
+// FuzzEvaluationBudget: any expression the compiler accepts, evaluated on a
+// 64 KB body, returns within the message's budget (with room for the one
+// step that runs past the deadline). The time is held only while fuzzing;
+// the seeds alone run as ordinary tests without a clock.
+func FuzzEvaluationBudget(f *testing.F) {
+	for _, h := range hostileRules {
+		f.Add(h.when)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 30 {
+		f.Add(randomExpr(rng))
+	}
+	fuzzing := flag.Lookup("test.fuzz").Value.String() != ""
+	body := strings.Repeat("The VPN drops every 5 minutes since the update. ", 64<<10/48)
+	c := agreementCompiler()
+	ev := NewEvaluator()
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 4000 {
+			return
+		}
+		prog, errs := c.compile(src)
+		if len(errs) > 0 {
+			return
+		}
+		env := &Env{Subject: "VPN down", Body: body, Text: "VPN down\n" + body}
+		ev.index.reset(nil, env)
+		ev.index.budget.start(time.Now())
+		ev.vm.MemoryBudget = evalMemoryBudget
+		env.Index = &ev.index
+		start := time.Now()
+		_, _ = ev.run(prog.prog, env)
+		if took := time.Since(start); fuzzing && took > 2*EvalTimeBudget {
+			t.Errorf("%s: evaluation took %v, budget %v", src, took, EvalTimeBudget)
+		}
+	})
 }
