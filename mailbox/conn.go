@@ -139,24 +139,26 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 
 	tlsCfg := a.tlsConfig(host)
 	opts := &imapclient.Options{UnilateralDataHandler: uh, TLSConfig: tlsCfg}
-	var c *imapclient.Client
-	switch cfg.TLS {
-	case TLSImplicit:
+	var conn net.Conn = dc
+	if cfg.TLS == TLSImplicit || cfg.TLS == TLSStartTLS {
 		tc := tls.Client(dc, tlsCfg)
+		if cfg.TLS == TLSStartTLS {
+			if tc, err = startTLS(dc, tlsCfg); err != nil {
+				_ = dc.Close()
+				return nil, nil, fmt.Errorf("starttls with %s: %w", cfg.Addr, ctxErr(ctx, err))
+			}
+		}
 		if err := tc.HandshakeContext(dctx); err != nil {
 			_ = dc.Close()
 			return nil, nil, fmt.Errorf("tls handshake with %s: %w", cfg.Addr, err)
 		}
-		c = imapclient.New(tc, opts)
-	case TLSStartTLS:
-		c, err = imapclient.NewStartTLS(dc, opts)
-		if err != nil {
-			_ = dc.Close()
-			return nil, nil, fmt.Errorf("starttls with %s: %w", cfg.Addr, err)
+		conn = tc
+		if cfg.TLS == TLSStartTLS {
+			conn = &greetedConn{Conn: tc, greeting: "* OK TLS established\r\n"}
 		}
-	default:
-		c = imapclient.New(dc, opts)
 	}
+	// Every response go-imap reads passes the bounds of limitConn.
+	c := imapclient.New(newLimitConn(conn, cfg.MaxMessageBytes), opts)
 	dc.watchReader(c.Closed())
 	if err := c.WaitGreeting(); err != nil {
 		_ = c.Close()
