@@ -508,7 +508,7 @@ func (w *walker) walk(e *message.Entity, err error, depth int, sink *textSink) {
 	}
 	mediaType, params, ctErr := e.Header.ContentType()
 	if ctErr != nil {
-		e, err, mediaType, params = w.salvage(e)
+		e, mediaType, params, err = w.salvage(e)
 	}
 	disposition, _, _ := e.Header.ContentDisposition()
 	name := attachmentName(e.Header.Get("Content-Disposition"), e.Header.Get("Content-Type"), w.defects)
@@ -539,7 +539,7 @@ func (w *walker) walk(e *message.Entity, err error, depth int, sink *textSink) {
 // the entity is rebuilt with a well-formed header (without the transfer
 // encoding, which is already undone). It returns what walk reads of the
 // new entity.
-func (w *walker) salvage(e *message.Entity) (*message.Entity, error, string, map[string]string) {
+func (w *walker) salvage(e *message.Entity) (*message.Entity, string, map[string]string, error) {
 	ct := e.Header.Get("Content-Type")
 	w.defects.add("malformed Content-Type " + quoteShort(ct))
 	mediaType := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
@@ -563,7 +563,7 @@ func (w *walker) salvage(e *message.Entity) (*message.Entity, error, string, map
 	}
 	e, err := newEntity(h, e.Body, w.defects)
 	mediaType, params, _ = e.Header.ContentType()
-	return e, err, mediaType, params
+	return e, mediaType, params, err
 }
 
 func (w *walker) multipart(body io.Reader, mediaType, boundary string, depth int, sink *textSink) {

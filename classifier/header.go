@@ -233,10 +233,10 @@ func unfold(v string) string {
 	return b.String()
 }
 
-// TicketID is the stable id of a message (DESIGN.md): the first 32 hex
-// digits of SHA-256 over the Message-ID, From, Date and Subject raw header
-// values (unfolded, trimmed) joined by "\n", or over raw when the message
-// has no Message-ID.
+// TicketID is the stable id of a message: the first 32 hex digits of
+// SHA-256 over the Message-ID, From, Date and Subject raw header values
+// (unfolded, trimmed) joined by "\n", or over raw when the message has no
+// Message-ID.
 func TicketID(raw []byte) string {
 	var d defectList
 	h := scanHeader(raw, defaultMaxHeaders, &d)
