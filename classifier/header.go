@@ -283,10 +283,12 @@ func decodeHeaderValue(v string, defects *defectList) string {
 	return cleanLine(v)
 }
 
-// decodeWords decodes RFC 2047 encoded words. Adjacent words of one
-// charset are joined before conversion, because mailers split multi-byte
-// characters across words; whitespace between encoded words is dropped.
-// Malformed words stay as they are.
+// decodeWords decodes RFC 2047 encoded words; it is the one decoder of
+// every header, display names included. Adjacent words of one charset are
+// joined before conversion, because mailers split multi-byte characters
+// across words (why mime.WordDecoder does not serve: TestOneWordDecoder);
+// whitespace between encoded words is dropped. Malformed words stay as
+// they are.
 func decodeWords(s string, defects *defectList) string {
 	var out strings.Builder
 	var pending []byte // decoded bytes of adjacent words in pendingCharset
