@@ -489,6 +489,7 @@ func TestParseDate(t *testing.T) {
 		"2026-11-27T09:00:00Z",
 		"Fri Nov 27 09:00:00 2026",
 		"2026-11-27 10:00:00 +0100",
+		"2026-11-27 09:00:00", // no zone: UTC
 	} {
 		got, ok := parseDate(s)
 		if !ok || !got.Equal(want) {
