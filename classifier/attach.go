@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // attachmentName finds a part's file name: Content-Disposition filename,
@@ -16,9 +15,7 @@ func attachmentName(disposition, contentType string, defects *defectList) string
 		{disposition, "filename"},
 		{contentType, "name"},
 	} {
-		// Every spelling of the parameter (name, name*, name*0...)
-		// contains its name: most values have none and need no parsing.
-		if src.value == "" || !containsFoldASCII(src.value, src.param) {
+		if src.value == "" {
 			continue
 		}
 		if name, ok := paramText(src.value, src.param, defects); ok {
@@ -135,20 +132,44 @@ func decodeExtended(v string, first bool) (charset string, b []byte) {
 	return charset, []byte(v)
 }
 
-// maxParams bounds the parameters read from one header value: a hostile
-// Content-Type of a million ';' would otherwise cost a slice of a million
-// strings per lookup.
-const maxParams = 1000
-
-// splitParams splits a header value at semicolons outside quotes; past
-// maxParams pieces the rest is dropped.
+// splitParams splits a header value at semicolons outside quotes: the
+// value, then at most maxParams parameters (the rest is dropped).
 func splitParams(v string) []string {
+	v = v[:paramsEnd(v)]
 	var out []string
-	inQuote, escaped := false, false
 	start := 0
-	for i := 0; i < len(v) && len(out) < maxParams; i++ {
-		c := v[i]
-		switch {
+	scanParams(v, func(i int) bool {
+		out = append(out, v[start:i])
+		start = i + 1
+		return true
+	})
+	return append(out, v[start:])
+}
+
+// paramsEnd returns where the parameters of a header value past the
+// first maxParams begin, or len(v) when it has no more.
+func paramsEnd(v string) int {
+	if strings.Count(v, ";") <= maxParams {
+		return len(v) // quoted semicolons only make fewer parameters
+	}
+	end, n := len(v), 0
+	scanParams(v, func(i int) bool {
+		n++
+		if n > maxParams {
+			end = i
+			return false
+		}
+		return true
+	})
+	return end
+}
+
+// scanParams calls at with the index of each semicolon of v outside
+// quotes, until at returns false.
+func scanParams(v string, at func(int) bool) {
+	inQuote, escaped := false, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
 		case escaped:
 			escaped = false
 		case c == '\\' && inQuote:
@@ -156,14 +177,11 @@ func splitParams(v string) []string {
 		case c == '"':
 			inQuote = !inQuote
 		case c == ';' && !inQuote:
-			out = append(out, v[start:i])
-			start = i + 1
+			if !at(i) {
+				return
+			}
 		}
 	}
-	if len(out) >= maxParams {
-		return out
-	}
-	return append(out, v[start:])
 }
 
 // unquote removes the quotes of a quoted-string and its backslash escapes.
@@ -210,5 +228,3 @@ func nameFromSubject(subject string) string {
 	}, cleanLine(subject))
 	return truncateUTF8(subject, maxAttachmentName-len(".eml")) + ".eml"
 }
-
-func validUTF8(b []byte) bool { return utf8.Valid(b) }

@@ -1,77 +1,65 @@
 package classifier
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"unicode/utf8"
 
-	// Registers go-message's charset reader (IANA and WHATWG names) for
-	// the bodies go-message decodes; lookupCharset below adds the aliases
-	// it misses and serves header words and RFC 2231 parameters.
-	_ "github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/htmlindex"
-	"golang.org/x/text/encoding/ianaindex"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/encoding/korean"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
-	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/unicode/norm"
 )
 
-// lookupCharset resolves a MIME charset label to an encoding, or nil when
-// unknown. Mail in the wild labels windows-1252 text as ISO-8859-1 or
-// US-ASCII, so those decode as windows-1252 (as browsers do); the C1 range
-// they would otherwise produce is never meant in mail.
-func lookupCharset(label string) encoding.Encoding {
-	name := strings.ToLower(strings.Trim(strings.TrimSpace(label), `"'`))
-	switch name {
-	case "", "utf-8", "utf8", "x-utf_8j", "unicode-1-1-utf-8":
-		return unicode.UTF8
-	case "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1",
-		"cp819", "ibm819", "ansi_x3.4-1968", "ansi_x3.110-1983", "iso-8859-1:1987", "cp1252", "windows-1252", "x-cp1252":
-		return charmap.Windows1252
-	case "cp932", "ms932", "windows-31j", "x-sjis", "sjis", "shift-jis", "x-ms-cp932":
-		return japanese.ShiftJIS
-	case "cp949", "ks_c_5601-1987", "ks_c_5601", "uhc", "x-windows-949", "korean":
-		return korean.EUCKR
-	case "gb2312", "x-gbk", "cp936", "gb_2312-80", "euc-cn", "x-euc-cn":
-		// GBK is a superset of GB2312, and mailers label GBK text GB2312.
-		return simplifiedchinese.GBK
-	case "big5-hkscs", "x-x-big5", "cn-big5", "cp950":
-		return traditionalchinese.Big5
-	case "utf-16":
-		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM)
+// init adds to go-message's charset table (the one table every decoding
+// here uses: bodies through message.New, header words and RFC 2231
+// parameters through decodeBytes) the labels mailers use that it lacks.
+// charset.RegisterEncoding changes go-message's package state; it is the
+// library's extension point for this, meant to be called from an init.
+//
+// Mail in the wild labels windows-1252 text as ISO-8859-1 or US-ASCII, so
+// those labels decode as windows-1252 (as browsers do); the C1 range they
+// would otherwise produce is never meant in mail. GBK is a superset of
+// GB2312, and mailers label GBK text GB2312.
+func init() {
+	for enc, labels := range map[encoding.Encoding][]string{
+		charmap.Windows1252: {"us-ascii", "ascii", "ansi_x3.4-1968", "iso-8859-1", "iso_8859-1", "iso-8859-1:1987",
+			"latin1", "latin-1", "l1", "cp819", "ibm819", "ansi_x3.110-1983"},
+		charmap.ISO8859_10:      {"iso_8859-10"},
+		charmap.Windows874:      {"iso_8859-11"},
+		charmap.ISO8859_13:      {"iso_8859-13"},
+		charmap.ISO8859_16:      {"iso8859-16"},
+		japanese.ShiftJIS:       {"cp932", "x-ms-cp932"},
+		korean.EUCKR:            {"cp949", "ks_c_5601", "uhc", "x-windows-949"},
+		simplifiedchinese.GBK:   {"gb2312", "euc-cn", "x-euc-cn"},
+		traditionalchinese.Big5: {"cp950"},
+	} {
+		for _, label := range labels {
+			charset.RegisterEncoding(label, enc)
+		}
 	}
-	if enc, err := ianaindex.MIME.Encoding(name); err == nil && enc != nil {
-		return enc
-	}
-	if enc, err := htmlindex.Get(name); err == nil && enc != nil {
-		return enc
-	}
-	if strings.HasPrefix(name, "iso8859-") || strings.HasPrefix(name, "iso_8859-") {
-		return lookupCharset("iso-8859-" + name[strings.IndexByte(name, '-')+1:])
-	}
-	if strings.HasPrefix(name, "cp125") && len(name) == 6 {
-		return lookupCharset("windows-" + name[2:])
-	}
-	return nil
 }
 
-// decodeBytes converts b from the named charset to valid UTF-8. known is
-// false when the charset is unknown; the text is then decoded best effort:
-// kept as UTF-8 when valid, else as windows-1252.
+// decodeBytes converts b from the named charset to valid UTF-8 with
+// go-message's charset table. known is false when the charset is unknown;
+// the text is then decoded best effort: kept as UTF-8 when valid, else as
+// windows-1252. UTF-8, and the empty label RFC 2231 allows, pass through
+// as go-message passes UTF-8, made valid.
 func decodeBytes(label string, b []byte) (s string, known bool) {
-	enc := lookupCharset(label)
-	if enc == nil {
-		return bestEffort(b), false
-	}
-	if enc == unicode.UTF8 {
+	label = strings.ToLower(strings.Trim(strings.TrimSpace(label), `"'`))
+	if label == "" || label == "utf-8" {
 		return strings.ToValidUTF8(string(b), "\uFFFD"), true
 	}
-	out, err := enc.NewDecoder().Bytes(b)
+	r, err := charset.Reader(label, bytes.NewReader(b))
+	if err != nil {
+		return bestEffort(b), false
+	}
+	out, err := io.ReadAll(r)
 	if err != nil {
 		return bestEffort(b), true
 	}
@@ -98,22 +86,6 @@ func bestEffortString(s string) string {
 		return s
 	}
 	return bestEffort([]byte(s))
-}
-
-// headerCharsetReader is the mime.WordDecoder charset hook. It never fails:
-// an unknown charset is decoded best effort and reported through unknown.
-func headerCharsetReader(unknown func(string)) func(string, io.Reader) (io.Reader, error) {
-	return func(label string, r io.Reader) (io.Reader, error) {
-		b, err := io.ReadAll(io.LimitReader(r, maxHeaderBlockBytes))
-		if err != nil {
-			return nil, err
-		}
-		s, known := decodeBytes(label, b)
-		if !known && unknown != nil {
-			unknown(label)
-		}
-		return strings.NewReader(s), nil
-	}
 }
 
 // win1252C1 maps the C1 control range U+0080..U+009F to what windows-1252

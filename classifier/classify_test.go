@@ -91,7 +91,7 @@ func TestClassifyTicket(t *testing.T) {
 	}
 }
 
-// The JSON document never has null where DESIGN.md shows a list or map.
+// The JSON document never has null where a list or map belongs.
 func TestTicketJSONNoNulls(t *testing.T) {
 	set := loadTestRules(t)
 	tk, err := New().Classify(set, []byte("From: a@b.example\r\nSubject: x\r\n\r\nhello\r\n"), Meta{ReceivedAt: time.Unix(0, 0)})

@@ -1,5 +1,3 @@
-// Package classifier turns an RFC 5322 / MIME message into the rule
-// environment, runs a rule set on it and builds the Ticket document.
 package classifier
 
 import (
@@ -14,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/emersion/go-message"
 	gmtextproto "github.com/emersion/go-message/textproto"
 
 	"github.com/triage-dev/triage/rules"
@@ -139,26 +138,11 @@ func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 // Nothing a Mail holds points into them.
 type decoder struct {
 	fields  []rawField
-	scratch bytes.Buffer     // text part bytes, copied out before the next part
-	key     []byte           // the ticket id key
-	addrs   []addrPair       // fast-path address parse
-	words   wordDecoder      // its encoded words
-	first   []ticket.Address // From, Reply-To: only the first is kept
+	scratch bytes.Buffer // text part bytes, copied out before the next part
+	key     []byte       // the ticket id key
 	defects defectList
-
-	// The entities being walked, by depth: a part is done with before its
-	// next sibling is read, so one per level serves them all.
-	entities []*entity
-	body     bytes.Reader     // the top-level body
-	limited  io.LimitedReader // bounds the part being read
-}
-
-// entity returns the reusable entity of a nesting depth.
-func (d *decoder) entity(depth int) *entity {
-	for len(d.entities) <= depth {
-		d.entities = append(d.entities, new(entity))
-	}
-	return d.entities[depth]
+	body    bytes.Reader     // the top-level body
+	limited io.LimitedReader // bounds the part being read
 }
 
 // limit bounds r to n bytes with the decoder's LimitedReader.
@@ -187,10 +171,6 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	defer func() {
 		// Drop the references into this message's header until the next.
 		clear(d.fields)
-		clear(d.addrs)
-		for _, e := range d.entities {
-			*e = entity{}
-		}
 		d.body.Reset(nil)
 		d.limited = io.LimitedReader{}
 		if d.scratch.Cap() > maxKeptScratch {
@@ -214,15 +194,10 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 		m.Headers[f.Key] = truncateUTF8(decodeHeaderValue(f.Value, defects), maxHeaderValueBytes)
 	}
 	m.Subject = m.Headers["Subject"]
-	// From and Reply-To keep only their first address: parsed into the
-	// decoder's buffer rather than a list of their own.
-	d.first = d.parseAddresses(h.Get("From"), defects, d.first[:0])
-	m.From = firstAddress(d.first)
-	d.first = d.parseAddresses(h.Get("Reply-To"), defects, d.first[:0])
-	m.ReplyTo = firstAddress(d.first)
-	clear(d.first)
-	m.To = d.parseAddresses(h.join("To", ", "), defects, nil)
-	m.Cc = d.parseAddresses(h.join("Cc", ", "), defects, nil)
+	m.From = firstAddress(parseAddresses(h.Get("From"), defects))
+	m.ReplyTo = firstAddress(parseAddresses(h.Get("Reply-To"), defects))
+	m.To = parseAddresses(h.join("To", ", "), defects)
+	m.Cc = parseAddresses(h.join("Cc", ", "), defects)
 	if n := len(m.To) + len(m.Cc); n > 0 {
 		m.Recipients = make([]string, 0, n)
 		for _, list := range [...][]ticket.Address{m.To, m.Cc} {
@@ -251,10 +226,9 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	}
 
 	w := walker{opts: opts, mail: m, defects: defects, d: d}
-	top := d.entity(0)
-	topEntity(top, &h, &d.body, defects)
 	var sink textSink
-	w.walk(top, 0, &sink)
+	top, err := topEntity(&h, &d.body, defects)
+	w.walk(top, err, 0, &sink)
 	m.Body = w.body(&sink)
 	if m.Attachments == nil {
 		m.Attachments = []ticket.Attachment{}
@@ -267,29 +241,32 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	return m, nil
 }
 
-// dateLayouts are Date formats seen from broken mailers and scripts, tried
-// after RFC 5322.
+// dateLayouts are Date forms of broken mailers and scripts that
+// net/mail.ParseDate refuses (it knows RFC 5322 forms only), tried after
+// it.
 var dateLayouts = []string{
 	time.RFC3339,
 	"Monday, 2 January 2006 15:04:05 -0700",
-	"Mon, 2 Jan 2006 15:04:05 -0700 MST",
 	time.ANSIC,
 	time.UnixDate,
 	"2006-01-02 15:04:05 -0700",
 	"2006-01-02 15:04:05",
 }
 
-// rfc5322Date is the Date form nearly every client writes.
-const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
-
-// parseDate reads a Date value. A zone written as a name ("EST", "CET")
-// counts with its offset (zoneOffsets): Go's parser knows no name but the
-// local zone's and would read every other as UTC, shifting the hour that
-// business-hours rules see.
+// parseDate reads a Date value with net/mail, else dateLayouts. A zone
+// written as a name ("EST", "CET") counts with its offset (zoneOffsets):
+// Go's parser knows no name but the local zone's and would read every
+// other as UTC, shifting the hour that business-hours rules see.
 func parseDate(s string) (time.Time, bool) {
-	t, ok := parseDateFormats(s)
-	if !ok {
-		return t, false
+	t, err := mail.ParseDate(s)
+	for _, layout := range dateLayouts {
+		if err == nil {
+			break
+		}
+		t, err = time.Parse(layout, s)
+	}
+	if err != nil {
+		return time.Time{}, false
 	}
 	if name, off := t.Zone(); off == 0 {
 		if want, known := zoneOffsets[name]; known && want != 0 {
@@ -317,135 +294,112 @@ var zoneOffsets = map[string]int{
 	"NZST": 12 * 3600, "NZDT": 13 * 3600,
 }
 
-// parseDateFormats is parseDate with zone names read as Go reads them.
-func parseDateFormats(s string) (time.Time, bool) {
-	// The form nearly every client writes, first: net/mail tries a dozen
-	// layouts and allocates an error for each miss (a fifth of decoding a
-	// small mail went there).
-	if !strings.HasSuffix(s, ")") {
-		if t, err := time.Parse(rfc5322Date, s); err == nil {
-			return t, true
-		}
-	} else if i := strings.LastIndex(s, " ("); i > 0 && !strings.ContainsAny(s[i+2:len(s)-1], "()\\") {
-		// The same with a trailing comment, "+0100 (CET)": net/mail
-		// would cut the comment and, after 24 layouts without the day
-		// of week, parse what is left with this one.
-		if t, err := time.Parse(rfc5322Date, s[:i]); err == nil {
-			return t, true
-		}
-	}
-	// Every layout of net/mail names the month: without one, skip its
-	// four dozen attempts.
-	if hasMonthName(s) {
-		if t, err := mail.ParseDate(s); err == nil {
-			return t, true
-		}
-	}
-	for _, layout := range dateLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// hasMonthName reports whether s holds an English month abbreviation in
-// any case, as time.Parse matches "Jan".
-func hasMonthName(s string) bool {
-	for i := 0; i+3 <= len(s); i++ {
-		switch s[i] | 0x20 {
-		case 'j', 'f', 'm', 'a', 's', 'o', 'n', 'd':
-		default:
-			continue
-		}
-		var m [3]byte
-		for j := range m {
-			m[j] = s[i+j] | 0x20 // letters only matter; others never match
-		}
-		switch string(m[:]) {
-		case "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec":
-			return true
-		}
-	}
-	return false
-}
-
 // topEntity builds the entity of the top level from the leniently scanned
-// header; only the fields that shape the body matter.
-func topEntity(e *entity, h *headerBlock, body *bytes.Reader, defects *defectList) {
-	ct := bestEffortString(h.Get("Content-Type"))
-	cte := bestEffortString(h.Get("Content-Transfer-Encoding"))
-	cd := bestEffortString(h.Get("Content-Disposition"))
-	if ct == "" && h.Has("Mime-Version") {
+// header; only the fields that shape the body matter. The error is
+// message.New's.
+func topEntity(h *headerBlock, body *bytes.Reader, defects *defectList) (*message.Entity, error) {
+	var mh message.Header
+	for _, k := range [...]string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+		if v := bestEffortString(h.Get(k)); v != "" {
+			mh.Set(k, v)
+		}
+	}
+	if !mh.Has("Content-Type") && h.Has("Mime-Version") {
 		defects.add("missing Content-Type; assumed text/plain")
 	}
+	capParams(&mh, defects)
 	body.Reset(h.Body)
-	e.init(ct, cte, cd, body)
-	entityError(e, defects)
+	return newEntity(mh, body, defects)
 }
 
-// entityError records what message.New would have reported for e.
-func entityError(e *entity, defects *defectList) {
-	switch {
-	case e.unknownCharset:
-		// the walker decodes such text itself, recording its own defect
-	case e.unknownEncoding:
+// newEntity is message.New, recording an unknown transfer encoding. An
+// unknown charset is not recorded here: the walker decodes such text
+// itself, recording its own defect.
+func newEntity(h message.Header, body io.Reader, defects *defectList) (*message.Entity, error) {
+	e, err := message.New(h, body)
+	if message.IsUnknownEncoding(err) {
 		defects.add("unknown Content-Transfer-Encoding; content used raw")
 	}
+	return e, err
 }
 
-// parseAddresses parses an address list; a list net/mail rejects is
-// salvaged address by address. The common shapes are parsed by
-// fastAddressList, which gives what net/mail would without its
-// allocations.
-//
-// The addresses are appended to out; a nil out gets a list of its own,
-// never nil.
-func (d *decoder) parseAddresses(v string, defects *defectList, out []ticket.Address) []ticket.Address {
-	if strings.TrimSpace(v) == "" {
-		if out == nil {
-			out = []ticket.Address{}
+// Bounds on the header of one MIME part, against hostile mail.
+// go-message reads a part's header whole (only the message size bounds
+// it), and mime.ParseMediaType is linear in its input, but a Content-Type
+// of 120,000 parameters in 1.2 MB of folded lines would still be parsed
+// into a map of 120,000 decoded values for every part that carries it.
+// So a part header is read up to maxPartHeaderBytes (the fields past it
+// are dropped), and a Content-Type or Content-Disposition up to its
+// maxParams-th parameter (the rest is cut off) before anything parses
+// them; either cut is a defect. The top-level header block has its own
+// bound, maxHeaderBlockBytes, and the same parameter bound.
+const (
+	maxPartHeaderBytes = 64 << 10
+	maxParams          = 100
+)
+
+// capPartHeader applies the part header bounds to h.
+func capPartHeader(h *message.Header, defects *defectList) {
+	size, over := 0, false
+	for f := h.Fields(); f.Next(); {
+		size += len(f.Key()) + len(f.Value())
+		if size > maxPartHeaderBytes {
+			f.Del()
+			over = true
 		}
-		return out
+	}
+	if over {
+		defects.add(fmt.Sprintf("MIME part header over %d bytes; fields past it ignored", maxPartHeaderBytes))
+	}
+	capParams(h, defects)
+}
+
+// capParams cuts the Content-Type and Content-Disposition of h before
+// their parameters past the first maxParams.
+func capParams(h *message.Header, defects *defectList) {
+	for _, k := range [...]string{"Content-Type", "Content-Disposition"} {
+		if v := h.Get(k); v != "" {
+			if end := paramsEnd(v); end < len(v) {
+				h.Set(k, v[:end])
+				defects.add(fmt.Sprintf("more than %d parameters in %s; rest ignored", maxParams, k))
+			}
+		}
+	}
+}
+
+// parseAddresses parses an address list with net/mail; a list it rejects
+// is salvaged address by address. It never returns nil.
+//
+// net/mail decodes each encoded word of a display name on its own, which
+// garbles a character a mailer split across two words
+// (TestDisplayNameSplitCharacter). So it is kept from seeing encoded
+// words: every "=?" gets wordMark inside, a non-character no header
+// carries (one that does loses it to U+FFFD first), and the name it
+// returns goes to decodeWords, the decoder of every other header.
+func parseAddresses(v string, defects *defectList) []ticket.Address {
+	if strings.TrimSpace(v) == "" {
+		return []ticket.Address{}
 	}
 	v = bestEffortHeader(v, defects)
-	var pairs []addrPair
-	d.words.reset()
-	if list, ok := fastAddressList(v, d.addrs[:0], &d.words); ok {
-		d.addrs = list
-		pairs = list
-		for _, label := range d.words.unknown {
-			defects.add("unknown charset " + quoteShort(label) + "; decoded best effort")
-		}
-	} else {
-		p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: headerCharsetReader(func(label string) {
-			defects.add("unknown charset " + quoteShort(label) + "; decoded best effort")
-		})}}
-		list, err := p.ParseList(v)
-		if err != nil {
-			defects.add("malformed address list " + quoteShort(v))
-			if out == nil {
-				return salvageAddresses(v, defects)
-			}
-			return append(out, salvageAddresses(v, defects)...)
-		}
-		pairs = make([]addrPair, len(list))
-		for i, a := range list {
-			pairs[i] = addrPair{a.Name, a.Address}
-		}
+	hidden := strings.ReplaceAll(strings.ReplaceAll(v, wordMark, "\uFFFD"), "=?", "="+wordMark+"?")
+	list, err := mail.ParseAddressList(hidden)
+	if err != nil {
+		defects.add("malformed address list " + quoteShort(v))
+		return salvageAddresses(v, defects)
 	}
-	if out == nil {
-		out = make([]ticket.Address, 0, min(len(pairs), maxAddresses))
-	}
-	for i, a := range pairs {
+	out := make([]ticket.Address, 0, min(len(list), maxAddresses))
+	for i, a := range list {
 		if i == maxAddresses {
 			defects.add("too many addresses; extra ignored")
 			break
 		}
-		out = append(out, newAddress(a.name, a.addr, defects))
+		out = append(out, newAddress(strings.ReplaceAll(a.Name, wordMark, ""), strings.ReplaceAll(a.Address, wordMark, ""), defects))
 	}
 	return out
 }
+
+// wordMark hides encoded words from net/mail (parseAddresses).
+const wordMark = "\uFFFF"
 
 // addrSpec finds an addr-spec in text that does not parse as a list.
 var addrSpec = regexp.MustCompile(`[^\s<>,;:"()\[\]]+@[^\s<>,;:"()\[\]]+`)
@@ -541,8 +495,8 @@ type walker struct {
 	d         *decoder // buffers
 }
 
-// walk visits one entity.
-func (w *walker) walk(e *entity, depth int, sink *textSink) {
+// walk visits one entity; err is what message.New reported for it.
+func (w *walker) walk(e *message.Entity, err error, depth int, sink *textSink) {
 	if w.stopped {
 		return
 	}
@@ -552,61 +506,68 @@ func (w *walker) walk(e *entity, depth int, sink *textSink) {
 		w.stopped = true
 		return
 	}
-	// The walk reads its own media type and parameters: for a malformed
-	// Content-Type they are the salvaged ones, not the rebuilt entity's.
-	mediaType, charset, boundary := e.mediaType, e.param("charset"), e.param("boundary")
-	if e.ctErr != nil {
-		w.defects.add("malformed Content-Type " + quoteShort(e.contentType))
-		ct := e.contentType
-		mediaType = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-		if !strings.Contains(mediaType, "/") {
-			mediaType = "text/plain"
-		}
-		// The parameters were not usable: salvage those that shape the
-		// content and rebuild the entity with a well-formed header
-		// (without the transfer encoding, which is already undone).
-		params := map[string]string{}
-		for _, k := range []string{"charset", "boundary", "format", "delsp"} {
-			if v, ok := paramText(ct, k, w.defects); ok {
-				params[k] = v
-			}
-		}
-		charset, boundary = params["charset"], params["boundary"]
-		formatted := mime.FormatMediaType(mediaType, params)
-		if formatted == "" {
-			mediaType, charset, boundary = "text/plain", "", ""
-			formatted = mediaType
-		}
-		e = newEntity(formatted, "", e.disposition, e.body)
+	mediaType, params, ctErr := e.Header.ContentType()
+	if ctErr != nil {
+		e, mediaType, params, err = w.salvage(e)
 	}
-	name := attachmentName(e.disposition, e.contentType, w.defects)
+	disposition, _, _ := e.Header.ContentDisposition()
+	name := attachmentName(e.Header.Get("Content-Disposition"), e.Header.Get("Content-Type"), w.defects)
 
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
-		if boundary == "" {
+		if params["boundary"] == "" {
 			w.defects.add("multipart without boundary; read as text")
-			w.text(e, "text/plain", charset, sink)
+			w.text(e.Body, "text/plain", params, message.IsUnknownCharset(err), sink)
 			return
 		}
 		if depth+1 > w.opts.MaxDepth {
 			w.defects.add(fmt.Sprintf("MIME nesting deeper than %d; parts skipped", w.opts.MaxDepth))
 			return
 		}
-		w.multipart(e, mediaType, depth, sink)
+		w.multipart(e.Body, mediaType, params["boundary"], depth, sink)
 	case mediaType == "message/rfc822" || mediaType == "message/global":
-		w.forwarded(e, name)
-	case (mediaType == "text/plain" || mediaType == "text/html") && name == "" && !isAttachment(e.disposition):
-		w.text(e, mediaType, charset, sink)
+		w.forwarded(e.Body, name)
+	case (mediaType == "text/plain" || mediaType == "text/html") && name == "" && !strings.EqualFold(disposition, "attachment"):
+		w.text(e.Body, mediaType, params, message.IsUnknownCharset(err), sink)
 	default:
-		w.attachment(e, name, mediaType)
+		w.attachment(e.Body, name, mediaType)
 	}
 }
 
-func (w *walker) multipart(e *entity, mediaType string, depth int, sink *textSink) {
-	if !strings.HasPrefix(e.mediaType, "multipart/") {
-		return
+// salvage makes an entity of one whose Content-Type does not parse: the
+// media type and the parameters that shape the content are salvaged, and
+// the entity is rebuilt with a well-formed header (without the transfer
+// encoding, which is already undone). It returns what walk reads of the
+// new entity.
+func (w *walker) salvage(e *message.Entity) (*message.Entity, string, map[string]string, error) {
+	ct := e.Header.Get("Content-Type")
+	w.defects.add("malformed Content-Type " + quoteShort(ct))
+	mediaType := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+	if !strings.Contains(mediaType, "/") {
+		mediaType = "text/plain"
 	}
-	mr := gmtextproto.NewMultipartReader(e.body, e.param("boundary"))
+	params := map[string]string{}
+	for _, k := range []string{"charset", "boundary", "format", "delsp"} {
+		if v, ok := paramText(ct, k, w.defects); ok {
+			params[k] = v
+		}
+	}
+	formatted := mime.FormatMediaType(mediaType, params)
+	if formatted == "" {
+		formatted = "text/plain"
+	}
+	var h message.Header
+	h.Set("Content-Type", formatted)
+	if cd := e.Header.Get("Content-Disposition"); cd != "" {
+		h.Set("Content-Disposition", cd)
+	}
+	e, err := newEntity(h, e.Body, w.defects)
+	mediaType, params, _ = e.Header.ContentType()
+	return e, mediaType, params, err
+}
+
+func (w *walker) multipart(body io.Reader, mediaType, boundary string, depth int, sink *textSink) {
+	mr := gmtextproto.NewMultipartReader(body, boundary)
 	alternative := mediaType == "multipart/alternative"
 	var alts []textSink
 	plainFound := false
@@ -619,18 +580,18 @@ func (w *walker) multipart(e *entity, mediaType string, depth int, sink *textSin
 			w.defects.add("broken multipart: " + quoteShort(err.Error()) + "; kept what was read")
 			break
 		}
-		part := w.d.entity(depth + 1)
-		part.init(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p.Header.Get("Content-Disposition"), p)
-		entityError(part, w.defects)
+		h := message.Header{Header: p.Header}
+		capPartHeader(&h, w.defects)
+		part, err := newEntity(h, p, w.defects)
 		if alternative {
 			// Once a plain alternative is in hand the others are not
 			// read at all (their attachments are still recorded).
 			alt := textSink{discard: sink.discard || plainFound}
-			w.walk(part, depth+1, &alt)
+			w.walk(part, err, depth+1, &alt)
 			plainFound = plainFound || alt.hasPlain
 			alts = append(alts, alt)
 		} else {
-			w.walk(part, depth+1, sink)
+			w.walk(part, err, depth+1, sink)
 		}
 	}
 	if alternative {
@@ -651,7 +612,7 @@ func (w *walker) multipart(e *entity, mediaType string, depth int, sink *textSin
 }
 
 // text reads an inline text part into the sink.
-func (w *walker) text(e *entity, mediaType, charset string, sink *textSink) {
+func (w *walker) text(body io.Reader, mediaType string, params map[string]string, unknownCharset bool, sink *textSink) {
 	if sink.discard {
 		return
 	}
@@ -663,7 +624,7 @@ func (w *walker) text(e *entity, mediaType, charset string, sink *textSink) {
 	// below copies out of it before the next part is read.
 	scratch := &w.d.scratch
 	scratch.Reset()
-	if _, err := scratch.ReadFrom(w.d.limit(e.body, limit+1)); err != nil {
+	if _, err := scratch.ReadFrom(w.d.limit(body, limit+1)); err != nil {
 		w.defects.add("text part: " + quoteShort(err.Error()) + "; kept what was decoded")
 	}
 	b := scratch.Bytes()
@@ -671,13 +632,13 @@ func (w *walker) text(e *entity, mediaType, charset string, sink *textSink) {
 		b = trimPartialRune(b[:limit])
 		w.truncated = true
 	}
-	s := w.charsetText(charset, e.unknownCharset, b)
+	s := w.charsetText(params["charset"], unknownCharset, b)
 	if mediaType == "text/html" {
 		s = htmlToText(s)
 	} else {
 		s = cleanText(s)
-		if strings.EqualFold(e.param("format"), "flowed") {
-			s = unflow(s, strings.EqualFold(e.param("delsp"), "yes"))
+		if strings.EqualFold(params["format"], "flowed") {
+			s = unflow(s, strings.EqualFold(params["delsp"], "yes"))
 		}
 	}
 	s = strings.Trim(s, "\n")
@@ -694,13 +655,13 @@ func (w *walker) charsetText(charset string, unknownCharset bool, b []byte) stri
 	label := strings.ToLower(strings.TrimSpace(charset))
 	switch {
 	case label == "" || label == "us-ascii" || label == "ascii":
-		if validUTF8(b) {
+		if utf8.Valid(b) {
 			return string(b)
 		}
 		w.defects.add("8-bit text without a charset; decoded as windows-1252")
 		return bestEffort(b)
 	case label == "utf-8" || label == "utf8":
-		if !validUTF8(b) {
+		if !utf8.Valid(b) {
 			w.defects.add("invalid UTF-8 in a text part; replaced")
 		}
 		return strings.ToValidUTF8(string(b), "\uFFFD")
@@ -715,8 +676,8 @@ func (w *walker) charsetText(charset string, unknownCharset bool, b []byte) stri
 	return s
 }
 
-func (w *walker) attachment(e *entity, name, mediaType string) {
-	n, err := io.Copy(io.Discard, w.d.limit(e.body, int64(w.opts.MaxBytes)))
+func (w *walker) attachment(body io.Reader, name, mediaType string) {
+	n, err := io.Copy(io.Discard, w.d.limit(body, int64(w.opts.MaxBytes)))
 	if err != nil {
 		w.defects.add("attachment: " + quoteShort(err.Error()) + "; size of what was decoded")
 	}
@@ -725,8 +686,8 @@ func (w *walker) attachment(e *entity, name, mediaType string) {
 
 // forwarded records a message/rfc822 part as an attachment named after its
 // subject; its text is not the body and its headers count for nothing.
-func (w *walker) forwarded(e *entity, name string) {
-	b, err := io.ReadAll(io.LimitReader(e.body, int64(w.opts.MaxBytes)))
+func (w *walker) forwarded(body io.Reader, name string) {
+	b, err := io.ReadAll(io.LimitReader(body, int64(w.opts.MaxBytes)))
 	if err != nil {
 		w.defects.add("forwarded message: " + quoteShort(err.Error()) + "; kept what was decoded")
 	}

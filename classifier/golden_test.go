@@ -18,7 +18,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the decoder's output")
 
-// testThreading is the threading section of DESIGN.md's example rules.
+// testThreading is the threading section of the example rules.
 func testThreading() rules.Threading {
 	return rules.Threading{
 		MessageID: []*regexp.Regexp{regexp.MustCompile(`<ticket\.(\d+)\.[^@>]*@helpdesk\.example\.com>`)},
@@ -174,6 +174,13 @@ func checkExpectation(t *testing.T, exp expectation, m *Mail, err error) {
 	if exp.From != nil && m.From.Address != *exp.From {
 		t.Errorf("from = %q, want %q", m.From.Address, *exp.From)
 	}
+	checkContent(t, exp, m)
+	checkFlags(t, exp, m)
+}
+
+// checkContent checks the body and the attachments.
+func checkContent(t *testing.T, exp expectation, m *Mail) {
+	t.Helper()
 	for _, phrase := range exp.Body {
 		if !strings.Contains(m.Body, phrase) {
 			t.Errorf("body lacks %q:\n%s", phrase, m.Body)
@@ -200,6 +207,12 @@ func checkExpectation(t *testing.T, exp expectation, m *Mail, err error) {
 			}
 		}
 	}
+}
+
+// checkFlags checks the detected flags, the ticket reference and whether
+// there are defects.
+func checkFlags(t *testing.T, exp expectation, m *Mail) {
+	t.Helper()
 	checkBool(t, "auto_reply", exp.AutoReply, m.AutoReply)
 	checkBool(t, "bounce", exp.Bounce, m.Bounce)
 	checkBool(t, "list", exp.List, m.List)

@@ -233,10 +233,10 @@ func unfold(v string) string {
 	return b.String()
 }
 
-// TicketID is the stable id of a message (DESIGN.md): the first 32 hex
-// digits of SHA-256 over the Message-ID, From, Date and Subject raw header
-// values (unfolded, trimmed) joined by "\n", or over raw when the message
-// has no Message-ID.
+// TicketID is the stable id of a message: the first 32 hex digits of
+// SHA-256 over the Message-ID, From, Date and Subject raw header values
+// (unfolded, trimmed) joined by "\n", or over raw when the message has no
+// Message-ID.
 func TicketID(raw []byte) string {
 	var d defectList
 	h := scanHeader(raw, defaultMaxHeaders, &d)
@@ -283,10 +283,12 @@ func decodeHeaderValue(v string, defects *defectList) string {
 	return cleanLine(v)
 }
 
-// decodeWords decodes RFC 2047 encoded words. Adjacent words of one
-// charset are joined before conversion, because mailers split multi-byte
-// characters across words; whitespace between encoded words is dropped.
-// Malformed words stay as they are.
+// decodeWords decodes RFC 2047 encoded words; it is the one decoder of
+// every header, display names included. Adjacent words of one charset are
+// joined before conversion, because mailers split multi-byte characters
+// across words (why mime.WordDecoder does not serve: TestOneWordDecoder);
+// whitespace between encoded words is dropped. Malformed words stay as
+// they are.
 func decodeWords(s string, defects *defectList) string {
 	var out strings.Builder
 	var pending []byte // decoded bytes of adjacent words in pendingCharset

@@ -16,80 +16,94 @@ import (
 // it is faster and needs no memory for a tree.
 func htmlToText(src string) string {
 	// Cleaned once here, and the result once at the end, not per token.
-	z := html.NewTokenizer(strings.NewReader(cleanText(src)))
-	var t textBuilder
-	t.b.Grow(len(src) / 2)
-	skip := 0 // depth inside elements whose content is dropped
-	pre := 0
+	r := htmlRenderer{z: html.NewTokenizer(strings.NewReader(cleanText(src)))}
+	r.t.b.Grow(len(src) / 2)
 	for {
-		switch z.Next() {
+		switch r.z.Next() {
 		case html.ErrorToken:
 			// io.EOF, or a tokenizer limit: what was read is kept
-			return t.String()
+			return r.t.String()
 		case html.TextToken:
-			if skip > 0 {
-				continue
+			if r.skip == 0 {
+				r.t.text(string(r.z.Text()), r.pre > 0)
 			}
-			t.text(string(z.Text()), pre > 0)
 		case html.StartTagToken, html.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
-			a := atom.Lookup(name)
-			switch {
-			case a == atom.Body:
-				// a <head> left open ends here
-				skip = 0
-				t.block()
-			case droppedElement(a):
-				if !selfClosing(z) {
-					skip++
-				}
-			case skip > 0:
-			case a == atom.Br:
-				t.newline()
-			case a == atom.Li:
-				t.block()
-				t.raw("- ")
-			case a == atom.Td || a == atom.Th:
-				t.space()
-			case a == atom.Pre:
-				pre++
-				t.block()
-			case a == atom.Hr:
-				t.block()
-			case a == atom.Img:
-				// an image's alt text often carries the only words of a
-				// screenshot-only mail
-				for more := hasAttr; more; {
-					var k, v []byte
-					k, v, more = z.TagAttr()
-					if string(k) == "alt" && len(v) > 0 {
-						t.text(string(v), false)
-						t.space()
-					}
-				}
-			case blockElement(a):
-				t.block()
-			}
+			r.start()
 		case html.EndTagToken:
-			name, _ := z.TagName()
-			a := atom.Lookup(name)
-			switch {
-			case droppedElement(a):
-				if skip > 0 {
-					skip--
-				}
-			case skip > 0:
-			case a == atom.Pre:
-				if pre > 0 {
-					pre--
-				}
-				t.block()
-			case a == atom.Td || a == atom.Th:
-				t.space()
-			case blockElement(a) || a == atom.Li:
-				t.block()
+			r.end()
+		}
+	}
+}
+
+// htmlRenderer is the state of htmlToText.
+type htmlRenderer struct {
+	z    *html.Tokenizer
+	t    textBuilder
+	skip int // depth inside elements whose content is dropped
+	pre  int // depth inside <pre>
+}
+
+// start renders a start tag.
+func (r *htmlRenderer) start() {
+	name, hasAttr := r.z.TagName()
+	a := atom.Lookup(name)
+	switch {
+	case a == atom.Body:
+		// a <head> left open ends here
+		r.skip = 0
+		r.t.block()
+	case droppedElement(a):
+		if !selfClosing(r.z) {
+			r.skip++
+		}
+	case r.skip > 0:
+	case a == atom.Br:
+		r.t.newline()
+	case a == atom.Li:
+		r.t.block()
+		r.t.raw("- ")
+	case a == atom.Td || a == atom.Th:
+		r.t.space()
+	case a == atom.Pre:
+		r.pre++
+		r.t.block()
+	case a == atom.Hr:
+		r.t.block()
+	case a == atom.Img:
+		// an image's alt text often carries the only words of a
+		// screenshot-only mail
+		for more := hasAttr; more; {
+			var k, v []byte
+			k, v, more = r.z.TagAttr()
+			if string(k) == "alt" && len(v) > 0 {
+				r.t.text(string(v), false)
+				r.t.space()
 			}
 		}
+	case blockElement(a):
+		r.t.block()
+	}
+}
+
+// end renders an end tag.
+func (r *htmlRenderer) end() {
+	name, _ := r.z.TagName()
+	a := atom.Lookup(name)
+	switch {
+	case droppedElement(a):
+		if r.skip > 0 {
+			r.skip--
+		}
+	case r.skip > 0:
+	case a == atom.Pre:
+		if r.pre > 0 {
+			r.pre--
+		}
+		r.t.block()
+	case a == atom.Td || a == atom.Th:
+		r.t.space()
+	case blockElement(a) || a == atom.Li:
+		r.t.block()
 	}
 }
 
