@@ -48,7 +48,7 @@ func Commands() map[string]Command {
 			Run:     runCheck,
 		},
 		"test": {
-			Usage:   "test [-v] RULES [TESTFILE...]",
+			Usage:   "test [-v] [--coverage] RULES [TESTFILE...]",
 			Summary: "run the rule tests of RULES and of each TESTFILE",
 			Run:     runTest,
 		},
@@ -58,7 +58,7 @@ func Commands() map[string]Command {
 			Run:     runExplain,
 		},
 		"replay": {
-			Usage:   "replay --rules RULES [--json] SOURCE",
+			Usage:   "replay --rules RULES [--json] [--against OLD_RULES [--fail-on-change]] [--tickets FILE] SOURCE",
 			Summary: "classify a Maildir, an mbox or a folder of .eml; print the distribution",
 			Run:     runReplay,
 		},
