@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/expr-lang/expr/vm/runtime"
 )
 
 // Evaluation is bounded so that no rule, however written, can stall or
@@ -26,8 +28,6 @@ const (
 	evalMemoryBudget = 1_000_000
 	maxProducedBytes = 4 << 20
 	maxProducedItems = 1_000_000
-	// tickCheckEvery is how many loop steps pass between clock reads.
-	tickCheckEvery = 64
 )
 
 // errBudget is what a rule that ran out of budget reports.
@@ -49,7 +49,9 @@ func (b *budget) start(now time.Time) {
 // message's time is up.
 func (b *budget) tick() {
 	b.ticks++
-	if b.exceeded || b.ticks%tickCheckEvery == 0 && !b.deadline.IsZero() && time.Now().After(b.deadline) {
+	// The clock is read at every step: one step can be slow (a scan of a
+	// long text), so reading it every n steps would let n slow ones by.
+	if b.exceeded || !b.deadline.IsZero() && time.Now().After(b.deadline) {
 		b.exceeded = true
 		panic(errBudget)
 	}
@@ -162,6 +164,17 @@ func stringFn(params ...any) (any, error) {
 		return fmt.Sprint(v), nil
 	}
 	return nil, fmt.Errorf("string: %T cannot be converted in rules", params[0])
+}
+
+// addFn is + where the checker cannot tell the operands' types (a loop's
+// #acc): strings are bounded as in concatStrings, the rest is expr's own +.
+func addFn(params ...any) (any, error) {
+	if a, ok := params[0].(string); ok {
+		if b, ok := params[1].(string); ok {
+			return concatStrings(a, b), nil
+		}
+	}
+	return runtime.Add(params[0], params[1]), nil
 }
 
 func concatStrings(a, b string) string {

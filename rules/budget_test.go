@@ -15,7 +15,7 @@ var hostileRules = []struct{ name, when, reason string }{
 	{"repeat-body", `repeat(body, 1000000) == ""`, "repeat: result of"},
 	{"replace-empty", `replace(body, "", body) == ""`, "replace: result of"},
 	{"join-map", `join(map(split(body, ""), body)) == ""`, "join: result of"},
-	{"concat-loop", `len(reduce(split(body, ""), {#acc + body}, "")) > 0`, "budget exceeded"}, // #acc is untyped: + is bounded by time
+	{"concat-loop", `len(reduce(split(body, ""), {#acc + body}, "")) > 0`, "+: result of"},
 	{"concat-typed", `len(reduce(split(body, ""), {body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body}, "")) > 0`, "+: result of"},
 	{"string-of-list", `string(map(split(body, ""), body)) == ""`, "cannot be converted"},
 	{"nested-count", `count(split(body, ""), {count(split(body, ""), {# == "z"}) > 0}) > 0`, "budget exceeded"},

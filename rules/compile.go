@@ -98,6 +98,7 @@ func newCompiler(lists map[string][]string, listPos map[string]located) *compile
 		expr.Function("_tick_f", tickFn, new(func(*MatchIndex, float64) float64)),
 		expr.Function("_tick_s", tickFn, new(func(*MatchIndex, string) string)),
 		expr.Function("_tick", tickFn, new(func(*MatchIndex, any) any)),
+		expr.Function("_add", addFn, new(func(any, any) any)),
 		expr.Function("_concat", func(params ...any) (any, error) {
 			return concatStrings(params[0].(string), params[1].(string)), nil
 		}, new(func(string, string) string)),
@@ -274,6 +275,16 @@ func (p *patcher) Visit(node *ast.Node) {
 			ast.Patch(node, cn)
 			p.listConsts[cn] = n.Value
 		}
+	case *ast.BinaryNode:
+		// + on operands of unknown type (a loop's #acc) is bounded too;
+		// typed string + string goes through the _concat operator.
+		if n.Operator == "+" && (isUnknown(n.Left.Type()) || isUnknown(n.Right.Type())) {
+			id := &ast.IdentifierNode{Value: "_add"}
+			id.SetLocation(n.Location())
+			call := &ast.CallNode{Callee: id, Arguments: []ast.Node{n.Left, n.Right}}
+			call.SetLocation(n.Location())
+			ast.Patch(node, call)
+		}
 	case *ast.PredicateNode:
 		// Every step of a loop counts against the message's time budget.
 		tick := &ast.IdentifierNode{Value: tickFor(n.Node.Type())}
@@ -333,6 +344,8 @@ func (p *patcher) Visit(node *ast.Node) {
 		}
 	}
 }
+
+func isUnknown(t reflect.Type) bool { return t == nil || t.Kind() == reflect.Interface }
 
 // tickFor names the loop-step counter that returns a body of type t as is.
 func tickFor(t reflect.Type) string {
