@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/mailbox"
@@ -74,7 +75,7 @@ func benchConfigSink(b *testing.B, srv *dovecottest.Server, mailboxes []string, 
 func benchConfigAt(b *testing.B, addr, user, password string, mailboxes []string, httpAddr, sink string) (*Config, string) {
 	b.Helper()
 	dir := b.TempDir()
-	if err := extractExamples(dir); err != nil {
+	if err := examples.Extract(dir); err != nil {
 		b.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte(password), 0o600); err != nil {
@@ -115,7 +116,7 @@ log: {level: warn}
 // mailbox between runs.
 func forwardedMails(b *testing.B) [][]byte {
 	dir := b.TempDir()
-	if err := extractExamples(dir); err != nil {
+	if err := examples.Extract(dir); err != nil {
 		b.Fatal(err)
 	}
 	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))

@@ -146,7 +146,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 	}
 	cfg.Path = path
-	cfg.applyDefaults()
+	cfg.ApplyDefaults()
 	errs = append(errs, cfg.validate(name, &root)...)
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool {
@@ -198,7 +198,9 @@ func findKey(n *yaml.Node, line int, key string) *yaml.Node {
 	return nil
 }
 
-func (c *Config) applyDefaults() {
+// ApplyDefaults fills in what the file left out; LoadConfig applies them
+// before validating.
+func (c *Config) ApplyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:9425"
 	}

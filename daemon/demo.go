@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"os"
@@ -54,8 +54,8 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		defer os.RemoveAll(dir)
 		work = dir
 	}
-	if err := extractExamples(work); err != nil {
-		return err
+	if err := examples.Extract(work); err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
 	drop := o.DropDir
 	if drop == "" {
@@ -78,7 +78,7 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}, imap.CapIdle: {}, imap.CapUIDPlus: {}, imap.CapMove: {}},
 		InsecureAuth: true,
-		Logger:       discardLogger{},
+		Logger:       stdlog.New(io.Discard, "", 0),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,7 +115,7 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	for _, q := range set.Queues() {
 		cfg.Queues[q] = queue.Config{Type: "file", Path: "tickets-" + q + ".jsonl"}
 	}
-	cfg.applyDefaults()
+	cfg.ApplyDefaults()
 	if err := os.WriteFile(filepath.Join(work, "demo.password"), []byte(demoPassword), 0o600); err != nil {
 		return err
 	}
@@ -240,28 +240,3 @@ func watchDropDir(ctx context.Context, dir string, u *imapmemserver.User, log *s
 		}
 	}
 }
-
-func extractExamples(dir string) error {
-	return fs.WalkDir(examples.Files, ".", func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dir, filepath.FromSlash(p))
-		if e.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := fs.ReadFile(examples.Files, p)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(target, b, 0o644); err != nil {
-			return fmt.Errorf("demo: write %s: %w", target, err)
-		}
-		return nil
-	})
-}
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
-func (discardLogger) Println(...any)        {}

@@ -13,10 +13,8 @@ import (
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
-// syncBuffer collects the demo's output and logs.
-type syncBuffer struct{ testkit.SyncBuffer }
-
-func (s *syncBuffer) ticketLines() []string {
+// ticketLines are the lines of the demo's output that show a ticket.
+func ticketLines(s *testkit.SyncBuffer) []string {
 	var out []string
 	for _, l := range strings.Split(s.String(), "\n") {
 		if strings.Contains(l, "rules=") {
@@ -33,7 +31,7 @@ func TestDemo(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, logs syncBuffer
+	var out, logs testkit.SyncBuffer
 	drop := t.TempDir()
 	done := make(chan error, 1)
 	go func() {
@@ -50,9 +48,9 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("Demo stopped early: %v", err)
 		default:
 		}
-		return len(out.ticketLines()) >= len(mails)
+		return len(ticketLines(&out)) >= len(mails)
 	})
-	if got := len(out.ticketLines()); got != len(mails) {
+	if got := len(ticketLines(&out)); got != len(mails) {
 		t.Errorf("%d ticket lines for %d sample mails:\n%s", got, len(mails), out.String())
 	}
 	for _, want := range []string{"L3 P1 security", "drop", "L1"} {

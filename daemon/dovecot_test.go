@@ -31,7 +31,7 @@ type e2e struct {
 	dir      string
 	cfgPath  string
 	httpAddr string
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 	d        *Daemon
 	cancel   context.CancelFunc
 	done     chan error
@@ -91,7 +91,7 @@ func startE2E(t *testing.T, extraConfig string) *e2e {
 	t.Helper()
 	srv := dovecottest.Start(t, dovecottest.WithPassword("imap-pw-5c1e9a7d3f"))
 	dir := t.TempDir()
-	if err := extractExamples(dir); err != nil {
+	if err := examples.Extract(dir); err != nil {
 		t.Fatal(err)
 	}
 	hook := &hookRecorder{bodies: map[string]int{}}
@@ -100,7 +100,7 @@ func startE2E(t *testing.T, extraConfig string) *e2e {
 	t.Setenv(e2ePasswordEnv, srv.Password)
 	t.Setenv(e2eTokenEnv, "Bearer "+e2eToken)
 	t.Setenv("TRIAGE_TEST_ADMIN_TOKEN", e2eAdminToken)
-	e := &e2e{t: t, srv: srv, dir: dir, hook: hook, httpAddr: testkit.FreeAddr(t), logs: &syncBuffer{}}
+	e := &e2e{t: t, srv: srv, dir: dir, hook: hook, httpAddr: testkit.FreeAddr(t), logs: &testkit.SyncBuffer{}}
 	cfg := fmt.Sprintf(`rules: rules.yaml
 accounts:
   - name: helpdesk

@@ -30,7 +30,7 @@ func TestLeaseFailover(t *testing.T) {
 	// Daemon b: the same account and queues, its own state, sinks and admin port.
 	b := *a
 	b.httpAddr = testkit.FreeAddr(t)
-	b.logs = &syncBuffer{}
+	b.logs = &testkit.SyncBuffer{}
 	b.cancel, b.done, b.d = nil, nil, nil
 	cfgA, err := os.ReadFile(a.cfgPath)
 	if err != nil {
