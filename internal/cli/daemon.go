@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/triage-dev/triage/daemon"
+	"github.com/triage-dev/triage/internal/demo"
 	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/rules"
 )
@@ -101,7 +102,7 @@ func runDemo(ctx context.Context, s Streams, args []string) int {
 	if len(pos) != 0 {
 		return usageError(fs, "takes no positional arguments")
 	}
-	if err := daemon.Demo(ctx, daemon.DemoOptions{Out: s.Out, Log: s.Err, DropDir: *drop}); err != nil {
+	if err := demo.Run(ctx, demo.Options{Out: s.Out, Log: s.Err, DropDir: *drop}); err != nil {
 		printDaemonError(s, err)
 		return exitFail
 	}

@@ -1,4 +1,9 @@
-package daemon
+// Package demo runs `triage demo`: the real daemon against go-imap's
+// in-memory IMAP server, seeded with the example mail and rules, printing
+// one readable line per ticket. It owns the demo's server, its seeding, the
+// drop folder new mail is read from and the ticket line; it must not know
+// how the daemon handles mail, which it only configures and runs.
+package demo
 
 import (
 	"bytes"
@@ -19,14 +24,15 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"golang.org/x/text/width"
 
+	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
 )
 
-// DemoOptions configure `triage demo`.
-type DemoOptions struct {
+// Options configure `triage demo`.
+type Options struct {
 	Out     io.Writer // one readable line per ticket
 	Log     io.Writer // daemon logs (warnings and up)
 	DropDir string    // .eml files dropped here are appended to the mailbox; default: a temp dir
@@ -36,9 +42,9 @@ type DemoOptions struct {
 
 const demoUser, demoPassword = "demo", "demo"
 
-// Demo runs the real daemon loop against go-imap's in-memory server seeded
+// Run runs the real daemon loop against go-imap's in-memory server seeded
 // with the example mail, printing each ticket, until ctx ends.
-func Demo(ctx context.Context, o DemoOptions) error {
+func Run(ctx context.Context, o Options) error {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
@@ -101,26 +107,26 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	if err != nil {
 		return fmt.Errorf("demo: example rules: %w", err)
 	}
-	cfg := &Config{
+	cfg := &daemon.Config{
 		Path:  filepath.Join(work, "triage.yaml"),
 		Rules: "rules.yaml",
-		Accounts: []AccountConfig{{
+		Accounts: []daemon.AccountConfig{{
 			Name: "demo", Addr: ln.Addr().String(), TLS: "none", Username: demoUser,
 			PasswordFile: "demo.password", Mailboxes: []string{"INBOX"},
 		}},
 		Queues:   map[string]queue.Config{},
 		StateDir: "state",
-		HTTP:     HTTPConfig{Listen: "127.0.0.1:0"},
+		HTTP:     daemon.HTTPConfig{Listen: "127.0.0.1:0"},
 	}
 	for _, q := range set.Queues() {
 		cfg.Queues[q] = queue.Config{Type: "file", Path: "tickets-" + q + ".jsonl"}
 	}
 	cfg.ApplyDefaults()
 	if err := os.WriteFile(filepath.Join(work, "demo.password"), []byte(demoPassword), 0o600); err != nil {
-		return err
+		return fmt.Errorf("demo: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := New(cfg, Options{Log: log, Version: "demo", DisableHTTP: true, OnTicket: func(h Handled) {
+	d, err := daemon.New(cfg, daemon.Options{Log: log, Version: "demo", DisableHTTP: true, OnTicket: func(h daemon.Handled) {
 		fmt.Fprintln(o.Out, TicketLine(h.Ticket, h.Outcome))
 	}})
 	if err != nil {

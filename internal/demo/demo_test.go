@@ -1,4 +1,4 @@
-package daemon
+package demo
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func TestDemo(t *testing.T) {
 	drop := t.TempDir()
 	done := make(chan error, 1)
 	go func() {
-		done <- Demo(ctx, DemoOptions{Out: &out, Log: &logs, DropDir: drop, WorkDir: t.TempDir()})
+		done <- Run(ctx, Options{Out: &out, Log: &logs, DropDir: drop, WorkDir: t.TempDir()})
 	}()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -45,7 +45,7 @@ func TestDemo(t *testing.T) {
 	testkit.WaitFor(t, 60*time.Second, "every sample mail to be handled", func() bool {
 		select {
 		case err := <-done:
-			t.Fatalf("Demo stopped early: %v", err)
+			t.Fatalf("Run stopped early: %v", err)
 		default:
 		}
 		return len(ticketLines(&out)) >= len(mails)
@@ -73,10 +73,10 @@ func TestDemo(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("Demo returned %v", err)
+			t.Fatalf("Run returned %v", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("Demo did not stop after cancel")
+		t.Fatal("Run did not stop after cancel")
 	}
 	if strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("demo logged errors:\n%s", logs.String())
