@@ -32,10 +32,10 @@ import (
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/faultproxy"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/rules"
-	"github.com/triage-dev/triage/suites/netfault"
 )
 
 func benchMessages() int {
@@ -153,7 +153,7 @@ func BenchmarkDaemonDrain(b *testing.B) {
 	for i := range n {
 		srv.Append(b, "INBOX", variedMail(mails, i))
 	}
-	wan, err := netfault.Listen(srv.Addr())
+	wan, err := faultproxy.Listen(srv.Addr())
 	if err != nil {
 		b.Fatal(err)
 	}
