@@ -7,10 +7,10 @@
 // The proxy is our own rather than Toxiproxy: the newest Toxiproxy module on
 // the proxy (v2.5.0, 2022) brings gorilla/mux, zerolog, tomb.v1 and
 // urfave/cli into the shared go.mod and needs its API server to run in
-// process, while the network fault suite (suites/netfault) and the daemon benchmarks
-// need only four faults, one of them (a reset
-// after an exact byte count, to land inside a FETCH literal or SMTP DATA)
-// that Toxiproxy has no toxic for.
+// process, while the network fault suite (suites/netfault) and the daemon
+// benchmarks need only four faults, one of them (a reset after an exact byte
+// count, to land inside a FETCH literal or SMTP DATA) that Toxiproxy has no
+// toxic for.
 package faultproxy
 
 import (
