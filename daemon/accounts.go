@@ -73,7 +73,7 @@ func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
 		TLS:                a.TLS,
 		InsecureSkipVerify: a.InsecureSkipVerify,
 		Username:           a.Username,
-		Auth:               "plain",
+		Auth:               mailbox.AuthPlain,
 		Secret:             secretSource(cfg, a),
 		Mailboxes:          a.Mailboxes,
 		DoneKeyword:        *a.Done.Keyword,

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/internal/netaddr"
+	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/queue"
 )
 
@@ -93,13 +95,35 @@ type LogConfig struct {
 	Format string `yaml:"format" json:"format"` // text | json
 }
 
+// LeaseConfig lets several daemons watch the same accounts for failover:
+// an account is served only by the daemon holding its lease, a key in a
+// NATS JetStream KV bucket written with compare-and-set and expiring after
+// ttl. IMAP alone cannot arbitrate (racing MOVEs and conditional STOREs
+// both succeed); the stable ticket id de-duplicates the overlap at a
+// takeover.
+type LeaseConfig struct {
+	URL       string            `yaml:"url" json:"url"`
+	Bucket    string            `yaml:"bucket" json:"bucket"`         // default triage-leases
+	TTL       duration.Duration `yaml:"ttl" json:"ttl"`               // default 15s
+	Holder    string            `yaml:"holder" json:"holder"`         // default hostname:pid
+	CredsFile string            `yaml:"creds_file" json:"creds_file"` // NATS credentials
+}
+
+// Defaults of what triage.yaml leaves out, beside those of the mailbox
+// package (mailbox.DefaultMaxMessageBytes, mailbox.DefaultConcurrency, …),
+// which the accounts' keys take.
 const (
-	defaultConcurrency     = 16
-	defaultBatchSize       = 100
-	defaultMaxMessageBytes = 25 << 20
+	defaultHTTPListen = "127.0.0.1:9425"
 	// defaultMaxBufferedBytes holds thousands of ordinary mails, or five of
 	// the largest allowed, fetched at once.
 	defaultMaxBufferedBytes = 128 << 20
+	defaultDedupeWindow     = 7 * 24 * time.Hour
+	defaultShutdownTimeout  = 15 * time.Second
+	defaultLogLevel         = "info"
+	defaultLogFormat        = "text"
+	defaultLeaseBucket      = "triage-leases"
+	defaultLeaseTTL         = 15 * time.Second
+	minLeaseTTL             = 3 * time.Second
 	maxConfigBytes          = 1 << 20
 )
 
@@ -201,55 +225,52 @@ func findKey(n *yaml.Node, line int, key string) *yaml.Node {
 // ApplyDefaults fills in what the file left out; LoadConfig applies them
 // before validating.
 func (c *Config) ApplyDefaults() {
-	if c.HTTP.Listen == "" {
-		c.HTTP.Listen = "127.0.0.1:9425"
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = defaultMaxMessageBytes
-	}
-	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = defaultMaxBufferedBytes
-	}
-	if c.DedupeWindow == 0 {
-		c.DedupeWindow = duration.Duration(7 * 24 * time.Hour)
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = duration.Duration(15 * time.Second)
-	}
-	if c.Log.Level == "" {
-		c.Log.Level = "info"
-	}
-	if c.Log.Format == "" {
-		c.Log.Format = "text"
-	}
+	c.HTTP.Listen = cmp.Or(c.HTTP.Listen, defaultHTTPListen)
+	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, mailbox.DefaultMaxMessageBytes)
+	c.MaxBufferedBytes = cmp.Or(c.MaxBufferedBytes, defaultMaxBufferedBytes)
+	c.DedupeWindow = cmp.Or(c.DedupeWindow, duration.Duration(defaultDedupeWindow))
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, duration.Duration(defaultShutdownTimeout))
+	c.Log.Level = cmp.Or(c.Log.Level, defaultLogLevel)
+	c.Log.Format = cmp.Or(c.Log.Format, defaultLogFormat)
 	for i := range c.Accounts {
-		a := &c.Accounts[i]
-		if a.TLS == "" {
-			a.TLS = "implicit"
-		}
-		if len(a.Mailboxes) == 0 {
-			a.Mailboxes = []string{"INBOX"}
-		}
-		if a.Done.Keyword == nil {
-			kw := "$Triaged"
-			a.Done.Keyword = &kw
-		}
-		// Enough messages in flight that a sink's group commit (one fsync
-		// for every ticket written meanwhile) or a slow tracker API does not
-		// bound the drain; memory is bounded by concurrency × message size.
-		if a.Concurrency == 0 {
-			a.Concurrency = defaultConcurrency
-		}
-		if a.BatchSize == 0 {
-			a.BatchSize = defaultBatchSize
-		}
-		if a.Quarantine == "" {
-			a.Quarantine = "Triage/Quarantine"
-		}
-		if a.Failed == "" {
-			a.Failed = "Triage/Failed"
-		}
+		c.Accounts[i].applyDefaults()
 	}
+}
+
+// applyDefaults fills in the account's keys with the mailbox package's
+// defaults.
+func (a *AccountConfig) applyDefaults() {
+	a.TLS = cmp.Or(a.TLS, mailbox.TLSImplicit)
+	if len(a.Mailboxes) == 0 {
+		a.Mailboxes = []string{mailbox.DefaultMailbox}
+	}
+	if a.Done.Keyword == nil {
+		kw := mailbox.DefaultDoneKeyword
+		a.Done.Keyword = &kw
+	}
+	// Enough messages in flight that a sink's group commit (one fsync for
+	// every ticket written meanwhile) or a slow tracker API does not bound
+	// the drain; memory is bounded by concurrency × message size.
+	a.Concurrency = cmp.Or(a.Concurrency, mailbox.DefaultConcurrency)
+	a.BatchSize = cmp.Or(a.BatchSize, mailbox.DefaultBatchSize)
+	a.Quarantine = cmp.Or(a.Quarantine, mailbox.DefaultQuarantine)
+	a.Failed = cmp.Or(a.Failed, mailbox.DefaultFailed)
+}
+
+// withDefaults returns the lease config with its defaults filled in.
+func (c *LeaseConfig) withDefaults() LeaseConfig {
+	l := *c
+	if l.Bucket == "" {
+		l.Bucket = defaultLeaseBucket
+	}
+	if l.TTL == 0 {
+		l.TTL = duration.Duration(defaultLeaseTTL)
+	}
+	if l.Holder == "" {
+		host, _ := os.Hostname()
+		l.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	return l
 }
 
 // Resolve returns p relative to the config file's directory unless absolute.
@@ -332,8 +353,8 @@ func (c *Config) validate(file string, root *yaml.Node) fileerr.List {
 			at(fmt.Sprintf("addr %q: want host:port", a.Addr), "accounts", i, "addr")
 		}
 		switch a.TLS {
-		case "implicit", "starttls":
-		case "none":
+		case mailbox.TLSImplicit, mailbox.TLSStartTLS:
+		case mailbox.TLSNone:
 			if err == nil && !netaddr.IsLoopbackHost(host) {
 				at(fmt.Sprintf("tls: none is only allowed to a loopback address, not %q (passwords would cross the network in clear text)", host), "accounts", i, "tls")
 			}
@@ -353,7 +374,7 @@ func (c *Config) validate(file string, root *yaml.Node) fileerr.List {
 			secrets++
 			o := a.OAuth2
 			switch o.Mechanism {
-			case "xoauth2", "oauthbearer":
+			case mailbox.AuthXOAuth2, mailbox.AuthOAuthBearer:
 			default:
 				at(fmt.Sprintf("oauth2.mechanism %q: want xoauth2 or oauthbearer", o.Mechanism), "accounts", i, "oauth2", "mechanism")
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/internal/fileerr"
+	"github.com/triage-dev/triage/mailbox"
 )
 
 const validConfig = `rules: rules.yaml
@@ -41,7 +42,7 @@ func TestParseConfigValid(t *testing.T) {
 	if got := cfg.Resolve("rules.yaml"); got != "/etc/triage/rules.yaml" {
 		t.Errorf("Resolve = %q", got)
 	}
-	if cfg.MaxMessageBytes != defaultMaxMessageBytes || cfg.Log.Level != "info" {
+	if cfg.MaxMessageBytes != mailbox.DefaultMaxMessageBytes || cfg.Log.Level != "info" {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 }
