@@ -23,7 +23,7 @@ import (
 	"github.com/triage-dev/triage/queue"
 )
 
-// Config is triage.yaml (DESIGN.md "Daemon config"). It is decoded strictly in
+// Config is triage.yaml, the daemon's configuration. It is decoded strictly in
 // one pass (unknown keys are errors) and then validated with positions taken
 // from the YAML node tree.
 type Config struct {
@@ -285,134 +285,178 @@ var leaseBucketRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 var accountNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// problems collects validation errors, each positioned at the YAML node
+// its path (keys and sequence indexes) leads to.
+type problems struct {
+	file string
+	root *yaml.Node
+	list fileerr.List
+}
+
+// at adds msg at the deepest node of path that exists.
+func (p *problems) at(msg string, path ...any) {
+	line, col := position(p.root, path...)
+	p.list = append(p.list, fileerr.Error{File: p.file, Line: line, Col: col, Msg: msg})
+}
+
+// validate checks the config section by section.
 func (c *Config) validate(file string, root *yaml.Node) fileerr.List {
-	var errs fileerr.List
-	at := func(msg string, path ...any) {
-		line, col := position(root, path...)
-		errs = append(errs, fileerr.Error{File: file, Line: line, Col: col, Msg: msg})
+	p := &problems{file: file, root: root}
+	c.validateTopLevel(p)
+	if c.Lease != nil {
+		c.Lease.validate(p)
 	}
+	c.Log.validate(p)
+	c.HTTP.validate(p)
+	seen := map[string]bool{}
+	for i := range c.Accounts {
+		c.Accounts[i].validate(p, i, seen)
+	}
+	c.validateQueues(p)
+	return p.list
+}
+
+// validateTopLevel checks the keys that are not a section of their own.
+func (c *Config) validateTopLevel(p *problems) {
 	if c.Rules == "" {
-		at("rules: required (a rules file or directory)", "rules")
+		p.at("rules: required (a rules file or directory)", "rules")
 	}
 	if len(c.Accounts) == 0 {
-		at("accounts: at least one IMAP account is required", "accounts")
-	}
-	if l := c.Lease; l != nil {
-		if l.URL == "" {
-			at("lease.url: required (the NATS server holding the leases)", "lease")
-		}
-		if l.TTL != 0 && l.TTL.D() < minLeaseTTL {
-			at(fmt.Sprintf("lease.ttl %v: at least %v", l.TTL.D(), minLeaseTTL), "lease", "ttl")
-		}
-		if l.Bucket != "" && !leaseBucketRE.MatchString(l.Bucket) {
-			at(fmt.Sprintf("lease.bucket %q: letters, digits, '-' and '_' only", l.Bucket), "lease", "bucket")
-		}
+		p.at("accounts: at least one IMAP account is required", "accounts")
 	}
 	if c.StateDir == "" {
-		at("state_dir: required (where handled ids are kept, e.g. /var/lib/triage)", "state_dir")
+		p.at("state_dir: required (where handled ids are kept, e.g. /var/lib/triage)", "state_dir")
 	}
 	if len(c.Queues) == 0 {
-		at("queues: at least one queue is required", "queues")
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		at(fmt.Sprintf("log.level %q: want debug, info, warn or error", c.Log.Level), "log", "level")
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		at(fmt.Sprintf("log.format %q: want text or json", c.Log.Format), "log", "format")
+		p.at("queues: at least one queue is required", "queues")
 	}
 	if c.MaxMessageBytes < 0 {
-		at("max_message_bytes must be positive", "max_message_bytes")
+		p.at("max_message_bytes must be positive", "max_message_bytes")
 	}
 	if c.MaxBufferedBytes < 0 {
-		at("max_buffered_bytes must be positive", "max_buffered_bytes")
+		p.at("max_buffered_bytes must be positive", "max_buffered_bytes")
 	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		at(fmt.Sprintf("http.listen %q: want host:port", c.HTTP.Listen), "http", "listen")
+}
+
+func (l *LeaseConfig) validate(p *problems) {
+	if l.URL == "" {
+		p.at("lease.url: required (the NATS server holding the leases)", "lease")
 	}
-	if c.HTTP.TokenEnv != "" && c.HTTP.TokenFile != "" {
-		at("http: set token_env or token_file, not both", "http")
+	if l.TTL != 0 && l.TTL.D() < minLeaseTTL {
+		p.at(fmt.Sprintf("lease.ttl %v: at least %v", l.TTL.D(), minLeaseTTL), "lease", "ttl")
+	}
+	if l.Bucket != "" && !leaseBucketRE.MatchString(l.Bucket) {
+		p.at(fmt.Sprintf("lease.bucket %q: letters, digits, '-' and '_' only", l.Bucket), "lease", "bucket")
+	}
+}
+
+func (l *LogConfig) validate(p *problems) {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.at(fmt.Sprintf("log.level %q: want debug, info, warn or error", l.Level), "log", "level")
+	}
+	switch l.Format {
+	case "text", "json":
+	default:
+		p.at(fmt.Sprintf("log.format %q: want text or json", l.Format), "log", "format")
+	}
+}
+
+func (h *HTTPConfig) validate(p *problems) {
+	host, _, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		p.at(fmt.Sprintf("http.listen %q: want host:port", h.Listen), "http", "listen")
+	}
+	if h.TokenEnv != "" && h.TokenFile != "" {
+		p.at("http: set token_env or token_file, not both", "http")
 	}
 	// /status, /metrics and POST /-/reload must not be open to the network.
-	if host, _, err := net.SplitHostPort(c.HTTP.Listen); err == nil && !netaddr.IsLoopbackHost(host) && c.HTTP.TokenEnv == "" && c.HTTP.TokenFile == "" {
-		at(fmt.Sprintf("http.listen %q is reachable from the network: set token_env or token_file, or listen on 127.0.0.1", c.HTTP.Listen), "http", "listen")
+	if err == nil && !netaddr.IsLoopbackHost(host) && h.TokenEnv == "" && h.TokenFile == "" {
+		p.at(fmt.Sprintf("http.listen %q is reachable from the network: set token_env or token_file, or listen on 127.0.0.1", h.Listen), "http", "listen")
 	}
-	seen := map[string]bool{}
-	for i, a := range c.Accounts {
-		if !accountNameRE.MatchString(a.Name) {
-			at(fmt.Sprintf("account name %q: want letters, digits, '.', '_' or '-'", a.Name), "accounts", i, "name")
-		} else if seen[a.Name] {
-			at(fmt.Sprintf("duplicate account name %q", a.Name), "accounts", i, "name")
+}
+
+// validate checks the i-th account; seen holds the names of those before it.
+func (a *AccountConfig) validate(p *problems, i int, seen map[string]bool) {
+	if !accountNameRE.MatchString(a.Name) {
+		p.at(fmt.Sprintf("account name %q: want letters, digits, '.', '_' or '-'", a.Name), "accounts", i, "name")
+	} else if seen[a.Name] {
+		p.at(fmt.Sprintf("duplicate account name %q", a.Name), "accounts", i, "name")
+	}
+	seen[a.Name] = true
+	a.validateServer(p, i)
+	if a.Username == "" {
+		p.at("username: required", "accounts", i)
+	}
+	a.validateSecret(p, i)
+	if a.Done.Keyword != nil && *a.Done.Keyword == "" && a.Done.MoveTo == "" {
+		p.at("done: set a keyword, a move_to folder, or both", "accounts", i, "done")
+	}
+	if a.BatchSize < 0 || a.Concurrency < 0 {
+		p.at("batch_size and concurrency must be positive", "accounts", i)
+	}
+}
+
+// validateServer checks the account's address and TLS mode: clear text only
+// to a loopback address.
+func (a *AccountConfig) validateServer(p *problems, i int) {
+	host, _, err := net.SplitHostPort(a.Addr)
+	if err != nil {
+		p.at(fmt.Sprintf("addr %q: want host:port", a.Addr), "accounts", i, "addr")
+	}
+	switch a.TLS {
+	case mailbox.TLSImplicit, mailbox.TLSStartTLS:
+	case mailbox.TLSNone:
+		if err == nil && !netaddr.IsLoopbackHost(host) {
+			p.at(fmt.Sprintf("tls: none is only allowed to a loopback address, not %q (passwords would cross the network in clear text)", host), "accounts", i, "tls")
 		}
-		seen[a.Name] = true
-		host, _, err := net.SplitHostPort(a.Addr)
-		if err != nil {
-			at(fmt.Sprintf("addr %q: want host:port", a.Addr), "accounts", i, "addr")
-		}
-		switch a.TLS {
-		case mailbox.TLSImplicit, mailbox.TLSStartTLS:
-		case mailbox.TLSNone:
-			if err == nil && !netaddr.IsLoopbackHost(host) {
-				at(fmt.Sprintf("tls: none is only allowed to a loopback address, not %q (passwords would cross the network in clear text)", host), "accounts", i, "tls")
-			}
+	default:
+		p.at(fmt.Sprintf("tls %q: want implicit, starttls or none", a.TLS), "accounts", i, "tls")
+	}
+}
+
+// validateSecret checks that the account names exactly one secret source.
+func (a *AccountConfig) validateSecret(p *problems, i int) {
+	secrets := countSet(a.PasswordEnv != "", a.PasswordFile != "", a.OAuth2 != nil)
+	if o := a.OAuth2; o != nil {
+		switch o.Mechanism {
+		case mailbox.AuthXOAuth2, mailbox.AuthOAuthBearer:
 		default:
-			at(fmt.Sprintf("tls %q: want implicit, starttls or none", a.TLS), "accounts", i, "tls")
+			p.at(fmt.Sprintf("oauth2.mechanism %q: want xoauth2 or oauthbearer", o.Mechanism), "accounts", i, "oauth2", "mechanism")
 		}
-		if a.Username == "" {
-			at("username: required", "accounts", i)
-		}
-		secrets := 0
-		for _, s := range []string{a.PasswordEnv, a.PasswordFile} {
-			if s != "" {
-				secrets++
-			}
-		}
-		if a.OAuth2 != nil {
-			secrets++
-			o := a.OAuth2
-			switch o.Mechanism {
-			case mailbox.AuthXOAuth2, mailbox.AuthOAuthBearer:
-			default:
-				at(fmt.Sprintf("oauth2.mechanism %q: want xoauth2 or oauthbearer", o.Mechanism), "accounts", i, "oauth2", "mechanism")
-			}
-			n := 0
-			if o.TokenFile != "" {
-				n++
-			}
-			if o.TokenEnv != "" {
-				n++
-			}
-			if len(o.TokenCommand) > 0 {
-				n++
-			}
-			if n != 1 {
-				at("oauth2: set exactly one of token_file, token_env, token_command", "accounts", i, "oauth2")
-			}
-		}
-		if secrets != 1 {
-			at("set exactly one of password_env, password_file, oauth2 (secrets never sit in the YAML)", "accounts", i)
-		}
-		if a.Done.Keyword != nil && *a.Done.Keyword == "" && a.Done.MoveTo == "" {
-			at("done: set a keyword, a move_to folder, or both", "accounts", i, "done")
-		}
-		if a.BatchSize < 0 || a.Concurrency < 0 {
-			at("batch_size and concurrency must be positive", "accounts", i)
+		if countSet(o.TokenFile != "", o.TokenEnv != "", len(o.TokenCommand) > 0) != 1 {
+			p.at("oauth2: set exactly one of token_file, token_env, token_command", "accounts", i, "oauth2")
 		}
 	}
+	if secrets != 1 {
+		p.at("set exactly one of password_env, password_file, oauth2 (secrets never sit in the YAML)", "accounts", i)
+	}
+}
+
+// countSet is how many of set are true.
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// validateQueues checks every queue with the queue package, in name order.
+func (c *Config) validateQueues(p *problems) {
 	names := make([]string, 0, len(c.Queues))
 	for n := range c.Queues {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		for _, p := range queue.ValidateConfig(n, c.Queues[n]) {
-			at(fmt.Sprintf("queue %q: %s", n, p), "queues", n)
+		for _, msg := range queue.ValidateConfig(n, c.Queues[n]) {
+			p.at(fmt.Sprintf("queue %q: %s", n, msg), "queues", n)
 		}
 	}
-	return errs
 }
 
 // position walks the document by keys (string) and sequence indexes (int) and
