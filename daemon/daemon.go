@@ -1,5 +1,8 @@
-// Package daemon wires mailbox → classifier → queue: the pipeline, the state
-// store, hot reload, the admin HTTP server, metrics and graceful shutdown.
+// Package daemon runs triage: it wires mailbox → classifier → queue into the
+// per-message pipeline, and owns the admin HTTP server, the metrics, the
+// state store of handled ids, failover leases, hot reload of rules and
+// config, and graceful shutdown. It must not know MIME parsing (classifier),
+// rule syntax (rules) or a sink's protocol (queue).
 package daemon
 
 import (
