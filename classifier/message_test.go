@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,16 +102,30 @@ func TestTestEnv(t *testing.T) {
 	}
 }
 
-// A wrong expectation fails: the rule-test pipeline can report failure.
+// The rule-test pipeline reports which expectation failed and why, and
+// nothing for an expectation that holds.
 func TestRunTestsCanFail(t *testing.T) {
 	set := loadTestRules(t)
-	tests := []rules.Test{{
-		Name:    "printer is not L3",
-		Message: &rules.InlineMessage{From: "a@example.com", Subject: "printer jam", Body: "paper stuck"},
-		Expect:  rules.Expect{Tier: "L3"},
-	}}
-	res := set.RunTests(tests, TestEnvFor(set))
-	if len(res) != 1 || len(res[0].Failures) == 0 {
-		t.Errorf("expected a failure, got %+v", res)
+	printer := &rules.InlineMessage{From: "a@example.com", Subject: "printer jam", Body: "paper stuck"}
+	tests := []struct {
+		name   string
+		expect rules.Expect
+		want   []string
+	}{
+		{"wrong tier", rules.Expect{Tier: "L3", Runbook: "kb/printer"}, []string{"tier: got L1, want L3"}},
+		{"wrong tier and runbook", rules.Expect{Tier: "L2", Runbook: "kb/vpn"}, []string{"tier: got L1, want L2", "runbook: got kb/printer, want kb/vpn"}},
+		{"holds", rules.Expect{Tier: "L1", Runbook: "kb/printer", Tags: []string{"printer"}}, nil},
+	}
+	for _, tt := range tests {
+		res := set.RunTests([]rules.Test{{Name: tt.name, Message: printer, Expect: tt.expect}}, TestEnvFor(set))
+		if len(res) != 1 {
+			t.Fatalf("%s: %d results", tt.name, len(res))
+		}
+		if !slices.Equal(res[0].Failures, tt.want) {
+			t.Errorf("%s: failures %q, want %q", tt.name, res[0].Failures, tt.want)
+		}
+		if m := res[0].Decision.Matched; len(m) == 0 || m[len(m)-1].Rule != "printer" {
+			t.Errorf("%s: matched %+v, want the printer rule last", tt.name, m)
+		}
 	}
 }

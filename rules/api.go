@@ -1,30 +1,5 @@
 package rules
 
-// This file fixes the public API of package rules that classifier, daemon and
-// cmd/triage build on. Bodies marked "TODO(rules)" are filled in by the rules
-// work; signatures change only with all users.
-//
-// Additions to DESIGN.md's rules file, made by the rules work:
-//
-//   - Optional top-level `tiers: [L1, L2, L3]` and `priorities: [P1, P2, P3, P4]`
-//     replace the declared sets (the values shown are the defaults). Each may
-//     appear once across the files of a directory.
-//   - `defaults:` is required somewhere in the set and must give tier,
-//     priority and queue (runbook is optional).
-//   - `calendar.business_hours` defaults to "Mon-Fri 08:00-18:00" and the
-//     zone to UTC; several spans are separated by commas
-//     ("Mon-Thu 08:00-18:00, Fri 08:00-14:00"); "24:00" ends a day.
-//   - `sla` durations are Go durations plus a whole-day prefix: 3d, 1d12h.
-//   - Threading patterns must contain a capture group (the ticket number).
-//   - `extract` patterns search the mail's `text` (subject, body and
-//     attachment names); without `text`, the subject and then the body.
-//   - A group is {group: name, description, when, first_match, rules}; groups
-//     nest. `stop: true` inside a group ends the whole evaluation.
-//   - YAML anchors and aliases are rejected (they would let a small file
-//     expand without bound); a file holds exactly one YAML document.
-//   - Empty strings in a list never match in containsAny/containsAll/
-//     containsAnyWord (containsAll ignores them).
-
 import (
 	"regexp"
 	"time"

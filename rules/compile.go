@@ -17,7 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// helperNames are the functions of the rule language (DESIGN.md).
+// helperNames are the functions of the rule language (README "Helpers").
 var helperNames = []string{"containsAny", "containsAll", "containsAnyWord", "matchesAny", "domainOf", "header"}
 
 // exprReserved are expr's keywords and built-in functions; a list may not
@@ -56,6 +56,7 @@ type compiler struct {
 	base    []expr.Option
 	sources []*textSource
 	srcIdx  map[string]int
+	plain   map[string]any // plainEnv, made on first use
 }
 
 func newCompiler(lists map[string][]string, listPos map[string]located) *compiler {
@@ -114,30 +115,89 @@ var internalNames = strings.NewReplacer(
 )
 
 func (c *compiler) compile(src string) (*compiled, []exprErr) {
+	prog, errs := c.run(src)
+	if p, ok := prog.(*patcherErrs); ok {
+		return nil, p.errs // our own findings, with the clearest messages
+	}
+	// expr's own checker then sees the expression as written, without the
+	// rewrites: a rewrite for speed must never let through a name or type
+	// the checker refuses (see TestTyposInHelpersRefused).
+	if plainErrs := c.checkPlain(src); len(plainErrs) > 0 {
+		return nil, plainErrs
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	vp := prog.(*vm.Program)
+	out := &compiled{prog: vp}
+	if bn, ok := vp.Node().(*ast.BoolNode); ok {
+		out.always, out.never = bn.Value, !bn.Value
+	}
+	return out, nil
+}
+
+// patcherErrs marks run's result when the patcher itself refused the
+// expression (a forbidden name, a non-string list item, a bad regex).
+type patcherErrs struct{ errs []exprErr }
+
+// run compiles src with the rewriting patcher. It returns the program, or
+// *patcherErrs, or the checker's errors.
+func (c *compiler) run(src string) (any, []exprErr) {
 	p := &patcher{c: c, src: src, listConsts: map[ast.Node]string{}}
 	opts := append(c.base[:len(c.base):len(c.base)], expr.Patch(p))
 	prog, err := compileSafely(src, opts)
 	if len(p.errs) > 0 {
-		// Our own findings come first: a forbidden name also makes the
-		// checker fail, with a less helpful message.
-		return nil, p.errs
+		return &patcherErrs{p.errs}, nil
 	}
 	if err != nil {
-		var fe *file.Error
-		if errors.As(err, &fe) {
-			line, col := fe.Line, fe.Column
-			if line < 1 {
-				line, col = p.lineCol(fe.From)
-			}
-			return nil, []exprErr{{line: line, col: col, msg: internalNames.Replace(fe.Message)}}
+		return nil, positioned(err, p.lineCol)
+	}
+	return prog, nil
+}
+
+// checkPlain type-checks src with no patcher at all, lists given as
+// variables. A patcher is not enough to stand in for it: with any Patch
+// option, expr v1.17's checker accepts an unknown name inside a call to a
+// Function that declares its types (containsAny(subjct, …)), which
+// TestTyposInHelpersRefused shows.
+func (c *compiler) checkPlain(src string) []exprErr {
+	opts := append([]expr.Option{expr.Env(c.plainEnv())}, c.base[1:]...)
+	if _, err := compileSafely(src, opts); err != nil {
+		p := &patcher{src: src}
+		return positioned(err, p.lineCol)
+	}
+	return nil
+}
+
+// plainEnv is Env's rule fields and the set's lists, as expr variables.
+func (c *compiler) plainEnv() map[string]any {
+	if c.plain != nil {
+		return c.plain
+	}
+	c.plain = map[string]any{}
+	t := reflect.TypeFor[Env]()
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("expr"); tag != "" && !strings.HasPrefix(tag, "_") {
+			c.plain[tag] = reflect.Zero(t.Field(i).Type).Interface()
 		}
-		return nil, []exprErr{{line: 1, col: 0, msg: internalNames.Replace(err.Error())}}
 	}
-	out := &compiled{prog: prog}
-	if bn, ok := prog.Node().(*ast.BoolNode); ok {
-		out.always, out.never = bn.Value, !bn.Value
+	for name, list := range c.lists {
+		c.plain[name] = list
 	}
-	return out, nil
+	return c.plain
+}
+
+// positioned turns a compile error into exprErrs at expr's line and column.
+func positioned(err error, lineCol func(int) (int, int)) []exprErr {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		line, col := fe.Line, fe.Column
+		if line < 1 {
+			line, col = lineCol(fe.From)
+		}
+		return []exprErr{{line: line, col: col, msg: internalNames.Replace(fe.Message)}}
+	}
+	return []exprErr{{line: 1, col: 0, msg: internalNames.Replace(err.Error())}}
 }
 
 // compileSafely turns a panic inside expr (hostile input) into an error.

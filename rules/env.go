@@ -8,7 +8,8 @@ import (
 )
 
 // Env is the typed environment every rule expression is compiled against and
-// evaluated with. Field names (expr tags) are the contract of DESIGN.md.
+// evaluated with. Field names (expr tags) are the contract with rule authors,
+// documented in the README.
 // The classifier fills the mail fields; the evaluator fills the decision
 // fields (Tier … Matched) as rules apply.
 type Env struct {

@@ -420,24 +420,51 @@ func TestLint(t *testing.T) {
 }
 
 // TestConcurrentEvaluate shares one Set between goroutines, each with its
-// own Evaluator (run with -race).
+// own Evaluator (run with -race). Each goroutine alternates a mail that many
+// rules match with one that none match, so state left over from one
+// evaluation would show in the next.
 func TestConcurrentEvaluate(t *testing.T) {
 	s := mustLoad(t, generatedRules(200))
-	want := s.Evaluate(NewEvaluator(), benchEnv())
-	done := make(chan Decision)
+	busy := func() *Env {
+		e := benchEnv()
+		e.Subject = "printer toner outlook mailbox vpn dns wifi: printer failed"
+		e.Text = e.Subject + "\n" + e.Body
+		return e
+	}
+	want := s.Evaluate(NewEvaluator(), busy())
+	if len(want.Matched) < 3 || want.Tier == s.Defaults.Tier && want.Queue == s.Defaults.Queue {
+		t.Fatalf("the sample mail must match several rules and change the decision, got %+v", want)
+	}
+	for _, m := range want.Matched {
+		if _, ok := s.ruleByName[m.Rule]; !ok {
+			t.Fatalf("matched %q is not a rule of the set", m.Rule)
+		}
+	}
+	quiet := &Env{Subject: "hello", Body: "nothing to see", Text: "hello\nnothing to see"}
+	wantQuiet := s.Evaluate(NewEvaluator(), quiet)
+	if len(wantQuiet.Matched) != 0 {
+		t.Fatalf("the quiet mail matched %+v", wantQuiet.Matched)
+	}
+	type result struct{ busy, quiet Decision }
+	done := make(chan result)
 	for g := 0; g < 4; g++ {
 		go func() {
 			ev := NewEvaluator()
-			var d Decision
+			var r result
 			for i := 0; i < 20; i++ {
-				d = s.Evaluate(ev, benchEnv())
+				r.busy = s.Evaluate(ev, busy())
+				r.quiet = s.Evaluate(ev, &Env{Subject: quiet.Subject, Body: quiet.Body, Text: quiet.Text})
 			}
-			done <- d
+			done <- r
 		}()
 	}
 	for g := 0; g < 4; g++ {
-		if d := <-done; !reflect.DeepEqual(d, want) {
-			t.Errorf("decision differs: %+v", d)
+		r := <-done
+		if !reflect.DeepEqual(r.busy, want) {
+			t.Errorf("decision differs: %+v, want %+v", r.busy, want)
+		}
+		if !reflect.DeepEqual(r.quiet, wantQuiet) {
+			t.Errorf("quiet decision differs: %+v, want %+v", r.quiet, wantQuiet)
 		}
 	}
 }

@@ -371,3 +371,22 @@ func sortedKeys(m map[string]string) []string {
 	}
 	return sortedUnique(keys)
 }
+
+// Uncovered lists the rules (not groups) that no result matched, in file
+// order: the rules no test exercises, where a typo or a dead condition
+// hides.
+func (s *Set) Uncovered(results []TestResult) []RuleInfo {
+	hit := map[string]bool{}
+	for _, r := range results {
+		for _, m := range r.Decision.Matched {
+			hit[m.Rule] = true
+		}
+	}
+	var out []RuleInfo
+	for _, info := range s.ruleInfo {
+		if !info.IsGroup && !hit[info.Name] {
+			out = append(out, info)
+		}
+	}
+	return out
+}

@@ -39,7 +39,7 @@ const (
 	notBlankPattern = `\S`
 )
 
-// schemaRulesFile is one rules file (DESIGN.md "Rules file").
+// schemaRulesFile is one rules file.
 type schemaRulesFile struct {
 	Version    int                        `yaml:"version" jsonschema:"required" jsonschema_description:"File format version; this triage reads version 1."`
 	Tiers      []schemaText               `yaml:"tiers" jsonschema_description:"Declared support tiers, replacing the default [L1, L2, L3]. Once across the rule files."`

@@ -332,6 +332,18 @@ func TestTestCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("coverage lists the rules no test makes match", func(t *testing.T) {
+		rulesFile := writeFile(t, filepath.Join(t.TempDir(), "rules.yaml"), validRules)
+		r := runMain(t, "", "test", "--coverage", rulesFile)
+		if r.code != 0 {
+			t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		want := "1 passed, 0 failed\ncoverage: 1 of 2 rules matched by a test\nnot covered " + rulesFile + ":11: printer\n"
+		if r.stdout != want {
+			t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
+		}
+	})
+
 	t.Run("extra test file", func(t *testing.T) {
 		dir := t.TempDir()
 		rulesFile := writeFile(t, filepath.Join(dir, "rules.yaml"), validRules)

@@ -10,8 +10,9 @@ import (
 )
 
 func runTest(_ context.Context, s Streams, args []string) int {
-	fs := newFlagSet(s, "test", "test [-v] RULES [TESTFILE...]")
+	fs := newFlagSet(s, "test", "test [-v] [--coverage] RULES [TESTFILE...]")
 	verbose := fs.Bool("v", false, "also list the tests that pass")
+	coverage := fs.Bool("coverage", false, "also list the rules that no test makes match")
 	pos, code, ok := parseOrExit(fs, args)
 	if !ok {
 		return code
@@ -47,6 +48,9 @@ func runTest(_ context.Context, s Streams, args []string) int {
 		fmt.Fprintf(s.Out, "FAIL %s:%d: %s: %s\n", r.Test.File, r.Test.Line, r.Test.Name, strings.Join(r.Failures, "; "))
 	}
 	fmt.Fprintf(s.Out, "%d passed, %d failed\n", passed, failed)
+	if *coverage {
+		printCoverage(s, set, results)
+	}
 	if len(results) == 0 {
 		fmt.Fprintln(s.Err, "triage test: no tests found")
 	}
@@ -54,4 +58,19 @@ func runTest(_ context.Context, s Streams, args []string) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// printCoverage lists the rules no test makes match, with their place.
+func printCoverage(s Streams, set *rules.Set, results []rules.TestResult) {
+	uncovered := set.Uncovered(results)
+	total := 0
+	for _, r := range set.Rules() {
+		if !r.IsGroup {
+			total++
+		}
+	}
+	fmt.Fprintf(s.Out, "coverage: %d of %d rules matched by a test\n", total-len(uncovered), total)
+	for _, r := range uncovered {
+		fmt.Fprintf(s.Out, "not covered %s:%d: %s\n", r.File, r.Line, r.Name)
+	}
 }
