@@ -1,4 +1,10 @@
-package daemon
+// Package config owns triage.yaml, the daemon's configuration: its types,
+// strict loading (unknown keys are errors) with file:line:col errors,
+// defaults, validation section by section, and the JSON Schema generated
+// from the same types (schema/config.schema.json, a public contract). It
+// must not know how the daemon runs what it describes: connecting to IMAP,
+// reading secrets, delivering to sinks or holding leases.
+package config
 
 import (
 	"bytes"
@@ -113,36 +119,36 @@ type LeaseConfig struct {
 // package (mailbox.DefaultMaxMessageBytes, mailbox.DefaultConcurrency, …),
 // which the accounts' keys take.
 const (
-	defaultHTTPListen = "127.0.0.1:9425"
-	// defaultMaxBufferedBytes holds thousands of ordinary mails, or five of
+	DefaultHTTPListen = "127.0.0.1:9425"
+	// DefaultMaxBufferedBytes holds thousands of ordinary mails, or five of
 	// the largest allowed, fetched at once.
-	defaultMaxBufferedBytes = 128 << 20
-	defaultDedupeWindow     = 7 * 24 * time.Hour
-	defaultShutdownTimeout  = 15 * time.Second
-	defaultLogLevel         = "info"
-	defaultLogFormat        = "text"
-	defaultLeaseBucket      = "triage-leases"
-	defaultLeaseTTL         = 15 * time.Second
-	minLeaseTTL             = 3 * time.Second
+	DefaultMaxBufferedBytes = 128 << 20
+	DefaultDedupeWindow     = 7 * 24 * time.Hour
+	DefaultShutdownTimeout  = 15 * time.Second
+	DefaultLogLevel         = "info"
+	DefaultLogFormat        = "text"
+	DefaultLeaseBucket      = "triage-leases"
+	DefaultLeaseTTL         = 15 * time.Second
+	MinLeaseTTL             = 3 * time.Second
 	maxConfigBytes          = 1 << 20
 )
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type`)
 
-// LoadConfig reads, strictly decodes, defaults and validates triage.yaml.
+// Load reads, strictly decodes, defaults and validates triage.yaml.
 // The error is fileerr.List with every problem found.
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return ParseConfig(path, data)
+	return Parse(path, data)
 }
 
-// ParseConfig is LoadConfig on bytes already read; path names the file in
+// Parse is Load on bytes already read; path names the file in
 // errors and anchors relative paths.
-func ParseConfig(path string, data []byte) (*Config, error) {
+func Parse(path string, data []byte) (*Config, error) {
 	name := path
 	if len(data) > maxConfigBytes {
 		return nil, fileerr.List{{File: name, Line: 1, Col: 1, Msg: "config file larger than 1 MiB"}}
@@ -222,16 +228,16 @@ func findKey(n *yaml.Node, line int, key string) *yaml.Node {
 	return nil
 }
 
-// ApplyDefaults fills in what the file left out; LoadConfig applies them
+// ApplyDefaults fills in what the file left out; Load applies them
 // before validating.
 func (c *Config) ApplyDefaults() {
-	c.HTTP.Listen = cmp.Or(c.HTTP.Listen, defaultHTTPListen)
+	c.HTTP.Listen = cmp.Or(c.HTTP.Listen, DefaultHTTPListen)
 	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, mailbox.DefaultMaxMessageBytes)
-	c.MaxBufferedBytes = cmp.Or(c.MaxBufferedBytes, defaultMaxBufferedBytes)
-	c.DedupeWindow = cmp.Or(c.DedupeWindow, duration.Duration(defaultDedupeWindow))
-	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, duration.Duration(defaultShutdownTimeout))
-	c.Log.Level = cmp.Or(c.Log.Level, defaultLogLevel)
-	c.Log.Format = cmp.Or(c.Log.Format, defaultLogFormat)
+	c.MaxBufferedBytes = cmp.Or(c.MaxBufferedBytes, DefaultMaxBufferedBytes)
+	c.DedupeWindow = cmp.Or(c.DedupeWindow, duration.Duration(DefaultDedupeWindow))
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, duration.Duration(DefaultShutdownTimeout))
+	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
+	c.Log.Format = cmp.Or(c.Log.Format, DefaultLogFormat)
 	for i := range c.Accounts {
 		c.Accounts[i].applyDefaults()
 	}
@@ -257,14 +263,14 @@ func (a *AccountConfig) applyDefaults() {
 	a.Failed = cmp.Or(a.Failed, mailbox.DefaultFailed)
 }
 
-// withDefaults returns the lease config with its defaults filled in.
-func (c *LeaseConfig) withDefaults() LeaseConfig {
+// WithDefaults returns the lease config with its defaults filled in.
+func (c *LeaseConfig) WithDefaults() LeaseConfig {
 	l := *c
 	if l.Bucket == "" {
-		l.Bucket = defaultLeaseBucket
+		l.Bucket = DefaultLeaseBucket
 	}
 	if l.TTL == 0 {
-		l.TTL = duration.Duration(defaultLeaseTTL)
+		l.TTL = duration.Duration(DefaultLeaseTTL)
 	}
 	if l.Holder == "" {
 		host, _ := os.Hostname()
@@ -342,8 +348,8 @@ func (l *LeaseConfig) validate(p *problems) {
 	if l.URL == "" {
 		p.at("lease.url: required (the NATS server holding the leases)", "lease")
 	}
-	if l.TTL != 0 && l.TTL.D() < minLeaseTTL {
-		p.at(fmt.Sprintf("lease.ttl %v: at least %v", l.TTL.D(), minLeaseTTL), "lease", "ttl")
+	if l.TTL != 0 && l.TTL.D() < MinLeaseTTL {
+		p.at(fmt.Sprintf("lease.ttl %v: at least %v", l.TTL.D(), MinLeaseTTL), "lease", "ttl")
 	}
 	if l.Bucket != "" && !leaseBucketRE.MatchString(l.Bucket) {
 		p.at(fmt.Sprintf("lease.bucket %q: letters, digits, '-' and '_' only", l.Bucket), "lease", "bucket")

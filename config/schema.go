@@ -1,6 +1,6 @@
-package daemon
+package config
 
-// The JSON Schema of triage.yaml, reflected from the types LoadConfig
+// The JSON Schema of triage.yaml, reflected from the types Load
 // decodes (Config, queue.Config, …) with their yaml tags as key names, so a
 // key the loader knows is a key the schema knows. What reflection cannot
 // see (descriptions, enums, patterns, which keys are required, "exactly one
@@ -44,15 +44,15 @@ func configFieldDocs() map[string]fieldDoc {
 		"Config.queues":             {desc: "Downstream queues by name; rules name them in queue.", required: true},
 		"Config.http":               {desc: "Admin HTTP server: /metrics /healthz /readyz /status and POST /-/reload."},
 		"Config.state_dir":          {desc: "Directory of the small embedded store (handled ids for the dedupe window), relative to this file.", required: true},
-		"Config.dedupe_window":      {desc: "How long a handled mail id is remembered; default " + days(defaultDedupeWindow) + "."},
+		"Config.dedupe_window":      {desc: "How long a handled mail id is remembered; default " + days(DefaultDedupeWindow) + "."},
 		"Config.max_message_bytes":  {desc: "Larger messages are not fetched whole; default " + mebibytes(mailbox.DefaultMaxMessageBytes) + ".", minZero: true},
-		"Config.max_buffered_bytes": {desc: "Most bytes of fetched mail held in memory at once, over all accounts; fetching waits for room; a message larger than this is handled alone. Default " + mebibytes(defaultMaxBufferedBytes) + ".", minZero: true},
-		"Config.shutdown_timeout":   {desc: "How long in-flight messages may finish on shutdown; default " + defaultShutdownTimeout.String() + "."},
+		"Config.max_buffered_bytes": {desc: "Most bytes of fetched mail held in memory at once, over all accounts; fetching waits for room; a message larger than this is handled alone. Default " + mebibytes(DefaultMaxBufferedBytes) + ".", minZero: true},
+		"Config.shutdown_timeout":   {desc: "How long in-flight messages may finish on shutdown; default " + DefaultShutdownTimeout.String() + "."},
 		"Config.log":                {desc: "Log level and format."},
 		"Config.lease":              {desc: "Optional: several daemons for the same accounts (failover); an account is served only by the daemon holding its lease in a NATS JetStream KV bucket."},
 		"LeaseConfig.url":           {desc: "NATS server URL(s) holding the leases.", required: true},
-		"LeaseConfig.bucket":        {desc: "JetStream KV bucket; created if missing; default " + defaultLeaseBucket + ".", pattern: leaseBucketRE.String()},
-		"LeaseConfig.ttl":           {desc: "How long a lease lasts without renewal (renewed every ttl/3); at least " + minLeaseTTL.String() + "; default " + defaultLeaseTTL.String() + ". A standby takes over within this after a holder dies."},
+		"LeaseConfig.bucket":        {desc: "JetStream KV bucket; created if missing; default " + DefaultLeaseBucket + ".", pattern: leaseBucketRE.String()},
+		"LeaseConfig.ttl":           {desc: "How long a lease lasts without renewal (renewed every ttl/3); at least " + MinLeaseTTL.String() + "; default " + DefaultLeaseTTL.String() + ". A standby takes over within this after a holder dies."},
 		"LeaseConfig.holder":        {desc: "This daemon's name in the lease; default hostname:pid."},
 		"LeaseConfig.creds_file":    {desc: "NATS credentials file, relative to this file."},
 
@@ -85,12 +85,12 @@ func configFieldDocs() map[string]fieldDoc {
 		"DoneConfig.keyword": {desc: "IMAP keyword set on a handled message; default " + mailbox.DefaultDoneKeyword + ", \"\" for none (then set move_to).", types: []string{"string", "null"}},
 		"DoneConfig.move_to": {desc: "Folder a handled message is moved to; needed where the server stores no keywords (Microsoft 365)."},
 
-		"HTTPConfig.listen":     {desc: "host:port of the admin server; default " + defaultHTTPListen + "."},
+		"HTTPConfig.listen":     {desc: "host:port of the admin server; default " + DefaultHTTPListen + "."},
 		"HTTPConfig.token_env":  {desc: "Environment variable holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
 		"HTTPConfig.token_file": {desc: "File holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
 
-		"LogConfig.level":  {desc: "Minimum level; default " + defaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
-		"LogConfig.format": {desc: defaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},
+		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
+		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},
 
 		"QueueConfig.type":                 {desc: "Sink kind.", required: true, enum: []any{"smtp", "lmtp", "webhook", "exec", "nats", "file", "stdout"}},
 		"QueueConfig.addr":                 {desc: "smtp/lmtp: host:port; lmtp also a unix socket path (/run/dovecot/lmtp or unix:/run/dovecot/lmtp)."},
@@ -307,8 +307,8 @@ func applyDocs(defs jsonschema.Definitions) error {
 	return nil
 }
 
-// ConfigSchema returns the JSON Schema (draft-07) of triage.yaml.
-func ConfigSchema() ([]byte, error) {
+// Schema returns the JSON Schema (draft-07) of triage.yaml.
+func Schema() ([]byte, error) {
 	r := &jsonschema.Reflector{
 		FieldNameTag:               "yaml",
 		RequiredFromJSONSchemaTags: true,

@@ -7,11 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/mailbox"
 )
 
 type runningAccount struct {
-	cfg    AccountConfig
+	cfg    config.AccountConfig
 	cancel context.CancelFunc
 	done   chan struct{}
 	events *accountEvents
@@ -34,10 +35,10 @@ func (ra *runningAccount) set(a *mailbox.Account) {
 
 // syncAccounts starts accounts that are new or changed and stops those that
 // were removed or changed; unchanged ones keep their connections.
-func (d *Daemon) syncAccounts(cfg *Config) {
+func (d *Daemon) syncAccounts(cfg *config.Config) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	want := map[string]AccountConfig{}
+	want := map[string]config.AccountConfig{}
 	for _, a := range cfg.Accounts {
 		want[a.Name] = a
 	}
@@ -65,7 +66,7 @@ func (d *Daemon) syncAccounts(cfg *Config) {
 	}
 }
 
-func (d *Daemon) startAccount(cfg *Config, a AccountConfig) error {
+func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error {
 	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics)
 	mc := mailbox.Config{
 		Name:               a.Name,

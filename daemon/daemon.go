@@ -2,7 +2,8 @@
 // per-message pipeline, and owns the admin HTTP server, the metrics, the
 // state store of handled ids, failover leases, hot reload of rules and
 // config, and graceful shutdown. It must not know MIME parsing (classifier),
-// rule syntax (rules) or a sink's protocol (queue).
+// rule syntax (rules), a sink's protocol (queue) or how triage.yaml is read
+// and checked (config).
 package daemon
 
 import (
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
@@ -46,7 +48,7 @@ type Daemon struct {
 	store    *Store
 	reloader *rules.Reloader
 
-	cfg    atomic.Pointer[Config]
+	cfg    atomic.Pointer[config.Config]
 	router atomic.Pointer[queue.Router]
 	buffer *mailbox.Buffer // fetched mail in memory, shared by every account
 	queues *queueStats
@@ -68,7 +70,7 @@ type Daemon struct {
 
 // New validates everything that can fail before any mail is touched: the
 // state store, the rules (load, lint, own tests, queue names) and the sinks.
-func New(cfg *Config, opts Options) (*Daemon, error) {
+func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}

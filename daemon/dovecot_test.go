@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/testkit"
@@ -138,7 +139,7 @@ log: {level: debug}
 
 func (e *e2e) run() {
 	e.t.Helper()
-	cfg, err := LoadConfig(e.cfgPath)
+	cfg, err := config.Load(e.cfgPath)
 	if err != nil {
 		e.t.Fatalf("config: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
@@ -101,7 +102,7 @@ func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome
 // reads and logs.
 type inFlight struct {
 	*mailbox.Message
-	cfg    *Config // one config for the whole message
+	cfg    *config.Config // one config for the whole message
 	start  time.Time
 	source string      // account/mailbox/uidvalidity/uid, kept beside the id in the state store
 	attrs  []slog.Attr // logged with every line about the message

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/triage-dev/triage/config"
 )
 
 var leaseKeyChars = regexp.MustCompile(`[^A-Za-z0-9_=-]`)
@@ -23,8 +24,8 @@ type leaser struct {
 	log    *slog.Logger
 }
 
-func newLeaser(ctx context.Context, cfg *Config, log *slog.Logger) (*leaser, error) {
-	lc := cfg.Lease.withDefaults()
+func newLeaser(ctx context.Context, cfg *config.Config, log *slog.Logger) (*leaser, error) {
+	lc := cfg.Lease.WithDefaults()
 	opts := []nats.Option{nats.Name("triage " + lc.Holder), nats.MaxReconnects(-1)}
 	if lc.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Resolve(lc.CredsFile)))

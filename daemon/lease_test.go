@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -114,7 +115,7 @@ func TestLeaseFailover(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	kv, err := js.KeyValue(context.Background(), defaultLeaseBucket)
+	kv, err := js.KeyValue(context.Background(), config.DefaultLeaseBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/rules"
 )
@@ -25,7 +26,7 @@ func (d *Daemon) validateRules(set *rules.Set) error {
 
 // queueProblems names, at the rule that sets it, every queue set can
 // produce that cfg does not define.
-func queueProblems(set *rules.Set, cfg *Config) fileerr.List {
+func queueProblems(set *rules.Set, cfg *config.Config) fileerr.List {
 	if cfg == nil {
 		return nil
 	}
@@ -50,7 +51,7 @@ func queueProblems(set *rules.Set, cfg *Config) fileerr.List {
 // ValidateRuleSet runs a rule set's own tests and checks its queue names
 // against cfg; the daemon and reload share it. Problems are positioned at
 // the rule or test that causes them.
-func ValidateRuleSet(set *rules.Set, cfg *Config) error {
+func ValidateRuleSet(set *rules.Set, cfg *config.Config) error {
 	problems := queueProblems(set, cfg)
 	for _, r := range set.RunTests(set.Tests, classifier.TestEnvFor(set)) {
 		if len(r.Failures) > 0 {
@@ -84,7 +85,7 @@ func (d *Daemon) onReload(r rules.ReloadResult) {
 // or stop, changed sinks are rebuilt; a broken file changes nothing.
 func (d *Daemon) ReloadConfig() error {
 	old := d.cfg.Load()
-	next, err := LoadConfig(old.Path)
+	next, err := config.Load(old.Path)
 	if err == nil && next.Rules != old.Rules {
 		err = fmt.Errorf("rules: changing the rules path needs a restart (was %q)", old.Rules)
 	}

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/queue"
 )
 
@@ -14,7 +15,7 @@ type sinkEntry struct {
 }
 
 // buildSinks (re)creates the sinks whose config changed and swaps in a new router.
-func (d *Daemon) buildSinks(cfg *Config) error {
+func (d *Daemon) buildSinks(cfg *config.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	next := map[string]sinkEntry{}

@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"golang.org/x/text/width"
 
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/queue"
@@ -107,16 +108,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("demo: example rules: %w", err)
 	}
-	cfg := &daemon.Config{
+	cfg := &config.Config{
 		Path:  filepath.Join(work, "triage.yaml"),
 		Rules: "rules.yaml",
-		Accounts: []daemon.AccountConfig{{
+		Accounts: []config.AccountConfig{{
 			Name: "demo", Addr: ln.Addr().String(), TLS: "none", Username: demoUser,
 			PasswordFile: "demo.password", Mailboxes: []string{"INBOX"},
 		}},
 		Queues:   map[string]queue.Config{},
 		StateDir: "state",
-		HTTP:     daemon.HTTPConfig{Listen: "127.0.0.1:0"},
+		HTTP:     config.HTTPConfig{Listen: "127.0.0.1:0"},
 	}
 	for _, q := range set.Queues() {
 		cfg.Queues[q] = queue.Config{Type: "file", Path: "tickets-" + q + ".jsonl"}

@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/faultproxy"
@@ -178,7 +179,7 @@ func mustProxy(t *testing.T, upstream string) *faultproxy.Proxy {
 // run starts the daemon in process.
 func (r *rig) run() {
 	r.t.Helper()
-	cfg, err := daemon.LoadConfig(filepath.Join(r.dir, "triage.yaml"))
+	cfg, err := config.Load(filepath.Join(r.dir, "triage.yaml"))
 	if err != nil {
 		r.t.Fatalf("config: %v", err)
 	}
