@@ -129,7 +129,7 @@ const (
 	DefaultLogFormat        = "text"
 	DefaultLeaseBucket      = "triage-leases"
 	DefaultLeaseTTL         = 15 * time.Second
-	MinLeaseTTL             = 3 * time.Second
+	MinLeaseTTL             = 3 * time.Second // the shortest lease.ttl accepted
 	maxConfigBytes          = 1 << 20
 )
 
