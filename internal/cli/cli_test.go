@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/triage-dev/triage/ticket"
 )
 
 const (
@@ -676,4 +679,103 @@ func TestReplay(t *testing.T) {
 			t.Errorf("exit %d stderr %q", code, errOut.String())
 		}
 	})
+}
+
+// TestReplayAgainst: a copy of the example rules that moves VPN to L1,
+// replayed against the originals, lists exactly the VPN mails.
+func TestReplayAgainst(t *testing.T) {
+	edited := copyExamples(t, t.TempDir())
+	src := string(readFile(t, edited))
+	const vpn = "set: {tier: L2, queue: systems, runbook: kb/vpn}"
+	if strings.Count(src, vpn) != 1 {
+		t.Fatal("examples/rules.yaml no longer holds the VPN rule this test edits")
+	}
+	// The rules' own VPN tests would refuse the edit: they go with it.
+	src = strings.Replace(src, vpn, strings.Replace(vpn, "L2", "L1", 1), 1)
+	src = strings.ReplaceAll(src, "expect: {tier: L2, priority: P3, queue: systems, runbook: kb/vpn", "expect: {tier: L1, priority: P3, queue: systems, runbook: kb/vpn")
+	writeFile(t, edited, src)
+	want := []string{"vpn-ru-koi8r.eml", "vpn-down.eml"} // by Date: 07:55Z, then 08:40Z
+
+	t.Run("text", func(t *testing.T) {
+		r := runMain(t, "", "replay", "--rules", edited, "--against", examplesRules, examplesMail)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		for _, line := range []string{"changes against rules version ", ": 2 of 36 classified messages", "  tier     L2→L1      2\n",
+			`2026-11-24T10:55:00+03:00  ivan.petrov@example.ru  "Не работает VPN из дома"  tier L2→L1`,
+			`2026-11-24T09:40:00+01:00  hannah.lee@example.com  "VPN keeps disconnecting when working from home"  tier L2→L1`} {
+			if !strings.Contains(r.stdout, line) {
+				t.Errorf("stdout lacks %q:\n%s", line, r.stdout)
+			}
+		}
+		if i, j := strings.Index(r.stdout, want[0]), strings.Index(r.stdout, want[1]); i < 0 || j < i {
+			t.Errorf("changed messages not oldest first:\n%s", r.stdout)
+		}
+	})
+
+	t.Run("json", func(t *testing.T) {
+		r := runMain(t, "", "replay", "--json", "--rules", edited, "--against", examplesRules, examplesMail)
+		var rep struct {
+			Transitions []transition `json:"transitions"`
+			Changes     []change     `json:"changes"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+			t.Fatalf("exit %d, %v\n%s", r.code, err, r.stdout)
+		}
+		if len(rep.Transitions) != 1 || rep.Transitions[0] != (transition{Field: "tier", From: "L2", To: "L1", Count: 2}) {
+			t.Errorf("transitions %+v", rep.Transitions)
+		}
+		if len(rep.Changes) != 2 {
+			t.Fatalf("changes %+v", rep.Changes)
+		}
+		for i, c := range rep.Changes {
+			wantOld := outcome{Tier: "L2", Priority: "P3", Queue: "systems", Action: "forward", Runbook: "kb/vpn"}
+			wantNew := wantOld
+			wantNew.Tier = "L1"
+			if filepath.Base(c.Message) != want[i] || c.Old != wantOld || c.New != wantNew {
+				t.Errorf("change %d: %+v", i, c)
+			}
+		}
+	})
+
+	t.Run("fail-on-change", func(t *testing.T) {
+		if r := runMain(t, "", "replay", "--fail-on-change", "--rules", edited, "--against", examplesRules, examplesMail); r.code != 1 {
+			t.Errorf("with changes: exit %d, want 1", r.code)
+		}
+		r := runMain(t, "", "replay", "--json", "--fail-on-change", "--rules", examplesRules, "--against", examplesRules, examplesMail)
+		if r.code != 0 || !strings.Contains(r.stdout, `"changes":[]`) {
+			t.Errorf("same rules: exit %d, want 0 and an empty changes array\n%s", r.code, r.stdout)
+		}
+		if r := runMain(t, "", "replay", "--fail-on-change", "--rules", examplesRules, examplesMail); r.code != 2 {
+			t.Errorf("--fail-on-change without --against: exit %d, want 2", r.code)
+		}
+	})
+}
+
+// TestReplayTickets: one ticket document per message, oldest first, with
+// received_at from the Date header.
+func TestReplayTickets(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "tickets.jsonl")
+	r := runMain(t, "", "replay", "--rules", examplesRules, "--tickets", out, examplesMail)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(string(readFile(t, out))), "\n")
+	if len(lines) != 36 {
+		t.Fatalf("%d tickets, want 36 (one per parseable message)", len(lines))
+	}
+	var prev time.Time
+	for i, l := range lines {
+		var tk ticket.Ticket
+		if err := json.Unmarshal([]byte(l), &tk); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if tk.ID == "" || tk.Class.RulesVersion == "" || tk.Class.Tier == "" {
+			t.Errorf("line %d: incomplete ticket %s", i+1, l)
+		}
+		if tk.ReceivedAt.Before(prev) {
+			t.Errorf("line %d: received_at %v before the previous %v", i+1, tk.ReceivedAt, prev)
+		}
+		prev = tk.ReceivedAt
+	}
 }

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sort"
+	"time"
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/rules"
@@ -36,6 +39,12 @@ type replayReport struct {
 	Action       []bucket       `json:"action"`
 	Rules        []bucket       `json:"rules"` // every rule in file order, with its hits
 	Errors       []messageError `json:"errors,omitempty"`
+
+	// With --against: the old rules' version, per-field transitions and
+	// every changed message, oldest first.
+	AgainstVersion string        `json:"against_rules_version,omitempty"`
+	Transitions    *[]transition `json:"transitions,omitempty"`
+	Changes        *[]change     `json:"changes,omitempty"`
 }
 
 type bucket struct {
@@ -88,57 +97,132 @@ func (t *tally) add(c ticket.Classification) {
 	t.queue[c.Queue]++
 }
 
+const replayUsage = `replay --rules RULES [--json] [--account A] [--mailbox M]
+       [--against OLD_RULES [--fail-on-change]] [--tickets FILE] SOURCE
+
+Messages are handled in the order of their Date headers, oldest first, for
+every kind of SOURCE (Maildir, mbox file, folder of .eml); mail without a
+Date counts as oldest. Each ticket's received_at is its Date.`
+
+// replayRun is one replay: the rules, the optional old rules, and where
+// tickets go.
+type replayRun struct {
+	c        *classifier.Classifier
+	set, old *rules.Set
+	meta     classifier.Meta
+	tally    *tally
+	diff     diffTally
+	tickets  *json.Encoder
+}
+
 func runReplay(ctx context.Context, s Streams, args []string) int {
-	const usage = "replay --rules RULES [--json] [--account A] [--mailbox M] SOURCE"
-	fs := newFlagSet(s, "replay", usage)
+	fs := newFlagSet(s, "replay", replayUsage)
 	mf := addMailFlags(fs)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	against := fs.String("against", "", "old rules file or directory: also list what the new rules decide differently")
+	failOnChange := fs.Bool("fail-on-change", false, "with --against: exit 1 when any decision changed")
+	ticketsPath := fs.String("tickets", "", "write one ticket document per message (JSON Lines), as the daemon would forward it")
 	pos, code, ok := parseOrExit(fs, args)
 	if !ok {
 		return code
 	}
-	if *mf.rules == "" {
+	switch {
+	case *mf.rules == "":
 		return usageError(fs, "--rules is required")
-	}
-	if len(pos) != 1 {
+	case len(pos) != 1:
 		return usageError(fs, "want exactly one SOURCE (Maildir, mbox file or folder of .eml)")
+	case *failOnChange && *against == "":
+		return usageError(fs, "--fail-on-change needs --against")
 	}
 	source := pos[0]
-	set, ok := loadRules(s.Err, "replay", *mf.rules)
-	if !ok {
+	run := &replayRun{c: classifier.New(), meta: mf.meta(), tally: newTally()}
+	if run.set, ok = loadRules(s.Err, "replay", *mf.rules); !ok {
 		return exitFail
+	}
+	if *against != "" {
+		if run.old, ok = loadRules(s.Err, "replay", *against); !ok {
+			return exitFail
+		}
 	}
 	format, err := detectFormat(source)
+	if err == nil && *ticketsPath != "" {
+		var f *os.File
+		if f, err = os.Create(*ticketsPath); err == nil {
+			defer f.Close()
+			w := bufio.NewWriter(f)
+			defer w.Flush()
+			run.tickets = json.NewEncoder(w)
+			run.tickets.SetEscapeHTML(false)
+		}
+	}
+	if err == nil {
+		err = eachMessageByDate(ctx, source, format, messageDate, run.message)
+	}
 	if err != nil {
 		fmt.Fprintf(s.Err, "triage replay: %v\n", err)
 		return exitFail
 	}
-
-	c := classifier.New()
-	meta := mf.meta()
-	t := newTally()
-	err = eachMessage(ctx, source, format, func(m sourceMessage) error {
-		t.messages++
-		if m.Err != nil {
-			t.fail(m.Name, m.Err)
-			return nil
-		}
-		ticket, err := c.Classify(set, m.Raw, meta)
-		if err != nil {
-			t.fail(m.Name, err)
-			return nil
-		}
-		t.add(ticket.Class)
-		return nil
-	})
-	if err != nil {
-		fmt.Fprintf(s.Err, "triage replay: %v\n", err)
-		return exitFail
-	}
-
-	r := t.report(set)
+	r := run.tally.report(run.set)
 	r.Source, r.Format = source, format
-	if *asJSON {
+	if run.old != nil {
+		r.AgainstVersion = run.old.Version
+		ts, cs := run.diff.transitions(), run.diff.changes
+		r.Transitions, r.Changes = &ts, &cs
+		if cs == nil {
+			*r.Changes = []change{}
+		}
+	}
+	if code := printReplay(s, r, *asJSON); code != exitOK {
+		return code
+	}
+	if *failOnChange && len(run.diff.changes) > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// messageDate is a message's Date header, zero when it has none.
+func messageDate(raw []byte) time.Time {
+	m, err := classifier.Decode(raw, classifier.DecodeOptions{})
+	if err != nil {
+		return time.Time{}
+	}
+	return m.Date
+}
+
+// message classifies one message with the rules (and the old rules).
+func (r *replayRun) message(m sourceMessage) error {
+	r.tally.messages++
+	if m.Err != nil {
+		r.tally.fail(m.Name, m.Err)
+		return nil
+	}
+	meta := r.meta
+	meta.ReceivedAt = messageDate(m.Raw)
+	t, err := r.c.Classify(r.set, m.Raw, meta)
+	if err != nil {
+		r.tally.fail(m.Name, err)
+		return nil
+	}
+	r.tally.add(t.Class)
+	if r.tickets != nil {
+		if err := r.tickets.Encode(t); err != nil {
+			return fmt.Errorf("write tickets: %w", err)
+		}
+	}
+	if r.old == nil {
+		return nil
+	}
+	old, err := r.c.Classify(r.old, m.Raw, meta)
+	if err != nil {
+		return nil // the new rules' decoder took it; the old one sees the same bytes
+	}
+	r.diff.add(m.Name, meta.ReceivedAt, old, t)
+	return nil
+}
+
+func printReplay(s Streams, r replayReport, asJSON bool) int {
+	if asJSON {
 		enc := json.NewEncoder(s.Out)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(r); err != nil {
@@ -148,6 +232,9 @@ func runReplay(ctx context.Context, s Streams, args []string) int {
 		return exitOK
 	}
 	writeReport(s.Out, r)
+	if r.Changes != nil {
+		writeDiff(s.Out, r.AgainstVersion, r.Classified, *r.Transitions, *r.Changes)
+	}
 	return exitOK
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // maxMessageBytes bounds one message read by explain and replay; larger
@@ -169,4 +170,51 @@ func readMessage(r io.Reader) ([]byte, error) {
 		return nil, errMessageTooLarge
 	}
 	return raw, nil
+}
+
+// eachMessageByDate is eachMessage in the order of the messages' Date
+// headers, oldest first (source order among equal or missing dates, which
+// count as oldest). It reads the source twice: once for the dates, once
+// for the messages, holding back only those that arrive before their turn,
+// so a source already in date order costs one message of memory.
+func eachMessageByDate(ctx context.Context, path, format string, dateOf func([]byte) time.Time, fn func(sourceMessage) error) error {
+	type key struct {
+		seq  int
+		date time.Time
+	}
+	var keys []key
+	err := eachMessage(ctx, path, format, func(m sourceMessage) error {
+		k := key{seq: len(keys)}
+		if m.Err == nil {
+			k.date = dateOf(m.Raw)
+		}
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return keys[i].date.Before(keys[j].date) })
+	pending := map[int]sourceMessage{}
+	next, seq := 0, 0
+	err = eachMessage(ctx, path, format, func(m sourceMessage) error {
+		pending[seq] = m
+		seq++
+		for next < len(keys) {
+			m, ok := pending[keys[next].seq]
+			if !ok {
+				return nil
+			}
+			delete(pending, keys[next].seq)
+			next++
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && next < len(keys) {
+		err = fmt.Errorf("%s changed while it was read", path)
+	}
+	return err
 }

@@ -751,6 +751,14 @@ func (s *Server) Count(t testing.TB, mailbox string) int {
 	return n
 }
 
+// CountWithout returns the number of messages in mailbox that lack keyword
+// (doveadm search: cheap enough to poll, unlike a full FETCH).
+func (s *Server) CountWithout(t testing.TB, mailbox, keyword string) int {
+	t.Helper()
+	out := s.Doveadm(t, "-f", "flow", "search", "-u", s.User, "mailbox", mailbox, "UNKEYWORD", keyword)
+	return strings.Count(out, "\n")
+}
+
 // CPUTime is the CPU time (user + system) Dovecot has used so far: every
 // live process of its process group plus the children its master reaped.
 // Benchmarks compare it with the client's to show where the cores went.

@@ -128,6 +128,10 @@ func SumMetric(exposition, name string, match map[string]string) (float64, error
 	return SumFamilies(fams, name, match), nil
 }
 
+// FullSize reports whether TRIAGE_FULL=1 asks a suite for its full sizes
+// rather than the smaller ones CI runs.
+func FullSize() bool { return os.Getenv("TRIAGE_FULL") == "1" }
+
 // WaitFor polls cond every 20 ms for at most limit, failing t on timeout.
 func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -284,4 +288,29 @@ func RunWithTriage(m *testing.M, race bool, bin *string) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// Account is one IMAP account of a test triage.yaml: a plaintext server,
+// the INBOX only, the password in the environment variable PasswordEnv, and
+// a first reconnect after 100 ms and a retry backoff of 200 ms.
+type Account struct {
+	Name, Addr, User, PasswordEnv string
+	ReconnectMax                  time.Duration // longest delay between reconnects
+	Timeout                       time.Duration // per IMAP command
+}
+
+// YAML is a triage.yaml `accounts:` section holding only a.
+func (a Account) YAML() string {
+	return fmt.Sprintf(`accounts:
+  - name: %s
+    addr: %s
+    tls: none
+    username: %s
+    password_env: %s
+    mailboxes: [INBOX]
+    reconnect_min: 100ms
+    reconnect_max: %s
+    retry_backoff: 200ms
+    timeout: %s
+`, a.Name, a.Addr, a.User, a.PasswordEnv, a.ReconnectMax, a.Timeout)
 }

@@ -1,6 +1,9 @@
 package testkit
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestSumMetric(t *testing.T) {
 	const body = `# TYPE triage_tickets_total counter
@@ -52,5 +55,27 @@ func TestWithMessageID(t *testing.T) {
 				t.Errorf("got %q\nwant %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAccountYAML(t *testing.T) {
+	got := Account{
+		Name: "helpdesk", Addr: "127.0.0.1:1143", User: "ann", PasswordEnv: "PW",
+		ReconnectMax: 500 * time.Millisecond, Timeout: time.Minute,
+	}.YAML()
+	want := `accounts:
+  - name: helpdesk
+    addr: 127.0.0.1:1143
+    tls: none
+    username: ann
+    password_env: PW
+    mailboxes: [INBOX]
+    reconnect_min: 100ms
+    reconnect_max: 500ms
+    retry_backoff: 200ms
+    timeout: 1m0s
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

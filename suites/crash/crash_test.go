@@ -5,7 +5,7 @@
 //
 //	go test -race ./suites/crash/
 //
-// Full size of the issue (5,000 messages, 20 SIGKILLs):
+// Full size (5,000 messages, 20 SIGKILLs):
 //
 //	TRIAGE_FULL=1 go test -race -timeout 30m -v ./suites/crash/
 //
@@ -18,10 +18,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -124,24 +124,16 @@ func (r *streamReader) stored(t *testing.T) uint64 {
 // accountYAML is the suite's account on srv, with reconnect and retry
 // timings fast enough for a test.
 func accountYAML(srv *dovecottest.Server) string {
-	return fmt.Sprintf(`accounts:
-  - name: helpdesk
-    addr: %s
-    tls: none
-    username: %s
-    password_env: %s
-    mailboxes: [INBOX]
-    reconnect_min: 100ms
-    reconnect_max: 500ms
-    retry_backoff: 200ms
-    timeout: 10s
-`, srv.Addr(), srv.User, crashPasswordEnv)
+	return testkit.Account{
+		Name: "helpdesk", Addr: srv.Addr(), User: srv.User, PasswordEnv: crashPasswordEnv,
+		ReconnectMax: 500 * time.Millisecond, Timeout: 10 * time.Second,
+	}.YAML()
 }
 
-// crashConfig writes triage.yaml for the crash suite.
-func crashConfig(t *testing.T, dir string, srv *dovecottest.Server, natsURL string) string {
+// crashConfig is triage.yaml for the crash suite.
+func crashConfig(t *testing.T, srv *dovecottest.Server, natsURL string) string {
 	t.Helper()
-	cfg := fmt.Sprintf(`rules: rules.yaml
+	return fmt.Sprintf(`rules: rules.yaml
 %squeues:
   helpdesk: {type: file, path: out/helpdesk.jsonl}
   systems: {type: file, path: out/systems.jsonl}
@@ -152,11 +144,6 @@ state_dir: state
 shutdown_timeout: %s
 log: {level: info}
 `, accountYAML(srv), natsURL, streamName, natsURL, streamName, testkit.FreeAddr(t), shutdownTimeout)
-	path := filepath.Join(dir, "triage.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // acked returns every ticket id the sinks hold now, by queue.
@@ -181,13 +168,30 @@ func (c *crashRun) acked(t *testing.T) map[string]map[string][]sinkEntry {
 	return out
 }
 
+// crashRun is the crash suite's rig with the JetStream stream its daemon
+// forwards to.
 type crashRun struct {
-	dir    string
-	srv    *dovecottest.Server
+	*rig
 	stream *streamReader
-	mails  []mail
-	byKey  map[string]*mail
-	logs   []string
+}
+
+// newCrashRun seeds a backlog of n mails and writes the config of a daemon
+// forwarding to JSON Lines files and a fresh JetStream stream.
+func newCrashRun(t *testing.T, n int) *crashRun {
+	t.Helper()
+	began := time.Now()
+	// Every 100th mail has no header at all: the quarantine path runs
+	// under the kills too.
+	c := &crashRun{rig: newRig(t, "crash-imap-pw-8e2c4a6b1d", "crash", n)}
+	t.Logf("backlog of %d messages seeded in %v", n, time.Since(began).Round(time.Millisecond))
+	if err := os.MkdirAll(filepath.Join(c.dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ns := testkit.StartNATS(t)
+	// The duplicate window outlasts the test: every re-publish is caught.
+	c.stream = newStream(t, ns.ClientURL(), 2*time.Hour)
+	c.writeConfig(t, crashConfig(t, c.srv, ns.ClientURL()))
+	return c
 }
 
 // checkDoneForwarded is the delivery guarantee at any moment: every INBOX
@@ -195,24 +199,7 @@ type crashRun struct {
 func (c *crashRun) checkDoneForwarded(t *testing.T, when string) {
 	t.Helper()
 	acked := c.acked(t)
-	early := 0
-	for _, m := range c.srv.Fetch(t, "INBOX") {
-		if !m.HasFlag(doneKeyword) {
-			continue
-		}
-		k := mailKey(m.Raw)
-		want, ok := c.byKey[k]
-		if !ok {
-			t.Errorf("%s: unknown message %q in INBOX", when, k)
-			continue
-		}
-		if want.action == "forward" && len(acked[want.id]) == 0 {
-			early++
-			if early <= 5 {
-				t.Errorf("%s: %s (uid %d, ticket %s, queue %s) is marked done but no sink has its ticket", when, k, m.UID, want.id, want.queue)
-			}
-		}
-	}
+	early := c.doneUnacked(t, func(id string) bool { return len(acked[id]) > 0 }, when, "no sink has its ticket")
 	if early > 5 {
 		t.Errorf("%s: %d messages marked done before their sink acknowledged them", when, early)
 	}
@@ -223,104 +210,20 @@ func (c *crashRun) checkDoneForwarded(t *testing.T, when string) {
 // and checks at-least-once delivery with stable ids and exactly-once
 // storage in JetStream.
 func TestCrashSuite(t *testing.T) {
-	// 10 kills at CI size (the issue asks ≥ 5): a kill must land in a
-	// window of a few milliseconds to expose a mark-done-too-early bug.
+	// 10 kills at CI size, 20 at full size: a kill must land in a window
+	// of a few milliseconds to expose a mark-done-too-early bug, so every
+	// kill more is another chance to catch one.
 	n, wantKills := 1000, 10
-	if fullSize() {
+	if testkit.FullSize() {
 		n, wantKills = 5000, 20
 	}
 	rnd := seeded(t)
-	began := time.Now()
-	srv := dovecottest.Start(t, dovecottest.WithPassword("crash-imap-pw-8e2c4a6b1d"))
-	dir := t.TempDir()
-	writeExamples(t, dir)
-	if err := os.MkdirAll(filepath.Join(dir, "out"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// Every 100th mail has no header at all: the quarantine path runs
-	// under the kills too.
-	mails := backlog(t, filepath.Join(dir, "rules.yaml"), "crash", n, 100)
-	seed(t, srv, mails)
-	c := &crashRun{dir: dir, srv: srv, mails: mails, byKey: map[string]*mail{}}
-	for i := range mails {
-		c.byKey[mails[i].key] = &mails[i]
-	}
-	ns := testkit.StartNATS(t)
-	// The duplicate window outlasts the test: every re-publish is caught.
-	c.stream = newStream(t, ns.ClientURL(), 2*time.Hour)
-	cfg := crashConfig(t, dir, srv, ns.ClientURL())
-	env := []string{crashPasswordEnv + "=" + srv.Password}
-	t.Logf("backlog of %d messages seeded in %v", n, time.Since(began).Round(time.Millisecond))
+	c := newCrashRun(t, n)
 
-	// Kill points: mostly after a random number of handled messages this
-	// run, spread so that the kills cover the whole backlog, sometimes at a
-	// random time from process start (startup, connect, first fetch).
-	kills, idleKills := 0, 0
-	var handledAtKill []int64
 	drainStart := time.Now()
-	for kills < wantKills {
-		logPath := filepath.Join(dir, fmt.Sprintf("run-%02d.log", kills))
-		c.logs = append(c.logs, logPath)
-		p := startTriage(t, cfg, logPath, env...)
-		if rnd.IntN(4) == 0 {
-			time.Sleep(time.Duration(rnd.Int64N(int64(1500 * time.Millisecond))))
-		} else {
-			maxK := max(2, 2*undone(t, srv, doneKeyword)/(wantKills-kills+1))
-			k := int64(1 + rnd.IntN(maxK))
-			deadline := time.Now().Add(10 * time.Second)
-			for p.handled.Load() < k && time.Now().Before(deadline) {
-				select {
-				case <-p.exited:
-					t.Fatalf("run %d: triage exited by itself (%v):\n%s", kills, p.err, p.log.lastLines())
-				case <-time.After(2 * time.Millisecond):
-				}
-			}
-			if p.handled.Load() < k {
-				idleKills++ // the backlog ran dry before this kill point
-			}
-			time.Sleep(time.Duration(rnd.Int64N(int64(30 * time.Millisecond))))
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("run %d: triage exited by itself (%v):\n%s", kills, p.err, p.log.lastLines())
-		default:
-		}
-		p.kill(t)
-		kills++
-		handledAtKill = append(handledAtKill, p.handled.Load())
-		c.checkDoneForwarded(t, fmt.Sprintf("after kill %d", kills))
-		if t.Failed() {
-			t.Fatalf("stopping after kill %d; daemon log %s:\n%s", kills, logPath, p.log.lastLines())
-		}
-	}
-	left := undone(t, srv, doneKeyword)
-	t.Logf("%d kills; handled per run before the kill: %v; %d INBOX messages undone before the final run", kills, handledAtKill, left)
-
+	kills, idleKills := c.killRuns(t, rnd, wantKills)
 	// A final clean run finishes the backlog and stops gracefully.
-	logPath := filepath.Join(dir, "run-final.log")
-	c.logs = append(c.logs, logPath)
-	p := startTriage(t, cfg, logPath, env...)
-	quarantined := 0
-	for _, m := range mails {
-		if m.action == "quarantine" {
-			quarantined++
-		}
-	}
-	limit := 2 * time.Minute
-	if fullSize() {
-		limit = 10 * time.Minute
-	}
-	deadline := time.Now().Add(limit)
-	for undone(t, srv, doneKeyword) > 0 || srv.Count(t, "Triage/Quarantine") < quarantined {
-		if time.Now().After(deadline) {
-			t.Fatalf("backlog not drained %v after the last kill (%d undone):\n%s", limit, undone(t, srv, doneKeyword), p.log.lastLines())
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("final run: triage exited by itself (%v):\n%s", p.err, p.log.lastLines())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	p := c.finalRun(t)
 	drained := time.Since(drainStart)
 	took := p.terminate(t, shutdownTimeout+exitMargin)
 	if p.err != nil {
@@ -330,49 +233,148 @@ func TestCrashSuite(t *testing.T) {
 	c.verify(t, kills, idleKills, drained)
 }
 
+// killRuns starts the daemon and SIGKILLs it wantKills times, checking the
+// delivery guarantee after each kill. It returns the number of kills and
+// how many of them came after the backlog ran dry.
+func (c *crashRun) killRuns(t *testing.T, rnd *rand.Rand, wantKills int) (kills, idleKills int) {
+	t.Helper()
+	var handledAtKill []int64
+	for kills < wantKills {
+		p := c.start(t, fmt.Sprintf("run-%02d.log", kills))
+		if c.waitKillPoint(t, p, rnd, kills, wantKills) {
+			idleKills++ // the backlog ran dry before this kill point
+		}
+		p.failIfExited(t, fmt.Sprintf("run %d", kills))
+		p.kill(t)
+		kills++
+		handledAtKill = append(handledAtKill, p.handled.Load())
+		c.checkDoneForwarded(t, fmt.Sprintf("after kill %d", kills))
+		if t.Failed() {
+			t.Fatalf("stopping after kill %d; daemon log %s:\n%s", kills, c.logs[len(c.logs)-1], p.log.lastLines())
+		}
+	}
+	t.Logf("%d kills; handled per run before the kill: %v; %d INBOX messages undone before the final run", kills, handledAtKill, c.undone(t))
+	return kills, idleKills
+}
+
+// waitKillPoint waits for the moment to kill p, the run numbered run of
+// wantKills: mostly after a random number of handled messages this run,
+// spread so that the kills cover the whole backlog, sometimes at a random
+// time from process start (startup, connect, first fetch). It reports
+// whether the backlog ran dry before the kill point.
+func (c *crashRun) waitKillPoint(t *testing.T, p *proc, rnd *rand.Rand, run, wantKills int) (dry bool) {
+	t.Helper()
+	if rnd.IntN(4) == 0 {
+		time.Sleep(time.Duration(rnd.Int64N(int64(1500 * time.Millisecond))))
+		return false
+	}
+	maxK := max(2, 2*c.undone(t)/(wantKills-run+1))
+	k := int64(1 + rnd.IntN(maxK))
+	deadline := time.Now().Add(10 * time.Second)
+	for p.handled.Load() < k && time.Now().Before(deadline) {
+		p.sleep(t, 2*time.Millisecond, fmt.Sprintf("run %d", run))
+	}
+	dry = p.handled.Load() < k
+	time.Sleep(time.Duration(rnd.Int64N(int64(30 * time.Millisecond))))
+	return dry
+}
+
+// finalRun starts the daemon once more and waits until it has drained the
+// backlog; it returns the running process.
+func (c *crashRun) finalRun(t *testing.T) *proc {
+	t.Helper()
+	p := c.start(t, "run-final.log")
+	limit := 2 * time.Minute
+	if testkit.FullSize() {
+		limit = 10 * time.Minute
+	}
+	deadline := time.Now().Add(limit)
+	for !c.drained(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog not drained %v after the last kill (%d undone):\n%s", limit, c.undone(t), p.log.lastLines())
+		}
+		p.sleep(t, 100*time.Millisecond, "final run")
+	}
+	return p
+}
+
 // verify checks the end state of the crash suite and prints its figures.
 func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Duration) {
 	t.Helper()
-	// On the server: each message exactly once, done, where the rules say.
-	st := readServer(t, c.srv, serverFolders, doneKeyword)
-	if st.total != len(c.mails) {
-		t.Errorf("the server holds %d messages, want %d (a message was copied or lost)", st.total, len(c.mails))
+	dropLeftInInbox := c.verifyServer(t)
+	f := c.verifySinks(t)
+	c.verifyFileMessageIDs(t)
+	natsDups := c.verifyStream(t, f.natsWant)
+	if f.lost > 0 {
+		t.Errorf("%d forwarded messages lost", f.lost)
 	}
-	dropLeftInInbox := 0
+	redeliveries := len(grepLogs(t, c.logs, "outcome=redelivery"))
+	checkNoRaces(t, c.logs)
+	t.Logf("FIGURES messages=%d kills=%d (backlog dry at %d) lost=%d file_forwards=%d file_duplicates=%d nats_tickets=%d jetstream_duplicates_stored=%d redeliveries_skipped=%d drop_left_in_inbox=%d drain=%v",
+		len(c.mails), kills, idleKills, f.lost, f.fileLines, f.fileLines-f.fileIDs, f.natsWant, natsDups, redeliveries, dropLeftInInbox, drained.Round(time.Millisecond))
+}
+
+// verifyServer checks that the server holds each message exactly once,
+// done, where the rules say. It returns how many dropped mails were marked
+// done in the INBOX instead of filed.
+func (c *crashRun) verifyServer(t *testing.T) (dropLeftInInbox int) {
+	t.Helper()
+	st := c.readServer(t)
 	for _, m := range c.mails {
 		locs := st.where[m.key]
 		if len(locs) != 1 {
 			t.Errorf("%s is in %v, want exactly one folder", m.key, locs)
 			continue
 		}
-		loc := locs[0]
-		switch m.action {
-		case "forward":
-			if loc != "INBOX+done" {
-				t.Errorf("forwarded %s is in %s, want INBOX marked %s", m.key, loc, doneKeyword)
-			}
-		case "drop":
-			switch loc {
-			case m.folder:
-			case "INBOX+done":
-				// Done but never filed: a moved message must be marked
-				// done by the move alone.
-				dropLeftInInbox++
-				t.Errorf("dropped %s is marked done in INBOX but was never filed in %s", m.key, m.folder)
-			default:
-				t.Errorf("dropped %s is in %s, want %s", m.key, loc, m.folder)
-			}
-		case "quarantine":
-			if loc != "Triage/Quarantine" {
-				t.Errorf("unparseable %s is in %s, want Triage/Quarantine", m.key, loc)
-			}
+		if !checkLocation(t, m, locs[0]) {
+			dropLeftInInbox++
 		}
 	}
+	return dropLeftInInbox
+}
 
-	// In the sinks: every forwarded mail at least once, in its queue's
-	// sink, every copy with the same id; nothing else.
+// checkLocation checks that m sits in loc where the rules put it. It
+// returns false for a dropped mail marked done in the INBOX but never filed.
+func checkLocation(t *testing.T, m mail, loc string) bool {
+	t.Helper()
+	switch m.action {
+	case "forward":
+		if loc != "INBOX+done" {
+			t.Errorf("forwarded %s is in %s, want INBOX marked %s", m.key, loc, doneKeyword)
+		}
+	case "drop":
+		switch loc {
+		case m.folder:
+		case "INBOX+done":
+			// Done but never filed: a moved message must be marked
+			// done by the move alone.
+			t.Errorf("dropped %s is marked done in INBOX but was never filed in %s", m.key, m.folder)
+			return false
+		default:
+			t.Errorf("dropped %s is in %s, want %s", m.key, loc, m.folder)
+		}
+	case "quarantine":
+		if loc != "Triage/Quarantine" {
+			t.Errorf("unparseable %s is in %s, want Triage/Quarantine", m.key, loc)
+		}
+	}
+	return true
+}
+
+// sinkFigures count what the sinks hold of the forwarded mails.
+type sinkFigures struct {
+	lost      int // forwarded mails in no sink
+	fileLines int // JSON Lines written
+	fileIDs   int // distinct tickets in the files
+	natsWant  int // forwarded mails whose queue is in JetStream
+}
+
+// verifySinks checks that every forwarded mail is at least once in its
+// queue's sink, every copy with the same id, and nothing else is.
+func (c *crashRun) verifySinks(t *testing.T) sinkFigures {
+	t.Helper()
 	acked := c.acked(t)
-	lost, fileLines, fileIDs, natsWant := 0, 0, 0, 0
+	var f sinkFigures
 	for _, m := range c.mails {
 		got := acked[m.id]
 		delete(acked, m.id)
@@ -382,36 +384,49 @@ func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Durat
 			}
 			continue
 		}
-		sink := m.queue
-		if slices.Contains(natsQueues, m.queue) {
-			sink = "nats"
-			natsWant++
-		}
-		if len(got[sink]) == 0 {
-			lost++
-			if lost <= 10 {
-				t.Errorf("LOST: %s (ticket %s, queue %s) is in no sink", m.key, m.id, m.queue)
-			}
-		}
-		for s, entries := range got {
-			if s != sink {
-				t.Errorf("%s went to %s, want %s", m.key, s, sink)
-			}
-			if s != "nats" {
-				fileLines += len(entries)
-				fileIDs++
-			}
-			for _, e := range entries {
-				if e.MessageID != m.key || e.Queue != m.queue || e.UID != entries[0].UID {
-					t.Errorf("copies of %s differ: %+v vs %+v", m.key, e, entries[0])
-				}
-			}
-		}
+		f.checkForward(t, m, got)
 	}
 	for id := range acked {
 		t.Errorf("a sink holds ticket %s, which is no backlog message's id", id)
 	}
-	// Duplicates by Message-ID: each Message-ID maps to one ticket id.
+	return f
+}
+
+// checkForward checks what the sinks hold of forwarded mail m (got: sink →
+// copies) and counts it in f.
+func (f *sinkFigures) checkForward(t *testing.T, m mail, got map[string][]sinkEntry) {
+	t.Helper()
+	sink := m.queue
+	if slices.Contains(natsQueues, m.queue) {
+		sink = "nats"
+		f.natsWant++
+	}
+	if len(got[sink]) == 0 {
+		f.lost++
+		if f.lost <= 10 {
+			t.Errorf("LOST: %s (ticket %s, queue %s) is in no sink", m.key, m.id, m.queue)
+		}
+	}
+	for s, entries := range got {
+		if s != sink {
+			t.Errorf("%s went to %s, want %s", m.key, s, sink)
+		}
+		if s != "nats" {
+			f.fileLines += len(entries)
+			f.fileIDs++
+		}
+		for _, e := range entries {
+			if e.MessageID != m.key || e.Queue != m.queue || e.UID != entries[0].UID {
+				t.Errorf("copies of %s differ: %+v vs %+v", m.key, e, entries[0])
+			}
+		}
+	}
+}
+
+// verifyFileMessageIDs checks for duplicates by Message-ID in the files:
+// each Message-ID maps to one ticket id.
+func (c *crashRun) verifyFileMessageIDs(t *testing.T) {
+	t.Helper()
 	byMsgID := map[string]map[string]bool{}
 	for _, q := range fileQueues {
 		for _, e := range readJSONL(t, filepath.Join(c.dir, "out", q+".jsonl")) {
@@ -421,15 +436,14 @@ func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Durat
 			byMsgID[e.MessageID][e.ID] = true
 		}
 	}
-	for mid, ids := range byMsgID {
-		if len(ids) != 1 {
-			t.Errorf("Message-ID %s was forwarded under %d ticket ids", mid, len(ids))
-		}
-	}
+	checkOneTicketPerMessageID(t, byMsgID)
+}
 
-	// JetStream: each id stored exactly once.
+// verifyStream checks that JetStream stored each id exactly once, natsWant
+// in all. It returns how many duplicates it stored.
+func (c *crashRun) verifyStream(t *testing.T, natsWant int) (natsDups int) {
+	t.Helper()
 	stored := c.stream.stored(t)
-	natsDups := 0
 	for id, k := range c.stream.msgIDs {
 		if k > 1 {
 			natsDups += k - 1
@@ -439,14 +453,5 @@ func (c *crashRun) verify(t *testing.T, kills, idleKills int, drained time.Durat
 	if stored != uint64(natsWant) || len(c.stream.msgIDs) != natsWant {
 		t.Errorf("JetStream holds %d messages (%d distinct ids), want %d", stored, len(c.stream.msgIDs), natsWant)
 	}
-	if lost > 0 {
-		t.Errorf("%d forwarded messages lost", lost)
-	}
-	redeliveries := len(grepLogs(t, c.logs, "outcome=redelivery"))
-	races := grepLogs(t, c.logs, "DATA RACE")
-	if len(races) > 0 {
-		t.Errorf("the daemon reported data races:\n%s", strings.Join(races, "\n"))
-	}
-	t.Logf("FIGURES messages=%d kills=%d (backlog dry at %d) lost=%d file_forwards=%d file_duplicates=%d nats_tickets=%d jetstream_duplicates_stored=%d redeliveries_skipped=%d drop_left_in_inbox=%d drain=%v",
-		len(c.mails), kills, idleKills, lost, fileLines, fileLines-fileIDs, natsWant, natsDups, redeliveries, dropLeftInInbox, drained.Round(time.Millisecond))
+	return natsDups
 }

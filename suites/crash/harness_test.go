@@ -35,9 +35,6 @@ func TestMain(m *testing.M) {
 	os.Exit(testkit.RunWithTriage(m, testkit.RaceEnabled, &triageBin))
 }
 
-// fullSize reports whether TRIAGE_FULL=1 asks for the full sizes.
-func fullSize() bool { return os.Getenv("TRIAGE_FULL") == "1" }
-
 // seeded returns the test's random source; TRIAGE_SEED replays a run.
 func seeded(t *testing.T) *rand.Rand {
 	t.Helper()
@@ -169,13 +166,16 @@ type serverState struct {
 	total int
 }
 
-func readServer(t *testing.T, srv *dovecottest.Server, folders []string, keyword string) serverState {
+// readServer reads where every message sits on the server, in every
+// folder a message can end up in, and fails t unless the server holds as
+// many messages as the backlog.
+func (r *rig) readServer(t *testing.T) serverState {
 	t.Helper()
 	st := serverState{where: map[string][]string{}}
-	for _, f := range folders {
-		for _, m := range srv.Fetch(t, f) {
+	for _, f := range serverFolders {
+		for _, m := range r.srv.Fetch(t, f) {
 			loc := f
-			if f == "INBOX" && m.HasFlag(keyword) {
+			if f == "INBOX" && m.HasFlag(doneKeyword) {
 				loc += "+done"
 			}
 			k := mailKey(m.Raw)
@@ -183,15 +183,127 @@ func readServer(t *testing.T, srv *dovecottest.Server, folders []string, keyword
 			st.total++
 		}
 	}
+	if st.total != len(r.mails) {
+		t.Errorf("the server holds %d messages, want %d (a message was copied or lost)", st.total, len(r.mails))
+	}
 	return st
 }
 
-// undone counts INBOX messages without the done keyword (doveadm: cheap
-// enough to poll, unlike a full FETCH).
-func undone(t *testing.T, srv *dovecottest.Server, keyword string) int {
+// rig is a private Dovecot whose INBOX holds a generated backlog, and the
+// directory that holds the daemon's config, the example rules and the logs
+// of its runs.
+type rig struct {
+	srv   *dovecottest.Server
+	dir   string
+	mails []mail
+	byKey map[string]*mail // by mail key
+	cfg   string           // path of triage.yaml, once written
+	env   []string         // the daemon's extra environment
+	logs  []string         // log files of the runs so far
+}
+
+// newRig starts Dovecot with the IMAP password password and seeds n
+// backlog mails named after prefix, every 100th of them unparseable.
+func newRig(t *testing.T, password, prefix string, n int) *rig {
 	t.Helper()
-	out := srv.Doveadm(t, "-f", "flow", "search", "-u", srv.User, "mailbox", "INBOX", "UNKEYWORD", keyword)
-	return strings.Count(out, "\n")
+	srv := dovecottest.Start(t, dovecottest.WithPassword(password))
+	r := &rig{srv: srv, dir: t.TempDir(), byKey: map[string]*mail{}, env: []string{crashPasswordEnv + "=" + srv.Password}}
+	writeExamples(t, r.dir)
+	r.mails = backlog(t, filepath.Join(r.dir, "rules.yaml"), prefix, n, 100)
+	seed(t, srv, r.mails)
+	for i := range r.mails {
+		r.byKey[r.mails[i].key] = &r.mails[i]
+	}
+	return r
+}
+
+// writeConfig writes cfg as the rig's triage.yaml.
+func (r *rig) writeConfig(t *testing.T, cfg string) {
+	t.Helper()
+	r.cfg = filepath.Join(r.dir, "triage.yaml")
+	if err := os.WriteFile(r.cfg, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs the daemon on the rig's config, logging to the file logName
+// in the rig's directory.
+func (r *rig) start(t *testing.T, logName string) *proc {
+	t.Helper()
+	logPath := filepath.Join(r.dir, logName)
+	r.logs = append(r.logs, logPath)
+	return startTriage(t, r.cfg, logPath, r.env...)
+}
+
+// undone counts INBOX messages without the done keyword.
+func (r *rig) undone(t *testing.T) int {
+	t.Helper()
+	return r.srv.CountWithout(t, "INBOX", doneKeyword)
+}
+
+// count returns how many backlog mails the rules give action.
+func (r *rig) count(action string) int {
+	n := 0
+	for _, m := range r.mails {
+		if m.action == action {
+			n++
+		}
+	}
+	return n
+}
+
+// drained reports whether every INBOX message is marked done and every
+// unparseable mail is in the quarantine folder.
+func (r *rig) drained(t *testing.T) bool {
+	t.Helper()
+	return r.undone(t) == 0 && r.srv.Count(t, "Triage/Quarantine") >= r.count("quarantine")
+}
+
+// doneUnacked is the delivery guarantee at one moment: it returns how many
+// INBOX messages that the rules forward are marked done though acked is
+// false for their ticket id, with an error for each of the first five
+// (notAcked says what did not happen). A message of no backlog mail in the
+// INBOX is an error too. when names the moment in the errors.
+func (r *rig) doneUnacked(t *testing.T, acked func(id string) bool, when, notAcked string) int {
+	t.Helper()
+	early := 0
+	for _, m := range r.srv.Fetch(t, "INBOX") {
+		if !m.HasFlag(doneKeyword) {
+			continue
+		}
+		k := mailKey(m.Raw)
+		want, ok := r.byKey[k]
+		if !ok {
+			t.Errorf("%s: unknown message %q (uid %d) in INBOX", when, k, m.UID)
+			continue
+		}
+		if want.action == "forward" && !acked(want.id) {
+			early++
+			if early <= 5 {
+				t.Errorf("%s: %s (uid %d, ticket %s, queue %s) is marked done but %s", when, k, m.UID, want.id, want.queue, notAcked)
+			}
+		}
+	}
+	return early
+}
+
+// checkNoRaces fails t if a daemon log reports a data race.
+func checkNoRaces(t *testing.T, logs []string) {
+	t.Helper()
+	if races := grepLogs(t, logs, "DATA RACE"); len(races) > 0 {
+		t.Errorf("the daemon reported data races:\n%s", strings.Join(races, "\n"))
+	}
+}
+
+// checkOneTicketPerMessageID fails t for every Message-ID that a sink
+// received under more than one ticket id (byMsgID: Message-ID → ticket ids).
+func checkOneTicketPerMessageID(t *testing.T, byMsgID map[string]map[string]bool) {
+	t.Helper()
+	for mid, ids := range byMsgID {
+		if len(ids) != 1 {
+			t.Errorf("Message-ID %s was forwarded under %d ticket ids", mid, len(ids))
+		}
+	}
 }
 
 // sinkEntry is one forwarded ticket as a sink received it.
@@ -279,6 +391,28 @@ func startTriage(t *testing.T, cfg, logPath string, env ...string) *proc {
 		}
 	})
 	return p
+}
+
+// failIfExited stops the test if the process has exited; what names the
+// run in the message.
+func (p *proc) failIfExited(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-p.exited:
+		t.Fatalf("%s: triage exited by itself (%v):\n%s", what, p.err, p.log.lastLines())
+	default:
+	}
+}
+
+// sleep waits d, stopping the test at once if the process exits meanwhile;
+// what names the run in the message.
+func (p *proc) sleep(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-p.exited:
+		t.Fatalf("%s: triage exited by itself (%v):\n%s", what, p.err, p.log.lastLines())
+	case <-time.After(d):
+	}
 }
 
 // kill SIGKILLs the process and waits for it.

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -95,24 +93,28 @@ func (h *slowHook) ackedIDs() map[string]int {
 	return out
 }
 
-func sigtermConfig(t *testing.T, dir string, srv *dovecottest.Server, hookURL string) string {
+// sigtermConfig is triage.yaml for the SIGTERM suite: every queue posts to
+// the webhook at hookURL.
+func sigtermConfig(t *testing.T, srv *dovecottest.Server, hookURL string) string {
 	t.Helper()
 	var queues string
 	for _, q := range []string{"helpdesk", "systems", "security", "engineering"} {
 		queues += fmt.Sprintf("  %s: {type: webhook, url: \"%s/tickets/%s\", retry: {initial: 50ms, max: 200ms}}\n", q, hookURL, q)
 	}
-	cfg := fmt.Sprintf(`rules: rules.yaml
+	return fmt.Sprintf(`rules: rules.yaml
 %squeues:
 %shttp: {listen: %s}
 state_dir: state
 shutdown_timeout: %s
 log: {level: info}
 `, accountYAML(srv), queues, testkit.FreeAddr(t), shutdownTimeout)
-	path := filepath.Join(dir, "triage.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+}
+
+// sigtermRun is the SIGTERM suite's rig with the webhook its daemon posts
+// to.
+type sigtermRun struct {
+	*rig
+	hook *slowHook
 }
 
 // TestSIGTERMMidBacklog stops a real daemon with SIGTERM while it drains a
@@ -122,109 +124,93 @@ log: {level: info}
 // stable ids.
 func TestSIGTERMMidBacklog(t *testing.T) {
 	n := 1000
-	if fullSize() {
+	if testkit.FullSize() {
 		n = 5000
 	}
 	rnd := seeded(t)
-	srv := dovecottest.Start(t, dovecottest.WithPassword("sigterm-imap-pw-3f9d1b7e5a"))
-	dir := t.TempDir()
-	writeExamples(t, dir)
-	mails := backlog(t, filepath.Join(dir, "rules.yaml"), "sigterm", n, 100)
-	seed(t, srv, mails)
-	byKey := map[string]*mail{}
-	forwards := 0
-	for i := range mails {
-		byKey[mails[i].key] = &mails[i]
-		if mails[i].action == "forward" {
-			forwards++
-		}
-	}
+	s := &sigtermRun{rig: newRig(t, "sigterm-imap-pw-3f9d1b7e5a", "sigterm", n)}
 	// 10 ms per ticket and 4 handlers: ~400 tickets/s, so the backlog
 	// takes seconds and the signal lands in the middle of it.
-	hook := newSlowHook(10 * time.Millisecond)
-	hs := httptest.NewServer(hook)
+	s.hook = newSlowHook(10 * time.Millisecond)
+	hs := httptest.NewServer(s.hook)
 	t.Cleanup(hs.Close)
-	cfg := sigtermConfig(t, dir, srv, hs.URL)
-	env := []string{crashPasswordEnv + "=" + srv.Password}
+	s.writeConfig(t, sigtermConfig(t, s.srv, hs.URL))
 
-	logs := []string{filepath.Join(dir, "run-1.log")}
-	p := startTriage(t, cfg, logs[0], env...)
-	k := int64(100 + rnd.IntN(n/3))
+	took := s.interrupt(t, int64(100+rnd.IntN(n/3)))
+	s.checkNothingDoneEarly(t)
+	took2 := s.finish(t)
+
+	posts, dups := s.checkWebhook(t)
+	s.checkServer(t)
+	checkNoRaces(t, s.logs)
+	t.Logf("FIGURES messages=%d forwarded=%d webhook_acks=%d duplicates=%d first_exit=%v second_exit=%v",
+		n, s.count("forward"), posts, dups, took.Round(time.Millisecond), took2.Round(time.Millisecond))
+}
+
+// interrupt is the first run: once it has handled k messages the tracker
+// hangs, so the handlers in flight at SIGTERM outlive shutdown_timeout and
+// must be cut off, not marked done. It returns how long the exit took and
+// stops the test if the backlog was finished before SIGTERM.
+func (s *sigtermRun) interrupt(t *testing.T, k int64) time.Duration {
+	t.Helper()
+	p := s.start(t, "run-1.log")
 	testkit.WaitFor(t, 60*time.Second, fmt.Sprintf("%d messages handled", k), func() bool {
-		select {
-		case <-p.exited:
-			t.Fatalf("triage exited by itself (%v):\n%s", p.err, p.log.lastLines())
-		default:
-		}
+		p.failIfExited(t, "first run")
 		return p.handled.Load() >= k
 	})
-	// From now on the tracker hangs: the handlers in flight at SIGTERM
-	// outlive shutdown_timeout and must be cut off, not marked done.
-	hook.setStall(true)
-	testkit.WaitFor(t, 10*time.Second, "a stalled webhook request", func() bool { return hook.stalledCount() > 0 })
+	s.hook.setStall(true)
+	testkit.WaitFor(t, 10*time.Second, "a stalled webhook request", func() bool { return s.hook.stalledCount() > 0 })
 	handledAtTerm := p.handled.Load()
 	took := p.terminate(t, shutdownTimeout+exitMargin)
 	if p.err != nil {
 		t.Errorf("exit after SIGTERM: %v (want status 0):\n%s", p.err, p.log.lastLines())
 	}
-	left := undone(t, srv, doneKeyword)
+	left := s.undone(t)
 	t.Logf("SIGTERM after %d handled messages with %d webhook requests stalled; exit 0 took %v (shutdown_timeout %v); %d INBOX messages left undone",
-		handledAtTerm, hook.stalledCount(), took.Round(time.Millisecond), shutdownTimeout, left)
+		handledAtTerm, s.hook.stalledCount(), took.Round(time.Millisecond), shutdownTimeout, left)
 	if left == 0 {
 		t.Fatal("the backlog was finished before SIGTERM: the test proves nothing (slow the webhook down)")
 	}
+	return took
+}
 
-	// Nothing marked done that the webhook did not acknowledge.
-	acked := hook.ackedIDs()
-	early := 0
-	for _, m := range srv.Fetch(t, "INBOX") {
-		if !m.HasFlag(doneKeyword) {
-			continue
-		}
-		want := byKey[mailKey(m.Raw)]
-		if want == nil {
-			t.Errorf("unknown message uid %d in INBOX", m.UID)
-			continue
-		}
-		if want.action == "forward" && acked[want.id] == 0 {
-			early++
-			if early <= 5 {
-				t.Errorf("%s (uid %d, ticket %s) is marked done but the webhook never acknowledged it", want.key, m.UID, want.id)
-			}
-		}
-	}
+// checkNothingDoneEarly stops the test if a message is marked done that the
+// webhook did not acknowledge.
+func (s *sigtermRun) checkNothingDoneEarly(t *testing.T) {
+	t.Helper()
+	acked := s.hook.ackedIDs()
+	early := s.doneUnacked(t, func(id string) bool { return acked[id] > 0 }, "after SIGTERM", "the webhook never acknowledged it")
 	if early > 0 {
 		t.Fatalf("%d messages marked done before their sink acknowledged them", early)
 	}
+}
 
-	// Restart with a healthy tracker: the rest is handled.
-	hook.setStall(false)
-	logs = append(logs, filepath.Join(dir, "run-2.log"))
-	p = startTriage(t, cfg, logs[1], env...)
-	quarantined := 0
-	for _, m := range mails {
-		if m.action == "quarantine" {
-			quarantined++
-		}
-	}
+// finish restarts the daemon with a healthy tracker, waits until it has
+// handled the rest of the backlog and stops it; it returns how long the
+// exit took.
+func (s *sigtermRun) finish(t *testing.T) time.Duration {
+	t.Helper()
+	s.hook.setStall(false)
+	p := s.start(t, "run-2.log")
 	testkit.WaitFor(t, 3*time.Minute, "the rest of the backlog", func() bool {
-		select {
-		case <-p.exited:
-			t.Fatalf("triage exited by itself (%v):\n%s", p.err, p.log.lastLines())
-		default:
-		}
-		return undone(t, srv, doneKeyword) == 0 && srv.Count(t, "Triage/Quarantine") >= quarantined
+		p.failIfExited(t, "second run")
+		return s.drained(t)
 	})
-	took2 := p.terminate(t, shutdownTimeout+exitMargin)
+	took := p.terminate(t, shutdownTimeout+exitMargin)
 	if p.err != nil {
 		t.Errorf("second run: exit after SIGTERM: %v (want status 0):\n%s", p.err, p.log.lastLines())
 	}
+	return took
+}
 
-	// Each forwarded mail acknowledged at least once, every copy of one
-	// Message-ID under one ticket id, nothing else forwarded.
-	acked = hook.ackedIDs()
-	posts, dups := 0, 0
-	for _, m := range mails {
+// checkWebhook checks that each forwarded mail was acknowledged at least
+// once, every copy of one Message-ID under one ticket id, nothing else
+// forwarded, and every request well addressed. It returns the number of
+// acknowledged posts and of duplicates among them.
+func (s *sigtermRun) checkWebhook(t *testing.T) (posts, dups int) {
+	t.Helper()
+	acked := s.hook.ackedIDs()
+	for _, m := range s.mails {
 		c := acked[m.id]
 		delete(acked, m.id)
 		switch {
@@ -241,31 +227,26 @@ func TestSIGTERMMidBacklog(t *testing.T) {
 	for id := range acked {
 		t.Errorf("the webhook acknowledged ticket %s, which is no backlog message's id", id)
 	}
-	hook.mu.Lock()
-	for mid, ids := range hook.byMsgID {
-		if len(ids) != 1 {
-			t.Errorf("Message-ID %s was forwarded under %d ticket ids", mid, len(ids))
-		}
-	}
-	for _, p := range hook.problems {
+	s.hook.mu.Lock()
+	defer s.hook.mu.Unlock()
+	checkOneTicketPerMessageID(t, s.hook.byMsgID)
+	for _, p := range s.hook.problems {
 		t.Error(p)
 	}
-	hook.mu.Unlock()
+	return posts, dups
+}
 
-	st := readServer(t, srv, serverFolders, doneKeyword)
-	if st.total != n {
-		t.Errorf("the server holds %d messages, want %d", st.total, n)
-	}
-	for _, m := range mails {
+// checkServer checks that the server holds each message exactly once,
+// where the rules put it: a dropped mail may also be left marked done in
+// the INBOX.
+func (s *sigtermRun) checkServer(t *testing.T) {
+	t.Helper()
+	st := s.readServer(t)
+	for _, m := range s.mails {
 		locs := st.where[m.key]
 		want := map[string]string{"forward": "INBOX+done", "drop": m.folder, "quarantine": "Triage/Quarantine"}[m.action]
 		if len(locs) != 1 || (locs[0] != want && !(m.action == "drop" && locs[0] == "INBOX+done")) {
 			t.Errorf("%s (%s) is in %v, want %s", m.key, m.action, locs, want)
 		}
 	}
-	if races := grepLogs(t, logs, "DATA RACE"); len(races) > 0 {
-		t.Errorf("the daemon reported data races:\n%v", races)
-	}
-	t.Logf("FIGURES messages=%d forwarded=%d webhook_acks=%d duplicates=%d first_exit=%v second_exit=%v",
-		n, forwards, posts, dups, took.Round(time.Millisecond), took2.Round(time.Millisecond))
 }

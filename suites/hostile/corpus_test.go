@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 // outcome is what the daemon must do with a sample.
@@ -39,8 +41,8 @@ type sample struct {
 	want outcome
 }
 
-// sizes are the byte counts of the generated corpus: the full sizes
-// under TRIAGE_FULL=1, a tenth of them otherwise (CI).
+// sizes are the byte counts of the generated corpus: the full sizes under
+// TRIAGE_FULL=1, a tenth of them otherwise (CI).
 type sizes struct {
 	maxMessage  int64 // max_message_bytes of the main run
 	attachment  int   // decoded size of the big attachment (forwarded)
@@ -50,7 +52,7 @@ type sizes struct {
 }
 
 func corpusSizes() sizes {
-	if os.Getenv("TRIAGE_FULL") == "1" {
+	if testkit.FullSize() {
 		return sizes{maxMessage: 40 << 20, attachment: 25 << 20, base64Body: 50 << 20, semicolons: 1_000_000, foldedBytes: 100 << 10}
 	}
 	return sizes{maxMessage: 4 << 20, attachment: 5 << 19, base64Body: 5 << 20, semicolons: 1_000_000, foldedBytes: 100 << 10}

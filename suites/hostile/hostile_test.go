@@ -10,7 +10,7 @@
 // Run (needs dovecot; under CI=true a missing dovecot fails):
 //
 //	go test ./suites/hostile/                          # CI sizes: 2.5 MiB attachment, 5 MiB base64 body, 4 MiB limit
-//	TRIAGE_FULL=1 go test -timeout 30m ./suites/hostile/  # the issue's sizes: 25 MiB attachment, 50 MiB base64 body, 40 MiB limit
+//	TRIAGE_FULL=1 go test -timeout 30m ./suites/hostile/  # full sizes: 25 MiB attachment, 50 MiB base64 body, 40 MiB limit
 //
 // Memory bound asserted: peak RSS (VmHWM) ≤ 8 × the largest message the
 // daemon fetched + 100 MiB. A fetched message exists at most about four
@@ -114,19 +114,12 @@ func startRun(t *testing.T, limit int64, samples []sample) *run {
 	if err != nil {
 		t.Fatal(err)
 	}
+	account := testkit.Account{
+		Name: "hostile", Addr: srv.Addr(), User: srv.User, PasswordEnv: passwordEnv,
+		ReconnectMax: time.Second, Timeout: 60 * time.Second,
+	}
 	cfg := fmt.Sprintf(`rules: rules.yaml
-accounts:
-  - name: hostile
-    addr: %s
-    tls: none
-    username: %s
-    password_env: %s
-    mailboxes: [INBOX]
-    reconnect_min: 100ms
-    reconnect_max: 1s
-    retry_backoff: 200ms
-    timeout: 60s
-queues:
+%squeues:
   lmtp:
     type: lmtp
     addr: %s
@@ -147,7 +140,7 @@ state_dir: state
 max_message_bytes: %d
 shutdown_timeout: 20s
 log: {level: debug, format: json}
-`, srv.Addr(), srv.User, passwordEnv, srv.LMTPAddr(), srv.User, forwardFolder, r.smtp.addr, r.httpAddr, adminTokenEnv, limit)
+`, account.YAML(), srv.LMTPAddr(), srv.User, forwardFolder, r.smtp.addr, r.httpAddr, adminTokenEnv, limit)
 	for name, data := range map[string][]byte{"triage.yaml": []byte(cfg), "rules.yaml": rules} {
 		if err := os.WriteFile(filepath.Join(r.dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -210,7 +203,7 @@ func (r *run) waitHandled(t *testing.T, samples []sample) {
 	wantQ := count(samples, quarantineLarge) + count(samples, quarantineUnparseable)
 	wantF := count(samples, failedSMTP)
 	limit := 3 * time.Minute
-	if os.Getenv("TRIAGE_FULL") == "1" {
+	if testkit.FullSize() {
 		limit = 15 * time.Minute
 	}
 	var lmtp, smtpN, q, failed int
@@ -239,8 +232,8 @@ func (r *run) waitHandled(t *testing.T, samples []sample) {
 
 // inboxDone reports whether every message left in INBOX carries $Triaged.
 func (r *run) inboxDone(t *testing.T) bool {
-	out := r.srv.Doveadm(t, "-f", "flow", "search", "-u", r.srv.User, "mailbox", "INBOX", "UNKEYWORD", "$Triaged")
-	return strings.TrimSpace(out) == ""
+	t.Helper()
+	return r.srv.CountWithout(t, "INBOX", "$Triaged") == 0
 }
 
 // stop reads the peak RSS, sends SIGTERM and expects exit status 0.
@@ -269,26 +262,40 @@ func (r *run) checkAll(t *testing.T, samples []sample) {
 	for _, s := range samples {
 		byName[s.name] = s
 	}
+	r.checkMetrics(t, samples) // while the daemon still runs
+	r.stop(t)
+	r.checkMemory(t, samples)
+	logs := r.stderr.String()
+	checkLogs(t, logs)
+	r.checkFiled(t, samples, byName, logs)
+	r.checkForwards(t, samples, byName)
+	r.checkWorkDir(t)
+}
 
-	// Metrics, read while the daemon still runs.
-	nLarge, nUnparseable := count(samples, quarantineLarge), count(samples, quarantineUnparseable)
-	if got := r.metric(t, "triage_quarantined_total", map[string]string{"reason": "too_large"}); got != float64(nLarge) {
-		t.Errorf("triage_quarantined_total{reason=too_large} = %v, want %d", got, nLarge)
-	}
-	if got := r.metric(t, "triage_quarantined_total", map[string]string{"reason": "unparseable"}); got != float64(nUnparseable) {
-		t.Errorf("triage_quarantined_total{reason=unparseable} = %v, want %d", got, nUnparseable)
-	}
-	if got := r.metric(t, "triage_failed_total", map[string]string{"queue": "smtp"}); got != float64(count(samples, failedSMTP)) {
-		t.Errorf("triage_failed_total{queue=smtp} = %v, want %d", got, count(samples, failedSMTP))
-	}
-	for q, o := range map[string]outcome{"lmtp": forwardLMTP, "smtp": forwardSMTP} {
-		if got := r.metric(t, "triage_forwarded_total", map[string]string{"queue": q}); got != float64(count(samples, o)) {
-			t.Errorf("triage_forwarded_total{queue=%s} = %v, want %d", q, got, count(samples, o))
+// checkMetrics checks the quarantine, failure and forward counters against
+// the samples' outcomes.
+func (r *run) checkMetrics(t *testing.T, samples []sample) {
+	t.Helper()
+	for _, c := range []struct {
+		family, label, value string
+		want                 int
+	}{
+		{"triage_quarantined_total", "reason", "too_large", count(samples, quarantineLarge)},
+		{"triage_quarantined_total", "reason", "unparseable", count(samples, quarantineUnparseable)},
+		{"triage_failed_total", "queue", "smtp", count(samples, failedSMTP)},
+		{"triage_forwarded_total", "queue", "lmtp", count(samples, forwardLMTP)},
+		{"triage_forwarded_total", "queue", "smtp", count(samples, forwardSMTP)},
+	} {
+		if got := r.metric(t, c.family, map[string]string{c.label: c.value}); got != float64(c.want) {
+			t.Errorf("%s{%s=%s} = %v, want %d", c.family, c.label, c.value, got, c.want)
 		}
 	}
-	r.stop(t)
+}
 
-	// Memory: the largest message the daemon fetched bounds its peak RSS.
+// checkMemory checks the peak RSS against the bound set by the largest
+// message the daemon fetched.
+func (r *run) checkMemory(t *testing.T, samples []sample) {
+	t.Helper()
 	var largest int64
 	for _, s := range samples {
 		if s.want != quarantineLarge {
@@ -301,8 +308,11 @@ func (r *run) checkAll(t *testing.T, samples []sample) {
 	if r.peakRSS > bound {
 		t.Errorf("peak RSS %d bytes exceeds the bound 8 × %d + 100 MiB = %d", r.peakRSS, largest, bound)
 	}
+}
 
-	logs := r.stderr.String()
+// checkLogs checks the daemon's output for panics, races and secrets.
+func checkLogs(t *testing.T, logs string) {
+	t.Helper()
 	for _, bad := range []string{"panic:", "goroutine ", "fatal error:", "DATA RACE", "handler panicked"} {
 		if strings.Contains(logs, bad) {
 			t.Errorf("the daemon's output contains %q:\n%s", bad, around(logs, bad, 3000))
@@ -313,29 +323,18 @@ func (r *run) checkAll(t *testing.T, samples []sample) {
 			t.Errorf("a secret (%d chars) appears in the logs", len(secret))
 		}
 	}
+}
 
-	// What Dovecot served the daemon (it stores NUL as 0x80 and LF line
-	// ends): forwarded mail stays in the INBOX marked done.
-	served := map[string][]byte{}
-	for _, m := range r.srv.Fetch(t, "INBOX") {
-		served[identify(m.Raw, samples)] = m.Raw
-	}
-
-	// Quarantined and failed mail: in its folder, with the reason logged.
+// checkFiled checks quarantined and failed mail: each once in its folder,
+// whole, with the reason logged.
+func (r *run) checkFiled(t *testing.T, samples []sample, byName map[string]sample, logs string) {
+	t.Helper()
 	gotQ := map[string]int{}
 	for box, want := range map[string][]outcome{quarantineBox: {quarantineLarge, quarantineUnparseable}, failedBox: {failedSMTP}} {
 		for _, m := range r.srv.Fetch(t, box) {
 			name := identify(m.Raw, samples)
 			gotQ[name]++
-			s, ok := byName[name]
-			switch {
-			case !ok:
-				t.Errorf("unknown message of %d bytes in %s", len(m.Raw), box)
-			case s.want != want[0] && (len(want) == 1 || s.want != want[1]):
-				t.Errorf("%s is in %s, want %s", name, box, s.want)
-			case len(m.Raw) < len(s.raw)*9/10:
-				t.Errorf("%s shrank in %s (%d → %d bytes)", name, box, len(s.raw), len(m.Raw))
-			}
+			checkFiledMessage(t, box, want, name, m.Raw, byName)
 		}
 	}
 	reasons := quarantineReasons(t, logs)
@@ -346,30 +345,50 @@ func (r *run) checkAll(t *testing.T, samples []sample) {
 		if gotQ[s.name] != 1 {
 			t.Errorf("%s: %d copies in its folder, want 1 (%s)", s.name, gotQ[s.name], s.want)
 		}
-		want := "larger than"
-		switch s.want {
-		case quarantineUnparseable:
-			want = "unparseable"
-		case failedSMTP:
-			want = "exceeds the server's limit"
-		}
-		if !anyContains(reasons, want) {
+		if want := filedReason(s.want); !anyContains(reasons, want) {
 			t.Errorf("no quarantine log line with reason %q; reasons logged: %q", want, reasons)
 		}
 	}
+}
 
-	// Forwarded mail: once each, through the sink its rules chose, well formed.
-	forwarded := map[string][][]byte{}
-	for _, m := range r.srv.Fetch(t, forwardFolder) {
-		forwarded["lmtp/"+identify(m.Raw, samples)] = append(forwarded["lmtp/"+identify(m.Raw, samples)], m.Raw)
+// checkFiledMessage checks one message raw, named name, found in box, whose
+// samples must have one of the outcomes want.
+func checkFiledMessage(t *testing.T, box string, want []outcome, name string, raw []byte, byName map[string]sample) {
+	t.Helper()
+	s, ok := byName[name]
+	switch {
+	case !ok:
+		t.Errorf("unknown message of %d bytes in %s", len(raw), box)
+	case s.want != want[0] && (len(want) == 1 || s.want != want[1]):
+		t.Errorf("%s is in %s, want %s", name, box, s.want)
+	case len(raw) < len(s.raw)*9/10:
+		t.Errorf("%s shrank in %s (%d → %d bytes)", name, box, len(s.raw), len(raw))
 	}
-	for _, m := range r.smtp.messages() {
-		name := identify(m.data, samples)
-		forwarded["smtp/"+name] = append(forwarded["smtp/"+name], m.data)
-		if len(m.to) != 1 || m.to[0] != "intake@tracker.test" || m.from != "triage@test.invalid" {
-			t.Errorf("smtp envelope of %s: from %q to %q", name, m.from, m.to)
-		}
+}
+
+// filedReason is what the log line of a mail quarantined or failed with
+// outcome o gives as its reason.
+func filedReason(o outcome) string {
+	switch o {
+	case quarantineUnparseable:
+		return "unparseable"
+	case failedSMTP:
+		return "exceeds the server's limit"
 	}
+	return "larger than"
+}
+
+// checkForwards checks forwarded mail: once each, through the sink its
+// rules chose, well formed (a subtest per sample).
+func (r *run) checkForwards(t *testing.T, samples []sample, byName map[string]sample) {
+	t.Helper()
+	// What Dovecot served the daemon (it stores NUL as 0x80 and LF line
+	// ends): forwarded mail stays in the INBOX marked done.
+	served := map[string][]byte{}
+	for _, m := range r.srv.Fetch(t, "INBOX") {
+		served[identify(m.Raw, samples)] = m.Raw
+	}
+	forwarded := r.forwarded(t, samples)
 	for key, list := range forwarded {
 		sink, name, _ := strings.Cut(key, "/")
 		s, ok := byName[name]
@@ -381,10 +400,7 @@ func (r *run) checkAll(t *testing.T, samples []sample) {
 		if !s.want.forwarded() {
 			continue
 		}
-		key := "lmtp/" + s.name
-		if s.want == forwardSMTP {
-			key = "smtp/" + s.name
-		}
+		key := forwardKey(s)
 		list := forwarded[key]
 		if len(list) != 1 {
 			t.Errorf("%s: forwarded %d times via %s, want once", s.name, len(list), key)
@@ -397,9 +413,41 @@ func (r *run) checkAll(t *testing.T, samples []sample) {
 		}
 		t.Run(s.name, func(t *testing.T) { checkForwarded(t, s, orig, list[0]) })
 	}
+}
 
-	// Nothing derived from mail reached the file system: the work directory
-	// holds only what the config names.
+// forwarded returns what both sinks delivered, by "sink/sample name", and
+// checks the SMTP envelopes.
+func (r *run) forwarded(t *testing.T, samples []sample) map[string][][]byte {
+	t.Helper()
+	forwarded := map[string][][]byte{}
+	for _, m := range r.srv.Fetch(t, forwardFolder) {
+		key := "lmtp/" + identify(m.Raw, samples)
+		forwarded[key] = append(forwarded[key], m.Raw)
+	}
+	for _, m := range r.smtp.messages() {
+		name := identify(m.data, samples)
+		forwarded["smtp/"+name] = append(forwarded["smtp/"+name], m.data)
+		if len(m.to) != 1 || m.to[0] != "intake@tracker.test" || m.from != "triage@test.invalid" {
+			t.Errorf("smtp envelope of %s: from %q to %q", name, m.from, m.to)
+		}
+	}
+	return forwarded
+}
+
+// forwardKey is the "sink/sample name" key under which forwarded lists a
+// sample the rules forward.
+func forwardKey(s sample) string {
+	if s.want == forwardSMTP {
+		return "smtp/" + s.name
+	}
+	return "lmtp/" + s.name
+}
+
+// checkWorkDir checks that nothing derived from mail reached the file
+// system: the work directory holds only what the config names, and the
+// state is private.
+func (r *run) checkWorkDir(t *testing.T) {
+	t.Helper()
 	var files []string
 	_ = filepath.WalkDir(r.dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -514,7 +562,26 @@ var deliveryFields = map[string]bool{"Return-Path": true, "Delivered-To": true, 
 // checkForwarded parses one forwarded message back and checks it is well
 // formed and carries exactly the triage headers, with nothing injected.
 func checkForwarded(t *testing.T, s sample, orig, got []byte) {
+	t.Helper()
 	hdr, body := splitHeader(got)
+	checkHeaderLines(t, hdr)
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(got)))
+	if err != nil {
+		t.Fatalf("go-message cannot read the forwarded header: %v", err)
+	}
+	keys := fieldCounts(h)
+	checkTriageFields(t, s, orig, h, keys)
+	checkNothingInjected(t, s, orig, keys)
+	checkSubjectTag(t, h)
+	checkParses(t, got)
+	checkBodyLines(t, body)
+	checkBody(t, orig, got, body)
+}
+
+// checkHeaderLines checks that no line of the header section hdr is over
+// 998 octets or holds a bare CR or NUL.
+func checkHeaderLines(t *testing.T, hdr []byte) {
+	t.Helper()
 	for i, line := range bytes.Split(hdr, []byte("\n")) {
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) > 998 {
@@ -524,15 +591,23 @@ func checkForwarded(t *testing.T, s sample, orig, got []byte) {
 			t.Errorf("header line %d holds a bare CR or NUL: %.120q", i+1, line)
 		}
 	}
+}
 
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(got)))
-	if err != nil {
-		t.Fatalf("go-message cannot read the forwarded header: %v", err)
-	}
+// fieldCounts counts h's fields by canonical name.
+func fieldCounts(h textproto.Header) map[string]int {
 	keys := map[string]int{}
 	for f := h.Fields(); f.Next(); {
 		keys[textprotoCanonical(f.Key())]++
 	}
+	return keys
+}
+
+// checkTriageFields checks the X-Triage-* fields of the forwarded header h
+// (keys: its field counts): each required one once, none twice, the ticket
+// id of the original orig, the queue of the sink, and an expression-looking
+// subject not evaluated.
+func checkTriageFields(t *testing.T, s sample, orig []byte, h textproto.Header, keys map[string]int) {
+	t.Helper()
 	for name, required := range triageFields {
 		switch n := keys[name]; {
 		case n > 1:
@@ -556,16 +631,16 @@ func checkForwarded(t *testing.T, s sample, orig, got []byte) {
 			t.Errorf("an expression-looking subject was evaluated: tier %q, rules %q", tier, rules)
 		}
 	}
+}
 
-	// Nothing injected: besides the X-Triage-* fields the forwarded header
-	// has the original's fields, no more (Bcc, To, …).
-	origKeys := map[string]int{}
+// checkNothingInjected checks that, besides the X-Triage-* fields (and
+// Dovecot's delivery fields on LMTP), the forwarded header (keys: its field
+// counts) has the original's fields, no more (Bcc, To, …); a Subject may
+// be added where the original had none.
+func checkNothingInjected(t *testing.T, s sample, orig []byte, keys map[string]int) {
+	t.Helper()
 	if oh, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(orig))); err == nil {
-		for f := oh.Fields(); f.Next(); {
-			if k := textprotoCanonical(f.Key()); !strings.HasPrefix(k, "X-Triage-") {
-				origKeys[k]++
-			}
-		}
+		origKeys := fieldCounts(oh)
 		for k, n := range keys {
 			if strings.HasPrefix(k, "X-Triage-") {
 				continue
@@ -581,8 +656,11 @@ func checkForwarded(t *testing.T, s sample, orig, got []byte) {
 	if keys["Bcc"] != 0 {
 		t.Errorf("forwarded mail has a Bcc header")
 	}
+}
 
-	// The subject tag, once, at the start.
+// checkSubjectTag checks that the subject starts with the tag, once.
+func checkSubjectTag(t *testing.T, h textproto.Header) {
+	t.Helper()
 	tag := "[" + h.Get("X-Triage-Tier") + "][" + h.Get("X-Triage-Priority") + "]"
 	subject := h.Get("Subject")
 	if dec, err := (&mime.WordDecoder{CharsetReader: func(string, io.Reader) (io.Reader, error) {
@@ -593,24 +671,35 @@ func checkForwarded(t *testing.T, s sample, orig, got []byte) {
 	if !strings.HasPrefix(subject, tag) || strings.Count(subject, tag) != 1 {
 		t.Errorf("subject %.120q should start with the tag %q exactly once", subject, tag)
 	}
+}
 
-	// go-message reads the whole message without error beyond unknown
-	// charsets and encodings, which the corpus has on purpose.
+// checkParses checks that go-message reads the whole message without error
+// beyond unknown charsets and encodings, which the corpus has on purpose.
+func checkParses(t *testing.T, got []byte) {
+	t.Helper()
 	if e, err := message.Read(bytes.NewReader(got)); err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		t.Errorf("go-message cannot parse the forwarded message: %v", err)
 	} else if e != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(e.Body, 64<<20))
 	}
+}
 
-	// No body line is over 998 octets (RFC 5321; strict peers refuse one).
+// checkBodyLines checks that no body line is over 998 octets (RFC 5321;
+// strict peers refuse one).
+func checkBodyLines(t *testing.T, body []byte) {
+	t.Helper()
 	for i, line := range bytes.Split(body, []byte("\n")) {
 		if line = bytes.TrimSuffix(line, []byte("\r")); len(line) > 998 {
 			t.Errorf("body line %d is %d octets (> 998): %.80q…", i+1, len(line), line)
 		}
 	}
+}
 
-	// The body is the original's (line endings aside), or, where the
-	// original had longer lines, its parts decode to the original's.
+// checkBody checks that the forwarded body is the original's (line endings
+// aside), or, where the original had longer lines, that the forwarded
+// message's parts decode to the original's.
+func checkBody(t *testing.T, orig, got, body []byte) {
+	t.Helper()
 	_, origBody := splitHeader(orig)
 	if !hasLongLine(origBody) {
 		if !bytes.Equal(bytes.TrimRight(lineEnds(body), "\n"), bytes.TrimRight(lineEnds(origBody), "\n")) {
