@@ -30,11 +30,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/config"
+	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/faultproxy"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/rules"
-	"github.com/triage-dev/triage/suites/netfault"
 )
 
 func benchMessages() int {
@@ -46,7 +48,7 @@ func benchMessages() int {
 
 // benchConfig writes a config for one account on srv with the example
 // rules and every queue to one JSON Lines file.
-func benchConfig(b *testing.B, srv *dovecottest.Server, mailboxes []string, httpAddr string) (*Config, string) {
+func benchConfig(b *testing.B, srv *dovecottest.Server, mailboxes []string, httpAddr string) (*config.Config, string) {
 	return benchConfigSink(b, srv, mailboxes, httpAddr, "{type: file, path: tickets.jsonl}")
 }
 
@@ -65,16 +67,16 @@ func benchSinks(b *testing.B) map[string]string {
 	}
 }
 
-func benchConfigSink(b *testing.B, srv *dovecottest.Server, mailboxes []string, httpAddr, sink string) (*Config, string) {
+func benchConfigSink(b *testing.B, srv *dovecottest.Server, mailboxes []string, httpAddr, sink string) (*config.Config, string) {
 	b.Helper()
 	return benchConfigAt(b, srv.Addr(), srv.User, srv.Password, mailboxes, httpAddr, sink)
 }
 
 // benchConfigAt is benchConfigSink for an account at addr.
-func benchConfigAt(b *testing.B, addr, user, password string, mailboxes []string, httpAddr, sink string) (*Config, string) {
+func benchConfigAt(b *testing.B, addr, user, password string, mailboxes []string, httpAddr, sink string) (*config.Config, string) {
 	b.Helper()
 	dir := b.TempDir()
-	if err := extractExamples(dir); err != nil {
+	if err := examples.Extract(dir); err != nil {
 		b.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte(password), 0o600); err != nil {
@@ -103,7 +105,7 @@ log: {level: warn}
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -115,7 +117,7 @@ log: {level: warn}
 // mailbox between runs.
 func forwardedMails(b *testing.B) [][]byte {
 	dir := b.TempDir()
-	if err := extractExamples(dir); err != nil {
+	if err := examples.Extract(dir); err != nil {
 		b.Fatal(err)
 	}
 	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
@@ -152,7 +154,7 @@ func BenchmarkDaemonDrain(b *testing.B) {
 	for i := range n {
 		srv.Append(b, "INBOX", variedMail(mails, i))
 	}
-	wan, err := netfault.Listen(srv.Addr())
+	wan, err := faultproxy.Listen(srv.Addr())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/internal/dovecottest"
 	"github.com/triage-dev/triage/internal/testkit"
@@ -31,7 +32,7 @@ type e2e struct {
 	dir      string
 	cfgPath  string
 	httpAddr string
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 	d        *Daemon
 	cancel   context.CancelFunc
 	done     chan error
@@ -91,7 +92,7 @@ func startE2E(t *testing.T, extraConfig string) *e2e {
 	t.Helper()
 	srv := dovecottest.Start(t, dovecottest.WithPassword("imap-pw-5c1e9a7d3f"))
 	dir := t.TempDir()
-	if err := extractExamples(dir); err != nil {
+	if err := examples.Extract(dir); err != nil {
 		t.Fatal(err)
 	}
 	hook := &hookRecorder{bodies: map[string]int{}}
@@ -100,7 +101,7 @@ func startE2E(t *testing.T, extraConfig string) *e2e {
 	t.Setenv(e2ePasswordEnv, srv.Password)
 	t.Setenv(e2eTokenEnv, "Bearer "+e2eToken)
 	t.Setenv("TRIAGE_TEST_ADMIN_TOKEN", e2eAdminToken)
-	e := &e2e{t: t, srv: srv, dir: dir, hook: hook, httpAddr: testkit.FreeAddr(t), logs: &syncBuffer{}}
+	e := &e2e{t: t, srv: srv, dir: dir, hook: hook, httpAddr: testkit.FreeAddr(t), logs: &testkit.SyncBuffer{}}
 	cfg := fmt.Sprintf(`rules: rules.yaml
 accounts:
   - name: helpdesk
@@ -138,7 +139,7 @@ log: {level: debug}
 
 func (e *e2e) run() {
 	e.t.Helper()
-	cfg, err := LoadConfig(e.cfgPath)
+	cfg, err := config.Load(e.cfgPath)
 	if err != nil {
 		e.t.Fatalf("config: %v", err)
 	}
@@ -245,7 +246,7 @@ func exampleMails(t testing.TB) [][]byte {
 // TestDaemonDovecot runs the whole daemon against a private Dovecot: the
 // backlog of example mail, mail delivered by LMTP while in IDLE, metrics,
 // /status, /readyz across a Dovecot outage, a bad rules edit, and no secret
-// in any log line.
+// in any log line. The steps run in order on one daemon.
 func TestDaemonDovecot(t *testing.T) {
 	e := startE2E(t, "")
 	mails := exampleMails(t)
@@ -255,52 +256,73 @@ func TestDaemonDovecot(t *testing.T) {
 	}
 	e.run()
 
-	sinkTickets := func() map[string][]ticket.Ticket {
-		got := map[string][]ticket.Ticket{}
-		for _, q := range []string{"helpdesk", "systems", "engineering"} {
-			got[q] = readJSONL(t, filepath.Join(e.dir, "out", q+".jsonl"))
-		}
-		return got
+	e.waitBacklogHandled(want)
+	e.checkForwardedOnce(want)
+	// Dropped mail is filed in the rule's folder, the rest stays in INBOX marked done.
+	if got := len(e.srv.Fetch(t, "INBOX")); got != len(mails)-droppedWithFolder(want) {
+		t.Errorf("INBOX holds %d messages, want %d", got, len(mails)-droppedWithFolder(want))
 	}
+	e.checkBacklogMetrics(want, len(mails))
+	e.checkIdleDelivery()
+	e.checkStatus(len(mails))
+	e.checkRulesEdits()
+	e.checkDovecotOutage()
+
+	e.stop()
+	e.checkLogs()
+}
+
+// sinkTickets reads the tickets of the file queues, by queue.
+func (e *e2e) sinkTickets() map[string][]ticket.Ticket {
+	e.t.Helper()
+	got := map[string][]ticket.Ticket{}
+	for _, q := range []string{"helpdesk", "systems", "engineering"} {
+		got[q] = readJSONL(e.t, filepath.Join(e.dir, "out", q+".jsonl"))
+	}
+	return got
+}
+
+// forwardedTotal counts the tickets in every sink, the webhook included.
+func (e *e2e) forwardedTotal() int {
+	e.t.Helper()
+	n := e.hook.count()
+	for _, l := range e.sinkTickets() {
+		n += len(l)
+	}
+	return n
+}
+
+// waitBacklogHandled waits for every forwarded example mail to reach a sink
+// and for the INBOX to be marked done.
+func (e *e2e) waitBacklogHandled(want map[string]*ticket.Ticket) {
+	e.t.Helper()
 	forwarded := 0
 	for _, tk := range want {
 		if tk.Class.Action == "forward" {
 			forwarded++
 		}
 	}
-	total := func() int {
-		n := e.hook.count()
-		for _, l := range sinkTickets() {
-			n += len(l)
-		}
-		return n
-	}
-	testkit.WaitFor(t, 60*time.Second, "every forwarded example mail in a sink", func() bool { return total() >= forwarded })
-	testkit.WaitFor(t, 30*time.Second, "the INBOX to be marked done", func() bool {
-		for _, m := range e.srv.Fetch(t, "INBOX") {
+	testkit.WaitFor(e.t, 60*time.Second, "every forwarded example mail in a sink", func() bool { return e.forwardedTotal() >= forwarded })
+	testkit.WaitFor(e.t, 30*time.Second, "the INBOX to be marked done", func() bool {
+		for _, m := range e.srv.Fetch(e.t, "INBOX") {
 			if !m.HasFlag("$Triaged") {
 				return false
 			}
 		}
 		return true
 	})
+}
 
-	// Each forwarded mail exactly once, in the queue the rules chose.
+// checkForwardedOnce: each forwarded mail exactly once, in the queue the
+// rules chose; no dropped mail in a sink.
+func (e *e2e) checkForwardedOnce(want map[string]*ticket.Ticket) {
+	t := e.t
+	t.Helper()
 	seen := map[string]int{}
-	for q, list := range sinkTickets() {
+	for q, list := range e.sinkTickets() {
 		for _, tk := range list {
 			seen[tk.ID]++
-			w, ok := want[tk.ID]
-			if !ok {
-				t.Errorf("unexpected ticket %s %q", tk.ID, tk.Subject)
-				continue
-			}
-			if w.Class.Queue != q || w.Class.Tier != tk.Class.Tier || w.Class.Action != "forward" {
-				t.Errorf("ticket %q in %s as %s/%s, want %s/%s/%s", tk.Subject, q, tk.Class.Tier, tk.Class.Action, w.Class.Queue, w.Class.Tier, w.Class.Action)
-			}
-			if tk.Source.Account != "helpdesk" || tk.Source.Mailbox != "INBOX" || tk.Source.UID == 0 || tk.Class.RulesVersion == "" {
-				t.Errorf("ticket %q lacks source or rules_version: %+v %q", tk.Subject, tk.Source, tk.Class.RulesVersion)
-			}
+			e.checkFileTicket(q, tk, want[tk.ID])
 		}
 	}
 	e.hook.mu.Lock()
@@ -324,80 +346,93 @@ func TestDaemonDovecot(t *testing.T) {
 			t.Errorf("dropped %q reached a sink", w.Subject)
 		}
 	}
+}
 
-	// Dropped mail is filed in the rule's folder, the rest stays in INBOX marked done.
+// checkFileTicket compares a ticket found in queue q's file with the one
+// classified directly (w, nil when none was expected).
+func (e *e2e) checkFileTicket(q string, tk ticket.Ticket, w *ticket.Ticket) {
+	t := e.t
+	t.Helper()
+	if w == nil {
+		t.Errorf("unexpected ticket %s %q", tk.ID, tk.Subject)
+		return
+	}
+	if w.Class.Queue != q || w.Class.Tier != tk.Class.Tier || w.Class.Action != "forward" {
+		t.Errorf("ticket %q in %s as %s/%s, want %s/%s/%s", tk.Subject, q, tk.Class.Tier, tk.Class.Action, w.Class.Queue, w.Class.Tier, w.Class.Action)
+	}
+	if tk.Source.Account != "helpdesk" || tk.Source.Mailbox != "INBOX" || tk.Source.UID == 0 || tk.Class.RulesVersion == "" {
+		t.Errorf("ticket %q lacks source or rules_version: %+v %q", tk.Subject, tk.Source, tk.Class.RulesVersion)
+	}
+}
+
+// wantMetric checks one metric's value.
+func (e *e2e) wantMetric(name string, match map[string]string, want float64) {
+	e.t.Helper()
+	if got := e.metric(name, match); got != want {
+		e.t.Errorf("%s%v = %v, want %v", name, match, got, want)
+	}
+}
+
+// checkBacklogMetrics: the metrics moved by the right amounts for the
+// backlog of mails messages.
+func (e *e2e) checkBacklogMetrics(want map[string]*ticket.Ticket, mails int) {
+	t := e.t
+	t.Helper()
+	n := float64(mails)
 	dropped := 0
+	byTier := map[string]int{}
+	ruleHits := map[string]int{}
 	for _, w := range want {
 		if w.Class.Action == "drop" {
 			dropped++
 		}
-	}
-	if got := len(e.srv.Fetch(t, "INBOX")); got != len(mails)-droppedWithFolder(want) {
-		t.Errorf("INBOX holds %d messages, want %d", got, len(mails)-droppedWithFolder(want))
-	}
-
-	// Metrics moved by the right amounts.
-	n := float64(len(mails))
-	if got := e.metric("triage_messages_seen_total", map[string]string{"account": "helpdesk", "mailbox": "INBOX"}); got != n {
-		t.Errorf("triage_messages_seen_total = %v, want %v", got, n)
-	}
-	if got := e.metric("triage_tickets_total", nil); got != n {
-		t.Errorf("triage_tickets_total = %v, want %v", got, n)
-	}
-	if got := e.metric("triage_tickets_total", map[string]string{"action": "drop"}); got != float64(dropped) {
-		t.Errorf("dropped tickets = %v, want %d", got, dropped)
-	}
-	byTier := map[string]int{}
-	ruleHits := map[string]int{}
-	for _, w := range want {
 		byTier[w.Class.Tier]++
 		for _, m := range w.Class.Matched {
 			ruleHits[m.Rule]++
 		}
 	}
+	e.wantMetric("triage_messages_seen_total", map[string]string{"account": "helpdesk", "mailbox": "INBOX"}, n)
+	e.wantMetric("triage_tickets_total", nil, n)
+	e.wantMetric("triage_tickets_total", map[string]string{"action": "drop"}, float64(dropped))
 	for tier, c := range byTier {
-		if got := e.metric("triage_tickets_total", map[string]string{"tier": tier}); got != float64(c) {
-			t.Errorf("tickets tier %s = %v, want %d", tier, got, c)
-		}
+		e.wantMetric("triage_tickets_total", map[string]string{"tier": tier}, float64(c))
 	}
 	for rule, c := range ruleHits {
-		if got := e.metric("triage_rule_matches_total", map[string]string{"rule": rule}); got != float64(c) {
-			t.Errorf("rule %s matches = %v, want %d", rule, got, c)
-		}
+		e.wantMetric("triage_rule_matches_total", map[string]string{"rule": rule}, float64(c))
 	}
-	for q, list := range sinkTickets() {
-		if got := e.metric("triage_forwarded_total", map[string]string{"queue": q}); got != float64(len(list)) {
-			t.Errorf("forwarded %s = %v, want %d", q, got, len(list))
-		}
+	for q, list := range e.sinkTickets() {
+		e.wantMetric("triage_forwarded_total", map[string]string{"queue": q}, float64(len(list)))
 	}
-	if got := e.metric("triage_decode_duration_seconds", nil); got != n {
-		t.Errorf("decode histogram count = %v, want %v", got, n)
-	}
-	if got := e.metric("triage_imap_connected", map[string]string{"account": "helpdesk"}); got != 1 {
-		t.Errorf("triage_imap_connected = %v", got)
-	}
-	if got := e.metric("triage_rules_reload_success", nil); got != 1 {
-		t.Errorf("triage_rules_reload_success = %v", got)
-	}
-	if got := e.metric("triage_mail_buffer_limit_bytes", nil); got != 128<<20 {
-		t.Errorf("triage_mail_buffer_limit_bytes = %v, want the 128 MiB default", got)
-	}
+	e.wantMetric("triage_decode_duration_seconds", nil, n)
+	e.wantMetric("triage_imap_connected", map[string]string{"account": "helpdesk"}, 1)
+	e.wantMetric("triage_rules_reload_success", nil, 1)
+	e.wantMetric("triage_mail_buffer_limit_bytes", nil, 128<<20) // the default
 	testkit.WaitFor(t, 10*time.Second, "the buffer emptied", func() bool {
 		return e.metric("triage_mail_buffered_bytes", nil) == 0
 	})
+}
 
-	// Mail delivered by LMTP while the daemon sits in IDLE.
+// checkIdleDelivery: mail delivered by LMTP while the daemon sits in IDLE
+// is forwarded.
+func (e *e2e) checkIdleDelivery() {
+	t := e.t
+	t.Helper()
 	testkit.WaitFor(t, 10*time.Second, "IDLE", func() bool {
 		return e.metric("triage_imap_idle", map[string]string{"account": "helpdesk", "mailbox": "INBOX"}) == 1
 	})
-	before := total()
+	before := e.forwardedTotal()
 	for i := range 5 {
 		raw := fmt.Sprintf("From: Eve <eve@example.com>\r\nTo: helpdesk@example.com\r\nSubject: printer %d is jammed\r\nMessage-ID: <lmtp-%d@example.com>\r\nDate: Fri, 27 Nov 2026 10:00:00 +0100\r\n\r\nPaper jam.\r\n", i, i)
 		e.srv.Deliver(t, e.srv.User, []byte(raw))
 	}
-	testkit.WaitFor(t, 20*time.Second, "LMTP-delivered mail forwarded", func() bool { return total() >= before+5 })
+	testkit.WaitFor(t, 20*time.Second, "LMTP-delivered mail forwarded", func() bool { return e.forwardedTotal() >= before+5 })
+}
 
-	// /status and auth.
+// checkStatus: /status needs the token and shows the account, its mailbox
+// and the queues.
+func (e *e2e) checkStatus(mails int) {
+	t := e.t
+	t.Helper()
 	if code, _ := e.getNoAuth("/status"); code != http.StatusUnauthorized {
 		t.Errorf("/status without token = %d, want 401", code)
 	}
@@ -415,14 +450,20 @@ func TestDaemonDovecot(t *testing.T) {
 	if len(st.Accounts) != 1 || len(st.Accounts[0].Mailboxes) != 1 {
 		t.Fatalf("/status accounts = %+v", st.Accounts)
 	}
-	if mb := st.Accounts[0].Mailboxes[0]; mb.Mailbox != "INBOX" || mb.State == "" || mb.Done < uint64(len(mails)) || mb.Backlog != 0 || mb.LastMessage.IsZero() {
+	if mb := st.Accounts[0].Mailboxes[0]; mb.Mailbox != "INBOX" || mb.State == "" || mb.Done < uint64(mails) || mb.Backlog != 0 || mb.LastMessage.IsZero() {
 		t.Errorf("/status INBOX = %+v", mb)
 	}
 	if q := st.Queues["security"]; q.Sent == 0 {
 		t.Errorf("/status queue security = %+v", q)
 	}
+}
 
-	// A bad rules edit: refused, shown in /status, old rules keep serving.
+// checkRulesEdits: a bad rules edit is refused, shown in /status, and the
+// old rules keep serving; a good edit through POST /-/reload answers with
+// the new version.
+func (e *e2e) checkRulesEdits() {
+	t := e.t
+	t.Helper()
 	good := e.d.reloader.Active().Current().Version
 	rulesPath := filepath.Join(e.dir, "rules.yaml")
 	orig, _ := os.ReadFile(rulesPath)
@@ -442,20 +483,24 @@ func TestDaemonDovecot(t *testing.T) {
 	if code, body := e.post("/-/reload"); code != http.StatusUnprocessableEntity || !strings.Contains(body, "rules.yaml:") {
 		t.Errorf("POST /-/reload of a bad edit = %d %s; want 422 with the errors", code, body)
 	}
-	// A good edit through POST /-/reload answers with the new version.
 	edited := strings.Replace(string(orig), "version: 1", "version: 1\n# edited", 1)
 	if err := os.WriteFile(rulesPath, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, body = e.post("/-/reload")
+	code, body := e.post("/-/reload")
 	if v := e.d.reloader.Active().Current().Version; code != http.StatusOK || v == good || !strings.Contains(body, v) {
 		t.Errorf("POST /-/reload of a good edit = %d %s; active %s", code, body, v)
 	}
 	if err := os.WriteFile(rulesPath, orig, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
 
-	// /readyz flips while Dovecot is down and back when it returns.
+// checkDovecotOutage: /readyz flips while Dovecot is down and back when it
+// returns, and a mail after the restart is still handled.
+func (e *e2e) checkDovecotOutage() {
+	t := e.t
+	t.Helper()
 	if code, body := e.get("/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz = %d %s", code, body)
 	}
@@ -472,14 +517,16 @@ func TestDaemonDovecot(t *testing.T) {
 	if got := e.metric("triage_imap_reconnects_total", map[string]string{"account": "helpdesk"}); got < 1 {
 		t.Errorf("triage_imap_reconnects_total = %v, want ≥ 1", got)
 	}
-
-	// A mail after the restart is still handled.
-	before = total()
+	before := e.forwardedTotal()
 	e.srv.Deliver(t, e.srv.User, []byte("From: Eve <eve@example.com>\r\nSubject: printer after restart\r\nMessage-ID: <after-restart@example.com>\r\n\r\njam\r\n"))
-	testkit.WaitFor(t, 30*time.Second, "mail after the Dovecot restart", func() bool { return total() >= before+1 })
+	testkit.WaitFor(t, 30*time.Second, "mail after the Dovecot restart", func() bool { return e.forwardedTotal() >= before+1 })
+}
 
-	e.stop()
-	// No secret in any log line (the run logged at debug level).
+// checkLogs: no secret in any log line (the run logged at debug level), and
+// a line per message.
+func (e *e2e) checkLogs() {
+	t := e.t
+	t.Helper()
 	logs := e.logs.String()
 	for _, secret := range []string{e.srv.Password, e2eToken, e2eAdminToken} {
 		if strings.Contains(logs, secret) {

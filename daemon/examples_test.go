@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/rules"
 )
 
@@ -12,7 +13,7 @@ import (
 // defines every queue examples/rules.yaml can produce.
 func TestExampleConfig(t *testing.T) {
 	path := filepath.Join("..", "examples", "triage.yaml")
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatalf("examples/triage.yaml: %v", err)
 	}

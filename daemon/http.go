@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/triage-dev/triage/config"
 )
 
 type adminServer struct {
@@ -21,7 +22,7 @@ type adminServer struct {
 
 // startHTTP binds the admin server before Run reports started, so a port
 // clash is a start-up error rather than a log line.
-func (d *Daemon) startHTTP(cfg *Config) (*adminServer, error) {
+func (d *Daemon) startHTTP(cfg *config.Config) (*adminServer, error) {
 	token, err := secretFromEnvOrFile(cfg, cfg.HTTP.TokenEnv, cfg.HTTP.TokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("http token: %w", err)

@@ -5,33 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/triage-dev/triage/internal/duration"
-)
-
-// LeaseConfig lets several daemons watch the same accounts for failover:
-// an account is served only by the daemon holding its lease, a key in a
-// NATS JetStream KV bucket written with compare-and-set and expiring after
-// ttl. IMAP alone cannot arbitrate (DESIGN.md: racing MOVEs and conditional
-// STOREs both succeed); the stable ticket id de-duplicates the overlap at
-// a takeover.
-type LeaseConfig struct {
-	URL       string            `yaml:"url" json:"url"`
-	Bucket    string            `yaml:"bucket" json:"bucket"`         // default triage-leases
-	TTL       duration.Duration `yaml:"ttl" json:"ttl"`               // default 15s
-	Holder    string            `yaml:"holder" json:"holder"`         // default hostname:pid
-	CredsFile string            `yaml:"creds_file" json:"creds_file"` // NATS credentials
-}
-
-const (
-	defaultLeaseBucket = "triage-leases"
-	defaultLeaseTTL    = 15 * time.Second
-	minLeaseTTL        = 3 * time.Second
+	"github.com/triage-dev/triage/config"
 )
 
 var leaseKeyChars = regexp.MustCompile(`[^A-Za-z0-9_=-]`)
@@ -45,23 +24,8 @@ type leaser struct {
 	log    *slog.Logger
 }
 
-func (c *LeaseConfig) withDefaults() LeaseConfig {
-	l := *c
-	if l.Bucket == "" {
-		l.Bucket = defaultLeaseBucket
-	}
-	if l.TTL == 0 {
-		l.TTL = duration.Duration(defaultLeaseTTL)
-	}
-	if l.Holder == "" {
-		host, _ := os.Hostname()
-		l.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
-	}
-	return l
-}
-
-func newLeaser(ctx context.Context, cfg *Config, log *slog.Logger) (*leaser, error) {
-	lc := cfg.Lease.withDefaults()
+func newLeaser(ctx context.Context, cfg *config.Config, log *slog.Logger) (*leaser, error) {
+	lc := cfg.Lease.WithDefaults()
 	opts := []nats.Option{nats.Name("triage " + lc.Holder), nats.MaxReconnects(-1)}
 	if lc.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Resolve(lc.CredsFile)))

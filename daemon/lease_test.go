@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -30,7 +31,7 @@ func TestLeaseFailover(t *testing.T) {
 	// Daemon b: the same account and queues, its own state, sinks and admin port.
 	b := *a
 	b.httpAddr = testkit.FreeAddr(t)
-	b.logs = &syncBuffer{}
+	b.logs = &testkit.SyncBuffer{}
 	b.cancel, b.done, b.d = nil, nil, nil
 	cfgA, err := os.ReadFile(a.cfgPath)
 	if err != nil {
@@ -114,7 +115,7 @@ func TestLeaseFailover(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	kv, err := js.KeyValue(context.Background(), defaultLeaseBucket)
+	kv, err := js.KeyValue(context.Background(), config.DefaultLeaseBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,20 +113,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	versions := map[string]int{}
 	for _, tk := range all {
 		ids[tk.ID]++
-		c := tk.Class
-		versions[c.RulesVersion]++
-		switch c.RulesVersion {
-		case va:
-			if c.Tier != "L1" || c.Queue != "helpdesk" || c.Runbook != "kb/printer-a" || len(c.Tags) != 1 || c.Tags[0] != "version-a" {
-				t.Fatalf("ticket of version A classified as %+v", c)
-			}
-		case vb:
-			if c.Tier != "L2" || c.Queue != "systems" || c.Runbook != "kb/printer-b" || len(c.Tags) != 1 || c.Tags[0] != "version-b" {
-				t.Fatalf("ticket of version B classified as %+v", c)
-			}
-		default:
-			t.Fatalf("ticket with unknown rules_version %q", c.RulesVersion)
-		}
+		versions[tk.Class.RulesVersion]++
+		checkFlippedClass(t, tk.Class, va, vb)
 	}
 	if len(ids) != messages {
 		t.Errorf("%d distinct tickets, want %d", len(ids), messages)
@@ -140,6 +128,24 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("versions used: %v; want both", versions)
 	}
 	t.Logf("tickets per version: A=%d B=%d", versions[va], versions[vb])
+}
+
+// checkFlippedClass: a ticket of TestReloadUnderLoad carries version va or
+// vb and exactly that version's classification.
+func checkFlippedClass(t *testing.T, c ticket.Classification, va, vb string) {
+	t.Helper()
+	switch c.RulesVersion {
+	case va:
+		if c.Tier != "L1" || c.Queue != "helpdesk" || c.Runbook != "kb/printer-a" || len(c.Tags) != 1 || c.Tags[0] != "version-a" {
+			t.Fatalf("ticket of version A classified as %+v", c)
+		}
+	case vb:
+		if c.Tier != "L2" || c.Queue != "systems" || c.Runbook != "kb/printer-b" || len(c.Tags) != 1 || c.Tags[0] != "version-b" {
+			t.Fatalf("ticket of version B classified as %+v", c)
+		}
+	default:
+		t.Fatalf("ticket with unknown rules_version %q", c.RulesVersion)
+	}
 }
 
 // TestBrokenEditsNeverActivate feeds more than 100 distinct broken edits of

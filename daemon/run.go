@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/triage-dev/triage/config"
 )
 
 // NewLogger builds the slog logger from the config's log section.
@@ -36,7 +38,7 @@ type RunOptions struct {
 
 // RunMain is `triage run`: load the config, build the daemon, run until ctx ends.
 func RunMain(ctx context.Context, o RunOptions) error {
-	cfg, err := LoadConfig(o.ConfigPath)
+	cfg, err := config.Load(o.ConfigPath)
 	if err != nil {
 		return err
 	}

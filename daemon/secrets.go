@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/internal/secret"
 )
 
@@ -18,7 +19,7 @@ import (
 // token at every (re)connect, so a rotated secret or a refreshed token is
 // picked up without a restart. Error messages name where the secret was
 // looked for, never its value.
-func secretSource(cfg *Config, a AccountConfig) func(ctx context.Context) (string, error) {
+func secretSource(cfg *config.Config, a config.AccountConfig) func(ctx context.Context) (string, error) {
 	switch {
 	case a.PasswordEnv != "":
 		return envSecret(a.PasswordEnv)
@@ -107,7 +108,7 @@ func withExpiry(src func(context.Context) (string, error), report func(time.Time
 }
 
 // secretFromEnvOrFile reads an optional secret (the admin bearer token).
-func secretFromEnvOrFile(cfg *Config, env, file string) (string, error) {
+func secretFromEnvOrFile(cfg *config.Config, env, file string) (string, error) {
 	if env == "" && file == "" {
 		return "", nil
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/config"
 )
 
 func TestJWTExpiry(t *testing.T) {
@@ -37,7 +39,7 @@ func TestJWTExpiry(t *testing.T) {
 
 func TestSecretSources(t *testing.T) {
 	dir := t.TempDir()
-	cfg := &Config{Path: filepath.Join(dir, "triage.yaml")}
+	cfg := &config.Config{Path: filepath.Join(dir, "triage.yaml")}
 	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -45,16 +47,16 @@ func TestSecretSources(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
-		a       AccountConfig
+		a       config.AccountConfig
 		want    string
 		wantErr string
 	}{
-		{"env", AccountConfig{PasswordEnv: "TRIAGE_T_PW"}, "from-env", ""},
-		{"env missing", AccountConfig{PasswordEnv: "TRIAGE_T_NOPE"}, "", "TRIAGE_T_NOPE is not set"},
-		{"file relative to config, newline trimmed", AccountConfig{PasswordFile: "pw"}, "s3cret", ""},
-		{"file missing", AccountConfig{PasswordFile: "nope"}, "", "read secret file"},
-		{"token command", AccountConfig{OAuth2: &OAuth2Config{Mechanism: "xoauth2", TokenCommand: []string{"echo", "tok-123"}}}, "tok-123", ""},
-		{"token command fails", AccountConfig{OAuth2: &OAuth2Config{Mechanism: "xoauth2", TokenCommand: []string{"false"}}}, "", "token command false"},
+		{"env", config.AccountConfig{PasswordEnv: "TRIAGE_T_PW"}, "from-env", ""},
+		{"env missing", config.AccountConfig{PasswordEnv: "TRIAGE_T_NOPE"}, "", "TRIAGE_T_NOPE is not set"},
+		{"file relative to config, newline trimmed", config.AccountConfig{PasswordFile: "pw"}, "s3cret", ""},
+		{"file missing", config.AccountConfig{PasswordFile: "nope"}, "", "read secret file"},
+		{"token command", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2", TokenCommand: []string{"echo", "tok-123"}}}, "tok-123", ""},
+		{"token command fails", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2", TokenCommand: []string{"false"}}}, "", "token command false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

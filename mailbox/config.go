@@ -51,8 +51,9 @@ const (
 	DefaultReconnectMin    = time.Second
 	DefaultReconnectMax    = 2 * time.Minute
 
-	maxBatchSize   = 1000
-	maxConcurrency = 256
+	// Limits of BatchSize and Concurrency.
+	MaxBatchSize   = 1000
+	MaxConcurrency = 256
 )
 
 // Config describes one IMAP account. Zero values take the defaults above.
@@ -195,8 +196,8 @@ func (cfg *Config) defaultLimits(bad func(string, ...any)) {
 	orDefault(&cfg.ReconnectMax, DefaultReconnectMax, 0, "reconnect max", bad)
 	cfg.RetryBackoffMax = max(cfg.RetryBackoffMax, cfg.RetryBackoff)
 	cfg.ReconnectMax = max(cfg.ReconnectMax, cfg.ReconnectMin)
-	orDefault(&cfg.BatchSize, DefaultBatchSize, maxBatchSize, "batch size", bad)
-	orDefault(&cfg.Concurrency, DefaultConcurrency, maxConcurrency, "concurrency", bad)
+	orDefault(&cfg.BatchSize, DefaultBatchSize, MaxBatchSize, "batch size", bad)
+	orDefault(&cfg.Concurrency, DefaultConcurrency, MaxConcurrency, "concurrency", bad)
 	orDefault(&cfg.MaxMessageBytes, DefaultMaxMessageBytes, 0, "max message bytes", bad)
 }
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/daemon"
+	"github.com/triage-dev/triage/internal/demo"
 	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/rules"
 )
@@ -51,7 +53,7 @@ func buildVersion() (version, commit string) {
 
 func runDaemon(ctx context.Context, s Streams, args []string) int {
 	fs := newFlagSet(s, "run", "run --config triage.yaml")
-	config := fs.String("config", "triage.yaml", "daemon config file")
+	configPath := fs.String("config", "triage.yaml", "daemon config file")
 	level := fs.String("log-level", "", "override log.level (debug, info, warn, error)")
 	format := fs.String("log-format", "", "override log.format (text, json)")
 	pos, code, ok := parseOrExit(fs, args)
@@ -63,7 +65,7 @@ func runDaemon(ctx context.Context, s Streams, args []string) int {
 	}
 	version, commit := buildVersion()
 	err := daemon.RunMain(ctx, daemon.RunOptions{
-		ConfigPath: *config, LogLevel: *level, LogFormat: *format,
+		ConfigPath: *configPath, LogLevel: *level, LogFormat: *format,
 		Version: version, Commit: commit, LogOutput: s.Err,
 	})
 	if err != nil {
@@ -101,7 +103,7 @@ func runDemo(ctx context.Context, s Streams, args []string) int {
 	if len(pos) != 0 {
 		return usageError(fs, "takes no positional arguments")
 	}
-	if err := daemon.Demo(ctx, daemon.DemoOptions{Out: s.Out, Log: s.Err, DropDir: *drop}); err != nil {
+	if err := demo.Run(ctx, demo.Options{Out: s.Out, Log: s.Err, DropDir: *drop}); err != nil {
 		printDaemonError(s, err)
 		return exitFail
 	}
@@ -125,7 +127,7 @@ func runSchema(_ context.Context, s Streams, args []string) int {
 	case "tests":
 		out, err = rules.TestsSchema()
 	case "config":
-		out, err = daemon.ConfigSchema()
+		out, err = config.Schema()
 	default:
 		return usageError(fs, fmt.Sprintf("unknown schema %q: want rules, tests or config", pos[0]))
 	}

@@ -42,19 +42,9 @@ func (m *mboxReader) Next() (raw []byte, tooLarge bool, err error) {
 		return nil, false, io.EOF
 	}
 	if !m.started {
-		head, err := m.br.Peek(len(mboxFrom))
-		if err == io.EOF && len(head) == 0 {
-			m.done = true
-			return nil, false, io.EOF
-		}
-		if !bytes.Equal(head, mboxFrom) {
-			m.done = true
-			return nil, false, errNotMbox
-		}
-		if err := m.skipLine(); err != nil {
+		if err := m.start(); err != nil {
 			return nil, false, err
 		}
-		m.started = true
 	}
 
 	var msg []byte
@@ -109,6 +99,25 @@ func (m *mboxReader) Next() (raw []byte, tooLarge bool, err error) {
 			return msg, tooLarge, nil
 		}
 	}
+}
+
+// start checks that the input begins with a "From " line and skips it. An
+// empty input is io.EOF, any other errNotMbox; both end the reader.
+func (m *mboxReader) start() error {
+	head, err := m.br.Peek(len(mboxFrom))
+	if err == io.EOF && len(head) == 0 {
+		m.done = true
+		return io.EOF
+	}
+	if !bytes.Equal(head, mboxFrom) {
+		m.done = true
+		return errNotMbox
+	}
+	if err := m.skipLine(); err != nil {
+		return err
+	}
+	m.started = true
+	return nil
 }
 
 // skipLine discards input up to and including the next newline.

@@ -144,6 +144,17 @@ func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
+// WaitFired waits for a value on fired, or its close (a fault proxy's
+// tripwire reaching its next mark), failing t after limit.
+func WaitFired(t testing.TB, fired <-chan struct{}, limit time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-fired:
+	case <-time.After(limit):
+		t.Fatalf("timed out after %v waiting for %s", limit, what)
+	}
+}
+
 // SyncBuffer is a bytes.Buffer safe for concurrent writers (a logger or a
 // daemon's output) and a reading test.
 type SyncBuffer struct {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -55,20 +54,7 @@ func seeded(t *testing.T) *rand.Rand {
 // into dir (the daemon refuses rules whose own tests fail).
 func writeExamples(t *testing.T, dir string) {
 	t.Helper()
-	err := fs.WalkDir(examples.Files, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(examples.Files, p)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
+	err := examples.Extract(dir)
 	if err != nil {
 		t.Fatalf("write examples: %v", err)
 	}

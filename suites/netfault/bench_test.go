@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/faultproxy"
 	"github.com/triage-dev/triage/mailbox"
 )
 
@@ -35,7 +36,7 @@ func BenchmarkDrainOverLatency(b *testing.B) {
 		srv.Append(b, "INBOX", fmt.Appendf(nil, "From: user%d@example.com\r\nTo: helpdesk@example.com\r\nSubject: VPN drops %d\r\nMessage-ID: <drain-%d@example.com>\r\n\r\nThe VPN client disconnects every few minutes.\r\n", i, i, i))
 	}
 	srv.Resync(b, "INBOX")
-	px, err := Listen(srv.Addr())
+	px, err := faultproxy.Listen(srv.Addr())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Network fault suite: the whole daemon (in process) reaches a private
 // Dovecot's IMAP, and its webhook and LMTP sinks, through fault-injecting TCP
-// proxies (proxy.go) that cut connections mid-FETCH, mid-IDLE, mid-request
+// proxies (internal/faultproxy) that cut connections mid-FETCH, mid-IDLE, mid-request
 // and mid-DATA, add latency spikes, and black-hole or take down a path. Each
 // scenario checks: nothing lost (every mail forwarded at least once, and
 // complete), duplicates only under the same ticket id, nothing marked done
@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triage-dev/triage/internal/faultproxy"
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -77,23 +78,25 @@ func TestNetFault(t *testing.T) {
 // cutMidFetch resets the IMAP connection repeatedly while a backlog of large
 // messages is being fetched: each reset lands inside a FETCH literal (the
 // only large responses), at a different offset each time.
-func cutMidFetch(t *testing.T, sz sizes) { endMidFetch(t, sz, (*Proxy).CutAfter, "resets") }
+func cutMidFetch(t *testing.T, sz sizes) { endMidFetch(t, sz, (*faultproxy.Proxy).CutAfter, "resets") }
 
 // closeMidFetch is cutMidFetch with an orderly close (FIN), as when the
 // server process dies: the literal ends early without an error.
-func closeMidFetch(t *testing.T, sz sizes) { endMidFetch(t, sz, (*Proxy).CloseAfter, "orderly closes") }
+func closeMidFetch(t *testing.T, sz sizes) {
+	endMidFetch(t, sz, (*faultproxy.Proxy).CloseAfter, "orderly closes")
+}
 
-func endMidFetch(t *testing.T, sz sizes, end func(p *Proxy, dir Direction, marks ...int64) <-chan struct{}, how string) {
+func endMidFetch(t *testing.T, sz sizes, end func(p *faultproxy.Proxy, dir faultproxy.Direction, marks ...int64) <-chan struct{}, how string) {
 	r := newRig(t, rigOptions{sink: sinkFile, account: "batch_size: 8"})
 	for i := range sz.backlog {
 		r.appendMail("backlog", i, sz.bigBytes)
 	}
 	// Past login, SELECT and SEARCH (a few kB) everything downstream is
 	// FETCH data; the odd step moves each cut to another offset in a literal.
-	fired := end(r.imap, Downstream, marks(sz.fetchCuts, 600_000, 137_111)...)
+	fired := end(r.imap, faultproxy.Downstream, marks(sz.fetchCuts, 600_000, 137_111)...)
 	r.run()
 	for k := range sz.fetchCuts {
-		waitFired(t, fired, 60*time.Second, fmt.Sprintf("cut %d mid-FETCH (the backlog ended first, or the daemon stalled)", k+1))
+		testkit.WaitFired(t, fired, 60*time.Second, fmt.Sprintf("cut %d mid-FETCH (the backlog ended first, or the daemon stalled)", k+1))
 		r.check(fmt.Sprintf("after cut %d", k+1))
 	}
 	r.waitDelivered(90*time.Second, "the backlog after the cuts")
@@ -211,8 +214,8 @@ func blackhole(t *testing.T, sz sizes) {
 	r.imap.SetBlackhole(false)
 
 	r.phase("2. silent in the middle of a FETCH literal")
-	fired := r.imap.BlackholeAfter(Downstream, 700_000)
-	waitFired(t, fired, 60*time.Second, "the path to go silent mid-FETCH")
+	fired := r.imap.BlackholeAfter(faultproxy.Downstream, 700_000)
+	testkit.WaitFired(t, fired, 60*time.Second, "the path to go silent mid-FETCH")
 	before := r.imap.Stats().Accepted
 	testkit.WaitFor(t, stallBound, "a reconnect after the FETCH stalled", func() bool {
 		return r.imap.Stats().Accepted > before
@@ -255,10 +258,10 @@ func webhookCutMidRequest(t *testing.T, sz sizes) {
 	for i := range sz.sinkMsgs {
 		r.appendMail("hook-cut", i, 30_000)
 	}
-	fired := r.sink.CutAfter(Upstream, marks(sz.sinkCuts, 10_000, 3_001)...) // inside a ~30 kB request body
+	fired := r.sink.CutAfter(faultproxy.Upstream, marks(sz.sinkCuts, 10_000, 3_001)...) // inside a ~30 kB request body
 	r.run()
 	for k := range sz.sinkCuts {
-		waitFired(t, fired, 30*time.Second, fmt.Sprintf("webhook cut %d mid-request", k+1))
+		testkit.WaitFired(t, fired, 30*time.Second, fmt.Sprintf("webhook cut %d mid-request", k+1))
 		r.check(fmt.Sprintf("after webhook cut %d", k+1))
 	}
 	r.waitDelivered(60*time.Second, "tickets after the cuts")
@@ -357,10 +360,10 @@ func lmtpCutMidData(t *testing.T, sz sizes) {
 	for i := range sz.sinkMsgs {
 		r.appendMail("lmtp-cut", i, 100_000)
 	}
-	fired := r.sink.CutAfter(Upstream, marks(sz.sinkCuts, 20_000, 7_919)...) // past LHLO/MAIL/RCPT, inside DATA
+	fired := r.sink.CutAfter(faultproxy.Upstream, marks(sz.sinkCuts, 20_000, 7_919)...) // past LHLO/MAIL/RCPT, inside DATA
 	r.run()
 	for k := range sz.sinkCuts {
-		waitFired(t, fired, 30*time.Second, fmt.Sprintf("LMTP cut %d mid-DATA", k+1))
+		testkit.WaitFired(t, fired, 30*time.Second, fmt.Sprintf("LMTP cut %d mid-DATA", k+1))
 		r.check(fmt.Sprintf("after LMTP cut %d", k+1))
 	}
 	r.waitDelivered(60*time.Second, "forwarded copies after the cuts")

@@ -24,8 +24,10 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/faultproxy"
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -60,8 +62,8 @@ type rig struct {
 	t    *testing.T
 	opts rigOptions
 	srv  *dovecottest.Server
-	imap *Proxy
-	sink *Proxy // nil for the file sink
+	imap *faultproxy.Proxy
+	sink *faultproxy.Proxy // nil for the file sink
 	hook *hookServer
 	dir  string
 	logs *testkit.SyncBuffer // the daemon's log lines
@@ -164,9 +166,9 @@ func indent(s, prefix string) string {
 	return b.String()
 }
 
-func mustProxy(t *testing.T, upstream string) *Proxy {
+func mustProxy(t *testing.T, upstream string) *faultproxy.Proxy {
 	t.Helper()
-	p, err := Listen(upstream)
+	p, err := faultproxy.Listen(upstream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +179,7 @@ func mustProxy(t *testing.T, upstream string) *Proxy {
 // run starts the daemon in process.
 func (r *rig) run() {
 	r.t.Helper()
-	cfg, err := daemon.LoadConfig(filepath.Join(r.dir, "triage.yaml"))
+	cfg, err := config.Load(filepath.Join(r.dir, "triage.yaml"))
 	if err != nil {
 		r.t.Fatalf("config: %v", err)
 	}
@@ -483,17 +485,6 @@ func (r *rig) report(faults string, duplicates int) {
 	r.t.Logf("RESULT %s: %d mails, faults: %s; imap reconnects %v, session failures %d, sink errors %v, duplicate deliveries %d (same id); %s; %s",
 		r.t.Name(), len(r.sent), faults, r.metric("triage_imap_reconnects_total", nil), r.sessionFailures(),
 		r.metric("triage_forward_errors_total", nil), duplicates, proxies, time.Since(r.start).Round(10*time.Millisecond))
-}
-
-// waitFired waits for a tripwire's next mark (a value, or the channel's
-// close) or fails after timeout.
-func waitFired(t *testing.T, fired <-chan struct{}, timeout time.Duration, what string) {
-	t.Helper()
-	select {
-	case <-fired:
-	case <-time.After(timeout):
-		t.Fatalf("timed out after %v waiting for %s", timeout, what)
-	}
 }
 
 // marks returns n tripwire marks from first on, step apart: each fault lands

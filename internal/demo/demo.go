@@ -1,11 +1,16 @@
-package daemon
+// Package demo runs `triage demo`: the real daemon against go-imap's
+// in-memory IMAP server, seeded with the example mail and rules, printing
+// one readable line per ticket. It owns the demo's server, its seeding, the
+// drop folder new mail is read from and the ticket line; it must not know
+// how the daemon handles mail, which it only configures and runs.
+package demo
 
 import (
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"os"
@@ -19,14 +24,16 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"golang.org/x/text/width"
 
+	"github.com/triage-dev/triage/config"
+	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
 )
 
-// DemoOptions configure `triage demo`.
-type DemoOptions struct {
+// Options configure `triage demo`.
+type Options struct {
 	Out     io.Writer // one readable line per ticket
 	Log     io.Writer // daemon logs (warnings and up)
 	DropDir string    // .eml files dropped here are appended to the mailbox; default: a temp dir
@@ -36,9 +43,9 @@ type DemoOptions struct {
 
 const demoUser, demoPassword = "demo", "demo"
 
-// Demo runs the real daemon loop against go-imap's in-memory server seeded
+// Run runs the real daemon loop against go-imap's in-memory server seeded
 // with the example mail, printing each ticket, until ctx ends.
-func Demo(ctx context.Context, o DemoOptions) error {
+func Run(ctx context.Context, o Options) error {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
@@ -54,8 +61,8 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		defer os.RemoveAll(dir)
 		work = dir
 	}
-	if err := extractExamples(work); err != nil {
-		return err
+	if err := examples.Extract(work); err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
 	drop := o.DropDir
 	if drop == "" {
@@ -78,7 +85,7 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}, imap.CapIdle: {}, imap.CapUIDPlus: {}, imap.CapMove: {}},
 		InsecureAuth: true,
-		Logger:       discardLogger{},
+		Logger:       stdlog.New(io.Discard, "", 0),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,26 +108,26 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	if err != nil {
 		return fmt.Errorf("demo: example rules: %w", err)
 	}
-	cfg := &Config{
+	cfg := &config.Config{
 		Path:  filepath.Join(work, "triage.yaml"),
 		Rules: "rules.yaml",
-		Accounts: []AccountConfig{{
+		Accounts: []config.AccountConfig{{
 			Name: "demo", Addr: ln.Addr().String(), TLS: "none", Username: demoUser,
 			PasswordFile: "demo.password", Mailboxes: []string{"INBOX"},
 		}},
 		Queues:   map[string]queue.Config{},
 		StateDir: "state",
-		HTTP:     HTTPConfig{Listen: "127.0.0.1:0"},
+		HTTP:     config.HTTPConfig{Listen: "127.0.0.1:0"},
 	}
 	for _, q := range set.Queues() {
 		cfg.Queues[q] = queue.Config{Type: "file", Path: "tickets-" + q + ".jsonl"}
 	}
-	cfg.applyDefaults()
+	cfg.ApplyDefaults()
 	if err := os.WriteFile(filepath.Join(work, "demo.password"), []byte(demoPassword), 0o600); err != nil {
-		return err
+		return fmt.Errorf("demo: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := New(cfg, Options{Log: log, Version: "demo", DisableHTTP: true, OnTicket: func(h Handled) {
+	d, err := daemon.New(cfg, daemon.Options{Log: log, Version: "demo", DisableHTTP: true, OnTicket: func(h daemon.Handled) {
 		fmt.Fprintln(o.Out, TicketLine(h.Ticket, h.Outcome))
 	}})
 	if err != nil {
@@ -240,28 +247,3 @@ func watchDropDir(ctx context.Context, dir string, u *imapmemserver.User, log *s
 		}
 	}
 }
-
-func extractExamples(dir string) error {
-	return fs.WalkDir(examples.Files, ".", func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dir, filepath.FromSlash(p))
-		if e.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := fs.ReadFile(examples.Files, p)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(target, b, 0o644); err != nil {
-			return fmt.Errorf("demo: write %s: %w", target, err)
-		}
-		return nil
-	})
-}
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
-func (discardLogger) Println(...any)        {}

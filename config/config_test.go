@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/internal/fileerr"
+	"github.com/triage-dev/triage/mailbox"
 )
 
 const validConfig = `rules: rules.yaml
@@ -26,10 +27,10 @@ state_dir: /var/lib/triage
 dedupe_window: 3d
 `
 
-func TestParseConfigValid(t *testing.T) {
-	cfg, err := ParseConfig("/etc/triage/triage.yaml", []byte(validConfig))
+func TestParseValid(t *testing.T) {
+	cfg, err := Parse("/etc/triage/triage.yaml", []byte(validConfig))
 	if err != nil {
-		t.Fatalf("ParseConfig: %v", err)
+		t.Fatalf("Parse: %v", err)
 	}
 	a := cfg.Accounts[0]
 	if a.Name != "helpdesk" || *a.Done.Keyword != "$Triaged" || a.Failed != "Triage/Failed" {
@@ -41,12 +42,12 @@ func TestParseConfigValid(t *testing.T) {
 	if got := cfg.Resolve("rules.yaml"); got != "/etc/triage/rules.yaml" {
 		t.Errorf("Resolve = %q", got)
 	}
-	if cfg.MaxMessageBytes != defaultMaxMessageBytes || cfg.Log.Level != "info" {
+	if cfg.MaxMessageBytes != mailbox.DefaultMaxMessageBytes || cfg.Log.Level != "info" {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 }
 
-func TestParseConfigErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		edit func(string) string
@@ -84,9 +85,9 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseConfig("triage.yaml", []byte(tt.edit(validConfig)))
+			_, err := Parse("triage.yaml", []byte(tt.edit(validConfig)))
 			if err == nil {
-				t.Fatal("ParseConfig succeeded, want an error")
+				t.Fatal("Parse succeeded, want an error")
 			}
 			var ce fileerr.List
 			if !errors.As(err, &ce) {
@@ -106,12 +107,12 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
-func FuzzParseConfig(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add([]byte(validConfig))
 	f.Add([]byte("rules: [\n"))
 	f.Add([]byte("accounts:\n  - {name: a, addr: 'x:1', oauth2: {mechanism: xoauth2}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := ParseConfig("f.yaml", data)
+		_, err := Parse("f.yaml", data)
 		var ce fileerr.List
 		if err != nil && errors.As(err, &ce) {
 			for _, e := range ce {

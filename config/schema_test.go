@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"bytes"
@@ -27,13 +27,13 @@ var updateSchema = flag.Bool("update-schema", false, "rewrite schema/config.sche
 
 func compileConfigSchema(t *testing.T) (*jsonschema.Schema, map[string]any) {
 	t.Helper()
-	doc, err := ConfigSchema()
+	doc, err := Schema()
 	if err != nil {
-		t.Fatalf("ConfigSchema: %v", err)
+		t.Fatalf("Schema: %v", err)
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(doc, &raw); err != nil {
-		t.Fatalf("ConfigSchema output: %v", err)
+		t.Fatalf("Schema output: %v", err)
 	}
 	return testkit.CompileSchema(t, "config.schema.json", doc), raw
 }
@@ -94,7 +94,7 @@ func edit(t *testing.T, src, old, new string) string {
 }
 
 // TestConfigSchemaAgreesWithLoader validates configs and edits of them with
-// both the schema and ParseConfig; the two must agree on each.
+// both the schema and Parse; the two must agree on each.
 func TestConfigSchemaAgreesWithLoader(t *testing.T) {
 	sch, _ := compileConfigSchema(t)
 	s := schemaTestConfig
@@ -143,7 +143,7 @@ func TestConfigSchemaAgreesWithLoader(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			serr := sch.Validate(testkit.YAMLToJSONValue(t, []byte(tt.src)))
-			_, lerr := ParseConfig("/etc/triage/triage.yaml", []byte(tt.src))
+			_, lerr := Parse("/etc/triage/triage.yaml", []byte(tt.src))
 			if (serr == nil) != tt.accepted {
 				t.Errorf("schema accepted=%v, want %v: %v", serr == nil, tt.accepted, serr)
 			}
@@ -181,7 +181,7 @@ func TestConfigSchemaExampleFile(t *testing.T) {
 	if err := sch.Validate(testkit.YAMLToJSONValue(t, src)); err != nil {
 		t.Errorf("%s rejected by the schema: %v", path, err)
 	}
-	if _, err := ParseConfig(path, src); err != nil {
+	if _, err := Parse(path, src); err != nil {
 		t.Errorf("%s rejected by the loader: %v", path, err)
 	}
 }
@@ -272,7 +272,7 @@ func TestDurationPatterns(t *testing.T) {
 // TestConfigSchemaFileUpToDate keeps schema/config.schema.json equal to the
 // generated schema; run with -update-schema to rewrite it.
 func TestConfigSchemaFileUpToDate(t *testing.T) {
-	want, err := ConfigSchema()
+	want, err := Schema()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,15 +285,15 @@ func TestConfigSchemaFileUpToDate(t *testing.T) {
 	}
 	got, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./daemon -run TestConfigSchemaFileUpToDate -update-schema)", err)
+		t.Fatalf("%v (run go test ./config -run TestConfigSchemaFileUpToDate -update-schema)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s is stale: run go test ./daemon -run TestConfigSchemaFileUpToDate -update-schema", path)
+		t.Errorf("%s is stale: run go test ./config -run TestConfigSchemaFileUpToDate -update-schema", path)
 	}
 	for range 3 {
-		again, err := ConfigSchema()
+		again, err := Schema()
 		if err != nil || !bytes.Equal(again, want) {
-			t.Fatalf("ConfigSchema output differs between calls (err %v)", err)
+			t.Fatalf("Schema output differs between calls (err %v)", err)
 		}
 	}
 }

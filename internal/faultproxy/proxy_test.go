@@ -1,4 +1,4 @@
-package netfault
+package faultproxy
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 // upstreamServer is a loopback TCP server whose connections run serve.
@@ -461,7 +463,7 @@ func TestProxyCloseAfterEndsTheStreamCleanly(t *testing.T) {
 	if len(got) != mark {
 		t.Errorf("client got %d bytes, want exactly %d", len(got), mark)
 	}
-	waitFired(t, fired, 10*time.Second, "the tripwire")
+	testkit.WaitFired(t, fired, 10*time.Second, "the tripwire")
 	if st := p.Stats(); st.Cut != 1 {
 		t.Errorf("Stats.Cut = %d, want 1", st.Cut)
 	}
@@ -485,7 +487,7 @@ func TestProxyCutAfterSeveralMarks(t *testing.T) {
 		if !isReset(err) || len(got) > int(mark) {
 			t.Errorf("connection %d: got %d bytes and %v, want at most %d and a reset", i, len(got), err, mark)
 		}
-		waitFired(t, fired, 10*time.Second, fmt.Sprintf("mark %d", i))
+		testkit.WaitFired(t, fired, 10*time.Second, fmt.Sprintf("mark %d", i))
 	}
 	if _, open := <-fired; open {
 		t.Error("the channel got a value past the last mark")
@@ -531,8 +533,8 @@ func TestProxyMarkReachedOnALinkAnEarlierMarkCuts(t *testing.T) {
 		defer p.mu.Unlock()
 		return p.trip == nil
 	})
-	waitFired(t, fired, 10*time.Second, "the first mark")
-	waitFired(t, fired, 10*time.Second, "the second mark, whose connection the first cut")
+	testkit.WaitFired(t, fired, 10*time.Second, "the first mark")
+	testkit.WaitFired(t, fired, 10*time.Second, "the second mark, whose connection the first cut")
 	if _, open := <-fired; open {
 		t.Error("the channel got a value past the last mark")
 	}

@@ -1,13 +1,17 @@
-// Package netfault holds the network fault suite (see netfault_test.go) and
-// the fault-injecting TCP proxy it runs the daemon through.
+// Package faultproxy is a fault-injecting TCP proxy for tests: it relays
+// connections from a loopback listener to one upstream address and resets,
+// delays, black-holes or refuses them on demand, at exact byte counts if
+// asked. It owns the relaying and the faults; it must not know the protocol
+// of the bytes it relays (IMAP, SMTP, HTTP) or anything of triage.
 //
 // The proxy is our own rather than Toxiproxy: the newest Toxiproxy module on
 // the proxy (v2.5.0, 2022) brings gorilla/mux, zerolog, tomb.v1 and
 // urfave/cli into the shared go.mod and needs its API server to run in
-// process, while the suite needs only four faults, one of them (a reset
-// after an exact byte count, to land inside a FETCH literal or SMTP DATA)
-// that Toxiproxy has no toxic for.
-package netfault
+// process, while the network fault suite (suites/netfault) and the daemon
+// benchmarks need only four faults, one of them (a reset after an exact byte
+// count, to land inside a FETCH literal or SMTP DATA) that Toxiproxy has no
+// toxic for.
+package faultproxy
 
 import (
 	"errors"
@@ -104,7 +108,7 @@ type Stats struct {
 func Listen(upstream string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("netfault: listen: %w", err)
+		return nil, fmt.Errorf("faultproxy: listen: %w", err)
 	}
 	p := &Proxy{upstream: upstream, ln: ln, links: map[*link]struct{}{}}
 	p.wg.Add(1)
@@ -128,7 +132,7 @@ func (p *Proxy) Close() error {
 	}
 	p.wg.Wait()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("netfault: close: %w", err)
+		return fmt.Errorf("faultproxy: close: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
-package daemon
+package config
 
-// The JSON Schema of triage.yaml, reflected from the types LoadConfig
+// The JSON Schema of triage.yaml, reflected from the types Load
 // decodes (Config, queue.Config, …) with their yaml tags as key names, so a
 // key the loader knows is a key the schema knows. What reflection cannot
 // see (descriptions, enums, patterns, which keys are required, "exactly one
@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/invopop/jsonschema"
 
@@ -36,60 +37,60 @@ type fieldDoc struct {
 
 // configFieldDocs describes every key of triage.yaml, by "$defs name.key".
 func configFieldDocs() map[string]fieldDoc {
-	tlsEnum := []any{"implicit", "starttls", "none"}
+	tlsEnum := []any{mailbox.TLSImplicit, mailbox.TLSStartTLS, mailbox.TLSNone}
 	return map[string]fieldDoc{
 		"Config.rules":              {desc: "Rules file or directory (*.yaml merged in lexical order), relative to this file; watched and hot-reloaded.", required: true},
 		"Config.accounts":           {desc: "IMAP accounts to watch.", required: true},
 		"Config.queues":             {desc: "Downstream queues by name; rules name them in queue.", required: true},
 		"Config.http":               {desc: "Admin HTTP server: /metrics /healthz /readyz /status and POST /-/reload."},
 		"Config.state_dir":          {desc: "Directory of the small embedded store (handled ids for the dedupe window), relative to this file.", required: true},
-		"Config.dedupe_window":      {desc: "How long a handled mail id is remembered; default 7d."},
-		"Config.max_message_bytes":  {desc: "Larger messages are not fetched whole; default 26214400 (25 MiB).", minZero: true},
-		"Config.max_buffered_bytes": {desc: "Most bytes of fetched mail held in memory at once, over all accounts; fetching waits for room; a message larger than this is handled alone. Default 134217728 (128 MiB).", minZero: true},
-		"Config.shutdown_timeout":   {desc: "How long in-flight messages may finish on shutdown; default 15s."},
+		"Config.dedupe_window":      {desc: "How long a handled mail id is remembered; default " + days(DefaultDedupeWindow) + "."},
+		"Config.max_message_bytes":  {desc: "Larger messages are not fetched whole; default " + mebibytes(mailbox.DefaultMaxMessageBytes) + ".", minZero: true},
+		"Config.max_buffered_bytes": {desc: "Most bytes of fetched mail held in memory at once, over all accounts; fetching waits for room; a message larger than this is handled alone. Default " + mebibytes(DefaultMaxBufferedBytes) + ".", minZero: true},
+		"Config.shutdown_timeout":   {desc: "How long in-flight messages may finish on shutdown; default " + DefaultShutdownTimeout.String() + "."},
 		"Config.log":                {desc: "Log level and format."},
 		"Config.lease":              {desc: "Optional: several daemons for the same accounts (failover); an account is served only by the daemon holding its lease in a NATS JetStream KV bucket."},
 		"LeaseConfig.url":           {desc: "NATS server URL(s) holding the leases.", required: true},
-		"LeaseConfig.bucket":        {desc: "JetStream KV bucket; created if missing; default triage-leases.", pattern: leaseBucketRE.String()},
-		"LeaseConfig.ttl":           {desc: "How long a lease lasts without renewal (renewed every ttl/3); at least 3s; default 15s. A standby takes over within this after a holder dies."},
+		"LeaseConfig.bucket":        {desc: "JetStream KV bucket; created if missing; default " + DefaultLeaseBucket + ".", pattern: leaseBucketRE.String()},
+		"LeaseConfig.ttl":           {desc: "How long a lease lasts without renewal (renewed every ttl/3); at least " + MinLeaseTTL.String() + "; default " + DefaultLeaseTTL.String() + ". A standby takes over within this after a holder dies."},
 		"LeaseConfig.holder":        {desc: "This daemon's name in the lease; default hostname:pid."},
 		"LeaseConfig.creds_file":    {desc: "NATS credentials file, relative to this file."},
 
 		"AccountConfig.name":                 {desc: "Account name, unique; shown as account to rules.", required: true, pattern: accountNameRE.String()},
 		"AccountConfig.addr":                 {desc: "IMAP server host:port, e.g. imap.example.com:993.", required: true},
-		"AccountConfig.tls":                  {desc: "implicit (default, port 993), starttls, or none (loopback only).", enum: tlsEnum},
+		"AccountConfig.tls":                  {desc: mailbox.TLSImplicit + " (default, port 993), " + mailbox.TLSStartTLS + ", or " + mailbox.TLSNone + " (loopback only).", enum: tlsEnum},
 		"AccountConfig.insecure_skip_verify": {desc: "Accept any server certificate. For tests only."},
 		"AccountConfig.username":             {desc: "IMAP login name.", required: true},
 		"AccountConfig.password_env":         {desc: "Environment variable that holds the password. Set one of password_env, password_file, oauth2."},
 		"AccountConfig.password_file":        {desc: "File that holds the password (e.g. a systemd credential). Set one of password_env, password_file, oauth2."},
 		"AccountConfig.oauth2":               {desc: "OAuth 2.0 access token for XOAUTH2 or OAUTHBEARER (Microsoft 365, Google). Set one of password_env, password_file, oauth2."},
-		"AccountConfig.mailboxes":            {desc: "Mailboxes to watch; default [INBOX]."},
-		"AccountConfig.done":                 {desc: "How a handled message is marked on the server; default keyword $Triaged."},
+		"AccountConfig.mailboxes":            {desc: "Mailboxes to watch; default [" + mailbox.DefaultMailbox + "]."},
+		"AccountConfig.done":                 {desc: "How a handled message is marked on the server; default keyword " + mailbox.DefaultDoneKeyword + "."},
 		"AccountConfig.quarantine":           {desc: "Folder for mail that cannot be parsed; default " + mailbox.DefaultQuarantine + "."},
 		"AccountConfig.failed":               {desc: "Folder for mail a queue rejected permanently; default " + mailbox.DefaultFailed + "."},
 		"AccountConfig.poll_interval":        {desc: "Poll interval when the server has no IDLE; default " + mailbox.DefaultPollInterval.String() + "."},
 		"AccountConfig.idle_restart":         {desc: "Re-issue IDLE after this long, before the server's timeout; default " + mailbox.DefaultIdleRestart.String() + "."},
-		"AccountConfig.batch_size":           {desc: "Messages per FETCH, 1 to 1000; default " + strconv.Itoa(defaultBatchSize) + ".", minZero: true, max: 1000},
-		"AccountConfig.concurrency":          {desc: "Messages handled at once per mailbox, 1 to 256; default " + strconv.Itoa(defaultConcurrency) + ".", minZero: true, max: 256},
+		"AccountConfig.batch_size":           {desc: "Messages per FETCH, 1 to " + strconv.Itoa(mailbox.MaxBatchSize) + "; default " + strconv.Itoa(mailbox.DefaultBatchSize) + ".", minZero: true, max: mailbox.MaxBatchSize},
+		"AccountConfig.concurrency":          {desc: "Messages handled at once per mailbox, 1 to " + strconv.Itoa(mailbox.MaxConcurrency) + "; default " + strconv.Itoa(mailbox.DefaultConcurrency) + ".", minZero: true, max: mailbox.MaxConcurrency},
 		"AccountConfig.timeout":              {desc: "Per-command timeout and dead-connection detection; default " + mailbox.DefaultTimeout.String() + "."},
 		"AccountConfig.retry_backoff":        {desc: "First delay before a message that failed temporarily (its queue or the state store) is tried again; doubles; default " + mailbox.DefaultRetryBackoff.String() + "."},
 		"AccountConfig.reconnect_min":        {desc: "First delay before reconnecting to the server; doubles with jitter; default " + mailbox.DefaultReconnectMin.String() + "."},
 		"AccountConfig.reconnect_max":        {desc: "Longest delay between reconnects; default " + mailbox.DefaultReconnectMax.String() + "."},
 
-		"OAuth2Config.mechanism":     {desc: "SASL mechanism: xoauth2 (Microsoft 365, Google) or oauthbearer (RFC 7628).", required: true, enum: []any{"xoauth2", "oauthbearer"}},
+		"OAuth2Config.mechanism":     {desc: "SASL mechanism: " + mailbox.AuthXOAuth2 + " (Microsoft 365, Google) or " + mailbox.AuthOAuthBearer + " (RFC 7628).", required: true, enum: []any{mailbox.AuthXOAuth2, mailbox.AuthOAuthBearer}},
 		"OAuth2Config.token_file":    {desc: "File holding a current access token, kept fresh by an external refresher. Set one of token_file, token_env, token_command."},
 		"OAuth2Config.token_env":     {desc: "Environment variable holding an access token. Set one of token_file, token_env, token_command."},
 		"OAuth2Config.token_command": {desc: "Command (argv, no shell) that prints a current access token. Set one of token_file, token_env, token_command."},
 
-		"DoneConfig.keyword": {desc: "IMAP keyword set on a handled message; default $Triaged, \"\" for none (then set move_to).", types: []string{"string", "null"}},
+		"DoneConfig.keyword": {desc: "IMAP keyword set on a handled message; default " + mailbox.DefaultDoneKeyword + ", \"\" for none (then set move_to).", types: []string{"string", "null"}},
 		"DoneConfig.move_to": {desc: "Folder a handled message is moved to; needed where the server stores no keywords (Microsoft 365)."},
 
-		"HTTPConfig.listen":     {desc: "host:port of the admin server; default 127.0.0.1:9425."},
+		"HTTPConfig.listen":     {desc: "host:port of the admin server; default " + DefaultHTTPListen + "."},
 		"HTTPConfig.token_env":  {desc: "Environment variable holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
 		"HTTPConfig.token_file": {desc: "File holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
 
-		"LogConfig.level":  {desc: "Minimum level; default info.", enum: []any{"debug", "info", "warn", "error"}},
-		"LogConfig.format": {desc: "text (default) or json.", enum: []any{"text", "json"}},
+		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
+		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},
 
 		"QueueConfig.type":                 {desc: "Sink kind.", required: true, enum: []any{"smtp", "lmtp", "webhook", "exec", "nats", "file", "stdout"}},
 		"QueueConfig.addr":                 {desc: "smtp/lmtp: host:port; lmtp also a unix socket path (/run/dovecot/lmtp or unix:/run/dovecot/lmtp)."},
@@ -125,6 +126,16 @@ func configFieldDocs() map[string]fieldDoc {
 		"QueueRetryConfig.max":           {desc: "Longest delay, also caps a peer's Retry-After; default 5m."},
 		"QueueRetryConfig.give_up_after": {desc: "Stop retrying after this long and file the mail as failed; default 0s, never."},
 	}
+}
+
+// mebibytes writes a byte count as the schema's descriptions do: "26214400 (25 MiB)".
+func mebibytes(n int64) string {
+	return fmt.Sprintf("%d (%d MiB)", n, n>>20)
+}
+
+// days writes a whole number of days as triage.yaml does: "7d".
+func days(d time.Duration) string {
+	return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
 }
 
 // configTypeDocs describes the $defs themselves.
@@ -296,8 +307,8 @@ func applyDocs(defs jsonschema.Definitions) error {
 	return nil
 }
 
-// ConfigSchema returns the JSON Schema (draft-07) of triage.yaml.
-func ConfigSchema() ([]byte, error) {
+// Schema returns the JSON Schema (draft-07) of triage.yaml.
+func Schema() ([]byte, error) {
 	r := &jsonschema.Reflector{
 		FieldNameTag:               "yaml",
 		RequiredFromJSONSchemaTags: true,

@@ -1,4 +1,4 @@
-package daemon
+package demo
 
 import (
 	"context"
@@ -13,10 +13,8 @@ import (
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
-// syncBuffer collects the demo's output and logs.
-type syncBuffer struct{ testkit.SyncBuffer }
-
-func (s *syncBuffer) ticketLines() []string {
+// ticketLines are the lines of the demo's output that show a ticket.
+func ticketLines(s *testkit.SyncBuffer) []string {
 	var out []string
 	for _, l := range strings.Split(s.String(), "\n") {
 		if strings.Contains(l, "rules=") {
@@ -33,11 +31,11 @@ func TestDemo(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, logs syncBuffer
+	var out, logs testkit.SyncBuffer
 	drop := t.TempDir()
 	done := make(chan error, 1)
 	go func() {
-		done <- Demo(ctx, DemoOptions{Out: &out, Log: &logs, DropDir: drop, WorkDir: t.TempDir()})
+		done <- Run(ctx, Options{Out: &out, Log: &logs, DropDir: drop, WorkDir: t.TempDir()})
 	}()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -47,12 +45,12 @@ func TestDemo(t *testing.T) {
 	testkit.WaitFor(t, 60*time.Second, "every sample mail to be handled", func() bool {
 		select {
 		case err := <-done:
-			t.Fatalf("Demo stopped early: %v", err)
+			t.Fatalf("Run stopped early: %v", err)
 		default:
 		}
-		return len(out.ticketLines()) >= len(mails)
+		return len(ticketLines(&out)) >= len(mails)
 	})
-	if got := len(out.ticketLines()); got != len(mails) {
+	if got := len(ticketLines(&out)); got != len(mails) {
 		t.Errorf("%d ticket lines for %d sample mails:\n%s", got, len(mails), out.String())
 	}
 	for _, want := range []string{"L3 P1 security", "drop", "L1"} {
@@ -75,10 +73,10 @@ func TestDemo(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("Demo returned %v", err)
+			t.Fatalf("Run returned %v", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("Demo did not stop after cancel")
+		t.Fatal("Run did not stop after cancel")
 	}
 	if strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("demo logged errors:\n%s", logs.String())
