@@ -134,6 +134,10 @@ const (
 )
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlColumnRE finds the column our own scalar types add after the line.
+var yamlColumnRE = regexp.MustCompile(`^column (\d+): (.*)$`)
+
 var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type`)
 
 // Load reads, strictly decodes, defaults and validates triage.yaml.
@@ -200,6 +204,10 @@ func yamlErrorString(file, msg string, root *yaml.Node) fileerr.Error {
 	}
 	line, _ := strconv.Atoi(m[1])
 	text, col := m[2], 1
+	if c := yamlColumnRE.FindStringSubmatch(text); c != nil {
+		col, _ = strconv.Atoi(c[1])
+		text = c[2]
+	}
 	if f := unknownFieldRE.FindStringSubmatch(text); f != nil {
 		text = fmt.Sprintf("unknown key %q", f[1])
 		if root != nil {

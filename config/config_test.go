@@ -64,7 +64,7 @@ func TestParseErrors(t *testing.T) {
 		}, []string{"triage.yaml:3:5: set exactly one of password_env, password_file, oauth2"}},
 		{"no secret", func(s string) string { return strings.Replace(s, "    password_env: TRIAGE_IMAP_PASSWORD\n", "", 1) }, []string{"set exactly one of password_env"}},
 		{"bad addr", func(s string) string { return strings.Replace(s, "imap.example.com:993", "imap.example.com", 1) }, []string{`triage.yaml:4:5: addr "imap.example.com": want host:port`}},
-		{"bad duration", func(s string) string { return strings.Replace(s, "dedupe_window: 3d", "dedupe_window: soon", 1) }, []string{"triage.yaml:15:1: invalid duration"}},
+		{"bad duration", func(s string) string { return strings.Replace(s, "dedupe_window: 3d", "dedupe_window: soon", 1) }, []string{"triage.yaml:15:16: invalid duration"}},
 		{"no rules", func(s string) string { return strings.Replace(s, "rules: rules.yaml\n", "", 1) }, []string{"rules: required"}},
 		{"bad queue type", func(s string) string { return strings.Replace(s, "type: file", "type: fax", 1) }, []string{`triage.yaml:12:3: queue "default":`}},
 		{"unknown key and invalid values together", func(s string) string {

@@ -6,15 +6,24 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/triage-dev/triage/config"
+	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/rules"
 )
 
 func runCheck(_ context.Context, s Streams, args []string) int {
-	fs := newFlagSet(s, "check", "check RULES")
+	fs := newFlagSet(s, "check", "check RULES | check --config triage.yaml")
+	configPath := fs.String("config", "", "check a daemon config: every problem in it, then the rules it names against its queues")
 	pos, code, ok := parseOrExit(fs, args)
 	if !ok {
 		return code
+	}
+	if *configPath != "" {
+		if len(pos) != 0 {
+			return usageError(fs, "--config takes no RULES: the config names them")
+		}
+		return checkConfig(s, *configPath)
 	}
 	if len(pos) != 1 {
 		return usageError(fs, "want exactly one RULES file or directory")
@@ -67,4 +76,26 @@ func printLoadError(w io.Writer, cmd string, err error) {
 		return
 	}
 	fmt.Fprintf(w, "triage %s: %v\n", cmd, err)
+}
+
+// checkConfig reports every problem of a daemon config, then loads the
+// rules it names and checks them against its queues, as `triage run` would
+// at start.
+func checkConfig(s Streams, path string) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		printDaemonError(s, err)
+		return exitFail
+	}
+	set, ok := loadRules(s.Err, "check", cfg.Resolve(cfg.Rules))
+	if !ok {
+		return exitFail
+	}
+	if err := daemon.ValidateRuleSet(set, cfg); err != nil {
+		printDaemonError(s, err)
+		return exitFail
+	}
+	fmt.Fprintf(s.Out, "ok: config %s: %d accounts, %d queues; %d rules, version %s\n",
+		path, len(cfg.Accounts), len(cfg.Queues), countRules(set), set.Version)
+	return exitOK
 }

@@ -43,7 +43,7 @@ const (
 func Commands() map[string]Command {
 	return map[string]Command{
 		"check": {
-			Usage:   "check RULES",
+			Usage:   "check RULES | check --config triage.yaml",
 			Summary: "validate a rules file or directory; errors as file:line:col",
 			Run:     runCheck,
 		},

@@ -779,3 +779,41 @@ func TestReplayTickets(t *testing.T) {
 		prev = tk.ReceivedAt
 	}
 }
+
+// TestCheckConfigAllErrors: five independent mistakes, five errors, each
+// at its place; a bad duration no longer hides the rest.
+func TestCheckConfigAllErrors(t *testing.T) {
+	dir := t.TempDir()
+	copyExamples(t, dir)
+	cfg := writeFile(t, filepath.Join(dir, "triage.yaml"), `rules: rules.yaml
+dedupe_window: 7 days
+accounts:
+  - name: Help Desk
+    addr: imap.example.com:993
+    tls: sometimes
+    username: helpdesk@example.com
+    password_env: TRIAGE_IMAP_PASSWORD
+queues:
+  helpdesk: {type: file, path: t.jsonl, colour: blue}
+http: {listen: "not-an-address"}
+state_dir: state
+`)
+	r := runMain(t, "", "check", "--config", cfg)
+	want := []string{
+		cfg + `:2:16: invalid duration "7 days" (use e.g. 30s, 15m, 4h, 3d, 1d12h)`,
+		cfg + `:4:5: account name "Help Desk": want letters, digits, '.', '_' or '-'`,
+		cfg + `:6:5: tls "sometimes": want implicit, starttls or none`,
+		cfg + `:10:41: unknown key "colour"`,
+		cfg + `:11:8: http.listen "not-an-address": want host:port`,
+	}
+	if r.code != 1 || r.stderr != strings.Join(want, "\n")+"\n" {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", r.code, r.stderr, strings.Join(want, "\n"))
+	}
+
+	good := writeFile(t, filepath.Join(dir, "good.yaml"), "rules: rules.yaml\naccounts:\n  - {name: h, addr: 127.0.0.1:143, tls: none, username: u, password_env: P}\nqueues:\n"+
+		"  helpdesk: {type: file, path: a.jsonl}\n  systems: {type: file, path: b.jsonl}\n  security: {type: file, path: c.jsonl}\n  engineering: {type: file, path: d.jsonl}\n  default: {type: file, path: e.jsonl}\nstate_dir: state\n")
+	r = runMain(t, "", "check", "--config", good)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "ok: config "+good+": 1 accounts, 5 queues; ") {
+		t.Errorf("good config: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -114,17 +114,20 @@ type Duration time.Duration
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// UnmarshalYAML accepts what Parse accepts.
+// UnmarshalYAML accepts what Parse accepts. Its error is a *yaml.TypeError
+// ("line L: column C: …"), so a strict decoder records it and goes on to
+// report the file's other problems too.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration (%s)", n.Line, Examples)
+	msg := "expected a duration (" + Examples + ")"
+	if n.Kind == yaml.ScalarNode {
+		v, err := Parse(n.Value)
+		if err == nil {
+			*d = Duration(v)
+			return nil
+		}
+		msg = err.Error()
 	}
-	v, err := Parse(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = Duration(v)
-	return nil
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: %s", n.Line, n.Column, msg)}}
 }
 
 // MarshalJSON writes the duration as a string.

@@ -228,11 +228,12 @@ func TestDurationYAMLAndJSON(t *testing.T) {
 	if err := yaml.Unmarshal([]byte("d: 1d12h"), &y); err != nil || y.D.D() != 36*time.Hour {
 		t.Fatalf("yaml: %v, %v", y.D.D(), err)
 	}
-	if err := yaml.Unmarshal([]byte("d: [1h]"), &y); err == nil || !strings.Contains(err.Error(), "line 1") {
-		t.Errorf("yaml list: error %v, want a positioned error", err)
+	var te *yaml.TypeError
+	if err := yaml.Unmarshal([]byte("d: [1h]"), &y); !errors.As(err, &te) || te.Errors[0] != "line 1: column 4: expected a duration (use e.g. 30s, 15m, 4h, 3d, 1d12h)" {
+		t.Errorf("yaml list: error %v, want a positioned type error", err)
 	}
-	if err := yaml.Unmarshal([]byte("d: -1h"), &y); !errors.Is(err, ErrNegative) {
-		t.Errorf("yaml -1h: error %v, want ErrNegative", err)
+	if err := yaml.Unmarshal([]byte("x: 1\nd: -1h"), &y); !errors.As(err, &te) || !strings.HasPrefix(te.Errors[0], `line 2: column 4: duration "-1h" is negative`) {
+		t.Errorf("yaml -1h: error %v, want a positioned type error", err)
 	}
 	var j struct{ D Duration }
 	if err := json.Unmarshal([]byte(`{"D":"90m"}`), &j); err != nil || j.D.D() != 90*time.Minute {
