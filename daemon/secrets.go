@@ -50,22 +50,41 @@ func commandSecret(argv []string) func(context.Context) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		var out, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &stderr
+		cmd.WaitDelay = time.Second
+		out := &cappedWriter{max: maxTokenBytes}
+		stderr := &cappedWriter{max: 0} // counted, never kept: it may hold the token or a secret
+		cmd.Stdout, cmd.Stderr = out, stderr
 		if err := cmd.Run(); err != nil {
-			// stderr may be useful but must not be trusted to be secret-free; keep it short.
-			msg := strings.TrimSpace(stderr.String())
-			if len(msg) > 200 {
-				msg = msg[:200]
-			}
-			return "", fmt.Errorf("token command %s: %w (%s)", argv[0], err, msg)
+			return "", fmt.Errorf("token command %s: %w (%d bytes on stderr, not shown)", argv[0], err, stderr.n)
 		}
-		v := strings.TrimSpace(out.String())
+		if out.n > maxTokenBytes {
+			return "", fmt.Errorf("token command %s printed more than %d KiB", argv[0], maxTokenBytes>>10)
+		}
+		v := strings.TrimSpace(out.b.String())
 		if v == "" {
 			return "", fmt.Errorf("token command %s printed nothing", argv[0])
 		}
 		return v, nil
 	}
+}
+
+// maxTokenBytes bounds what a token command may print: access tokens are a
+// few KiB.
+const maxTokenBytes = 64 << 10
+
+// cappedWriter keeps the first max bytes and counts the rest.
+type cappedWriter struct {
+	b   bytes.Buffer
+	max int
+	n   int
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	if room := w.max - w.b.Len(); room > 0 {
+		w.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
 }
 
 // jwtExpiry returns the `exp` claim of a token that is a JWT (Microsoft 365

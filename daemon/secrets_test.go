@@ -57,13 +57,17 @@ func TestSecretSources(t *testing.T) {
 		{"file missing", config.AccountConfig{PasswordFile: "nope"}, "", "read secret file"},
 		{"token command", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2", TokenCommand: []string{"echo", "tok-123"}}}, "tok-123", ""},
 		{"token command fails", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2", TokenCommand: []string{"false"}}}, "", "token command false"},
+		{"token command's stderr is not echoed", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2",
+			TokenCommand: []string{"sh", "-c", "echo 'refresh_token=SECRET-XYZ invalid' >&2; exit 3"}}}, "", "token command sh: exit status 3 (33 bytes on stderr, not shown)"},
+		{"token command prints too much", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2",
+			TokenCommand: []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a"}}}, "", "printed more than 64 KiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := secretSource(cfg, tt.a)(ctx)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "SECRET") {
+					t.Fatalf("err = %v, want %q and no secret", err, tt.wantErr)
 				}
 				return
 			}
