@@ -93,6 +93,9 @@ type HTTPConfig struct {
 	Listen    string `yaml:"listen" json:"listen"`
 	TokenEnv  string `yaml:"token_env" json:"token_env"`
 	TokenFile string `yaml:"token_file" json:"token_file"`
+	// AllowedHosts are the names the server answers to besides loopback
+	// names and the listen address's own host (DNS rebinding protection).
+	AllowedHosts []string `yaml:"allowed_hosts" json:"allowed_hosts"`
 }
 
 // LogConfig selects the log format and level.

@@ -85,9 +85,10 @@ func configFieldDocs() map[string]fieldDoc {
 		"DoneConfig.keyword": {desc: "IMAP keyword set on a handled message; default " + mailbox.DefaultDoneKeyword + ", \"\" for none (then set move_to).", types: []string{"string", "null"}},
 		"DoneConfig.move_to": {desc: "Folder a handled message is moved to; needed where the server stores no keywords (Microsoft 365)."},
 
-		"HTTPConfig.listen":     {desc: "host:port of the admin server; default " + DefaultHTTPListen + "."},
-		"HTTPConfig.token_env":  {desc: "Environment variable holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
-		"HTTPConfig.token_file": {desc: "File holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
+		"HTTPConfig.listen":        {desc: "host:port of the admin server; default " + DefaultHTTPListen + "."},
+		"HTTPConfig.token_env":     {desc: "Environment variable holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
+		"HTTPConfig.token_file":    {desc: "File holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
+		"HTTPConfig.allowed_hosts": {desc: "Host names the admin server answers to besides localhost, loopback addresses and the listen address's host (e.g. the name a reverse proxy forwards); other Host headers are refused, against DNS rebinding."},
 
 		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
 		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/triage-dev/triage/config"
+	"golang.org/x/net/netutil"
 )
 
 type adminServer struct {
@@ -32,10 +33,61 @@ func (d *Daemon) startHTTP(cfg *config.Config) (*adminServer, error) {
 		return nil, fmt.Errorf("admin http: %w", err)
 	}
 	d.log.Info("admin http listening", "addr", ln.Addr().String(), "auth", token != "")
+	return newAdminServer(ln, guard(allowedHosts(cfg.HTTP), d.Handler(token))), nil
+}
+
+// newAdminServer serves h on ln with the admin server's bounds.
+func newAdminServer(ln net.Listener, h http.Handler) *adminServer {
 	return &adminServer{
-		srv: &http.Server{Handler: d.Handler(token), ReadHeaderTimeout: 10 * time.Second},
-		ln:  ln,
-	}, nil
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+		},
+		ln: netutil.LimitListener(ln, MaxAdminConns),
+	}
+}
+
+// MaxAdminConns bounds the admin server's open connections: an idle or
+// slow client holds one at most until the timeouts above close it.
+const MaxAdminConns = 64
+
+// allowedHosts are the Host names the admin server answers to.
+func allowedHosts(h config.HTTPConfig) map[string]bool {
+	hosts := map[string]bool{"localhost": true}
+	if host, _, err := net.SplitHostPort(h.Listen); err == nil && host != "" {
+		hosts[strings.ToLower(host)] = true
+	}
+	for _, name := range h.AllowedHosts {
+		hosts[strings.ToLower(name)] = true
+	}
+	return hosts
+}
+
+// guard refuses what a browser on another site could send: a Host that is
+// not ours (a DNS-rebinding page reading /status) and a cross-origin POST
+// (a page triggering /-/reload), before any handler runs.
+func guard(hosts map[string]bool, next http.Handler) http.Handler {
+	csrf := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.Trim(host, "[]"))
+		if ip := net.ParseIP(host); !hosts[host] && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, "misdirected request: unknown host", http.StatusMisdirectedRequest)
+			return
+		}
+		if err := csrf.Check(r); err != nil {
+			http.Error(w, "cross-origin request refused", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *adminServer) serve() error {
