@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +16,13 @@ import (
 	"github.com/triage-dev/triage/ticket"
 )
 
-// maxBatchBytes bounds one group-commit write.
-const maxBatchBytes = 4 << 20
+const (
+	// maxBatchBytes bounds one group-commit write.
+	maxBatchBytes = 4 << 20
+	// maxPooledBuffer is the largest line buffer a file sink keeps for
+	// reuse: a ticket with a huge body should not pin that much memory.
+	maxPooledBuffer = 256 << 10
+)
 
 // fileSink appends one JSON line per ticket. A ticket is acknowledged only
 // once an fsync covers it; one writer goroutine commits every ticket that
@@ -38,7 +45,8 @@ type fileSink struct {
 // with their line buffer and ack channel: a request is reused only after
 // its sender received the ack, so the writer no longer holds it.
 type fileReq struct {
-	line []byte
+	line bytes.Buffer
+	enc  *json.Encoder // writes to line
 	ack  chan error
 }
 
@@ -67,13 +75,13 @@ func (s *fileSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	req, _ := s.pool.Get().(*fileReq)
 	if req == nil {
 		req = &fileReq{ack: make(chan error, 1)}
+		req.enc = json.NewEncoder(&req.line)
 	}
-	line, err := encodeTicket(req.line[:0], t)
-	if err != nil {
+	req.line.Reset()
+	if err := req.enc.Encode(t); err != nil { // one line: Encode ends it with '\n'
 		s.pool.Put(req)
 		return permanent("queue %s: encode ticket: %w", s.name, err)
 	}
-	req.line = append(line, '\n')
 	select {
 	case s.reqs <- req:
 	case <-s.closing:
@@ -96,7 +104,7 @@ func (s *fileSink) Send(ctx context.Context, t *ticket.Ticket) error {
 
 // recycle keeps req for a later Send unless its line grew huge.
 func (s *fileSink) recycle(req *fileReq) {
-	if cap(req.line) <= maxPooledBuffer {
+	if req.line.Cap() <= maxPooledBuffer {
 		s.pool.Put(req)
 	}
 }
@@ -110,7 +118,7 @@ func (s *fileSink) writer() {
 		select {
 		case r := <-s.reqs:
 			batch = append(batch, r)
-			buf = append(buf, r.line...)
+			buf = append(buf, r.line.Bytes()...)
 		case <-s.closing:
 			return
 		}
@@ -120,7 +128,7 @@ func (s *fileSink) writer() {
 			select {
 			case r := <-s.reqs:
 				batch = append(batch, r)
-				buf = append(buf, r.line...)
+				buf = append(buf, r.line.Bytes()...)
 			default:
 				break drain
 			}
@@ -177,7 +185,7 @@ type stdoutSink struct {
 func newStdoutSink(w io.Writer) *stdoutSink { return &stdoutSink{w: w} }
 
 func (s *stdoutSink) Send(_ context.Context, t *ticket.Ticket) error {
-	line, err := ticketJSON(t)
+	line, err := json.Marshal(t)
 	if err != nil {
 		return permanent("queue stdout: encode ticket: %w", err)
 	}

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,7 +140,7 @@ func (s *natsSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		return permanent("queue %s: subject: %w", s.name, err)
 	}
 	subject := sanitizeSubject(string(b))
-	payload, err := ticketJSON(t)
+	payload, err := json.Marshal(t)
 	if err != nil {
 		return permanent("queue %s: encode ticket: %w", s.name, err)
 	}

@@ -165,7 +165,7 @@ func (s *webhookSink) prepare() {
 // renderBody is the request body for t.
 func (s *webhookSink) renderBody(t *ticket.Ticket) ([]byte, error) {
 	if s.body == nil {
-		b, err := ticketJSON(t)
+		b, err := json.Marshal(t)
 		if err != nil {
 			return nil, fmt.Errorf("encode ticket: %w", err)
 		}
