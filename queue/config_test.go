@@ -42,17 +42,17 @@ queues:
 		t.Fatal(err)
 	}
 	h := q["helpdesk"]
-	if len(h.To) != 1 || h.To[0] != "l1@tracker.example.com" {
-		t.Errorf("to as a scalar: %v", h.To)
+	if to := h.Settings.(*SMTPConfig).To; len(to) != 1 || to[0] != "l1@tracker.example.com" {
+		t.Errorf("to as a scalar: %v", to)
 	}
 	if time.Duration(h.Retry.Initial) != 2*time.Second || time.Duration(h.Retry.Max) != 10*time.Minute || time.Duration(h.Retry.GiveUpAfter) != 24*time.Hour {
 		t.Errorf("retry: %+v", h.Retry)
 	}
-	if time.Duration(q["security"].Timeout) != 15*time.Second || q["security"].HeadersEnv["Authorization"] != "TRACKER_TOKEN" {
+	if time.Duration(q["security"].Timeout) != 15*time.Second || q["security"].Settings.(*WebhookConfig).HeadersEnv["Authorization"] != "TRACKER_TOKEN" {
 		t.Errorf("webhook: %+v", q["security"])
 	}
-	if len(q["script"].Command) != 2 {
-		t.Errorf("command: %v", q["script"].Command)
+	if c := q["script"].Settings.(*ExecConfig).Command; len(c) != 2 {
+		t.Errorf("command: %v", c)
 	}
 	for name, c := range q {
 		if p := ValidateConfig(name, c); len(p) > 0 {
@@ -150,13 +150,13 @@ func TestValidateConfig(t *testing.T) {
 		{"stdout", Config{Type: "stdout"}, ""},
 		{"file without path", Config{Type: "file"}, "needs path"},
 		{"exec without command", Config{Type: "exec"}, "needs command"},
-		{"nats without subject", Config{Type: "nats", URL: "nats://127.0.0.1:4222"}, "needs subject"},
-		{"nats bad subject template", Config{Type: "nats", URL: "nats://x", Subject: "{{.Tier"}, "subject"},
-		{"nats create without subjects", Config{Type: "nats", URL: "nats://x", Subject: "a", Stream: "S", CreateStream: true}, "stream_subjects"},
-		{"nats bad stream name", Config{Type: "nats", URL: "nats://x", Subject: "a", Stream: "a.b"}, "stream"},
+		{"nats without subject", Config{Type: "nats", Settings: &NATSConfig{URL: "nats://127.0.0.1:4222"}}, "needs subject"},
+		{"nats bad subject template", Config{Type: "nats", Settings: &NATSConfig{URL: "nats://x", Subject: "{{.Tier"}}, "subject"},
+		{"nats create without subjects", Config{Type: "nats", Settings: &NATSConfig{URL: "nats://x", Subject: "a", Stream: "S", CreateStream: true}}, "stream_subjects"},
+		{"nats bad stream name", Config{Type: "nats", Settings: &NATSConfig{URL: "nats://x", Subject: "a", Stream: "a.b"}}, "stream"},
 		{"webhook without url", Config{Type: "webhook"}, "needs url"},
-		{"webhook bad header", Config{Type: "webhook", URL: "https://x/", Headers: map[string]string{"Bad Header": "v"}}, "header name"},
-		{"both secrets", Config{Type: "webhook", URL: "https://x/", SecretEnv: "A", SecretFile: "b"}, "not both"},
+		{"webhook bad header", Config{Type: "webhook", Settings: &WebhookConfig{URL: "https://x/", Headers: map[string]string{"Bad Header": "v"}}}, "header name"},
+		{"both secrets", Config{Type: "webhook", Settings: &WebhookConfig{URL: "https://x/", SecretEnv: "A", SecretFile: "b"}}, "not both"},
 		{"retry max below initial", Config{Type: "stdout", Retry: RetryConfig{Initial: duration.Duration(time.Minute), Max: duration.Duration(time.Second)}}, "below"},
 	}
 	for _, tt := range tests {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,6 +21,28 @@ const (
 	// reuse: a ticket with a huge body should not pin that much memory.
 	maxPooledBuffer = 256 << 10
 )
+
+func init() {
+	register("file", sinkType{
+		doc:      "appends the ticket JSON as one line to a file, acknowledged once an fsync covers it",
+		settings: func() Settings { return new(FileConfig) },
+	})
+}
+
+// FileConfig are the keys of a file queue.
+type FileConfig struct {
+	Path string `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"required" jsonschema_description:"JSON Lines file, relative to this file."`
+}
+
+func (c *FileConfig) validate(_ string, add func(string, ...any)) {
+	if c.Path == "" {
+		add("file needs path")
+	}
+}
+
+func (c *FileConfig) open(q sinkSpec) (Sink, error) {
+	return newFileSink(q.name, resolvePath(q.baseDir, c.Path), q.log)
+}
 
 // fileSink appends one JSON line per ticket. A ticket is acknowledged only
 // once an fsync covers it; one writer goroutine commits every ticket that
@@ -175,30 +195,3 @@ func (s *fileSink) Close() error {
 	}
 	return nil
 }
-
-// stdoutSink writes one JSON line per ticket.
-type stdoutSink struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func newStdoutSink(w io.Writer) *stdoutSink { return &stdoutSink{w: w} }
-
-func (s *stdoutSink) Send(_ context.Context, t *ticket.Ticket) error {
-	line, err := json.Marshal(t)
-	if err != nil {
-		return permanent("queue stdout: encode ticket: %w", err)
-	}
-	line = append(line, '\n')
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.w.Write(line); err != nil {
-		if errors.Is(err, os.ErrClosed) {
-			return permanent("queue stdout: %w", err)
-		}
-		return temporary("queue stdout: %w", err)
-	}
-	return nil
-}
-
-func (s *stdoutSink) Close() error { return nil }

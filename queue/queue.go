@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -46,21 +45,12 @@ func New(name string, cfg Config, baseDir string, log *slog.Logger) (Sink, error
 	if problems := ValidateConfig(name, cfg); len(problems) > 0 {
 		return nil, fmt.Errorf("queue %s: %s", name, strings.Join(problems, "; "))
 	}
-	switch cfg.Type {
-	case "smtp", "lmtp":
-		return newMailSink(name, cfg, baseDir, log)
-	case "webhook":
-		return newWebhookSink(name, cfg, baseDir, log)
-	case "exec":
-		return newExecSink(name, cfg, baseDir, log)
-	case "nats":
-		return newNATSSink(name, cfg, baseDir, log)
-	case "file":
-		return newFileSink(name, resolvePath(baseDir, cfg.Path), log)
-	case "stdout":
-		return newStdoutSink(os.Stdout), nil
+	t, s, _ := cfg.sinkType() // known: validated
+	timeout := time.Duration(cfg.Timeout)
+	if timeout <= 0 {
+		timeout = t.timeout
 	}
-	return nil, fmt.Errorf("queue %s: unknown type %q", name, cfg.Type)
+	return s.open(sinkSpec{name: name, typ: cfg.Type, timeout: timeout, baseDir: baseDir, log: log})
 }
 
 func resolvePath(baseDir, p string) string {
