@@ -16,7 +16,7 @@ import (
 // Config is one entry under `queues:` in triage.yaml: what every queue has
 // and the settings of its type, all keys of one mapping.
 type Config struct {
-	Type    string            `yaml:"type" json:"type" jsonschema_description:"Sink kind."`
+	Type    string            `yaml:"type" json:"type" jsonschema:"required" jsonschema_description:"Sink kind."`
 	Timeout duration.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema_description:"Per attempt; the default depends on the type."`
 	Retry   RetryConfig       `yaml:"retry,omitempty" json:"retry,omitempty" jsonschema_description:"Backoff for temporary failures."`
 	// Settings hold the type's own keys; nil is the type's empty settings.
