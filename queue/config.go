@@ -131,10 +131,12 @@ func unknownKeys(n *yaml.Node, what string, types ...reflect.Type) []string {
 		ft, known := fields[k.Value]
 		switch {
 		case k.ShortTag() == "!!merge": // <<: *defaults, or a list of them
-			for _, m := range append([]*yaml.Node{v}, v.Content...) {
-				if m = unalias(m); m.Kind == yaml.MappingNode {
-					errs = append(errs, unknownKeys(m, what, types...)...)
-				}
+			merged := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				merged = v.Content
+			}
+			for _, m := range merged {
+				errs = append(errs, unknownKeys(unalias(m), what, types...)...)
 			}
 		case !known:
 			errs = append(errs, fmt.Sprintf("line %d: field %s not found in type %s", k.Line, k.Value, what))

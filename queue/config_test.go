@@ -3,6 +3,8 @@ package queue
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +122,10 @@ func TestDurationSyntax(t *testing.T) {
 func TestConfigYAMLErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown key", "queues: {a: {type: file, path: x, colour: red}}", "colour"},
+		{"another type's key", "queues: {a: {type: file, path: x, url: https://x.example.com/}}", "line 1: field url not found in type file queue"},
+		{"unknown retry key", "queues: {a: {type: stdout, retry: {jitter: 1s}}}", "field jitter not found in type queue.RetryConfig"},
+		{"unknown key merged in", "base: &b {type: stdout, colour: red}\nqueues: {a: {<<: *b}}", "line 1: field colour not found in type stdout queue"},
+		{"not a mapping", "queues: {a: file}", "cannot unmarshal"},
 		{"bad duration", "queues: {a: {type: file, path: x, timeout: soon}}", "invalid duration"},
 		{"negative duration", "queues: {a: {type: file, path: x, retry: {max: -1s}}}", "negative"},
 		{"negative total", "queues: {a: {type: file, path: x, timeout: 0d-1h}}", "negative"},
@@ -136,6 +142,68 @@ func TestConfigYAMLErrors(t *testing.T) {
 				t.Fatalf("want error with %q, got %v", tt.want, err)
 			}
 		})
+	}
+}
+
+// TestConfigYAMLStrictPositions: the keys of a queue are checked against
+// its type, with the line of each unknown key, and every problem of a
+// decode is reported at once (the daemon prints them as file:line:col).
+func TestConfigYAMLStrictPositions(t *testing.T) {
+	var doc struct {
+		Base   map[string]any    `yaml:"base"`
+		Queues map[string]Config `yaml:"queues"`
+	}
+	src := `base: &defaults {retry: {max: 1m}, timeout: 5s}
+queues:
+  hook:
+    type: webhook
+    url: https://tracker.example.com/
+    path: tickets.jsonl
+    headers: [a]
+  archive:
+    <<: *defaults
+    type: file
+    path: tickets.jsonl
+    retry: {initial: 1s, jitter: 1s}
+  script: {type: exec, command: [a], timeout: 1s, colour: red}
+`
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	err := dec.Decode(&doc)
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		t.Fatalf("want a *yaml.TypeError, got %v", err)
+	}
+	want := []string{
+		"line 6: field path not found in type webhook queue",
+		"line 7: cannot unmarshal !!seq into map[string]string",
+		"line 12: field jitter not found in type queue.RetryConfig",
+		"line 13: field colour not found in type exec queue",
+	}
+	slices.Sort(te.Errors)
+	slices.Sort(want)
+	if len(te.Errors) != len(want) {
+		t.Fatalf("errors %q, want %d", te.Errors, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(te.Errors[i], w) {
+			t.Errorf("error %d = %q, want %q…", i, te.Errors[i], w)
+		}
+	}
+	// A queue with a type error is left out of the map (yaml.v3 does that
+	// to a value whose unmarshaler reports one), the others are decoded.
+	if _, ok := doc.Queues["archive"]; ok || len(doc.Queues) != 0 {
+		t.Errorf("queues with errors decoded: %v", doc.Queues)
+	}
+
+	dec = yaml.NewDecoder(strings.NewReader("base: &d {retry: {max: 1m}, timeout: 5s}\nqueues:\n  a: {<<: *d, type: file, path: x, retry: {initial: 2s}}\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	a := doc.Queues["a"]
+	if a.Settings.(*FileConfig).Path != "x" || time.Duration(a.Timeout) != 5*time.Second || time.Duration(a.Retry.Initial) != 2*time.Second {
+		t.Errorf("merged queue: %+v %+v", a, a.Settings)
 	}
 }
 
