@@ -113,7 +113,6 @@ func (c *NATSConfig) open(q sinkSpec) (Sink, error) {
 		timeout:        q.timeout,
 		log:            q.log,
 	}
-	log := q.log
 	opts := []nats.Option{
 		nats.Name("triage queue " + q.name),
 		nats.MaxReconnects(-1),
@@ -124,10 +123,10 @@ func (c *NATSConfig) open(q sinkSpec) (Sink, error) {
 		// router retries it, instead of waiting for an ack that may never come.
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("queue: nats disconnected", "err", err)
+			q.log.Warn("queue: nats disconnected", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("queue: nats reconnected", "server", nc.ConnectedUrlRedacted())
+			q.log.Info("queue: nats reconnected", "server", nc.ConnectedUrlRedacted())
 		}),
 	}
 	if c.CredsFile != "" {
@@ -158,7 +157,7 @@ func (c *NATSConfig) open(q sinkSpec) (Sink, error) {
 				nc.Close()
 				return nil, err
 			}
-			log.Warn("queue: could not check the stream yet; checking on first send", "stream", s.stream, "err", err)
+			q.log.Warn("queue: could not check the stream yet; checking on first send", "stream", s.stream, "err", err)
 		}
 	}
 	return s, nil

@@ -1,7 +1,17 @@
-// Package queue delivers classified tickets downstream: SMTP/LMTP forwarding
-// of the original mail, webhooks, a command, NATS JetStream, a JSON Lines
-// file or stdout, behind one small Sink interface. Router picks the sink a
-// ticket's queue names and retries temporary failures with backoff.
+// Package queue delivers classified tickets downstream. It owns the sinks
+// (SMTP/LMTP forwarding of the original mail, webhooks, a command, NATS
+// JetStream, a JSON Lines file, stdout), each behind the one small Sink
+// interface; routing a ticket to the sink its queue names (Router); and
+// retrying temporary failures with capped exponential backoff and jitter.
+//
+// It must not know where mail comes from or how it was judged: no IMAP, no
+// rules, no classification. A ticket.Ticket arrives with its decision made
+// (Class.Queue names the queue); queue only delivers it.
+//
+// A sink type is one file: its config struct (yaml tags name its keys in
+// triage.yaml, jsonschema tags document them for the config schema), the
+// struct's validate and open methods, and a register call in its init.
+// New, ValidateConfig, config decoding and Types find it in the registry.
 package queue
 
 import (

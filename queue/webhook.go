@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -201,17 +200,14 @@ type webhookSink struct {
 	url         string
 	method      string
 	contentType string
-	headers     http.Header
 	body        *template.Template // nil: the ticket document
 	secret      []byte             // nil: no signature
-	sigHeader   string
 	client      *http.Client
-	log         *slog.Logger
 
 	// Per-request work done once: the headers every request carries,
 	// keyed HMAC states.
 	fixed  http.Header
-	sigKey string // canonical sigHeader
+	sigKey string // the canonical signature header
 	hmacs  sync.Pool
 }
 
@@ -221,8 +217,7 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 		url:         c.URL,
 		method:      cmp.Or(c.Method, http.MethodPost),
 		contentType: cmp.Or(c.ContentType, "application/json"),
-		sigHeader:   cmp.Or(c.SignatureHeader, defaultSignatureHeader),
-		log:         q.log,
+		sigKey:      http.CanonicalHeaderKey(cmp.Or(c.SignatureHeader, defaultSignatureHeader)),
 	}
 	if c.URLEnv != "" {
 		u, err := c.urlFromEnv(q.baseDir)
@@ -246,7 +241,6 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 	if err := c.readSecrets(s, q.baseDir); err != nil {
 		return nil, fmt.Errorf("queue %s: %w", q.name, err)
 	}
-	s.prepare()
 	if c.BodyTemplate != "" {
 		p := resolvePath(q.baseDir, c.BodyTemplate)
 		text, err := os.ReadFile(p)
@@ -273,15 +267,15 @@ func (c *WebhookConfig) urlFromEnv(baseDir string) (string, error) {
 	return raw, checkSecretHeaders(u, len(c.HeadersEnv))
 }
 
-// readSecrets sets s's headers, those from the environment included, and
-// its signature key.
+// readSecrets sets the headers every request of s carries, those from the
+// environment included, and its signature key.
 func (c *WebhookConfig) readSecrets(s *webhookSink, baseDir string) error {
-	s.headers = http.Header{}
+	s.fixed = http.Header{}
 	for k, v := range c.Headers {
 		if !httpguts.ValidHeaderFieldValue(v) {
 			return fmt.Errorf("header %s: value contains characters a header cannot", k)
 		}
-		s.headers.Set(k, v)
+		s.fixed.Set(k, v)
 	}
 	for k, env := range c.HeadersEnv {
 		v, err := readSecret(env, "", baseDir)
@@ -291,7 +285,7 @@ func (c *WebhookConfig) readSecrets(s *webhookSink, baseDir string) error {
 		if !httpguts.ValidHeaderFieldValue(v) {
 			return fmt.Errorf("header %s: value of %s contains characters a header cannot", k, env)
 		}
-		s.headers.Set(k, v)
+		s.fixed.Set(k, v)
 	}
 	if c.SecretEnv != "" || c.SecretFile != "" {
 		v, err := readSecret(c.SecretEnv, c.SecretFile, baseDir)
@@ -299,6 +293,12 @@ func (c *WebhookConfig) readSecrets(s *webhookSink, baseDir string) error {
 			return fmt.Errorf("signature secret: %w", err)
 		}
 		s.secret = []byte(v)
+		s.hmacs.New = func() any { return hmac.New(sha256.New, s.secret) }
+	}
+	s.fixed.Set("Content-Type", s.contentType)
+	s.fixed.Set("User-Agent", "triage")
+	for k, v := range s.fixed {
+		s.fixed[k] = v[:len(v):len(v)] // shared by requests: append must copy
 	}
 	return nil
 }
@@ -306,20 +306,6 @@ func (c *WebhookConfig) readSecrets(s *webhookSink, baseDir string) error {
 func (s *webhookSink) Close() error {
 	s.client.CloseIdleConnections()
 	return nil
-}
-
-// prepare does the per-request work that does not depend on the ticket.
-func (s *webhookSink) prepare() {
-	s.fixed = s.headers.Clone()
-	s.fixed.Set("Content-Type", s.contentType)
-	s.fixed.Set("User-Agent", "triage")
-	for k, v := range s.fixed {
-		s.fixed[k] = v[:len(v):len(v)] // shared by requests: append must copy
-	}
-	s.sigKey = http.CanonicalHeaderKey(s.sigHeader)
-	if s.secret != nil {
-		s.hmacs.New = func() any { return hmac.New(sha256.New, s.secret) }
-	}
 }
 
 // renderBody is the request body for t.
@@ -369,7 +355,7 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		return permanent("queue %s: build request: %w", s.name, redactErr(err))
 	}
 	// Fixed headers first, then what the ticket decides: the same
-	// precedence as setting them one by one on a copy of s.headers.
+	// precedence as setting them one by one on a copy of the fixed ones.
 	h := make(http.Header, len(s.fixed)+2)
 	for k, v := range s.fixed {
 		h[k] = v
