@@ -118,6 +118,35 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// Queues are the queues of triage.yaml by name. Decoding keeps a queue
+// whose keys have errors (yaml.v3 leaves a map value out when its
+// unmarshaler reports one) and reports the errors of all of them.
+type Queues map[string]Config
+
+// UnmarshalYAML decodes each queue as Config does.
+func (q *Queues) UnmarshalYAML(n *yaml.Node) error {
+	var nodes map[string]yaml.Node
+	if err := n.Decode(&nodes); err != nil {
+		return err
+	}
+	*q = make(Queues, len(nodes))
+	var terrs []string
+	for name, node := range nodes {
+		var c Config
+		var te *yaml.TypeError
+		if err := c.UnmarshalYAML(unalias(&node)); errors.As(err, &te) {
+			terrs = append(terrs, te.Errors...)
+		} else if err != nil {
+			return err
+		}
+		(*q)[name] = c
+	}
+	if len(terrs) > 0 {
+		return &yaml.TypeError{Errors: terrs}
+	}
+	return nil
+}
+
 // unknownKeys lists the keys of mapping n that no yaml tag of the struct
 // types names, and those of nested mappings that decode into structs.
 func unknownKeys(n *yaml.Node, what string, types ...reflect.Type) []string {
