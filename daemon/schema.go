@@ -9,6 +9,7 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -118,6 +119,8 @@ func configMapper(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{Ref: "#/$defs/Duration"}
 	case reflect.TypeFor[queue.StringList]():
 		return &jsonschema.Schema{Ref: "#/$defs/StringList"}
+	case reflect.TypeFor[queue.Queues](): // a map: its keywords must not stand beside a $ref
+		return &jsonschema.Schema{Type: "object", AdditionalProperties: &jsonschema.Schema{Ref: "#/$defs/QueueConfig"}}
 	}
 	return nil
 }
@@ -333,6 +336,7 @@ func ConfigSchema() ([]byte, error) {
 		},
 	}
 	s := r.ReflectFromType(reflect.TypeFor[Config]())
+	maps.Copy(s.Definitions, r.ReflectFromType(reflect.TypeFor[queue.Config]()).Definitions)
 	for name, def := range scalarDefs() {
 		s.Definitions[name] = def
 	}
