@@ -33,17 +33,17 @@ import (
 // one pass (unknown keys are errors) and then validated with positions taken
 // from the YAML node tree.
 type Config struct {
-	Rules            string                  `yaml:"rules" json:"rules" jsonschema:"description=rules file or directory; watched and hot-reloaded"`
-	Accounts         []AccountConfig         `yaml:"accounts" json:"accounts"`
-	Queues           map[string]queue.Config `yaml:"queues" json:"queues"`
-	HTTP             HTTPConfig              `yaml:"http" json:"http"`
-	StateDir         string                  `yaml:"state_dir" json:"state_dir"`
-	DedupeWindow     duration.Duration       `yaml:"dedupe_window" json:"dedupe_window"`
-	MaxMessageBytes  int64                   `yaml:"max_message_bytes" json:"max_message_bytes"`
-	MaxBufferedBytes int64                   `yaml:"max_buffered_bytes" json:"max_buffered_bytes"`
-	ShutdownTimeout  duration.Duration       `yaml:"shutdown_timeout" json:"shutdown_timeout"`
-	Log              LogConfig               `yaml:"log" json:"log"`
-	Lease            *LeaseConfig            `yaml:"lease" json:"lease"`
+	Rules            string            `yaml:"rules" json:"rules" jsonschema:"description=rules file or directory; watched and hot-reloaded"`
+	Accounts         []AccountConfig   `yaml:"accounts" json:"accounts"`
+	Queues           queue.Queues      `yaml:"queues" json:"queues"`
+	HTTP             HTTPConfig        `yaml:"http" json:"http"`
+	StateDir         string            `yaml:"state_dir" json:"state_dir"`
+	DedupeWindow     duration.Duration `yaml:"dedupe_window" json:"dedupe_window"`
+	MaxMessageBytes  int64             `yaml:"max_message_bytes" json:"max_message_bytes"`
+	MaxBufferedBytes int64             `yaml:"max_buffered_bytes" json:"max_buffered_bytes"`
+	ShutdownTimeout  duration.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	Log              LogConfig         `yaml:"log" json:"log"`
+	Lease            *LeaseConfig      `yaml:"lease" json:"lease"`
 
 	// Path is the file the config was read from; relative paths resolve against its directory.
 	Path string `yaml:"-" json:"-"`

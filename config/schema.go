@@ -9,7 +9,9 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,40 +94,6 @@ func configFieldDocs() map[string]fieldDoc {
 
 		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
 		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},
-
-		"QueueConfig.type":                 {desc: "Sink kind.", required: true, enum: []any{"smtp", "lmtp", "webhook", "exec", "nats", "file", "stdout"}},
-		"QueueConfig.addr":                 {desc: "smtp/lmtp: host:port; lmtp also a unix socket path (/run/dovecot/lmtp or unix:/run/dovecot/lmtp)."},
-		"QueueConfig.to":                   {desc: "smtp/lmtp: the tracker's intake address(es)."},
-		"QueueConfig.from":                 {desc: "smtp/lmtp: envelope sender; default username when it is an address. The header From is forwarded unchanged."},
-		"QueueConfig.tls":                  {desc: "smtp/lmtp: implicit, starttls or none; default implicit on port 465, none for lmtp, else starttls.", enum: tlsEnum},
-		"QueueConfig.insecure_skip_verify": {desc: "smtp/lmtp: accept any server certificate. For tests only."},
-		"QueueConfig.username":             {desc: "smtp/lmtp: login name; needs password_env or password_file."},
-		"QueueConfig.password_env":         {desc: "smtp/lmtp: environment variable holding the password."},
-		"QueueConfig.password_file":        {desc: "smtp/lmtp: file holding the password."},
-		"QueueConfig.subject_tag":          {desc: "smtp/lmtp: Go template prefixed to the subject, e.g. \"[{{.Tier}}][{{.Priority}}]\"."},
-		"QueueConfig.url":                  {desc: "webhook: http(s) URL; nats: server URL(s), comma-separated."},
-		"QueueConfig.url_env":              {desc: "webhook: environment variable holding the URL, for URLs that are themselves the credential (Slack, Teams); instead of url."},
-		"QueueConfig.method":               {desc: "webhook: HTTP method; default POST.", enum: []any{"POST", "PUT", "PATCH"}},
-		"QueueConfig.headers":              {desc: "webhook: header fields sent as written (no secrets here)."},
-		"QueueConfig.headers_env":          {desc: "webhook: header name to the environment variable holding its value (for secrets)."},
-		"QueueConfig.body_template":        {desc: "webhook: Go template file for the body, relative to this file; default the ticket JSON."},
-		"QueueConfig.content_type":         {desc: "webhook: Content-Type; default application/json."},
-		"QueueConfig.secret_env":           {desc: "webhook: environment variable holding the HMAC-SHA256 key of the body signature."},
-		"QueueConfig.secret_file":          {desc: "webhook: file holding the HMAC-SHA256 key of the body signature."},
-		"QueueConfig.signature_header":     {desc: "webhook: header carrying the signature; default X-Triage-Signature."},
-		"QueueConfig.timeout":              {desc: "Per attempt; default 30s webhook, 60s exec/smtp/lmtp, 10s nats."},
-		"QueueConfig.command":              {desc: "exec: argv (no shell); the ticket JSON arrives on stdin."},
-		"QueueConfig.subject":              {desc: "nats: subject template, e.g. tickets.{{.Tier}}.{{.Queue}}."},
-		"QueueConfig.stream":               {desc: "nats: JetStream stream checked to exist at start."},
-		"QueueConfig.create_stream":        {desc: "nats: create the stream when missing (needs stream and stream_subjects)."},
-		"QueueConfig.stream_subjects":      {desc: "nats: subjects of a stream created by create_stream."},
-		"QueueConfig.creds_file":           {desc: "nats: credentials file."},
-		"QueueConfig.path":                 {desc: "file: JSON Lines file, relative to this file."},
-		"QueueConfig.retry":                {desc: "Backoff for temporary failures."},
-
-		"QueueRetryConfig.initial":       {desc: "First delay; default 1s."},
-		"QueueRetryConfig.max":           {desc: "Longest delay, also caps a peer's Retry-After; default 5m."},
-		"QueueRetryConfig.give_up_after": {desc: "Stop retrying after this long and file the mail as failed; default 0s, never."},
 	}
 }
 
@@ -162,6 +130,8 @@ func configMapper(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{Ref: "#/$defs/Duration"}
 	case reflect.TypeFor[queue.StringList]():
 		return &jsonschema.Schema{Ref: "#/$defs/StringList"}
+	case reflect.TypeFor[queue.Queues](): // a map: its keywords must not stand beside a $ref
+		return &jsonschema.Schema{Type: "object", AdditionalProperties: &jsonschema.Schema{Ref: "#/$defs/QueueConfig"}}
 	}
 	return nil
 }
@@ -200,18 +170,7 @@ func notBoth(a, b string) *jsonschema.Schema {
 	return &jsonschema.Schema{Not: &jsonschema.Schema{Required: []string{a, b}, Properties: p}}
 }
 
-// whenEquals is "if key == value then require keys".
-func whenEquals(key string, value any, required ...string) *jsonschema.Schema {
-	p := jsonschema.NewProperties()
-	p.Set(key, &jsonschema.Schema{Const: value})
-	return &jsonschema.Schema{
-		If:   &jsonschema.Schema{Required: []string{key}, Properties: p},
-		Then: &jsonschema.Schema{Required: required},
-	}
-}
-
-// addConstraints adds the rules across keys that validate() and
-// queue.ValidateConfig enforce.
+// addConstraints adds the rules across keys that validate() enforces.
 func addConstraints(defs jsonschema.Definitions) {
 	cfg := defs["Config"]
 	if p, ok := cfg.Properties.Get("accounts"); ok {
@@ -239,20 +198,85 @@ func addConstraints(defs jsonschema.Definitions) {
 	done.Set("move_to", &jsonschema.Schema{Const: ""})
 	defs["DoneConfig"].Not = &jsonschema.Schema{Required: []string{"keyword"}, Properties: done}
 
-	webhookURL := whenEquals("type", "webhook")
-	webhookURL.Then = &jsonschema.Schema{OneOf: []*jsonschema.Schema{{Required: []string{"url"}}, {Required: []string{"url_env"}}}}
+}
+
+// addQueueTypes gives each queue type of the queue registry a $defs entry
+// of its own, reflected from its settings struct (which documents its
+// keys) with the keys every queue has, and makes QueueConfig check a queue
+// against the entry its type names.
+func addQueueTypes(r *jsonschema.Reflector, defs jsonschema.Definitions) {
 	q := defs["QueueConfig"]
-	q.AllOf = []*jsonschema.Schema{
-		whenEquals("type", "smtp", "addr", "to"),
-		whenEquals("type", "lmtp", "addr", "to"),
-		webhookURL,
-		whenEquals("type", "exec", "command"),
-		whenEquals("type", "nats", "url", "subject"),
-		whenEquals("type", "file", "path"),
-		whenEquals("create_stream", true, "stream", "stream_subjects"),
-		notBoth("password_env", "password_file"),
-		notBoth("secret_env", "secret_file"),
+	typeDoc, _ := q.Properties.Get("type")
+	byDef := map[string][]queue.TypeInfo{}
+	var defNames, all []any
+	for _, t := range queue.Types() {
+		name := r.Namer(t.Settings)
+		if byDef[name] == nil {
+			defNames = append(defNames, name)
+		}
+		byDef[name] = append(byDef[name], t)
+		all = append(all, t.Name)
 	}
+	typeDoc.Enum = all
+	q.AdditionalProperties = nil // the keys of the type's entry are checked there
+	for _, n := range defNames {
+		name := n.(string)
+		types := byDef[name]
+		own := r.ReflectFromType(types[0].Settings).Definitions
+		for k, d := range own {
+			if _, ok := defs[k]; !ok {
+				defs[k] = d
+			}
+		}
+		def := defs[name]
+		var names, docs []string
+		for _, t := range types {
+			names = append(names, t.Name)
+			if !slices.Contains(docs, t.Doc) {
+				docs = append(docs, t.Doc)
+			}
+		}
+		def.Description = "A queue of type " + strings.Join(names, " or ") + ": it " + strings.Join(docs, "; ") + "."
+		withCommonKeys(def, q, names, types[0].Timeout)
+		enum := make([]any, len(names))
+		for i, n := range names {
+			enum[i] = n
+		}
+		is := jsonschema.NewProperties()
+		is.Set("type", &jsonschema.Schema{Enum: enum})
+		q.AllOf = append(q.AllOf, &jsonschema.Schema{
+			If:   &jsonschema.Schema{Required: []string{"type"}, Properties: is},
+			Then: &jsonschema.Schema{Ref: "#/$defs/" + name},
+		})
+	}
+}
+
+// withCommonKeys puts into def, a queue type's entry, the keys every queue
+// has: type first (one of names), then its own, then timeout (with the
+// type's default) and retry.
+func withCommonKeys(def, q *jsonschema.Schema, names []string, timeout time.Duration) {
+	props := jsonschema.NewProperties()
+	typ, _ := q.Properties.Get("type")
+	t := *typ
+	t.Enum = nil
+	for _, n := range names {
+		t.Enum = append(t.Enum, n)
+	}
+	props.Set("type", &t)
+	for p := def.Properties.Oldest(); p != nil; p = p.Next() {
+		props.Set(p.Key, p.Value)
+	}
+	to, _ := q.Properties.Get("timeout")
+	d := *to
+	d.Description = "Not used by this type."
+	if timeout > 0 {
+		d.Description = fmt.Sprintf("Per attempt; default %gs.", timeout.Seconds())
+	}
+	props.Set("timeout", &d)
+	retry, _ := q.Properties.Get("retry")
+	props.Set("retry", retry)
+	def.Properties = props
+	def.Required = append(def.Required, "type")
 }
 
 // applyDocs puts the tables into the reflected definitions. A table entry
@@ -323,6 +347,7 @@ func Schema() ([]byte, error) {
 		},
 	}
 	s := r.ReflectFromType(reflect.TypeFor[Config]())
+	maps.Copy(s.Definitions, r.ReflectFromType(reflect.TypeFor[queue.Config]()).Definitions)
 	for name, def := range scalarDefs() {
 		s.Definitions[name] = def
 	}
@@ -330,6 +355,7 @@ func Schema() ([]byte, error) {
 		return nil, err
 	}
 	addConstraints(s.Definitions)
+	addQueueTypes(r, s.Definitions)
 	// The root is Config itself (not a $ref), so editors show its
 	// description and draft-07 ignores nothing beside it.
 	root := *s.Definitions["Config"]

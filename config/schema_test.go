@@ -107,6 +107,12 @@ func TestConfigSchemaAgreesWithLoader(t *testing.T) {
 		{"unknown top-level key", s + "colour: blue\n", false},
 		{"unknown key in an account", edit(t, s, "    tls: implicit\n", "    tls: implicit\n    pasword: x\n"), false},
 		{"unknown key in a queue", edit(t, s, "{type: file, path: tickets.jsonl}", "{type: file, path: tickets.jsonl, mode: append}"), false},
+		{"another type's key in a queue", edit(t, s, "{type: file, path: tickets.jsonl}", "{type: file, path: tickets.jsonl, url: https://x.example.com/}"), false},
+		{"unknown key in a stdout queue", edit(t, s, "{type: stdout}", "{type: stdout, path: x}"), false},
+		{"queue without type", edit(t, s, "{type: stdout}", "{}"), false},
+		{"queue timeout on a file queue", edit(t, s, "{type: file, path: tickets.jsonl}", "{type: file, path: tickets.jsonl, timeout: 5s}"), true},
+		{"queue password twice", edit(t, s, "password_file: /run/credentials/triage.service/smtp}", "password_file: /x, password_env: Y}"), false},
+		{"webhook secret twice", edit(t, s, "    secret_env: HOOK_SECRET\n", "    secret_env: HOOK_SECRET\n    secret_file: /x\n"), false},
 		{"unknown key in done", edit(t, s, "move_to: \"\"}", "move_to: \"\", flag: x}"), false},
 		{"unknown key in oauth2", edit(t, s, "mechanism: xoauth2,", "mechanism: xoauth2, tenant: x,"), false},
 		{"unknown key in retry", edit(t, s, "give_up_after: 24h}", "give_up_after: 24h, jitter: 1s}"), false},
@@ -186,18 +192,39 @@ func TestConfigSchemaExampleFile(t *testing.T) {
 	}
 }
 
-// yamlKeys lists the yaml keys of a struct type, as the strict decoder
-// knows them.
-func yamlKeys(t reflect.Type) []string {
+// yamlKeys lists the yaml keys of struct types, as the strict decoder
+// knows them (inlined structs' keys included).
+func yamlKeys(types ...reflect.Type) []string {
 	var keys []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name != "" && name != "-" {
-			keys = append(keys, name)
+	for _, t := range types {
+		for i := range t.NumField() {
+			name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			switch {
+			case opts == "inline":
+				keys = append(keys, yamlKeys(t.Field(i).Type)...)
+			case name != "" && name != "-":
+				keys = append(keys, name)
+			}
 		}
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// queueTypeDefs maps each queue type to the $defs entry QueueConfig checks
+// a queue of that type against.
+func queueTypeDefs(t *testing.T, defs map[string]any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, b := range defs["QueueConfig"].(map[string]any)["allOf"].([]any) {
+		branch := b.(map[string]any)
+		typ := branch["if"].(map[string]any)["properties"].(map[string]any)["type"].(map[string]any)
+		ref := branch["then"].(map[string]any)["$ref"].(string)
+		for _, name := range typ["enum"].([]any) {
+			out[name.(string)] = strings.TrimPrefix(ref, "#/$defs/")
+		}
+	}
+	return out
 }
 
 // TestConfigSchemaKeysAndDocs checks that each $defs entry has exactly the
@@ -212,8 +239,42 @@ func TestConfigSchemaKeysAndDocs(t *testing.T) {
 		"DoneConfig":       reflect.TypeFor[DoneConfig](),
 		"HTTPConfig":       reflect.TypeFor[HTTPConfig](),
 		"LogConfig":        reflect.TypeFor[LogConfig](),
-		"QueueConfig":      reflect.TypeFor[queue.Config](),
 		"QueueRetryConfig": reflect.TypeFor[queue.RetryConfig](),
+	}
+	// A queue is checked against its type's entry: the keys every queue
+	// has and the type's own.
+	byType := queueTypeDefs(t, defs)
+	var typeNames []string
+	for _, qt := range queue.Types() {
+		typeNames = append(typeNames, qt.Name)
+		def, ok := byType[qt.Name]
+		if !ok {
+			t.Errorf("QueueConfig does not check queues of type %s", qt.Name)
+			continue
+		}
+		types[def] = reflect.StructOf([]reflect.StructField{
+			{Name: "Common", Type: reflect.TypeFor[queue.Config](), Tag: `yaml:",inline"`},
+			{Name: "Own", Type: qt.Settings, Tag: `yaml:",inline"`},
+		})
+	}
+	if len(byType) != len(typeNames) {
+		t.Errorf("QueueConfig checks types %v, the registry has %v", byType, typeNames)
+	}
+	qprops := defs["QueueConfig"].(map[string]any)["properties"].(map[string]any)
+	var common []string
+	for k := range qprops {
+		common = append(common, k)
+	}
+	sort.Strings(common)
+	if want := yamlKeys(reflect.TypeFor[queue.Config]()); !slices.Equal(common, want) {
+		t.Errorf("QueueConfig: schema keys %v, decoder keys %v", common, want)
+	}
+	var enum []string
+	for _, v := range qprops["type"].(map[string]any)["enum"].([]any) {
+		enum = append(enum, v.(string))
+	}
+	if !slices.Equal(enum, typeNames) {
+		t.Errorf("QueueConfig type enum %v, registry %v", enum, typeNames)
 	}
 	for name, typ := range types {
 		obj := raw

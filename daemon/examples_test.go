@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/triage-dev/triage/config"
+	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
 )
 
@@ -36,8 +37,8 @@ func TestExampleConfig(t *testing.T) {
 		}
 	}
 	for _, q := range cfg.Queues {
-		if q.BodyTemplate != "" {
-			if _, err := os.Stat(cfg.Resolve(q.BodyTemplate)); err != nil {
+		if w, ok := q.Settings.(*queue.WebhookConfig); ok && w.BodyTemplate != "" {
+			if _, err := os.Stat(cfg.Resolve(w.BodyTemplate)); err != nil {
 				t.Errorf("template: %v", err)
 			}
 		}

@@ -61,17 +61,17 @@ func discardServer(b *testing.B) *httptest.Server {
 
 func benchWebhook(b *testing.B, secret string) *webhookSink {
 	srv := discardServer(b)
-	cfg := Config{Type: "webhook", URL: srv.URL}
+	cfg := &WebhookConfig{URL: srv.URL}
 	if secret != "" {
 		b.Setenv("BENCH_HOOK_SECRET", secret)
 		cfg.SecretEnv = "BENCH_HOOK_SECRET"
 	}
-	s, err := newWebhookSink("bench", cfg, "", slog.New(slog.DiscardHandler))
+	s, err := New("bench", Config{Type: "webhook", Settings: cfg}, "", slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	return s
+	return s.(*webhookSink)
 }
 
 // BenchmarkWebhookSend posts the ticket JSON to a local server that

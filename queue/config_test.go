@@ -3,6 +3,8 @@ package queue
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,17 +44,17 @@ queues:
 		t.Fatal(err)
 	}
 	h := q["helpdesk"]
-	if len(h.To) != 1 || h.To[0] != "l1@tracker.example.com" {
-		t.Errorf("to as a scalar: %v", h.To)
+	if to := h.Settings.(*SMTPConfig).To; len(to) != 1 || to[0] != "l1@tracker.example.com" {
+		t.Errorf("to as a scalar: %v", to)
 	}
 	if time.Duration(h.Retry.Initial) != 2*time.Second || time.Duration(h.Retry.Max) != 10*time.Minute || time.Duration(h.Retry.GiveUpAfter) != 24*time.Hour {
 		t.Errorf("retry: %+v", h.Retry)
 	}
-	if time.Duration(q["security"].Timeout) != 15*time.Second || q["security"].HeadersEnv["Authorization"] != "TRACKER_TOKEN" {
+	if time.Duration(q["security"].Timeout) != 15*time.Second || q["security"].Settings.(*WebhookConfig).HeadersEnv["Authorization"] != "TRACKER_TOKEN" {
 		t.Errorf("webhook: %+v", q["security"])
 	}
-	if len(q["script"].Command) != 2 {
-		t.Errorf("command: %v", q["script"].Command)
+	if c := q["script"].Settings.(*ExecConfig).Command; len(c) != 2 {
+		t.Errorf("command: %v", c)
 	}
 	for name, c := range q {
 		if p := ValidateConfig(name, c); len(p) > 0 {
@@ -120,6 +122,10 @@ func TestDurationSyntax(t *testing.T) {
 func TestConfigYAMLErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown key", "queues: {a: {type: file, path: x, colour: red}}", "colour"},
+		{"another type's key", "queues: {a: {type: file, path: x, url: https://x.example.com/}}", "line 1: field url not found in type file queue"},
+		{"unknown retry key", "queues: {a: {type: stdout, retry: {jitter: 1s}}}", "field jitter not found in type queue.RetryConfig"},
+		{"unknown key merged in", "base: &b {type: stdout, colour: red}\nqueues: {a: {<<: *b}}", "line 1: field colour not found in type stdout queue"},
+		{"not a mapping", "queues: {a: file}", "cannot unmarshal"},
 		{"bad duration", "queues: {a: {type: file, path: x, timeout: soon}}", "invalid duration"},
 		{"negative duration", "queues: {a: {type: file, path: x, retry: {max: -1s}}}", "negative"},
 		{"negative total", "queues: {a: {type: file, path: x, timeout: 0d-1h}}", "negative"},
@@ -139,6 +145,69 @@ func TestConfigYAMLErrors(t *testing.T) {
 	}
 }
 
+// TestConfigYAMLStrictPositions: the keys of a queue are checked against
+// its type, with the line of each unknown key, and every problem of a
+// decode is reported at once (the daemon prints them as file:line:col).
+func TestConfigYAMLStrictPositions(t *testing.T) {
+	var doc struct {
+		Base   map[string]any `yaml:"base"`
+		Queues Queues         `yaml:"queues"`
+	}
+	src := `base: &defaults {retry: {max: 1m}, timeout: 5s}
+queues:
+  hook:
+    type: webhook
+    url: https://tracker.example.com/
+    path: tickets.jsonl
+    headers: [a]
+  archive:
+    <<: *defaults
+    type: file
+    path: tickets.jsonl
+    retry: {initial: 1s, jitter: 1s}
+  script: {type: exec, command: [a], timeout: 1s, colour: red}
+`
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	err := dec.Decode(&doc)
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		t.Fatalf("want a *yaml.TypeError, got %v", err)
+	}
+	want := []string{
+		"line 6: field path not found in type webhook queue",
+		"line 7: cannot unmarshal !!seq into map[string]string",
+		"line 12: field jitter not found in type queue.RetryConfig",
+		"line 13: field colour not found in type exec queue",
+	}
+	slices.Sort(te.Errors)
+	slices.Sort(want)
+	if len(te.Errors) != len(want) {
+		t.Fatalf("errors %q, want %d", te.Errors, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(te.Errors[i], w) {
+			t.Errorf("error %d = %q, want %q…", i, te.Errors[i], w)
+		}
+	}
+	// Queues with errors are decoded as far as they go, so that the loader
+	// can validate them too.
+	a := doc.Queues["archive"]
+	if len(doc.Queues) != 3 || a.Settings.(*FileConfig).Path != "tickets.jsonl" || time.Duration(a.Timeout) != 5*time.Second {
+		t.Errorf("queues: %+v", doc.Queues)
+	}
+
+	dec = yaml.NewDecoder(strings.NewReader("base: &d {retry: {max: 1m}, timeout: 5s}\nqueues:\n  a: {<<: *d, type: file, path: x, retry: {initial: 2s}}\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	a = doc.Queues["a"]
+	if a.Settings.(*FileConfig).Path != "x" || time.Duration(a.Timeout) != 5*time.Second || time.Duration(a.Retry.Initial) != 2*time.Second {
+		t.Errorf("merged queue: %+v %+v", a, a.Settings)
+	}
+}
+
 func TestValidateConfig(t *testing.T) {
 	tests := []struct {
 		name string
@@ -150,13 +219,13 @@ func TestValidateConfig(t *testing.T) {
 		{"stdout", Config{Type: "stdout"}, ""},
 		{"file without path", Config{Type: "file"}, "needs path"},
 		{"exec without command", Config{Type: "exec"}, "needs command"},
-		{"nats without subject", Config{Type: "nats", URL: "nats://127.0.0.1:4222"}, "needs subject"},
-		{"nats bad subject template", Config{Type: "nats", URL: "nats://x", Subject: "{{.Tier"}, "subject"},
-		{"nats create without subjects", Config{Type: "nats", URL: "nats://x", Subject: "a", Stream: "S", CreateStream: true}, "stream_subjects"},
-		{"nats bad stream name", Config{Type: "nats", URL: "nats://x", Subject: "a", Stream: "a.b"}, "stream"},
+		{"nats without subject", Config{Type: "nats", Settings: &NATSConfig{URL: "nats://127.0.0.1:4222"}}, "needs subject"},
+		{"nats bad subject template", Config{Type: "nats", Settings: &NATSConfig{URL: "nats://x", Subject: "{{.Tier"}}, "subject"},
+		{"nats create without subjects", Config{Type: "nats", Settings: &NATSConfig{URL: "nats://x", Subject: "a", Stream: "S", CreateStream: true}}, "stream_subjects"},
+		{"nats bad stream name", Config{Type: "nats", Settings: &NATSConfig{URL: "nats://x", Subject: "a", Stream: "a.b"}}, "stream"},
 		{"webhook without url", Config{Type: "webhook"}, "needs url"},
-		{"webhook bad header", Config{Type: "webhook", URL: "https://x/", Headers: map[string]string{"Bad Header": "v"}}, "header name"},
-		{"both secrets", Config{Type: "webhook", URL: "https://x/", SecretEnv: "A", SecretFile: "b"}, "not both"},
+		{"webhook bad header", Config{Type: "webhook", Settings: &WebhookConfig{URL: "https://x/", Headers: map[string]string{"Bad Header": "v"}}}, "header name"},
+		{"both secrets", Config{Type: "webhook", Settings: &WebhookConfig{URL: "https://x/", SecretEnv: "A", SecretFile: "b"}}, "not both"},
 		{"retry max below initial", Config{Type: "stdout", Retry: RetryConfig{Initial: duration.Duration(time.Minute), Max: duration.Duration(time.Second)}}, "below"},
 	}
 	for _, tt := range tests {

@@ -1,72 +1,43 @@
 package queue
 
 import (
-	"errors"
-	"net/url"
-	"strings"
-
-	"github.com/triage-dev/triage/internal/netaddr"
+	"github.com/invopop/jsonschema"
 )
 
-// credentialProblems reports secrets written into the config (they belong
-// in the environment or a file) and credentials that would cross the
-// network in clear text.
-func credentialProblems(cfg Config, add func(string, ...any)) {
-	switch cfg.Type {
-	case "webhook":
-		u, err := url.Parse(cfg.URL)
-		if err != nil || u.Host == "" {
-			return // reported by ValidateConfig
-		}
-		if u.User != nil {
-			add("url holds credentials: send them with headers_env (e.g. Authorization) instead; secrets never sit in the YAML")
-		}
-		if u.Scheme == "http" && len(cfg.HeadersEnv) > 0 && !netaddr.IsLoopbackHost(u.Hostname()) {
-			add("headers_env sends secrets over plain http to %s: use https (http only to a loopback address)", u.Hostname())
-		}
-		for h := range cfg.Headers {
-			if credentialHeader(h) {
-				add("headers: %q looks like a credential: set it with headers_env so the value stays out of the YAML", h)
-			}
-		}
-	case "nats":
-		for _, raw := range strings.Split(cfg.URL, ",") {
-			u, err := url.Parse(strings.TrimSpace(raw))
-			if err != nil || u.Host == "" {
-				continue
-			}
-			if u.User != nil {
-				add("url %s://%s holds credentials: use username with password_env/password_file, or creds_file", u.Scheme, u.Host)
-			}
-			if cfg.Username != "" && u.Scheme != "tls" && u.Scheme != "wss" && !netaddr.IsLoopbackHost(u.Hostname()) {
-				add("username and password to %s would cross the network in clear text: use a tls:// url", u.Hostname())
-			}
-		}
+// credentials are a login whose password comes from the environment or a
+// file; smtp, lmtp and nats queues take them.
+type credentials struct {
+	Username     string `yaml:"username,omitempty" json:"username,omitempty" jsonschema_description:"Login name; needs password_env or password_file."`
+	PasswordEnv  string `yaml:"password_env,omitempty" json:"password_env,omitempty" jsonschema_description:"Environment variable holding the password."`
+	PasswordFile string `yaml:"password_file,omitempty" json:"password_file,omitempty" jsonschema_description:"File holding the password."`
+}
+
+func (c credentials) validate(add func(string, ...any)) {
+	if c.PasswordEnv != "" && c.PasswordFile != "" {
+		add("set password_env or password_file, not both")
+	}
+	if c.Username != "" && c.PasswordEnv == "" && c.PasswordFile == "" {
+		add("username needs password_env or password_file")
 	}
 }
 
-// credentialHeader reports header names that carry credentials by convention.
-func credentialHeader(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"auth", "token", "secret", "password", "passwd", "apikey", "api-key", "api_key", "cookie", "session"} {
-		if strings.Contains(n, w) {
-			return true
-		}
+// password reads the password; "" without a username.
+func (c credentials) password(baseDir string) (string, error) {
+	if c.Username == "" {
+		return "", nil
 	}
-	return false
+	return readSecret(c.PasswordEnv, c.PasswordFile, baseDir)
 }
 
-// originOnlyErr cuts the URL in a *url.Error down to scheme://host/…, so
-// that a token in its path or query never reaches a log line.
-func originOnlyErr(err error) error {
-	var ue *url.Error
-	if !errors.As(err, &ue) {
-		return err
-	}
-	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
-		ue.URL = u.Scheme + "://" + u.Host + "/…"
-	} else {
-		ue.URL = "<url>"
-	}
-	return err
+// JSONSchemaExtend states in the config schema what validate checks across keys.
+func (credentials) JSONSchemaExtend(s *jsonschema.Schema) {
+	s.AllOf = append(s.AllOf, notBoth("password_env", "password_file"))
+}
+
+// notBoth is a schema that refuses two keys both set to non-empty strings.
+func notBoth(a, b string) *jsonschema.Schema {
+	p := jsonschema.NewProperties()
+	p.Set(a, &jsonschema.Schema{MinLength: new(uint64(1))})
+	p.Set(b, &jsonschema.Schema{MinLength: new(uint64(1))})
+	return &jsonschema.Schema{Not: &jsonschema.Schema{Required: []string{a, b}, Properties: p}}
 }

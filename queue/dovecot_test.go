@@ -35,8 +35,7 @@ func splitDovecotTrace(t *testing.T, stored []byte) (trace, rest []byte) {
 func TestLMTPIntoDovecot(t *testing.T) {
 	dc := dovecottest.Start(t)
 	log, _ := testLogger()
-	cfg := Config{Type: "lmtp", Addr: dc.LMTPAddr(), From: "triage@helpdesk.test", To: StringList{dc.User + "@test.invalid"},
-		SubjectTag: "[{{.Tier}}][{{.Priority}}]"}
+	cfg := Config{Type: "lmtp", Settings: &SMTPConfig{Addr: dc.LMTPAddr(), From: "triage@helpdesk.test", To: StringList{dc.User + "@test.invalid"}, SubjectTag: "[{{.Tier}}][{{.Priority}}]"}}
 	sink, err := New("l2", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +62,7 @@ func TestLMTPIntoDovecot(t *testing.T) {
 
 func TestLMTPDovecotUnknownUserIsPermanent(t *testing.T) {
 	dc := dovecottest.Start(t)
-	sink, err := New("l2", Config{Type: "lmtp", Addr: dc.LMTPAddr(), From: "triage@helpdesk.test", To: StringList{"no-such-user@test.invalid"}}, "", nil)
+	sink, err := New("l2", Config{Type: "lmtp", Settings: &SMTPConfig{Addr: dc.LMTPAddr(), From: "triage@helpdesk.test", To: StringList{"no-such-user@test.invalid"}}}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +75,7 @@ func TestLMTPDovecotUnknownUserIsPermanent(t *testing.T) {
 func TestLMTPDovecotOutageThenRecovery(t *testing.T) {
 	dc := dovecottest.Start(t)
 	log, logs := testLogger()
-	cfg := Config{Type: "lmtp", Addr: dc.LMTPAddr(), From: "triage@helpdesk.test", To: StringList{dc.User + "@test.invalid"}, Retry: fastRetry()}
+	cfg := Config{Type: "lmtp", Retry: fastRetry(), Settings: &SMTPConfig{Addr: dc.LMTPAddr(), From: "triage@helpdesk.test", To: StringList{dc.User + "@test.invalid"}}}
 	sink, err := New("l2", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,10 +18,28 @@ import (
 )
 
 const (
-	defaultExecTimeout = 60 * time.Second
-	maxCapturedOutput  = 4 << 10
-	exitTempFail       = 75 // EX_TEMPFAIL from sysexits.h
+	maxCapturedOutput = 4 << 10
+	exitTempFail      = 75 // EX_TEMPFAIL from sysexits.h
 )
+
+func init() {
+	register("exec", sinkType{
+		doc:      "runs a command per ticket with the original message on stdin",
+		timeout:  60 * time.Second,
+		settings: func() Settings { return new(ExecConfig) },
+	})
+}
+
+// ExecConfig are the keys of an exec queue.
+type ExecConfig struct {
+	Command StringList `yaml:"command,omitempty" json:"command,omitempty" jsonschema:"required" jsonschema_description:"argv (no shell); the original message arrives on stdin, the decision in TRIAGE_* environment variables."`
+}
+
+func (c *ExecConfig) validate(_ string, add func(string, ...any)) {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		add("exec needs command (argv list)")
+	}
+}
 
 // inheritedEnv is the part of the daemon's environment a command sees. The
 // rest (IMAP passwords, tokens) stays in the daemon.
@@ -35,19 +54,15 @@ type execSink struct {
 	log     *slog.Logger
 }
 
-func newExecSink(name string, cfg Config, baseDir string, log *slog.Logger) (*execSink, error) {
-	argv := append([]string(nil), cfg.Command...)
+func (c *ExecConfig) open(q sinkSpec) (Sink, error) {
+	argv := slices.Clone(c.Command)
 	if strings.ContainsRune(argv[0], filepath.Separator) {
-		argv[0] = resolvePath(baseDir, argv[0])
+		argv[0] = resolvePath(q.baseDir, argv[0])
 	}
 	if _, err := exec.LookPath(argv[0]); err != nil {
-		return nil, fmt.Errorf("queue %s: command: %w", name, err)
+		return nil, fmt.Errorf("queue %s: command: %w", q.name, err)
 	}
-	s := &execSink{name: name, argv: argv, dir: baseDir, timeout: time.Duration(cfg.Timeout), log: log}
-	if s.timeout <= 0 {
-		s.timeout = defaultExecTimeout
-	}
-	return s, nil
+	return &execSink{name: q.name, argv: argv, dir: q.baseDir, timeout: q.timeout, log: q.log}, nil
 }
 
 func (s *execSink) Close() error { return nil }

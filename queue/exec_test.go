@@ -21,7 +21,7 @@ func execSinkFor(t *testing.T, timeout time.Duration, args ...string) Sink {
 		t.Fatal(err)
 	}
 	log, _ := testLogger()
-	s, err := New("script", Config{Type: "exec", Command: append(StringList{"./testdata/sink.sh"}, args...), Timeout: duration.Duration(timeout)}, dir, log)
+	s, err := New("script", Config{Type: "exec", Timeout: duration.Duration(timeout), Settings: &ExecConfig{Command: append(StringList{"./testdata/sink.sh"}, args...)}}, dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestExecRetriedUntilItSucceeds(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ready")
 	log, logs := testLogger()
 	dir, _ := filepath.Abs(".")
-	cfg := Config{Type: "exec", Command: StringList{"./testdata/sink.sh", "flaky", marker}, Retry: fastRetry()}
+	cfg := Config{Type: "exec", Retry: fastRetry(), Settings: &ExecConfig{Command: StringList{"./testdata/sink.sh", "flaky", marker}}}
 	sink, err := New("script", cfg, dir, log)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestExecRetriedUntilItSucceeds(t *testing.T) {
 }
 
 func TestExecMissingCommand(t *testing.T) {
-	_, err := New("x", Config{Type: "exec", Command: StringList{"/nonexistent/triage-hook"}}, "", nil)
+	_, err := New("x", Config{Type: "exec", Settings: &ExecConfig{Command: StringList{"/nonexistent/triage-hook"}}}, "", nil)
 	if err == nil {
 		t.Fatal("want an error for a missing command")
 	}

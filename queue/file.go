@@ -1,10 +1,10 @@
 package queue
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,8 +14,35 @@ import (
 	"github.com/triage-dev/triage/ticket"
 )
 
-// maxBatchBytes bounds one group-commit write.
-const maxBatchBytes = 4 << 20
+const (
+	// maxBatchBytes bounds one group-commit write.
+	maxBatchBytes = 4 << 20
+	// maxPooledBuffer is the largest line buffer a file sink keeps for
+	// reuse: a ticket with a huge body should not pin that much memory.
+	maxPooledBuffer = 256 << 10
+)
+
+func init() {
+	register("file", sinkType{
+		doc:      "appends the ticket JSON as one line to a file, acknowledged once an fsync covers it",
+		settings: func() Settings { return new(FileConfig) },
+	})
+}
+
+// FileConfig are the keys of a file queue.
+type FileConfig struct {
+	Path string `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"required" jsonschema_description:"JSON Lines file, relative to this file."`
+}
+
+func (c *FileConfig) validate(_ string, add func(string, ...any)) {
+	if c.Path == "" {
+		add("file needs path")
+	}
+}
+
+func (c *FileConfig) open(q sinkSpec) (Sink, error) {
+	return newFileSink(q.name, resolvePath(q.baseDir, c.Path), q.log)
+}
 
 // fileSink appends one JSON line per ticket. A ticket is acknowledged only
 // once an fsync covers it; one writer goroutine commits every ticket that
@@ -38,7 +65,8 @@ type fileSink struct {
 // with their line buffer and ack channel: a request is reused only after
 // its sender received the ack, so the writer no longer holds it.
 type fileReq struct {
-	line []byte
+	line bytes.Buffer
+	enc  *json.Encoder // writes to line
 	ack  chan error
 }
 
@@ -67,13 +95,13 @@ func (s *fileSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	req, _ := s.pool.Get().(*fileReq)
 	if req == nil {
 		req = &fileReq{ack: make(chan error, 1)}
+		req.enc = json.NewEncoder(&req.line)
 	}
-	line, err := encodeTicket(req.line[:0], t)
-	if err != nil {
+	req.line.Reset()
+	if err := req.enc.Encode(t); err != nil { // one line: Encode ends it with '\n'
 		s.pool.Put(req)
 		return permanent("queue %s: encode ticket: %w", s.name, err)
 	}
-	req.line = append(line, '\n')
 	select {
 	case s.reqs <- req:
 	case <-s.closing:
@@ -96,7 +124,7 @@ func (s *fileSink) Send(ctx context.Context, t *ticket.Ticket) error {
 
 // recycle keeps req for a later Send unless its line grew huge.
 func (s *fileSink) recycle(req *fileReq) {
-	if cap(req.line) <= maxPooledBuffer {
+	if req.line.Cap() <= maxPooledBuffer {
 		s.pool.Put(req)
 	}
 }
@@ -110,7 +138,7 @@ func (s *fileSink) writer() {
 		select {
 		case r := <-s.reqs:
 			batch = append(batch, r)
-			buf = append(buf, r.line...)
+			buf = append(buf, r.line.Bytes()...)
 		case <-s.closing:
 			return
 		}
@@ -120,7 +148,7 @@ func (s *fileSink) writer() {
 			select {
 			case r := <-s.reqs:
 				batch = append(batch, r)
-				buf = append(buf, r.line...)
+				buf = append(buf, r.line.Bytes()...)
 			default:
 				break drain
 			}
@@ -167,30 +195,3 @@ func (s *fileSink) Close() error {
 	}
 	return nil
 }
-
-// stdoutSink writes one JSON line per ticket.
-type stdoutSink struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func newStdoutSink(w io.Writer) *stdoutSink { return &stdoutSink{w: w} }
-
-func (s *stdoutSink) Send(_ context.Context, t *ticket.Ticket) error {
-	line, err := ticketJSON(t)
-	if err != nil {
-		return permanent("queue stdout: encode ticket: %w", err)
-	}
-	line = append(line, '\n')
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.w.Write(line); err != nil {
-		if errors.Is(err, os.ErrClosed) {
-			return permanent("queue stdout: %w", err)
-		}
-		return temporary("queue stdout: %w", err)
-	}
-	return nil
-}
-
-func (s *stdoutSink) Close() error { return nil }

@@ -15,7 +15,7 @@ import (
 
 func TestFileSinkConcurrentSends(t *testing.T) {
 	dir := t.TempDir()
-	sink, err := New("archive", Config{Type: "file", Path: "out/tickets.jsonl"}, dir, nil)
+	sink, err := New("archive", Config{Type: "file", Settings: &FileConfig{Path: "out/tickets.jsonl"}}, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestFileSinkConcurrentSends(t *testing.T) {
 func TestFileSinkAppends(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.jsonl")
 	for range 2 {
-		sink, err := New("f", Config{Type: "file", Path: path}, "", nil)
+		sink, err := New("f", Config{Type: "file", Settings: &FileConfig{Path: path}}, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func TestFileSinkAppends(t *testing.T) {
 }
 
 func TestFileSinkContextEnds(t *testing.T) {
-	sink, err := New("f", Config{Type: "file", Path: filepath.Join(t.TempDir(), "t.jsonl")}, "", nil)
+	sink, err := New("f", Config{Type: "file", Settings: &FileConfig{Path: filepath.Join(t.TempDir(), "t.jsonl")}}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

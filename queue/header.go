@@ -7,17 +7,19 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+
 	"github.com/triage-dev/triage/ticket"
 )
 
 // Limits for header values taken from mail and rules (hostile input). With
 // a name below 30 octets and values of at most maxHeaderValue octets before
-// encoding, no header line can exceed RFC 5322's 998 octets: plain values
-// fold at spaces and Q-encoded words are at most 75 octets each.
+// encoding, no header line can exceed RFC 5322's 998 octets: go-message
+// folds plain values at spaces, and Q-encoded words are at most 75 octets.
 const (
 	maxHeaderValue = 900
 	maxSubjectTag  = 200
-	foldWidth      = 78
 )
 
 // sanitizeHeaderText makes s safe as an unstructured header value: valid
@@ -69,41 +71,20 @@ func isCleanHeaderText(s string, limit int) bool {
 	return true
 }
 
-// encodeHeaderText RFC 2047-encodes s when it is not plain printable ASCII.
-// mime.QEncoding splits long text into encoded-words of ≤ 75 octets joined
-// by spaces, which formatHeader can fold between.
-func encodeHeaderText(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] < ' ' || s[i] > '~' {
-			return mime.QEncoding.Encode("utf-8", s)
-		}
-	}
-	return s
-}
-
-// formatHeader renders one header field, value sanitized, encoded and
-// folded at spaces, ending in eol.
+// formatHeader renders one header field, ending in eol: the value
+// sanitized, RFC 2047-encoded when it is not printable ASCII and folded
+// (go-message's SetText and WriteHeader).
 func formatHeader(name, value, eol string) string {
-	v := encodeHeaderText(sanitizeHeaderText(value, maxHeaderValue))
+	var h message.Header
+	h.SetText(name, sanitizeHeaderText(value, maxHeaderValue))
 	var b strings.Builder
-	b.WriteString(name)
-	b.WriteByte(':')
-	lineLen := len(name) + 1
-	words := strings.Split(v, " ")
-	for i, w := range words {
-		if w == "" && i > 0 {
-			continue
-		}
-		if lineLen+1+len(w) > foldWidth && lineLen > len(name)+1 {
-			b.WriteString(eol)
-			lineLen = 0
-		}
-		b.WriteByte(' ')
-		b.WriteString(w)
-		lineLen += 1 + len(w)
+	// Cannot fail: the names are constants and a sanitized value has no CR or LF.
+	_ = textproto.WriteHeader(&b, h.Header)
+	field := strings.TrimSuffix(b.String(), "\r\n") // the blank line ending a header
+	if eol != "\r\n" {
+		field = strings.ReplaceAll(field, "\r\n", eol)
 	}
-	b.WriteString(eol)
-	return b.String()
+	return field
 }
 
 // triageHeaders are the X-Triage-* fields prepended to a forwarded message,
@@ -210,7 +191,7 @@ func forwardMessage(t *ticket.Ticket, tag string) []byte {
 		return out.Bytes()
 	}
 	encTag := tag
-	if e := encodeHeaderText(tag + " "); e != tag+" " {
+	if e := mime.QEncoding.Encode("utf-8", tag+" "); e != tag+" " {
 		encTag = e // the space sits inside the encoded-word: a decoder drops whitespace between two encoded-words
 	}
 	out.Write(raw[:start])

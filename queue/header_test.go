@@ -105,6 +105,10 @@ func TestFormatHeader(t *testing.T) {
 	}
 }
 
+// TestForwardMessage: the tag goes into the original Subject line in place,
+// which is why forwardMessage edits raw bytes by hand: go-message's
+// Header.Set would move Subject to the top and fold it anew (the "folded
+// subject keeps its fold" and "encoded subject" cases below).
 func TestForwardMessage(t *testing.T) {
 	vpn := readMail(t, "vpn.eml")
 	enc := readMail(t, "encoded-subject.eml")
@@ -258,7 +262,7 @@ func FuzzFormatHeader(f *testing.F) {
 			t.Fatalf("sanitized value is not UTF-8: %q", want)
 		}
 		got := h.Get("X-Triage-Runbook")
-		if encodeHeaderText(want) != want { // encoded: decode to compare
+		if mime.QEncoding.Encode("utf-8", want) != want { // encoded: decode to compare
 			got, err = new(mime.WordDecoder).DecodeHeader(got)
 			if err != nil {
 				t.Fatalf("decode %q: %v", field, err)
@@ -310,6 +314,25 @@ func FuzzForwardMessage(f *testing.F) {
 			if !bytes.Contains(rest[s:], []byte(clean)) && !bytes.Contains(rest[s:], []byte("=?utf-8?")) {
 				t.Fatalf("tag %q not in %q", clean, rest[s:])
 			}
+		}
+	})
+}
+
+// FuzzCleanHeaderText checks sanitizeHeaderText's shortcut: text it passes
+// through unchanged is text the full sanitizer would not change.
+func FuzzCleanHeaderText(f *testing.F) {
+	for _, s := range []string{"", "0123456789abcdef", "a b", "a  b", " a", "a ", "a\tb", "é", "~\x7f", strings.Repeat("x", 300)} {
+		f.Add(s, 200)
+	}
+	f.Fuzz(func(t *testing.T, s string, limit int) {
+		limit = 1 + int(uint(limit)%1000)
+		if isCleanHeaderText(s, limit) {
+			if got := cleanHeaderText(s, limit); got != s {
+				t.Fatalf("shortcut kept %q, sanitizer gives %q", s, got)
+			}
+		}
+		if got, want := sanitizeHeaderText(s, limit), cleanHeaderText(s, limit); got != want {
+			t.Fatalf("sanitizeHeaderText(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

@@ -103,7 +103,7 @@ func TestShortenBodyLinesLeavesShortLinesAlone(t *testing.T) {
 // reads as the original.
 func TestMailForwardsLongLines(t *testing.T) {
 	srv := startMailServer(t, mailServerOpts{})
-	sink, err := New("q", Config{Type: "smtp", Addr: srv.addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"}}, "", nil)
+	sink, err := New("q", Config{Type: "smtp", Settings: &SMTPConfig{Addr: srv.addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"}}}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,20 +2,83 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"text/template"
 	"time"
 
+	"github.com/invopop/jsonschema"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/ticket"
 )
 
-const defaultNATSTimeout = 10 * time.Second
+func init() {
+	register("nats", sinkType{
+		doc:      "publishes the ticket JSON to NATS JetStream and waits for the ack",
+		timeout:  10 * time.Second,
+		settings: func() Settings { return new(NATSConfig) },
+	})
+}
+
+// NATSConfig are the keys of a nats queue.
+type NATSConfig struct {
+	URL            string     `yaml:"url,omitempty" json:"url,omitempty" jsonschema:"required" jsonschema_description:"Server URL(s), comma-separated."`
+	Subject        string     `yaml:"subject,omitempty" json:"subject,omitempty" jsonschema:"required" jsonschema_description:"Subject template, e.g. tickets.{{.Tier}}.{{.Queue}}."`
+	Stream         string     `yaml:"stream,omitempty" json:"stream,omitempty" jsonschema_description:"JetStream stream checked to exist at start."`
+	CreateStream   bool       `yaml:"create_stream,omitempty" json:"create_stream,omitempty" jsonschema_description:"Create the stream when missing (needs stream and stream_subjects)."`
+	StreamSubjects StringList `yaml:"stream_subjects,omitempty" json:"stream_subjects,omitempty" jsonschema_description:"Subjects of a stream created by create_stream."`
+	CredsFile      string     `yaml:"creds_file,omitempty" json:"creds_file,omitempty" jsonschema_description:"Credentials file, relative to this file."`
+	credentials    `yaml:",inline"`
+}
+
+// JSONSchemaExtend states in the config schema what validate checks across keys.
+func (c NATSConfig) JSONSchemaExtend(s *jsonschema.Schema) {
+	c.credentials.JSONSchemaExtend(s)
+	create := jsonschema.NewProperties()
+	create.Set("create_stream", &jsonschema.Schema{Const: true})
+	s.AllOf = append(s.AllOf, &jsonschema.Schema{
+		If:   &jsonschema.Schema{Required: []string{"create_stream"}, Properties: create},
+		Then: &jsonschema.Schema{Required: []string{"stream", "stream_subjects"}},
+	})
+}
+
+func (c *NATSConfig) validate(_ string, add func(string, ...any)) {
+	if c.URL == "" {
+		add("nats needs url")
+	}
+	if c.Subject == "" {
+		add("nats needs subject")
+	} else if _, err := parseTemplate("subject", c.Subject); err != nil {
+		add("subject: %v", err)
+	}
+	if c.CreateStream && (c.Stream == "" || len(c.StreamSubjects) == 0) {
+		add("create_stream needs stream and stream_subjects")
+	}
+	if c.Stream != "" && strings.ContainsAny(c.Stream, ". *>\t\r\n") {
+		add("stream %q: a stream name cannot contain '.', '*', '>' or spaces", c.Stream)
+	}
+	c.credentials.validate(add)
+	for _, raw := range strings.Split(c.URL, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.Host == "" {
+			continue
+		}
+		if u.User != nil {
+			add("url %s://%s holds credentials: use username with password_env/password_file, or creds_file", u.Scheme, u.Host)
+		}
+		if c.Username != "" && u.Scheme != "tls" && u.Scheme != "wss" && !netaddr.IsLoopbackHost(u.Hostname()) {
+			add("username and password to %s would cross the network in clear text: use a tls:// url", u.Hostname())
+		}
+	}
+}
 
 // natsSink publishes the ticket JSON to JetStream and waits for the ack.
 // The connection is shared and reconnected by nats.go; the ticket id is
@@ -36,25 +99,22 @@ type natsSink struct {
 	streamChecked bool
 }
 
-func newNATSSink(name string, cfg Config, baseDir string, log *slog.Logger) (*natsSink, error) {
-	subj, err := parseTemplate("subject", cfg.Subject)
+func (c *NATSConfig) open(q sinkSpec) (Sink, error) {
+	subj, err := parseTemplate("subject", c.Subject)
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: subject: %w", name, err)
+		return nil, fmt.Errorf("queue %s: subject: %w", q.name, err)
 	}
 	s := &natsSink{
-		name:           name,
+		name:           q.name,
 		subject:        subj,
-		stream:         cfg.Stream,
-		create:         cfg.CreateStream,
-		streamSubjects: cfg.StreamSubjects,
-		timeout:        time.Duration(cfg.Timeout),
-		log:            log,
-	}
-	if s.timeout <= 0 {
-		s.timeout = defaultNATSTimeout
+		stream:         c.Stream,
+		create:         c.CreateStream,
+		streamSubjects: c.StreamSubjects,
+		timeout:        q.timeout,
+		log:            q.log,
 	}
 	opts := []nats.Option{
-		nats.Name("triage queue " + name),
+		nats.Name("triage queue " + q.name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		// Start even when the server is down; Send fails (temporary) until it is up.
@@ -63,30 +123,30 @@ func newNATSSink(name string, cfg Config, baseDir string, log *slog.Logger) (*na
 		// router retries it, instead of waiting for an ack that may never come.
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("queue: nats disconnected", "err", err)
+			q.log.Warn("queue: nats disconnected", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("queue: nats reconnected", "server", nc.ConnectedUrlRedacted())
+			q.log.Info("queue: nats reconnected", "server", nc.ConnectedUrlRedacted())
 		}),
 	}
-	if cfg.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(resolvePath(baseDir, cfg.CredsFile)))
+	if c.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(resolvePath(q.baseDir, c.CredsFile)))
 	}
-	if cfg.Username != "" {
-		pw, err := readSecret(cfg.PasswordEnv, cfg.PasswordFile, baseDir)
+	if c.Username != "" {
+		pw, err := c.password(q.baseDir)
 		if err != nil {
-			return nil, fmt.Errorf("queue %s: password: %w", name, err)
+			return nil, fmt.Errorf("queue %s: password: %w", q.name, err)
 		}
-		opts = append(opts, nats.UserInfo(cfg.Username, pw))
+		opts = append(opts, nats.UserInfo(c.Username, pw))
 	}
-	nc, err := nats.Connect(cfg.URL, opts...)
+	nc, err := nats.Connect(c.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: nats connect: %w", name, err)
+		return nil, fmt.Errorf("queue %s: nats connect: %w", q.name, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("queue %s: jetstream: %w", name, err)
+		return nil, fmt.Errorf("queue %s: jetstream: %w", q.name, err)
 	}
 	s.nc, s.js = nc, js
 	if s.stream != "" && nc.IsConnected() {
@@ -97,7 +157,7 @@ func newNATSSink(name string, cfg Config, baseDir string, log *slog.Logger) (*na
 				nc.Close()
 				return nil, err
 			}
-			log.Warn("queue: could not check the stream yet; checking on first send", "stream", s.stream, "err", err)
+			q.log.Warn("queue: could not check the stream yet; checking on first send", "stream", s.stream, "err", err)
 		}
 	}
 	return s, nil
@@ -139,7 +199,7 @@ func (s *natsSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		return permanent("queue %s: subject: %w", s.name, err)
 	}
 	subject := sanitizeSubject(string(b))
-	payload, err := ticketJSON(t)
+	payload, err := json.Marshal(t)
 	if err != nil {
 		return permanent("queue %s: encode ticket: %w", s.name, err)
 	}

@@ -59,7 +59,7 @@ func TestNATSPublishOnceForTheSameTicket(t *testing.T) {
 	srv := testkit.StartNATS(t)
 	st := streamFor(t, natsURL(srv))
 	log, _ := testLogger()
-	sink, err := New("systems", Config{Type: "nats", URL: natsURL(srv), Subject: "tickets.{{.Tier}}.{{.Class.Queue}}", Stream: "TICKETS"}, "", log)
+	sink, err := New("systems", Config{Type: "nats", Settings: &NATSConfig{URL: natsURL(srv), Subject: "tickets.{{.Tier}}.{{.Class.Queue}}", Stream: "TICKETS"}}, "", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +99,11 @@ func TestNATSPublishOnceForTheSameTicket(t *testing.T) {
 
 func TestNATSStreamChecks(t *testing.T) {
 	srv := testkit.StartNATS(t)
-	_, err := New("s", Config{Type: "nats", URL: natsURL(srv), Subject: "tickets.x", Stream: "MISSING"}, "", nil)
+	_, err := New("s", Config{Type: "nats", Settings: &NATSConfig{URL: natsURL(srv), Subject: "tickets.x", Stream: "MISSING"}}, "", nil)
 	if err == nil || !strings.Contains(err.Error(), "stream") {
 		t.Fatalf("want a missing-stream error, got %v", err)
 	}
-	sink, err := New("s", Config{Type: "nats", URL: natsURL(srv), Subject: "made.{{.Tier}}", Stream: "MADE", CreateStream: true, StreamSubjects: StringList{"made.>"}}, "", nil)
+	sink, err := New("s", Config{Type: "nats", Settings: &NATSConfig{URL: natsURL(srv), Subject: "made.{{.Tier}}", Stream: "MADE", CreateStream: true, StreamSubjects: StringList{"made.>"}}}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestNATSOutageThenRecovery(t *testing.T) {
 	url := natsURL(srv)
 	st := streamFor(t, url)
 	log, logs := testLogger()
-	cfg := Config{Type: "nats", URL: url, Subject: "tickets.{{.Tier}}", Stream: "TICKETS", Timeout: duration.Duration(2 * time.Second), Retry: fastRetry()}
+	cfg := Config{Type: "nats", Timeout: duration.Duration(2 * time.Second), Retry: fastRetry(), Settings: &NATSConfig{URL: url, Subject: "tickets.{{.Tier}}", Stream: "TICKETS"}}
 	sink, err := New("systems", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)

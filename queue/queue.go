@@ -1,14 +1,23 @@
-// Package queue delivers classified tickets downstream: SMTP/LMTP forwarding
-// of the original mail, webhooks, a command, NATS JetStream, a JSON Lines
-// file or stdout, behind one small Sink interface. Router picks the sink a
-// ticket's queue names and retries temporary failures with backoff.
+// Package queue delivers classified tickets downstream. It owns the sinks
+// (SMTP/LMTP forwarding of the original mail, webhooks, a command, NATS
+// JetStream, a JSON Lines file, stdout), each behind the one small Sink
+// interface; routing a ticket to the sink its queue names (Router); and
+// retrying temporary failures with capped exponential backoff and jitter.
+//
+// It must not know where mail comes from or how it was judged: no IMAP, no
+// rules, no classification. A ticket.Ticket arrives with its decision made
+// (Class.Queue names the queue); queue only delivers it.
+//
+// A sink type is one file: its config struct (yaml tags name its keys in
+// triage.yaml, jsonschema tags document them for the config schema), the
+// struct's validate and open methods, and a register call in its init.
+// New, ValidateConfig, config decoding and Types find it in the registry.
 package queue
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -46,21 +55,12 @@ func New(name string, cfg Config, baseDir string, log *slog.Logger) (Sink, error
 	if problems := ValidateConfig(name, cfg); len(problems) > 0 {
 		return nil, fmt.Errorf("queue %s: %s", name, strings.Join(problems, "; "))
 	}
-	switch cfg.Type {
-	case "smtp", "lmtp":
-		return newMailSink(name, cfg, baseDir, log)
-	case "webhook":
-		return newWebhookSink(name, cfg, baseDir, log)
-	case "exec":
-		return newExecSink(name, cfg, baseDir, log)
-	case "nats":
-		return newNATSSink(name, cfg, baseDir, log)
-	case "file":
-		return newFileSink(name, resolvePath(baseDir, cfg.Path), log)
-	case "stdout":
-		return newStdoutSink(os.Stdout), nil
+	t, s, _ := cfg.sinkType() // known: validated
+	timeout := time.Duration(cfg.Timeout)
+	if timeout <= 0 {
+		timeout = t.timeout
 	}
-	return nil, fmt.Errorf("queue %s: unknown type %q", name, cfg.Type)
+	return s.open(sinkSpec{name: name, typ: cfg.Type, timeout: timeout, baseDir: baseDir, log: log})
 }
 
 func resolvePath(baseDir, p string) string {

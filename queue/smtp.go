@@ -15,10 +15,110 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/ticket"
 )
 
-const defaultMailTimeout = 60 * time.Second
+func init() {
+	mail := sinkType{
+		doc:      "forwards the original message byte for byte, with X-Triage-* header fields added",
+		timeout:  60 * time.Second,
+		settings: func() Settings { return new(SMTPConfig) },
+	}
+	register("smtp", mail)
+	register("lmtp", mail)
+}
+
+// SMTPConfig are the keys of smtp and lmtp queues.
+type SMTPConfig struct {
+	Addr string     `yaml:"addr,omitempty" json:"addr,omitempty" jsonschema:"required" jsonschema_description:"host:port; lmtp also a unix socket path (/run/dovecot/lmtp or unix:/run/dovecot/lmtp)."`
+	To   StringList `yaml:"to,omitempty" json:"to,omitempty" jsonschema:"required" jsonschema_description:"The tracker's intake address(es)."`
+	// From is the envelope sender. Trackers take the requester from the
+	// header From, which is forwarded unchanged, so the envelope only needs
+	// an address the relay accepts and that can receive bounces.
+	From               string `yaml:"from,omitempty" json:"from,omitempty" jsonschema_description:"Envelope sender; default username when it is an address. The header From is forwarded unchanged."`
+	TLS                string `yaml:"tls,omitempty" json:"tls,omitempty" jsonschema:"enum=implicit,enum=starttls,enum=none" jsonschema_description:"implicit, starttls or none; default implicit on port 465, none for lmtp, else starttls."`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty" jsonschema_description:"Accept any server certificate. For tests only."`
+	credentials        `yaml:",inline"`
+	SubjectTag         string `yaml:"subject_tag,omitempty" json:"subject_tag,omitempty" jsonschema_description:"Go template prefixed to the subject, e.g. \"[{{.Tier}}][{{.Priority}}]\"."`
+}
+
+func (c *SMTPConfig) validate(typ string, add func(string, ...any)) {
+	switch {
+	case c.Addr == "":
+		add("%s needs addr", typ)
+	case isUnixAddr(c.Addr):
+		if typ != "lmtp" {
+			add("addr: a unix socket is only supported for lmtp")
+		}
+	default:
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			add("addr %q: want host:port", c.Addr)
+		}
+	}
+	if len(c.To) == 0 {
+		add("%s needs to (the tracker's intake address)", typ)
+	}
+	for _, a := range append([]string{c.From}, c.To...) {
+		if strings.ContainsAny(a, "\r\n<> \t\x00") {
+			add("address %q contains characters an envelope address cannot", a)
+		}
+	}
+	if c.envelopeFrom() == "" {
+		add("from is required: the envelope sender (the tracker still reads the requester from the forwarded header From)")
+	}
+	switch c.TLS {
+	case "", "implicit", "starttls", "none":
+	default:
+		add("tls %q: want implicit, starttls or none", c.TLS)
+	}
+	c.credentials.validate(add)
+	if c.Username != "" && c.tlsMode(typ) == "none" && !isLoopbackAddr(c.Addr) {
+		add("authentication without TLS is only allowed to a loopback address")
+	}
+	if c.SubjectTag != "" {
+		if _, err := parseTemplate("subject_tag", c.SubjectTag); err != nil {
+			add("subject_tag: %v", err)
+		}
+	}
+}
+
+// tlsMode is the effective TLS mode of an smtp or lmtp queue.
+func (c *SMTPConfig) tlsMode(typ string) string {
+	if c.TLS != "" {
+		return c.TLS
+	}
+	if typ == "lmtp" {
+		return "none"
+	}
+	if _, port, _ := net.SplitHostPort(c.Addr); port == "465" {
+		return "implicit"
+	}
+	return "starttls"
+}
+
+// envelopeFrom is the effective envelope sender; "" when none can be chosen.
+func (c *SMTPConfig) envelopeFrom() string {
+	if c.From != "" {
+		return c.From
+	}
+	if strings.Contains(c.Username, "@") {
+		return c.Username
+	}
+	return ""
+}
+
+func isUnixAddr(a string) bool { return strings.HasPrefix(a, "/") || strings.HasPrefix(a, "unix:") }
+
+// isLoopbackAddr reports whether host:port (or a unix socket) stays on this machine.
+func isLoopbackAddr(addr string) bool {
+	if isUnixAddr(addr) {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && netaddr.IsLoopbackHost(host)
+}
 
 // mailSink forwards the original message over SMTP or LMTP. It dials per
 // ticket: intake volume is low and a fresh connection has no stale state
@@ -41,52 +141,44 @@ type mailSink struct {
 	rootCAs            *x509.CertPool // nil: system roots; tests set their own
 }
 
-func newMailSink(name string, cfg Config, baseDir string, log *slog.Logger) (*mailSink, error) {
+func (c *SMTPConfig) open(q sinkSpec) (Sink, error) {
 	s := &mailSink{
-		name:               name,
-		lmtp:               cfg.Type == "lmtp",
-		addr:               cfg.Addr,
+		name:               q.name,
+		lmtp:               q.typ == "lmtp",
+		addr:               c.Addr,
 		network:            "tcp",
-		tlsMode:            mailTLS(cfg),
-		from:               envelopeFrom(cfg),
-		to:                 cfg.To,
-		username:           cfg.Username,
-		timeout:            time.Duration(cfg.Timeout),
-		log:                log,
-		insecureSkipVerify: cfg.InsecureSkipVerify,
+		tlsMode:            c.tlsMode(q.typ),
+		from:               c.envelopeFrom(),
+		to:                 c.To,
+		username:           c.Username,
+		timeout:            q.timeout,
+		log:                q.log,
+		insecureSkipVerify: c.InsecureSkipVerify,
 	}
-	if s.timeout <= 0 {
-		s.timeout = defaultMailTimeout
-	}
-	if isUnixAddr(cfg.Addr) {
+	if isUnixAddr(c.Addr) {
 		s.network = "unix"
-		s.addr = strings.TrimPrefix(cfg.Addr, "unix:")
+		s.addr = strings.TrimPrefix(c.Addr, "unix:")
 	}
 	if s.lmtp && s.tlsMode == "starttls" {
-		return nil, fmt.Errorf("queue %s: lmtp supports tls implicit or none, not starttls", name)
+		return nil, fmt.Errorf("queue %s: lmtp supports tls implicit or none, not starttls", q.name)
 	}
-	if cfg.Username != "" {
-		pw, err := readSecret(cfg.PasswordEnv, cfg.PasswordFile, baseDir)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: password: %w", name, err)
+	var err error
+	if s.password, err = c.password(q.baseDir); err != nil {
+		return nil, fmt.Errorf("queue %s: password: %w", q.name, err)
+	}
+	if c.SubjectTag != "" {
+		if s.tag, err = parseTemplate("subject_tag", c.SubjectTag); err != nil {
+			return nil, fmt.Errorf("queue %s: subject_tag: %w", q.name, err)
 		}
-		s.password = pw
 	}
-	if cfg.SubjectTag != "" {
-		t, err := parseTemplate("subject_tag", cfg.SubjectTag)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: subject_tag: %w", name, err)
-		}
-		s.tag = t
+	if c.InsecureSkipVerify {
+		q.log.Warn("queue: TLS certificate verification is off")
 	}
-	if cfg.InsecureSkipVerify {
-		log.Warn("queue: TLS certificate verification is off")
-	}
-	if s.tlsMode == "none" && !isLoopbackAddr(cfg.Addr) {
+	if s.tlsMode == "none" && !isLoopbackAddr(c.Addr) {
 		// Allowed (LMTP to a delivery host on the LAN is common), but
 		// every forwarded mail crosses the network readable.
-		log.Warn("queue: mail is forwarded without TLS to a host that is not loopback; set tls: implicit if the peer offers it",
-			"queue", name, "type", cfg.Type, "addr", cfg.Addr)
+		q.log.Warn("queue: mail is forwarded without TLS to a host that is not loopback; set tls: implicit if the peer offers it",
+			"queue", q.name, "type", q.typ, "addr", c.Addr)
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -20,27 +21,28 @@ func TestMailForward(t *testing.T) {
 	tests := []struct {
 		name   string
 		server mailServerOpts
-		cfg    Config
+		typ    string // default smtp
+		cfg    SMTPConfig
 		raw    string
 		tag    string
 	}{
-		{name: "smtp plain to loopback", cfg: Config{Type: "smtp", TLS: "none"}, raw: "vpn.eml"},
+		{name: "smtp plain to loopback", cfg: SMTPConfig{TLS: "none"}, raw: "vpn.eml"},
 		{name: "smtp starttls with auth and tag",
 			server: mailServerOpts{tls: serverTLS, user: "triage", password: "s3cret-pw"},
-			cfg:    Config{Type: "smtp", TLS: "starttls", Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD", SubjectTag: "[{{.Tier}}][{{.Priority}}]"},
+			cfg:    SMTPConfig{TLS: "starttls", SubjectTag: "[{{.Tier}}][{{.Priority}}]", credentials: credentials{Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD"}},
 			raw:    "vpn.eml", tag: "[L2][P2]"},
 		{name: "smtp implicit tls with auth",
 			server: mailServerOpts{tls: serverTLS, implicit: true, user: "triage", password: "s3cret-pw"},
-			cfg:    Config{Type: "smtp", TLS: "implicit", Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD"},
+			cfg:    SMTPConfig{TLS: "implicit", credentials: credentials{Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD"}},
 			raw:    "encoded-subject.eml"},
 		{name: "smtp auth over plain loopback",
 			server: mailServerOpts{user: "triage", password: "s3cret-pw", insecAuth: true},
-			cfg:    Config{Type: "smtp", TLS: "none", Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD"},
+			cfg:    SMTPConfig{TLS: "none", credentials: credentials{Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD"}},
 			raw:    "no-subject.eml"},
 		{name: "lmtp", server: mailServerOpts{lmtp: true},
-			cfg: Config{Type: "lmtp", SubjectTag: "[{{.Class.Tier}}]"}, raw: "vpn.eml", tag: "[L2]"},
+			typ: "lmtp", cfg: SMTPConfig{SubjectTag: "[{{.Class.Tier}}]"}, raw: "vpn.eml", tag: "[L2]"},
 		{name: "lmtp crlf message", server: mailServerOpts{lmtp: true},
-			cfg: Config{Type: "lmtp"}, raw: "encoded-subject.eml"},
+			typ: "lmtp", raw: "encoded-subject.eml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +52,7 @@ func TestMailForward(t *testing.T) {
 			cfg.Addr = srv.addr
 			cfg.To = StringList{"l2@tracker.test", "audit@tracker.test"}
 			cfg.From = "triage@helpdesk.test"
-			sink, err := New("systems", cfg, t.TempDir(), log)
+			sink, err := New("systems", Config{Type: cmp.Or(tt.typ, "smtp"), Settings: &cfg}, t.TempDir(), log)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +127,7 @@ func TestMailErrorsClassified(t *testing.T) {
 			if tt.lmtp {
 				typ = "lmtp"
 			}
-			sink, err := New("q", Config{Type: typ, Addr: srv.addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test", "b@t.test"}}, "", nil)
+			sink, err := New("q", Config{Type: typ, Settings: &SMTPConfig{Addr: srv.addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test", "b@t.test"}}}, "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,19 +151,19 @@ func TestMailConnectionErrors(t *testing.T) {
 	t.Setenv("TEST_WRONG_PW", "pw-9f3k2")
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  SMTPConfig
 	}{
-		{"nobody listening", Config{Type: "smtp", Addr: down.addr, TLS: "none"}},
-		{"starttls not offered", Config{Type: "smtp", Addr: plain.addr, TLS: "starttls"}},
-		{"tls to a plain server", Config{Type: "smtp", Addr: plain.addr, TLS: "implicit"}},
-		{"untrusted certificate", Config{Type: "smtp", Addr: authSrv.addr, TLS: "starttls"}},
-		{"wrong password", Config{Type: "smtp", Addr: authSrv.addr, TLS: "starttls", Username: "triage", PasswordEnv: "TEST_WRONG_PW"}},
+		{"nobody listening", SMTPConfig{Addr: down.addr, TLS: "none"}},
+		{"starttls not offered", SMTPConfig{Addr: plain.addr, TLS: "starttls"}},
+		{"tls to a plain server", SMTPConfig{Addr: plain.addr, TLS: "implicit"}},
+		{"untrusted certificate", SMTPConfig{Addr: authSrv.addr, TLS: "starttls"}},
+		{"wrong password", SMTPConfig{Addr: authSrv.addr, TLS: "starttls", credentials: credentials{Username: "triage", PasswordEnv: "TEST_WRONG_PW"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
 			cfg.From, cfg.To = "triage@h.test", StringList{"a@t.test"}
-			sink, err := New("q", cfg, "", nil)
+			sink, err := New("q", Config{Type: "smtp", Settings: &cfg}, "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,19 +190,19 @@ func TestMailConfigRules(t *testing.T) {
 		cfg  Config
 		want string // substring of one problem; "" = valid
 	}{
-		{"valid", Config{Type: "smtp", Addr: "mx.test:587", To: StringList{"a@t.test"}, From: "t@h.test"}, ""},
-		{"from defaults to username", Config{Type: "smtp", Addr: "mx.test:587", To: StringList{"a@t.test"}, Username: "me@h.test", PasswordEnv: "X"}, ""},
-		{"no from", Config{Type: "smtp", Addr: "mx.test:587", To: StringList{"a@t.test"}}, "from is required"},
-		{"auth without tls to remote", Config{Type: "smtp", Addr: "mx.test:25", TLS: "none", To: StringList{"a@t.test"}, From: "t@h.test", Username: "u", PasswordEnv: "X"}, "without TLS"},
-		{"auth without tls to loopback", Config{Type: "smtp", Addr: "127.0.0.1:25", TLS: "none", To: StringList{"a@t.test"}, From: "t@h.test", Username: "u", PasswordEnv: "X"}, ""},
-		{"no password source", Config{Type: "smtp", Addr: "mx.test:587", To: StringList{"a@t.test"}, From: "t@h.test", Username: "u"}, "password_env"},
-		{"bad tls", Config{Type: "smtp", Addr: "mx.test:587", To: StringList{"a@t.test"}, From: "t@h.test", TLS: "maybe"}, "tls"},
-		{"no port", Config{Type: "smtp", Addr: "mx.test", To: StringList{"a@t.test"}, From: "t@h.test"}, "host:port"},
-		{"no to", Config{Type: "smtp", Addr: "mx.test:25", From: "t@h.test"}, "needs to"},
-		{"injected address", Config{Type: "smtp", Addr: "mx.test:25", From: "t@h.test", To: StringList{"a@t.test>\r\nRCPT TO:<b@x"}}, "envelope address"},
-		{"lmtp unix socket", Config{Type: "lmtp", Addr: "/run/dovecot/lmtp", From: "t@h.test", To: StringList{"a@t.test"}}, ""},
-		{"smtp unix socket", Config{Type: "smtp", Addr: "unix:/x", From: "t@h.test", To: StringList{"a@t.test"}}, "only supported for lmtp"},
-		{"bad tag template", Config{Type: "smtp", Addr: "mx.test:25", From: "t@h.test", To: StringList{"a@t.test"}, SubjectTag: "[{{.Tier}"}, "subject_tag"},
+		{"valid", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:587", To: StringList{"a@t.test"}, From: "t@h.test"}}, ""},
+		{"from defaults to username", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:587", To: StringList{"a@t.test"}, credentials: credentials{Username: "me@h.test", PasswordEnv: "X"}}}, ""},
+		{"no from", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:587", To: StringList{"a@t.test"}}}, "from is required"},
+		{"auth without tls to remote", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:25", TLS: "none", To: StringList{"a@t.test"}, From: "t@h.test", credentials: credentials{Username: "u", PasswordEnv: "X"}}}, "without TLS"},
+		{"auth without tls to loopback", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "127.0.0.1:25", TLS: "none", To: StringList{"a@t.test"}, From: "t@h.test", credentials: credentials{Username: "u", PasswordEnv: "X"}}}, ""},
+		{"no password source", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:587", To: StringList{"a@t.test"}, From: "t@h.test", credentials: credentials{Username: "u"}}}, "password_env"},
+		{"bad tls", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:587", To: StringList{"a@t.test"}, From: "t@h.test", TLS: "maybe"}}, "tls"},
+		{"no port", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test", To: StringList{"a@t.test"}, From: "t@h.test"}}, "host:port"},
+		{"no to", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:25", From: "t@h.test"}}, "needs to"},
+		{"injected address", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:25", From: "t@h.test", To: StringList{"a@t.test>\r\nRCPT TO:<b@x"}}}, "envelope address"},
+		{"lmtp unix socket", Config{Type: "lmtp", Settings: &SMTPConfig{Addr: "/run/dovecot/lmtp", From: "t@h.test", To: StringList{"a@t.test"}}}, ""},
+		{"smtp unix socket", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "unix:/x", From: "t@h.test", To: StringList{"a@t.test"}}}, "only supported for lmtp"},
+		{"bad tag template", Config{Type: "smtp", Settings: &SMTPConfig{Addr: "mx.test:25", From: "t@h.test", To: StringList{"a@t.test"}, SubjectTag: "[{{.Tier}"}}, "subject_tag"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,7 +223,7 @@ func TestMailConfigRules(t *testing.T) {
 func TestMailOutageThenRecovery(t *testing.T) {
 	srv := startMailServer(t, mailServerOpts{noListen: true})
 	log, logs := testLogger()
-	cfg := Config{Type: "smtp", Addr: srv.addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test"}, Retry: fastRetry()}
+	cfg := Config{Type: "smtp", Retry: fastRetry(), Settings: &SMTPConfig{Addr: srv.addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test"}}}
 	sink, err := New("helpdesk", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)
@@ -259,8 +261,7 @@ func TestMailOutageThenRecovery(t *testing.T) {
 // arrived.
 func TestMailHostileTicketOverSMTP(t *testing.T) {
 	srv := startMailServer(t, mailServerOpts{})
-	sink, err := New("q", Config{Type: "smtp", Addr: srv.addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"},
-		SubjectTag: "[{{.Tier}}] {{.Runbook}}"}, "", nil)
+	sink, err := New("q", Config{Type: "smtp", Settings: &SMTPConfig{Addr: srv.addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"}, SubjectTag: "[{{.Tier}}] {{.Runbook}}"}}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,21 +306,22 @@ func TestMailHostileTicketOverSMTP(t *testing.T) {
 func TestMailWarnsOfCleartextToTheNetwork(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  Config
+		typ  string
+		cfg  SMTPConfig
 		warn bool
 	}{
-		{"lmtp to a LAN host", Config{Type: "lmtp", Addr: "10.0.0.5:24"}, true},
-		{"smtp tls none to a remote host", Config{Type: "smtp", Addr: "mx.test:25", TLS: "none"}, true},
-		{"lmtp to loopback", Config{Type: "lmtp", Addr: "127.0.0.1:24"}, false},
-		{"lmtp to a unix socket", Config{Type: "lmtp", Addr: "/run/dovecot/lmtp"}, false},
-		{"lmtp over implicit TLS", Config{Type: "lmtp", Addr: "10.0.0.5:24", TLS: "implicit"}, false},
-		{"smtp starttls", Config{Type: "smtp", Addr: "mx.test:587"}, false},
+		{"lmtp to a LAN host", "lmtp", SMTPConfig{Addr: "10.0.0.5:24"}, true},
+		{"smtp tls none to a remote host", "smtp", SMTPConfig{Addr: "mx.test:25", TLS: "none"}, true},
+		{"lmtp to loopback", "lmtp", SMTPConfig{Addr: "127.0.0.1:24"}, false},
+		{"lmtp to a unix socket", "lmtp", SMTPConfig{Addr: "/run/dovecot/lmtp"}, false},
+		{"lmtp over implicit TLS", "lmtp", SMTPConfig{Addr: "10.0.0.5:24", TLS: "implicit"}, false},
+		{"smtp starttls", "smtp", SMTPConfig{Addr: "mx.test:587"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.From, tt.cfg.To = "t@h.test", StringList{"a@t.test"}
 			log, buf := testLogger()
-			if _, err := newMailSink("q", tt.cfg, "", log); err != nil {
+			if _, err := tt.cfg.open(sinkSpec{name: "q", typ: tt.typ, log: log}); err != nil {
 				t.Fatal(err)
 			}
 			if got := strings.Contains(buf.String(), "without TLS"); got != tt.warn {

@@ -81,6 +81,14 @@ func execTemplate(t *template.Template, data any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+func parseTemplate(name, text string) (*template.Template, error) {
+	t, err := template.New(name).Funcs(templateFuncs()).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("parse template: %w", err)
+	}
+	return t, nil
+}
+
 // templateFuncs are the helpers a body template uses to call a tracker's API.
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{

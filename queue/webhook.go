@@ -2,15 +2,16 @@ package queue
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/invopop/jsonschema"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/triage-dev/triage/internal/netaddr"
@@ -28,11 +30,168 @@ import (
 )
 
 const (
-	defaultWebhookTimeout  = 30 * time.Second
 	defaultSignatureHeader = "X-Triage-Signature"
 	maxLoggedResponse      = 512      // response body octets kept in an error
 	maxDrainedResponse     = 64 << 10 // read so the connection can be reused
 )
+
+func init() {
+	register("webhook", sinkType{
+		doc:      "calls an HTTP endpoint with the ticket JSON or a body rendered from a template",
+		timeout:  30 * time.Second,
+		settings: func() Settings { return new(WebhookConfig) },
+	})
+}
+
+// WebhookConfig are the keys of a webhook queue.
+type WebhookConfig struct {
+	URL string `yaml:"url,omitempty" json:"url,omitempty" jsonschema:"oneof_required=url" jsonschema_description:"http(s) URL."`
+	// URLEnv names the environment variable holding the URL, for URLs that
+	// are themselves the credential (Slack, Teams, …).
+	URLEnv string `yaml:"url_env,omitempty" json:"url_env,omitempty" jsonschema:"oneof_required=url_env" jsonschema_description:"Environment variable holding the URL, for URLs that are themselves the credential (Slack, Teams); instead of url."`
+	Method string `yaml:"method,omitempty" json:"method,omitempty" jsonschema:"enum=POST,enum=PUT,enum=PATCH" jsonschema_description:"HTTP method; default POST."`
+	// Headers are sent as written. Secret header values come from the
+	// environment instead: HeadersEnv maps header name → variable name
+	// (e.g. Authorization: ZAMMAD_AUTH holding "Token token=…").
+	Headers         map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" jsonschema_description:"Header fields sent as written (no secrets here)."`
+	HeadersEnv      map[string]string `yaml:"headers_env,omitempty" json:"headers_env,omitempty" jsonschema_description:"Header name to the environment variable holding its value (for secrets)."`
+	BodyTemplate    string            `yaml:"body_template,omitempty" json:"body_template,omitempty" jsonschema_description:"Go template file for the body, relative to this file; default the ticket JSON."`
+	ContentType     string            `yaml:"content_type,omitempty" json:"content_type,omitempty" jsonschema_description:"Content-Type; default application/json."`
+	SecretEnv       string            `yaml:"secret_env,omitempty" json:"secret_env,omitempty" jsonschema_description:"Environment variable holding the HMAC-SHA256 key of the body signature."`
+	SecretFile      string            `yaml:"secret_file,omitempty" json:"secret_file,omitempty" jsonschema_description:"File holding the HMAC-SHA256 key of the body signature."`
+	SignatureHeader string            `yaml:"signature_header,omitempty" json:"signature_header,omitempty" jsonschema_description:"Header carrying the signature; default X-Triage-Signature."`
+}
+
+// JSONSchemaExtend states in the config schema what validate checks across keys.
+func (WebhookConfig) JSONSchemaExtend(s *jsonschema.Schema) {
+	s.AllOf = append(s.AllOf, notBoth("secret_env", "secret_file"))
+}
+
+func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
+	if c.URLEnv != "" {
+		if c.URL != "" {
+			add("set url or url_env, not both")
+		}
+	} else if err := checkWebhookURL(c.URL); err != nil {
+		add("%v", err)
+	} else {
+		c.urlCredentialProblems(add)
+	}
+	if c.Method != "" && !validMethod(c.Method) {
+		add("method %q is not one of POST, PUT, PATCH", c.Method)
+	}
+	for h := range c.Headers {
+		if !validHeaderName(h) {
+			add("headers: %q is not a valid header name", h)
+		}
+		if credentialHeader(h) {
+			add("headers: %q looks like a credential: set it with headers_env so the value stays out of the YAML", h)
+		}
+	}
+	for h, env := range c.HeadersEnv {
+		if !validHeaderName(h) {
+			add("headers_env: %q is not a valid header name", h)
+		}
+		if env == "" {
+			add("headers_env: %q names no environment variable", h)
+		}
+	}
+	if c.SignatureHeader != "" && !validHeaderName(c.SignatureHeader) {
+		add("signature_header %q is not a valid header name", c.SignatureHeader)
+	}
+	if c.SecretEnv != "" && c.SecretFile != "" {
+		add("set secret_env or secret_file, not both")
+	}
+}
+
+// urlCredentialProblems reports credentials in the url (they belong in the
+// environment) and secret headers that would cross the network in clear.
+func (c *WebhookConfig) urlCredentialProblems(add func(string, ...any)) {
+	u, _ := url.Parse(c.URL) // checked by checkWebhookURL
+	if u.User != nil {
+		add("url holds credentials: send them with headers_env (e.g. Authorization) instead; secrets never sit in the YAML")
+	}
+	if err := checkSecretHeaders(u, len(c.HeadersEnv)); err != nil {
+		add("%v", err)
+	}
+}
+
+// checkSecretHeaders refuses to send secret headers over plain http to a
+// host that is not this machine.
+func checkSecretHeaders(u *url.URL, secretHeaders int) error {
+	if u.Scheme == "http" && secretHeaders > 0 && !netaddr.IsLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("headers_env sends secrets over plain http to %s: use https (http only to a loopback address)", u.Hostname())
+	}
+	return nil
+}
+
+// checkWebhookURL says what is wrong with a webhook URL, without repeating
+// it (it may carry a token).
+func checkWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return errors.New("webhook needs url or url_env")
+	case err != nil:
+		return fmt.Errorf("url: %w", redactErr(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("url scheme must be http or https")
+	case u.Host == "":
+		return errors.New("url has no host")
+	}
+	return nil
+}
+
+func validMethod(m string) bool {
+	switch m {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		return true
+	}
+	return false
+}
+
+func validHeaderName(h string) bool {
+	return h != "" && !strings.ContainsFunc(h, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' })
+}
+
+// credentialHeader reports header names that carry credentials by convention.
+func credentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"auth", "token", "secret", "password", "passwd", "apikey", "api-key", "api_key", "cookie", "session"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactErr drops a URL's password from a url parse error.
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			ue.URL = u.Redacted()
+		} else {
+			ue.URL = "<url>"
+		}
+	}
+	return err
+}
+
+// originOnlyErr cuts the URL in a *url.Error down to scheme://host/…, so
+// that a token in its path or query never reaches a log line.
+func originOnlyErr(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		ue.URL = u.Scheme + "://" + u.Host + "/…"
+	} else {
+		ue.URL = "<url>"
+	}
+	return err
+}
 
 // webhookSink calls an HTTP endpoint with the ticket JSON or a body rendered
 // from a template (a tracker's own API).
@@ -41,56 +200,31 @@ type webhookSink struct {
 	url         string
 	method      string
 	contentType string
-	headers     http.Header
 	body        *template.Template // nil: the ticket document
 	secret      []byte             // nil: no signature
-	sigHeader   string
 	client      *http.Client
-	log         *slog.Logger
 
 	// Per-request work done once: the headers every request carries,
 	// keyed HMAC states.
 	fixed  http.Header
-	sigKey string // canonical sigHeader
+	sigKey string // the canonical signature header
 	hmacs  sync.Pool
 }
 
-func newWebhookSink(name string, cfg Config, baseDir string, log *slog.Logger) (*webhookSink, error) {
+func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 	s := &webhookSink{
-		name:        name,
-		url:         cfg.URL,
-		method:      cfg.Method,
-		contentType: cfg.ContentType,
-		headers:     http.Header{},
-		sigHeader:   cfg.SignatureHeader,
-		log:         log,
+		name:        q.name,
+		url:         c.URL,
+		method:      cmp.Or(c.Method, http.MethodPost),
+		contentType: cmp.Or(c.ContentType, "application/json"),
+		sigKey:      http.CanonicalHeaderKey(cmp.Or(c.SignatureHeader, defaultSignatureHeader)),
 	}
-	if cfg.URLEnv != "" {
-		u, err := readSecret(cfg.URLEnv, "", baseDir)
+	if c.URLEnv != "" {
+		u, err := c.urlFromEnv(q.baseDir)
 		if err != nil {
-			return nil, fmt.Errorf("queue %s: url_env: %w", name, err)
-		}
-		if err := checkWebhookURL(u); err != nil {
-			return nil, fmt.Errorf("queue %s: url from %s: %w", name, cfg.URLEnv, err)
-		}
-		// The check ValidateConfig makes for a url in the YAML.
-		if pu, _ := url.Parse(u); pu.Scheme == "http" && len(cfg.HeadersEnv) > 0 && !netaddr.IsLoopbackHost(pu.Hostname()) {
-			return nil, fmt.Errorf("queue %s: headers_env would send secrets over plain http to %s: use https", name, pu.Hostname())
+			return nil, fmt.Errorf("queue %s: %w", q.name, err)
 		}
 		s.url = u
-	}
-	if s.method == "" {
-		s.method = http.MethodPost
-	}
-	if s.contentType == "" {
-		s.contentType = "application/json"
-	}
-	if s.sigHeader == "" {
-		s.sigHeader = defaultSignatureHeader
-	}
-	timeout := time.Duration(cfg.Timeout)
-	if timeout <= 0 {
-		timeout = defaultWebhookTimeout
 	}
 	// A transport of its own: the default keeps 2 idle connections per
 	// host, so concurrent deliveries to one tracker would dial for almost
@@ -99,48 +233,74 @@ func newWebhookSink(name string, cfg Config, baseDir string, log *slog.Logger) (
 	transport.MaxIdleConnsPerHost = 64
 	s.client = &http.Client{
 		Transport: transport,
-		Timeout:   timeout,
+		Timeout:   q.timeout,
 		// A redirect would resend the body, and custom secret headers, to
 		// wherever the peer points: report it so the url gets fixed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	for k, v := range cfg.Headers {
-		if !httpguts.ValidHeaderFieldValue(v) {
-			return nil, fmt.Errorf("queue %s: header %s: value contains characters a header cannot", name, k)
-		}
-		s.headers.Set(k, v)
+	if err := c.readSecrets(s, q.baseDir); err != nil {
+		return nil, fmt.Errorf("queue %s: %w", q.name, err)
 	}
-	for k, env := range cfg.HeadersEnv {
-		v, err := readSecret(env, "", baseDir)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: header %s: %w", name, k, err)
-		}
-		if !httpguts.ValidHeaderFieldValue(v) {
-			return nil, fmt.Errorf("queue %s: header %s: value of %s contains characters a header cannot", name, k, env)
-		}
-		s.headers.Set(k, v)
-	}
-	if cfg.SecretEnv != "" || cfg.SecretFile != "" {
-		v, err := readSecret(cfg.SecretEnv, cfg.SecretFile, baseDir)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: signature secret: %w", name, err)
-		}
-		s.secret = []byte(v)
-	}
-	s.prepare()
-	if cfg.BodyTemplate != "" {
-		p := resolvePath(baseDir, cfg.BodyTemplate)
+	if c.BodyTemplate != "" {
+		p := resolvePath(q.baseDir, c.BodyTemplate)
 		text, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("queue %s: body_template: %w", name, err)
+			return nil, fmt.Errorf("queue %s: body_template: %w", q.name, err)
 		}
-		t, err := parseTemplate(filepath.Base(p), string(text))
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: body_template %s: %w", name, p, err)
+		if s.body, err = parseTemplate(filepath.Base(p), string(text)); err != nil {
+			return nil, fmt.Errorf("queue %s: body_template %s: %w", q.name, p, err)
 		}
-		s.body = t
 	}
 	return s, nil
+}
+
+// urlFromEnv reads url_env and checks the URL as validate checks url.
+func (c *WebhookConfig) urlFromEnv(baseDir string) (string, error) {
+	raw, err := readSecret(c.URLEnv, "", baseDir)
+	if err != nil {
+		return "", fmt.Errorf("url_env: %w", err)
+	}
+	if err := checkWebhookURL(raw); err != nil {
+		return "", fmt.Errorf("url from %s: %w", c.URLEnv, err)
+	}
+	u, _ := url.Parse(raw) // checked
+	return raw, checkSecretHeaders(u, len(c.HeadersEnv))
+}
+
+// readSecrets sets the headers every request of s carries, those from the
+// environment included, and its signature key.
+func (c *WebhookConfig) readSecrets(s *webhookSink, baseDir string) error {
+	s.fixed = http.Header{}
+	for k, v := range c.Headers {
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return fmt.Errorf("header %s: value contains characters a header cannot", k)
+		}
+		s.fixed.Set(k, v)
+	}
+	for k, env := range c.HeadersEnv {
+		v, err := readSecret(env, "", baseDir)
+		if err != nil {
+			return fmt.Errorf("header %s: %w", k, err)
+		}
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return fmt.Errorf("header %s: value of %s contains characters a header cannot", k, env)
+		}
+		s.fixed.Set(k, v)
+	}
+	if c.SecretEnv != "" || c.SecretFile != "" {
+		v, err := readSecret(c.SecretEnv, c.SecretFile, baseDir)
+		if err != nil {
+			return fmt.Errorf("signature secret: %w", err)
+		}
+		s.secret = []byte(v)
+		s.hmacs.New = func() any { return hmac.New(sha256.New, s.secret) }
+	}
+	s.fixed.Set("Content-Type", s.contentType)
+	s.fixed.Set("User-Agent", "triage")
+	for k, v := range s.fixed {
+		s.fixed[k] = v[:len(v):len(v)] // shared by requests: append must copy
+	}
+	return nil
 }
 
 func (s *webhookSink) Close() error {
@@ -148,24 +308,10 @@ func (s *webhookSink) Close() error {
 	return nil
 }
 
-// prepare does the per-request work that does not depend on the ticket.
-func (s *webhookSink) prepare() {
-	s.fixed = s.headers.Clone()
-	s.fixed.Set("Content-Type", s.contentType)
-	s.fixed.Set("User-Agent", "triage")
-	for k, v := range s.fixed {
-		s.fixed[k] = v[:len(v):len(v)] // shared by requests: append must copy
-	}
-	s.sigKey = http.CanonicalHeaderKey(s.sigHeader)
-	if s.secret != nil {
-		s.hmacs.New = func() any { return hmac.New(sha256.New, s.secret) }
-	}
-}
-
 // renderBody is the request body for t.
 func (s *webhookSink) renderBody(t *ticket.Ticket) ([]byte, error) {
 	if s.body == nil {
-		b, err := ticketJSON(t)
+		b, err := json.Marshal(t)
 		if err != nil {
 			return nil, fmt.Errorf("encode ticket: %w", err)
 		}
@@ -209,7 +355,7 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		return permanent("queue %s: build request: %w", s.name, redactErr(err))
 	}
 	// Fixed headers first, then what the ticket decides: the same
-	// precedence as setting them one by one on a copy of s.headers.
+	// precedence as setting them one by one on a copy of the fixed ones.
 	h := make(http.Header, len(s.fixed)+2)
 	for k, v := range s.fixed {
 		h[k] = v

@@ -71,11 +71,7 @@ func TestWebhookTicketJSONSignedAndKeyed(t *testing.T) {
 	t.Setenv("TEST_HOOK_SECRET", "hmac-key-1")
 	t.Setenv("TEST_HOOK_TOKEN", "Bearer tok-123")
 	log, logs := testLogger()
-	sink, err := New("security", Config{
-		Type: "webhook", URL: hook.srv.URL + "/api/tickets", SecretEnv: "TEST_HOOK_SECRET",
-		Headers:    map[string]string{"X-Source": "triage-test"},
-		HeadersEnv: map[string]string{"Authorization": "TEST_HOOK_TOKEN"},
-	}, "", log)
+	sink, err := New("security", Config{Type: "webhook", Settings: &WebhookConfig{URL: hook.srv.URL + "/api/tickets", SecretEnv: "TEST_HOOK_SECRET", Headers: map[string]string{"X-Source": "triage-test"}, HeadersEnv: map[string]string{"Authorization": "TEST_HOOK_TOKEN"}}}, "", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +142,7 @@ func TestWebhookTemplates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			hook := startHookServer(t, status(201))
-			sink, err := New("tracker", Config{Type: "webhook", URL: hook.srv.URL, BodyTemplate: filepath.Join("templates", tt.file)}, dir, nil)
+			sink, err := New("tracker", Config{Type: "webhook", Settings: &WebhookConfig{URL: hook.srv.URL, BodyTemplate: filepath.Join("templates", tt.file)}}, dir, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +185,7 @@ func lookup(doc map[string]any, path string) any {
 
 func TestWebhookTemplateHostileValuesStayJSON(t *testing.T) {
 	hook := startHookServer(t, status(200))
-	sink, err := New("tracker", Config{Type: "webhook", URL: hook.srv.URL, BodyTemplate: "templates/zammad.json.tmpl"}, filepath.Join("..", "examples"), nil)
+	sink, err := New("tracker", Config{Type: "webhook", Settings: &WebhookConfig{URL: hook.srv.URL, BodyTemplate: "templates/zammad.json.tmpl"}}, filepath.Join("..", "examples"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +224,7 @@ func TestWebhookStatusClasses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hook := startHookServer(t, tt.answer)
-			sink, err := New("q", Config{Type: "webhook", URL: hook.srv.URL}, "", nil)
+			sink, err := New("q", Config{Type: "webhook", Settings: &WebhookConfig{URL: hook.srv.URL}}, "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -255,7 +251,7 @@ func TestWebhookNetworkErrorTemporary(t *testing.T) {
 	hook := startHookServer(t, status(200))
 	url := hook.srv.URL
 	hook.srv.Close()
-	sink, err := New("q", Config{Type: "webhook", URL: url}, "", nil)
+	sink, err := New("q", Config{Type: "webhook", Settings: &WebhookConfig{URL: url}}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +263,7 @@ func TestWebhookNetworkErrorTemporary(t *testing.T) {
 func TestWebhookRetryAfterThenOK(t *testing.T) {
 	hook := startHookServer(t, status(429, "Retry-After", "1"), status(200))
 	log, logs := testLogger()
-	cfg := Config{Type: "webhook", URL: hook.srv.URL, Retry: RetryConfig{Initial: duration.Duration(time.Millisecond), Max: duration.Duration(5 * time.Second)}}
+	cfg := Config{Type: "webhook", Retry: RetryConfig{Initial: duration.Duration(time.Millisecond), Max: duration.Duration(5 * time.Second)}, Settings: &WebhookConfig{URL: hook.srv.URL}}
 	sink, err := New("security", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +290,7 @@ func TestWebhookRetryAfterThenOK(t *testing.T) {
 func TestWebhookOutageThenRecovery(t *testing.T) {
 	hook := startHookServer(t, status(503), status(503), status(503), status(200))
 	log, logs := testLogger()
-	cfg := Config{Type: "webhook", URL: hook.srv.URL, Retry: fastRetry()}
+	cfg := Config{Type: "webhook", Retry: fastRetry(), Settings: &WebhookConfig{URL: hook.srv.URL}}
 	sink, err := New("security", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)
@@ -324,15 +320,15 @@ func TestWebhookConfigErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"missing env", Config{Type: "webhook", URL: "http://127.0.0.1:1/", SecretEnv: "TEST_NOT_SET_ANYWHERE"}, "TEST_NOT_SET_ANYWHERE is not set"},
-		{"header value from env with CRLF", Config{Type: "webhook", URL: "http://127.0.0.1:1/", HeadersEnv: map[string]string{"Authorization": "TEST_BAD_HEADER"}}, "cannot"},
-		{"missing template", Config{Type: "webhook", URL: "http://127.0.0.1:1/", BodyTemplate: "nope.tmpl"}, "body_template"},
-		{"bad scheme", Config{Type: "webhook", URL: "ftp://x/"}, "scheme"},
-		{"bad method", Config{Type: "webhook", URL: "http://x/", Method: "GET"}, "method"},
-		{"url password redacted", Config{Type: "webhook", URL: "http://user:pa ss@x/%zz"}, "url"},
-		{"url_env not set", Config{Type: "webhook", URLEnv: "TEST_HOOK_URL_UNSET"}, "TEST_HOOK_URL_UNSET is not set"},
-		{"url_env bad scheme", Config{Type: "webhook", URLEnv: "TEST_HOOK_URL_FTP"}, "scheme"},
-		{"url_env plain http with secrets", Config{Type: "webhook", URLEnv: "TEST_HOOK_URL_REMOTE", HeadersEnv: map[string]string{"Authorization": "TEST_BAD_HEADER"}}, "plain http"},
+		{"missing env", Config{Type: "webhook", Settings: &WebhookConfig{URL: "http://127.0.0.1:1/", SecretEnv: "TEST_NOT_SET_ANYWHERE"}}, "TEST_NOT_SET_ANYWHERE is not set"},
+		{"header value from env with CRLF", Config{Type: "webhook", Settings: &WebhookConfig{URL: "http://127.0.0.1:1/", HeadersEnv: map[string]string{"Authorization": "TEST_BAD_HEADER"}}}, "cannot"},
+		{"missing template", Config{Type: "webhook", Settings: &WebhookConfig{URL: "http://127.0.0.1:1/", BodyTemplate: "nope.tmpl"}}, "body_template"},
+		{"bad scheme", Config{Type: "webhook", Settings: &WebhookConfig{URL: "ftp://x/"}}, "scheme"},
+		{"bad method", Config{Type: "webhook", Settings: &WebhookConfig{URL: "http://x/", Method: "GET"}}, "method"},
+		{"url password redacted", Config{Type: "webhook", Settings: &WebhookConfig{URL: "http://user:pa ss@x/%zz"}}, "url"},
+		{"url_env not set", Config{Type: "webhook", Settings: &WebhookConfig{URLEnv: "TEST_HOOK_URL_UNSET"}}, "TEST_HOOK_URL_UNSET is not set"},
+		{"url_env bad scheme", Config{Type: "webhook", Settings: &WebhookConfig{URLEnv: "TEST_HOOK_URL_FTP"}}, "scheme"},
+		{"url_env plain http with secrets", Config{Type: "webhook", Settings: &WebhookConfig{URLEnv: "TEST_HOOK_URL_REMOTE", HeadersEnv: map[string]string{"Authorization": "TEST_BAD_HEADER"}}}, "plain http"},
 	}
 	t.Setenv("TEST_HOOK_URL_FTP", "ftp://hooks.example.com/T000/B000/pa ss")
 	t.Setenv("TEST_HOOK_URL_REMOTE", "http://hooks.example.com/T000/B000/pa ss")
@@ -354,11 +350,11 @@ func TestWebhookConfigErrors(t *testing.T) {
 func TestWebhookURLFromEnv(t *testing.T) {
 	hook := startHookServer(t, status(200))
 	t.Setenv("TEST_HOOK_URL", hook.srv.URL+"/services/T000/B000/secret-path-token")
-	cfg := Config{Type: "webhook", URLEnv: "TEST_HOOK_URL"}
+	cfg := Config{Type: "webhook", Settings: &WebhookConfig{URLEnv: "TEST_HOOK_URL"}}
 	if p := ValidateConfig("chat", cfg); len(p) != 0 {
 		t.Fatalf("ValidateConfig: %v", p)
 	}
-	if p := ValidateConfig("chat", Config{Type: "webhook", URLEnv: "X", URL: "https://x/"}); len(p) == 0 {
+	if p := ValidateConfig("chat", Config{Type: "webhook", Settings: &WebhookConfig{URLEnv: "X", URL: "https://x/"}}); len(p) == 0 {
 		t.Error("url and url_env together accepted")
 	}
 	sink, err := New("chat", cfg, "", nil)

@@ -120,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 		HTTP:     config.HTTPConfig{Listen: "127.0.0.1:0"},
 	}
 	for _, q := range set.Queues() {
-		cfg.Queues[q] = queue.Config{Type: "file", Path: "tickets-" + q + ".jsonl"}
+		cfg.Queues[q] = queue.Config{Type: "file", Settings: &queue.FileConfig{Path: "tickets-" + q + ".jsonl"}}
 	}
 	cfg.ApplyDefaults()
 	if err := os.WriteFile(filepath.Join(work, "demo.password"), []byte(demoPassword), 0o600); err != nil {
