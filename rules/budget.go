@@ -92,9 +92,9 @@ func joinFn(params ...any) (any, error) {
 	if len(params) > 1 {
 		sep = params[1].(string)
 	}
-	items, err := stringItems("join", params[0])
+	items, err := stringsOf(params[0])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("join: %w", err)
 	}
 	total := 0
 	for _, s := range items {
@@ -104,24 +104,6 @@ func joinFn(params ...any) (any, error) {
 		}
 	}
 	return strings.Join(items, sep), nil
-}
-
-func stringItems(what string, v any) ([]string, error) {
-	switch l := v.(type) {
-	case []string:
-		return l, nil
-	case []any:
-		out := make([]string, len(l))
-		for i, x := range l {
-			s, ok := x.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s: item %d is %T, not a string", what, i, x)
-			}
-			out[i] = s
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%s: %T is not a list of strings", what, v)
 }
 
 func concatFn(params ...any) (any, error) {

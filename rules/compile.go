@@ -403,8 +403,16 @@ func (p *patcher) stringItems(helper string, n ast.Node) bool {
 
 // constList returns the strings of a list constant or an array literal of
 // string constants.
-func (p *patcher) constList(n ast.Node) ([]string, bool) {
+func (p *patcher) constList(n ast.Node) ([]string, bool) { return constStrings(n, nil) }
+
+// constStrings returns the strings of a list constant, a named list of
+// lists (the tree before lists are substituted) or an array literal of
+// string constants.
+func constStrings(n ast.Node, lists map[string][]string) ([]string, bool) {
 	switch v := n.(type) {
+	case *ast.IdentifierNode:
+		l, ok := lists[v.Value]
+		return l, ok
 	case *ast.ConstantNode:
 		if l, ok := v.Value.([]string); ok {
 			return l, true

@@ -179,8 +179,8 @@ func (l *linter) listImplies(b, a ast.Node) bool {
 	if !ok1 || !ok2 || bf.Value != af.Value || bc.Arguments[0].String() != ac.Arguments[0].String() {
 		return false
 	}
-	bl, ok1 := l.listItems(bc.Arguments[1])
-	al, ok2 := l.listItems(ac.Arguments[1])
+	bl, ok1 := constStrings(bc.Arguments[1], l.b.set.lists)
+	al, ok2 := constStrings(ac.Arguments[1], l.b.set.lists)
 	if !ok1 || !ok2 || len(bl) == 0 || len(al) == 0 {
 		return false
 	}
@@ -191,26 +191,6 @@ func (l *linter) listImplies(b, a ast.Node) bool {
 		return subset(al, bl)
 	}
 	return false
-}
-
-// listItems is a named list or an array literal of strings.
-func (l *linter) listItems(n ast.Node) ([]string, bool) {
-	switch v := n.(type) {
-	case *ast.IdentifierNode:
-		list, ok := l.b.set.lists[v.Value]
-		return list, ok
-	case *ast.ArrayNode:
-		out := make([]string, 0, len(v.Nodes))
-		for _, item := range v.Nodes {
-			s, ok := item.(*ast.StringNode)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, s.Value)
-		}
-		return out, true
-	}
-	return nil, false
 }
 
 func subset(small, big []string) bool {
