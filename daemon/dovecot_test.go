@@ -102,19 +102,10 @@ func startE2E(t *testing.T, extraConfig string) *e2e {
 	t.Setenv(e2eTokenEnv, "Bearer "+e2eToken)
 	t.Setenv("TRIAGE_TEST_ADMIN_TOKEN", e2eAdminToken)
 	e := &e2e{t: t, srv: srv, dir: dir, hook: hook, httpAddr: testkit.FreeAddr(t), logs: &testkit.SyncBuffer{}}
+	account := testkit.Account{Name: "helpdesk", Addr: srv.Addr(), User: srv.User, PasswordEnv: e2ePasswordEnv,
+		ReconnectMax: 500 * time.Millisecond, Timeout: 10 * time.Second}
 	cfg := fmt.Sprintf(`rules: rules.yaml
-accounts:
-  - name: helpdesk
-    addr: %s
-    tls: none
-    username: %s
-    password_env: %s
-    mailboxes: [INBOX]
-    reconnect_min: 100ms
-    reconnect_max: 500ms
-    retry_backoff: 200ms
-    timeout: 10s
-queues:
+%squeues:
   helpdesk: {type: file, path: out/helpdesk.jsonl}
   systems: {type: file, path: out/systems.jsonl}
   engineering: {type: file, path: out/engineering.jsonl}
@@ -126,7 +117,7 @@ queues:
 http: {listen: %s, token_env: TRIAGE_TEST_ADMIN_TOKEN}
 state_dir: state
 log: {level: debug}
-%s`, srv.Addr(), srv.User, e2ePasswordEnv, hs.URL, e2eTokenEnv, e.httpAddr, extraConfig)
+%s`, account.YAML(), hs.URL, e2eTokenEnv, e.httpAddr, extraConfig)
 	e.cfgPath = filepath.Join(dir, "triage.yaml")
 	if err := os.MkdirAll(filepath.Join(dir, "out"), 0o755); err != nil {
 		t.Fatal(err)
