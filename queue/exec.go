@@ -104,7 +104,16 @@ func (s *execSink) Send(ctx context.Context, t *ticket.Ticket) error {
 
 	start := time.Now()
 	err := cmd.Run()
+	// Whatever the command left running (a daemonised child of a shell)
+	// goes with it: nothing of one delivery outlives it.
+	killGroup(cmd)
 	output := sanitizeOutput(out.String())
+	// Exit status 0 is delivery, even when a child kept the output open
+	// past WaitDelay: retrying it would deliver twice.
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		s.log.Warn("queue: command exited 0 but left its output open; its process group was killed", "ticket", t.ID)
+		err = nil
+	}
 	if err == nil {
 		s.log.Debug("queue: command done", "ticket", t.ID, "took", time.Since(start), "output", output)
 		return nil

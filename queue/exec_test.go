@@ -92,6 +92,12 @@ func TestExecTimeoutKillsProcessGroup(t *testing.T) {
 	if err == nil || !Temporary(err) || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("want a temporary 'killed' error, got %v", err)
 	}
+	waitChildGone(t, pidFile)
+}
+
+// waitChildGone waits for the process whose pid the script wrote to die.
+func waitChildGone(t *testing.T, pidFile string) {
+	t.Helper()
 	b, rerr := os.ReadFile(pidFile)
 	if rerr != nil {
 		t.Fatal(rerr)
@@ -105,6 +111,17 @@ func TestExecTimeoutKillsProcessGroup(t *testing.T) {
 		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 		return len(f) > 0 && f[0] == "Z"
 	})
+}
+
+// TestExecExitZeroWithChildHoldingOutput: a command that delivers and
+// exits 0 but leaves a child holding its output is a delivery (retrying it
+// would deliver twice), and the child is killed with its process group.
+func TestExecExitZeroWithChildHoldingOutput(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	if err := execSinkFor(t, 30*time.Second, "daemonize", pidFile).Send(context.Background(), sampleTicket(nil)); err != nil {
+		t.Fatalf("exit 0 reported as %v", err)
+	}
+	waitChildGone(t, pidFile)
 }
 
 func TestExecRetriedUntilItSucceeds(t *testing.T) {

@@ -22,6 +22,13 @@ hang)
 	sleep 300 &
 	echo $! >"$2"
 	sleep 300 ;;
+daemonize)
+	# delivers and exits 0, leaving a child that holds stdout open
+	cat >/dev/null
+	sleep 300 &
+	echo $! >"$2"
+	echo "delivered"
+	exit 0 ;;
 flaky)
 	# fails with EX_TEMPFAIL until the marker file exists
 	if [ -e "$2" ]; then cat >/dev/null; exit 0; fi
