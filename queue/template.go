@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 	"unicode/utf8"
 
@@ -87,6 +89,69 @@ func parseTemplate(name, text string) (*template.Template, error) {
 		return nil, fmt.Errorf("parse template: %w", err)
 	}
 	return t, nil
+}
+
+// isJSON reports whether a content type is JSON (application/json, or a
+// +json type such as application/vnd.api+json).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// jsonSafe refuses a JSON body template with an output that is not the
+// json function's: {"title": "{{.Subject}}"} lets a subject such as
+// `", "group": "3rd Level` add keys, and the result is still valid JSON.
+// Every {{…}} that writes must end in json ({{json .Subject}},
+// {{.Subject | json}}); conditions and ranges around them may be anything.
+func jsonSafe(t *template.Template) error {
+	var bad *parse.ActionNode
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if bad != nil || n == nil {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.ActionNode:
+			if len(n.Pipe.Decl) == 0 && !endsInJSON(n.Pipe) {
+				bad = n
+			}
+		case *parse.IfNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			walk(tt.Tree.Root)
+		}
+	}
+	if bad != nil {
+		where, _ := t.ErrorContext(bad)
+		return fmt.Errorf("%s: %s writes text into JSON unescaped: use the json function, e.g. {{json .Subject}}", where, bad)
+	}
+	return nil
+}
+
+// endsInJSON: the pipeline's last command is json, called or piped into.
+func endsInJSON(p *parse.PipeNode) bool {
+	if p == nil || len(p.Cmds) == 0 {
+		return false
+	}
+	last := p.Cmds[len(p.Cmds)-1]
+	id, ok := last.Args[0].(*parse.IdentifierNode)
+	return ok && id.Ident == "json"
 }
 
 // templateFuncs are the helpers a body template uses to call a tracker's API.

@@ -250,6 +250,11 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 		if s.body, err = parseTemplate(filepath.Base(p), string(text)); err != nil {
 			return nil, fmt.Errorf("queue %s: body_template %s: %w", q.name, p, err)
 		}
+		if isJSON(s.contentType) {
+			if err := jsonSafe(s.body); err != nil {
+				return nil, fmt.Errorf("queue %s: body_template %s: %w", q.name, p, err)
+			}
+		}
 	}
 	return s, nil
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -388,6 +389,47 @@ func TestParseRetryAfter(t *testing.T) {
 	for _, tt := range tests {
 		if got := parseRetryAfter(tt.in, now); got != tt.want {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestJSONTemplateMustEscape: a JSON body template whose output is not the
+// json function's is refused when the queue is built, so a subject such as
+// `", "group": "3rd Level` cannot add a key; the same with json is safe.
+func TestJSONTemplateMustEscape(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, tmpl, contentType, want string
+	}{
+		{"quoted field", `{"title": "{{.Subject}}", "group": "Users"}`, "", `t.tmpl:1:13: {{.Subject}} writes text into JSON unescaped`},
+		{"bare number", `{"p": {{.Source.UID}}}`, "application/vnd.api+json", `{{.Source.UID}} writes text into JSON unescaped`},
+		{"inside a range", `[{{range .Tags}}{{.}},{{end}}]`, "", `{{.}} writes text into JSON unescaped`},
+		{"json call", `{"title": {{json .Subject}}, "p": {{.Source.UID | json}}{{if .Tags}}, "t": {{json .Tags}}{{end}}}`, "", ""},
+		{"form body may be plain", `title={{.Subject}}`, "application/x-www-form-urlencoded", ""},
+	}
+	for _, tt := range tests {
+		if err := os.WriteFile(filepath.Join(dir, "t.tmpl"), []byte(tt.tmpl), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hook := startHookServer(t, status(201))
+		sink, err := New("q", Config{Type: "webhook", Settings: &WebhookConfig{URL: hook.srv.URL, BodyTemplate: "t.tmpl", ContentType: tt.contentType}}, dir, nil)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
+		if err != nil || tt.contentType != "" {
+			continue
+		}
+		tk := sampleTicket(nil)
+		tk.Subject = `", "group": "3rd Level`
+		if err := sink.Send(context.Background(), tk); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(hook.requests()[0].Body, &doc); err != nil || doc["title"] != tk.Subject || doc["group"] != nil {
+			t.Errorf("%s: body %s: the subject must stay one string value", tt.name, hook.requests()[0].Body)
 		}
 	}
 }
