@@ -20,13 +20,18 @@ const maxLineOctets = 998
 //     the last resort, anywhere;
 //   - a bare CR in the body becomes a line ending (SMTP DATA allows CR only
 //     before LF; a bare CR around a dot is how SMTP smuggling starts);
-//   - parts with body lines over 998 octets are re-encoded (shortenBodyLines).
+//   - parts with body lines over 998 octets are re-encoded (shortenBodyLines);
+//   - an mbox "From " line and lines starting with white space before the
+//     first field are dropped: after triage's own fields they would become
+//     a header field or continue triage's last one (the classifier ignores
+//     them too).
 func cleanOriginal(raw []byte) []byte {
 	return shortenBodyLines(repairOriginal(raw))
 }
 
 // repairOriginal is cleanOriginal without the body's line lengths.
 func repairOriginal(raw []byte) []byte {
+	raw = trimHeaderStart(raw)
 	end := headerEnd(raw)
 	hdr, body := raw[:end], raw[end:]
 	if !headerNeedsCleaning(hdr) && !hasBareCR(body) {
@@ -36,6 +41,19 @@ func repairOriginal(raw []byte) []byte {
 	out := make([]byte, 0, len(raw)+len(raw)/maxLineOctets*3+16)
 	out = appendFoldedHeader(out, hdr, eol, isTriageField)
 	return appendBody(out, body, eol)
+}
+
+// trimHeaderStart drops what comes before the first header field and is no
+// field: an mbox "From " separator line and white-space-led lines.
+func trimHeaderStart(raw []byte) []byte {
+	for len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t' || bytes.HasPrefix(raw, []byte("From "))) {
+		i := bytes.IndexByte(raw, '\n')
+		if i < 0 {
+			return raw[:0]
+		}
+		raw = raw[i+1:]
+	}
+	return raw
 }
 
 // appendFoldedHeader appends the header lines of hdr with NUL and CR made
