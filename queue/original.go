@@ -44,9 +44,11 @@ func repairOriginal(raw []byte) []byte {
 }
 
 // trimHeaderStart drops what comes before the first header field and is no
-// field: an mbox "From " separator line and white-space-led lines.
+// field: an mbox "From " separator line and lines led by white space, or by
+// a NUL or bare CR, which cleaning makes white space.
 func trimHeaderStart(raw []byte) []byte {
-	for len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t' || bytes.HasPrefix(raw, []byte("From "))) {
+	for len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t' || raw[0] == 0 ||
+		raw[0] == '\r' && !bytes.HasPrefix(raw, []byte("\r\n")) || bytes.HasPrefix(raw, []byte("From "))) {
 		i := bytes.IndexByte(raw, '\n')
 		if i < 0 {
 			return raw[:0]
