@@ -2,10 +2,33 @@ package mailbox
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
+
+// checkDefaults: a config that sets nothing optional gets the defaults,
+// which the daemon and the README take from here.
+func checkDefaults(t *testing.T, c Config) {
+	t.Helper()
+	want := Config{Name: c.Name, Addr: c.Addr, Username: c.Username, Secret: c.Secret,
+		TLS: TLSImplicit, Auth: AuthPlain, DoneKeyword: DefaultDoneKeyword, Mailboxes: []string{"INBOX"},
+		Quarantine: DefaultQuarantine, Failed: DefaultFailed, BatchSize: DefaultBatchSize, Concurrency: DefaultConcurrency,
+		Timeout: DefaultTimeout, IdleRestart: DefaultIdleRestart, ShutdownGrace: DefaultShutdownGrace,
+		PollInterval: DefaultPollInterval, MaxMessageBytes: DefaultMaxMessageBytes}
+	got := []any{c.TLS, c.Auth, c.DoneKeyword, c.Mailboxes, c.Quarantine, c.Failed, c.BatchSize, c.Concurrency,
+		c.Timeout, c.IdleRestart, c.ShutdownGrace, c.PollInterval, c.MaxMessageBytes}
+	exp := []any{want.TLS, want.Auth, want.DoneKeyword, want.Mailboxes, want.Quarantine, want.Failed, want.BatchSize, want.Concurrency,
+		want.Timeout, want.IdleRestart, want.ShutdownGrace, want.PollInterval, want.MaxMessageBytes}
+	if !reflect.DeepEqual(got, exp) {
+		t.Errorf("defaults not applied:\n got %v\nwant %v", got, exp)
+	}
+	if c.Concurrency != 16 || c.BatchSize != 100 || c.MaxMessageBytes != 25<<20 {
+		t.Errorf("concurrency %d, batch %d, max message %d: want the documented 16, 100, 25 MiB",
+			c.Concurrency, c.BatchSize, c.MaxMessageBytes)
+	}
+}
 
 func TestConfigValidation(t *testing.T) {
 	secret := func(context.Context) (string, error) { return "s", nil }
@@ -18,20 +41,7 @@ func TestConfigValidation(t *testing.T) {
 		wantErr string // "" = valid
 		check   func(t *testing.T, c Config)
 	}{
-		{name: "defaults", mod: func(*Config) {}, check: func(t *testing.T, c Config) {
-			if c.TLS != TLSImplicit || c.Auth != AuthPlain || c.DoneKeyword != DefaultDoneKeyword ||
-				len(c.Mailboxes) != 1 || c.Mailboxes[0] != "INBOX" || c.Quarantine != DefaultQuarantine ||
-				c.Failed != DefaultFailed || c.BatchSize != DefaultBatchSize || c.Concurrency != DefaultConcurrency ||
-				c.Timeout != DefaultTimeout || c.IdleRestart != DefaultIdleRestart || c.ShutdownGrace != DefaultShutdownGrace ||
-				c.PollInterval != DefaultPollInterval || c.MaxMessageBytes != DefaultMaxMessageBytes {
-				t.Errorf("defaults not applied: %+v", c)
-			}
-			// The daemon and the README take these from here.
-			if c.Concurrency != 16 || c.BatchSize != 100 || c.MaxMessageBytes != 25<<20 {
-				t.Errorf("concurrency %d, batch %d, max message %d: want the documented 16, 100, 25 MiB",
-					c.Concurrency, c.BatchSize, c.MaxMessageBytes)
-			}
-		}},
+		{name: "defaults", mod: func(*Config) {}, check: checkDefaults},
 		{name: "move only keeps keyword empty", mod: func(c *Config) { c.DoneMoveTo = "Done" }, check: func(t *testing.T, c Config) {
 			if c.DoneKeyword != "" {
 				t.Errorf("DoneKeyword = %q, want empty (move only)", c.DoneKeyword)

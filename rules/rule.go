@@ -41,6 +41,54 @@ var (
 	fieldName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*$`)
 )
 
+// action reads a rule's action: forward or drop ("" when invalid).
+func (b *builder) action(f *srcFile, n *yaml.Node) string {
+	a, ok := b.str(f, n, "action")
+	if ok && a != "forward" && a != "drop" {
+		b.errf(f, n, "action: must be forward or drop, got %q", a)
+		return ""
+	}
+	return a
+}
+
+// ruleTags reads a rule's tags, without empty ones or repeats.
+func (b *builder) ruleTags(f *srcFile, n *yaml.Node, r *ruleNode) {
+	tags, _ := b.strList(f, n, "tags", false)
+	for i, t := range tags {
+		if strings.TrimSpace(t) == "" {
+			b.errf(f, n.Content[i], "tags: empty tag")
+			continue
+		}
+		if !contains(r.tags, t) {
+			r.tags = append(r.tags, t)
+		}
+	}
+}
+
+// ruleExtract reads a rule's extract: field name → pattern.
+func (b *builder) ruleExtract(f *srcFile, n *yaml.Node, r *ruleNode) {
+	for _, e := range b.freeMapping(f, n, "extract") {
+		if !fieldName.MatchString(e.key.Value) {
+			b.errf(f, e.key, "extract: field name %q must be a letter followed by letters, digits, _ . or -", e.key.Value)
+			continue
+		}
+		p, ok := b.anyScalar(f, e.val, "extract."+e.key.Value)
+		if !ok {
+			continue
+		}
+		re, err := regexp.Compile(p)
+		if err != nil {
+			b.errf(f, e.val, "extract.%s: bad regex: %v", e.key.Value, regexErr(err))
+			continue
+		}
+		r.extract = append(r.extract, extractor{field: e.key.Value, re: re})
+		if r.info.Extract == nil {
+			r.info.Extract = map[string]string{}
+		}
+		r.info.Extract[e.key.Value] = p
+	}
+}
+
 // ruleItem decodes one entry of a rules list (a rule or a group).
 func (b *builder) ruleItem(c *compiler, f *srcFile, n *yaml.Node, parent *ruleNode, depth int) *ruleNode {
 	if !b.noAlias(f, n) {
@@ -78,47 +126,13 @@ func (b *builder) ruleItem(c *compiler, f *srcFile, n *yaml.Node, parent *ruleNo
 		case "when":
 			whenNode = kv.val
 		case "action":
-			if a, ok := b.str(f, kv.val, "action"); ok {
-				if a != "forward" && a != "drop" {
-					b.errf(f, kv.val, "action: must be forward or drop, got %q", a)
-				} else {
-					r.action = a
-				}
-			}
+			r.action = b.action(f, kv.val)
 		case "set":
 			b.setFields(f, kv.val, &r.set)
 		case "tags":
-			tags, _ := b.strList(f, kv.val, "tags", false)
-			for i, t := range tags {
-				if strings.TrimSpace(t) == "" {
-					b.errf(f, kv.val.Content[i], "tags: empty tag")
-					continue
-				}
-				if !contains(r.tags, t) {
-					r.tags = append(r.tags, t)
-				}
-			}
+			b.ruleTags(f, kv.val, r)
 		case "extract":
-			for _, e := range b.freeMapping(f, kv.val, "extract") {
-				if !fieldName.MatchString(e.key.Value) {
-					b.errf(f, e.key, "extract: field name %q must be a letter followed by letters, digits, _ . or -", e.key.Value)
-					continue
-				}
-				p, ok := b.anyScalar(f, e.val, "extract."+e.key.Value)
-				if !ok {
-					continue
-				}
-				re, err := regexp.Compile(p)
-				if err != nil {
-					b.errf(f, e.val, "extract.%s: bad regex: %v", e.key.Value, regexErr(err))
-					continue
-				}
-				r.extract = append(r.extract, extractor{field: e.key.Value, re: re})
-				if r.info.Extract == nil {
-					r.info.Extract = map[string]string{}
-				}
-				r.info.Extract[e.key.Value] = p
-			}
+			b.ruleExtract(f, kv.val, r)
 		case "stop":
 			r.stop, _ = b.boolean(f, kv.val, "stop")
 		}
