@@ -119,14 +119,6 @@ func versionOf(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil))[:16] 
 // exactly one version even while a reload swaps the set.
 type Active struct{ p atomic.Pointer[Set] }
 
-// NewActive returns an Active serving s; for callers (and tests) that do not
-// reload.
-func NewActive(s *Set) *Active {
-	a := &Active{}
-	a.p.Store(s)
-	return a
-}
-
 // Current returns the rule set in force.
 func (a *Active) Current() *Set { return a.p.Load() }
 

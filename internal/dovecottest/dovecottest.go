@@ -368,9 +368,6 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 // LMTPAddr is the LMTP listener (host:port).
 func (s *Server) LMTPAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.lmtpPort)) }
 
-// Dir is the server's private directory (config, log, Maildirs).
-func (s *Server) Dir() string { return s.dir }
-
 // Log returns Dovecot's log so far, for failure messages.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "dovecot.log"))

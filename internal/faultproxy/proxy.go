@@ -33,13 +33,6 @@ const (
 	Downstream
 )
 
-func (d Direction) String() string {
-	if d == Upstream {
-		return "upstream"
-	}
-	return "downstream"
-}
-
 const (
 	chunkSize = 32 << 10
 	// queuedChunks bounds what a direction holds while latency delays it.
