@@ -67,34 +67,14 @@ func (d *Daemon) syncAccounts(cfg *config.Config) {
 }
 
 func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error {
-	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics)
-	mc := mailbox.Config{
-		Name:               a.Name,
-		Addr:               a.Addr,
-		TLS:                a.TLS,
-		InsecureSkipVerify: a.InsecureSkipVerify,
-		Username:           a.Username,
-		Auth:               mailbox.AuthPlain,
-		Secret:             secretSource(cfg, a),
-		Mailboxes:          a.Mailboxes,
-		DoneKeyword:        *a.Done.Keyword,
-		DoneMoveTo:         a.Done.MoveTo,
-		Quarantine:         a.Quarantine,
-		Failed:             a.Failed,
-		PollInterval:       a.PollInterval.D(),
-		IdleRestart:        a.IdleRestart.D(),
-		BatchSize:          a.BatchSize,
-		Concurrency:        a.Concurrency,
-		MaxMessageBytes:    cfg.MaxMessageBytes,
-		Buffer:             d.buffer,
-		ShutdownGrace:      cfg.ShutdownTimeout.D(),
-		Timeout:            a.Timeout.D(),
-		RetryBackoff:       a.RetryBackoff.D(),
-		ReconnectMin:       a.ReconnectMin.D(),
-		ReconnectMax:       a.ReconnectMax.D(),
-	}
+	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics, func(f FiledMessage) {
+		if err := d.store.RecordFiled(a.Name, f); err != nil {
+			d.log.Warn("state store: filed message not recorded", "account", a.Name, "uid", f.UID, "err", err)
+		}
+	})
+	mc := MailboxConfig(cfg, a)
+	mc.Buffer = d.buffer
 	if a.OAuth2 != nil {
-		mc.Auth = a.OAuth2.Mechanism
 		name := a.Name
 		mc.Secret = withExpiry(mc.Secret, func(exp time.Time) {
 			d.metrics.TokenExpiry.WithLabelValues(name).Set(float64(exp.Unix()))
@@ -144,4 +124,38 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 		}, serve)
 	}()
 	return nil
+}
+
+// MailboxConfig is the mailbox layer's view of one account of cfg, with its
+// secret source; what only a running daemon has (the shared buffer, token
+// expiry metrics) is added by the daemon.
+func MailboxConfig(cfg *config.Config, a config.AccountConfig) mailbox.Config {
+	mc := mailbox.Config{
+		Name:               a.Name,
+		Addr:               a.Addr,
+		TLS:                a.TLS,
+		InsecureSkipVerify: a.InsecureSkipVerify,
+		Username:           a.Username,
+		Auth:               mailbox.AuthPlain,
+		Secret:             secretSource(cfg, a),
+		Mailboxes:          a.Mailboxes,
+		DoneKeyword:        *a.Done.Keyword,
+		DoneMoveTo:         a.Done.MoveTo,
+		Quarantine:         a.Quarantine,
+		Failed:             a.Failed,
+		PollInterval:       a.PollInterval.D(),
+		IdleRestart:        a.IdleRestart.D(),
+		BatchSize:          a.BatchSize,
+		Concurrency:        a.Concurrency,
+		MaxMessageBytes:    cfg.MaxMessageBytes,
+		ShutdownGrace:      cfg.ShutdownTimeout.D(),
+		Timeout:            a.Timeout.D(),
+		RetryBackoff:       a.RetryBackoff.D(),
+		ReconnectMin:       a.ReconnectMin.D(),
+		ReconnectMax:       a.ReconnectMax.D(),
+	}
+	if a.OAuth2 != nil {
+		mc.Auth = a.OAuth2.Mechanism
+	}
+	return mc
 }

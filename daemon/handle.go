@@ -12,6 +12,7 @@ import (
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/config"
+	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
@@ -70,32 +71,68 @@ func sourceKey(m *mailbox.Message) string {
 // sink did not acknowledge.
 func (d *Daemon) handle(ctx context.Context, m *mailbox.Message) mailbox.Outcome {
 	p := inFlight{Message: m, cfg: d.cfg.Load(), start: time.Now()}
+	out := d.steps(ctx, &p)
+	if out.Verdict == mailbox.Quarantine || out.Verdict == mailbox.Failed {
+		d.recordFiled(&p, out)
+	}
+	return out
+}
+
+// steps runs the pipeline's steps on one message.
+func (d *Daemon) steps(ctx context.Context, p *inFlight) mailbox.Outcome {
+	m := p.Message
 	d.metrics.MessagesSeen.WithLabelValues(m.Account, m.Mailbox).Inc()
 	// Attributes are collected and logged once per message: slog's With
 	// formats eagerly, which cost a tenth of the pipeline's CPU.
 	p.attrs = make([]slog.Attr, 0, 16)
 	p.attrs = append(p.attrs, slog.String("account", m.Account), slog.String("mailbox", m.Mailbox), slog.Uint64("uid", uint64(m.UID)))
 
-	if out, stop := d.quarantineTooLarge(&p); stop {
+	if out, stop := d.quarantineTooLarge(p); stop {
 		return out
 	}
 	set := d.reloader.Active().Current() // one version for the whole message
 	c := d.classifiers.Get().(*classifier.Classifier)
 	defer d.classifiers.Put(c)
-	mail, out, stop := d.decode(&p, c, set)
+	mail, out, stop := d.decode(p, c, set)
 	if stop {
 		return out
 	}
-	seen, redelivery, out, stop := d.dedupe(&p, mail.ID)
+	p.mail = mail
+	seen, redelivery, out, stop := d.dedupe(p, mail.ID)
 	if stop {
 		return out
 	}
-	t := d.classify(&p, c, set, mail, seen && !redelivery)
-	outcome, out, stop := d.deliver(ctx, &p, t, seen, redelivery)
+	t := d.classify(p, c, set, mail, seen && !redelivery)
+	outcome, out, stop := d.deliver(ctx, p, t, seen, redelivery)
 	if stop {
 		return out
 	}
-	return d.done(&p, t, outcome)
+	return d.done(p, t, outcome)
+}
+
+// recordFiled keeps a quarantined or failed message, with the reason, in
+// the state store for /status and `triage requeue`.
+func (d *Daemon) recordFiled(p *inFlight, out mailbox.Outcome) {
+	f := FiledMessage{At: time.Now().UTC(), Mailbox: p.Mailbox, UID: p.UID, UIDValidity: p.UIDValidity,
+		Folder: "quarantine", Reason: clip.Hint(out.Reason, 300)}
+	if out.Verdict == mailbox.Failed {
+		f.Folder = "failed"
+	}
+	switch {
+	case p.mail != nil:
+		f.ID, f.From, f.Subject = p.mail.ID, p.mail.From.Address, clip.Hint(p.mail.Subject, 200)
+		if !p.mail.Date.IsZero() {
+			f.Date = p.mail.Date.Format(time.RFC3339)
+		}
+	case len(p.Raw) > 0:
+		f.ID = classifier.TicketID(p.Raw)
+	}
+	account := p.Account
+	d.records.Go(func() {
+		if err := d.store.RecordFiled(account, f); err != nil {
+			d.log.Warn("state store: filed message not recorded", "account", account, "uid", f.UID, "err", err)
+		}
+	})
 }
 
 // inFlight is one message on its way through handle, with what every step
@@ -104,8 +141,9 @@ type inFlight struct {
 	*mailbox.Message
 	cfg    *config.Config // one config for the whole message
 	start  time.Time
-	source string      // account/mailbox/uidvalidity/uid, kept beside the id in the state store
-	attrs  []slog.Attr // logged with every line about the message
+	source string           // account/mailbox/uidvalidity/uid, kept beside the id in the state store
+	mail   *classifier.Mail // once decoded
+	attrs  []slog.Attr      // logged with every line about the message
 }
 
 // logAt logs one line about the message with its attributes and more.

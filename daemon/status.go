@@ -13,6 +13,7 @@ import (
 type accountEvents struct {
 	name    string
 	metrics *Metrics
+	filed   func(FiledMessage) // records a message quarantined unfetched; nil in tests
 
 	mu        sync.Mutex
 	mailboxes int             // watched
@@ -42,10 +43,10 @@ func (e *accountEvents) setLease(leased, held bool) {
 	}
 }
 
-func newAccountEvents(name string, mailboxes int, m *Metrics) *accountEvents {
+func newAccountEvents(name string, mailboxes int, m *Metrics, filed func(FiledMessage)) *accountEvents {
 	m.IMAPConnected.WithLabelValues(name).Set(0)
 	m.IMAPReconnects.WithLabelValues(name)
-	return &accountEvents{name: name, metrics: m, mailboxes: max(mailboxes, 1), up: map[string]bool{}, idle: map[string]bool{}}
+	return &accountEvents{name: name, metrics: m, filed: filed, mailboxes: max(mailboxes, 1), up: map[string]bool{}, idle: map[string]bool{}}
 }
 
 func (e *accountEvents) events() mailbox.Events {
@@ -98,6 +99,10 @@ func (e *accountEvents) events() mailbox.Events {
 		// unfetched; the pipeline never sees it, so it is counted here.
 		Oversized: func(account, mb string, uid uint32) {
 			e.metrics.Quarantined.WithLabelValues(e.name, "too_large").Inc()
+			if e.filed != nil {
+				e.filed(FiledMessage{At: time.Now().UTC(), Mailbox: mb, UID: uid, Folder: "quarantine",
+					Reason: "larger than max_message_bytes (RFC822.SIZE); not fetched"})
+			}
 		},
 	}
 }
@@ -111,6 +116,21 @@ type AccountStatus struct {
 	LastError string          `json:"last_error,omitempty"`
 	ErrorAt   time.Time       `json:"last_error_at,omitzero"`
 	Mailboxes []MailboxStatus `json:"mailboxes"`
+	// Filed are the last messages put in the quarantine or failed folder,
+	// newest first, with why (kept in the state store across restarts).
+	Filed []FiledMessage `json:"filed"`
+}
+
+// statusFiled is how many filed messages /status lists per account.
+const statusFiled = 20
+
+func (d *Daemon) lastFiled(account string) []FiledMessage {
+	filed, err := d.store.Filed(account)
+	if err != nil {
+		d.log.Warn("state store: filed messages not read", "account", account, "err", err)
+		return []FiledMessage{}
+	}
+	return filed[:min(len(filed), statusFiled)]
 }
 
 // MailboxStatus is one watched mailbox in /status.
@@ -300,7 +320,9 @@ func (d *Daemon) Status() Status {
 				snap.Mailboxes = append(snap.Mailboxes, mailbox.MailboxStatus{Mailbox: mb, State: "standby"})
 			}
 		}
-		st.Accounts = append(st.Accounts, ev.status(snap))
+		as := ev.status(snap)
+		as.Filed = d.lastFiled(n)
+		st.Accounts = append(st.Accounts, as)
 		if !ev.ready() {
 			st.Ready = false
 			st.NotReadyWhy = append(st.NotReadyWhy, "account "+n+" is not connected")

@@ -14,7 +14,7 @@ import (
 // only while both connections are up, whatever order their events come in.
 func TestAccountConnectedNeedsEveryMailbox(t *testing.T) {
 	m := NewMetrics()
-	e := newAccountEvents("helpdesk", 2, m)
+	e := newAccountEvents("helpdesk", 2, m, nil)
 	ev := e.events()
 	steps := []struct {
 		mailbox string

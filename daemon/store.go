@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,7 +24,10 @@ type Store struct {
 	window time.Duration
 }
 
-var handledBucket = []byte("handled")
+var (
+	handledBucket = []byte("handled")
+	filedBucket   = []byte("filed")
+)
 
 // HandledID is what the store knows about one ticket id.
 type HandledID struct {
@@ -49,7 +55,10 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(handledBucket)
+		if _, err := tx.CreateBucketIfNotExists(handledBucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(filedBucket)
 		return err
 	}); err != nil {
 		_ = db.Close()
@@ -128,6 +137,76 @@ func (s *Store) RunPruner(ctx context.Context, onErr func(error)) {
 		case <-t.C:
 		}
 	}
+}
+
+// FiledMessage is a message the daemon filed in the quarantine or failed
+// folder, with the reason, kept so /status can show it after a restart.
+type FiledMessage struct {
+	At          time.Time `json:"at"`
+	Mailbox     string    `json:"mailbox"` // the watched mailbox it came from
+	UID         uint32    `json:"uid"`     // its UID there
+	UIDValidity uint32    `json:"uidvalidity,omitempty"`
+	Folder      string    `json:"folder"` // quarantine or failed
+	Reason      string    `json:"reason"`
+	Date        string    `json:"date,omitempty"` // the Date header, when it was read
+	From        string    `json:"from,omitempty"`
+	Subject     string    `json:"subject,omitempty"`
+	ID          string    `json:"id,omitempty"` // the ticket id it had
+}
+
+// MaxFiledKept is how many filed messages the store keeps per account.
+const MaxFiledKept = 100
+
+// RecordFiled keeps m for account, dropping the oldest beyond MaxFiledKept.
+func (s *Store) RecordFiled(account string, m FiledMessage) error {
+	v, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("state record filed: %w", err)
+	}
+	prefix := []byte(account + "\x00")
+	key := binary.BigEndian.AppendUint64(slices.Clone(prefix), uint64(m.At.UnixNano()))
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(filedBucket)
+		if err := b.Put(key, v); err != nil {
+			return err
+		}
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			keys = append(keys, k)
+		}
+		for _, k := range keys[:max(len(keys)-MaxFiledKept, 0)] {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("state record filed: %w", err)
+	}
+	return nil
+}
+
+// Filed returns the messages filed for account, newest first.
+func (s *Store) Filed(account string) ([]FiledMessage, error) {
+	out := []FiledMessage{}
+	prefix := []byte(account + "\x00")
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(filedBucket).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var m FiledMessage
+			if json.Unmarshal(v, &m) == nil {
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state filed: %w", err)
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 // Close closes the database.

@@ -47,3 +47,37 @@ func TestStoreRecordLookupPrune(t *testing.T) {
 		t.Errorf("Prune = %d, %v; want 20", n, err)
 	}
 }
+
+// TestStoreFiled: filed messages come back newest first, per account, at
+// most MaxFiledKept, and survive reopening the store.
+func TestStoreFiled(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	for i := range MaxFiledKept + 5 {
+		if err := s.RecordFiled("a", FiledMessage{At: at.Add(time.Duration(i) * time.Second), UID: uint32(i + 1), Folder: "quarantine", Reason: "r"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RecordFiled("ab", FiledMessage{At: at, UID: 999, Folder: "failed"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenStore(dir, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Filed("a")
+	if err != nil || len(got) != MaxFiledKept || got[0].UID != MaxFiledKept+5 || got[len(got)-1].UID != 6 {
+		t.Fatalf("filed: %d entries, first %+v, last %+v, %v", len(got), got[0], got[len(got)-1], err)
+	}
+	if other, _ := s.Filed("ab"); len(other) != 1 || other[0].UID != 999 {
+		t.Errorf("account ab: %+v (an account name that extends another must not mix)", other)
+	}
+}

@@ -26,6 +26,11 @@ func daemonCommands() map[string]Command {
 			Summary: "run the daemon against an in-memory IMAP server seeded with the example mail",
 			Run:     runDemo,
 		},
+		"requeue": {
+			Usage:   requeueUsage,
+			Summary: "move quarantined or failed mail back to its watched mailbox, to be handled again",
+			Run:     runRequeue,
+		},
 		"schema": {
 			Usage:   "schema rules|tests|config",
 			Summary: "print the JSON Schema of the rules file or the daemon config",
