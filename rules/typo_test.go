@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser/lexer"
 )
 
 const typoHead = "version: 1\ndefaults: {tier: L1, priority: P3, queue: helpdesk}\nlists:\n  words: [dns, vpn]\n  pats: ['^re:']\nrules:\n"
@@ -92,9 +94,33 @@ func randomExpr(rng *rand.Rand) string {
 	return b.String()
 }
 
-// listNames are the test set's lists, replaced by their literal values for
-// the plain checker, which knows no lists.
-var listNames = regexp.MustCompile(`\b(words|pats)\b`)
+// withListsWritten replaces each list name used as a variable in src by
+// the list's literal, for the plain checker, which knows no lists. It
+// follows expr's own lexer, so a name inside a string or after a dot stays.
+func withListsWritten(src string, lists map[string][]string) string {
+	toks, err := lexer.Lex(file.NewSource(src))
+	if err != nil {
+		return src // expr refuses it either way
+	}
+	runes := []rune(src)
+	var b strings.Builder
+	at := 0
+	for i, tok := range toks {
+		list, ok := lists[tok.Value]
+		if tok.Kind != lexer.Identifier || !ok || i > 0 && toks[i-1].Kind == lexer.Operator && (toks[i-1].Value == "." || toks[i-1].Value == "?.") {
+			continue
+		}
+		items := make([]string, len(list))
+		for j, w := range list {
+			items[j] = strconv.Quote(w)
+		}
+		b.WriteString(string(runes[at:tok.From]))
+		b.WriteString("[" + strings.Join(items, ", ") + "]")
+		at = tok.To
+	}
+	b.WriteString(string(runes[at:]))
+	return b.String()
+}
 
 // agreement compiles src through triage's compiler and through expr's own
 // checker with no rewriting (lists written out as literals) and reports a
@@ -104,13 +130,7 @@ var listNames = regexp.MustCompile(`\b(words|pats)\b`)
 // regular expression.
 func agreement(c *compiler, src string) string {
 	_, errs := c.compile(src)
-	literal := listNames.ReplaceAllStringFunc(src, func(name string) string {
-		items := make([]string, len(c.lists[name]))
-		for i, w := range c.lists[name] {
-			items[i] = strconv.Quote(w)
-		}
-		return "[" + strings.Join(items, ", ") + "]"
-	})
+	literal := withListsWritten(src, c.lists)
 	_, plainErr := compileSafely(literal, c.base)
 	switch {
 	case len(errs) == 0 && plainErr != nil:
