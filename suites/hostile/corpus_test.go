@@ -202,6 +202,17 @@ func generatedCorpus(sz sizes) []sample {
 		"Subject: params smtp\r\nMIME-Version: 1.0\r\nContent-Type: text/plain;"+strings.Repeat(" a=b;", 20_000)+" charset=utf-8\r\n",
 		"Params.\r\n"))
 
+	// A part whose Content-Type carries 120,000 parameters in folded lines
+	// (1.2 MB of part header): the decoder reads a capped part header, and
+	// the forwarder passes it on unchanged.
+	var params strings.Builder
+	params.WriteString("--P\r\nContent-Type: text/plain; charset=utf-8")
+	for i := range 120_000 {
+		fmt.Fprintf(&params, ";\r\n p%d=v", i)
+	}
+	params.WriteString("\r\n\r\nThe printer on floor 3 jams.\r\n--P--\r\n")
+	add(mail("part-params-120k", forwardLMTP, "Subject: many parameters\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=P\r\n", params.String()))
+
 	// A body line of 5,000 octets, which the SMTP server's 2,000-octet line
 	// limit would refuse: the forwarder re-encodes the part, both sinks
 	// deliver it.
