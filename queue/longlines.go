@@ -17,8 +17,9 @@ import (
 )
 
 // maxRewriteDepth bounds the recursion into nested multiparts and attached
-// messages; deeper structures are split line by line instead.
-const maxRewriteDepth = 30
+// messages, as the decoder's depth does; deeper structures are split line
+// by line instead.
+const maxRewriteDepth = 20
 
 // shortenBodyLines returns msg (header, blank line, body) with no body line
 // over 998 octets. RFC 5321 allows no longer line, and SMTP and LMTP peers
@@ -27,13 +28,14 @@ const maxRewriteDepth = 30
 // part with such lines is re-encoded, which changes no decoded byte: text
 // as quoted-printable, anything else as base64, inside multiparts and
 // attached messages too. Only where the structure cannot be rebuilt (a
-// broken multipart, an unknown transfer encoding) are long lines split, as
-// Postfix would. msg itself is returned when no line is too long.
+// broken multipart, an unknown transfer encoding, nesting deeper than
+// maxRewriteDepth) are long lines split, as Postfix would. msg itself is
+// returned when no line is too long.
 func shortenBodyLines(msg []byte) []byte {
 	if !hasLongLine(msg[headerEnd(msg):]) {
 		return msg
 	}
-	if out, err := reencodeMessage(msg, 0); err == nil && !hasLongLine(out[headerEnd(out):]) {
+	if out, err := reencodeMessage(msg); err == nil && !hasLongLine(out[headerEnd(out):]) {
 		return out
 	}
 	return splitLongLines(msg)
@@ -62,21 +64,17 @@ func hasLongLine(b []byte) bool {
 	return false
 }
 
-// reencodeMessage rebuilds one message (or MIME part: header, blank line,
-// body) with its long-lined parts re-encoded.
-func reencodeMessage(msg []byte, depth int) ([]byte, error) {
-	r := bytes.NewReader(msg)
-	br := bufio.NewReader(r)
-	h, err := textproto.ReadHeader(br)
+// reencodeMessage rebuilds a message with its long-lined parts re-encoded,
+// in one pass into one buffer: every part is a slice of msg, and what is
+// re-encoded streams from its decoder to its encoder to the output, so a
+// structure nested n deep costs no n copies of itself.
+func reencodeMessage(msg []byte) ([]byte, error) {
+	h, body, err := splitHeader(msg)
 	if err != nil {
-		return nil, fmt.Errorf("header: %w", err)
-	}
-	body := msg[len(msg)-r.Len()-br.Buffered():] // what the header left, not a copy
-	if h, err = foldLongFields(h); err != nil {
 		return nil, err
 	}
 	cte := h.Get("Content-Transfer-Encoding")
-	body, err = reencodeEntity(&h, body, depth)
+	h, writeBody, err := rewriteEntity(h, body, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -89,68 +87,107 @@ func reencodeMessage(msg []byte, depth int) ([]byte, error) {
 	if err := textproto.WriteHeader(&out, h); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	out.Write(body)
+	if err := writeBody(&out); err != nil {
+		return nil, err
+	}
 	return out.Bytes(), nil
 }
 
-// reencodeEntity returns the body of the entity with header h, re-encoded
-// where it has long lines; h is changed to match.
-func reencodeEntity(h *textproto.Header, body []byte, depth int) ([]byte, error) {
+// splitHeader reads the header of an entity (header, blank line, body)
+// and returns its body as a slice of b, not a copy.
+func splitHeader(b []byte) (textproto.Header, []byte, error) {
+	r := bytes.NewReader(b)
+	br := bufio.NewReader(r)
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return h, nil, fmt.Errorf("header: %w", err)
+	}
+	return h, b[len(b)-r.Len()-br.Buffered():], nil
+}
+
+// rewriteEntity returns the header an entity will be written with and the
+// function that writes its body: unchanged when it has no long line,
+// else rebuilt part by part, or re-encoded.
+func rewriteEntity(h textproto.Header, body []byte, depth int) (textproto.Header, func(io.Writer) error, error) {
+	h, err := foldLongFields(h)
+	if err != nil {
+		return h, nil, err
+	}
 	if !hasLongLine(body) {
-		return body, nil
+		return h, func(w io.Writer) error { _, err := w.Write(body); return err }, nil
 	}
 	if depth > maxRewriteDepth {
-		return nil, errors.New("nested too deep")
+		return h, nil, errors.New("nested too deep")
 	}
 	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil {
 		// RFC 2045 default for a missing or unreadable Content-Type.
 		mediaType, params = "text/plain", nil
 	}
+	cte := h.Get("Content-Transfer-Encoding")
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
-		return reencodeMultipart(body, params["boundary"], depth)
-	case mediaType == "message/rfc822" || mediaType == "message/global":
-		if !isIdentityEncoding(h.Get("Content-Transfer-Encoding")) {
-			break // an encoded attached message: re-encode it as a leaf
+		parts, err := splitParts(body, params["boundary"])
+		if err != nil {
+			return h, nil, err
 		}
-		return reencodeMessage(body, depth+1)
+		return h, func(w io.Writer) error { return writeMultipart(w, parts, params["boundary"], depth) }, nil
+	case (mediaType == "message/rfc822" || mediaType == "message/global") && isIdentityEncoding(cte):
+		ih, ibody, err := splitHeader(body)
+		if err != nil {
+			return h, nil, err
+		}
+		ih, writeInner, err := rewriteEntity(ih, ibody, depth+1)
+		if err != nil {
+			return h, nil, err
+		}
+		return h, func(w io.Writer) error {
+			if err := textproto.WriteHeader(w, ih); err != nil {
+				return fmt.Errorf("header: %w", err)
+			}
+			return writeInner(w)
+		}, nil
 	}
-	// Decoded and encoded as a stream: a 30 MB one-line attachment costs
-	// its encoded copy, nothing more.
-	decoded, err := transferDecoder(h.Get("Content-Transfer-Encoding"), body)
+	decoded, err := transferDecoder(cte, body)
 	if err != nil {
-		return nil, err
+		return h, nil, err
 	}
-	var out bytes.Buffer
-	out.Grow(len(body) + len(body)/8)
-	var enc io.WriteCloser
 	text := strings.HasPrefix(mediaType, "text/")
 	if text {
-		// Line breaks stay line breaks (CRLF), everything else is exact.
-		enc = quotedprintable.NewWriter(&out)
-		setTransferEncoding(h, "quoted-printable")
+		setTransferEncoding(&h, "quoted-printable")
 	} else {
-		enc = base64.NewEncoder(base64.StdEncoding, &lineBreaker{w: &out})
-		setTransferEncoding(h, "base64")
+		setTransferEncoding(&h, "base64")
+	}
+	return h, func(w io.Writer) error { return encodeLeaf(w, decoded, text) }, nil
+}
+
+// encodeLeaf streams a decoded leaf into w: text as quoted-printable (line
+// breaks stay line breaks, everything else is exact), the rest as base64.
+func encodeLeaf(w io.Writer, decoded io.Reader, text bool) error {
+	var enc io.WriteCloser
+	if text {
+		enc = quotedprintable.NewWriter(w)
+	} else {
+		enc = base64.NewEncoder(base64.StdEncoding, &lineBreaker{w: w})
 	}
 	if _, err := io.Copy(enc, decoded); err != nil {
-		return nil, fmt.Errorf("re-encode: %w", err)
+		return fmt.Errorf("re-encode: %w", err)
 	}
 	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("re-encode: %w", err)
+		return fmt.Errorf("re-encode: %w", err)
 	}
 	if !text {
 		// base64 ends its last line; a decoder skips the CRLF. (Text
 		// keeps its own ending: a CRLF there would be content.)
-		out.WriteString("\r\n")
+		_, err := io.WriteString(w, "\r\n")
+		return err
 	}
-	return out.Bytes(), nil
+	return nil
 }
 
 // lineBreaker writes CRLF after every 76 octets, as base64 in mail wants.
 type lineBreaker struct {
-	w    *bytes.Buffer
+	w    io.Writer
 	line int // octets on the current line
 }
 
@@ -159,72 +196,95 @@ func (l *lineBreaker) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		room := 76 - l.line
 		if room == 0 {
-			l.w.WriteString("\r\n")
+			if _, err := io.WriteString(l.w, "\r\n"); err != nil {
+				return 0, err
+			}
 			l.line, room = 0, 76
 		}
 		k := min(room, len(p))
-		l.w.Write(p[:k])
+		if _, err := l.w.Write(p[:k]); err != nil {
+			return 0, err
+		}
 		l.line += k
 		p = p[k:]
 	}
 	return n, nil
 }
 
-// reencodeMultipart rebuilds a multipart body part by part with the same
-// boundary. The preamble and epilogue, text no MIME reader shows, are
-// dropped.
-func reencodeMultipart(body []byte, boundary string, depth int) ([]byte, error) {
-	if boundary == "" {
-		return nil, errors.New("multipart without boundary")
-	}
-	var out bytes.Buffer
-	out.Grow(len(body) + len(body)/8)
-	mw := textproto.NewMultipartWriter(&out)
+// writeMultipart writes the parts of a multipart body with the same
+// boundary, each rewritten. The preamble and epilogue, text no MIME reader
+// shows, are dropped.
+func writeMultipart(w io.Writer, parts [][]byte, boundary string, depth int) error {
+	mw := textproto.NewMultipartWriter(w)
 	if err := mw.SetBoundary(boundary); err != nil {
-		return nil, fmt.Errorf("multipart: %w", err)
+		return fmt.Errorf("multipart: %w", err)
 	}
-	mr := textproto.NewMultipartReader(bytes.NewReader(body), boundary)
-	// One buffer for every part's bytes: each is written out before the
-	// next is read.
-	var part bytes.Buffer
-	part.Grow(len(body))
-	parts := 0
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for i, part := range parts {
+		ph, pbody, err := splitHeader(part)
 		if err != nil {
-			return nil, fmt.Errorf("multipart: %w", err)
+			return fmt.Errorf("multipart part %d: %w", i+1, err)
 		}
-		part.Reset()
-		if _, err := part.ReadFrom(p); err != nil {
-			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
-		}
-		b := part.Bytes()
-		ph, err := foldLongFields(p.Header)
+		ph, writeBody, err := rewriteEntity(ph, pbody, depth+1)
 		if err != nil {
-			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
-		}
-		if b, err = reencodeEntity(&ph, b, depth+1); err != nil {
-			return nil, err
+			return err
 		}
 		pw, err := mw.CreatePart(ph)
 		if err != nil {
-			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
+			return fmt.Errorf("multipart part %d: %w", i+1, err)
 		}
-		if _, err := pw.Write(b); err != nil {
-			return nil, fmt.Errorf("multipart part %d: %w", parts+1, err)
+		if err := writeBody(pw); err != nil {
+			return err
 		}
-		parts++
-	}
-	if parts == 0 {
-		return nil, errors.New("multipart without parts")
 	}
 	if err := mw.Close(); err != nil {
-		return nil, fmt.Errorf("multipart: %w", err)
+		return fmt.Errorf("multipart: %w", err)
 	}
-	return out.Bytes(), nil
+	return nil
+}
+
+// splitParts returns the parts of a multipart body as slices of it, each
+// without the line break that belongs to the delimiter after it. It is
+// hand-written because go-message's multipart reader copies every part,
+// and a copy per level of nesting is what made a 20 MB mail of 30 nested
+// multiparts cost gigabytes (TestRewriteNestedMultipartMemory); the
+// writing side is go-message's.
+func splitParts(body []byte, boundary string) ([][]byte, error) {
+	if boundary == "" {
+		return nil, errors.New("multipart without boundary")
+	}
+	delim := []byte("--" + boundary)
+	var parts [][]byte
+	start := -1
+	for pos := 0; pos < len(body); {
+		next := len(body)
+		if i := bytes.IndexByte(body[pos:], '\n'); i >= 0 {
+			next = pos + i + 1
+		}
+		line := bytes.TrimRight(body[pos:next], "\r\n")
+		if rest, ok := bytes.CutPrefix(line, delim); ok {
+			closing := bytes.HasPrefix(rest, []byte("--"))
+			if closing {
+				rest = rest[2:]
+			}
+			if len(bytes.TrimRight(rest, " \t")) == 0 {
+				if start >= 0 {
+					part := body[start:pos]
+					part = bytes.TrimSuffix(part, []byte("\n"))
+					part = bytes.TrimSuffix(part, []byte("\r"))
+					parts = append(parts, part)
+				}
+				if closing {
+					if len(parts) == 0 {
+						return nil, errors.New("multipart without parts")
+					}
+					return parts, nil
+				}
+				start = next
+			}
+		}
+		pos = next
+	}
+	return nil, errors.New("multipart: no closing delimiter")
 }
 
 // foldLongFields returns h with every physical line over 998 octets folded

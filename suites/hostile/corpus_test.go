@@ -49,13 +49,14 @@ type sizes struct {
 	base64Body  int   // encoded size of the useless base64 body (over the limit)
 	semicolons  int   // `;` in one Content-Type
 	foldedBytes int   // one folded header field
+	nestedLong  int   // bytes of 5,000-octet lines in the nested-multipart mail
 }
 
 func corpusSizes() sizes {
 	if testkit.FullSize() {
-		return sizes{maxMessage: 40 << 20, attachment: 25 << 20, base64Body: 50 << 20, semicolons: 1_000_000, foldedBytes: 100 << 10}
+		return sizes{maxMessage: 40 << 20, attachment: 25 << 20, base64Body: 50 << 20, semicolons: 1_000_000, foldedBytes: 100 << 10, nestedLong: 20 << 20}
 	}
-	return sizes{maxMessage: 4 << 20, attachment: 5 << 19, base64Body: 5 << 20, semicolons: 1_000_000, foldedBytes: 100 << 10}
+	return sizes{maxMessage: 4 << 20, attachment: 5 << 19, base64Body: 5 << 20, semicolons: 1_000_000, foldedBytes: 100 << 10, nestedLong: 2 << 20}
 }
 
 // committedCorpus reads testdata/mail: small hand-made samples. Each carries
@@ -212,6 +213,21 @@ func generatedCorpus(sz sizes) []sample {
 	}
 	params.WriteString("\r\n\r\nThe printer on floor 3 jams.\r\n--P--\r\n")
 	add(mail("part-params-120k", forwardLMTP, "Subject: many parameters\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=P\r\n", params.String()))
+
+	// 20 nested multiparts, the innermost part at depth 20 (as deep as the
+	// decoder and the re-encoder go) with 5,000-octet lines, 20 MB in all at
+	// full size: re-encoded for LMTP in one pass, not a copy per level
+	// (which took gigabytes).
+	var nestOpen, nestClose strings.Builder
+	for i := range 19 {
+		fmt.Fprintf(&nestOpen, "--d%d\r\nContent-Type: multipart/mixed; boundary=\"d%d\"\r\n\r\n", i, i+1)
+	}
+	for i := 19; i >= 0; i-- {
+		fmt.Fprintf(&nestClose, "--d%d--\r\n", i)
+	}
+	add(mail("nested-20-long-lines", forwardLMTP,
+		"Subject: nested long lines\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"d0\"\r\n",
+		nestOpen.String()+"--d19\r\nContent-Type: text/plain\r\n\r\n"+strings.Repeat(strings.Repeat("x", 5000)+"\r\n", sz.nestedLong/5002)+nestClose.String()))
 
 	// A body line of 5,000 octets, which the SMTP server's 2,000-octet line
 	// limit would refuse: the forwarder re-encodes the part, both sinks
