@@ -142,6 +142,21 @@ func junk(n int, seed uint64) []byte {
 }
 
 // generatedCorpus builds the samples too big or too regular to commit.
+// nestedMultipart is the body of a multipart (boundary prefix0) holding
+// levels more multiparts, one in the other, the innermost holding one
+// text/plain part with text.
+func nestedMultipart(prefix string, levels int, text string) string {
+	var b strings.Builder
+	for i := range levels {
+		fmt.Fprintf(&b, "--%s%d\r\nContent-Type: multipart/mixed; boundary=\"%s%d\"\r\n\r\n", prefix, i, prefix, i+1)
+	}
+	fmt.Fprintf(&b, "--%s%d\r\nContent-Type: text/plain\r\n\r\n%s", prefix, levels, text)
+	for i := levels; i >= 0; i-- {
+		fmt.Fprintf(&b, "--%s%d--\r\n", prefix, i)
+	}
+	return b.String()
+}
+
 func generatedCorpus(sz sizes) []sample {
 	var out []sample
 	add := func(s sample) { out = append(out, s) }
@@ -176,16 +191,9 @@ func generatedCorpus(sz sizes) []sample {
 	add(mail("folded-subject-100k", forwardSMTP, foldedSubject.String()+"\r\n", "Folded subject.\r\n"))
 
 	// 50 levels of multipart nesting.
-	var open, closeParts strings.Builder
-	for i := range 50 {
-		fmt.Fprintf(&open, "--n%d\r\nContent-Type: multipart/mixed; boundary=\"n%d\"\r\n\r\n", i, i+1)
-	}
-	for i := 50; i >= 0; i-- {
-		fmt.Fprintf(&closeParts, "--n%d--\r\n", i)
-	}
 	add(mail("nested-multipart-50", forwardSMTP,
 		"Subject: nested multipart\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"n0\"\r\n",
-		open.String()+"--n50\r\nContent-Type: text/plain\r\n\r\ndeep text\r\n"+closeParts.String()))
+		nestedMultipart("n", 50, "deep text\r\n")))
 
 	// 100 levels of message/rfc822.
 	inner := "From: deep@example.com\r\nSubject: deepest\r\n\r\nbottom\r\n"
@@ -218,16 +226,9 @@ func generatedCorpus(sz sizes) []sample {
 	// decoder and the re-encoder go) with 5,000-octet lines, 20 MB in all at
 	// full size: re-encoded for LMTP in one pass, not a copy per level
 	// (which took gigabytes).
-	var nestOpen, nestClose strings.Builder
-	for i := range 19 {
-		fmt.Fprintf(&nestOpen, "--d%d\r\nContent-Type: multipart/mixed; boundary=\"d%d\"\r\n\r\n", i, i+1)
-	}
-	for i := 19; i >= 0; i-- {
-		fmt.Fprintf(&nestClose, "--d%d--\r\n", i)
-	}
 	add(mail("nested-20-long-lines", forwardLMTP,
 		"Subject: nested long lines\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"d0\"\r\n",
-		nestOpen.String()+"--d19\r\nContent-Type: text/plain\r\n\r\n"+strings.Repeat(strings.Repeat("x", 5000)+"\r\n", sz.nestedLong/5002)+nestClose.String()))
+		nestedMultipart("d", 19, strings.Repeat(strings.Repeat("x", 5000)+"\r\n", sz.nestedLong/5002))))
 
 	// A body line of 5,000 octets, which the SMTP server's 2,000-octet line
 	// limit would refuse: the forwarder re-encodes the part, both sinks
