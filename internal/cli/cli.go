@@ -44,7 +44,7 @@ func Commands() map[string]Command {
 	return map[string]Command{
 		"check": {
 			Usage:   "check RULES | check --config triage.yaml",
-			Summary: "validate a rules file or directory; errors as file:line:col",
+			Summary: "validate a rules file or directory, or a daemon config and its rules; every error as file:line:col",
 			Run:     runCheck,
 		},
 		"test": {
@@ -111,10 +111,8 @@ func Run(ctx context.Context, cmds map[string]Command, args []string, stdin io.R
 
 func printUsage(w io.Writer, cmds map[string]Command) {
 	names := make([]string, 0, len(cmds))
-	width := 0
-	for n, c := range cmds {
+	for n := range cmds {
 		names = append(names, n)
-		width = max(width, len(c.Usage))
 	}
 	sort.Strings(names)
 	fmt.Fprintln(w, "triage classifies help-desk mail with YAML rules.")
@@ -122,7 +120,7 @@ func printUsage(w io.Writer, cmds map[string]Command) {
 	fmt.Fprintln(w, "Usage:")
 	for _, n := range names {
 		c := cmds[n]
-		fmt.Fprintf(w, "  triage %-*s  %s\n", width, c.Usage, c.Summary)
+		fmt.Fprintf(w, "  triage %s\n      %s\n", c.Usage, c.Summary)
 	}
 	fmt.Fprintln(w, "  triage help [COMMAND]")
 	fmt.Fprintln(w)
