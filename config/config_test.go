@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -122,4 +123,19 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConfigSizeBound: a config of exactly 1 MiB is read, one byte more is
+// refused before parsing.
+func TestConfigSizeBound(t *testing.T) {
+	pad := func(n int) []byte {
+		b := []byte(validConfig + "#")
+		return append(b, bytes.Repeat([]byte("x"), n-len(b))...)
+	}
+	if _, err := Parse("triage.yaml", pad(maxConfigBytes)); err != nil && strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("at the bound: %v", err)
+	}
+	if _, err := Parse("triage.yaml", pad(maxConfigBytes+1)); err == nil || !strings.Contains(err.Error(), "triage.yaml:1:1: config file larger than 1 MiB") {
+		t.Errorf("one byte past: %v", err)
+	}
 }

@@ -60,7 +60,9 @@ func TestSecretSources(t *testing.T) {
 		{"token command's stderr is not echoed", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2",
 			TokenCommand: []string{"sh", "-c", "echo 'refresh_token=SECRET-XYZ invalid' >&2; exit 3"}}}, "", "token command sh: exit status 3 (33 bytes on stderr, not shown)"},
 		{"token command prints too much", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2",
-			TokenCommand: []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a"}}}, "", "printed more than 64 KiB"},
+			TokenCommand: []string{"sh", "-c", "head -c 65537 /dev/zero | tr '\\0' a"}}}, "", "printed more than 64 KiB"},
+		{"token command prints the most it may", config.AccountConfig{OAuth2: &config.OAuth2Config{Mechanism: "xoauth2",
+			TokenCommand: []string{"sh", "-c", "head -c 65536 /dev/zero | tr '\\0' a"}}}, strings.Repeat("a", 65536), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

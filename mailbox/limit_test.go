@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,6 +58,12 @@ func TestLimitConn(t *testing.T) {
 		{"braces that are no literal", "* OK {not a literal}\r\n* OK {12x}\r\n", 0, ""},
 		{"endless line", "* OK " + strings.Repeat("a", MaxResponseLine), 0, "a line over 8 MiB"},
 		{"long lines each within", strings.Repeat("* OK "+strings.Repeat("a", 1<<20)+"\r\n", 10), 0, ""},
+		{"line at the bound", "* OK " + strings.Repeat("a", MaxResponseLine-7) + "\r\n", 0, ""},
+		{"line one past the bound", "* OK " + strings.Repeat("a", MaxResponseLine-6) + "\r\n", 0, "a line over 8 MiB"},
+		{"literal at the bound", "* LIST () \"/\" {" + strconv.Itoa(MaxLiteral) + "}\r\n" + strings.Repeat("m", MaxLiteral) + "\r\n", 0, ""},
+		{"literal one past the bound", "* LIST () \"/\" {" + strconv.Itoa(MaxLiteral+1) + "}\r\n", 0, "a literal of 1048577 bytes"},
+		{"body at the bound", "* 1 FETCH (BODY[] {" + strconv.Itoa(1000+bodySlack) + "}\r\n" + strings.Repeat("b", 1000+bodySlack) + ")\r\n", 1000, ""},
+		{"body one past the bound", "* 1 FETCH (BODY[] {" + strconv.Itoa(1001+bodySlack) + "}\r\n", 1000, "a message body of"},
 		{"literal bytes do not count as line", "* 1 FETCH (BODY[] {" + "9000000" + "}\r\n" + strings.Repeat("y", 9000000) + ")\r\n", 9000000, ""},
 	}
 	for _, tt := range tests {

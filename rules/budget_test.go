@@ -2,6 +2,7 @@ package rules
 
 import (
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -109,4 +110,19 @@ func FuzzEvaluationBudget(f *testing.F) {
 			t.Errorf("%s: evaluation took %v, budget %v", src, took, EvalTimeBudget)
 		}
 	})
+}
+
+// TestProducedBytesBound: a built string of exactly the bound is allowed,
+// one byte more is refused before it is built.
+func TestProducedBytesBound(t *testing.T) {
+	for _, tt := range []struct {
+		n     int
+		match bool
+	}{{maxProducedBytes, true}, {maxProducedBytes + 1, false}} {
+		s := mustLoad(t, fmt.Sprintf("version: 1\ndefaults: {tier: L1, priority: P3, queue: helpdesk}\nrules:\n  - name: r\n    when: 'len(repeat(\"a\", %d)) > 0'\n", tt.n))
+		d := s.EvaluateTrace(NewEvaluator(), &Env{})
+		if d.Trace[0].Matched != tt.match || !tt.match && !strings.Contains(d.Trace[0].Error, "repeat: result of") {
+			t.Errorf("repeat of %d bytes: %+v", tt.n, d.Trace[0])
+		}
+	}
 }

@@ -20,6 +20,10 @@ func TestTestMailConfined(t *testing.T) {
 	must(t, err)
 	must(t, big.Truncate(MaxTestMailBytes+1))
 	must(t, big.Close())
+	atBound, err := os.Create(filepath.Join(dir, "mail", "at-bound.eml"))
+	must(t, err)
+	must(t, atBound.Truncate(MaxTestMailBytes))
+	must(t, atBound.Close())
 
 	tests := []struct{ mail, want string }{
 		{"mail/ok.eml", ""},
@@ -28,6 +32,7 @@ func TestTestMailConfined(t *testing.T) {
 		{filepath.Join(root, "secret.conf"), "secret.conf is outside"},
 		{"mail/link.eml", "link.eml is outside"},
 		{"mail/big.eml", "big.eml is larger than 25 MiB"},
+		{"mail/at-bound.eml", ""},
 		{"mail", "mail is not a regular file"},
 	}
 	for _, tt := range tests {
