@@ -90,7 +90,7 @@ func configFieldDocs() map[string]fieldDoc {
 		"HTTPConfig.listen":        {desc: "host:port of the admin server; default " + DefaultHTTPListen + "."},
 		"HTTPConfig.token_env":     {desc: "Environment variable holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
 		"HTTPConfig.token_file":    {desc: "File holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
-		"HTTPConfig.allowed_hosts": {desc: "Host names the admin server answers to besides localhost, loopback addresses and the listen address's host (e.g. the name a reverse proxy forwards); other Host headers are refused, against DNS rebinding."},
+		"HTTPConfig.allowed_hosts": {desc: "Without a token: host names the admin server answers to besides localhost, loopback addresses and the listen address's host (e.g. the name a reverse proxy forwards); other Host headers are refused, against DNS rebinding."},
 
 		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
 		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},

@@ -33,7 +33,13 @@ func (d *Daemon) startHTTP(cfg *config.Config) (*adminServer, error) {
 		return nil, fmt.Errorf("admin http: %w", err)
 	}
 	d.log.Info("admin http listening", "addr", ln.Addr().String(), "auth", token != "")
-	return newAdminServer(ln, guard(allowedHosts(cfg.HTTP), d.Handler(token))), nil
+	hosts := allowedHosts(cfg.HTTP)
+	if token != "" {
+		// A page that rebinds a name to this address cannot send the
+		// token: any Host may be used then (a scraper by IP or name).
+		hosts = nil
+	}
+	return newAdminServer(ln, guard(hosts, d.Handler(token))), nil
 }
 
 // newAdminServer serves h on ln with the admin server's bounds.
@@ -68,8 +74,9 @@ func allowedHosts(h config.HTTPConfig) map[string]bool {
 }
 
 // guard refuses what a browser on another site could send: a Host that is
-// not ours (a DNS-rebinding page reading /status) and a cross-origin POST
-// (a page triggering /-/reload), before any handler runs.
+// not ours (a DNS-rebinding page reading /status; nil hosts allows any) and
+// a cross-origin POST (a page triggering /-/reload), before any handler
+// runs.
 func guard(hosts map[string]bool, next http.Handler) http.Handler {
 	csrf := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +85,7 @@ func guard(hosts map[string]bool, next http.Handler) http.Handler {
 			host = h
 		}
 		host = strings.ToLower(strings.Trim(host, "[]"))
-		if ip := net.ParseIP(host); !hosts[host] && (ip == nil || !ip.IsLoopback()) {
+		if ip := net.ParseIP(host); hosts != nil && !hosts[host] && (ip == nil || !ip.IsLoopback()) {
 			http.Error(w, "misdirected request: unknown host", http.StatusMisdirectedRequest)
 			return
 		}

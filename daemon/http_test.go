@@ -33,6 +33,24 @@ func TestAdminGuard(t *testing.T) {
 		{"curl POST", "POST", "127.0.0.1:9425", nil, 200},
 		{"cross-site GET is only read", "GET", "127.0.0.1:9425", map[string]string{"Sec-Fetch-Site": "cross-site"}, 200},
 	}
+	// With a token the Host is not checked (a rebinding page cannot send
+	// the token); cross-origin POSTs still are.
+	withToken := guard(nil, ok)
+	for _, tt := range []struct {
+		host, site string
+		want       int
+	}{{"10.0.0.5:9425", "", 200}, {"triage.internal", "", 200}, {"10.0.0.5:9425", "cross-site", http.StatusForbidden}} {
+		r := httptest.NewRequest("POST", "/-/reload", nil)
+		r.Host = tt.host
+		if tt.site != "" {
+			r.Header.Set("Sec-Fetch-Site", tt.site)
+		}
+		w := httptest.NewRecorder()
+		withToken.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("with a token, Host %s, Sec-Fetch-Site %q: %d, want %d", tt.host, tt.site, w.Code, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(tt.method, "/-/reload", nil)
 		r.Host = tt.host
