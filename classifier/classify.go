@@ -170,18 +170,18 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 	if t.Class.Action == "" {
 		t.Class.Action = "forward"
 	}
-	if target, ok := set.SLA[d.Tier]; ok {
-		if target.Response > 0 {
-			due := received.Add(target.Response)
-			t.Class.SLA.ResponseDue = &due
-		}
-		if target.Resolve > 0 {
-			due := received.Add(target.Resolve)
-			t.Class.SLA.ResolveDue = &due
-		}
-	}
+	response, resolve, update := set.Due(d.Tier, received)
+	t.Class.SLA = ticket.SLA{ResponseDue: timeOrNil(response), ResolveDue: timeOrNil(resolve), NextUpdateDue: timeOrNil(update)}
 	if trace {
 		t.Class.Trace = d.Trace
 	}
 	return t
+}
+
+// timeOrNil is nil for a zero time: the ticket leaves the due time out.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -12,6 +12,12 @@ import (
 type SLATarget struct {
 	Response time.Duration
 	Resolve  time.Duration
+	// Business counts the targets in business hours of the calendar
+	// (weekends and holidays skipped) instead of around the clock.
+	Business bool
+	// UpdateEvery asks for a status update this often (L3's "regular
+	// updates"); the ticket carries the first one due. Zero: none.
+	UpdateEvery time.Duration
 }
 
 // Threading holds the patterns that find a ticket number (first group).

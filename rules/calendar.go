@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // calendar zones must load on hosts without zoneinfo
@@ -12,8 +13,9 @@ type span struct{ from, to int }
 
 // calendar says which hours count as business hours, in which zone.
 type calendar struct {
-	loc  *time.Location
-	week [7][]span // indexed by time.Weekday
+	loc      *time.Location
+	week     [7][]span       // indexed by time.Weekday
+	holidays map[string]bool // YYYY-MM-DD in loc: no business hours
 }
 
 var weekdayNames = [7]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
@@ -139,4 +141,105 @@ func (s *Set) ApplyCalendar(env *Env) {
 			break
 		}
 	}
+}
+
+// maxBusinessDays bounds the walk of addBusiness: a calendar with business
+// hours on no day (or holidays every day) has no due time.
+const maxBusinessDays = 20 * 366
+
+// addBusiness returns t plus d of business time: the business spans of
+// the calendar's days, in its zone, after t, skipping weekends and
+// holidays. A due time is never outside business hours (it may be the end
+// of a span), and adding is additive: addBusiness(addBusiness(t, a), b) ==
+// addBusiness(t, a+b). ok is false when no business time lies ahead.
+func (c calendar) addBusiness(t time.Time, d time.Duration) (time.Time, bool) {
+	t = t.In(c.loc)
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, c.loc)
+	for range maxBusinessDays {
+		if !c.holidays[day.Format(time.DateOnly)] {
+			for _, sp := range c.sortedSpans(day.Weekday()) {
+				// time.Date normalises a wall clock a DST change skips.
+				from := time.Date(day.Year(), day.Month(), day.Day(), sp.from/60, sp.from%60, 0, 0, c.loc)
+				to := time.Date(day.Year(), day.Month(), day.Day(), sp.to/60, sp.to%60, 0, 0, c.loc)
+				if !t.Before(to) {
+					continue
+				}
+				start := t
+				if start.Before(from) {
+					start = from
+				}
+				if avail := to.Sub(start); d <= avail {
+					return start.Add(d), true
+				} else {
+					d -= avail
+				}
+				t = to
+			}
+		}
+		day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, c.loc)
+	}
+	return time.Time{}, false
+}
+
+// addBusinessDays adds d on the business clock, its whole days as business
+// days: "3d" is three business days later at the same wall-clock time (or
+// the next business moment after it), the rest business hours and minutes.
+func (c calendar) addBusinessDays(t time.Time, d time.Duration) (time.Time, bool) {
+	days, rest := int(d/(24*time.Hour)), d%(24*time.Hour)
+	t, ok := c.addBusiness(t, 0) // from the next business moment
+	for ; ok && days > 0; days-- {
+		t, ok = c.nextBusinessDay(t)
+	}
+	if !ok {
+		return time.Time{}, false
+	}
+	return c.addBusiness(t, rest)
+}
+
+// nextBusinessDay is the same wall-clock time on the next day that has
+// business hours and is no holiday, or the next business moment after it.
+func (c calendar) nextBusinessDay(t time.Time) (time.Time, bool) {
+	t = t.In(c.loc)
+	for i := 1; i <= maxBusinessDays; i++ {
+		day := time.Date(t.Year(), t.Month(), t.Day()+i, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), c.loc)
+		if len(c.week[day.Weekday()]) > 0 && !c.holidays[day.Format(time.DateOnly)] {
+			return c.addBusiness(day, 0)
+		}
+	}
+	return time.Time{}, false
+}
+
+// sortedSpans are a weekday's business spans, earliest first.
+func (c calendar) sortedSpans(d time.Weekday) []span {
+	spans := c.week[d]
+	if slices.IsSortedFunc(spans, func(a, b span) int { return a.from - b.from }) {
+		return spans
+	}
+	return slices.SortedFunc(slices.Values(spans), func(a, b span) int { return a.from - b.from })
+}
+
+// Due returns the response, resolution and first status-update due times
+// of a ticket of tier received at received: on the calendar's business
+// clock where the tier's target asks for it (whole days as business days),
+// else around the clock. A missing target gives a zero time.
+func (s *Set) Due(tier string, received time.Time) (response, resolve, update time.Time) {
+	target, ok := s.SLA[tier]
+	if !ok {
+		return
+	}
+	cal := s.calendar
+	if cal.loc == nil {
+		cal = defaultCalendar()
+	}
+	add := func(d time.Duration) time.Time {
+		if d <= 0 {
+			return time.Time{}
+		}
+		if !target.Business {
+			return received.Add(d)
+		}
+		t, _ := cal.addBusinessDays(received, d)
+		return t.UTC()
+	}
+	return add(target.Response), add(target.Resolve), add(target.UpdateEvery)
 }

@@ -320,9 +320,16 @@ func (b *builder) sla(l located) {
 			continue
 		}
 		var t SLATarget
-		for _, e := range b.mapping(l.f, kv.val, "sla."+tier, []string{"response", "resolve"}) {
+		for _, e := range b.mapping(l.f, kv.val, "sla."+tier, []string{"response", "resolve", "clock", "update_every"}) {
 			s, ok := b.str(l.f, e.val, "sla."+tier+"."+e.key.Value)
 			if !ok {
+				continue
+			}
+			if e.key.Value == "clock" {
+				if s != "business" && s != "calendar" {
+					b.errf(l.f, e.val, "sla.%s.clock: must be business or calendar, got %q", tier, s)
+				}
+				t.Business = s == "business"
 				continue
 			}
 			dur, err := parseDays(s)
@@ -330,10 +337,13 @@ func (b *builder) sla(l located) {
 				b.errf(l.f, e.val, "sla.%s.%s: %v", tier, e.key.Value, err)
 				continue
 			}
-			if e.key.Value == "response" {
+			switch e.key.Value {
+			case "response":
 				t.Response = dur
-			} else {
+			case "resolve":
 				t.Resolve = dur
+			default:
+				t.UpdateEvery = dur
 			}
 		}
 		b.set.SLA[tier] = t
@@ -360,7 +370,11 @@ func parseDays(s string) (time.Duration, error) {
 }
 
 func (b *builder) calendarSection(l located) {
-	for _, kv := range b.mapping(l.f, l.val, "calendar", []string{"timezone", "business_hours"}) {
+	for _, kv := range b.mapping(l.f, l.val, "calendar", []string{"timezone", "business_hours", "holidays"}) {
+		if kv.key.Value == "holidays" {
+			b.holidays(l.f, kv.val)
+			continue
+		}
 		s, ok := b.str(l.f, kv.val, "calendar."+kv.key.Value)
 		if !ok {
 			continue
@@ -381,6 +395,23 @@ func (b *builder) calendarSection(l located) {
 			}
 			b.set.calendar.week = week
 		}
+	}
+}
+
+// holidays reads calendar.holidays: dates (YYYY-MM-DD) on which no
+// business hours run, whatever the weekday.
+func (b *builder) holidays(f *srcFile, n *yaml.Node) {
+	dates, _ := b.strList(f, n, "calendar.holidays", false)
+	for i, d := range dates {
+		day, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			b.errf(f, n.Content[i], "calendar.holidays: %q is not a date (YYYY-MM-DD)", d)
+			continue
+		}
+		if b.set.calendar.holidays == nil {
+			b.set.calendar.holidays = map[string]bool{}
+		}
+		b.set.calendar.holidays[day.Format(time.DateOnly)] = true
 	}
 }
 

@@ -58,7 +58,7 @@ func TestLoadErrors(t *testing.T) {
 			`r.yaml:4:18: sla.L1.response: invalid duration "15x" (use 90m, 4h, 3d, 1d12h)`,
 			"r.yaml:4:32: sla.L1.resolve: duration must be positive",
 			`r.yaml:5:3: sla: unknown tier "L5" (declared: L1, L2, L3)`,
-			`r.yaml:6:8: sla.L2: unknown key "respond" (allowed: response, resolve)`}},
+			`r.yaml:6:8: sla.L2: unknown key "respond" (allowed: response, resolve, clock, update_every)`}},
 		{"calendar bad", head + "calendar: {timezone: Mars/Olympus, business_hours: \"Mon-Fri 8-18\"}\n", []string{
 			`r.yaml:3:22: calendar.timezone: unknown time zone "Mars/Olympus" (use an IANA name such as Europe/Berlin or UTC)`,
 			`r.yaml:3:52: calendar.business_hours: "8": expected HH:MM`}},

@@ -88,13 +88,16 @@ type schemaDefaults struct {
 }
 
 type schemaSLATarget struct {
-	Response schemaSLADuration `yaml:"response" jsonschema_description:"Time to first response, e.g. 15m, 1h."`
-	Resolve  schemaSLADuration `yaml:"resolve" jsonschema_description:"Time to resolution, e.g. 4h, 3d, 1d12h."`
+	Response    schemaSLADuration `yaml:"response" jsonschema_description:"Time to first response, e.g. 15m, 1h."`
+	Resolve     schemaSLADuration `yaml:"resolve" jsonschema_description:"Time to resolution, e.g. 4h, 3d, 1d12h."`
+	Clock       schemaClock       `yaml:"clock" jsonschema_description:"calendar (default: around the clock) or business (the calendar's business hours, weekends and holidays skipped)."`
+	UpdateEvery schemaSLADuration `yaml:"update_every" jsonschema_description:"A status update is due this often; the ticket carries the first (next_update_due)."`
 }
 
 type schemaCalendar struct {
-	Timezone      schemaText `yaml:"timezone" jsonschema_description:"IANA time zone such as Europe/Berlin; default UTC."`
-	BusinessHours schemaText `yaml:"business_hours" jsonschema_description:"Day ranges and hours, comma-separated spans: \"Mon-Thu 08:00-18:00, Fri 08:00-14:00\"; 24:00 ends a day. Default \"Mon-Fri 08:00-18:00\"."`
+	Holidays      []schemaDate `yaml:"holidays" jsonschema_description:"Dates (YYYY-MM-DD) without business hours."`
+	Timezone      schemaText   `yaml:"timezone" jsonschema_description:"IANA time zone such as Europe/Berlin; default UTC."`
+	BusinessHours schemaText   `yaml:"business_hours" jsonschema_description:"Day ranges and hours, comma-separated spans: \"Mon-Thu 08:00-18:00, Fri 08:00-14:00\"; 24:00 ends a day. Default \"Mon-Fri 08:00-18:00\"."`
 }
 
 type schemaThreading struct {
@@ -233,6 +236,8 @@ type (
 	schemaAction      string
 	schemaSLADuration string
 	schemaWeekday     string
+	schemaClock       string
+	schemaDate        string
 	schemaStrOrList   []string // loader `strList` with single: one scalar or a list
 )
 
@@ -310,6 +315,14 @@ func (schemaSLADuration) JSONSchema() *jsonschema.Schema {
 	// The shared pattern admits zero ("0s", "0d") and totals below zero
 	// ("0d-1h"); only the loader can require a positive value.
 	return &jsonschema.Schema{Type: "string", Pattern: duration.Pattern, Description: "A positive duration: 90m, 4h, 3d, 1d12h."}
+}
+
+func (schemaClock) JSONSchema() *jsonschema.Schema {
+	return &jsonschema.Schema{Type: "string", Enum: []any{"calendar", "business"}}
+}
+
+func (schemaDate) JSONSchema() *jsonschema.Schema {
+	return &jsonschema.Schema{Type: "string", Pattern: `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`}
 }
 
 func (schemaWeekday) JSONSchema() *jsonschema.Schema {

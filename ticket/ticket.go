@@ -79,8 +79,9 @@ type Classification struct {
 
 // SLA holds due times computed from the rule set's sla targets; zero when none.
 type SLA struct {
-	ResponseDue *time.Time `json:"response_due,omitempty"`
-	ResolveDue  *time.Time `json:"resolve_due,omitempty"`
+	ResponseDue   *time.Time `json:"response_due,omitempty"`
+	ResolveDue    *time.Time `json:"resolve_due,omitempty"`
+	NextUpdateDue *time.Time `json:"next_update_due,omitempty"` // the first status update, when the tier asks for them
 }
 
 // MatchedRule is one rule that applied, in order.
