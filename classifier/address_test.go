@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+	"github.com/triage-dev/triage/internal/clip"
 )
 
 // TestOneWordDecoder: every header decodes encoded words with
@@ -131,7 +132,7 @@ func FuzzParseAddresses(f *testing.F) {
 			return
 		}
 		for i, a := range list[:min(len(list), maxAddresses)] {
-			if want := strings.ToLower(cleanLine(a.Address)); i >= len(got) || got[i].Address != truncateUTF8(want, maxHeaderValueBytes) {
+			if want := strings.ToLower(cleanLine(a.Address)); i >= len(got) || got[i].Address != clip.UTF8(want, maxHeaderValueBytes) {
 				t.Fatalf("%q: addresses %+v; net/mail %+v", v, got, list)
 			}
 		}

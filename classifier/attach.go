@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/triage-dev/triage/internal/clip"
 )
 
 // attachmentName finds a part's file name: Content-Disposition filename,
@@ -215,7 +217,7 @@ func safeFileName(name string) string {
 	if name == "." || name == ".." {
 		return ""
 	}
-	return truncateUTF8(name, maxAttachmentName)
+	return clip.UTF8(name, maxAttachmentName)
 }
 
 // nameFromSubject makes a forwarded message's file name from its subject.
@@ -226,5 +228,5 @@ func nameFromSubject(subject string) string {
 		}
 		return r
 	}, cleanLine(subject))
-	return truncateUTF8(subject, maxAttachmentName-len(".eml")) + ".eml"
+	return clip.UTF8(subject, maxAttachmentName-len(".eml")) + ".eml"
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-message"
 	gmtextproto "github.com/emersion/go-message/textproto"
 
+	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -191,7 +192,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 		if _, ok := m.Headers[f.Key]; ok {
 			continue
 		}
-		m.Headers[f.Key] = truncateUTF8(decodeHeaderValue(f.Value, defects), maxHeaderValueBytes)
+		m.Headers[f.Key] = clip.UTF8(decodeHeaderValue(f.Value, defects), maxHeaderValueBytes)
 	}
 	m.Subject = m.Headers["Subject"]
 	m.From = firstAddress(parseAddresses(h.Get("From"), defects))
@@ -442,7 +443,7 @@ func newAddress(name, addr string, defects *defectList) ticket.Address {
 		name = decodeWords(name, defects)
 	}
 	addr = strings.ToLower(cleanLine(addr))
-	a := ticket.Address{Name: truncateUTF8(cleanLine(name), maxHeaderValueBytes), Address: truncateUTF8(addr, maxHeaderValueBytes)}
+	a := ticket.Address{Name: clip.UTF8(cleanLine(name), maxHeaderValueBytes), Address: clip.UTF8(addr, maxHeaderValueBytes)}
 	if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
 		a.Domain = a.Address[i+1:]
 	}
@@ -723,7 +724,7 @@ func (w *walker) forwarded(body io.Reader, name string) {
 func (w *walker) body(sink *textSink) string {
 	s := strings.Join(sink.parts, "\n\n")
 	if len(s) > w.opts.MaxBodyBytes {
-		s = truncateUTF8(s, w.opts.MaxBodyBytes)
+		s = clip.UTF8(s, w.opts.MaxBodyBytes)
 		w.truncated = true
 	}
 	if w.truncated {

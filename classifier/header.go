@@ -8,6 +8,8 @@ import (
 	"net/textproto"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/triage-dev/triage/internal/clip"
 )
 
 // maxHeaderBlockBytes bounds one header block; go-message uses the same.
@@ -413,7 +415,7 @@ func unhex(c byte) byte {
 func quoteShort(s string) string {
 	s = cleanLine(s)
 	if len(s) > 40 {
-		s = truncateUTF8(s, 40) + "…"
+		s = clip.UTF8(s, 40) + "…"
 	}
 	return `"` + s + `"`
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -233,7 +234,7 @@ func (s *natsSink) Send(ctx context.Context, t *ticket.Ticket) error {
 func sanitizeSubject(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) > 255 {
-		s = truncateUTF8(s, 255)
+		s = clip.UTF8(s, 255)
 	}
 	tokens := strings.Split(s, ".")
 	for i, tok := range tokens {

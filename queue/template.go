@@ -9,8 +9,8 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
-	"unicode/utf8"
 
+	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -188,7 +188,7 @@ func templateFuncs() template.FuncMap {
 			return v
 		},
 		// truncate n s: at most n bytes, cut on a rune boundary.
-		"truncate": func(n int, s string) string { return truncateUTF8(s, n) },
+		"truncate": func(n int, s string) string { return clip.UTF8(s, n) },
 		// dict k1 v1 k2 v2 …: a map, e.g. to translate P1..P4 into a tracker's names.
 		"dict": func(kv ...any) (map[string]any, error) {
 			if len(kv)%2 != 0 {
@@ -219,17 +219,4 @@ func templateFuncs() template.FuncMap {
 		// token makes a string safe as one NATS subject token.
 		"token": subjectToken,
 	}
-}
-
-func truncateUTF8(s string, n int) string {
-	if n < 0 {
-		n = 0
-	}
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
