@@ -198,7 +198,7 @@ func (r *replayRun) message(m sourceMessage) error {
 		return nil
 	}
 	meta := r.meta
-	meta.ReceivedAt = messageDate(m.Raw)
+	meta.ReceivedAt = m.Date
 	t, err := r.c.Classify(r.set, m.Raw, meta)
 	if err != nil {
 		r.tally.fail(m.Name, err)

@@ -33,6 +33,7 @@ type sourceMessage struct {
 	Name string // file path, or "path#N" for the Nth message of an mbox
 	Raw  []byte
 	Err  error
+	Date time.Time // set by eachMessageByDate; zero without a Date header
 }
 
 // detectFormat tells a Maildir (a directory with cur/ or new/), a folder of
@@ -176,7 +177,8 @@ func readMessage(r io.Reader) ([]byte, error) {
 // headers, oldest first (source order among equal or missing dates, which
 // count as oldest). It reads the source twice: once for the dates, once
 // for the messages, holding back only those that arrive before their turn,
-// so a source already in date order costs one message of memory.
+// so a source already in date order costs one message of memory. Each
+// message it hands on carries its Date, read once in the first pass.
 func eachMessageByDate(ctx context.Context, path, format string, dateOf func([]byte) time.Time, fn func(sourceMessage) error) error {
 	type key struct {
 		seq  int
@@ -206,6 +208,7 @@ func eachMessageByDate(ctx context.Context, path, format string, dateOf func([]b
 				return nil
 			}
 			delete(pending, keys[next].seq)
+			m.Date = keys[next].date
 			next++
 			if err := fn(m); err != nil {
 				return err
