@@ -11,7 +11,8 @@ import (
 // span is a stretch of a day in minutes since midnight, end exclusive.
 type span struct{ from, to int }
 
-// calendar says which hours count as business hours, in which zone.
+// calendar says which hours count as business hours, in which zone. Each
+// day's spans are sorted, earliest first.
 type calendar struct {
 	loc      *time.Location
 	week     [7][]span       // indexed by time.Weekday
@@ -63,6 +64,10 @@ func parseBusinessHours(s string) ([7][]span, error) {
 		for _, d := range days {
 			week[d] = append(week[d], span{a, b})
 		}
+	}
+	for d := range week {
+		// Earliest first: the business clock walks a day's spans in order.
+		slices.SortFunc(week[d], func(x, y span) int { return x.from - y.from })
 	}
 	return week, nil
 }
@@ -157,7 +162,7 @@ func (c calendar) addBusiness(t time.Time, d time.Duration) (time.Time, bool) {
 	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, c.loc)
 	for range maxBusinessDays {
 		if !c.holidays[day.Format(time.DateOnly)] {
-			for _, sp := range c.sortedSpans(day.Weekday()) {
+			for _, sp := range c.week[day.Weekday()] {
 				// time.Date normalises a wall clock a DST change skips.
 				from := time.Date(day.Year(), day.Month(), day.Day(), sp.from/60, sp.from%60, 0, 0, c.loc)
 				to := time.Date(day.Year(), day.Month(), day.Day(), sp.to/60, sp.to%60, 0, 0, c.loc)
@@ -207,15 +212,6 @@ func (c calendar) nextBusinessDay(t time.Time) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-// sortedSpans are a weekday's business spans, earliest first.
-func (c calendar) sortedSpans(d time.Weekday) []span {
-	spans := c.week[d]
-	if slices.IsSortedFunc(spans, func(a, b span) int { return a.from - b.from }) {
-		return spans
-	}
-	return slices.SortedFunc(slices.Values(spans), func(a, b span) int { return a.from - b.from })
 }
 
 // Due returns the response, resolution and first status-update due times
