@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/config"
+	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/internal/secret"
 )
 
@@ -51,16 +51,16 @@ func commandSecret(argv []string) func(context.Context) (string, error) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.WaitDelay = time.Second
-		out := &cappedWriter{max: maxTokenBytes}
-		stderr := &cappedWriter{max: 0} // counted, never kept: it may hold the token or a secret
+		out := &clip.Buffer{Max: maxTokenBytes}
+		stderr := &clip.Buffer{} // counted, never kept: it may hold the token or a secret
 		cmd.Stdout, cmd.Stderr = out, stderr
 		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("token command %s: %w (%d bytes on stderr, not shown)", argv[0], err, stderr.n)
+			return "", fmt.Errorf("token command %s: %w (%d bytes on stderr, not shown)", argv[0], err, stderr.Written())
 		}
-		if out.n > maxTokenBytes {
+		if out.Written() > maxTokenBytes {
 			return "", fmt.Errorf("token command %s printed more than %d KiB", argv[0], maxTokenBytes>>10)
 		}
-		v := strings.TrimSpace(out.b.String())
+		v := strings.TrimSpace(out.String())
 		if v == "" {
 			return "", fmt.Errorf("token command %s printed nothing", argv[0])
 		}
@@ -71,21 +71,6 @@ func commandSecret(argv []string) func(context.Context) (string, error) {
 // maxTokenBytes bounds what a token command may print: access tokens are a
 // few KiB.
 const maxTokenBytes = 64 << 10
-
-// cappedWriter keeps the first max bytes and counts the rest.
-type cappedWriter struct {
-	b   bytes.Buffer
-	max int
-	n   int
-}
-
-func (w *cappedWriter) Write(p []byte) (int, error) {
-	w.n += len(p)
-	if room := w.max - w.b.Len(); room > 0 {
-		w.b.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}
 
 // jwtExpiry returns the `exp` claim of a token that is a JWT (Microsoft 365
 // access tokens are; Google's are opaque), so the daemon can export how long

@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -96,7 +96,7 @@ func (s *execSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	cmd.Dir = s.dir
 	cmd.Env = s.env(t)
 	cmd.Stdin = bytes.NewReader(t.Raw)
-	out := &cappedBuffer{limit: maxCapturedOutput}
+	out := &clip.Buffer{Max: maxCapturedOutput}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	killGroupOnCancel(cmd)
@@ -107,7 +107,11 @@ func (s *execSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	// Whatever the command left running (a daemonised child of a shell)
 	// goes with it: nothing of one delivery outlives it.
 	killGroup(cmd)
-	output := sanitizeOutput(out.String())
+	kept := out.String()
+	if out.Written() > maxCapturedOutput {
+		kept += " …[truncated]"
+	}
+	output := sanitizeOutput(kept)
 	// Exit status 0 is delivery, even when a child kept the output open
 	// past WaitDelay: retrying it would deliver twice.
 	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
@@ -146,38 +150,4 @@ func sanitizeOutput(s string) string {
 		}
 		return r
 	}, strings.TrimSpace(s))
-}
-
-// cappedBuffer keeps the first limit bytes written and discards the rest,
-// still reporting success so the child never blocks on a full pipe.
-type cappedBuffer struct {
-	mu        sync.Mutex
-	buf       bytes.Buffer
-	limit     int
-	truncated bool
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.limit - b.buf.Len(); room > 0 {
-		if len(p) > room {
-			b.buf.Write(p[:room])
-			b.truncated = true
-		} else {
-			b.buf.Write(p)
-		}
-	} else if len(p) > 0 {
-		b.truncated = true
-	}
-	return len(p), nil
-}
-
-func (b *cappedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.truncated {
-		return b.buf.String() + " …[truncated]"
-	}
-	return b.buf.String()
 }

@@ -3,7 +3,9 @@
 package clip
 
 import (
+	"bytes"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -27,4 +29,39 @@ func Hint(s string, n int) string {
 		return s
 	}
 	return UTF8(s, n) + "…(" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// Buffer keeps the first Max bytes written to it and counts them all. It
+// never fails a write, so a child process writing into it never blocks on
+// a full pipe, and it is safe for concurrent writes (stdout and stderr).
+type Buffer struct {
+	Max int
+
+	mu  sync.Mutex
+	buf bytes.Buffer
+	n   int
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n += len(p)
+	if room := b.Max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// String is what was kept: the first Max bytes.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Written is how many bytes were written, kept or not.
+func (b *Buffer) Written() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
 }

@@ -26,3 +26,20 @@ func TestHint(t *testing.T) {
 		t.Errorf("Hint = %q", got)
 	}
 }
+
+func TestBuffer(t *testing.T) {
+	b := &Buffer{Max: 5}
+	for _, p := range []string{"abc", "defg", "hij"} {
+		if n, err := b.Write([]byte(p)); n != len(p) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", p, n, err)
+		}
+	}
+	if b.String() != "abcde" || b.Written() != 10 {
+		t.Errorf("kept %q, written %d; want abcde, 10", b.String(), b.Written())
+	}
+	var none Buffer
+	none.Write([]byte("secret"))
+	if none.String() != "" || none.Written() != 6 {
+		t.Errorf("Max 0: kept %q, written %d", none.String(), none.Written())
+	}
+}
