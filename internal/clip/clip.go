@@ -1,5 +1,6 @@
 // Package clip shortens text for places with a size limit (header fields,
-// log lines, error messages) without splitting a UTF-8 sequence.
+// log lines, error messages) without splitting a UTF-8 sequence, and keeps
+// the head of output that may be long (a command's stdout or stderr).
 package clip
 
 import (
