@@ -67,11 +67,7 @@ func (d *Daemon) syncAccounts(cfg *config.Config) {
 }
 
 func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error {
-	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics, func(f FiledMessage) {
-		if err := d.store.RecordFiled(a.Name, f); err != nil {
-			d.log.Warn("state store: filed message not recorded", "account", a.Name, "uid", f.UID, "err", err)
-		}
-	})
+	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics, func(f FiledMessage) { d.keepFiled(a.Name, f) })
 	mc := MailboxConfig(cfg, a)
 	mc.Buffer = d.buffer
 	if a.OAuth2 != nil {

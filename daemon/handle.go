@@ -127,7 +127,12 @@ func (d *Daemon) recordFiled(p *inFlight, out mailbox.Outcome) {
 	case len(p.Raw) > 0:
 		f.ID = classifier.TicketID(p.Raw)
 	}
-	account := p.Account
+	d.keepFiled(p.Account, f)
+}
+
+// keepFiled writes a filed message to the state store off the caller's
+// path (the pipeline, or the mailbox loop for mail quarantined unfetched).
+func (d *Daemon) keepFiled(account string, f FiledMessage) {
 	d.records.Go(func() {
 		if err := d.store.RecordFiled(account, f); err != nil {
 			d.log.Warn("state store: filed message not recorded", "account", account, "uid", f.UID, "err", err)
