@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,11 +86,7 @@ func requeueTarget(cfg *config.Config, account, mb, from string) (mailbox.Config
 		}
 		to := a.Mailboxes[0]
 		if mb != "" {
-			found := false
-			for _, w := range a.Mailboxes {
-				found = found || w == mb
-			}
-			if !found {
+			if !slices.Contains(a.Mailboxes, mb) {
 				return mailbox.Config{}, "", "", fmt.Errorf("account %s does not watch %q (it watches %s)", account, mb, strings.Join(a.Mailboxes, ", "))
 			}
 			to = mb
