@@ -109,15 +109,14 @@ func joinFn(params ...any) (any, error) {
 func concatFn(params ...any) (any, error) {
 	total := 0
 	for _, p := range params {
-		l, ok := p.([]any)
-		if !ok {
-			if ls, isStrings := p.([]string); isStrings {
-				total += len(ls)
-				continue
-			}
+		switch l := p.(type) {
+		case []any:
+			total += len(l)
+		case []string:
+			total += len(l)
+		default:
 			return nil, fmt.Errorf("concat: %T is not a list", p)
 		}
-		total += len(l)
 	}
 	if total > maxProducedItems {
 		return nil, fmt.Errorf("concat: %d items is over the %d a rule may build: %w", total, maxProducedItems, errBudget)
