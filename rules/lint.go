@@ -15,15 +15,16 @@ import (
 //     or of an earlier sibling in a first_match group (see implies);
 //   - a condition that folds to false.
 func (b *builder) lint() {
-	l := linter{b: b, asts: map[*ruleNode]ast.Node{}}
+	l := linter{b: b, asts: map[*ruleNode]ast.Node{}, texts: map[ast.Node]string{}}
 	l.walk(b.set.root, true, false, nil)
 }
 
 type linter struct {
 	b        *builder
 	asts     map[*ruleNode]ast.Node
-	stopper  *ruleNode   // an earlier top-level rule that always matches and stops
-	stoppers []*ruleNode // earlier top-level stop rules with a condition
+	texts    map[ast.Node]string // printed conditions: every later rule compares against them
+	stopper  *ruleNode           // an earlier top-level rule that always matches and stops
+	stoppers []*ruleNode         // earlier top-level stop rules with a condition
 }
 
 // walk lints one list of siblings; guards are the conditions of the groups
@@ -122,6 +123,16 @@ func (l *linter) ast(n *ruleNode) ast.Node {
 	return a
 }
 
+// text is n printed, once per node.
+func (l *linter) text(n ast.Node) string {
+	t, ok := l.texts[n]
+	if !ok {
+		t = n.String()
+		l.texts[n] = t
+	}
+	return t
+}
+
 // impliesAny: a conjunction of conditions implies a when one of them does.
 func (l *linter) impliesAny(conds []ast.Node, a ast.Node) bool {
 	for _, c := range conds {
@@ -140,7 +151,7 @@ func (l *linter) impliesAny(conds []ast.Node, a ast.Node) bool {
 // superset for containsAll. It is sufficient, never complete: false
 // means "not shown", not "no".
 func (l *linter) implies(b, a ast.Node) bool {
-	if b.String() == a.String() {
+	if l.text(b) == l.text(a) {
 		return true
 	}
 	if bb, ok := b.(*ast.BinaryNode); ok {
@@ -176,7 +187,7 @@ func (l *linter) listImplies(b, a ast.Node) bool {
 	}
 	bf, ok1 := bc.Callee.(*ast.IdentifierNode)
 	af, ok2 := ac.Callee.(*ast.IdentifierNode)
-	if !ok1 || !ok2 || bf.Value != af.Value || bc.Arguments[0].String() != ac.Arguments[0].String() {
+	if !ok1 || !ok2 || bf.Value != af.Value || l.text(bc.Arguments[0]) != l.text(ac.Arguments[0]) {
 		return false
 	}
 	bl, ok1 := constStrings(bc.Arguments[1], l.b.set.lists)
