@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"mime"
+	"net"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -163,48 +164,53 @@ func findSubject(raw []byte) (start, end int) {
 	return -1, -1
 }
 
-// forwardMessage is raw with the X-Triage-* headers prepended and, when tag
+// forwardParts is raw with the X-Triage-* headers prepended and, when tag
 // is not empty, the Subject's first line prefixed with it. Nothing else of
-// the message changes but what cleanOriginal must repair.
-func forwardMessage(t *ticket.Ticket, tag string) []byte {
+// the message changes but what cleanOriginal must repair. The message is
+// returned in pieces, slices of the cleaned original between the edits, and
+// written piece by piece: joining them would hold a second copy of a
+// message that may be tens of megabytes.
+func forwardParts(t *ticket.Ticket, tag string) net.Buffers {
 	raw := cleanOriginal(t.Raw)
 	eol := lineEnding(raw)
-	var out bytes.Buffer
-	out.Grow(len(raw) + 1024)
-	out.WriteString(triageHeaders(t, eol))
+	added := []byte(triageHeaders(t, eol))
 
 	tag = sanitizeHeaderText(tag, maxSubjectTag)
 	if tag == "" {
-		out.Write(raw)
-		return out.Bytes()
+		return net.Buffers{added, raw}
 	}
 	start, end := findSubject(raw)
 	if start < 0 {
-		out.WriteString(formatHeader("Subject", tag, eol))
-		out.Write(raw)
-		return out.Bytes()
+		return net.Buffers{added, []byte(formatHeader("Subject", tag, eol)), raw}
 	}
 	line := raw[start:end]
 	rest := bytes.TrimLeft(line[len("subject:"):], " \t")
 	if bytes.HasPrefix(rest, []byte(tag)) || strings.HasPrefix(strings.TrimSpace(t.Subject), tag) {
-		out.Write(raw)
-		return out.Bytes()
+		return net.Buffers{added, raw}
 	}
 	encTag := tag
 	if e := mime.QEncoding.Encode("utf-8", tag+" "); e != tag+" " {
 		encTag = e // the space sits inside the encoded-word: a decoder drops whitespace between two encoded-words
 	}
-	out.Write(raw[:start])
-	out.Write(line[:len("subject:")])
-	out.WriteByte(' ')
-	out.WriteString(encTag)
+	var subject bytes.Buffer
+	subject.Write(line[:len("subject:")])
+	subject.WriteByte(' ')
+	subject.WriteString(encTag)
 	if len(rest) > 0 {
 		if len("Subject: ")+len(encTag)+1+len(rest) > 998 {
-			out.WriteString(eol)
+			subject.WriteString(eol)
 		}
-		out.WriteByte(' ')
-		out.Write(rest)
+		subject.WriteByte(' ')
+		subject.Write(rest)
 	}
-	out.Write(raw[end:])
-	return out.Bytes()
+	return net.Buffers{added, raw[:start], subject.Bytes(), raw[end:]}
+}
+
+// partsLen is the length of the message forwardParts returns.
+func partsLen(parts net.Buffers) int {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -273,4 +274,10 @@ func (o *recordingObserver) Retrying(_ string, delta int) {
 
 func fastRetry() RetryConfig {
 	return RetryConfig{Initial: duration.Duration(10 * time.Millisecond), Max: duration.Duration(50 * time.Millisecond)}
+}
+
+// forwardMessage is the forwarded message in one piece, as the peer
+// receives it.
+func forwardMessage(t *ticket.Ticket, tag string) []byte {
+	return bytes.Join(forwardParts(t, tag), nil)
 }

@@ -197,7 +197,7 @@ func (s *mailSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		}
 		tag = string(b)
 	}
-	msg := forwardMessage(t, tag)
+	msg := forwardParts(t, tag)
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -274,7 +274,7 @@ func deadline(ctx context.Context) time.Time {
 	return time.Time{}
 }
 
-func (s *mailSink) transfer(c *smtp.Client, msg []byte) error {
+func (s *mailSink) transfer(c *smtp.Client, msg net.Buffers) error {
 	if err := c.Hello(helloName()); err != nil && !strings.Contains(err.Error(), "Hello called after") {
 		return classifySMTP(fmt.Errorf("queue %s: hello: %w", s.name, err))
 	}
@@ -283,8 +283,8 @@ func (s *mailSink) transfer(c *smtp.Client, msg []byte) error {
 			return err
 		}
 	}
-	if size, ok := c.MaxMessageSize(); ok && size > 0 && len(msg) > size {
-		return permanent("queue %s: message of %d bytes exceeds the server's limit of %d", s.name, len(msg), size)
+	if size, ok := c.MaxMessageSize(); ok && size > 0 && partsLen(msg) > size {
+		return permanent("queue %s: message of %d bytes exceeds the server's limit of %d", s.name, partsLen(msg), size)
 	}
 	var opts *smtp.MailOptions
 	if !isASCII(s.from) || !allASCII(s.to) {
@@ -302,7 +302,7 @@ func (s *mailSink) transfer(c *smtp.Client, msg []byte) error {
 	if err != nil {
 		return classifySMTP(fmt.Errorf("queue %s: DATA: %w", s.name, err))
 	}
-	if _, err := w.Write(msg); err != nil {
+	if _, err := msg.WriteTo(w); err != nil {
 		return classifySMTP(fmt.Errorf("queue %s: write message: %w", s.name, err))
 	}
 	if err := w.Close(); err != nil {
