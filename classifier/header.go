@@ -113,17 +113,20 @@ func scanHeaderInto(raw []byte, maxFields int, defects *defectList, fields []raw
 	// First pass: where the header block ends (the same loop as below).
 	consumed, bodyStart, overflow := 0, -1, false
 	for rest := raw; len(rest) > 0; {
-		if consumed > maxHeaderBlockBytes {
+		line, next, _ := bytes.Cut(rest, []byte{'\n'})
+		n := len(rest) - len(next)
+		if len(line) == 0 || len(line) == 1 && line[0] == '\r' {
+			bodyStart = consumed + n
+			break
+		}
+		// The line that would pass the bound is not read: one field line
+		// as long as the message must not count as within it.
+		if consumed+n > maxHeaderBlockBytes {
 			overflow = true
 			break
 		}
-		line, next, _ := bytes.Cut(rest, []byte{'\n'})
-		consumed += len(rest) - len(next)
+		consumed += n
 		rest = next
-		if len(line) == 0 || len(line) == 1 && line[0] == '\r' {
-			bodyStart = consumed
-			break
-		}
 	}
 	s := string(raw[:consumed])
 
