@@ -97,8 +97,11 @@ func joinFn(params ...any) (any, error) {
 		return nil, fmt.Errorf("join: %w", err)
 	}
 	total := 0
-	for _, s := range items {
-		total += len(s) + len(sep)
+	for i, s := range items {
+		total += len(s)
+		if i > 0 {
+			total += len(sep) // between items only: the result has no trailing one
+		}
 		if total > maxProducedBytes {
 			return nil, tooLarge("join", total)
 		}
