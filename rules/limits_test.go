@@ -184,3 +184,62 @@ func TestTimeBudgetBound(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleCountBound: a set of maxRules rules and groups compiles; one
+// more is refused, once, at the item past the bound.
+func TestRuleCountBound(t *testing.T) {
+	src := func(rules int) string {
+		var b strings.Builder
+		b.WriteString(limitsHead + "rules:\n  - {group: g, rules: [{name: in-group, when: 'true'}]}\n")
+		for i := range rules - 2 {
+			fmt.Fprintf(&b, "  - {name: r%d, when: 'true'}\n", i)
+		}
+		return b.String()
+	}
+	s, err := LoadBytes("r.yaml", []byte(src(maxRules)))
+	if err != nil || len(s.Rules()) != maxRules {
+		t.Fatalf("%d rules and groups: %v", maxRules, err)
+	}
+	_, err = LoadBytes("r.yaml", []byte(src(maxRules+1)))
+	want := fmt.Sprintf("r.yaml:%d:5: rules: more than %d rules and groups in the set", maxRules+3, maxRules)
+	if err == nil || err.Error() != want {
+		t.Errorf("%d rules and groups: %v, want %q", maxRules+1, err, want)
+	}
+}
+
+// TestRuleSetBytesBound: the files of a rules directory are read up to
+// maxSetBytes together; one byte more is refused. A file that is not a
+// regular one (a link to /dev/zero) is refused, not read.
+func TestRuleSetBytesBound(t *testing.T) {
+	pad := func(head string, n int) []byte { return []byte(head + "# " + strings.Repeat("x", n-len(head)-2)) }
+	write := func(dir string, lastSize int) {
+		must(t, os.MkdirAll(dir, 0o755))
+		sizes := []int{maxFileSize, maxFileSize, maxFileSize, maxFileSize - 100, lastSize}
+		for i, n := range sizes {
+			head := "version: 1\n"
+			if i == 0 {
+				head = limitsHead + "rules:\n  - {name: a, when: 'true'}\n"
+			}
+			must(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.yaml", i)), pad(head, n), 0o644))
+		}
+	}
+	root := t.TempDir()
+	atBound, past := filepath.Join(root, "at"), filepath.Join(root, "past")
+	write(atBound, maxSetBytes-(4*maxFileSize-100))
+	write(past, maxSetBytes-(4*maxFileSize-100)+1)
+	if s, err := Load(atBound); err != nil || len(s.Files) != 5 {
+		t.Errorf("%d bytes in all: %v", maxSetBytes, err)
+	}
+	want := fmt.Sprintf("4.yaml:1:1: the rules files are larger than %d bytes together", maxSetBytes)
+	if _, err := Load(past); err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("%d bytes in all: %v, want %q", maxSetBytes+1, err, want)
+	}
+
+	dir := filepath.Join(root, "zero")
+	must(t, os.MkdirAll(dir, 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(limitsHead+"rules: []\n"), 0o644))
+	must(t, os.Symlink("/dev/zero", filepath.Join(dir, "b.yaml")))
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "b.yaml:1:1: cannot read: not a regular file") {
+		t.Errorf("a link to /dev/zero: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,7 +40,13 @@ func LoadBytes(name string, data []byte) (*Set, error) {
 	return LoadFiles([]File{{Name: name, Data: data}})
 }
 
-// readRulesPath reads path as a file or a directory of *.yaml / *.yml files.
+// maxSetBytes bounds the files of one rule set together (a directory of
+// files each within maxFileSize).
+const maxSetBytes = 4 * maxFileSize
+
+// readRulesPath reads path as a file or a directory of *.yaml / *.yml
+// files: regular files only, each within maxFileSize and all within
+// maxSetBytes.
 func readRulesPath(path string) ([]File, error) {
 	names, err := RuleFiles(path)
 	if err != nil {
@@ -47,16 +54,20 @@ func readRulesPath(path string) ([]File, error) {
 	}
 	files := make([]File, 0, len(names))
 	var errs fileerr.List
+	total := 0
 	for _, n := range names {
-		st, err := os.Stat(n)
-		if err == nil && st.Size() > maxFileSize {
+		data, err := readBounded(n, maxFileSize)
+		switch {
+		case errors.Is(err, errTooLarge):
 			errs = append(errs, fileerr.Error{File: n, Line: 1, Col: 1, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)})
 			continue
-		}
-		data, err := os.ReadFile(n)
-		if err != nil {
+		case err != nil:
 			errs = append(errs, fileerr.Error{File: n, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read: %v", err)})
 			continue
+		}
+		if total += len(data); total > maxSetBytes {
+			errs = append(errs, fileerr.Error{File: n, Line: 1, Col: 1, Msg: fmt.Sprintf("the rules files are larger than %d bytes together", maxSetBytes)})
+			break
 		}
 		files = append(files, File{Name: n, Data: data})
 	}
@@ -64,6 +75,39 @@ func readRulesPath(path string) ([]File, error) {
 		return nil, errs
 	}
 	return files, nil
+}
+
+// errTooLarge and errNotRegular are what readBounded refuses a file for.
+var (
+	errTooLarge   = errors.New("file too large")
+	errNotRegular = errors.New("not a regular file")
+)
+
+// readBounded reads a regular file of at most max bytes. The checks hold
+// at read time: a file grown or replaced since it was listed, or a
+// symbolic link to /dev/zero, is refused rather than read without end.
+func readBounded(path string, max int64) ([]byte, error) {
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, errNotRegular // before opening: opening a FIFO blocks
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > max {
+		return nil, errTooLarge
+	}
+	return raw, nil
 }
 
 var (
@@ -94,6 +138,8 @@ type builder struct {
 	listKeys []string // list names in declaration order
 	names    map[string]located
 	groups   map[string]located
+	// ruleCount counts the rules and groups met, against maxRules.
+	ruleCount int
 	// anyMailDir lifts the rule that a test's mail lies in the declaring
 	// file's directory tree: set for separate test files, which only
 	// `triage test` reads, never the daemon.

@@ -12,6 +12,11 @@ import (
 // without limit).
 const maxGroupDepth = 8
 
+// maxRules bounds the rules and groups of a set: each costs about 5 KB
+// compiled and 0.1 ms to compile, and an 8 MiB file holds 250,000 short
+// ones (1.3 GB and 40 s at every reload).
+const maxRules = 10_000
+
 // ruleNode is one compiled rule or group.
 type ruleNode struct {
 	info     RuleInfo
@@ -92,6 +97,12 @@ func (b *builder) ruleExtract(f *srcFile, n *yaml.Node, r *ruleNode) {
 // ruleItem decodes one entry of a rules list (a rule or a group).
 func (b *builder) ruleItem(c *compiler, f *srcFile, n *yaml.Node, parent *ruleNode, depth int) *ruleNode {
 	if !b.noAlias(f, n) {
+		return nil
+	}
+	if b.ruleCount++; b.ruleCount > maxRules {
+		if b.ruleCount == maxRules+1 {
+			b.errf(f, n, "rules: more than %d rules and groups in the set", maxRules)
+		}
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {

@@ -1,8 +1,8 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -445,20 +445,14 @@ func testMailPath(dir, p string, anyDir bool) (string, error) {
 // checking again at read time that it is a regular file within the limit
 // (it may have been replaced since the rules were loaded).
 func ReadTestMail(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	raw, err := readBounded(path, MaxTestMailBytes)
+	switch {
+	case errors.Is(err, errNotRegular):
 		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, MaxTestMailBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(raw) > MaxTestMailBytes {
+	case errors.Is(err, errTooLarge):
 		return nil, fmt.Errorf("%s is larger than %d MiB", path, MaxTestMailBytes>>20)
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return raw, nil
 }
