@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -142,5 +143,108 @@ func TestTemplateOutputBound(t *testing.T) {
 		case !tt.ok && (out != nil || err == nil || !strings.Contains(err.Error(), fmt.Sprintf("template output exceeds %d bytes", maxTemplateOutput))):
 			t.Errorf("%d bytes: %d rendered, %v; want refused", tt.n, len(out), err)
 		}
+	}
+}
+
+// multiline is an SMTP reply of exactly n bytes: code-continued lines,
+// then "code ok".
+func multiline(code string, n int) string {
+	last := code + " ok\r\n"
+	var b strings.Builder
+	for rest := n - len(last); rest > 0; {
+		l := min(rest, 1000)
+		if rest-l > 0 && rest-l < 7 {
+			l = rest - 7 // leave room for a whole last line
+		}
+		b.WriteString(code + "-" + strings.Repeat("x", l-6) + "\r\n")
+		rest -= l
+	}
+	return b.String() + last
+}
+
+// startFakeSMTP serves SMTP on 127.0.0.1 with the given greeting and EHLO
+// reply, 250 to other commands, 354 to DATA; it counts the messages whose
+// data ended.
+func startFakeSMTP(t *testing.T, greeting, ehlo string) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var delivered atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				_, _ = io.WriteString(c, greeting)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					reply := "250 ok\r\n"
+					switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
+					case "EHLO":
+						reply = ehlo
+					case "QUIT":
+						_, _ = io.WriteString(c, "221 bye\r\n")
+						return
+					case "DATA":
+						_, _ = io.WriteString(c, "354 go on\r\n")
+						for {
+							l, err := r.ReadString('\n')
+							if err != nil {
+								return
+							}
+							if l == ".\r\n" {
+								break
+							}
+						}
+						delivered.Add(1)
+					}
+					if _, err := io.WriteString(c, reply); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), &delivered
+}
+
+// TestSMTPReplyBound: a server's answer to one command (the greeting
+// too) is read up to maxReplyBytes; one byte more fails the delivery as
+// temporary instead of being read on. The bound restarts at each command.
+func TestSMTPReplyBound(t *testing.T) {
+	ok := "250 ok\r\n"
+	for _, tt := range []struct {
+		name, greeting, ehlo string
+		delivered            bool
+	}{
+		{"greeting at the bound", multiline("220", maxReplyBytes), ok, true},
+		{"greeting one past", multiline("220", maxReplyBytes+1), ok, false},
+		{"greeting and EHLO reply each at the bound", multiline("220", maxReplyBytes), multiline("250", maxReplyBytes), true},
+		{"EHLO reply one past", "220 hi\r\n", multiline("250", maxReplyBytes+1), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, delivered := startFakeSMTP(t, tt.greeting, tt.ehlo)
+			sink, err := New("q", Config{Type: "smtp", Settings: &SMTPConfig{Addr: addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test"}}}, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = sink.Send(context.Background(), sampleTicket(readMail(t, "vpn.eml")))
+			switch {
+			case tt.delivered && (err != nil || delivered.Load() != 1):
+				t.Errorf("%v, %d delivered; want delivered", err, delivered.Load())
+			case !tt.delivered && (err == nil || !Temporary(err) || !strings.Contains(err.Error(), errReplyTooLarge.Error()) || delivered.Load() != 0):
+				t.Errorf("%v, %d delivered; want a temporary error naming the bound", err, delivered.Load())
+			}
+		})
 	}
 }

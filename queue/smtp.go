@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -236,15 +237,20 @@ func (s *mailSink) tlsConfig() *tls.Config {
 
 func (s *mailSink) connect(ctx context.Context) (*smtp.Client, error) {
 	d := &net.Dialer{}
-	var conn net.Conn
-	var err error
-	if s.tlsMode == "implicit" {
-		conn, err = (&tls.Dialer{NetDialer: d, Config: s.tlsConfig()}).DialContext(ctx, s.network, s.addr)
-	} else {
-		conn, err = d.DialContext(ctx, s.network, s.addr)
-	}
+	raw, err := d.DialContext(ctx, s.network, s.addr)
 	if err != nil {
 		return nil, temporary("queue %s: connect %s %s: %w", s.name, s.proto(), s.addr, err)
+	}
+	// The bound sits under TLS: go-smtp tells a TLS connection by its
+	// type (*tls.Conn), and refusing credentials without TLS depends on it.
+	var conn net.Conn = &replyLimitConn{Conn: raw}
+	if s.tlsMode == "implicit" {
+		tc := tls.Client(conn, s.tlsConfig())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = raw.Close()
+			return nil, temporary("queue %s: connect %s %s: %w", s.name, s.proto(), s.addr, err)
+		}
+		conn = tc
 	}
 	var c *smtp.Client
 	switch {
@@ -265,6 +271,43 @@ func (s *mailSink) connect(ctx context.Context) (*smtp.Client, error) {
 	c.CommandTimeout = s.timeout
 	c.SubmissionTimeout = s.timeout
 	return c, nil
+}
+
+// maxReplyBytes bounds what an SMTP or LMTP server may send in answer to
+// one command: net/textproto, under go-smtp, reads a reply line, and the
+// lines of a multi-line reply, whole and without a limit.
+const maxReplyBytes = 1 << 20
+
+// errReplyTooLarge is what a connection fails with past maxReplyBytes.
+var errReplyTooLarge = fmt.Errorf("server reply over %d KiB", maxReplyBytes>>10)
+
+// replyLimitConn fails the read that takes the bytes received since the
+// client last wrote past maxReplyBytes, and every read and write after it:
+// the reply cut short must not pass for a whole one. Under TLS it counts
+// the TLS records, the server's handshake included: far below the bound.
+type replyLimitConn struct {
+	net.Conn
+	read atomic.Int64
+}
+
+func (c *replyLimitConn) Write(p []byte) (int, error) {
+	if c.read.Load() > maxReplyBytes {
+		return 0, errReplyTooLarge
+	}
+	c.read.Store(0)
+	return c.Conn.Write(p)
+}
+
+func (c *replyLimitConn) Read(p []byte) (int, error) {
+	if c.read.Load() > maxReplyBytes {
+		return 0, errReplyTooLarge
+	}
+	n, err := c.Conn.Read(p)
+	if c.read.Add(int64(n)) > maxReplyBytes {
+		_ = c.Conn.Close()
+		return 0, errReplyTooLarge
+	}
+	return n, err
 }
 
 func deadline(ctx context.Context) time.Time {
