@@ -76,6 +76,15 @@ func headerBlockMail(n int) string {
 	return b.String()
 }
 
+// htmlMail is an HTML mail whose source is n bytes of markup ending in
+// the text end.
+func htmlMail(n int, end string) string {
+	const open = "<p>"
+	pad := n - len(open) - len(end)
+	return limitsHeader + "Content-Type: text/html\r\n\r\n" + open +
+		strings.Repeat("<i></i>", pad/7) + strings.Repeat(" ", pad%7) + end
+}
+
 // addressList is n addresses.
 func addressList(n int) string {
 	list := make([]string, n)
@@ -144,6 +153,16 @@ func TestDecodeLimits(t *testing.T) {
 				return want(m.Body == strings.Repeat("a", defaultMaxBodyBytes), "body of %d bytes", len(m.Body))
 			}},
 
+		{name: "HTML source at the bound", raw: htmlMail(defaultMaxBodyBytes*htmlSourceFactor, "END"),
+			check: func(m *Mail) string {
+				return want(strings.HasSuffix(m.Body, "END"), "body ends %q", m.Body[max(0, len(m.Body)-10):])
+			}},
+		{name: "HTML source one past", raw: htmlMail(defaultMaxBodyBytes*htmlSourceFactor+1, "END"),
+			defects: []string{fmt.Sprintf("body longer than %d bytes; truncated", defaultMaxBodyBytes)},
+			check: func(m *Mail) string {
+				return want(strings.HasSuffix(m.Body, "EN"), "body ends %q", m.Body[max(0, len(m.Body)-10):])
+			}},
+
 		{name: "header fields at the bound", raw: fieldsMail(defaultMaxHeaders),
 			check: func(m *Mail) string { return want(m.Headers["X-Last"] == "here", "X-Last %q", m.Headers["X-Last"]) }},
 		{name: "header fields one past", raw: fieldsMail(defaultMaxHeaders + 1),
@@ -157,7 +176,7 @@ func TestDecodeLimits(t *testing.T) {
 		{name: "header block one past", raw: headerBlockMail(maxHeaderBlockBytes + 1),
 			defects: []string{fmt.Sprintf("header block exceeds %d MiB; rest ignored", maxHeaderBlockBytes>>20)},
 			check: func(m *Mail) string {
-				return want(m.Headers["X-Last"] == "" && m.Subject == "x", "X-Last %q, subject %q", m.Headers["X-Last"], m.Subject)
+				return want(m.Headers["X-Last"] == "" && m.Subject == "x" && m.Body == "", "X-Last %q, subject %q, body %q", m.Headers["X-Last"], m.Subject, m.Body)
 			}},
 
 		{name: "part header at the bound", raw: partHeaderMail(maxPartHeaderBytes),
