@@ -31,3 +31,16 @@ func TestJWTExpiry(t *testing.T) {
 	}
 }
 
+
+// FuzzJWTExpiry: access tokens come from the token endpoint, outside.
+func FuzzJWTExpiry(f *testing.F) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	f.Add(enc(`{}`) + "." + enc(`{"exp":1795000000}`) + ".s")
+	f.Add("ya29.opaque")
+	f.Add("a.b.c")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if exp, ok := JWTExpiry(tok); ok && exp.Unix() <= 0 {
+			t.Errorf("JWTExpiry(%q) = %v", tok, exp)
+		}
+	})
+}
