@@ -490,7 +490,9 @@ func (o *OAuth2Config) providerKeys() bool {
 // validateProvider checks that the provider's flow has what it needs and
 // nothing another flow uses.
 func (o *OAuth2Config) validateProvider(p *problems, i int) {
-	at := func(msg string, path ...any) { p.at("oauth2: "+msg, append([]any{"accounts", i, "oauth2"}, path...)...) }
+	at := func(msg string, path ...any) {
+		p.at("oauth2: "+msg, append([]any{"accounts", i, "oauth2"}, path...)...)
+	}
 	if !slices.Contains(oauth.Providers(), o.Provider) {
 		at(fmt.Sprintf("provider %q: want %s", o.Provider, strings.Join(oauth.Providers(), ", ")), "provider")
 		return

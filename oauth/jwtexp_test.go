@@ -31,7 +31,6 @@ func TestJWTExpiry(t *testing.T) {
 	}
 }
 
-
 // FuzzJWTExpiry: access tokens come from the token endpoint, outside.
 func FuzzJWTExpiry(f *testing.F) {
 	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
