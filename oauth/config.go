@@ -46,7 +46,7 @@ func DefaultFlow(provider string) string {
 // Scopes taken when none are configured.
 const (
 	ScopeMicrosoftAppOnly = "https://outlook.office365.com/.default"
-	ScopeMicrosoftIMAP    = "https://outlook.office365.com/IMAP.AccessAsUser.All"
+	ScopeMicrosoftIMAP    = "https://outlook.office.com/IMAP.AccessAsUser.All"
 	ScopeOfflineAccess    = "offline_access" // Microsoft: ask for a refresh token
 	ScopeGoogleMail       = "https://mail.google.com/"
 )
