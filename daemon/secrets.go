@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -145,4 +146,27 @@ func secretFromEnvOrFile(cfg *config.Config, env, file string) (string, error) {
 		return "", nil
 	}
 	return secret.Read(env, cfg.Resolve(file))
+}
+
+// CheckOAuth does for `triage check --config` what the daemon does at start
+// for each account with an oauth2 provider, without asking any endpoint:
+// the certificate, key and service account files are read. Delegated
+// accounts not yet signed in come back as warnings.
+func CheckOAuth(cfg *config.Config) (warnings []string, err error) {
+	var errs []error
+	for _, a := range cfg.Accounts {
+		if a.OAuth2 == nil || a.OAuth2.Provider == "" {
+			continue
+		}
+		if _, err := newOAuthSource(cfg, a, oauthHooks{}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if a.OAuth2.Flow == oauth.FlowDelegated {
+			if _, err := os.Stat(oauth.TokenFile(cfg.Resolve(cfg.StateDir), a.Name)); err != nil {
+				warnings = append(warnings, fmt.Sprintf("account %s: not signed in yet: run triage login --config %s --account %s", a.Name, cfg.Path, a.Name))
+			}
+		}
+	}
+	return warnings, errors.Join(errs...)
 }

@@ -45,6 +45,13 @@ queues:
 state_dir: state
 `, imap.Addr, user, tokens.TokenURL, tokens.DeviceURL, imap.Addr, user))
 
+	// Before the login, check says so.
+	var co, ce strings.Builder
+	if c := Main(context.Background(), []string{"check", "--config", cfg}, strings.NewReader(""), &co, &ce); c != 0 ||
+		!strings.Contains(ce.String(), "warning: account shared: not signed in yet: run triage login --config "+cfg+" --account shared") {
+		t.Errorf("check before login: exit %d, stderr %q", c, ce.String())
+	}
+
 	out, errOut := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
 	code := make(chan int, 1)
 	go func() {
@@ -70,6 +77,12 @@ state_dir: state
 		t.Errorf("logins %v, refused %v", imap.Logins(), imap.Refused())
 	}
 
+	co.Reset()
+	ce.Reset()
+	if c := Main(context.Background(), []string{"check", "--config", cfg}, strings.NewReader(""), &co, &ce); c != 0 || ce.String() != "" {
+		t.Errorf("check after login: exit %d, stderr %q", c, ce.String())
+	}
+
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -83,5 +96,31 @@ state_dir: state
 		if c := Main(context.Background(), tt.args, strings.NewReader(""), &o, &e); c != tt.code || !strings.Contains(e.String(), tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, c, e.String(), tt.code, tt.want)
 		}
+	}
+}
+
+// TestCheckOAuthFiles: check --config reads the certificate an app-only
+// account names, as the daemon would at start.
+func TestCheckOAuthFiles(t *testing.T) {
+	dir := t.TempDir()
+	copyExamples(t, dir)
+	cfg := writeFile(t, filepath.Join(dir, "triage.yaml"), `rules: rules.yaml
+accounts:
+  - name: m365
+    addr: outlook.office365.com:993
+    username: helpdesk@example.com
+    oauth2: {provider: microsoft, tenant: example.com, client_id: c, certificate_file: missing.pem}
+queues:
+  helpdesk: {type: file, path: t.jsonl}
+  systems: {type: file, path: t.jsonl}
+  security: {type: file, path: t.jsonl}
+  engineering: {type: file, path: t.jsonl}
+  default: {type: file, path: t.jsonl}
+state_dir: state
+`)
+	var o, e strings.Builder
+	if c := Main(context.Background(), []string{"check", "--config", cfg}, strings.NewReader(""), &o, &e); c != 1 ||
+		!strings.Contains(e.String(), "certificate file") || !strings.Contains(e.String(), "missing.pem") {
+		t.Errorf("exit %d, stderr %q", c, e.String())
 	}
 }
