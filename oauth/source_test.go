@@ -55,6 +55,24 @@ func baseConfig(srv *oauthtest.Server, log *slog.Logger) Config {
 	}
 }
 
+// acceptedToken gets a token from a new source of cfg and checks that the
+// IMAP side would accept it for the mailbox.
+func acceptedToken(t *testing.T, cfg Config, srv *oauthtest.Server) string {
+	t.Helper()
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := src.Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Check(tok, mailbox); err != nil {
+		t.Errorf("the IMAP side would refuse the token: %v", err)
+	}
+	return tok
+}
+
 func secretFunc(v string) func() (string, error) { return func() (string, error) { return v, nil } }
 
 // TestAppOnlyCredentials: Microsoft's app-only flow with a client secret
@@ -138,17 +156,7 @@ func TestServiceAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	log, _ := logOf(t, srv)
-	src, err := New(Config{Account: "gmail", Provider: ProviderGoogle, ServiceAccountFile: key, Subject: mailbox, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := src.Token(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Check(tok, mailbox); err != nil {
-		t.Errorf("token: %v", err)
-	}
+	tok := acceptedToken(t, Config{Account: "gmail", Provider: ProviderGoogle, ServiceAccountFile: key, Subject: mailbox, Log: log}, srv)
 	if err := srv.Check(tok, "someone-else@example.com"); err == nil {
 		t.Error("the token impersonates more than the mailbox user")
 	}
@@ -159,7 +167,7 @@ func TestServiceAccount(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"type":"authorized_user","private_key":"SECRETKEY"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(Config{Account: "gmail", Provider: ProviderGoogle, ServiceAccountFile: bad, Subject: mailbox})
+	_, err := New(Config{Account: "gmail", Provider: ProviderGoogle, ServiceAccountFile: bad, Subject: mailbox})
 	if err == nil || strings.Contains(err.Error(), "SECRETKEY") || !strings.Contains(err.Error(), "not a Google service account") {
 		t.Errorf("bad key file: %v", err)
 	}
@@ -473,18 +481,7 @@ func TestDeviceLogin(t *testing.T) {
 	if !strings.Contains(out.String(), "refresh token stored in "+TokenFile(dir, "shared")) {
 		t.Errorf("output:\n%s", out.String())
 	}
-	// The daemon's source now works from the stored token.
-	src, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := src.Token(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Check(tok, mailbox); err != nil {
-		t.Error(err)
-	}
+	acceptedToken(t, cfg, srv) // the daemon's source works from the stored token
 	for _, s := range srv.Seen() {
 		if len(s) >= 8 && strings.Contains(out.String(), s) && !strings.HasPrefix(s, "dc-") {
 			t.Errorf("login printed a secret: %q", s)

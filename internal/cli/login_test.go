@@ -15,6 +15,16 @@ import (
 	"github.com/triage-dev/triage/oauth"
 )
 
+// loginQueues are the queues the example rules name, and the state dir.
+const loginQueues = `queues:
+  helpdesk: {type: file, path: t.jsonl}
+  systems: {type: file, path: t.jsonl}
+  security: {type: file, path: t.jsonl}
+  engineering: {type: file, path: t.jsonl}
+  default: {type: file, path: t.jsonl}
+state_dir: state
+`
+
 // TestLogin: `triage login` on a delegated Microsoft account prints the
 // verification URL and code, waits for the sign-in, stores the refresh
 // token (0600) and lists the mailbox it can now read.
@@ -36,14 +46,7 @@ accounts:
     tls: none
     username: %s
     password_env: NOT_USED
-queues:
-  helpdesk: {type: file, path: t.jsonl}
-  systems: {type: file, path: t.jsonl}
-  security: {type: file, path: t.jsonl}
-  engineering: {type: file, path: t.jsonl}
-  default: {type: file, path: t.jsonl}
-state_dir: state
-`, imap.Addr, user, tokens.TokenURL, tokens.DeviceURL, imap.Addr, user))
+%s`, imap.Addr, user, tokens.TokenURL, tokens.DeviceURL, imap.Addr, user, loginQueues))
 
 	// Before the login, check says so.
 	var co, ce strings.Builder
@@ -110,14 +113,7 @@ accounts:
     addr: outlook.office365.com:993
     username: helpdesk@example.com
     oauth2: {provider: microsoft, tenant: example.com, client_id: c, certificate_file: missing.pem}
-queues:
-  helpdesk: {type: file, path: t.jsonl}
-  systems: {type: file, path: t.jsonl}
-  security: {type: file, path: t.jsonl}
-  engineering: {type: file, path: t.jsonl}
-  default: {type: file, path: t.jsonl}
-state_dir: state
-`)
+`+loginQueues)
 	var o, e strings.Builder
 	if c := Main(context.Background(), []string{"check", "--config", cfg}, strings.NewReader(""), &o, &e); c != 1 ||
 		!strings.Contains(e.String(), "certificate file") || !strings.Contains(e.String(), "missing.pem") {
