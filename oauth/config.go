@@ -74,6 +74,11 @@ const (
 	// at most MaxUseMargin before it expires: the login it is used for
 	// must reach the server before the token expires.
 	MaxUseMargin = time.Minute
+	// A lifetime the endpoint gives is taken as at most MaxLifetime, and
+	// a refresh follows the previous one after MinRefreshGap at the
+	// earliest.
+	MaxLifetime   = 24 * time.Hour
+	MinRefreshGap = 500 * time.Millisecond
 	// AssumedLifetime is the lifetime of a token whose response has no
 	// expires_in and which is not a JWT with an exp claim.
 	AssumedLifetime = 10 * time.Minute

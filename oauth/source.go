@@ -173,12 +173,19 @@ func (s *Source) keep(tok *oauth2.Token, issued time.Time) {
 	if !known {
 		expiry = issued.Add(AssumedLifetime)
 	}
-	life := max(expiry.Sub(issued), 0)
+	// The endpoint is outside: a lifetime of years would never be
+	// refreshed, one already over would be asked for again at once, in a
+	// loop.
+	life := min(max(expiry.Sub(issued), 0), MaxLifetime)
+	due := issued.Add(life)
 	s.mu.Lock()
 	s.token = tok.AccessToken
 	s.expiry = expiry
-	s.refreshAt = expiry.Add(-min(life/4, MaxRefreshMargin))
-	s.useUntil = expiry.Add(-min(life/10, MaxUseMargin))
+	s.refreshAt = due.Add(-min(life/4, MaxRefreshMargin))
+	if gap := issued.Add(MinRefreshGap); s.refreshAt.Before(gap) {
+		s.refreshAt = gap
+	}
+	s.useUntil = due.Add(-min(life/10, MaxUseMargin))
 	s.status.LastRefresh = time.Now()
 	s.status.NextRefresh = s.refreshAt
 	s.status.Refreshes++

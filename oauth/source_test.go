@@ -549,3 +549,44 @@ func TestNoRefreshTokenYet(t *testing.T) {
 		t.Errorf("Token with a damaged file: %v", err)
 	}
 }
+
+// TestHostileExpiresIn: an expires_in already over does not make the
+// refresh loop hammer the endpoint, and one of years is refreshed within
+// MaxLifetime.
+func TestHostileExpiresIn(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		expiresIn int
+	}{{"negative", -30}, {"a hundred years", 100 * 365 * 24 * 3600}} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := oauthtest.Start(t, time.Hour)
+			srv.AddClient(clientID, secret)
+			srv.SetExpiresIn(tt.expiresIn)
+			log, _ := logOf(t, srv)
+			cfg := baseConfig(srv, log)
+			cfg.ClientSecret = secretFunc(secret)
+			src, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); src.Run(ctx) }()
+			testkit.WaitFor(t, 10*time.Second, "three refreshes or one", func() bool {
+				return src.Status().Refreshes >= 3 || (tt.expiresIn > 0 && src.Status().Refreshes == 1)
+			})
+			start := time.Now()
+			n := src.Status().Refreshes
+			time.Sleep(time.Second)
+			cancel()
+			<-done
+			more := src.Status().Refreshes - n
+			if tt.expiresIn < 0 && more > uint64(time.Since(start)/MinRefreshGap)+1 {
+				t.Errorf("%d refreshes in %v: not spaced by %v", more, time.Since(start), MinRefreshGap)
+			}
+			if next := src.Status().NextRefresh; tt.expiresIn > 0 && (more != 0 || next.After(time.Now().Add(MaxLifetime))) {
+				t.Errorf("next refresh %v, %d more refreshes", next, more)
+			}
+		})
+	}
+}

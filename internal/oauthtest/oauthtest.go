@@ -39,6 +39,7 @@ type Server struct {
 	down     bool
 	rotate   bool                         // a refresh returns a new refresh token and retires the old
 	jwtOnly  bool                         // access tokens are JWTs with exp, and expires_in is left out
+	expires  *int                         // expires_in sent instead of the lifetime's
 	secrets  map[string]string            // client id → secret
 	certs    map[string]*x509.Certificate // client id → certificate (assertion)
 	sa       map[string]*rsa.PublicKey    // service account email → key
@@ -92,6 +93,10 @@ func (s *Server) SetRotate(r bool) { s.mu.Lock(); s.rotate = r; s.mu.Unlock() }
 // SetJWTOnly makes access tokens JWTs with an exp claim and leaves out
 // expires_in, as some providers do.
 func (s *Server) SetJWTOnly(j bool) { s.mu.Lock(); s.jwtOnly = j; s.mu.Unlock() }
+
+// SetExpiresIn makes the endpoint send expires_in n (any value, hostile
+// ones included) while tokens still live for the lifetime.
+func (s *Server) SetExpiresIn(n int) { s.mu.Lock(); s.expires = &n; s.mu.Unlock() }
 
 // AddClient registers a client with a secret.
 func (s *Server) AddClient(id, secret string) {
@@ -223,6 +228,9 @@ func (s *Server) issue(w http.ResponseWriter, subject, refresh string) {
 		// expires_in is whole seconds; sub-second lifetimes round up
 		// here and are enforced exactly by Check.
 		resp["expires_in"] = max(1, int((s.lifetime+time.Second-1)/time.Second))
+		if s.expires != nil {
+			resp["expires_in"] = *s.expires
+		}
 	}
 	s.access[tok] = grant{subject: subject, expiry: exp}
 	if refresh != "" {
