@@ -112,6 +112,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(validConfig))
 	f.Add([]byte("rules: [\n"))
 	f.Add([]byte("accounts:\n  - {name: a, addr: 'x:1', oauth2: {mechanism: xoauth2}}\n"))
+	f.Add([]byte("accounts:\n  - {name: a, addr: 'x:1', oauth2: {provider: microsoft, flow: delegated, token_url: 'http://[::1]:1/t', scopes: [a]}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := Parse("f.yaml", data)
 		var ce fileerr.List
