@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +28,7 @@ import (
 	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/mailbox"
+	"github.com/triage-dev/triage/oauth"
 	"github.com/triage-dev/triage/queue"
 )
 
@@ -73,13 +76,27 @@ type AccountConfig struct {
 	ReconnectMax       duration.Duration `yaml:"reconnect_max" json:"reconnect_max"`
 }
 
-// OAuth2Config says where an access token comes from. An external refresher
-// keeps the file fresh, or the command prints a current token.
+// OAuth2Config says where an access token comes from: triage gets and
+// refreshes it itself (provider set), or an external refresher keeps the
+// file fresh, or the command prints a current token.
 type OAuth2Config struct {
-	Mechanism    string   `yaml:"mechanism" json:"mechanism"` // xoauth2 | oauthbearer
+	Mechanism    string   `yaml:"mechanism" json:"mechanism"` // xoauth2 (default) | oauthbearer
 	TokenFile    string   `yaml:"token_file" json:"token_file"`
 	TokenEnv     string   `yaml:"token_env" json:"token_env"`
 	TokenCommand []string `yaml:"token_command" json:"token_command"`
+
+	Provider           string   `yaml:"provider" json:"provider"` // microsoft | google | generic
+	Flow               string   `yaml:"flow" json:"flow"`         // app_only | service_account | delegated
+	Tenant             string   `yaml:"tenant" json:"tenant"`
+	ClientID           string   `yaml:"client_id" json:"client_id"`
+	ClientSecretEnv    string   `yaml:"client_secret_env" json:"client_secret_env"`
+	ClientSecretFile   string   `yaml:"client_secret_file" json:"client_secret_file"`
+	CertificateFile    string   `yaml:"certificate_file" json:"certificate_file"`
+	ServiceAccountFile string   `yaml:"service_account_file" json:"service_account_file"`
+	Scopes             []string `yaml:"scopes" json:"scopes"`
+	TokenURL           string   `yaml:"token_url" json:"token_url"`
+	DeviceAuthURL      string   `yaml:"device_auth_url" json:"device_auth_url"`
+	AuthURL            string   `yaml:"auth_url" json:"auth_url"`
 }
 
 // DoneConfig is how a handled message is marked on the server.
@@ -272,6 +289,12 @@ func (a *AccountConfig) applyDefaults() {
 	a.BatchSize = cmp.Or(a.BatchSize, mailbox.DefaultBatchSize)
 	a.Quarantine = cmp.Or(a.Quarantine, mailbox.DefaultQuarantine)
 	a.Failed = cmp.Or(a.Failed, mailbox.DefaultFailed)
+	if o := a.OAuth2; o != nil {
+		o.Mechanism = cmp.Or(o.Mechanism, mailbox.AuthXOAuth2)
+		if o.Provider != "" {
+			o.Flow = cmp.Or(o.Flow, oauth.DefaultFlow(o.Provider))
+		}
+	}
 }
 
 // WithDefaults returns the lease config with its defaults filled in.
@@ -438,17 +461,113 @@ func (a *AccountConfig) validateSecret(p *problems, i int) {
 	secrets := countSet(a.PasswordEnv != "", a.PasswordFile != "", a.OAuth2 != nil)
 	if o := a.OAuth2; o != nil {
 		switch o.Mechanism {
-		case mailbox.AuthXOAuth2, mailbox.AuthOAuthBearer:
+		case "", mailbox.AuthXOAuth2, mailbox.AuthOAuthBearer:
 		default:
 			p.at(fmt.Sprintf("oauth2.mechanism %q: want xoauth2 or oauthbearer", o.Mechanism), "accounts", i, "oauth2", "mechanism")
 		}
-		if countSet(o.TokenFile != "", o.TokenEnv != "", len(o.TokenCommand) > 0) != 1 {
-			p.at("oauth2: set exactly one of token_file, token_env, token_command", "accounts", i, "oauth2")
+		if countSet(o.TokenFile != "", o.TokenEnv != "", len(o.TokenCommand) > 0, o.Provider != "") != 1 {
+			p.at("oauth2: set exactly one of provider, token_file, token_env, token_command", "accounts", i, "oauth2")
+		}
+		if o.Provider != "" {
+			o.validateProvider(p, i)
+		} else if o.providerKeys() {
+			p.at("oauth2: tenant, client_id, client secrets, certificate_file, service_account_file, scopes and the URLs need a provider", "accounts", i, "oauth2")
 		}
 	}
 	if secrets != 1 {
 		p.at("set exactly one of password_env, password_file, oauth2 (secrets never sit in the YAML)", "accounts", i)
 	}
+}
+
+// providerKeys reports whether any key of the built-in token acquisition
+// is set.
+func (o *OAuth2Config) providerKeys() bool {
+	return o.Flow != "" || o.Tenant != "" || o.ClientID != "" || o.ClientSecretEnv != "" || o.ClientSecretFile != "" ||
+		o.CertificateFile != "" || o.ServiceAccountFile != "" || len(o.Scopes) > 0 || o.TokenURL != "" ||
+		o.DeviceAuthURL != "" || o.AuthURL != ""
+}
+
+// validateProvider checks that the provider's flow has what it needs and
+// nothing another flow uses.
+func (o *OAuth2Config) validateProvider(p *problems, i int) {
+	at := func(msg string, path ...any) {
+		p.at("oauth2: "+msg, append([]any{"accounts", i, "oauth2"}, path...)...)
+	}
+	if !slices.Contains(oauth.Providers(), o.Provider) {
+		at(fmt.Sprintf("provider %q: want %s", o.Provider, strings.Join(oauth.Providers(), ", ")), "provider")
+		return
+	}
+	flow := cmp.Or(o.Flow, oauth.DefaultFlow(o.Provider))
+	if !slices.Contains(oauth.Flows(), flow) {
+		at(fmt.Sprintf("flow %q: want %s", flow, strings.Join(oauth.Flows(), ", ")), "flow")
+		return
+	}
+	secrets := countSet(o.ClientSecretEnv != "", o.ClientSecretFile != "")
+	if secrets > 1 {
+		at("set client_secret_env or client_secret_file, not both")
+	}
+	if o.Provider == oauth.ProviderMicrosoft && o.Tenant == "" {
+		at("tenant: required with provider microsoft (the directory id or a domain of the tenant)")
+	}
+	if o.Provider != oauth.ProviderMicrosoft && o.Tenant != "" {
+		at("tenant: only for provider microsoft", "tenant")
+	}
+	if o.Provider == oauth.ProviderGeneric && o.TokenURL == "" {
+		at("token_url: required with provider generic")
+	}
+	if o.Provider == oauth.ProviderGeneric && len(o.Scopes) == 0 {
+		at("scopes: required with provider generic")
+	}
+	if flow != oauth.FlowAppOnly && o.CertificateFile != "" {
+		at("certificate_file: only for flow app_only", "certificate_file")
+	}
+	if flow != oauth.FlowServiceAccount && o.ServiceAccountFile != "" {
+		at("service_account_file: only for flow service_account", "service_account_file")
+	}
+	for _, kv := range [][2]string{{"token_url", o.TokenURL}, {"device_auth_url", o.DeviceAuthURL}, {"auth_url", o.AuthURL}} {
+		if kv[1] != "" && !secureURL(kv[1]) {
+			at(fmt.Sprintf("%s %q: want an https URL (http only to a loopback address)", kv[0], kv[1]), kv[0])
+		}
+	}
+	switch flow {
+	case oauth.FlowAppOnly:
+		if o.Provider == oauth.ProviderGoogle {
+			at("flow app_only: Google's unattended flow is service_account", "flow")
+		}
+		if o.ClientID == "" {
+			at("client_id: required with flow app_only")
+		}
+		if secrets+countSet(o.CertificateFile != "") != 1 {
+			at("flow app_only: set exactly one of client_secret_env, client_secret_file, certificate_file")
+		}
+	case oauth.FlowServiceAccount:
+		if o.Provider != oauth.ProviderGoogle {
+			at("flow service_account: only with provider google", "flow")
+		}
+		if o.ServiceAccountFile == "" {
+			at("service_account_file: required with flow service_account")
+		}
+		if o.ClientID != "" || secrets > 0 {
+			at("flow service_account: client_id and client secrets come from the service account file")
+		}
+	case oauth.FlowDelegated:
+		if o.ClientID == "" {
+			at("client_id: required with flow delegated")
+		}
+		if o.Provider == oauth.ProviderGeneric && o.DeviceAuthURL == "" && o.AuthURL == "" {
+			at("flow delegated with provider generic: set device_auth_url or auth_url for triage login")
+		}
+	}
+}
+
+// secureURL accepts https URLs, and http ones to a loopback host: secrets
+// and tokens must not cross the network in clear text.
+func secureURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Scheme == "https" || (u.Scheme == "http" && netaddr.IsLoopbackHost(u.Hostname()))
 }
 
 // countSet is how many of set are true.

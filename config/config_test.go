@@ -112,6 +112,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(validConfig))
 	f.Add([]byte("rules: [\n"))
 	f.Add([]byte("accounts:\n  - {name: a, addr: 'x:1', oauth2: {mechanism: xoauth2}}\n"))
+	f.Add([]byte("accounts:\n  - {name: a, addr: 'x:1', oauth2: {provider: microsoft, flow: delegated, token_url: 'http://[::1]:1/t', scopes: [a]}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := Parse("f.yaml", data)
 		var ce fileerr.List
@@ -137,5 +138,58 @@ func TestConfigSizeBound(t *testing.T) {
 	}
 	if _, err := Parse("triage.yaml", pad(maxConfigBytes+1)); err == nil || !strings.Contains(err.Error(), "triage.yaml:1:1: config file larger than 1 MiB") {
 		t.Errorf("one byte past: %v", err)
+	}
+}
+
+func TestOAuth2Provider(t *testing.T) {
+	const secret = "    password_env: TRIAGE_IMAP_PASSWORD\n"
+	tests := []struct {
+		name, oauth2 string
+		want         string // "" = accepted
+	}{
+		{"microsoft app-only secret", "{provider: microsoft, tenant: example.com, client_id: c, client_secret_env: S}", ""},
+		{"microsoft app-only certificate", "{provider: microsoft, tenant: example.com, client_id: c, certificate_file: c.pem}", ""},
+		{"microsoft app-only without a credential", "{provider: microsoft, tenant: example.com, client_id: c}", "set exactly one of client_secret_env, client_secret_file, certificate_file"},
+		{"microsoft app-only with secret and certificate", "{provider: microsoft, tenant: t, client_id: c, client_secret_file: s, certificate_file: c.pem}", "set exactly one of client_secret_env"},
+		{"microsoft without tenant", "{provider: microsoft, client_id: c, client_secret_env: S}", "tenant: required"},
+		{"microsoft without client_id", "{provider: microsoft, tenant: t, client_secret_env: S}", "client_id: required"},
+		{"microsoft delegated", "{provider: microsoft, flow: delegated, tenant: organizations, client_id: c}", ""},
+		{"microsoft service account", "{provider: microsoft, flow: service_account, tenant: t, service_account_file: x.json}", "only with provider google"},
+		{"google service account", "{provider: google, service_account_file: sa.json, mechanism: oauthbearer}", ""},
+		{"google service account without key", "{provider: google}", "service_account_file: required"},
+		{"google service account with client_id", "{provider: google, service_account_file: sa.json, client_id: c}", "come from the service account file"},
+		{"google app-only", "{provider: google, flow: app_only, client_id: c, client_secret_env: S}", "Google's unattended flow is service_account"},
+		{"google delegated", "{provider: google, flow: delegated, client_id: c, client_secret_file: s}", ""},
+		{"google with tenant", "{provider: google, service_account_file: sa.json, tenant: t}", "tenant: only for provider microsoft"},
+		{"certificate outside app_only", "{provider: microsoft, flow: delegated, tenant: t, client_id: c, certificate_file: c.pem}", "certificate_file: only for flow app_only"},
+		{"generic app-only", "{provider: generic, token_url: 'https://idp.example.com/token', scopes: [imap], client_id: c, client_secret_env: S}", ""},
+		{"generic without token_url", "{provider: generic, scopes: [imap], client_id: c, client_secret_env: S}", "token_url: required"},
+		{"generic without scopes", "{provider: generic, token_url: 'https://idp.example.com/token', client_id: c, client_secret_env: S}", "scopes: required"},
+		{"generic delegated without login URL", "{provider: generic, flow: delegated, token_url: 'https://idp.example.com/token', scopes: [imap], client_id: c}", "set device_auth_url or auth_url"},
+		{"token_url over plain http", "{provider: generic, token_url: 'http://idp.example.com/token', scopes: [imap], client_id: c, client_secret_env: S}", "want an https URL"},
+		{"token_url over http to loopback", "{provider: generic, token_url: 'http://127.0.0.1:8080/token', scopes: [imap], client_id: c, client_secret_env: S}", ""},
+		{"two secrets", "{provider: microsoft, tenant: t, client_id: c, client_secret_env: S, client_secret_file: s}", "not both"},
+		{"unknown provider", "{provider: okta, client_id: c}", `provider "okta"`},
+		{"unknown flow", "{provider: google, flow: implicit, service_account_file: sa.json}", `flow "implicit"`},
+		{"provider keys without provider", "{token_env: T, client_id: c}", "need a provider"},
+		{"provider and token_env", "{provider: google, service_account_file: sa.json, token_env: T}", "exactly one of provider, token_file"},
+		{"no mechanism defaults to xoauth2", "{token_env: T}", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(validConfig, secret, "    oauth2: "+tt.oauth2+"\n", 1)
+			cfg, err := Parse("triage.yaml", []byte(src))
+			if err == nil && cfg.Accounts[0].OAuth2.Mechanism == "" {
+				t.Error("mechanism has no default")
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Parse: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			case tt.want != "" && !strings.Contains(err.Error(), "triage.yaml:"):
+				t.Errorf("error without position: %v", err)
+			}
+		})
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/mailbox"
+	"github.com/triage-dev/triage/oauth"
 	"github.com/triage-dev/triage/queue"
 )
 
@@ -79,10 +80,22 @@ func configFieldDocs() map[string]fieldDoc {
 		"AccountConfig.reconnect_min":        {desc: "First delay before reconnecting to the server; doubles with jitter; default " + mailbox.DefaultReconnectMin.String() + "."},
 		"AccountConfig.reconnect_max":        {desc: "Longest delay between reconnects; default " + mailbox.DefaultReconnectMax.String() + "."},
 
-		"OAuth2Config.mechanism":     {desc: "SASL mechanism: " + mailbox.AuthXOAuth2 + " (Microsoft 365, Google) or " + mailbox.AuthOAuthBearer + " (RFC 7628).", required: true, enum: []any{mailbox.AuthXOAuth2, mailbox.AuthOAuthBearer}},
-		"OAuth2Config.token_file":    {desc: "File holding a current access token, kept fresh by an external refresher. Set one of token_file, token_env, token_command."},
-		"OAuth2Config.token_env":     {desc: "Environment variable holding an access token. Set one of token_file, token_env, token_command."},
-		"OAuth2Config.token_command": {desc: "Command (argv, no shell) that prints a current access token. Set one of token_file, token_env, token_command."},
+		"OAuth2Config.mechanism":            {desc: "SASL mechanism: " + mailbox.AuthXOAuth2 + " (default; Microsoft 365, Google) or " + mailbox.AuthOAuthBearer + " (RFC 7628).", enum: []any{mailbox.AuthXOAuth2, mailbox.AuthOAuthBearer}},
+		"OAuth2Config.token_file":           {desc: "File holding a current access token, kept fresh by an external refresher. Set one of provider, token_file, token_env, token_command."},
+		"OAuth2Config.token_env":            {desc: "Environment variable holding an access token. Set one of provider, token_file, token_env, token_command."},
+		"OAuth2Config.token_command":        {desc: "Command (argv, no shell) that prints a current access token. Set one of provider, token_file, token_env, token_command."},
+		"OAuth2Config.provider":             {desc: "triage gets and refreshes the token itself from this provider: " + oauth.ProviderMicrosoft + " (Microsoft 365), " + oauth.ProviderGoogle + " (Google Workspace) or " + oauth.ProviderGeneric + " (any OAuth 2.0 server; set token_url and scopes). Set one of provider, token_file, token_env, token_command.", enum: anyOf(oauth.Providers())},
+		"OAuth2Config.flow":                 {desc: oauth.FlowAppOnly + " (client credentials with a secret or certificate; default for microsoft and generic), " + oauth.FlowServiceAccount + " (Google service account with domain-wide delegation; default for google) or " + oauth.FlowDelegated + " (a person signs in once with triage login; the refresh token is kept in state_dir).", enum: anyOf(oauth.Flows())},
+		"OAuth2Config.tenant":               {desc: "Microsoft: the directory (tenant) id or a verified domain of the tenant. Required with provider microsoft."},
+		"OAuth2Config.client_id":            {desc: "Application (client) id of the app registration or OAuth client. Required for app_only and delegated."},
+		"OAuth2Config.client_secret_env":    {desc: "Environment variable holding the client secret, read at every token request."},
+		"OAuth2Config.client_secret_file":   {desc: "File holding the client secret, read at every token request; relative to this file."},
+		"OAuth2Config.certificate_file":     {desc: "app_only instead of a secret: PEM file with the certificate uploaded to the app registration and its RSA private key; relative to this file."},
+		"OAuth2Config.service_account_file": {desc: "service_account: the Google service account's JSON key file; relative to this file. The account's username is the mailbox impersonated."},
+		"OAuth2Config.scopes":               {desc: "Scopes requested; defaults: microsoft app_only " + oauth.ScopeMicrosoftAppOnly + ", microsoft delegated " + oauth.ScopeMicrosoftIMAP + " and " + oauth.ScopeOfflineAccess + ", google " + oauth.ScopeGoogleMail + ". Required with provider generic."},
+		"OAuth2Config.token_url":            {desc: "Token endpoint; required with provider generic, otherwise replaces the provider's (https, or http to a loopback address)."},
+		"OAuth2Config.device_auth_url":      {desc: "Device authorization endpoint for triage login; replaces the provider's."},
+		"OAuth2Config.auth_url":             {desc: "Authorization endpoint for triage login in a browser; replaces the provider's."},
 
 		"DoneConfig.keyword": {desc: "IMAP keyword set on a handled message; default " + mailbox.DefaultDoneKeyword + ", \"\" for none (then set move_to).", types: []string{"string", "null"}},
 		"DoneConfig.move_to": {desc: "Folder a handled message is moved to; needed where the server stores no keywords (Microsoft 365)."},
@@ -112,7 +125,7 @@ func configTypeDocs() map[string]string {
 	return map[string]string{
 		"Config":           "triage daemon configuration (triage run --config triage.yaml). Secrets never sit in this file.",
 		"AccountConfig":    "One IMAP account.",
-		"OAuth2Config":     "Where an OAuth 2.0 access token comes from.",
+		"OAuth2Config":     "Where an OAuth 2.0 access token comes from: triage itself (provider) or an external refresher (token_file, token_env, token_command).",
 		"DoneConfig":       "How a handled message is marked on the server: a keyword, a move, or both.",
 		"HTTPConfig":       "The admin HTTP server.",
 		"LogConfig":        "Log level and format.",
@@ -162,6 +175,15 @@ func nonEmpty(key string, array bool) *jsonschema.Schema {
 
 func ptr[T any](v T) *T { return &v }
 
+// anyOf is a string list as a schema enum.
+func anyOf(list []string) []any {
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = v
+	}
+	return out
+}
+
 // notBoth rejects two keys that are both set to non-empty values.
 func notBoth(a, b string) *jsonschema.Schema {
 	p := jsonschema.NewProperties()
@@ -188,7 +210,7 @@ func addConstraints(defs jsonschema.Definitions) {
 		{Required: []string{"oauth2"}, Properties: oauth2},
 	}
 	defs["OAuth2Config"].OneOf = []*jsonschema.Schema{
-		nonEmpty("token_file", false), nonEmpty("token_env", false), nonEmpty("token_command", true),
+		nonEmpty("token_file", false), nonEmpty("token_env", false), nonEmpty("token_command", true), nonEmpty("provider", false),
 	}
 	defs["HTTPConfig"].AllOf = []*jsonschema.Schema{notBoth("token_env", "token_file")}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/mailbox"
+	"github.com/triage-dev/triage/oauth"
 )
 
 type runningAccount struct {
@@ -70,11 +71,29 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics, func(f FiledMessage) { d.keepFiled(a.Name, f) })
 	mc := MailboxConfig(cfg, a)
 	mc.Buffer = d.buffer
-	if a.OAuth2 != nil {
-		name := a.Name
-		mc.Secret = withExpiry(mc.Secret, func(exp time.Time) {
-			d.metrics.TokenExpiry.WithLabelValues(name).Set(float64(exp.Unix()))
+	name := a.Name
+	setExpiry := func(exp time.Time) { d.metrics.TokenExpiry.WithLabelValues(name).Set(float64(exp.Unix())) }
+	var src *oauth.Source
+	switch {
+	case a.OAuth2 != nil && a.OAuth2.Provider != "":
+		d.metrics.OAuthRefreshFailures.WithLabelValues(name)
+		var err error
+		src, err = newOAuthSource(cfg, a, oauthHooks{
+			log: d.log,
+			onToken: func(exp time.Time) {
+				if !exp.IsZero() {
+					setExpiry(exp)
+				}
+			},
+			onFailure: func(error) { d.metrics.OAuthRefreshFailures.WithLabelValues(name).Inc() },
 		})
+		if err != nil {
+			return err
+		}
+		mc.Secret = src.Token
+		ev.oauth = src
+	case a.OAuth2 != nil:
+		mc.Secret = withExpiry(mc.Secret, setExpiry)
 	}
 	if d.opts.Dial != nil {
 		mc.Dial = d.opts.Dial
@@ -102,6 +121,11 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 			d.log.Error("account stopped", "account", a.Name, "err", err)
 		}
 		acct = nil
+	}
+	if src != nil {
+		// Refreshes for as long as the account is configured, standby
+		// included: a takeover then finds a token ready.
+		d.wg.Go(func() { src.Run(ctx) })
 	}
 	d.wg.Add(1)
 	go func() {

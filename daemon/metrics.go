@@ -15,32 +15,33 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	MessagesSeen     *prometheus.CounterVec
-	Tickets          *prometheus.CounterVec
-	RuleMatches      *prometheus.CounterVec
-	Quarantined      *prometheus.CounterVec
-	FailedMessages   *prometheus.CounterVec
-	Duplicates       *prometheus.CounterVec
-	DecodeDuration   prometheus.Histogram
-	ClassifyDuration prometheus.Histogram
-	HandleDuration   prometheus.Histogram
-	NoticeToDone     prometheus.Histogram
-	ForwardDuration  *prometheus.HistogramVec
-	ForwardErrors    *prometheus.CounterVec
-	ForwardRetrying  *prometheus.GaugeVec
-	Forwarded        *prometheus.CounterVec
-	IMAPConnected    *prometheus.GaugeVec
-	IMAPReconnects   *prometheus.CounterVec
-	IMAPIdle         *prometheus.GaugeVec
-	Backlog          *prometheus.GaugeVec
-	OldestUndone     *prometheus.GaugeVec
-	TokenExpiry      *prometheus.GaugeVec
-	LeaseHeld        *prometheus.GaugeVec
-	ReloadSuccess    prometheus.Gauge
-	ReloadTimestamp  prometheus.Gauge
-	ReloadsTotal     *prometheus.CounterVec
-	RulesVersion     *prometheus.GaugeVec
-	BuildInfo        *prometheus.GaugeVec
+	MessagesSeen         *prometheus.CounterVec
+	Tickets              *prometheus.CounterVec
+	RuleMatches          *prometheus.CounterVec
+	Quarantined          *prometheus.CounterVec
+	FailedMessages       *prometheus.CounterVec
+	Duplicates           *prometheus.CounterVec
+	DecodeDuration       prometheus.Histogram
+	ClassifyDuration     prometheus.Histogram
+	HandleDuration       prometheus.Histogram
+	NoticeToDone         prometheus.Histogram
+	ForwardDuration      *prometheus.HistogramVec
+	ForwardErrors        *prometheus.CounterVec
+	ForwardRetrying      *prometheus.GaugeVec
+	Forwarded            *prometheus.CounterVec
+	IMAPConnected        *prometheus.GaugeVec
+	IMAPReconnects       *prometheus.CounterVec
+	IMAPIdle             *prometheus.GaugeVec
+	Backlog              *prometheus.GaugeVec
+	OldestUndone         *prometheus.GaugeVec
+	TokenExpiry          *prometheus.GaugeVec
+	OAuthRefreshFailures *prometheus.CounterVec
+	LeaseHeld            *prometheus.GaugeVec
+	ReloadSuccess        prometheus.Gauge
+	ReloadTimestamp      prometheus.Gauge
+	ReloadsTotal         *prometheus.CounterVec
+	RulesVersion         *prometheus.GaugeVec
+	BuildInfo            *prometheus.GaugeVec
 
 	mu       sync.Mutex
 	oldest   map[[2]string]time.Time
@@ -74,7 +75,8 @@ func NewMetrics() *Metrics {
 	m.IMAPIdle = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_imap_idle", Help: "1 while the mailbox sits in IMAP IDLE."}, []string{"account", "mailbox"})
 	m.Backlog = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_mailbox_backlog", Help: "Messages not yet marked done, per mailbox, at the last scan."}, []string{"account", "mailbox"})
 	m.OldestUndone = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_mailbox_oldest_undone_timestamp_seconds", Help: "Internal date of the oldest message not yet done (0 when none)."}, []string{"account", "mailbox"})
-	m.TokenExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_oauth_token_expiry_timestamp_seconds", Help: "Expiry of the account's OAuth token where known; seconds to expiry = this - time()."}, []string{"account"})
+	m.TokenExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_oauth_token_expiry_timestamp_seconds", Help: "Expiry of the account's OAuth token, from the token response's expires_in (else a JWT's exp claim); seconds to expiry = this - time()."}, []string{"account"})
+	m.OAuthRefreshFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_oauth_refresh_failures_total", Help: "Failed requests for a new OAuth token (oauth2 provider set); each is retried with backoff."}, []string{"account"})
 	m.LeaseHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_lease_held", Help: "1 while this daemon holds the account's lease (lease: configured); 0 on a standby."}, []string{"account"})
 	m.ReloadSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Name: "triage_rules_reload_success", Help: "1 if the last rules reload attempt succeeded."})
 	m.ReloadTimestamp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "triage_rules_last_reload_success_timestamp_seconds", Help: "Time of the last successful rules reload."})
@@ -84,7 +86,7 @@ func NewMetrics() *Metrics {
 
 	for _, c := range []prometheus.Collector{m.MessagesSeen, m.Tickets, m.RuleMatches, m.Quarantined, m.FailedMessages, m.Duplicates,
 		m.DecodeDuration, m.ClassifyDuration, m.HandleDuration, m.NoticeToDone, m.ForwardDuration, m.ForwardErrors, m.ForwardRetrying, m.Forwarded,
-		m.IMAPConnected, m.IMAPReconnects, m.IMAPIdle, m.Backlog, m.OldestUndone, m.TokenExpiry, m.LeaseHeld,
+		m.IMAPConnected, m.IMAPReconnects, m.IMAPIdle, m.Backlog, m.OldestUndone, m.TokenExpiry, m.OAuthRefreshFailures, m.LeaseHeld,
 		m.ReloadSuccess, m.ReloadTimestamp, m.ReloadsTotal, m.RulesVersion, m.BuildInfo} {
 		f(c)
 	}

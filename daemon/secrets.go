@@ -2,10 +2,10 @@ package daemon
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/internal/secret"
+	"github.com/triage-dev/triage/oauth"
 )
 
 // secretSource returns a function that reads the account's password or OAuth
@@ -31,6 +32,12 @@ func secretSource(cfg *config.Config, a config.AccountConfig) func(ctx context.C
 		return fileSecret(cfg.Resolve(a.OAuth2.TokenFile))
 	case a.OAuth2 != nil && len(a.OAuth2.TokenCommand) > 0:
 		return commandSecret(a.OAuth2.TokenCommand)
+	case a.OAuth2 != nil && a.OAuth2.Provider != "":
+		src, err := newOAuthSource(cfg, a, oauthHooks{})
+		if err != nil {
+			return func(context.Context) (string, error) { return "", err }
+		}
+		return src.Token
 	}
 	return func(context.Context) (string, error) { return "", errors.New("no secret configured") }
 }
@@ -72,43 +79,65 @@ func commandSecret(argv []string) func(context.Context) (string, error) {
 // few KiB.
 const maxTokenBytes = 64 << 10
 
-// jwtExpiry returns the `exp` claim of a token that is a JWT (Microsoft 365
-// access tokens are; Google's are opaque), so the daemon can export how long
-// the refresher has left. The signature is not checked: the value is only
-// used for a metric, never for a decision.
-func jwtExpiry(token string) (time.Time, bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 || len(parts[1]) > 16<<10 {
-		return time.Time{}, false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return time.Time{}, false
-	}
-	var claims struct {
-		Exp json.Number `json:"exp"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil || claims.Exp == "" {
-		return time.Time{}, false
-	}
-	sec, err := claims.Exp.Float64()
-	if err != nil || sec <= 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(sec), 0), true
-}
-
 // withExpiry wraps a token source so every token read reports its expiry.
 func withExpiry(src func(context.Context) (string, error), report func(time.Time)) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		tok, err := src(ctx)
 		if err == nil {
-			if exp, ok := jwtExpiry(tok); ok {
+			if exp, ok := oauth.JWTExpiry(tok); ok {
 				report(exp)
 			}
 		}
 		return tok, err
 	}
+}
+
+// oauthHooks are what a running daemon does with a Source's events.
+type oauthHooks struct {
+	log       *slog.Logger
+	onToken   func(expiry time.Time)
+	onFailure func(err error)
+}
+
+// newOAuthSource is the built-in token acquisition of an account with an
+// oauth2 provider.
+func newOAuthSource(cfg *config.Config, a config.AccountConfig, h oauthHooks) (*oauth.Source, error) {
+	oc := oauthConfig(cfg, a)
+	oc.Log, oc.OnToken, oc.OnFailure = h.log, h.onToken, h.onFailure
+	return oauth.New(oc)
+}
+
+// oauthConfig maps the account's oauth2 keys onto the oauth package; the
+// client secret is read at every token request, so a rotated one is used
+// without a restart.
+func oauthConfig(cfg *config.Config, a config.AccountConfig) oauth.Config {
+	o := a.OAuth2
+	oc := oauth.Config{
+		Account: a.Name, Provider: o.Provider, Flow: o.Flow, Tenant: o.Tenant, ClientID: o.ClientID,
+		CertificateFile: cfg.Resolve(o.CertificateFile), ServiceAccountFile: cfg.Resolve(o.ServiceAccountFile),
+		Subject: a.Username, Scopes: o.Scopes, TokenURL: o.TokenURL, DeviceAuthURL: o.DeviceAuthURL, AuthURL: o.AuthURL,
+		StateDir: cfg.Resolve(cfg.StateDir),
+	}
+	if o.ClientSecretEnv != "" || o.ClientSecretFile != "" {
+		env, file := o.ClientSecretEnv, cfg.Resolve(o.ClientSecretFile)
+		oc.ClientSecret = func() (string, error) { return secret.Read(env, file) }
+	}
+	return oc
+}
+
+// OAuthConfig is the token acquisition settings of account name of cfg,
+// for triage login.
+func OAuthConfig(cfg *config.Config, name string) (oauth.Config, config.AccountConfig, error) {
+	for _, a := range cfg.Accounts {
+		if a.Name != name {
+			continue
+		}
+		if a.OAuth2 == nil || a.OAuth2.Provider == "" {
+			return oauth.Config{}, a, fmt.Errorf("account %s has no oauth2 provider", name)
+		}
+		return oauthConfig(cfg, a), a, nil
+	}
+	return oauth.Config{}, config.AccountConfig{}, fmt.Errorf("no account %q in %s", name, cfg.Path)
 }
 
 // secretFromEnvOrFile reads an optional secret (the admin bearer token).
@@ -117,4 +146,27 @@ func secretFromEnvOrFile(cfg *config.Config, env, file string) (string, error) {
 		return "", nil
 	}
 	return secret.Read(env, cfg.Resolve(file))
+}
+
+// CheckOAuth does for `triage check --config` what the daemon does at start
+// for each account with an oauth2 provider, without asking any endpoint:
+// the certificate, key and service account files are read. Delegated
+// accounts not yet signed in come back as warnings.
+func CheckOAuth(cfg *config.Config) (warnings []string, err error) {
+	var errs []error
+	for _, a := range cfg.Accounts {
+		if a.OAuth2 == nil || a.OAuth2.Provider == "" {
+			continue
+		}
+		if _, err := newOAuthSource(cfg, a, oauthHooks{}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if a.OAuth2.Flow == oauth.FlowDelegated {
+			if _, err := os.Stat(oauth.TokenFile(cfg.Resolve(cfg.StateDir), a.Name)); err != nil {
+				warnings = append(warnings, fmt.Sprintf("account %s: not signed in yet: run triage login --config %s --account %s", a.Name, cfg.Path, a.Name))
+			}
+		}
+	}
+	return warnings, errors.Join(errs...)
 }

@@ -12,31 +12,6 @@ import (
 	"github.com/triage-dev/triage/config"
 )
 
-func TestJWTExpiry(t *testing.T) {
-	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-	tests := []struct {
-		name  string
-		token string
-		want  int64
-		ok    bool
-	}{
-		{"jwt", enc(`{"alg":"RS256"}`) + "." + enc(`{"exp":1795000000,"aud":"https://outlook.office.com"}`) + ".sig", 1795000000, true},
-		{"float exp", enc(`{}`) + "." + enc(`{"exp":1795000000.0}`) + ".s", 1795000000, true},
-		{"opaque google token", "ya29.a0AfH6SMBxyz", 0, false},
-		{"no exp", enc(`{}`) + "." + enc(`{"sub":"x"}`) + ".s", 0, false},
-		{"garbage payload", "a.!!!.c", 0, false},
-		{"empty", "", 0, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := jwtExpiry(tt.token)
-			if ok != tt.ok || (ok && got.Unix() != tt.want) {
-				t.Errorf("jwtExpiry = %v, %v; want %v, %v", got.Unix(), ok, tt.want, tt.ok)
-			}
-		})
-	}
-}
-
 func TestSecretSources(t *testing.T) {
 	dir := t.TempDir()
 	cfg := &config.Config{Path: filepath.Join(dir, "triage.yaml")}

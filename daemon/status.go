@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/mailbox"
+	"github.com/triage-dev/triage/oauth"
 )
 
 // accountEvents turns the mailbox's callbacks into metrics and a status
@@ -26,6 +27,7 @@ type accountEvents struct {
 	idle      map[string]bool // mailbox → in IDLE; the rest comes from the mailbox layer's snapshot
 	leased    bool            // the account is served under a lease
 	leaseHeld bool
+	oauth     *oauth.Source // nil unless triage gets the account's tokens itself
 }
 
 // setLease records whether this daemon holds the account's lease.
@@ -109,12 +111,14 @@ func (e *accountEvents) events() mailbox.Events {
 
 // AccountStatus is one account in /status.
 type AccountStatus struct {
-	Name      string          `json:"name"`
-	Lease     string          `json:"lease,omitempty"` // held or standby, when lease: is configured
-	Connected bool            `json:"connected"`
-	Since     time.Time       `json:"connected_since,omitzero"`
-	LastError string          `json:"last_error,omitempty"`
-	ErrorAt   time.Time       `json:"last_error_at,omitzero"`
+	Name      string    `json:"name"`
+	Lease     string    `json:"lease,omitempty"` // held or standby, when lease: is configured
+	Connected bool      `json:"connected"`
+	Since     time.Time `json:"connected_since,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	ErrorAt   time.Time `json:"last_error_at,omitzero"`
+	// OAuth is the built-in token refresh (oauth2 provider set).
+	OAuth     *oauth.Status   `json:"oauth,omitempty"`
 	Mailboxes []MailboxStatus `json:"mailboxes"`
 	// Filed are the last messages put in the quarantine or failed folder,
 	// newest first, with why (kept in the state store across restarts).
@@ -166,6 +170,10 @@ func (e *accountEvents) status(snap mailbox.Status) AccountStatus {
 	}
 	if e.connected {
 		s.Since = e.upSince
+	}
+	if e.oauth != nil {
+		st := e.oauth.Status()
+		s.OAuth = &st
 	}
 	if snap.LastError != "" && snap.LastErrorAt.After(s.ErrorAt) {
 		s.LastError, s.ErrorAt = snap.LastError, snap.LastErrorAt

@@ -104,3 +104,22 @@ func Requeue(ctx context.Context, cfg Config, folder, to string, uids []uint32, 
 	}
 	return n, nil
 }
+
+// ListMailboxes logs in and lists the account's mailboxes (triage login
+// shows them to prove the new credentials work).
+func ListMailboxes(ctx context.Context, cfg Config, log *slog.Logger) ([]string, error) {
+	c, _, err := oneOff(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	list, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("list mailboxes: %w", err)
+	}
+	out := make([]string, 0, len(list))
+	for _, m := range list {
+		out = append(out, m.Mailbox)
+	}
+	return out, nil
+}

@@ -95,6 +95,14 @@ func checkConfig(s Streams, path string) int {
 		printDaemonError(s, err)
 		return exitFail
 	}
+	warnings, err := daemon.CheckOAuth(cfg)
+	for _, w := range warnings {
+		fmt.Fprintf(s.Err, "%s: warning: %s\n", path, w)
+	}
+	if err != nil {
+		printDaemonError(s, err)
+		return exitFail
+	}
 	fmt.Fprintf(s.Out, "ok: config %s: %d accounts, %d queues; %d rules, version %s\n",
 		path, len(cfg.Accounts), len(cfg.Queues), countRules(set), set.Version)
 	return exitOK

@@ -31,6 +31,11 @@ func daemonCommands() map[string]Command {
 			Summary: "move quarantined or failed mail back to its watched mailbox, to be handled again",
 			Run:     runRequeue,
 		},
+		"login": {
+			Usage:   loginUsage,
+			Summary: "sign in a delegated oauth2 account (device code or browser) and store its refresh token in state_dir",
+			Run:     runLogin,
+		},
 		"schema": {
 			Usage:   "schema rules|tests|config",
 			Summary: "print the JSON Schema of the rules file or the daemon config",
