@@ -194,8 +194,9 @@ func (s *Source) keep(tok *oauth2.Token, issued time.Time) {
 	if known {
 		s.status.Expiry = expiry
 	}
+	next := s.refreshAt
 	s.mu.Unlock()
-	s.cfg.Log.Debug("oauth2 token refreshed", "expires", expiry.UTC().Format(time.RFC3339), "next_refresh", s.refreshAt.UTC().Format(time.RFC3339))
+	s.cfg.Log.Debug("oauth2 token refreshed", "expires", expiry.UTC().Format(time.RFC3339), "next_refresh", next.UTC().Format(time.RFC3339))
 	if s.cfg.OnToken != nil {
 		var e time.Time
 		if known {

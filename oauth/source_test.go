@@ -73,6 +73,14 @@ func acceptedToken(t *testing.T, cfg Config, srv *oauthtest.Server) string {
 	return tok
 }
 
+// running starts src.Run; stop ends it and waits.
+func running(src *Source) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); src.Run(ctx) }()
+	return ctx, func() { cancel(); <-done }
+}
+
 func secretFunc(v string) func() (string, error) { return func() (string, error) { return v, nil } }
 
 // TestAppOnlyCredentials: Microsoft's app-only flow with a client secret
@@ -229,16 +237,13 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runDone := make(chan struct{})
-	go func() { defer close(runDone); src.Run(ctx) }()
+	ctx, stop := running(src)
+	defer stop()
 	testkit.WaitFor(t, 10*time.Second, "the first token", func() bool { return src.Status().Refreshes >= 1 })
 	calls, probeDone := tokenProbe(ctx, t, src, srv, 50*time.Millisecond)
 	testkit.WaitFor(t, 30*time.Second, "five refreshes", func() bool { return src.Status().Refreshes >= 6 })
-	cancel()
+	stop()
 	<-probeDone
-	<-runDone
 	st := src.Status()
 	if got := srv.Requests["client_credentials"]; got != int(st.Refreshes) {
 		t.Errorf("endpoint got %d requests for %d refreshes: Token asked the endpoint itself", got, st.Refreshes)
@@ -344,10 +349,8 @@ func TestRevokedRefreshToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runDone := make(chan struct{})
-	go func() { defer close(runDone); src.Run(ctx) }()
+	ctx, stop := running(src)
+	defer stop()
 	testkit.WaitFor(t, 10*time.Second, "the first token", func() bool { return src.Status().Refreshes == 1 })
 	srv.RevokeAll()
 	testkit.WaitFor(t, 10*time.Second, "three failed retries", func() bool { return failures.Load() >= 3 })
@@ -378,8 +381,7 @@ func TestRevokedRefreshToken(t *testing.T) {
 	if err := srv.Check(tok, mailbox); err != nil {
 		t.Error(err)
 	}
-	cancel()
-	<-runDone
+	stop()
 }
 
 // TestEndpointDown: while the endpoint is down the held token is handed
@@ -407,10 +409,8 @@ func TestEndpointDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runDone := make(chan struct{})
-	go func() { defer close(runDone); src.Run(ctx) }()
+	ctx, stop := running(src)
+	defer stop()
 	srv.SetDown(true)
 	testkit.WaitFor(t, 10*time.Second, "failed refreshes", func() bool { return failures.Load() >= 4 }) // 1 before Run
 	if tok, ok := src.usable(time.Now()); ok {
@@ -424,8 +424,7 @@ func TestEndpointDown(t *testing.T) {
 	}
 	srv.SetDown(false)
 	testkit.WaitFor(t, 10*time.Second, "recovery", func() bool { return src.Status().Failing == 0 })
-	cancel()
-	<-runDone
+	stop()
 	if st := src.Status(); st.Failures < 4 || st.LastError == "" || st.Refreshes < 2 {
 		t.Errorf("status = %+v", st)
 	}
@@ -569,17 +568,14 @@ func TestHostileExpiresIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { defer close(done); src.Run(ctx) }()
+			_, stop := running(src)
 			testkit.WaitFor(t, 10*time.Second, "three refreshes or one", func() bool {
 				return src.Status().Refreshes >= 3 || (tt.expiresIn > 0 && src.Status().Refreshes == 1)
 			})
 			start := time.Now()
 			n := src.Status().Refreshes
 			time.Sleep(time.Second)
-			cancel()
-			<-done
+			stop()
 			more := src.Status().Refreshes - n
 			if tt.expiresIn < 0 && more > uint64(time.Since(start)/MinRefreshGap)+1 {
 				t.Errorf("%d refreshes in %v: not spaced by %v", more, time.Since(start), MinRefreshGap)
