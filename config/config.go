@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -163,7 +164,14 @@ var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type`)
 // Load reads, strictly decodes, defaults and validates triage.yaml.
 // The error is fileerr.List with every problem found.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	// One byte past the bound is enough for Parse to refuse the file: a
+	// huge file, or a link to /dev/zero, is not read whole first.
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}

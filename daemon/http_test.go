@@ -65,16 +65,24 @@ func TestAdminGuard(t *testing.T) {
 	}
 }
 
-// TestAdminConnectionCap: idle connections beyond MaxAdminConns wait; the
-// server keeps answering once one goes away.
-func TestAdminConnectionCap(t *testing.T) {
+// startOKAdmin serves "ok" with the admin server's bounds on a loopback
+// port until the test ends.
+func startOKAdmin(t *testing.T) (*adminServer, net.Listener) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := newAdminServer(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
 	go s.serve()
-	defer s.shutdown()
+	t.Cleanup(s.shutdown)
+	return s, ln
+}
+
+// TestAdminConnectionCap: idle connections beyond MaxAdminConns wait; the
+// server keeps answering once one goes away.
+func TestAdminConnectionCap(t *testing.T) {
+	s, ln := startOKAdmin(t)
 	if s.srv.IdleTimeout == 0 || s.srv.ReadTimeout == 0 || s.srv.WriteTimeout == 0 || s.srv.ReadHeaderTimeout == 0 {
 		t.Fatalf("a timeout is unset: %+v", s.srv)
 	}

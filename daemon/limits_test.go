@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +21,7 @@ import (
 // with), and a request head of exactly what net/http reads for
 // MaxHeaderBytes is served while one byte more is refused with 431.
 func TestAdminServerBounds(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newAdminServer(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
-	go s.serve()
-	defer s.shutdown()
+	s, ln := startOKAdmin(t)
 	got := []any{s.srv.ReadHeaderTimeout, s.srv.ReadTimeout, s.srv.WriteTimeout, s.srv.IdleTimeout, s.srv.MaxHeaderBytes}
 	want := []any{10 * time.Second, 30 * time.Second, 60 * time.Second, 60 * time.Second, 64 << 10}
 	for i := range got {

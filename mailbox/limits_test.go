@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -25,9 +26,9 @@ func TestBatchAndConcurrencyLimits(t *testing.T) {
 		want string // "" = accepted; else in the error
 	}{
 		{"batch size at the bound", func(c *Config) { c.BatchSize = MaxBatchSize }, ""},
-		{"batch size one past", func(c *Config) { c.BatchSize = MaxBatchSize + 1 }, "batch size 1001: want 1..1000"},
+		{"batch size one past", func(c *Config) { c.BatchSize = MaxBatchSize + 1 }, fmt.Sprintf("batch size %d: want 1..%d", MaxBatchSize+1, MaxBatchSize)},
 		{"concurrency at the bound", func(c *Config) { c.Concurrency = MaxConcurrency }, ""},
-		{"concurrency one past", func(c *Config) { c.Concurrency = MaxConcurrency + 1 }, "concurrency 257: want 1..256"},
+		{"concurrency one past", func(c *Config) { c.Concurrency = MaxConcurrency + 1 }, fmt.Sprintf("concurrency %d: want 1..%d", MaxConcurrency+1, MaxConcurrency)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +150,7 @@ func TestSearchUIDsBound(t *testing.T) {
 			switch {
 			case tt.ok && (err != nil || len(uids) != maxSearchUIDs):
 				t.Errorf("%d UIDs, %v; want %d", len(uids), err, maxSearchUIDs)
-			case !tt.ok && (err == nil || uids != nil || !strings.Contains(err.Error(), "more than 1000000 UIDs")):
+			case !tt.ok && (err == nil || uids != nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d UIDs", maxSearchUIDs))):
 				t.Errorf("%d UIDs, %v; want refused", len(uids), err)
 			}
 		})
