@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -41,8 +42,9 @@ type budget struct {
 	exceeded bool
 }
 
-func (b *budget) start(now time.Time) {
-	*b = budget{deadline: now.Add(EvalTimeBudget)}
+// start gives the message d from now (EvalTimeBudget when d is 0).
+func (b *budget) start(now time.Time, d time.Duration) {
+	*b = budget{deadline: now.Add(cmp.Or(d, EvalTimeBudget))}
 }
 
 // tick counts a loop step; it panics (recovered by the evaluator) once the

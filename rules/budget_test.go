@@ -19,7 +19,7 @@ var hostileRules = []struct{ name, when, reason string }{
 	{"concat-loop", `len(reduce(split(body, ""), {#acc + body}, "")) > 0`, "+: result of"},
 	{"concat-typed", `len(reduce(split(body, ""), {body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body + body}, "")) > 0`, "+: result of"},
 	{"string-of-list", `string(map(split(body, ""), body)) == ""`, "cannot be converted"},
-	{"nested-count", `count(split(body, ""), {count(split(body, ""), {# == "z"}) > 0}) > 0`, "budget exceeded"},
+	{"nested-count", `count(split(body, ""), {count(split(body, ""), {# == "z"}) > 0}) > 0`, "evaluation budget exceeded"},
 	{"let-concat", `let a = split(body, ""); let b = concat(a, a, a, a); let c = concat(b, b, b, b); let d = concat(c, c, c, c); len(d) > 0`, "concat: "},
 }
 
@@ -28,7 +28,12 @@ func TestHostileRulesStayInBudget(t *testing.T) {
 	for _, tt := range hostileRules {
 		t.Run(tt.name, func(t *testing.T) {
 			s := mustLoad(t, "version: 1\ndefaults: {tier: L1, priority: P3, queue: helpdesk}\nrules:\n  - name: hostile\n    when: '"+tt.when+"'\n  - name: after\n    when: subject == \"x\"\n")
-			d := s.EvaluateTrace(NewEvaluator(), &Env{Subject: "x", Body: body, Text: body})
+			ev := NewEvaluator()
+			if tt.reason != errBudget.Error() {
+				// A size cap is under test, not the clock.
+				ev.timeBudget = time.Hour
+			}
+			d := s.EvaluateTrace(ev, &Env{Subject: "x", Body: body, Text: body})
 			if len(d.Trace) != 2 || d.Trace[0].Matched || !strings.Contains(d.Trace[0].Error, tt.reason) {
 				t.Fatalf("trace %+v, want the hostile rule unmatched with %q", d.Trace, tt.reason)
 			}
@@ -101,7 +106,7 @@ func FuzzEvaluationBudget(f *testing.F) {
 		}
 		env := &Env{Subject: "VPN down", Body: body, Text: "VPN down\n" + body}
 		ev.index.reset(nil, env)
-		ev.index.budget.start(time.Now())
+		ev.index.budget.start(time.Now(), 0)
 		ev.vm.MemoryBudget = evalMemoryBudget
 		env.Index = &ev.index
 		start := time.Now()

@@ -159,7 +159,7 @@ func TestMemoryBudgetBound(t *testing.T) {
 func TestTimeBudgetBound(t *testing.T) {
 	start := time.Now()
 	var b budget
-	b.start(start)
+	b.start(start, 0)
 	if got := b.deadline.Sub(start); got != EvalTimeBudget {
 		t.Fatalf("deadline %v after the start, want %v", got, EvalTimeBudget)
 	}
