@@ -230,6 +230,54 @@ func generatedCorpus(sz sizes) []sample {
 		"Subject: nested long lines\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"d0\"\r\n",
 		nestedMultipart("d", 19, strings.Repeat(strings.Repeat("x", 5000)+"\r\n", sz.nestedLong/5002))))
 
+	// One level deeper than the re-encoder goes: the long lines at depth 21
+	// are split, not re-encoded; nothing else changes.
+	add(mail("split-nested-21-long-lines", forwardLMTP,
+		"Subject: nested long lines, too deep\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"e0\"\r\n",
+		nestedMultipart("e", 21, strings.Repeat(strings.Repeat("y", 3000)+"\r\n", 20))))
+
+	// Just past the decoder's counting bounds: each is skipped or cut
+	// with a defect, the mail is forwarded whole.
+	var parts strings.Builder
+	for i := range 1001 {
+		fmt.Fprintf(&parts, "--M\r\nContent-Type: text/plain\r\n\r\npart %d\r\n", i)
+	}
+	parts.WriteString("--M--\r\n")
+	add(mail("parts-1001", forwardLMTP, "Subject: many parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=M\r\n", parts.String()))
+	var fields strings.Builder
+	for i := range 1001 {
+		fmt.Fprintf(&fields, "X-Field-%d: v\r\n", i)
+	}
+	add(mail("header-fields-1001", forwardLMTP, "Subject: many fields\r\n"+fields.String(), "Fields.\r\n"))
+	var block strings.Builder
+	for block.Len() <= 1<<20 {
+		block.WriteString("X-Filler: " + words(120) + "\r\n")
+	}
+	add(mail("header-block-over-1mib", forwardLMTP, "Subject: a big header\r\n"+block.String(), "Big header.\r\n"))
+	addrs := make([]string, 501)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("user%d@example.com", i)
+	}
+	add(mail("addresses-501", forwardLMTP, "Subject: many recipients\r\nCc: "+strings.Join(addrs, ",\r\n ")+"\r\n", "Recipients.\r\n"))
+	refs101 := make([]string, 101)
+	for i := range refs101 {
+		refs101[i] = fmt.Sprintf("<r%d@hostile.test>", i)
+	}
+	add(mail("references-101", forwardLMTP, "Subject: long thread\r\nReferences: "+strings.Join(refs101, "\r\n ")+"\r\n", "Thread.\r\n"))
+	add(mail("text-body-over-1mib", forwardLMTP, "Subject: printer log\r\n",
+		strings.Repeat(words(12)+"\r\n", (1<<20)/70+2000)))
+	var defects strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&defects, "--D\r\nContent-Type: text/plain; charset=x-bogus-%d\r\n\r\nodd charset %d\r\n", i, i)
+	}
+	defects.WriteString("--D--\r\n")
+	add(mail("defects-60", forwardLMTP, "Subject: unknown charsets\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=D\r\n", defects.String()))
+	if html := 4<<20 + 100<<10; int64(html) < sz.maxMessage {
+		// Only at full size: the CI limit is below the HTML bound.
+		add(mail("html-over-4mib", forwardLMTP, "Subject: html report\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n",
+			strings.Repeat("<p>"+words(12)+"</p>\r\n", html/80)))
+	}
+
 	// A body line of 5,000 octets, which the SMTP server's 2,000-octet line
 	// limit would refuse: the forwarder re-encodes the part, both sinks
 	// deliver it.
