@@ -116,8 +116,8 @@ func (f *consoleFeed) evictOldest() {
 }
 
 func (f *consoleFeed) reloaded(r rules.ReloadResult) {
-	if f == nil {
-		return
+	if f == nil || !r.Changed && r.Err == nil {
+		return // a trigger that found the rules unchanged is not history
 	}
 	rl := console.Reload{At: r.At, Version: r.Version, Changed: r.Changed}
 	if r.Err != nil {
