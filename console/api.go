@@ -405,6 +405,10 @@ func (c *Console) classifyAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else if pasted := r.FormValue("pasted"); pasted != "" {
+		if int64(len(pasted)) > limit {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the mail is larger than %d bytes", limit))
+			return
+		}
 		raw = []byte(pasted)
 	} else {
 		writeError(w, http.StatusBadRequest, "choose a recent message, upload an .eml or paste one")
