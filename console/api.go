@@ -29,19 +29,19 @@ const (
 
 // overview is the live part of the Overview page.
 type overview struct {
-	Version      string     `json:"version"`
-	StartedAt    time.Time  `json:"started_at"`
-	RulesVersion string     `json:"rules_version"`
-	LastReload   *Reload    `json:"last_reload,omitempty"`
-	Handled24h   int        `json:"handled_24h"`
-	L1Share      float64    `json:"l1_share"` // percent of forwarded tickets in the last 24 h; -1 when none
-	L1Band       [2]float64 `json:"l1_band"`
-	Mailboxes    []Mailbox  `json:"mailboxes"`
-	Sinks        []Sink     `json:"sinks"`
-	SLADue       []slaRow   `json:"sla_due"`
-	Latest       []latest   `json:"latest"`
-	Recent       int        `json:"recent"`
-	Filed        int        `json:"filed"`
+	Version      string      `json:"version"`
+	StartedAt    time.Time   `json:"started_at"`
+	RulesVersion string      `json:"rules_version"`
+	LastReload   *Reload     `json:"last_reload,omitempty"`
+	Handled24h   int         `json:"handled_24h"`
+	L1Share      float64     `json:"l1_share"` // percent of forwarded tickets in the last 24 h; -1 when none
+	L1Band       [2]float64  `json:"l1_band"`
+	Mailboxes    []Mailbox   `json:"mailboxes"`
+	Sinks        []Sink      `json:"sinks"`
+	SLADue       []slaRow    `json:"sla_due"`
+	Latest       []ticketRow `json:"latest"`
+	Recent       int         `json:"recent"`
+	Filed        int         `json:"filed"`
 }
 
 type slaRow struct {
@@ -53,25 +53,13 @@ type slaRow struct {
 	Overdue  bool      `json:"overdue"`
 }
 
-type latest struct {
-	Seq      uint64    `json:"seq"`
-	At       time.Time `json:"at"`
-	From     string    `json:"from"`
-	Subject  string    `json:"subject"`
-	Tier     string    `json:"tier"`
-	Priority string    `json:"priority"`
-	Queue    string    `json:"queue"`
-	Action   string    `json:"action"`
-	Outcome  string    `json:"outcome"`
-}
-
 // latestShown is how many tickets the overview lists.
 const latestShown = 10
 
 func (c *Console) overviewData(now time.Time) overview {
 	snap := c.src.Snapshot()
 	o := overview{Version: snap.Version, StartedAt: snap.StartedAt, RulesVersion: c.src.Rules().Version,
-		L1Band: [2]float64{l1BandLow, l1BandHigh}, Mailboxes: snap.Mailboxes, Sinks: snap.Sinks, SLADue: []slaRow{}, Latest: []latest{}, Filed: len(snap.Filed)}
+		L1Band: [2]float64{l1BandLow, l1BandHigh}, Mailboxes: snap.Mailboxes, Sinks: snap.Sinks, SLADue: []slaRow{}, Latest: []ticketRow{}, Filed: len(snap.Filed)}
 	if rl := c.src.Reloads(); len(rl) > 0 {
 		o.LastReload = &rl[0]
 	}
@@ -98,8 +86,7 @@ func (c *Console) overviewData(now time.Time) overview {
 	for _, rec := range recent {
 		t := &rec.Ticket
 		if len(o.Latest) < latestShown {
-			o.Latest = append(o.Latest, latest{Seq: rec.Seq, At: rec.At, From: t.From.Address, Subject: t.Subject,
-				Tier: t.Class.Tier, Priority: t.Class.Priority, Queue: t.Class.Queue, Action: t.Class.Action, Outcome: rec.Outcome})
+			o.Latest = append(o.Latest, rowOf(rec))
 		}
 		if due := t.Class.SLA.ResponseDue; due != nil && rec.Outcome == "forwarded" && due.Sub(now) <= time.Hour {
 			o.SLADue = append(o.SLADue, slaRow{Seq: rec.Seq, Subject: t.Subject, Tier: t.Class.Tier,
@@ -275,31 +262,31 @@ type diffChange struct {
 // maxListedChanges bounds the changed messages one diff lists.
 const maxListedChanges = 200
 
-// acquire takes the playground's one evaluation slot, bounded by the
-// request's budget.
-func (c *Console) acquire(ctx context.Context) bool {
+// evaluation takes the playground's one evaluation slot, waiting at most
+// the request's budget, and returns the context bounded by that budget and
+// the slot's release. It answers 503 itself when the slot stays taken.
+func (c *Console) evaluation(w http.ResponseWriter, r *http.Request) (context.Context, func(), bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), EvalBudget)
 	select {
 	case c.eval <- struct{}{}:
-		return true
+		return ctx, func() { <-c.eval; cancel() }, true
 	case <-ctx.Done():
-		return false
+		cancel()
+		writeError(w, http.StatusServiceUnavailable, "the playground is busy")
+		return nil, nil, false
 	}
 }
-
-func (c *Console) release() { <-c.eval }
 
 func (c *Console) checkAPI(w http.ResponseWriter, r *http.Request) {
 	ed, ok := c.readEdit(w, r, MaxRulesBytes+64<<10)
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), EvalBudget)
-	defer cancel()
-	if !c.acquire(ctx) {
-		writeError(w, http.StatusServiceUnavailable, "the playground is busy")
+	ctx, release, ok := c.evaluation(w, r)
+	if !ok {
 		return
 	}
-	defer c.release()
+	defer release()
 	res := checkResult{Errors: []problem{}, Warnings: []problem{}}
 	set, err := c.src.Gate(ed.files)
 	if set != nil {
@@ -414,13 +401,11 @@ func (c *Console) classifyAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "choose a recent message, upload an .eml or paste one")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), EvalBudget)
-	defer cancel()
-	if !c.acquire(ctx) {
-		writeError(w, http.StatusServiceUnavailable, "the playground is busy")
+	_, release, ok := c.evaluation(w, r)
+	if !ok {
 		return
 	}
-	defer c.release()
+	defer release()
 	set := c.src.Rules()
 	which := "the active rules (version " + shortVersion(set.Version) + ")"
 	if _, typed := r.MultipartForm.Value["rules"]; typed {

@@ -89,11 +89,18 @@ func (c *Console) overviewPage(w http.ResponseWriter, r *http.Request) {
 
 // ticketRow is one handled message in a list.
 type ticketRow struct {
-	Seq                                             uint64
-	At                                              time.Time
-	From, FromName, Subject                         string
-	Tier, Priority, Queue, Action, Outcome, Runbook string
-	Rules                                           []string
+	Seq      uint64    `json:"seq"`
+	At       time.Time `json:"at"`
+	From     string    `json:"from"`
+	FromName string    `json:"from_name"`
+	Subject  string    `json:"subject"`
+	Tier     string    `json:"tier"`
+	Priority string    `json:"priority"`
+	Queue    string    `json:"queue"`
+	Action   string    `json:"action"`
+	Outcome  string    `json:"outcome"`
+	Runbook  string    `json:"runbook"`
+	Rules    []string  `json:"rules"`
 }
 
 func rowOf(rec Record) ticketRow {
