@@ -35,7 +35,7 @@ type fakeSource struct {
 	reloads   int
 }
 
-func newFake(t *testing.T) *fakeSource {
+func newFake(t testing.TB) *fakeSource {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	if err := os.WriteFile(path, []byte(testRules), 0o640); err != nil {
@@ -358,4 +358,37 @@ func TestChartsEscapeAndScale(t *testing.T) {
 			t.Errorf("l1SVG(%v) lacks %q", tc.share, tc.want)
 		}
 	}
+}
+
+// FuzzClassify feeds the playground arbitrary mail: it never panics, and
+// whatever the mail holds, a page of the console would show it escaped.
+func FuzzClassify(f *testing.F) {
+	f.Add([]byte("From: a@example.com\r\nSubject: vpn <script>\r\n\r\nvpn\r\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/html\r\n\r\n<img src=x onerror=1>\r\n--x--\r\n"))
+	f.Add([]byte{0, 1, 2})
+	src := newFake(f)
+	c, err := New(src, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := c.Handler()
+	csrf := c.csrfToken("anonymous")
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var b strings.Builder
+		w := multipart.NewWriter(&b)
+		part, _ := w.CreateFormFile("eml", "x.eml")
+		_, _ = part.Write(raw)
+		_ = w.Close()
+		req := httptest.NewRequest(http.MethodPost, "/console/api/classify", strings.NewReader(b.String()))
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		req.Header.Set("X-CSRF-Token", csrf)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK && rec.Code != http.StatusUnprocessableEntity && rec.Code != http.StatusBadRequest {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Fatalf("content type %q", ct)
+		}
+	})
 }
