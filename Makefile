@@ -32,6 +32,7 @@ test: deps
 # screenshots keeps the console's page screenshots the browser test takes,
 # under test-output/_artifacts/.
 screenshots: deps
+	mkdir -p $(CURDIR)/test-output
 	$(GO) test -run TestConsoleInBrowser -count=1 -artifacts -outputdir $(CURDIR)/test-output ./console
 
 test-short:

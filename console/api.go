@@ -225,7 +225,8 @@ func problems(err error) []problem {
 	}
 	out := make([]problem, len(list))
 	for i, e := range list {
-		out[i] = problem{File: filepath.Base(e.File), Line: e.Line, Col: e.Col, Msg: e.Msg, Text: e.Error()}
+		e.File = filepath.Base(e.File) // the page need not show where the daemon keeps its files
+		out[i] = problem{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg, Text: e.Error()}
 	}
 	return out
 }

@@ -353,6 +353,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := text(t, ctx, "#check-errors"); !strings.Contains(got, `test "VPN drops go to L2 systems" failed`) {
 			t.Errorf("check errors:\n%s", got)
 		}
+		do(t, ctx, "show the edited rule", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+			const ta = document.getElementById("rules-text"); const i = ta.value.indexOf(%q);
+			const line = ta.value.slice(0, i).split("\n").length;
+			ta.scrollTop = Math.max(0, (line - 6) * (parseFloat(getComputedStyle(ta).lineHeight) || 17)); })()`, strings.Replace(vpnRule, "L2", "L1", 1))))
 		screenshot(t, ctx, "playground-diff")
 
 		// A typo: check errors inline; the save is refused and changes nothing.

@@ -163,7 +163,7 @@
       const changed = d.changes.length + d.more;
       summary.textContent = changed + " of " + d.replayed + " recent messages would be decided differently than by the active rules (" + d.against.slice(0, 12) + ")." + (d.partial ? " " + d.partial : "");
       fill(tt, d.transitions.map(t => row([t.field, t.from + " → " + t.to, t.count])), "No change.", 3);
-      fill(tc, d.changes.map(c => row([c.date || "(no date)", c.from, link("/tickets/" + c.seq, c.subject || "(no subject)"), c.change])), "No message changes.", 4);
+      fill(tc, d.changes.map(c => row([when(c.date), c.from, link("/tickets/" + c.seq, c.subject || "(no subject)"), c.change])), "No message changes.", 4);
     }
 
     text.addEventListener("input", () => {
