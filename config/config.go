@@ -102,7 +102,7 @@ type HTTPConfig struct {
 // ConsoleConfig is the web console the admin HTTP server serves under /.
 type ConsoleConfig struct {
 	Enabled   *bool `yaml:"enabled" json:"enabled"`       // default true
-	AllowEdit bool  `yaml:"allow_edit" json:"allow_edit"` // the playground may save the rules file
+	AllowEdit bool  `yaml:"allow_edit" json:"allow_edit"` // the playground may save the rules file, the quarantine page requeue
 	Recent    int   `yaml:"recent" json:"recent"`         // handled messages kept in memory; default DefaultConsoleRecent
 }
 

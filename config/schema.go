@@ -94,7 +94,7 @@ func configFieldDocs() map[string]fieldDoc {
 
 		"Config.console":           {desc: "The web console under / of the admin server: overview, tickets, rules, playground. Same authentication as the admin API."},
 		"ConsoleConfig.enabled":    {desc: "Serve the console; default true."},
-		"ConsoleConfig.allow_edit": {desc: "Let the playground save the rules file (through the same gate as every reload); default false."},
+		"ConsoleConfig.allow_edit": {desc: "Let the console change things: the playground saves the rules file (through the same gate as every reload), the quarantine page moves a folder back to be handled again; default false."},
 		"ConsoleConfig.recent":     {desc: "Handled messages the console keeps in memory (bodies truncated); default " + strconv.Itoa(DefaultConsoleRecent) + ".", max: MaxConsoleRecent},
 
 		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},

@@ -421,6 +421,27 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("quarantined mail shows its reason and moves back", func(t *testing.T) {
+		garbage := []byte("\x00\x01\x02 not a mail at all \xff\xfe")
+		if err := os.WriteFile(filepath.Join(s.drop, "garbage.eml"), garbage, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WaitFor(t, 30*time.Second, "the garbage to be quarantined", func() bool {
+			_, b := s.get(t, "/console/api/overview")
+			var o struct{ Filed int }
+			return json.Unmarshal(b, &o) == nil && o.Filed >= 1
+		})
+		do(t, ctx, "quarantine", chromedp.Navigate(s.url+"/quarantine"))
+		if got := text(t, ctx, "#filed"); !strings.Contains(got, "quarantine") || !strings.Contains(got, "demo / INBOX") {
+			t.Errorf("filed list:\n%s", got)
+		}
+		screenshot(t, ctx, "quarantine")
+		navigate(t, ctx, "requeue", chromedp.Click(`#requeue button`))
+		if got := text(t, ctx, "#moved"); !strings.Contains(got, "Moved 1 messages of demo quarantine") {
+			t.Errorf("after the requeue: %q", got)
+		}
+	})
+
 	t.Run("with a token the console asks to log in; without allow_edit a save is refused", func(t *testing.T) {
 		ro := startDemo(t, demo.Options{Token: "s3cret-admin-token", ReadOnly: true})
 		ro.waitRecent(t, sampleMails)

@@ -24,7 +24,8 @@ type Options struct {
 	// Token, when set, is required: as a bearer token, or typed once into
 	// the login form, which sets a session cookie.
 	Token string
-	// AllowEdit lets the playground save the rules file.
+	// AllowEdit lets the console change things: the playground saves the
+	// rules file, the quarantine page moves mail back to be handled again.
 	AllowEdit bool
 	// Config names the daemon's config file in the requeue commands shown.
 	Config string
@@ -38,6 +39,8 @@ const (
 	// MaxUploadBytes bounds a pasted or uploaded .eml when the daemon's
 	// max_message_bytes is larger.
 	MaxUploadBytes = 10 << 20
+	// requeueTimeout bounds one requeue: a connection, a MOVE.
+	requeueTimeout = 2 * time.Minute
 	// EvalBudget bounds the time one playground request may spend
 	// classifying (the replay of the recent messages stops there and says
 	// so); each message also has the rules package's own budget.
@@ -93,6 +96,7 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET /rules", c.authed(http.HandlerFunc(c.rulesPage)))
 	mux.Handle("GET /playground", c.authed(http.HandlerFunc(c.playgroundPage)))
 	mux.Handle("GET /quarantine", c.authed(http.HandlerFunc(c.quarantinePage)))
+	mux.Handle("POST /quarantine/requeue", c.authed(http.HandlerFunc(c.requeue)))
 	mux.Handle("GET /console/api/overview", c.authed(http.HandlerFunc(c.overviewAPI)))
 	mux.Handle("GET /console/api/rulesfile", c.authed(http.HandlerFunc(c.rulesFileAPI)))
 	mux.Handle("GET /console/chart/hourly.svg", c.authed(http.HandlerFunc(c.hourlyChart)))

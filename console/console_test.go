@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -33,6 +34,7 @@ type fakeSource struct {
 	recent    []Record
 	reloadErr error
 	reloads   int
+	requeued  []string // account/folder of each requeue
 }
 
 func newFake(t testing.TB) *fakeSource {
@@ -83,6 +85,11 @@ func (f *fakeSource) Reload(context.Context) rules.ReloadResult {
 	}
 	f.set = set
 	return rules.ReloadResult{Version: set.Version, Changed: true}
+}
+
+func (f *fakeSource) Requeue(_ context.Context, account, folder string) (int, error) {
+	f.requeued = append(f.requeued, account+"/"+folder)
+	return 2, nil
 }
 
 func newTestConsole(t *testing.T, src Source, opts Options) *httptest.Server {
@@ -391,4 +398,43 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("content type %q", ct)
 		}
 	})
+}
+
+func TestRequeue(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		allowEdit bool
+		folder    string
+		csrf      bool
+		want      int
+		requeued  string
+	}{
+		{"allowed", true, "quarantine", true, http.StatusSeeOther, "[acct/quarantine]"},
+		{"the failed folder", true, "failed", true, http.StatusSeeOther, "[acct/failed]"},
+		{"allow_edit false", false, "quarantine", true, http.StatusForbidden, "[]"},
+		{"not a filing folder", true, "INBOX", true, http.StatusBadRequest, "[]"},
+		{"no CSRF token", true, "quarantine", false, http.StatusForbidden, "[]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newFake(t)
+			c, err := New(src, Options{AllowEdit: tc.allowEdit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := url.Values{"account": {"acct"}, "folder": {tc.folder}}
+			if tc.csrf {
+				v.Set("csrf", c.csrfToken("anonymous"))
+			}
+			req := httptest.NewRequest(http.MethodPost, "/quarantine/requeue", strings.NewReader(v.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			c.Handler().ServeHTTP(rec, req)
+			if rec.Code != tc.want || fmt.Sprint(src.requeued) != tc.requeued {
+				t.Errorf("status %d, requeued %v; want %d, %s", rec.Code, src.requeued, tc.want, tc.requeued)
+			}
+			if tc.want == http.StatusSeeOther && !strings.Contains(rec.Header().Get("Location"), "moved=2") {
+				t.Errorf("redirect to %q", rec.Header().Get("Location"))
+			}
+		})
+	}
 }

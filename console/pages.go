@@ -1,10 +1,12 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -295,16 +297,46 @@ func (c *Console) quarantinePage(w http.ResponseWriter, r *http.Request) {
 	if config == "" {
 		config = "triage.yaml"
 	}
-	type row struct {
-		Filed
-		Requeue string
+	// One requeue per account and folder: the state store knows a filed
+	// message's UID in the mailbox it came from, not in the folder.
+	type folder struct{ Account, Folder, Command string }
+	var folders []folder
+	seen := map[[2]string]bool{}
+	for _, f := range snap.Filed {
+		if k := [2]string{f.Account, f.Folder}; !seen[k] {
+			seen[k] = true
+			folders = append(folders, folder{Account: f.Account, Folder: f.Folder,
+				Command: fmt.Sprintf("triage requeue --config %s --account %s --from %s", config, f.Account, f.Folder)})
+		}
 	}
-	rows := make([]row, len(snap.Filed))
-	for i, f := range snap.Filed {
-		rows[i] = row{Filed: f, Requeue: fmt.Sprintf("triage requeue --config %s --account %s --mailbox %s --from %s %d",
-			config, f.Account, f.Mailbox, f.Folder, f.UID)}
+	q := r.URL.Query()
+	c.render(w, r, http.StatusOK, "quarantine", pageData{Title: "Quarantine", Nav: "quarantine", Data: map[string]any{
+		"Rows": snap.Filed, "Folders": folders, "AllowEdit": c.opts.AllowEdit, "Moved": q.Get("moved"), "From": q.Get("from"),
+	}})
+}
+
+// requeue moves an account's quarantine or failed folder back to be
+// handled again; only with allow_edit.
+func (c *Console) requeue(w http.ResponseWriter, r *http.Request) {
+	if !c.opts.AllowEdit {
+		writeError(w, http.StatusForbidden, "requeue is off: set console.allow_edit: true in the daemon config")
+		return
 	}
-	c.render(w, r, http.StatusOK, "quarantine", pageData{Title: "Quarantine", Nav: "quarantine", Data: map[string]any{"Rows": rows}})
+	account, folder := r.PostFormValue("account"), r.PostFormValue("folder")
+	if folder != "quarantine" && folder != "failed" {
+		writeError(w, http.StatusBadRequest, "folder is quarantine or failed")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), requeueTimeout)
+	defer cancel()
+	n, err := c.src.Requeue(ctx, account, folder)
+	if err != nil {
+		c.render(w, r, http.StatusBadGateway, "quarantine", pageData{Title: "Quarantine", Nav: "quarantine", Error: "requeue failed: " + err.Error(),
+			Data: map[string]any{"Rows": c.src.Snapshot().Filed}})
+		return
+	}
+	c.log.Info("console: requeued", "account", account, "folder", folder, "moved", n, "remote", r.RemoteAddr)
+	http.Redirect(w, r, "/quarantine?"+url.Values{"moved": {strconv.Itoa(n)}, "from": {account + " " + folder}}.Encode(), http.StatusSeeOther)
 }
 
 // maxPickable bounds the recent messages the playground offers to pick.

@@ -29,6 +29,10 @@ type Source interface {
 	Gate(files []rules.File) (*rules.Set, error)
 	// Reload reloads the rules from disk through the gate now.
 	Reload(ctx context.Context) rules.ReloadResult
+	// Requeue moves every message of an account's quarantine or failed
+	// folder back to its first watched mailbox, as `triage requeue` does,
+	// and returns how many it moved.
+	Requeue(ctx context.Context, account, folder string) (int, error)
 }
 
 // Snapshot is the intake at one moment.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/console"
 	"github.com/triage-dev/triage/internal/clip"
+	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -198,6 +200,23 @@ func (s consoleSource) Gate(files []rules.File) (*rules.Set, error) {
 		return nil, err
 	}
 	return set, ValidateRuleSet(set, s.d.cfg.Load())
+}
+
+// Requeue moves an account's quarantine or failed folder back to its
+// first watched mailbox, as `triage requeue` does.
+func (s consoleSource) Requeue(ctx context.Context, account, folder string) (int, error) {
+	cfg := s.d.cfg.Load()
+	for _, a := range cfg.Accounts {
+		if a.Name != account {
+			continue
+		}
+		from := a.Quarantine
+		if folder == "failed" {
+			from = a.Failed
+		}
+		return mailbox.Requeue(ctx, MailboxConfig(cfg, a), from, a.Mailboxes[0], nil, s.d.log)
+	}
+	return 0, fmt.Errorf("no account %q", account)
 }
 
 // RuleHits reads the rule match counter the pipeline already keeps.
