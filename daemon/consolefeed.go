@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -205,18 +204,11 @@ func (s consoleSource) Gate(files []rules.File) (*rules.Set, error) {
 // Requeue moves an account's quarantine or failed folder back to its
 // first watched mailbox, as `triage requeue` does.
 func (s consoleSource) Requeue(ctx context.Context, account, folder string) (int, error) {
-	cfg := s.d.cfg.Load()
-	for _, a := range cfg.Accounts {
-		if a.Name != account {
-			continue
-		}
-		from := a.Quarantine
-		if folder == "failed" {
-			from = a.Failed
-		}
-		return mailbox.Requeue(ctx, MailboxConfig(cfg, a), from, a.Mailboxes[0], nil, s.d.log)
+	mc, from, to, err := RequeueTarget(s.d.cfg.Load(), account, "", folder)
+	if err != nil {
+		return 0, err
 	}
-	return 0, fmt.Errorf("no account %q", account)
+	return mailbox.Requeue(ctx, mc, from, to, nil, s.d.log)
 }
 
 // RuleHits reads the rule match counter the pipeline already keeps.
