@@ -3,10 +3,17 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/triage-dev/triage/config"
+	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -112,5 +119,51 @@ func BenchmarkConsoleFeedHandled(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.handled(h)
+	}
+}
+
+// TestConsoleOnOff: the admin server serves the console under / unless
+// console.enabled is false, and then nothing is recorded for it.
+func TestConsoleOnOff(t *testing.T) {
+	for _, tc := range []struct {
+		console  string
+		wantCode int
+		wantFeed bool
+	}{
+		{"", http.StatusOK, true},
+		{"console: {enabled: false}\n", http.StatusNotFound, false},
+	} {
+		dir := t.TempDir()
+		if err := examples.Extract(dir); err != nil {
+			t.Fatal(err)
+		}
+		queues := ""
+		for _, q := range []string{"helpdesk", "systems", "security", "engineering"} {
+			queues += fmt.Sprintf("  %s: {type: file, path: %s.jsonl}\n", q, q)
+		}
+		text := "rules: rules.yaml\naccounts:\n  - {name: a, addr: 127.0.0.1:1, tls: none, username: u, password_file: pw}\n" +
+			"queues:\n" + queues + "state_dir: state\n" + tc.console
+		path := filepath.Join(dir, "triage.yaml")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := New(cfg, Options{Log: slog.New(slog.DiscardHandler), DisableHTTP: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		d.Handler("").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if rec.Code != tc.wantCode || (d.feed != nil) != tc.wantFeed {
+			t.Errorf("console %q: GET / %d, feed %t; want %d, %t", tc.console, rec.Code, d.feed != nil, tc.wantCode, tc.wantFeed)
+		}
+		if h := d.feed.reloadHistory; tc.wantFeed && len(h()) != 1 {
+			t.Errorf("reload history after the start: %+v, want the initial load", h())
+		}
+		_ = d.store.Close()
+		d.closeSinks()
 	}
 }
