@@ -180,7 +180,11 @@ type edited struct {
 func (c *Console) readEdit(w http.ResponseWriter, r *http.Request, limit int64) (edited, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseMultipartForm(limit); err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request refused (at most %d bytes): %v", limit, err))
+		code := http.StatusRequestEntityTooLarge
+		if errors.Is(err, http.ErrNotMultipart) {
+			code = http.StatusBadRequest
+		}
+		writeError(w, code, fmt.Sprintf("request refused (multipart/form-data of at most %d bytes): %v", limit, err))
 		return edited{}, false
 	}
 	files, base, err := c.rulesFiles()

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -151,9 +152,7 @@ func (c *Console) authed(next http.Handler) http.Handler {
 	})
 }
 
-func isAPI(r *http.Request) bool {
-	return len(r.URL.Path) > len("/console/") && r.URL.Path[:len("/console/")] == "/console/"
-}
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/console/") }
 
 // identify returns the request's live session id, and whether it carries
 // the bearer token.

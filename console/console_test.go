@@ -339,6 +339,17 @@ func TestLimits(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.want)
 		}
 	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/console/api/check", strings.NewReader("rules=x"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", csrf)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a form that is not multipart: %d, want 400", resp.StatusCode)
+	}
 }
 
 func TestChartsEscapeAndScale(t *testing.T) {
