@@ -3,9 +3,9 @@ GO ?= go
 # go.mod pins the patched toolchain (toolchain line); let the go command
 # fetch it through the module proxy even where the machine defaults to local.
 export GOTOOLCHAIN ?= auto
-DEB_PACKAGES := dovecot-imapd dovecot-lmtpd
+DEB_PACKAGES := dovecot-imapd dovecot-lmtpd chromium
 
-.PHONY: all build test test-short deps vet staticcheck vulncheck bench demo
+.PHONY: all build test test-short deps vet staticcheck vulncheck bench demo screenshots
 
 all: build
 
@@ -13,7 +13,8 @@ build:
 	$(GO) build -o bin/triage ./cmd/triage
 
 # deps installs the Debian packages the integration tests need (a private
-# Dovecot for IMAP and LMTP) when they are missing.
+# Dovecot for IMAP and LMTP, Chromium for the console's browser tests) when
+# they are missing.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -27,6 +28,12 @@ deps:
 # test runs the whole suite with the race detector, against real servers.
 test: deps
 	$(GO) test -race -timeout 20m ./...
+
+# screenshots keeps the console's page screenshots the browser test takes,
+# under test-output/_artifacts/.
+screenshots: deps
+	mkdir -p $(CURDIR)/test-output
+	$(GO) test -run TestConsoleInBrowser -count=1 -artifacts -outputdir $(CURDIR)/test-output ./console
 
 test-short:
 	$(GO) test -short ./...

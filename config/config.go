@@ -48,6 +48,7 @@ type Config struct {
 	ShutdownTimeout  duration.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 	Log              LogConfig         `yaml:"log" json:"log"`
 	Lease            *LeaseConfig      `yaml:"lease" json:"lease"`
+	Console          ConsoleConfig     `yaml:"console" json:"console"`
 
 	// Path is the file the config was read from; relative paths resolve against its directory.
 	Path string `yaml:"-" json:"-"`
@@ -116,6 +117,16 @@ type HTTPConfig struct {
 	AllowedHosts []string `yaml:"allowed_hosts" json:"allowed_hosts"`
 }
 
+// ConsoleConfig is the web console the admin HTTP server serves under /.
+type ConsoleConfig struct {
+	Enabled   *bool `yaml:"enabled" json:"enabled"`       // default true
+	AllowEdit bool  `yaml:"allow_edit" json:"allow_edit"` // the playground may save the rules file, the quarantine page requeue
+	Recent    int   `yaml:"recent" json:"recent"`         // handled messages kept in memory; default DefaultConsoleRecent
+}
+
+// On reports whether the console is served.
+func (c ConsoleConfig) On() bool { return c.Enabled == nil || *c.Enabled }
+
 // LogConfig selects the log format and level.
 type LogConfig struct {
 	Level  string `yaml:"level" json:"level"`   // debug | info | warn | error
@@ -151,6 +162,8 @@ const (
 	DefaultLeaseBucket      = "triage-leases"
 	DefaultLeaseTTL         = 15 * time.Second
 	MinLeaseTTL             = 3 * time.Second // the shortest lease.ttl accepted
+	DefaultConsoleRecent    = 500
+	MaxConsoleRecent        = 5000 // console.recent's bound: the ring is kept in memory
 	maxConfigBytes          = 1 << 20
 )
 
@@ -274,6 +287,7 @@ func (c *Config) ApplyDefaults() {
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, duration.Duration(DefaultShutdownTimeout))
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
 	c.Log.Format = cmp.Or(c.Log.Format, DefaultLogFormat)
+	c.Console.Recent = cmp.Or(c.Console.Recent, DefaultConsoleRecent)
 	for i := range c.Accounts {
 		c.Accounts[i].applyDefaults()
 	}
@@ -356,6 +370,9 @@ func (c *Config) validate(file string, root *yaml.Node) fileerr.List {
 	}
 	c.Log.validate(p)
 	c.HTTP.validate(p)
+	if c.Console.Recent < 1 || c.Console.Recent > MaxConsoleRecent {
+		p.at(fmt.Sprintf("console.recent %d: want 1 to %d", c.Console.Recent, MaxConsoleRecent), "console", "recent")
+	}
 	seen := map[string]bool{}
 	for i := range c.Accounts {
 		c.Accounts[i].validate(p, i, seen)

@@ -105,6 +105,11 @@ func configFieldDocs() map[string]fieldDoc {
 		"HTTPConfig.token_file":    {desc: "File holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
 		"HTTPConfig.allowed_hosts": {desc: "Without a token: host names the admin server answers to besides localhost, loopback addresses and the listen address's host (e.g. the name a reverse proxy forwards); other Host headers are refused, against DNS rebinding."},
 
+		"Config.console":           {desc: "The web console under / of the admin server: overview, tickets, rules, playground. Same authentication as the admin API."},
+		"ConsoleConfig.enabled":    {desc: "Serve the console; default true."},
+		"ConsoleConfig.allow_edit": {desc: "Let the console change things: the playground saves the rules file (through the same gate as every reload), the quarantine page moves a folder back to be handled again; default false."},
+		"ConsoleConfig.recent":     {desc: "Handled messages the console keeps in memory (bodies truncated); default " + strconv.Itoa(DefaultConsoleRecent) + ".", max: MaxConsoleRecent},
+
 		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
 		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},
 	}
@@ -129,6 +134,7 @@ func configTypeDocs() map[string]string {
 		"DoneConfig":       "How a handled message is marked on the server: a keyword, a move, or both.",
 		"HTTPConfig":       "The admin HTTP server.",
 		"LogConfig":        "Log level and format.",
+		"ConsoleConfig":    "The web console served by the admin HTTP server.",
 		"QueueConfig":      "One downstream queue.",
 		"QueueRetryConfig": "Retry of temporary failures.",
 		"Duration":         "A duration: 500ms, 30s, 15m, 4h, whole days such as 3d, or both such as 1d12h.",

@@ -38,6 +38,8 @@ type Options struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// DisableHTTP skips the admin server (tests that run many daemons).
 	DisableHTTP bool
+	// OnHTTP, if set, is told the admin server's address once it listens.
+	OnHTTP func(addr net.Addr)
 }
 
 // Daemon is one running triage instance.
@@ -66,6 +68,7 @@ type Daemon struct {
 
 	configReload atomic.Pointer[configReloadResult]
 	started      time.Time
+	feed         *consoleFeed // nil when the console is off
 }
 
 // New validates everything that can fail before any mail is touched: the
@@ -82,6 +85,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		sinks:    map[string]sinkEntry{},
 		accounts: map[string]*runningAccount{},
 		started:  time.Now(),
+	}
+	if cfg.Console.On() {
+		d.feed = newConsoleFeed(cfg.Console.Recent)
 	}
 	d.classifiers.New = func() any { return classifier.New() }
 	d.buffer = mailbox.NewBuffer(cfg.MaxBufferedBytes)

@@ -281,8 +281,10 @@ func (d *Daemon) done(p *inFlight, t *ticket.Ticket, outcome string) mailbox.Out
 	if !p.Noticed.IsZero() {
 		d.metrics.NoticeToDone.Observe(ackAt.Sub(p.Noticed).Seconds())
 	}
+	h := Handled{Ticket: t, Outcome: outcome, Noticed: p.Noticed, At: ackAt}
+	d.feed.handled(h)
 	if d.opts.OnTicket != nil {
-		d.opts.OnTicket(Handled{Ticket: t, Outcome: outcome, Noticed: p.Noticed, At: ackAt})
+		d.opts.OnTicket(h)
 	}
 	return mailbox.Outcome{Verdict: mailbox.Done, Folder: cl.Folder}
 }

@@ -33,6 +33,9 @@ func (d *Daemon) startHTTP(cfg *config.Config) (*adminServer, error) {
 		return nil, fmt.Errorf("admin http: %w", err)
 	}
 	d.log.Info("admin http listening", "addr", ln.Addr().String(), "auth", token != "")
+	if d.opts.OnHTTP != nil {
+		d.opts.OnHTTP(ln.Addr())
+	}
 	hosts := allowedHosts(cfg.HTTP)
 	if token != "" {
 		// A page that rebinds a name to this address cannot send the
@@ -160,6 +163,9 @@ func (d *Daemon) Handler(token string) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, body)
 	})))
+	if h := d.consoleHandler(token); h != nil {
+		mux.Handle("/", h)
+	}
 	return mux
 }
 

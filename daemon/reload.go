@@ -66,6 +66,7 @@ func ValidateRuleSet(set *rules.Set, cfg *config.Config) error {
 }
 
 func (d *Daemon) onReload(r rules.ReloadResult) {
+	d.feed.reloaded(r)
 	switch {
 	case r.Err != nil:
 		d.metrics.ReloadSuccess.Set(0)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triage-dev/triage/internal/replaydiff"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -729,7 +730,7 @@ func TestReplayAgainst(t *testing.T) {
 			t.Fatalf("changes %+v", rep.Changes)
 		}
 		for i, c := range rep.Changes {
-			wantOld := outcome{Tier: "L2", Priority: "P3", Queue: "systems", Action: "forward", Runbook: "kb/vpn"}
+			wantOld := replaydiff.Outcome{Tier: "L2", Priority: "P3", Queue: "systems", Action: "forward", Runbook: "kb/vpn"}
 			wantNew := wantOld
 			wantNew.Tier = "L1"
 			if filepath.Base(c.Message) != want[i] || c.Old != wantOld || c.New != wantNew {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/replaydiff"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -111,7 +112,7 @@ type replayRun struct {
 	set, old *rules.Set
 	meta     classifier.Meta
 	tally    *tally
-	diff     diffTally
+	diff     replaydiff.Tally
 	tickets  *json.Encoder
 }
 
@@ -166,7 +167,7 @@ func runReplay(ctx context.Context, s Streams, args []string) int {
 	r.Source, r.Format = source, format
 	if run.old != nil {
 		r.AgainstVersion = run.old.Version
-		ts, cs := run.diff.transitions(), run.diff.changes
+		ts, cs := run.diff.Transitions(), run.diff.Changes
 		r.Transitions, r.Changes = &ts, &cs
 		if cs == nil {
 			*r.Changes = []change{}
@@ -175,7 +176,7 @@ func runReplay(ctx context.Context, s Streams, args []string) int {
 	if code := printReplay(s, r, *asJSON); code != exitOK {
 		return code
 	}
-	if *failOnChange && len(run.diff.changes) > 0 {
+	if *failOnChange && len(run.diff.Changes) > 0 {
 		return exitFail
 	}
 	return exitOK
@@ -217,7 +218,7 @@ func (r *replayRun) message(m sourceMessage) error {
 	if err != nil {
 		return nil // the new rules' decoder took it; the old one sees the same bytes
 	}
-	r.diff.add(m.Name, meta.ReceivedAt, old, t)
+	r.diff.Add(m.Name, meta.ReceivedAt, old, t)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -50,7 +49,7 @@ func runRequeue(ctx context.Context, s Streams, args []string) int {
 		printDaemonError(s, err)
 		return exitFail
 	}
-	mc, folder, to, err := requeueTarget(cfg, *account, *mailboxName, *from)
+	mc, folder, to, err := daemon.RequeueTarget(cfg, *account, *mailboxName, *from)
 	if err != nil {
 		fmt.Fprintf(s.Err, "triage requeue: %v\n", err)
 		return exitFail
@@ -71,29 +70,6 @@ func runRequeue(ctx context.Context, s Streams, args []string) int {
 	}
 	fmt.Fprintf(s.Out, "moved %d messages from %s to %s\n", n, printable(folder), printable(to))
 	return exitOK
-}
-
-// requeueTarget finds the account, the folder to take from and the watched
-// mailbox to move to.
-func requeueTarget(cfg *config.Config, account, mb, from string) (mailbox.Config, string, string, error) {
-	for _, a := range cfg.Accounts {
-		if a.Name != account {
-			continue
-		}
-		folder := a.Quarantine
-		if from == "failed" {
-			folder = a.Failed
-		}
-		to := a.Mailboxes[0]
-		if mb != "" {
-			if !slices.Contains(a.Mailboxes, mb) {
-				return mailbox.Config{}, "", "", fmt.Errorf("account %s does not watch %q (it watches %s)", account, mb, strings.Join(a.Mailboxes, ", "))
-			}
-			to = mb
-		}
-		return daemon.MailboxConfig(cfg, a), folder, to, nil
-	}
-	return mailbox.Config{}, "", "", fmt.Errorf("no account %q in %s", account, cfg.Path)
 }
 
 // confirmWholeFolder lists the folder and asks before moving all of it.

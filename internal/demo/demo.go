@@ -39,7 +39,20 @@ type Options struct {
 	DropDir string    // .eml files dropped here are appended to the mailbox; default: a temp dir
 	WorkDir string    // where rules, state and tickets.jsonl go; default: a temp dir
 	Ready   func(dropDir string)
+	// Listen is the admin server and web console's address; default
+	// DefaultListen, or a free loopback port when that one is taken.
+	Listen string
+	// Token, when set, is the admin token the console asks for.
+	Token string
+	// ReadOnly turns console.allow_edit off: the demo's playground may
+	// save its copy of the example rules otherwise.
+	ReadOnly bool
+	// Console, if set, is told the console's URL once it is served.
+	Console func(url string)
 }
+
+// DefaultListen is where the demo serves its console when the port is free.
+const DefaultListen = "127.0.0.1:9425"
 
 const demoUser, demoPassword = "demo", "demo"
 
@@ -117,7 +130,14 @@ func Run(ctx context.Context, o Options) error {
 		}},
 		Queues:   map[string]queue.Config{},
 		StateDir: "state",
-		HTTP:     config.HTTPConfig{Listen: "127.0.0.1:0"},
+		HTTP:     config.HTTPConfig{Listen: listenAddr(o.Listen)},
+		Console:  config.ConsoleConfig{AllowEdit: !o.ReadOnly},
+	}
+	if o.Token != "" {
+		cfg.HTTP.TokenFile = "http.token"
+		if err := os.WriteFile(filepath.Join(work, "http.token"), []byte(o.Token), 0o600); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	for _, q := range set.Queues() {
 		cfg.Queues[q] = queue.Config{Type: "file", Settings: &queue.FileConfig{Path: "tickets-" + q + ".jsonl"}}
@@ -127,8 +147,14 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := daemon.New(cfg, daemon.Options{Log: log, Version: "demo", DisableHTTP: true, OnTicket: func(h daemon.Handled) {
+	d, err := daemon.New(cfg, daemon.Options{Log: log, Version: "demo", OnTicket: func(h daemon.Handled) {
 		fmt.Fprintln(o.Out, TicketLine(h.Ticket, h.Outcome))
+	}, OnHTTP: func(addr net.Addr) {
+		url := "http://" + addr.String() + "/"
+		fmt.Fprintf(o.Out, "console: %s (overview, tickets, rules, playground)\n", url)
+		if o.Console != nil {
+			o.Console(url)
+		}
 	}})
 	if err != nil {
 		return err
@@ -141,6 +167,21 @@ func Run(ctx context.Context, o Options) error {
 	}
 	go watchDropDir(ctx, drop, user, log)
 	return d.Run(ctx)
+}
+
+// listenAddr is addr, or DefaultListen when that port is free, else any
+// free loopback port: a second demo, or a daemon on the default port,
+// must not stop the demo.
+func listenAddr(addr string) string {
+	if addr != "" {
+		return addr
+	}
+	ln, err := net.Listen("tcp", DefaultListen)
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	_ = ln.Close()
+	return DefaultListen
 }
 
 // TicketLine renders a ticket as one readable line.

@@ -1,0 +1,33 @@
+package daemon
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/triage-dev/triage/config"
+	"github.com/triage-dev/triage/mailbox"
+)
+
+// RequeueTarget finds the account, the folder to take from and the watched
+// mailbox to move to.
+func RequeueTarget(cfg *config.Config, account, mb, from string) (mailbox.Config, string, string, error) {
+	for _, a := range cfg.Accounts {
+		if a.Name != account {
+			continue
+		}
+		folder := a.Quarantine
+		if from == "failed" {
+			folder = a.Failed
+		}
+		to := a.Mailboxes[0]
+		if mb != "" {
+			if !slices.Contains(a.Mailboxes, mb) {
+				return mailbox.Config{}, "", "", fmt.Errorf("account %s does not watch %q (it watches %s)", account, mb, strings.Join(a.Mailboxes, ", "))
+			}
+			to = mb
+		}
+		return MailboxConfig(cfg, a), folder, to, nil
+	}
+	return mailbox.Config{}, "", "", fmt.Errorf("no account %q in %s", account, cfg.Path)
+}
