@@ -43,6 +43,12 @@ type goldenMail struct {
 	Bounce      bool                `json:"bounce"`
 	List        bool                `json:"list"`
 	TicketRef   string              `json:"ticket_ref"`
+	Signed      bool                `json:"signed,omitempty"`
+	Signer      string              `json:"signer,omitempty"`
+	Encrypted   bool                `json:"encrypted,omitempty"`
+	BounceInfo  *ticket.BounceInfo  `json:"bounce_info,omitempty"`
+	Invite      *ticket.Invite      `json:"invite,omitempty"`
+	Forwarded   []ticket.Forwarded  `json:"forwarded,omitempty"`
 	Defects     []string            `json:"defects"`
 	Body        string              `json:"body"`
 }
@@ -56,6 +62,8 @@ func toGolden(m *Mail, err error) goldenMail {
 		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		Attachments: m.Attachments, AutoReply: m.AutoReply, Bounce: m.Bounce, List: m.List,
 		TicketRef: m.TicketRef, Defects: m.Defects, Body: m.Body,
+		Signed: m.Signed, Signer: m.Signer, Encrypted: m.Encrypted,
+		BounceInfo: m.BounceInfo, Invite: m.Invite, Forwarded: m.Forwarded,
 	}
 	if !m.Date.IsZero() {
 		g.Date = m.Date.Format(time.RFC3339)
