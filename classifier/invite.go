@@ -154,33 +154,35 @@ func vtimezone(cal *ical.Calendar, tzid string, t time.Time) *time.Location {
 }
 
 // observanceStart is the last onset of a time zone observance at or
-// before t, from its DTSTART and RRULE (go-ical's recurrence set).
+// before t, from its DTSTART and RRULE (rrule-go). The rule is evaluated
+// from the year before t: rrule-go steps through onsets one by one and
+// gives up long before 2026 when started at Outlook's 1601.
 func observanceStart(obs *ical.Component, t time.Time) time.Time {
 	start, err := obs.Props.DateTime(ical.PropDateTimeStart, time.UTC)
-	if err != nil || start.Year() < minObservanceYear {
+	if err != nil {
 		return time.Time{}
 	}
-	rule, err := obs.Props.RecurrenceRule()
-	if err != nil || !yearlyOnset(rule) {
+	opt, err := obs.Props.RecurrenceRule()
+	if err != nil || !yearlyOnset(opt) {
 		return time.Time{}
 	}
-	if rule == nil {
+	if opt == nil || start.After(t) {
 		return start
 	}
-	set, err := obs.RecurrenceSet(time.UTC)
-	if err != nil || set == nil {
+	if start.Year() < t.Year()-1 {
+		start = time.Date(t.Year()-1, start.Month(), start.Day(), start.Hour(), start.Minute(), start.Second(), 0, time.UTC)
+	}
+	opt.Dtstart = start
+	rule, err := rrule.NewRRule(*opt)
+	if err != nil {
 		return time.Time{}
 	}
-	return set.Before(t, true)
+	return rule.Before(t, true)
 }
-
-// minObservanceYear: rrule-go steps through every onset from DTSTART, one
-// a year; Outlook starts its observances in 1601.
-const minObservanceYear = 1600
 
 // yearlyOnset: no rule, or the kind a time zone uses (once a year, one
 // month, one weekday). Any other rule, which could step through millions
-// of onsets (FREQ=SECONDLY from 1601), is not evaluated.
+// of onsets a year (BYSECOND lists), is not evaluated.
 func yearlyOnset(r *rrule.ROption) bool {
 	if r == nil {
 		return true

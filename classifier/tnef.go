@@ -59,6 +59,7 @@ const (
 type tnefContent struct {
 	Attachments []ticket.Attachment
 	Body        string // plain text; HTML converted
+	Truncated   bool   // the stream ended inside an attribute
 }
 
 // tnefAttachment collects one attachment's attributes and properties.
@@ -98,10 +99,16 @@ func (w *walker) tnef(body io.Reader, name, mediaType string) {
 		w.defects.add("winmail.dat: " + quoteShort(err.Error()) + "; kept what was decoded")
 	}
 	c, err := parseTNEF(b)
+	if err == nil && len(c.Attachments) == 0 && c.Body == "" && c.Truncated {
+		err = fmt.Errorf("cut short before any content: %w", errTNEF)
+	}
 	if err != nil {
 		w.defects.add("unreadable winmail.dat: " + quoteShort(err.Error()))
 		w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: mediaType, Size: len(b)})
 		return
+	}
+	if c.Truncated {
+		w.defects.add("winmail.dat cut short; kept what was read")
 	}
 	w.mail.Attachments = append(w.mail.Attachments, c.Attachments...)
 	if w.tnefBody == "" {
@@ -138,6 +145,7 @@ func parseTNEF(b []byte) (tnefContent, error) {
 			if attributes == 0 {
 				return c, fmt.Errorf("truncated attribute: %w", errTNEF)
 			}
+			c.Truncated = true
 			break // keep what was read before the cut
 		}
 		data := r.bytes(int(length))
