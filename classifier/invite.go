@@ -2,6 +2,8 @@ package classifier
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -53,9 +55,9 @@ func (w *walker) calendar(body io.Reader, name, mediaType string, params map[str
 // parseInvite reads the first event of an iCalendar object with go-ical.
 // method is the Content-Type's, used when the calendar gives none.
 func parseInvite(b []byte, method string) (*ticket.Invite, error) {
-	cal, err := ical.NewDecoder(bytes.NewReader(b)).Decode()
+	cal, err := decodeCalendar(b)
 	if err != nil {
-		return nil, err //nolint:wrapcheck // go-ical's message is the defect
+		return nil, err
 	}
 	inv := &ticket.Invite{Method: method}
 	if p := cal.Props.Get(ical.PropMethod); p != nil {
@@ -86,6 +88,24 @@ func parseInvite(b []byte, method string) (*ticket.Invite, error) {
 		inv.Organizer = newAddress(bestEffortString(p.Params.Get(ical.ParamCommonName)), bestEffortString(addr), &ignored)
 	}
 	return inv, nil
+}
+
+var errCalendarPanic = errors.New("calendar parser failed")
+
+// decodeCalendar is go-ical's Decode, with a panic turned into an error:
+// its parameter reader indexes past the end of a line that ends in "=" (a
+// parameter without a value), FuzzInvite's corpus entry 74932b6e5b2a9c79.
+func decodeCalendar(b []byte) (cal *ical.Calendar, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cal, err = nil, fmt.Errorf("%v: %w", r, errCalendarPanic)
+		}
+	}()
+	cal, err = ical.NewDecoder(bytes.NewReader(b)).Decode()
+	if err != nil {
+		return nil, fmt.Errorf("iCalendar: %w", err)
+	}
+	return cal, nil
 }
 
 // icalText is a text property, unescaped, as one clean line.
