@@ -3,7 +3,6 @@ package classifier
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/ticket"
@@ -61,12 +60,12 @@ var forwardLabels = map[string]string{
 	"from": "from", "von": "from", "de": "from", "da": "from", "van": "from", "från": "from", "od": "from",
 	"差出人": "from", "发件人": "from", "寄件者": "from", "보낸 사람": "from",
 	"subject": "subject", "betreff": "subject", "objet": "subject", "sujet": "subject", "asunto": "subject",
-	"oggetto": "subject", "onderwerp": "subject", "ämne": "subject", "assunto": "subject",
+	"oggetto": "subject", "onderwerp": "subject", "ämne": "subject", "Ämne": "subject", "assunto": "subject",
 	"件名": "subject", "主题": "subject", "主旨": "subject", "제목": "subject",
 	"date": "date", "sent": "date", "datum": "date", "gesendet": "date", "envoyé": "date", "fecha": "date",
 	"enviado": "date", "enviado el": "date", "inviato": "date", "verzonden": "date", "skickat": "date",
 	"data": "date", "日時": "date", "送信日時": "date", "发送时间": "date", "日期": "date", "보낸 날짜": "date",
-	"to": "", "an": "", "à": "", "a": "", "para": "", "aan": "", "till": "", "do": "", "cc": "", "kopie": "",
+	"to": "", "an": "", "à": "", "À": "", "a": "", "para": "", "aan": "", "till": "", "do": "", "cc": "", "kopie": "",
 	"宛先": "", "收件人": "", "抄送": "", "받는 사람": "", "reply-to": "", "antwort an": "", "répondre à": "",
 }
 
@@ -126,14 +125,7 @@ func forwardBlock(lines *lineIter, first string) (ticket.Forwarded, bool) {
 			blanks++
 			continue
 		}
-		label, value, ok := splitLabel(t)
-		if !ok {
-			if found {
-				break
-			}
-			continue
-		}
-		field, known := forwardLabels[label]
+		field, value, known := forwardLabel(t)
 		if !known {
 			if found {
 				break
@@ -200,28 +192,40 @@ func isForwardMarker(t string) bool {
 
 // labelField is the field a "Label: value" line gives, "" for none.
 func labelField(t string) string {
-	label, _, ok := splitLabel(t)
-	if !ok {
-		return ""
-	}
-	return forwardLabels[label]
+	field, _, _ := forwardLabel(t)
+	return field
 }
 
-// splitLabel splits "Label: value" (also "Label :" and the full-width
-// colon) into the lower-cased label and the value.
-func splitLabel(t string) (label, value string, ok bool) {
-	i := strings.IndexByte(t, ':')
-	j := strings.Index(t, "：")
-	width := 1
-	if j >= 0 && (i < 0 || j < i) {
+// maxLabelBytes bounds a label looked up in forwardLabels (the longest is
+// 13 bytes); the lookup lower-cases it in a fixed buffer, as every line of
+// every body goes through here.
+const maxLabelBytes = 24
+
+// forwardLabel reads a "Label: value" line (also "Label :" and the
+// full-width colon): the field its label gives and the value, known false
+// when the label is not one of forwardLabels.
+func forwardLabel(t string) (field, value string, known bool) {
+	head := t[:min(len(t), maxForwardLabelLen+len("："))]
+	i, width := strings.IndexByte(head, ':'), 1
+	if j := strings.Index(head, "："); j >= 0 && (i < 0 || j < i) {
 		i, width = j, len("：")
 	}
 	if i <= 0 || i > maxForwardLabelLen {
 		return "", "", false
 	}
-	label = strings.ToLower(strings.TrimSpace(strings.TrimRight(t[:i], "\u00a0 ")))
-	label = strings.Trim(label, "*") // Outlook's bold labels in text
-	return label, strings.TrimSpace(t[i+width:]), utf8.ValidString(label)
+	label := strings.Trim(strings.TrimRight(t[:i], "\u00a0 \t"), " \t*") // Outlook's bold labels in text
+	if label == "" || len(label) > maxLabelBytes {
+		return "", "", false
+	}
+	var buf [maxLabelBytes]byte
+	n := copy(buf[:], label)
+	for k := range n {
+		if c := buf[k]; 'A' <= c && c <= 'Z' {
+			buf[k] = c + 'a' - 'A'
+		}
+	}
+	field, known = forwardLabels[string(buf[:n])]
+	return field, strings.TrimSpace(t[i+width:]), known
 }
 
 // trimQuote drops reply quoting ("> ") and surrounding space.
