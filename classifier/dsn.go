@@ -91,11 +91,7 @@ func bounceInfo(recipients []ticket.BounceRecipient) *ticket.BounceInfo {
 	if len(recipients) == 0 {
 		return nil
 	}
-	first := recipients[0]
-	return &ticket.BounceInfo{
-		Recipient: first.Recipient, Status: first.Status, Action: first.Action,
-		Diagnostic: first.Diagnostic, Recipients: recipients,
-	}
+	return &ticket.BounceInfo{BounceRecipient: recipients[0], Recipients: recipients}
 }
 
 // dsnValue is the address of a typed recipient field ("rfc822;

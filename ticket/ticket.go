@@ -57,23 +57,20 @@ type Attachment struct {
 	ContentID string `expr:"content_id" json:"content_id,omitempty"` // without the angle brackets
 }
 
-// BounceInfo is what a delivery status notification (RFC 3464) says about
-// the first recipient it reports; Recipients lists every recipient it
-// reports, the first included.
+// BounceInfo is what a delivery status notification (RFC 3464) says: the
+// first recipient it reports, and in Recipients every one, the first
+// included.
 type BounceInfo struct {
-	Recipient  string            `expr:"recipient" json:"recipient"`
-	Status     string            `expr:"status" json:"status"`         // e.g. "5.1.1"
-	Action     string            `expr:"action" json:"action"`         // failed, delayed, delivered, relayed, expanded
-	Diagnostic string            `expr:"diagnostic" json:"diagnostic"` // e.g. "smtp; 550 5.1.1 user unknown"
+	BounceRecipient
 	Recipients []BounceRecipient `expr:"recipients" json:"recipients"`
 }
 
 // BounceRecipient is one per-recipient block of a delivery status notification.
 type BounceRecipient struct {
 	Recipient  string `expr:"recipient" json:"recipient"`
-	Status     string `expr:"status" json:"status"`
-	Action     string `expr:"action" json:"action"`
-	Diagnostic string `expr:"diagnostic" json:"diagnostic"`
+	Status     string `expr:"status" json:"status"`         // e.g. "5.1.1"
+	Action     string `expr:"action" json:"action"`         // failed, delayed, delivered, relayed, expanded
+	Diagnostic string `expr:"diagnostic" json:"diagnostic"` // e.g. "smtp; 550 5.1.1 user unknown"
 }
 
 // Invite is the first event of a calendar part (text/calendar). Start and

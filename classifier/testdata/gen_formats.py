@@ -69,36 +69,22 @@ def smime_mails(write, headers, msgid):
     expect = dict(subject="Fehler beim Signieren", signed=True, signer="ann.signer@example.gov",
                   body=["Fehler 0x80090016", "Bitte um Rückruf."], attachments=[])
 
-    # Opaque: the text sits inside the CMS structure (openssl smime -sign -nodetach).
-    name = "smime-opaque-signed"
-    if not existing(name):
-        signed = openssl(["smime", "-sign", "-nodetach"] + common, inner)
-        raw = headers("Fehler beim Signieren", frm="Ann Example <ann.signer@example.gov>",
-                      msgid=msgid(name), extra=["MIME-Version: 1.0"]).encode() + signed.replace(b"MIME-Version: 1.0\n", b"").replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
+    def sample(name, args, **expect):
+        if existing(name):
+            keep(write, name, **expect)
+            return
+        out = openssl(["smime"] + args, inner).replace(b"MIME-Version: 1.0\n", b"")
+        raw = headers(expect["subject"], frm="Ann Example <ann.signer@example.gov>", msgid=msgid(name),
+                      extra=["MIME-Version: 1.0"]).encode() + out.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
         write(name, raw, **expect)
-    else:
-        keep(write, name, **expect)
 
+    # Opaque: the text sits inside the CMS structure (openssl smime -sign -nodetach).
+    sample("smime-opaque-signed", ["-sign", "-nodetach"] + common, **expect)
     # Clear-signed: multipart/signed with a detached smime.p7s.
-    name = "smime-clear-signed"
-    if not existing(name):
-        signed = openssl(["smime", "-sign"] + common, inner)
-        raw = headers("Fehler beim Signieren", frm="Ann Example <ann.signer@example.gov>",
-                      msgid=msgid(name), extra=["MIME-Version: 1.0"]).encode() + signed.replace(b"MIME-Version: 1.0\n", b"").replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
-        write(name, raw, **dict(expect, attachments=["smime.p7s"]))
-    else:
-        keep(write, name, **dict(expect, attachments=["smime.p7s"]))
-
+    sample("smime-clear-signed", ["-sign"] + common, **dict(expect, attachments=["smime.p7s"]))
     # Enveloped: unreadable without the key.
-    name = "smime-encrypted"
-    exp = dict(subject="Vertraulich: Zugangsdaten", encrypted=True, attachments=[], body=[])
-    if not existing(name):
-        enc = openssl(["smime", "-encrypt", "-aes256", os.path.join(SMIME, "cert.pem")], inner)
-        raw = headers("Vertraulich: Zugangsdaten", frm="Ann Example <ann.signer@example.gov>",
-                      msgid=msgid(name), extra=["MIME-Version: 1.0"]).encode() + enc.replace(b"MIME-Version: 1.0\n", b"").replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
-        write(name, raw, **exp)
-    else:
-        keep(write, name, **exp)
+    sample("smime-encrypted", ["-encrypt", "-aes256", os.path.join(SMIME, "cert.pem")],
+           subject="Vertraulich: Zugangsdaten", encrypted=True, attachments=[], body=[])
 
     # PGP/MIME encrypted (RFC 3156), as Thunderbird sends it.
     name = "pgp-encrypted"
