@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/triage-dev/triage/ticket"
@@ -388,5 +389,89 @@ func checkFormatFields(t *testing.T, m *Mail) {
 		if !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n") || len(s) > maxHeaderValueBytes {
 			t.Errorf("field not one clean bounded line: %q", s)
 		}
+	}
+}
+
+// TestFormatsReachTicket: what the decoder reads from the formats reaches
+// the ticket document and the rule environment; encrypted mail is a
+// ticket like any other, never an error (which would quarantine it).
+func TestFormatsReachTicket(t *testing.T) {
+	set := loadTestRules(t)
+	c := New()
+	tests := []struct {
+		sample string
+		check  func(*ticket.Ticket) error
+	}{
+		{"smime-encrypted", func(tk *ticket.Ticket) error {
+			if !tk.Encrypted || tk.Body != "" || len(tk.Attachments) != 0 {
+				return fmt.Errorf("encrypted=%v body %q attachments %v", tk.Encrypted, tk.Body, tk.Attachments)
+			}
+			return nil
+		}},
+		{"smime-opaque-signed", func(tk *ticket.Ticket) error {
+			if !tk.Signed || tk.Signer != "ann.signer@example.gov" || !strings.Contains(tk.Body, "0x80090016") {
+				return fmt.Errorf("signed=%v signer %q body %q", tk.Signed, tk.Signer, tk.Body)
+			}
+			return nil
+		}},
+		{"dsn-postfix", func(tk *ticket.Ticket) error {
+			if tk.BounceInfo == nil || len(tk.BounceInfo.Recipients) != 2 || tk.BounceInfo.Recipients[1].Status != "5.2.2" {
+				return fmt.Errorf("bounce_info %+v", tk.BounceInfo)
+			}
+			return nil
+		}},
+		{"invite-gmail", func(tk *ticket.Ticket) error {
+			if tk.Invite == nil || tk.Invite.Organizer.Address != "ann@example.com" || tk.Invite.End.Sub(tk.Invite.Start) != 30*time.Minute {
+				return fmt.Errorf("invite %+v", tk.Invite)
+			}
+			return nil
+		}},
+		{"forward-gmail", func(tk *ticket.Ticket) error {
+			if len(tk.Forwarded) != 1 || tk.Forwarded[0].From.Domain != "invoices-example.top" || !tk.Forwarded[0].Inline {
+				return fmt.Errorf("forwarded %+v", tk.Forwarded)
+			}
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sample, func(t *testing.T) {
+			tk, err := c.Classify(set, readMail(t, tt.sample), Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.check(tk); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+
+	// A mail without any of them: empty records and lists, never nil.
+	m, err := Decode(readMail(t, "charset-us-ascii"), DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := m.Env()
+	if env.BounceInfo.Recipients == nil || env.Forwarded == nil || env.Invite.Method != "" || env.Signed || env.Encrypted {
+		t.Errorf("env of a plain mail: %+v %+v %+v", env.BounceInfo, env.Forwarded, env.Invite)
+	}
+}
+
+// TestTNEFCountsAsParts: the files inside a winmail.dat count against
+// MaxParts like MIME parts.
+func TestTNEFCountsAsParts(t *testing.T) {
+	rend := tnefAttr(2, 0x00069002, make([]byte, 14))
+	title := tnefAttr(2, 0x00018010, []byte("f.txt\x00"))
+	tnef := tnefStream(bytes.Repeat(append(append([]byte{}, rend...), title...), 150))
+	raw := wrapPart("Content-Type: application/ms-tnef\r\nContent-Transfer-Encoding: base64", []byte(base64.StdEncoding.EncodeToString(tnef)))
+	m, err := Decode(raw, DecodeOptions{MaxParts: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Attachments) != 49 || !strings.Contains(strings.Join(m.Defects, "\n"), "more than 50 MIME parts") {
+		t.Errorf("%d attachments, defects %q", len(m.Attachments), m.Defects)
+	}
+	m, err = Decode(raw, DecodeOptions{})
+	if err != nil || len(m.Attachments) != 150 || m.Attachments[149].Name != "f.txt" {
+		t.Errorf("default bounds: %v, %d attachments", err, len(m.Attachments))
 	}
 }

@@ -110,7 +110,15 @@ func (w *walker) tnef(body io.Reader, name, mediaType string) {
 	if c.Truncated {
 		w.defects.add("winmail.dat cut short; kept what was read")
 	}
-	w.mail.Attachments = append(w.mail.Attachments, c.Attachments...)
+	for _, a := range c.Attachments {
+		// Each file inside counts as a part against MaxParts.
+		if w.parts++; w.parts > w.opts.MaxParts {
+			w.defects.add(fmt.Sprintf("more than %d MIME parts; rest skipped", w.opts.MaxParts))
+			w.stopped = true
+			break
+		}
+		w.mail.Attachments = append(w.mail.Attachments, a)
+	}
 	if w.tnefBody == "" {
 		w.tnefBody = c.Body
 	}
