@@ -475,3 +475,60 @@ func TestTNEFCountsAsParts(t *testing.T) {
 		t.Errorf("default bounds: %v, %d attachments", err, len(m.Attachments))
 	}
 }
+
+// TestDecompressRTF: the example of MS-OXRTFCP section 3.1.1.1, then
+// hostile headers.
+func TestDecompressRTF(t *testing.T) {
+	spec := []byte{0x2d, 0, 0, 0, 0x2b, 0, 0, 0, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5, 0xc7, 0xa7,
+		0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20,
+		0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f, 0xa0}
+	const want = "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n"
+	got, err := decompressRTF(spec, 1<<20)
+	if err != nil || string(got) != want {
+		t.Fatalf("decompressRTF = %q, %v; want %q", got, err, want)
+	}
+	cut, _ := decompressRTF(spec, 10)
+	if string(cut) != want[:10] {
+		t.Errorf("bounded to 10 bytes: %q", cut)
+	}
+	if s := rtfText(cut, 1<<20); s != "" {
+		t.Errorf("text of a cut RTF header = %q", s)
+	}
+	full, _ := decompressRTF(spec, 1<<20)
+	if s := rtfText(full, 1<<20); s != "hello world" {
+		t.Errorf("rtfText = %q", s)
+	}
+	huge := append([]byte{0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x4c, 0x5a, 0x46, 0x75, 0, 0, 0, 0}, bytes.Repeat([]byte{0xff, 0x00, 0x0f}, 1000)...)
+	if got, err := decompressRTF(huge, 4096); err != nil || len(got) > 4096 {
+		t.Errorf("4 GiB raw size: %d bytes, %v", len(got), err)
+	}
+	for _, bad := range [][]byte{nil, spec[:15], append(append([]byte{}, spec[:8]...), "XXXXXXXX"...)} {
+		if _, err := decompressRTF(bad, 1<<20); !errors.Is(err, errRTF) {
+			t.Errorf("%q: err %v, want errRTF", bad, err)
+		}
+	}
+}
+
+// TestRTFText: the RTF Outlook writes, plain and encapsulating HTML.
+func TestRTFText(t *testing.T) {
+	tests := []struct{ name, rtf, want string }{
+		{"plain", `{\rtf1\ansi\ansicpg1252\deff0{\fonttbl{\f0\fswiss Arial;}}{\colortbl;\red0\green0\blue0;}\pard\f0\fs20 Outlook crashes.\par Error 0x80004005\'e4\par}`, "Outlook crashes.\nError 0x80004005ä"},
+		{"unicode with fallback", `{\rtf1\ansi\uc1 Gr\u252\'fc\u223 ?e}`, "Grüße"},
+		{"from html", `{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}{\*\htmltag19 <html>}{\*\htmltag2 \par }{\*\htmltag50 <body>}\htmlrtf {\htmlrtf0 {\*\htmltag64 <p>}\htmlrtf {\htmlrtf0 Printer on floor 3\htmlrtf }\htmlrtf0 {\*\htmltag72 </p>}{\*\htmltag64 <p>}jams.{\*\htmltag72 </p>}{\*\htmltag58 </body>}{\*\htmltag27 </html>}}`, "Printer on floor 3\njams."},
+		{"skipped destinations", `{\rtf1{\*\generator Riched20;}{\info{\author X}}{\pict\pngblip 89504e47}Text}`, "Text"},
+		{"escapes", `{\rtf1 a\{b\}c\\d\~e\_f\tab g}`, "a{b}c\\d\u00a0e-f\tg"},
+		{"unbalanced", `}}}{{{\rtf1 text`, "text"},
+		{"deep", strings.Repeat("{", 10000) + "deep" + strings.Repeat("}", 10000), "deep"},
+		{"binary", `{\rtf1 a\bin4 \}{}b}`, "ab"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := rtfText([]byte(tt.rtf), 1<<20); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := rtfText([]byte(`{\rtf1 `+strings.Repeat("x", 5000)+`}`), 100); len(got) > 101 {
+		t.Errorf("bounded read gave %d bytes", len(got))
+	}
+}

@@ -198,3 +198,30 @@ func FuzzDSN(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRTF: compressed RTF from a winmail.dat decompresses and converts
+// within its bounds, never panicking, to clean text.
+func FuzzRTF(f *testing.F) {
+	f.Add([]byte{0x2d, 0, 0, 0, 0x2b, 0, 0, 0, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5, 0xc7, 0xa7,
+		0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20,
+		0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f, 0xa0})
+	f.Add(append([]byte{0, 0, 0, 0, 0x40, 0, 0, 0, 0x4d, 0x45, 0x4c, 0x41, 0, 0, 0, 0},
+		`{\rtf1\ansi\fromhtml1{\*\htmltag64 <p>}\htmlrtf x\htmlrtf0 a\u8364?\'e4{\*\mhtmltag1 y}}`...))
+	const limit = 4096
+	f.Fuzz(func(t *testing.T, b []byte) {
+		raw, err := decompressRTF(b, limit)
+		if err != nil {
+			if !errors.Is(err, errRTF) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			raw = b // the converter meets raw RTF too
+		}
+		if len(raw) > limit && err == nil {
+			t.Fatalf("%d bytes over %d", len(raw), limit)
+		}
+		s := rtfText(raw, limit)
+		if !utf8.ValidString(s) || strings.ContainsRune(s, '\r') {
+			t.Errorf("text not clean: %q", s)
+		}
+	})
+}

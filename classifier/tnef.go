@@ -14,8 +14,8 @@ import (
 
 // TNEF (Outlook's winmail.dat, MS-OXTNEF) is read by hand: no maintained
 // Go library is served by the module proxy (github.com/teamwork/tnef is
-// not), and triage needs only the attachment list and a plain or HTML
-// body. The reader never recurses, keeps no attachment content and checks
+// not), and triage needs only the attachment list and a plain, HTML or
+// RTF body (rtf.go). The reader never recurses, keeps no attachment content and checks
 // every length against what is left (TestTNEFHostile, FuzzTNEF).
 
 // Bounds on a winmail.dat.
@@ -39,6 +39,7 @@ const (
 	attOemCodepage    = 0x9007
 
 	prBody             = 0x1000
+	prRTFCompressed    = 0x1009
 	prHTML             = 0x1013
 	prDisplayName      = 0x3001
 	prAttachDataObj    = 0x3701
@@ -137,6 +138,7 @@ func parseTNEF(b []byte) (tnefContent, error) {
 	}
 	var cur *tnefAttachment
 	var plain, html string
+	var rtf []byte
 	codepage := 0
 	flush := func() {
 		if cur != nil && len(c.Attachments) < maxTNEFAttachments {
@@ -204,6 +206,8 @@ func parseTNEF(b []byte) (tnefContent, error) {
 					plain = mapiString(ptype, v, codepage)
 				case pid == prHTML && html == "":
 					html = mapiString(ptype, v, codepage)
+				case pid == prRTFCompressed && rtf == nil:
+					rtf = v
 				}
 			})
 		case attOemCodepage:
@@ -218,6 +222,11 @@ func parseTNEF(b []byte) (tnefContent, error) {
 		c.Body = strings.Trim(cleanText(plain), "\n")
 	case html != "":
 		c.Body = strings.Trim(htmlToText(html), "\n")
+	case rtf != nil:
+		// An unreadable RTF body leaves the body empty; the files still count.
+		if raw, err := decompressRTF(rtf, maxTNEFBodyBytes*htmlSourceFactor); err == nil {
+			c.Body = strings.Trim(rtfText(raw, maxTNEFBodyBytes*htmlSourceFactor), "\n")
+		}
 	}
 	return c, nil
 }

@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "mail")
@@ -213,7 +214,28 @@ def mapi_props(props):
     return out
 
 
-def tnef(body, attachments):
+RTF_PREBUF = (b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern \\fscript "
+              b"\\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0\\blue0\r\n\\par "
+              b"\\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx")
+
+
+def lzfu(raw):
+    """MS-OXRTFCP compressed RTF using literals only (valid, if not small),
+    ended by the reference to the write position; CRC as the spec defines."""
+    out, wpos = bytearray(), len(RTF_PREBUF)
+    for i in range(0, len(raw) + 1, 8):
+        chunk = raw[i:i + 8]
+        if len(chunk) == 8:
+            out += b"\0" + chunk
+            wpos += 8
+            continue
+        out += bytes([1 << len(chunk)]) + chunk + struct.pack(">H", ((wpos + len(chunk)) % 4096) << 4)
+        break
+    crc = (~zlib.crc32(bytes(out), 0xFFFFFFFF)) & 0xFFFFFFFF
+    return struct.pack("<IIII", len(out) + 12, len(raw), 0x75465A4C, crc) + bytes(out)
+
+
+def tnef(body, attachments, rtf=None):
     out = struct.pack("<IH", 0x223E9F78, 0x4A1C)
     out += tnef_attr(1, 0x00089006, struct.pack("<I", 0x00010000))     # attTnefVersion
     out += tnef_attr(1, 0x00069007, struct.pack("<II", 1252, 0))       # attOemCodepage
@@ -221,6 +243,8 @@ def tnef(body, attachments):
     props = [(0x0003, 0x0E07, 0x00000001)]                            # PR_MESSAGE_FLAGS
     if body is not None:
         props.append((0x001F, 0x1000, utf16z(body)))                  # PR_BODY, Unicode
+    if rtf is not None:
+        props.append((0x0102, 0x1009, lzfu(rtf)))                     # PR_RTF_COMPRESSED
     out += tnef_attr(1, 0x00069003, mapi_props(props))                # attMAPIProps
     for short, long_name, mime, data in attachments:
         out += tnef_attr(2, 0x00069002, struct.pack("<HIIHHI", 1, 0xFFFFFFFF, 0, 0, 0, 0))  # attAttachRendData
@@ -264,6 +288,19 @@ def tnef_mails(write, headers, msgid):
             "\r\n--_002_tnef_--\r\n")
     write("tnef-with-text", raw, subject="Printer driver request", body=["printer driver"],
           attachments=["driver-x64.zip"], sizes={"driver-x64.zip": 1004})
+
+    # Outlook in rich-text mode: the body only as compressed RTF.
+    rtf = (b"{\\rtf1\\ansi\\ansicpg1252\\deff0\\nouicompat{\\fonttbl{\\f0\\fswiss\\fcharset0 Calibri;}}\r\n"
+           b"{\\*\\generator Riched20 16.0.5;}\\viewkind4\\uc1 \r\n\\pard\\sa200\\sl276\\slmult1\\f0\\fs22\\lang7 "
+           b"Hallo Helpdesk,\\par\r\nder Drucker im 3. Stock zeigt Fehler 0x000000C5 (Papierstau). Bitte pr\\'fcfen.\\par\r\n"
+           b"Gr\\'fc\\'dfe\\par\r\nUte\\par\r\n}\r\n\0")
+    raw = headers("Drucker 3. Stock", frm="Ute Schmidt <ute.schmidt@example.com>", msgid=msgid("tnef-rtf"),
+                  extra=["MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="_003_rtf_"'])
+    raw += ("\r\n--_003_rtf_\r\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\r\n"
+            "Content-Disposition: attachment; filename=\"winmail.dat\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+            b64(tnef(None, [], rtf=rtf)) + "\r\n--_003_rtf_--\r\n")
+    write("tnef-rtf", raw, subject="Drucker 3. Stock", body=["Hallo Helpdesk,", "Papierstau). Bitte prüfen.", "Grüße\nUte"],
+          body_excludes=["Calibri", "Riched20", "\\"], attachments=[])
 
     # A winmail.dat cut short inside the second file's data: what was read
     # is kept (the second file with its short name only), with a defect.
