@@ -99,7 +99,13 @@ type Mail struct {
 	Bounce      bool
 	List        bool
 	TicketRef   string
-	Defects     []string // what had to be repaired or skipped
+	Signed      bool   // S/MIME or PGP/MIME signature present (not verified)
+	Signer      string // the S/MIME signer certificate's address
+	Encrypted   bool   // S/MIME enveloped data or PGP/MIME encrypted
+	BounceInfo  *ticket.BounceInfo
+	Invite      *ticket.Invite
+	Forwarded   []ticket.Forwarded // attached, then inline in the body
+	Defects     []string           // what had to be repaired or skipped
 
 	Raw []byte // the input Decode was given (not copied)
 }
@@ -230,10 +236,15 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	var sink textSink
 	top, err := topEntity(&h, &d.body, defects)
 	w.walk(top, err, 0, &sink)
+	if len(sink.parts) == 0 && w.tnefBody != "" {
+		sink.parts = append(sink.parts, w.tnefBody)
+	}
 	m.Body = w.body(&sink)
 	if m.Attachments == nil {
 		m.Attachments = []ticket.Attachment{}
 	}
+	w.resolveInline()
+	m.Forwarded = append(m.Forwarded, inlineForwards(m.Body, maxForwarded-len(m.Forwarded))...)
 
 	detect(m, &h)
 	m.TicketRef = ticketRef(m, opts.Threading)
@@ -510,6 +521,11 @@ type walker struct {
 	stopped   bool
 	truncated bool
 	d         *decoder // buffers
+
+	container string          // media type of the enclosing multipart
+	cids      map[string]bool // content ids the HTML read refers to (cid:)
+	tnefBody  string          // body found in a winmail.dat, for mail without another
+	calendars int             // calendar parts seen
 }
 
 // walk visits one entity; err is what message.New reported for it.
@@ -530,6 +546,7 @@ func (w *walker) walk(e *message.Entity, err error, depth int, sink *textSink) {
 	disposition, _, _ := e.Header.ContentDisposition()
 	name := attachmentName(e.Header.Get("Content-Disposition"), e.Header.Get("Content-Type"), w.defects)
 
+	report := w.container == "multipart/report"
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
 		if params["boundary"] == "" {
@@ -541,13 +558,31 @@ func (w *walker) walk(e *message.Entity, err error, depth int, sink *textSink) {
 			w.defects.add(fmt.Sprintf("MIME nesting deeper than %d; parts skipped", w.opts.MaxDepth))
 			return
 		}
+		switch mediaType {
+		case "multipart/encrypted":
+			// Unreadable without the key: no body, and its two parts
+			// (version and ciphertext) are not attachments.
+			w.mail.Encrypted = true
+			return
+		case "multipart/signed":
+			w.mail.Signed = true
+		}
 		w.multipart(e.Body, mediaType, params["boundary"], depth, sink)
+	case report && isReportPart(mediaType):
+		w.reportPart(e.Body, mediaType)
 	case mediaType == "message/rfc822" || mediaType == "message/global":
 		w.forwarded(e.Body, name)
+	case isCMS(mediaType, name):
+		w.cms(e, params, name, mediaType, depth, sink)
+	case isTNEF(mediaType, name):
+		w.tnef(e.Body, name, mediaType)
+	case mediaType == "text/calendar" || mediaType == "application/ics":
+		w.calendar(e.Body, name, mediaType, params)
 	case (mediaType == "text/plain" || mediaType == "text/html") && name == "" && !strings.EqualFold(disposition, "attachment"):
 		w.text(e.Body, mediaType, params, message.IsUnknownCharset(err), sink)
 	default:
 		w.attachment(e.Body, name, mediaType)
+		w.markInline(e.Header, disposition)
 	}
 }
 
@@ -584,6 +619,9 @@ func (w *walker) salvage(e *message.Entity) (*message.Entity, string, map[string
 }
 
 func (w *walker) multipart(body io.Reader, mediaType, boundary string, depth int, sink *textSink) {
+	outer := w.container
+	w.container = mediaType
+	defer func() { w.container = outer }()
 	mr := gmtextproto.NewMultipartReader(body, boundary)
 	alternative := mediaType == "multipart/alternative"
 	var alts []textSink
@@ -651,6 +689,7 @@ func (w *walker) text(body io.Reader, mediaType string, params map[string]string
 	}
 	s := w.charsetText(params["charset"], unknownCharset, b)
 	if mediaType == "text/html" {
+		w.cids = collectCIDs(s, w.cids)
 		s = htmlToText(s)
 	} else {
 		s = cleanText(s)
@@ -702,19 +741,23 @@ func (w *walker) attachment(body io.Reader, name, mediaType string) {
 }
 
 // forwarded records a message/rfc822 part as an attachment named after its
-// subject; its text is not the body and its headers count for nothing.
+// subject and as a forwarded message; its text is not the body and its
+// headers count for nothing else.
 func (w *walker) forwarded(body io.Reader, name string) {
 	b, err := io.ReadAll(io.LimitReader(body, int64(w.opts.MaxBytes)))
 	if err != nil {
 		w.defects.add("forwarded message: " + quoteShort(err.Error()) + "; kept what was decoded")
 	}
+	var d defectList // the inner message's own defects are not ours
+	inner := scanHeader(b, w.opts.MaxHeaders, &d)
+	fwd := forwardedOf(&inner, &d)
+	if len(w.mail.Forwarded) < maxForwarded {
+		w.mail.Forwarded = append(w.mail.Forwarded, fwd)
+	}
 	if name == "" {
-		var d defectList // the inner message's own defects are not ours
-		inner := scanHeader(b, w.opts.MaxHeaders, &d)
-		subject := decodeHeaderValue(inner.Get("Subject"), &d)
 		name = "forwarded.eml"
-		if subject != "" {
-			name = nameFromSubject(subject)
+		if fwd.Subject != "" {
+			name = nameFromSubject(fwd.Subject)
 		}
 	}
 	w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: "message/rfc822", Size: len(b)})

@@ -50,6 +50,18 @@ func (m *Mail) FillEnv(env *rules.Env) {
 	env.Bounce = m.Bounce
 	env.List = m.List
 	env.TicketRef = m.TicketRef
+	env.Signed = m.Signed
+	env.Signer = m.Signer
+	env.Encrypted = m.Encrypted
+	env.BounceInfo = ticket.BounceInfo{Recipients: []ticket.BounceRecipient{}}
+	if m.BounceInfo != nil {
+		env.BounceInfo = *m.BounceInfo
+	}
+	env.Invite = ticket.Invite{}
+	if m.Invite != nil {
+		env.Invite = *m.Invite
+	}
+	env.Forwarded = nonNil(m.Forwarded)
 }
 
 // text is subject, body and attachment names, one per line, for rules

@@ -43,6 +43,12 @@ type goldenMail struct {
 	Bounce      bool                `json:"bounce"`
 	List        bool                `json:"list"`
 	TicketRef   string              `json:"ticket_ref"`
+	Signed      bool                `json:"signed,omitempty"`
+	Signer      string              `json:"signer,omitempty"`
+	Encrypted   bool                `json:"encrypted,omitempty"`
+	BounceInfo  *ticket.BounceInfo  `json:"bounce_info,omitempty"`
+	Invite      *ticket.Invite      `json:"invite,omitempty"`
+	Forwarded   []ticket.Forwarded  `json:"forwarded,omitempty"`
 	Defects     []string            `json:"defects"`
 	Body        string              `json:"body"`
 }
@@ -56,6 +62,8 @@ func toGolden(m *Mail, err error) goldenMail {
 		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References,
 		Attachments: m.Attachments, AutoReply: m.AutoReply, Bounce: m.Bounce, List: m.List,
 		TicketRef: m.TicketRef, Defects: m.Defects, Body: m.Body,
+		Signed: m.Signed, Signer: m.Signer, Encrypted: m.Encrypted,
+		BounceInfo: m.BounceInfo, Invite: m.Invite, Forwarded: m.Forwarded,
 	}
 	if !m.Date.IsZero() {
 		g.Date = m.Date.Format(time.RFC3339)
@@ -81,6 +89,18 @@ type expectation struct {
 	TicketRef    *string        `json:"ticket_ref"`
 	Defects      *bool          `json:"defects"`
 	Error        string         `json:"error"`
+
+	Signed            *bool    `json:"signed"`
+	Signer            string   `json:"signer"`
+	Encrypted         *bool    `json:"encrypted"`
+	BounceRecipients  []string `json:"bounce_recipients"`
+	BounceStatus      string   `json:"bounce_status"`
+	Forwarded         []string `json:"forwarded"`          // From addresses
+	ForwardedSubjects []string `json:"forwarded_subjects"` // in order
+	InviteSummary     string   `json:"invite_summary"`
+	InviteStart       string   `json:"invite_start"` // RFC 3339
+	InviteMethod      string   `json:"invite_method"`
+	Inline            []string `json:"inline"` // names of the inline attachments
 }
 
 func loadExpectations(t *testing.T) map[string]expectation {
@@ -176,6 +196,68 @@ func checkExpectation(t *testing.T, exp expectation, m *Mail, err error) {
 	}
 	checkContent(t, exp, m)
 	checkFlags(t, exp, m)
+	checkFormats(t, exp, m)
+}
+
+// checkFormats checks what the decoder read from S/MIME, PGP/MIME, delivery
+// status, calendar and forwarded parts, and the inline attachments.
+func checkFormats(t *testing.T, exp expectation, m *Mail) {
+	t.Helper()
+	checkBool(t, "signed", exp.Signed, m.Signed)
+	checkBool(t, "encrypted", exp.Encrypted, m.Encrypted)
+	if exp.Signed == nil && m.Signed || exp.Encrypted == nil && m.Encrypted {
+		t.Errorf("unexpected signed=%v encrypted=%v", m.Signed, m.Encrypted)
+	}
+	if m.Signer != exp.Signer {
+		t.Errorf("signer = %q, want %q", m.Signer, exp.Signer)
+	}
+	var recipients []string
+	status := ""
+	if m.BounceInfo != nil {
+		status = m.BounceInfo.Status
+		for _, r := range m.BounceInfo.Recipients {
+			recipients = append(recipients, r.Recipient)
+		}
+	}
+	if strings.Join(recipients, "|") != strings.Join(exp.BounceRecipients, "|") || status != exp.BounceStatus {
+		t.Errorf("bounce recipients %q status %q, want %q %q", recipients, status, exp.BounceRecipients, exp.BounceStatus)
+	}
+	if exp.Forwarded != nil || exp.ForwardedSubjects != nil {
+		var from, subjects []string
+		for _, f := range m.Forwarded {
+			from = append(from, f.From.Address)
+			subjects = append(subjects, f.Subject)
+		}
+		if strings.Join(from, "|") != strings.Join(exp.Forwarded, "|") {
+			t.Errorf("forwarded from %q, want %q", from, exp.Forwarded)
+		}
+		if exp.ForwardedSubjects != nil && strings.Join(subjects, "|") != strings.Join(exp.ForwardedSubjects, "|") {
+			t.Errorf("forwarded subjects %q, want %q", subjects, exp.ForwardedSubjects)
+		}
+	}
+	switch {
+	case exp.InviteSummary == "" && m.Invite != nil:
+		t.Errorf("unexpected invite %+v", *m.Invite)
+	case exp.InviteSummary != "" && m.Invite == nil:
+		t.Errorf("no invite, want %q", exp.InviteSummary)
+	case m.Invite != nil:
+		if m.Invite.Summary != exp.InviteSummary || m.Invite.Method != exp.InviteMethod ||
+			m.Invite.Start.Format(time.RFC3339) != exp.InviteStart {
+			t.Errorf("invite %q %q %s, want %q %q %s", m.Invite.Method, m.Invite.Summary, m.Invite.Start.Format(time.RFC3339),
+				exp.InviteMethod, exp.InviteSummary, exp.InviteStart)
+		}
+	}
+	if exp.Inline != nil {
+		var inline []string
+		for _, a := range m.Attachments {
+			if a.Inline {
+				inline = append(inline, a.Name)
+			}
+		}
+		if strings.Join(inline, "|") != strings.Join(exp.Inline, "|") {
+			t.Errorf("inline attachments %q, want %q", inline, exp.Inline)
+		}
+	}
 }
 
 // checkContent checks the body and the attachments.

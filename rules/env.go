@@ -32,6 +32,12 @@ type Env struct {
 	Bounce      bool                `expr:"bounce"`
 	List        bool                `expr:"list"`
 	TicketRef   string              `expr:"ticket_ref"`
+	Signed      bool                `expr:"signed"`
+	Signer      string              `expr:"signer"`
+	Encrypted   bool                `expr:"encrypted"`
+	BounceInfo  ticket.BounceInfo   `expr:"bounce_info"` // zero when the mail carries no delivery status
+	Invite      ticket.Invite       `expr:"invite"`      // zero when the mail carries no calendar part
+	Forwarded   []ticket.Forwarded  `expr:"forwarded"`
 	Duplicate   bool                `expr:"duplicate"`
 	Account     string              `expr:"account"`
 	Mailbox     string              `expr:"mailbox"`

@@ -22,7 +22,7 @@ var (
 var envOverrides = map[string]string{
 	"account": "string", "mailbox": "string", "ticket_ref": "string", "weekday": "weekday",
 	"duplicate": "bool", "list": "bool", "auto_reply": "bool", "bounce": "bool", "business_hours": "bool",
-	"hour": "hour",
+	"hour": "hour", "signed": "bool", "encrypted": "bool", "signer": "string",
 }
 
 // LoadTests reads a separate test file (or a directory of *.yaml / *.yml
@@ -162,7 +162,7 @@ func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
 		name := kv.key.Value
 		kind, ok := envOverrides[name]
 		if !ok {
-			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, hour, list, mailbox, ticket_ref, weekday)", name)
+			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, encrypted, hour, list, mailbox, signed, signer, ticket_ref, weekday)", name)
 			continue
 		}
 		what := "env." + name
@@ -313,6 +313,12 @@ func applyOverrides(env *Env, o map[string]any) {
 			env.BusinessHrs, _ = v.(bool)
 		case "hour":
 			env.Hour, _ = v.(int)
+		case "signed":
+			env.Signed, _ = v.(bool)
+		case "encrypted":
+			env.Encrypted, _ = v.(bool)
+		case "signer":
+			env.Signer, _ = v.(string)
 		}
 	}
 }

@@ -199,6 +199,9 @@ type schemaTestEnv struct {
 	AutoReply     bool          `yaml:"auto_reply" jsonschema_description:"Automatic reply."`
 	Bounce        bool          `yaml:"bounce" jsonschema_description:"Delivery failure report."`
 	BusinessHours bool          `yaml:"business_hours" jsonschema_description:"Inside business hours."`
+	Signed        bool          `yaml:"signed" jsonschema_description:"S/MIME or PGP/MIME signature present."`
+	Encrypted     bool          `yaml:"encrypted" jsonschema_description:"S/MIME or PGP/MIME encrypted; the body is empty."`
+	Signer        schemaText    `yaml:"signer" jsonschema_description:"Address of the S/MIME signer's certificate."`
 }
 
 // JSONSchemaExtend bounds hour.

@@ -24,7 +24,13 @@ type Ticket struct {
 	Bounce      bool           `json:"bounce"`
 	List        bool           `json:"list"`
 	Duplicate   bool           `json:"duplicate"`
-	Defects     []string       `json:"defects,omitempty"` // what the decoder had to repair
+	Signed      bool           `json:"signed,omitempty"`      // S/MIME or PGP/MIME signature present (not verified)
+	Signer      string         `json:"signer,omitempty"`      // the S/MIME signer certificate's address
+	Encrypted   bool           `json:"encrypted,omitempty"`   // S/MIME enveloped or PGP/MIME encrypted: body unreadable
+	BounceInfo  *BounceInfo    `json:"bounce_info,omitempty"` // from a delivery status notification
+	Invite      *Invite        `json:"invite,omitempty"`      // from the first text/calendar part
+	Forwarded   []Forwarded    `json:"forwarded,omitempty"`   // forwarded messages, attached or inline
+	Defects     []string       `json:"defects,omitempty"`     // what the decoder had to repair
 	Class       Classification `json:"classification"`
 
 	// Raw is the original message, for sinks that forward it byte for byte.
@@ -40,10 +46,54 @@ type Address struct {
 }
 
 // Attachment describes one attached part; its content is never exposed to rules.
+// Inline parts are shown in the message (Content-Disposition inline, or an
+// image the HTML refers to by cid:): a signature logo or a pasted screenshot,
+// rather than a file the sender attached.
 type Attachment struct {
-	Name string `expr:"name" json:"name"`
-	Type string `expr:"type" json:"type"`
-	Size int    `expr:"size" json:"size"`
+	Name      string `expr:"name" json:"name"`
+	Type      string `expr:"type" json:"type"`
+	Size      int    `expr:"size" json:"size"`
+	Inline    bool   `expr:"inline" json:"inline,omitempty"`
+	ContentID string `expr:"content_id" json:"content_id,omitempty"` // without the angle brackets
+}
+
+// BounceInfo is what a delivery status notification (RFC 3464) says: the
+// first recipient it reports, and in Recipients every one, the first
+// included.
+type BounceInfo struct {
+	BounceRecipient
+	Recipients []BounceRecipient `expr:"recipients" json:"recipients"`
+}
+
+// BounceRecipient is one per-recipient block of a delivery status notification.
+type BounceRecipient struct {
+	Recipient  string `expr:"recipient" json:"recipient"`
+	Status     string `expr:"status" json:"status"`         // e.g. "5.1.1"
+	Action     string `expr:"action" json:"action"`         // failed, delayed, delivered, relayed, expanded
+	Diagnostic string `expr:"diagnostic" json:"diagnostic"` // e.g. "smtp; 550 5.1.1 user unknown"
+}
+
+// Invite is the first event of a calendar part (text/calendar). Start and
+// End are zero when absent or unreadable.
+type Invite struct {
+	Method    string    `expr:"method" json:"method"` // REQUEST, CANCEL, REPLY, PUBLISH, …
+	Summary   string    `expr:"summary" json:"summary"`
+	Start     time.Time `expr:"start" json:"start,omitzero"`
+	End       time.Time `expr:"end" json:"end,omitzero"`
+	Organizer Address   `expr:"organizer" json:"organizer"`
+	Location  string    `expr:"location" json:"location"`
+}
+
+// Forwarded is one forwarded message: an attached message/rfc822 part or a
+// forwarded block quoted in the body. Date is RFC 3339 when it could be
+// read, else as the forwarding client wrote it; MessageID is empty for an
+// inline block.
+type Forwarded struct {
+	From      Address `expr:"from" json:"from"`
+	Subject   string  `expr:"subject" json:"subject"`
+	Date      string  `expr:"date" json:"date"`
+	MessageID string  `expr:"message_id" json:"message_id"`
+	Inline    bool    `expr:"inline" json:"inline"` // quoted in the body rather than attached
 }
 
 // Source says where the message was read.

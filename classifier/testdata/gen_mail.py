@@ -15,6 +15,8 @@ import quopri
 import unicodedata
 import urllib.parse
 
+import gen_formats
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "mail")
 
@@ -415,7 +417,8 @@ every 5&nbsp;minutes &amp; I lose my session.</p>
     raw += "From: ann@example.com\r\nTo: nobody@example.net\r\nSubject: Printer\r\n"
     raw += "--dsn--\r\n"
     write("bounce-dsn", raw, subject="Undelivered Mail Returned to Sender", **{"from": "mailer-daemon@mx.example.com"},
-          bounce=True, auto_reply=True, body=["could not"], attachments=["", ""])
+          bounce=True, auto_reply=True, body=["could not"], attachments=[], bounce_recipients=["nobody@example.net"],
+          bounce_status="5.1.1")
 
     raw = headers("Delivery Status Notification (Failure)", frm="postmaster@example.net", msgid=msgid("bounce-postmaster"),
                   extra=["Content-Type: text/plain; charset=us-ascii"])
@@ -591,6 +594,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     charset_mails()
     scenario_mails()
+    gen_formats.format_mails(write, headers, msgid)
     with open(os.path.join(OUT, "expect.json"), "w", encoding="utf-8") as f:
         json.dump(EXPECT, f, ensure_ascii=False, indent=1, sort_keys=True)
         f.write("\n")

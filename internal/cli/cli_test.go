@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,6 +57,16 @@ func readFile(t *testing.T, path string) []byte {
 
 // mailPath returns the path of a sample mail in examples/mail.
 func mailPath(name string) string { return filepath.Join(examplesMail, name+".eml") }
+
+// exampleMailCount is the number of example mails (all parseable).
+func exampleMailCount(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(examplesMail, "*.eml"))
+	if err != nil || len(files) < 30 {
+		t.Fatalf("example mail: %d files, %v", len(files), err)
+	}
+	return len(files)
+}
 
 func TestUsageAndDispatch(t *testing.T) {
 	tests := []struct {
@@ -388,8 +399,10 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // ticketLine is the part of the Ticket JSON these tests check.
 type ticketLine struct {
-	Subject string `json:"subject"`
-	Class   struct {
+	Subject   string         `json:"subject"`
+	Encrypted bool           `json:"encrypted"`
+	Invite    *ticket.Invite `json:"invite"`
+	Class     struct {
 		Tier     string            `json:"tier"`
 		Priority string            `json:"priority"`
 		Queue    string            `json:"queue"`
@@ -450,6 +463,33 @@ func TestExplainJSON(t *testing.T) {
 	}
 	if got := tickets[3].Class.Fields["error_code"]; got != "0x80070005" {
 		t.Errorf("vendor defect error_code = %q", got)
+	}
+}
+
+// TestExplainFormats: explain prints what the decoder read from a bounce,
+// encrypted mail, an invitation, a forwarded message, winmail.dat and an
+// inline logo, and --json carries the same fields.
+func TestExplainFormats(t *testing.T) {
+	tests := []struct{ mail, line string }{
+		{"bounce-unknown-recipient-exchange", "bounce:    former.employee@example.com failed 5.1.10  smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"},
+		{"encrypted-pgp", "security:  encrypted (body unreadable)"},
+		{"meeting-room-invite", `invite:    REQUEST "Projector in room 4.12 shows no picture" Tue, 01 Dec 2026 10:00:00 +0100, organizer Facility Management <facility@example.com>, location "Raum 4.12"`},
+		{"phishing-forwarded-inline-outlook", `forwarded: inline from IT Service Desk <it-desk@example-mailbox.info>, subject "Action required: your mailbox quota", date Friday, November 27, 2026 7:41 AM`},
+		{"outlook-winmail", "attached:  outlook-crash.log (text/plain, 1460 bytes)"},
+		{"password-reset-signature-logo", "attached:  logo.png (image/png, 4000 bytes, inline)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mail, func(t *testing.T) {
+			r := runMain(t, "", "explain", "--rules", examplesRules, mailPath(tt.mail))
+			if r.code != 0 || !strings.Contains(r.stdout, tt.line+"\n") {
+				t.Errorf("exit %d; stdout lacks %q:\n%s", r.code, tt.line, r.stdout)
+			}
+		})
+	}
+	r := runMain(t, "", "explain", "--json", "--rules", examplesRules, mailPath("encrypted-pgp"), mailPath("meeting-room-invite"))
+	tickets := decodeTickets(t, r.stdout)
+	if len(tickets) != 2 || !tickets[0].Encrypted || tickets[1].Invite == nil || tickets[1].Invite.Method != "REQUEST" {
+		t.Errorf("tickets lack encrypted / invite: %s", r.stdout)
 	}
 }
 
@@ -702,7 +742,8 @@ func TestReplayAgainst(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)
 		}
-		for _, line := range []string{"changes against rules version ", ": 2 of 36 classified messages", "  tier     L2→L1      2\n",
+		classified := fmt.Sprintf(": 2 of %d classified messages", exampleMailCount(t))
+		for _, line := range []string{"changes against rules version ", classified, "  tier     L2→L1      2\n",
 			`2026-11-24T10:55:00+03:00  ivan.petrov@example.ru  "Не работает VPN из дома"  tier L2→L1`,
 			`2026-11-24T09:40:00+01:00  hannah.lee@example.com  "VPN keeps disconnecting when working from home"  tier L2→L1`} {
 			if !strings.Contains(r.stdout, line) {
@@ -762,8 +803,8 @@ func TestReplayTickets(t *testing.T) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(string(readFile(t, out))), "\n")
-	if len(lines) != 36 {
-		t.Fatalf("%d tickets, want 36 (one per parseable message)", len(lines))
+	if n := exampleMailCount(t); len(lines) != n {
+		t.Fatalf("%d tickets, want %d (one per parseable message)", len(lines), n)
 	}
 	var prev time.Time
 	for i, l := range lines {

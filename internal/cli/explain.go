@@ -122,7 +122,11 @@ func writeExplanation(w io.Writer, name string, t *ticket.Ticket, d rules.Decisi
 	if len(t.Attachments) > 0 {
 		names := make([]string, len(t.Attachments))
 		for i, a := range t.Attachments {
-			names[i] = fmt.Sprintf("%s (%s, %d bytes)", printable(a.Name), printable(a.Type), a.Size)
+			inline := ""
+			if a.Inline {
+				inline = ", inline"
+			}
+			names[i] = fmt.Sprintf("%s (%s, %d bytes%s)", printable(a.Name), printable(a.Type), a.Size, inline)
 		}
 		fmt.Fprintf(w, "attached:  %s\n", strings.Join(names, ", "))
 	}
@@ -132,6 +136,7 @@ func writeExplanation(w io.Writer, name string, t *ticket.Ticket, d rules.Decisi
 	}
 	fmt.Fprintf(w, "flags:     auto_reply=%t bounce=%t list=%t duplicate=%t ticket_ref=%s\n",
 		t.AutoReply, t.Bounce, t.List, t.Duplicate, printable(ref))
+	writeFormats(w, t)
 	if len(t.Defects) > 0 {
 		fmt.Fprintf(w, "repaired:  %s\n", printable(strings.Join(t.Defects, "; ")))
 	}
@@ -218,4 +223,43 @@ func shortVersion(v string) string {
 		return v[:12]
 	}
 	return v
+}
+
+// writeFormats prints what the decoder read from signatures, encryption,
+// delivery reports, invitations and forwarded messages, when present.
+func writeFormats(w io.Writer, t *ticket.Ticket) {
+	switch {
+	case t.Encrypted:
+		fmt.Fprintln(w, "security:  encrypted (body unreadable)")
+	case t.Signed && t.Signer != "":
+		fmt.Fprintf(w, "security:  signed by %s (not verified)\n", printable(t.Signer))
+	case t.Signed:
+		fmt.Fprintln(w, "security:  signed (not verified)")
+	}
+	if b := t.BounceInfo; b != nil {
+		fmt.Fprintf(w, "bounce:    %s %s %s", printable(b.Recipient), printable(b.Action), printable(b.Status))
+		if len(b.Recipients) > 1 {
+			fmt.Fprintf(w, " (+%d more recipients)", len(b.Recipients)-1)
+		}
+		if b.Diagnostic != "" {
+			fmt.Fprintf(w, "  %s", printable(b.Diagnostic))
+		}
+		fmt.Fprintln(w)
+	}
+	if inv := t.Invite; inv != nil {
+		when := "no start"
+		if !inv.Start.IsZero() {
+			when = inv.Start.Format(time.RFC1123Z)
+		}
+		fmt.Fprintf(w, "invite:    %s %q %s, organizer %s, location %q\n", printable(inv.Method), printable(inv.Summary),
+			when, printable(formatAddress(inv.Organizer)), printable(inv.Location))
+	}
+	for _, f := range t.Forwarded {
+		how := "attached"
+		if f.Inline {
+			how = "inline"
+		}
+		fmt.Fprintf(w, "forwarded: %s from %s, subject %q, date %s\n", how, printable(formatAddress(f.From)),
+			printable(f.Subject), printable(f.Date))
+	}
 }

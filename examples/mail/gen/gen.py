@@ -13,6 +13,11 @@ Output is deterministic: re-running rewrites identical files.
 import base64
 import os
 import quopri
+import sys
+
+# The TNEF writer and image padding of the decoder's own samples.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "classifier", "testdata"))
+import gen_formats  # noqa: E402
 
 OUT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -761,6 +766,115 @@ def main():
             References="<ticket.48220.1764061000@helpdesk.example.com>",
         ),
         "Thanks, the new password works. You can close the ticket.\n\nTom\n",
+    )
+
+    format_examples()
+
+
+def mime_mail(name, date, frm, subject, mid, content_type, parts, to="helpdesk@example.com", **extra):
+    """A MIME mail of the given parts, CRLF line ends; extra headers go
+    before Content-Type."""
+    hdr = headers(Date=date, From=frm, To=to, Subject=subject, Message_ID=msgid(mid), MIME_Version="1.0",
+                  **extra, Content_Type=content_type)
+    write(name, [hdr] + parts, crlf=True)
+
+
+def format_examples():
+    """Mail in the formats besides plain MIME: an inline-forwarded phishing
+    report (Outlook), an Exchange bounce, PGP/MIME encrypted mail, a
+    meeting-room invitation, a winmail.dat, and a signature logo."""
+    simple(
+        "phishing-forwarded-inline-outlook",
+        headers(
+            Date="Fri, 27 Nov 2026 08:05:00 +0100",
+            From='"Jonas Berg" <jonas.berg@example.com>',
+            To="helpdesk@example.com",
+            Subject="FW: Action required: your mailbox quota",
+            Message_ID=msgid("fw-inline-phish-12"),
+        ),
+        "Hi, is this phishing? The link goes somewhere odd.\n\nJonas\n\n"
+        "________________________________\n"
+        "From: IT Service Desk <it-desk@example-mailbox.info>\n"
+        "Sent: Friday, November 27, 2026 7:41 AM\n"
+        "To: Jonas Berg <jonas.berg@example.com>\n"
+        "Subject: Action required: your mailbox quota\n\n"
+        "Your mailbox is full. Sign in within 24 hours to keep receiving mail.\n",
+    )
+    original = ("From: Ann Example <ann@example.com>\nTo: former.employee@example.com\n"
+                "Subject: Laptop return\nDate: Fri, 27 Nov 2026 09:10:00 +0100\n"
+                "Message-ID: <laptop-return-3@mail.example.com>\n\nPlease return your laptop.\n")
+    mime_mail(
+        "bounce-unknown-recipient-exchange", "Fri, 27 Nov 2026 09:10:05 +0100", "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@example.com>", "Undeliverable: Laptop return", "ndr-laptop-return-3",
+        'multipart/report; report-type=delivery-status; boundary="ndr-1"',
+        [
+        "\n--ndr-1\nContent-Type: text/plain; charset=us-ascii\n\n",
+        "Your message to former.employee@example.com couldn't be delivered.\n",
+        "former.employee wasn't found at example.com.\n",
+        "--ndr-1\nContent-Type: message/delivery-status\n\n",
+        "Reporting-MTA: dns;AM0PR01MB1234.eurprd01.prod.exchangelabs.com\n\n",
+        "Original-Recipient: rfc822;former.employee@example.com\n",
+        "Final-Recipient: rfc822;former.employee@example.com\nAction: failed\nStatus: 5.1.10\n",
+        "Diagnostic-Code: smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup\n\n",
+        "--ndr-1\nContent-Type: message/rfc822\n\n",
+        original,
+        "\n--ndr-1--\n",
+        ],
+        to="Ann Example <ann@example.com>",
+        Auto_Submitted="auto-replied",
+    )
+    mime_mail(
+        "encrypted-pgp", "Fri, 27 Nov 2026 10:30:00 +0100", '"Legal Department" <legal@example.com>', "...", "pgp-legal-5",
+        'multipart/encrypted; protocol="application/pgp-encrypted"; boundary="pgp-5"',
+        [
+        "\nThis is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\n",
+        "--pgp-5\nContent-Type: application/pgp-encrypted\nContent-Description: PGP/MIME version identification\n\n",
+        "Version: 1\n\n",
+        "--pgp-5\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n",
+        "Content-Disposition: inline; filename=\"encrypted.asc\"\n\n",
+        "-----BEGIN PGP MESSAGE-----\n\njA0ECQMC8w0Hq7yQ4cn/0kcBbCpE5nJpJ0sZ0z3m9WXq3n2iYtqk0v8HcZl1bJ6M\n",
+        "=Qv0x\n-----END PGP MESSAGE-----\n\n--pgp-5--\n",
+        ],
+    )
+    ics = gen_formats.OUTLOOK_ICS.replace("Vorstandssitzung\\, Raum 4.12 – Beamer prüfen", "Projector in room 4.12 shows no picture")
+    ics = ics.replace("SUMMARY;LANGUAGE=de-DE:", "SUMMARY;LANGUAGE=en-US:")
+    mime_mail(
+        "meeting-room-invite", "Fri, 27 Nov 2026 08:14:03 +0100", '"Facility Management" <facility@example.com>', "Projector in room 4.12 shows no picture", "invite-room-412",
+        'multipart/alternative; boundary="inv-412"',
+        [
+        "\n--inv-412\nContent-Type: text/plain; charset=utf-8\n\n",
+        "Board meeting on Tuesday; please check the projector before.\n",
+        "--inv-412\nContent-Type: text/calendar; charset=utf-8; method=REQUEST\nContent-Transfer-Encoding: base64\n\n",
+        base64.encodebytes(ics.replace("\n", "\r\n").encode()),
+        "--inv-412--\n",
+        ],
+    )
+    crash = b"2026-11-27 09:01:02 FATAL OUTLOOK.EXE 0x80004005 faulting module mso.dll\n" * 20
+    tnef = gen_formats.tnef(
+        "Hello,\n\nOutlook crashes with error 0x80004005 every time I open a shared calendar.\nLog attached.\n\nMarta",
+        [("OUTLOO~1.LOG", "outlook-crash.log", "text/plain", crash)],
+    )
+    mime_mail(
+        "outlook-winmail", "Fri, 27 Nov 2026 09:20:00 +0100", '"Marta Nowak" <marta.nowak@example.com>', "Outlook crashes when opening shared calendar", "winmail-marta-1",
+        'multipart/mixed; boundary="_000_winmail_"',
+        [
+        "\n--_000_winmail_\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\n",
+        "Content-Disposition: attachment; filename=\"winmail.dat\"\nContent-Transfer-Encoding: base64\n\n",
+        base64.encodebytes(tnef),
+        "--_000_winmail_--\n",
+        ],
+    )
+    mime_mail(
+        "password-reset-signature-logo", "Fri, 27 Nov 2026 09:40:00 +0100", '"Paul Weber" <paul.weber@example.com>', "Forgot my password", "pw-logo-9",
+        'multipart/related; boundary="rel-9"; type="text/html"',
+        [
+        "\n--rel-9\nContent-Type: text/html; charset=utf-8\n\n",
+        "<html><body><p>Hello, I forgot my password and cannot log in.</p>",
+        "<p>Paul Weber<br><img src=\"cid:logo@example.com\" alt=\"Example Corp\"></p></body></html>\n",
+        "--rel-9\nContent-Type: image/png; name=\"logo.png\"\nContent-ID: <logo@example.com>\n",
+        "Content-Transfer-Encoding: base64\n\n",
+        base64.encodebytes(gen_formats.png(4000)),
+        "--rel-9--\n",
+        ],
     )
 
 

@@ -1,0 +1,395 @@
+package classifier
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/triage-dev/triage/ticket"
+)
+
+// TNEF (Outlook's winmail.dat, MS-OXTNEF) is read by hand: no maintained
+// Go library is served by the module proxy (github.com/teamwork/tnef is
+// not), and triage needs only the attachment list and a plain, HTML or
+// RTF body (rtf.go). The reader never recurses, keeps no attachment content and checks
+// every length against what is left (TestTNEFHostile, FuzzTNEF).
+
+// Bounds on a winmail.dat.
+const (
+	maxTNEFAttachments = 200
+	maxTNEFBodyBytes   = defaultMaxBodyBytes
+)
+
+var errTNEF = errors.New("malformed TNEF")
+
+const tnefSignature = 0x223e9f78
+
+// TNEF attribute ids (the low word of the attribute) and MAPI property ids.
+const (
+	attBody           = 0x800c
+	attAttachData     = 0x800f
+	attAttachTitle    = 0x8010
+	attAttachRendData = 0x9002
+	attMAPIProps      = 0x9003
+	attAttachment     = 0x9005
+	attOemCodepage    = 0x9007
+
+	prBody             = 0x1000
+	prRTFCompressed    = 0x1009
+	prHTML             = 0x1013
+	prDisplayName      = 0x3001
+	prAttachDataObj    = 0x3701
+	prAttachFilename   = 0x3704
+	prAttachLongName   = 0x3707
+	prAttachMimeTag    = 0x370e
+	prAttachContentID  = 0x3712
+	ptString8          = 0x001e
+	ptUnicode          = 0x001f
+	ptBinary           = 0x0102
+	ptObject           = 0x000d
+	ptMultiValueFlag   = 0x1000
+	tnefLevelMessage   = 1
+	tnefLevelAttaching = 2
+)
+
+// tnefContent is what triage keeps of a winmail.dat.
+type tnefContent struct {
+	Attachments []ticket.Attachment
+	Body        string // plain text; HTML converted
+	Truncated   bool   // the stream ended inside an attribute
+}
+
+// tnefAttachment collects one attachment's attributes and properties.
+type tnefAttachment struct {
+	title, longName, mimeTag, contentID string
+	size, objSize                       int
+}
+
+func (a *tnefAttachment) record() ticket.Attachment {
+	name := a.longName
+	if name == "" {
+		name = a.title
+	}
+	size := a.size
+	if size == 0 {
+		size = a.objSize
+	}
+	typ := strings.ToLower(cleanLine(a.mimeTag))
+	if typ == "" || !strings.Contains(typ, "/") {
+		typ = "application/octet-stream"
+	}
+	return ticket.Attachment{Name: safeFileName(name), Type: typ, Size: size, ContentID: cleanCID(a.contentID)}
+}
+
+// isTNEF: a winmail.dat part, by type or by its name.
+func isTNEF(mediaType, name string) bool {
+	return mediaType == "application/ms-tnef" || mediaType == "application/vnd.ms-tnef" ||
+		strings.EqualFold(name, "winmail.dat")
+}
+
+// tnef reads a winmail.dat: its attachments replace it in the list, and
+// its body is the mail's when the mail has no other. An unreadable one
+// stays an attachment, with a defect.
+func (w *walker) tnef(body io.Reader, name, mediaType string) {
+	b, err := io.ReadAll(w.d.limit(body, int64(w.opts.MaxBytes)))
+	if err != nil {
+		w.defects.add("winmail.dat: " + quoteShort(err.Error()) + "; kept what was decoded")
+	}
+	c, err := parseTNEF(b)
+	if err == nil && len(c.Attachments) == 0 && c.Body == "" && c.Truncated {
+		err = fmt.Errorf("cut short before any content: %w", errTNEF)
+	}
+	if err != nil {
+		w.defects.add("unreadable winmail.dat: " + quoteShort(err.Error()))
+		w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: mediaType, Size: len(b)})
+		return
+	}
+	if c.Truncated {
+		w.defects.add("winmail.dat cut short; kept what was read")
+	}
+	for _, a := range c.Attachments {
+		// Each file inside counts as a part against MaxParts.
+		if w.parts++; w.parts > w.opts.MaxParts {
+			w.defects.add(fmt.Sprintf("more than %d MIME parts; rest skipped", w.opts.MaxParts))
+			w.stopped = true
+			break
+		}
+		w.mail.Attachments = append(w.mail.Attachments, a)
+	}
+	if w.tnefBody == "" {
+		w.tnefBody = c.Body
+	}
+}
+
+// parseTNEF reads the attribute stream of a TNEF file. A stream cut short
+// after at least one whole attribute keeps what was read.
+func parseTNEF(b []byte) (tnefContent, error) {
+	var c tnefContent
+	r := tnefReader{b: b}
+	if sig, ok := r.u32(); !ok || sig != tnefSignature {
+		return c, fmt.Errorf("no TNEF signature: %w", errTNEF)
+	}
+	if _, ok := r.u16(); !ok { // legacy key
+		return c, fmt.Errorf("truncated: %w", errTNEF)
+	}
+	var cur *tnefAttachment
+	var plain, html string
+	var rtf []byte
+	codepage := 0
+	flush := func() {
+		if cur != nil && len(c.Attachments) < maxTNEFAttachments {
+			c.Attachments = append(c.Attachments, cur.record())
+		}
+		cur = nil
+	}
+	attributes := 0
+	for r.left() > 0 {
+		level, ok1 := r.u8()
+		id, ok2 := r.u32()
+		length, ok3 := r.u32()
+		if !ok1 || !ok2 || !ok3 || uint64(length) > uint64(r.left()) {
+			if attributes == 0 {
+				return c, fmt.Errorf("truncated attribute: %w", errTNEF)
+			}
+			c.Truncated = true
+			break // keep what was read before the cut
+		}
+		data := r.bytes(int(length))
+		r.u16() // checksum, not verified: a wrong one changes nothing we keep
+		attributes++
+		switch id & 0xffff {
+		case attAttachRendData:
+			flush()
+			cur = &tnefAttachment{}
+		case attAttachTitle:
+			if cur != nil {
+				cur.title = tnefString8(data, codepage)
+			}
+		case attAttachData:
+			if cur != nil {
+				cur.size = len(data)
+			}
+		case attAttachment:
+			if cur != nil {
+				readMAPIProps(data, func(pid, ptype uint16, v []byte) {
+					switch pid {
+					case prAttachLongName:
+						cur.longName = mapiString(ptype, v, codepage)
+					case prAttachFilename, prDisplayName:
+						if cur.title == "" {
+							cur.title = mapiString(ptype, v, codepage)
+						}
+					case prAttachMimeTag:
+						cur.mimeTag = mapiString(ptype, v, codepage)
+					case prAttachContentID:
+						cur.contentID = mapiString(ptype, v, codepage)
+					case prAttachDataObj:
+						cur.objSize = len(v)
+					}
+				})
+			}
+		case attBody:
+			if level == tnefLevelMessage && plain == "" {
+				plain = tnefString8(data, codepage)
+			}
+		case attMAPIProps:
+			if level != tnefLevelMessage {
+				break
+			}
+			readMAPIProps(data, func(pid, ptype uint16, v []byte) {
+				switch {
+				case pid == prBody && plain == "":
+					plain = mapiString(ptype, v, codepage)
+				case pid == prHTML && html == "":
+					html = mapiString(ptype, v, codepage)
+				case pid == prRTFCompressed && rtf == nil:
+					rtf = v
+				}
+			})
+		case attOemCodepage:
+			if len(data) >= 4 {
+				codepage = int(binary.LittleEndian.Uint32(data))
+			}
+		}
+	}
+	flush()
+	switch {
+	case strings.TrimSpace(plain) != "":
+		c.Body = strings.Trim(cleanText(plain), "\n")
+	case html != "":
+		c.Body = strings.Trim(htmlToText(html), "\n")
+	case rtf != nil:
+		// An unreadable RTF body leaves the body empty; the files still count.
+		if raw, err := decompressRTF(rtf, maxTNEFBodyBytes*htmlSourceFactor); err == nil {
+			c.Body = strings.Trim(rtfText(raw, maxTNEFBodyBytes*htmlSourceFactor), "\n")
+		}
+	}
+	return c, nil
+}
+
+// readMAPIProps calls fn with each property of an encoded MAPI property
+// list (MS-OXTNEF 2.1.3.4) and its value (the first, for a multi-valued
+// one); it stops at the first property it cannot read.
+func readMAPIProps(b []byte, fn func(id, ptype uint16, v []byte)) {
+	r := tnefReader{b: b}
+	count, ok := r.u32()
+	if !ok {
+		return
+	}
+	for i := uint32(0); i < count && r.left() > 0; i++ {
+		ptype, ok1 := r.u16()
+		pid, ok2 := r.u16()
+		if !ok1 || !ok2 {
+			return
+		}
+		if pid >= 0x8000 { // named property: GUID, kind, then an id or a name
+			r.bytes(16)
+			kind, ok := r.u32()
+			if !ok {
+				return
+			}
+			if kind == 0 {
+				r.u32()
+			} else {
+				n, ok := r.u32()
+				if !ok || !r.skipPadded(n) {
+					return
+				}
+			}
+		}
+		values := uint32(1)
+		base := ptype &^ ptMultiValueFlag
+		variable := base == ptString8 || base == ptUnicode || base == ptBinary || base == ptObject
+		if ptype&ptMultiValueFlag != 0 || variable {
+			if values, ok = r.u32(); !ok {
+				return
+			}
+		}
+		for j := uint32(0); j < values; j++ {
+			var v []byte
+			if variable {
+				n, ok := r.u32()
+				if !ok || uint64(n) > uint64(r.left()) {
+					return
+				}
+				v = r.bytes(int(n))
+				r.bytes(pad4(int(n)))
+			} else {
+				size := mapiFixedSize(base)
+				if size == 0 || size > r.left() {
+					return // an unknown type: its size is unknown too
+				}
+				v = r.bytes(size)
+			}
+			if j == 0 {
+				fn(pid, base, v)
+			}
+		}
+	}
+}
+
+// mapiFixedSize is the encoded size of a fixed-size MAPI type, 0 if
+// unknown.
+func mapiFixedSize(t uint16) int {
+	switch t {
+	case 0x0002, 0x0003, 0x0004, 0x000a, 0x000b: // int16 (padded), int32, float, error, bool
+		return 4
+	case 0x0005, 0x0006, 0x0007, 0x0014, 0x0040: // double, currency, apptime, int64, systime
+		return 8
+	case 0x0048: // CLSID
+		return 16
+	}
+	return 0
+}
+
+// mapiString decodes a string property: UTF-16LE, or 8-bit text in the
+// file's code page; binary values (PR_HTML) are read as 8-bit text.
+func mapiString(ptype uint16, v []byte, codepage int) string {
+	if ptype != ptUnicode {
+		return tnefString8(v, codepage)
+	}
+	u := make([]uint16, len(v)/2)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(v[2*i:])
+	}
+	for len(u) > 0 && u[len(u)-1] == 0 {
+		u = u[:len(u)-1]
+	}
+	return strings.ToValidUTF8(string(utf16.Decode(u)), "\uFFFD")
+}
+
+// tnefString8 decodes 8-bit text without its terminating NULs: UTF-8 when
+// it is valid, else the declared Windows code page, else windows-1252.
+func tnefString8(b []byte, codepage int) string {
+	if len(b) > maxTNEFBodyBytes {
+		b = b[:maxTNEFBodyBytes]
+	}
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	if codepage >= 874 && codepage <= 1258 {
+		if s, known := decodeBytes(fmt.Sprintf("windows-%d", codepage), b); known {
+			return s
+		}
+	}
+	return bestEffort(b)
+}
+
+// tnefReader reads little-endian values from b; every read reports
+// whether b held enough.
+type tnefReader struct {
+	b   []byte
+	off int
+}
+
+func (r *tnefReader) left() int { return len(r.b) - r.off }
+
+func (r *tnefReader) bytes(n int) []byte {
+	if n < 0 || n > r.left() {
+		n = r.left()
+	}
+	v := r.b[r.off : r.off+n]
+	r.off += n
+	return v
+}
+
+func (r *tnefReader) u8() (uint8, bool) {
+	if r.left() < 1 {
+		return 0, false
+	}
+	return r.bytes(1)[0], true
+}
+
+func (r *tnefReader) u16() (uint16, bool) {
+	if r.left() < 2 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint16(r.bytes(2)), true
+}
+
+func (r *tnefReader) u32() (uint32, bool) {
+	if r.left() < 4 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(r.bytes(4)), true
+}
+
+// skipPadded skips n bytes and their padding to 4, reporting whether b
+// held them.
+func (r *tnefReader) skipPadded(n uint32) bool {
+	if uint64(n) > uint64(r.left()) {
+		return false
+	}
+	r.bytes(int(n))
+	r.bytes(pad4(int(n)))
+	return true
+}
+
+func pad4(n int) int { return (4 - n%4) % 4 }
