@@ -187,11 +187,10 @@ func noXSS(t *testing.T, ctx context.Context, where string) {
 }
 
 const (
-	vpnRule     = "set: {tier: L2, queue: systems, runbook: kb/vpn}"
-	dnsWhen     = `containsAnyWord(text, ["dns", "nxdomain"`
-	dnsSet      = "set: {tier: L2, queue: systems, runbook: kb/dns}"
-	xssSubject  = "<script>window.__xss=2</script> VPN <b onmouseover=window.__xss=3>help</b>"
-	sampleMails = 36
+	vpnRule    = "set: {tier: L2, queue: systems, runbook: kb/vpn}"
+	dnsWhen    = `containsAnyWord(text, ["dns", "nxdomain"`
+	dnsSet     = "set: {tier: L2, queue: systems, runbook: kb/dns}"
+	xssSubject = "<script>window.__xss=2</script> VPN <b onmouseover=window.__xss=3>help</b>"
 )
 
 // setRules replaces the playground's rules text as typing would.
@@ -209,6 +208,11 @@ func setRules(t *testing.T, ctx context.Context, from, to string) {
 // headless Chromium: an editable one without token, and a read-only one
 // that asks for the token.
 func TestConsoleInBrowser(t *testing.T) {
+	mails, err := examples.Mails()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sampleMails := len(mails) // what the demo delivers
 	ctx := browser(t)
 	s := startDemo(t, demo.Options{})
 	s.waitRecent(t, sampleMails)
