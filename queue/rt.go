@@ -341,7 +341,11 @@ func (c *rtClient) render(t *template.Template, data templateData) (string, erro
 	if err != nil {
 		return "", permanent("rt: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	out := strings.TrimSpace(string(b))
+	if out == "<no value>" { // index of a map without the key
+		out = ""
+	}
+	return out, nil
 }
 
 // renderDue renders the due template into RT's "YYYY-MM-DD HH:MM:SS"
@@ -401,16 +405,10 @@ func (c *rtClient) post(ctx context.Context, path string, msg any, files []ticke
 
 // formFileName makes a decoded file name safe inside a quoted form-data
 // parameter: UTF-8 as is (RT reads it so), quotes and backslashes escaped,
-// control characters gone; an empty name becomes "attachment".
+// line breaks and control characters gone; an empty name becomes "attachment".
 func formFileName(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(name, "\uFFFD"))
-	name = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
-	return cmp.Or(clip.UTF8(name, 255), "attachment")
+	name = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(sanitizeHeaderText(name, 255))
+	return cmp.Or(name, "attachment")
 }
 
 func (c *rtClient) comment(ctx context.Context, id, note string) error {

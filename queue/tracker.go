@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -360,12 +359,14 @@ func EscalationNote(t *ticket.Ticket) string {
 	return b.String()
 }
 
-// formatAddress is "Name <addr>" (quoted as RFC 5322 needs), or addr alone.
+// formatAddress is `"Name" <addr>` with the name in UTF-8 (trackers'
+// APIs take it so; an encoded word would become the name), or addr alone.
 func formatAddress(a ticket.Address) string {
 	if a.Name == "" {
 		return a.Address
 	}
-	return (&mail.Address{Name: a.Name, Address: a.Address}).String()
+	name := sanitizeHeaderText(a.Name, 200)
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `" <` + a.Address + ">"
 }
 
 // AuditReader reads back, from a tracker, the tickets triage created and
