@@ -142,7 +142,11 @@ type rtClient struct {
 	rulesField string
 	subjectTag *regexp.Regexp // nil without rtname
 	log        *slog.Logger
+	tracker    string // TrackerKey
 }
+
+// Tracker names the RT instance (AuditReader).
+func (c *rtClient) Tracker() string { return c.tracker }
 
 func (c *RTConfig) open(q sinkSpec) (Sink, error) {
 	rc, err := c.client(q)
@@ -165,6 +169,7 @@ func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
 		rulesField: cmp.Or(c.RulesField, defaultRTRulesField),
 		fields:     map[string]*template.Template{},
 		log:        q.log,
+		tracker:    TrackerKey(q.typ, c.URL),
 	}
 	maps.Copy(rc.priority, c.Priority)
 	if c.Username != "" {
@@ -422,19 +427,14 @@ func (c *rtClient) comment(ctx context.Context, id, note string) error {
 	return nil
 }
 
-// Reply adds m to ticket id as correspondence with its attachments.
+// Reply adds m to ticket id as correspondence with its attachments. RT
+// answers a correspond on a ticket that does not exist with 400 "Message
+// could not be recorded", like any other refusal: the ticket is read first.
 func (c *rtClient) Reply(ctx context.Context, id string, m *TrackerMail) error {
-	if !validRTID(id) {
-		return fmt.Errorf("rt: %q is no ticket number: %w", clip.UTF8(id, 32), ErrTicketNotFound)
+	if _, err := c.ticket(ctx, id); err != nil {
+		return err
 	}
-	msg := c.message(m)
-	err := c.post(ctx, "/ticket/"+id+"/correspond", msg, m.Content.Attachments, &[]any{})
-	if s := statusOf(err); s == http.StatusNotFound || s == http.StatusForbidden {
-		// RT answers 403 for a ticket the bot cannot see, as for one that
-		// does not exist in a queue it cannot see.
-		return fmt.Errorf("rt correspond %s: %w: %w", id, ErrTicketNotFound, err)
-	}
-	if err != nil {
+	if err := c.post(ctx, "/ticket/"+id+"/correspond", c.message(m), m.Content.Attachments, &[]any{}); err != nil {
 		return fmt.Errorf("rt correspond %s: %w", id, err)
 	}
 	return nil
@@ -483,7 +483,12 @@ func (c *rtClient) ticket(ctx context.Context, id string) (*rtTicket, error) {
 		return nil, fmt.Errorf("rt: %q is no ticket number: %w", clip.UTF8(id, 32), ErrTicketNotFound)
 	}
 	var t rtTicket
-	if err := c.api.call(ctx, http.MethodGet, "/ticket/"+id, nil, nil, &t); err != nil {
+	err := c.api.call(ctx, http.MethodGet, "/ticket/"+id, nil, nil, &t)
+	if s := statusOf(err); s == http.StatusNotFound || s == http.StatusForbidden {
+		// 403: a ticket the bot may not see is, for triage, none.
+		return nil, fmt.Errorf("rt ticket %s: %w: %w", id, ErrTicketNotFound, err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("rt ticket %s: %w", id, err)
 	}
 	return &t, nil

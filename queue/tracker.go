@@ -373,6 +373,9 @@ func formatAddress(a ticket.Address) string {
 // what people did with them, for `triage audit`. A tracker sink type that
 // supports audit registers one (sinkType.audit).
 type AuditReader interface {
+	// Tracker is the TrackerKey of the instance read: queues of one
+	// tracker share one reader.
+	Tracker() string
 	AuditTickets(ctx context.Context, since time.Time) ([]AuditTicket, error)
 }
 
