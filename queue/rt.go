@@ -232,7 +232,7 @@ type rtRef struct {
 type rtCollection struct {
 	Items []rtRef `json:"items"`
 	Total *int    `json:"total"`
-	Pages int     `json:"pages"`
+	Pages float64 `json:"pages"`
 }
 
 // Find searches the id custom field.
@@ -584,7 +584,7 @@ func (c *rtClient) AuditTickets(ctx context.Context, since time.Time) ([]AuditTi
 			}
 			out = append(out, *at)
 		}
-		if len(res.Items) == 0 || page >= res.Pages || len(out) >= maxAuditTickets {
+		if len(res.Items) == 0 || float64(page) >= res.Pages || len(out) >= maxAuditTickets {
 			return out, nil
 		}
 	}
@@ -611,14 +611,14 @@ func (c *rtClient) auditTicket(ctx context.Context, id string, queues map[string
 	for page := 1; ; page++ {
 		var res struct {
 			Items []rtTxn `json:"items"`
-			Pages int     `json:"pages"`
+			Pages float64 `json:"pages"`
 		}
 		q := url.Values{"fields": {"Type,Field,OldValue,NewValue,Created,Creator"}, "per_page": {"100"}, "page": {strconv.Itoa(page)}}
 		if err := c.api.call(ctx, http.MethodGet, "/ticket/"+id+"/history", q, nil, &res); err != nil {
 			return nil, fmt.Errorf("rt history %s: %w", id, err)
 		}
 		txns = append(txns, res.Items...)
-		if len(res.Items) == 0 || page >= res.Pages || len(txns) > 10000 {
+		if len(res.Items) == 0 || float64(page) >= res.Pages || len(txns) > 10000 {
 			break
 		}
 	}
