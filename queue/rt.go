@@ -204,9 +204,14 @@ func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
 		}
 	}
 	if c.RTName != "" {
-		rc.subjectTag = regexp.MustCompile(`\[` + regexp.QuoteMeta(c.RTName) + `\s+#(\d{1,12})\]`)
+		rc.subjectTag = rtSubjectTag(c.RTName)
 	}
 	return rc, nil
+}
+
+// rtSubjectTag matches RT's subject tag "[rtname #N]".
+func rtSubjectTag(rtname string) *regexp.Regexp {
+	return regexp.MustCompile(`\[` + regexp.QuoteMeta(rtname) + `\s+#(\d{1,12})\]`)
 }
 
 // SubjectRef finds RT's own [rtname #N] tag.
@@ -386,16 +391,26 @@ func (c *rtClient) customFields(t *ticket.Ticket, data templateData) (map[string
 // post sends msg as the JSON field of a multipart/form-data request with
 // the files as Attachments parts.
 func (c *rtClient) post(ctx context.Context, path string, msg any, files []ticket.File, out any) error {
+	body, contentType := c.multipart(msg, files)
+	if body == nil {
+		return permanent("encode %T", msg)
+	}
+	return c.api.call(ctx, http.MethodPost, path, nil, rawBody{data: body, contentType: contentType}, out)
+}
+
+// multipart builds the form RT's REST 2 reads: a JSON field and one
+// Attachments part per file; nil when msg does not encode.
+func (c *rtClient) multipart(msg any, files []ticket.File) ([]byte, string) {
 	js, err := json.Marshal(msg)
 	if err != nil {
-		return permanent("encode: %w", err)
+		return nil, ""
 	}
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Disposition", `form-data; name="JSON"`)
 	h.Set("Content-Type", "application/json")
-	part, _ := w.CreatePart(h)
+	part, _ := w.CreatePart(h) // writes to a bytes.Buffer: no error
 	_, _ = part.Write(js)
 	for _, f := range files {
 		h := textproto.MIMEHeader{}
@@ -405,7 +420,7 @@ func (c *rtClient) post(ctx context.Context, path string, msg any, files []ticke
 		_, _ = part.Write(f.Data)
 	}
 	_ = w.Close()
-	return c.api.call(ctx, http.MethodPost, path, nil, rawBody{data: body.Bytes(), contentType: w.FormDataContentType()}, out)
+	return body.Bytes(), w.FormDataContentType()
 }
 
 // formFileName makes a decoded file name safe inside a quoted form-data
