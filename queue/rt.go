@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -303,7 +304,7 @@ func (c *rtClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
 	}
 	var ref rtRef
 	if err := c.post(ctx, "/ticket", msg, m.Content.Attachments, &ref); err != nil {
-		return "", fmt.Errorf("rt create: %w", err)
+		return "", fmt.Errorf("rt create: %w", rtInternal(err))
 	}
 	if ref.ID == "" {
 		return "", permanent("rt create: answer names no ticket")
@@ -315,6 +316,18 @@ func (c *rtClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
 		c.log.Warn("rt: ticket created, escalation note not added", "ticket", t.ID, "tracker_id", ref.ID, "err", err)
 	}
 	return ref.ID, nil
+}
+
+// rtInternal makes RT's 400 "… due to an internal error" temporary: RT
+// answers so when its database failed (a lock, a lost connection), which
+// retrying mends; the search before the next attempt finds a ticket that
+// was created after all.
+func rtInternal(err error) error {
+	var qe *Error
+	if statusOf(err) == http.StatusBadRequest && errors.As(err, &qe) && strings.Contains(qe.Error(), "internal error") {
+		return &Error{Temporary: true, Err: err}
+	}
+	return err
 }
 
 // message is the body and subject of m for RT: HTML when the mail had
@@ -450,7 +463,7 @@ func (c *rtClient) Reply(ctx context.Context, id string, m *TrackerMail) error {
 		return err
 	}
 	if err := c.post(ctx, "/ticket/"+id+"/correspond", c.message(m), m.Content.Attachments, &[]any{}); err != nil {
-		return fmt.Errorf("rt correspond %s: %w", id, err)
+		return fmt.Errorf("rt correspond %s: %w", id, rtInternal(err))
 	}
 	return nil
 }

@@ -24,13 +24,15 @@ import (
 // fakeRT implements the REST 2 endpoints the rt sink uses, as RT 5.0's
 // documentation (RT::REST2) describes them.
 type fakeRT struct {
-	mu       sync.Mutex
-	tickets  map[int]*fakeRTTicket
-	next     int
-	creates  int
-	queues   map[string]bool
-	fail     int // status every call answers while not 0
-	requests []string
+	mu      sync.Mutex
+	tickets map[int]*fakeRTTicket
+	next    int
+	creates int
+	queues  map[string]bool
+	fail    int // status every call answers while not 0
+	// createFail: a create is answered 400 with this message
+	createFail string
+	requests   []string
 }
 
 type fakeRTTicket struct {
@@ -89,6 +91,10 @@ func (f *fakeRT) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var msg rtMessage
 		files := f.readMultipart(w, r, &msg)
 		if files == nil {
+			return
+		}
+		if f.createFail != "" {
+			writeJSON(w, 400, map[string]string{"message": f.createFail})
 			return
 		}
 		if !f.queues[msg.Queue] {
@@ -436,6 +442,10 @@ func TestRTRefusals(t *testing.T) {
 		{"unknown queue is permanent, with RT's words", func(tk *ticket.Ticket, _ *fakeRT) { tk.Class.Queue = "legal" }, false, "No permission to create tickets in the queue 'Legal'"},
 		{"unmapped queue is permanent", func(tk *ticket.Ticket, _ *fakeRT) { tk.Class.Queue = "nowhere" }, false, "queue template rendered nothing"},
 		{"RT down is temporary", func(_ *ticket.Ticket, f *fakeRT) { f.fail = 503 }, true, "503"},
+		{"RT's internal error is temporary", func(_ *ticket.Ticket, f *fakeRT) {
+			f.createFail = "Ticket could not be created due to an internal error"
+		}, true, "internal error"},
+		{"RT's other 400 is permanent", func(_ *ticket.Ticket, f *fakeRT) { f.createFail = "Invalid value for custom field" }, false, "Invalid value"},
 		{"non-ASCII requester: ticket without it", func(tk *ticket.Ticket, _ *fakeRT) {
 			tk.From = ticket.Address{Name: "Jürgen", Address: "jürgen.weiß@example.com"}
 		}, false, ""},

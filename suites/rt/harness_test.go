@@ -144,6 +144,7 @@ Set($CommentAddress, 'rt-comment@triage.test');
 Set($RestrictReferrer, 0);
 Set(%%GnuPG, Enable => 0);
 Set(%%SMIME, Enable => 0);
+Set($BcryptCost, 4); # the bot's token is checked on every request
 1;
 `, rtName, filepath.Join(dir, "rt.db"), port, s.url)
 	if err := os.WriteFile(s.site, []byte(site), 0o600); err != nil {
@@ -195,7 +196,9 @@ func (s *rtServer) Start() error {
 	if err != nil {
 		return err
 	}
-	cmd := s.perl(rtServerBin, "--port", strconv.Itoa(s.port))
+	// One process: RT's default prefork server runs ten workers, whose
+	// concurrent writes to one SQLite file fail as "internal error"s.
+	cmd := s.perl(rtServerBin, "--server", "Standalone", "--env", "deployment", "--port", strconv.Itoa(s.port))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // rt-server forks: stop the group
 	if err := cmd.Start(); err != nil {
