@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 }
 
 // errNoRT: the Debian packages are not installed.
-var errNoRT = errors.New("Request Tracker 5 is not installed (make deps installs request-tracker5 rt5-db-sqlite rt5-standalone)")
+var errNoRT = errors.New("request tracker 5 is not installed (make deps installs request-tracker5 rt5-db-sqlite rt5-standalone)")
 
 // rtServer is a private RT 5 on a loopback port with SQLite in a temp dir,
 // provisioned with queues, custom fields and a bot user with a token.
