@@ -487,23 +487,24 @@ type rtTicket struct {
 	} `json:"CustomFields"`
 }
 
-// fieldID is the id of the custom field name (the history names fields by id).
-func (t *rtTicket) fieldID(name string) string {
+// cf returns the id of the custom field name (the history names fields
+// by id) and its first value.
+func (t *rtTicket) cf(name string) (id, value string) {
 	for _, f := range t.CustomFields {
 		if f.Name == name {
-			return f.ID
+			if len(f.Values) > 0 {
+				value = f.Values[0]
+			}
+			return f.ID, value
 		}
 	}
-	return ""
+	return "", ""
 }
 
+// field is the first value of the custom field name.
 func (t *rtTicket) field(name string) string {
-	for _, f := range t.CustomFields {
-		if f.Name == name && len(f.Values) > 0 {
-			return f.Values[0]
-		}
-	}
-	return ""
+	_, v := t.cf(name)
+	return v
 }
 
 func (c *rtClient) ticket(ctx context.Context, id string) (*rtTicket, error) {
@@ -650,7 +651,8 @@ func (c *rtClient) auditTicket(ctx context.Context, id string, queues map[string
 			break
 		}
 	}
-	return c.replay(ctx, at, t.fieldID(c.tierField), txns, queues)
+	tierID, _ := t.cf(c.tierField)
+	return c.replay(ctx, at, tierID, txns, queues)
 }
 
 // replay reads the routing history: the queue and tier triage chose are

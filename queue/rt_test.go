@@ -347,6 +347,18 @@ func TestRTExactlyOnce(t *testing.T) {
 	}
 }
 
+// filedOnce is a fake RT holding the attachment ticket as #1, and a sink
+// with a state store that filed it.
+func filedOnce(t *testing.T) (*fakeRT, Sink) {
+	t.Helper()
+	f, srv := newFakeRT(t)
+	s := newRTSink(t, srv.URL, RTConfig{}, &mapIndex{})
+	if err := s.Send(context.Background(), attachmentTicket(t)); err != nil {
+		t.Fatal(err)
+	}
+	return f, s
+}
+
 func TestRTReplies(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -364,11 +376,7 @@ func TestRTReplies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f, srv := newFakeRT(t)
-			s := newRTSink(t, srv.URL, RTConfig{}, &mapIndex{})
-			if err := s.Send(context.Background(), attachmentTicket(t)); err != nil {
-				t.Fatal(err)
-			}
+			f, s := filedOnce(t)
 			reply := attachmentTicket(t)
 			reply.ID, reply.MessageID = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "<reply-1@example.com>"
 			tc.change(reply)
@@ -408,11 +416,7 @@ func TestRTEscalationOnReply(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f, srv := newFakeRT(t)
-			s := newRTSink(t, srv.URL, RTConfig{}, &mapIndex{})
-			if err := s.Send(context.Background(), attachmentTicket(t)); err != nil {
-				t.Fatal(err)
-			}
+			f, s := filedOnce(t)
 			reply := attachmentTicket(t)
 			reply.ID, reply.Subject = "cccccccccccccccccccccccccccccccc", "Re: [rt.example #1] now it is worse"
 			reply.Class.Priority, reply.Class.Tier = tc.priority, tc.tier
