@@ -141,11 +141,12 @@ func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	return d.decode(raw, opts)
 }
 
-// DecodeContent decodes raw with the default bounds and returns its
-// Content (HTML body, attachments' bytes), for sinks that file the mail in
-// a tracker; the names and order are those of the ticket's attachments.
+// DecodeContent decodes raw with the default bounds (but for its size: the
+// daemon has already admitted it) and returns its Content (HTML body,
+// attachments' bytes), for sinks that file the mail in a tracker; the
+// names and order are those of the ticket's attachments.
 func DecodeContent(raw []byte) (*ticket.Content, error) {
-	m, err := Decode(raw, DecodeOptions{KeepContent: true})
+	m, err := Decode(raw, DecodeOptions{KeepContent: true, MaxBytes: len(raw)})
 	if err != nil {
 		return nil, err
 	}
