@@ -232,7 +232,25 @@ func ticketSQLString(s string) string {
 }
 
 type rtRef struct {
-	ID string `json:"id"`
+	ID rtID `json:"id"`
+}
+
+// rtID is an id as RT writes it: a string in references ("id": "12"), a
+// number in a record ("id": 12).
+type rtID string
+
+func (id *rtID) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		*id = rtID(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("rt id %.40s: %w", b, err)
+	}
+	*id = rtID(s)
+	return nil
 }
 
 type rtCollection struct {
@@ -251,7 +269,7 @@ func (c *rtClient) Find(ctx context.Context, triageID string) (string, error) {
 	if len(res.Items) == 0 {
 		return "", nil
 	}
-	return res.Items[0].ID, nil
+	return string(res.Items[0].ID), nil
 }
 
 // rtMessage is the JSON of a create or correspond.
@@ -312,10 +330,10 @@ func (c *rtClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
 	// The note is an internal comment: the technician reads it, the
 	// requester does not. The ticket exists: a failure is logged, not
 	// retried (a retry would find the ticket and stop).
-	if err := c.comment(ctx, ref.ID, m.Note); err != nil {
+	if err := c.comment(ctx, string(ref.ID), m.Note); err != nil {
 		c.log.Warn("rt: ticket created, escalation note not added", "ticket", t.ID, "tracker_id", ref.ID, "err", err)
 	}
-	return ref.ID, nil
+	return string(ref.ID), nil
 }
 
 // rtInternal makes RT's 400 "… due to an internal error" temporary: RT
@@ -475,13 +493,13 @@ func validRTID(id string) bool {
 
 // rtTicket is what State and audit read of a ticket.
 type rtTicket struct {
-	ID           string          `json:"id"`
+	ID           rtID            `json:"id"`
 	Priority     json.RawMessage `json:"Priority"` // a string in RT 5.0, a number elsewhere
 	Status       string          `json:"Status"`
 	Created      string          `json:"Created"`
 	Queue        rtRef           `json:"Queue"`
 	CustomFields []struct {
-		ID     string   `json:"id"`
+		ID     rtID     `json:"id"`
 		Name   string   `json:"name"`
 		Values []string `json:"values"`
 	} `json:"CustomFields"`
@@ -495,7 +513,7 @@ func (t *rtTicket) cf(name string) (id, value string) {
 			if len(f.Values) > 0 {
 				value = f.Values[0]
 			}
-			return f.ID, value
+			return string(f.ID), value
 		}
 	}
 	return "", ""
@@ -607,7 +625,7 @@ func (c *rtClient) AuditTickets(ctx context.Context, since time.Time) ([]AuditTi
 			return nil, fmt.Errorf("rt search: %w", err)
 		}
 		for _, r := range res.Items {
-			at, err := c.auditTicket(ctx, r.ID, queues)
+			at, err := c.auditTicket(ctx, string(r.ID), queues)
 			if err != nil {
 				return nil, err
 			}
@@ -633,7 +651,7 @@ func (c *rtClient) auditTicket(ctx context.Context, id string, queues map[string
 	case "resolved", "closed":
 		at.Resolved = true
 	}
-	if at.FinalQueue, err = c.queueName(ctx, t.Queue.ID, queues); err != nil {
+	if at.FinalQueue, err = c.queueName(ctx, string(t.Queue.ID), queues); err != nil {
 		return nil, err
 	}
 	var txns []rtTxn
@@ -662,7 +680,7 @@ func (c *rtClient) replay(ctx context.Context, at *AuditTicket, tierCF string, t
 	creator := ""
 	for _, x := range txns {
 		if x.Type == "Create" {
-			creator = x.Creator.ID
+			creator = string(x.Creator.ID)
 		}
 	}
 	at.Queue, at.Tier = at.FinalQueue, at.FinalTier
@@ -694,11 +712,11 @@ func (c *rtClient) replay(ctx context.Context, at *AuditTicket, tierCF string, t
 		default:
 			continue
 		}
-		if x.Creator.ID == creator {
+		if string(x.Creator.ID) == creator {
 			continue // triage's own escalation on reply
 		}
 		mv.At, _ = time.Parse(time.RFC3339, x.Created)
-		mv.By = x.Creator.ID
+		mv.By = string(x.Creator.ID)
 		at.Moves = append(at.Moves, mv)
 	}
 	return at, nil

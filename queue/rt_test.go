@@ -137,7 +137,7 @@ func (f *fakeRT) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			for k, v := range tk.Fields {
 				cfs = append(cfs, map[string]any{"id": k, "name": k, "values": []string{v}})
 			}
-			writeJSON(w, 200, map[string]any{"id": parts[1], "Priority": strconv.Itoa(tk.Priority), "Status": "new", "CustomFields": cfs})
+			writeJSON(w, 200, map[string]any{"id": id, "Priority": strconv.Itoa(tk.Priority), "Status": "new", "CustomFields": cfs})
 		case r.Method == http.MethodPut:
 			var upd struct {
 				Priority     *int
