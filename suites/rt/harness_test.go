@@ -301,7 +301,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 
 // rtTicket is what the suite reads of a ticket.
 type rtTicket struct {
-	ID           string                `json:"id"`
+	ID           json.Number           `json:"id"`
 	Subject      string                `json:"Subject"`
 	Priority     string                `json:"Priority"`
 	Due          string                `json:"Due"`
