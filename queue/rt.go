@@ -455,10 +455,13 @@ func (c *rtClient) multipart(msg any, files []ticket.File) ([]byte, string) {
 }
 
 // formFileName makes a decoded file name safe inside a quoted form-data
-// parameter: UTF-8 as is (RT reads it so), quotes and backslashes escaped,
-// line breaks and control characters gone; an empty name becomes "attachment".
+// parameter: UTF-8 as is (RT reads it so), line breaks and control
+// characters gone, and a double quote written as a single one: RT's
+// form parser keeps the backslash of an escaped quote in the name, and
+// no other spelling of a quote reaches it (the suite's attachments.eml).
+// The classifier has already cut a name at / and \.
 func formFileName(name string) string {
-	name = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(sanitizeHeaderText(name, 255))
+	name = strings.ReplaceAll(sanitizeHeaderText(name, 255), `"`, "'")
 	return cmp.Or(name, "attachment")
 }
 

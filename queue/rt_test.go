@@ -293,11 +293,11 @@ func TestRTCreate(t *testing.T) {
 		}
 	}
 	for i, fl := range got.Files {
-		if fl.Name != want.Attachments[i].Name || !bytes.Equal(fl.Data, want.Attachments[i].Data) {
+		if fl.Name != formFileName(want.Attachments[i].Name) || !bytes.Equal(fl.Data, want.Attachments[i].Data) {
 			t.Errorf("file %d: %q (%d bytes), want %q (%d bytes)", i, fl.Name, len(fl.Data), want.Attachments[i].Name, len(want.Attachments[i].Data))
 		}
 	}
-	if len(got.Files) > 0 && got.Files[0].Name != `Größe "x".bin` {
+	if len(got.Files) > 0 && got.Files[0].Name != `Größe 'x'.bin` {
 		t.Errorf("decoded name = %q", got.Files[0].Name)
 	}
 	if len(got.Comments) > 0 && !strings.Contains(got.Comments[0], "network: VPN, DNS, wifi") {

@@ -87,7 +87,9 @@ func (r *rig) checkTicket(t *testing.T, m sample, arrivedFrom, arrivedTo time.Ti
 	}
 	var want []rtFile
 	for _, f := range m.content.Attachments {
-		want = append(want, rtFile{Name: f.Name, SHA: sha(f.Data)})
+		// RT's form upload cannot carry a double quote in a name: the sink
+		// writes a single one (docs/trackers.md).
+		want = append(want, rtFile{Name: strings.ReplaceAll(f.Name, `"`, "'"), SHA: sha(f.Data)})
 	}
 	got := r.rt.files(t, ids[0])
 	sortFiles(want)
