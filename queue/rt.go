@@ -603,6 +603,9 @@ func (c *rtClient) Escalate(ctx context.Context, id string, e Escalation) error 
 
 // rtTxn is one transaction of a ticket's history.
 type rtTxn struct {
+	// Kind takes RT's "type": "transaction", which encoding/json would
+	// otherwise match to Type case-insensitively, overwriting it.
+	Kind     string `json:"type"`
 	Type     string `json:"Type"`
 	Field    string `json:"Field"`
 	OldValue string `json:"OldValue"`

@@ -420,7 +420,10 @@ func sha(b []byte) string {
 func (s *rtServer) transactions(t *testing.T, id, typ string) int {
 	t.Helper()
 	var res struct {
-		Items []struct{ Type string } `json:"items"`
+		Items []struct {
+			Kind string `json:"type"` // or encoding/json puts "transaction" in Type
+			Type string `json:"Type"`
+		} `json:"items"`
 	}
 	if err := s.get(ctxT(t, 30*time.Second), "/ticket/"+id+"/history?fields=Type&per_page=100", &res); err != nil {
 		t.Fatal(err)
