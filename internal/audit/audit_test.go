@@ -8,7 +8,9 @@ import (
 )
 
 func TestBuild(t *testing.T) {
-	mv := func(from, to string) queue.AuditMove { return queue.AuditMove{FromQueue: from, ToQueue: to, By: "alice"} }
+	mv := func(from, to string) queue.AuditMove {
+		return queue.AuditMove{FromQueue: from, ToQueue: to, By: "alice"}
+	}
 	tk := func(id string, rules []string, tier string, resolved bool, moves ...queue.AuditMove) Ticket {
 		return Ticket{Tracker: "rt x", AuditTicket: queue.AuditTicket{TrackerID: id, Rules: rules, Tier: tier, Queue: "Q", Resolved: resolved, Moves: moves}}
 	}
