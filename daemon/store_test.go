@@ -67,13 +67,7 @@ func TestStoreFiled(t *testing.T) {
 	if err := s.RecordFiled("ab", FiledMessage{At: at, UID: 999, Folder: "failed"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = OpenStore(dir, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, dir)
 	defer s.Close()
 	got, err := s.Filed("a")
 	if err != nil || len(got) != MaxFiledKept || got[0].UID != MaxFiledKept+5 || got[len(got)-1].UID != 6 {
@@ -103,13 +97,7 @@ func TestStoreTrackerIndex(t *testing.T) {
 	if _, err := s.Prune(); err != nil { // the dedupe window is over; the index is not
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = OpenStore(dir, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, dir)
 	defer s.Close()
 	for _, tc := range []struct {
 		tracker, key, want string
@@ -126,4 +114,17 @@ func TestStoreTrackerIndex(t *testing.T) {
 			t.Errorf("%s %q: %q %v %v, want %q", tc.tracker, tc.key, got, ok, err, tc.want)
 		}
 	}
+}
+
+// reopen closes s and opens the store in dir again, with a one-hour window.
+func reopen(t *testing.T, s *Store, dir string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(dir, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
