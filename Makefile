@@ -3,7 +3,7 @@ GO ?= go
 # go.mod pins the patched toolchain (toolchain line); let the go command
 # fetch it through the module proxy even where the machine defaults to local.
 export GOTOOLCHAIN ?= auto
-DEB_PACKAGES := dovecot-imapd dovecot-lmtpd chromium
+DEB_PACKAGES := dovecot-imapd dovecot-lmtpd chromium request-tracker5 rt5-db-sqlite rt5-standalone
 
 .PHONY: all build test test-short deps vet staticcheck vulncheck bench demo screenshots
 
@@ -13,8 +13,8 @@ build:
 	$(GO) build -o bin/triage ./cmd/triage
 
 # deps installs the Debian packages the integration tests need (a private
-# Dovecot for IMAP and LMTP, Chromium for the console's browser tests) when
-# they are missing.
+# Dovecot for IMAP and LMTP, Chromium for the console's browser tests,
+# Request Tracker 5 with SQLite) when they are missing.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

@@ -69,6 +69,22 @@ func FuzzDecode(f *testing.F) {
 		if !strings.HasPrefix(env.Text, m.Subject) {
 			t.Errorf("text does not start with the subject")
 		}
+		// Keeping the content changes nothing else: the same body and
+		// attachments, each with its bytes.
+		keep := opts
+		keep.KeepContent = true
+		mk, err := Decode(raw, keep)
+		if err != nil {
+			t.Fatalf("with KeepContent: %v", err)
+		}
+		if mk.Body != m.Body || len(mk.Content.Attachments) != len(m.Attachments) || !utf8.ValidString(mk.Content.HTML) {
+			t.Fatalf("KeepContent changed the decoding: body %q vs %q, %d files vs %d attachments", mk.Body, m.Body, len(mk.Content.Attachments), len(m.Attachments))
+		}
+		for i, f := range mk.Content.Attachments {
+			if f.Attachment != m.Attachments[i] || f.Size != len(f.Data) {
+				t.Fatalf("attachment %d: %+v with %d bytes, want %+v", i, f.Attachment, len(f.Data), m.Attachments[i])
+			}
+		}
 	})
 }
 

@@ -22,7 +22,7 @@ func TestExampleConfig(t *testing.T) {
 	for _, q := range cfg.Queues {
 		types[q.Type] = true
 	}
-	for _, want := range []string{"smtp", "lmtp", "webhook", "exec", "nats", "file", "stdout"} {
+	for _, want := range []string{"smtp", "lmtp", "webhook", "exec", "nats", "file", "stdout", "rt"} {
 		if !types[want] {
 			t.Errorf("examples/triage.yaml shows no %s sink", want)
 		}
@@ -41,6 +41,24 @@ func TestExampleConfig(t *testing.T) {
 			if _, err := os.Stat(cfg.Resolve(w.BodyTemplate)); err != nil {
 				t.Errorf("template: %v", err)
 			}
+		}
+	}
+}
+
+// TestExampleRTConfig: examples/triage-rt.yaml loads and files every queue
+// the example rules produce in RT.
+func TestExampleRTConfig(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("..", "examples", "triage-rt.yaml"))
+	if err != nil {
+		t.Fatalf("examples/triage-rt.yaml: %v", err)
+	}
+	set, err := rules.Load(cfg.Resolve(cfg.Rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range set.Queues() {
+		if c, ok := cfg.Queues[q]; !ok || c.Type != "rt" {
+			t.Errorf("examples/rules.yaml uses queue %q, which examples/triage-rt.yaml does not file in RT", q)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/queue"
 )
 
 func TestStoreRecordLookupPrune(t *testing.T) {
@@ -65,13 +67,7 @@ func TestStoreFiled(t *testing.T) {
 	if err := s.RecordFiled("ab", FiledMessage{At: at, UID: 999, Folder: "failed"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = OpenStore(dir, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, dir)
 	defer s.Close()
 	got, err := s.Filed("a")
 	if err != nil || len(got) != MaxFiledKept || got[0].UID != MaxFiledKept+5 || got[len(got)-1].UID != 6 {
@@ -80,4 +76,55 @@ func TestStoreFiled(t *testing.T) {
 	if other, _ := s.Filed("ab"); len(other) != 1 || other[0].UID != 999 {
 		t.Errorf("account ab: %+v (an account name that extends another must not mix)", other)
 	}
+}
+
+// TestStoreTrackerIndex: the tracker index answers by triage id and by
+// Message-ID, per tracker, survives a reopen, and outlives the dedupe
+// window.
+func TestStoreTrackerIndex(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir, time.Nanosecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ queue.TrackerIndex = s
+	if err := s.RecordTrackerTicket("rt https://a", "id1", "<m1@x>", "12"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordTrackerTicket("rt https://b", "id1", "", "7"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prune(); err != nil { // the dedupe window is over; the index is not
+		t.Fatal(err)
+	}
+	s = reopen(t, s, dir)
+	defer s.Close()
+	for _, tc := range []struct {
+		tracker, key, want string
+	}{
+		{"rt https://a", "id1", "12"},
+		{"rt https://a", "<m1@x>", "12"},
+		{"rt https://b", "id1", "7"},
+		{"rt https://b", "<m1@x>", ""},
+		{"rt https://c", "id1", ""},
+		{"rt https://a", "", ""},
+	} {
+		got, ok, err := s.TrackerTicket(tc.tracker, tc.key)
+		if err != nil || got != tc.want || ok != (tc.want != "") {
+			t.Errorf("%s %q: %q %v %v, want %q", tc.tracker, tc.key, got, ok, err, tc.want)
+		}
+	}
+}
+
+// reopen closes s and opens the store in dir again, with a one-hour window.
+func reopen(t *testing.T, s *Store, dir string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(dir, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -36,6 +36,11 @@ func daemonCommands() map[string]Command {
 			Summary: "sign in a delegated oauth2 account (device code or browser) and store its refresh token in state_dir",
 			Run:     runLogin,
 		},
+		"audit": {
+			Usage:   auditUsage,
+			Summary: "read back from the tracker the tickets triage filed: per rule and tier, re-routed, bouncing, resolved where triage put them",
+			Run:     runAudit,
+		},
 		"schema": {
 			Usage:   "schema rules|tests|config",
 			Summary: "print the JSON Schema of the rules file or the daemon config",
