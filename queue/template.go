@@ -205,18 +205,25 @@ func templateFuncs() template.FuncMap {
 			return m, nil
 		},
 		// addresses formats a list of ticket addresses as "Name <a@b>, …".
-		"addresses": func(list []ticket.Address) string {
-			s := make([]string, 0, len(list))
-			for _, a := range list {
-				if a.Name != "" {
-					s = append(s, fmt.Sprintf("%s <%s>", a.Name, a.Address))
-				} else {
-					s = append(s, a.Address)
-				}
-			}
-			return strings.Join(s, ", ")
-		},
+		"addresses": formatAddresses,
 		// token makes a string safe as one NATS subject token.
 		"token": subjectToken,
 	}
+}
+
+// formatAddresses writes a list of ticket addresses as "Name <a@b>, …".
+func formatAddresses(list []ticket.Address) string {
+	s := make([]string, 0, len(list))
+	for _, a := range list {
+		s = append(s, formatAddress(a))
+	}
+	return strings.Join(s, ", ")
+}
+
+// formatAddress writes one address as "Name <a@b>", or a@b without a name.
+func formatAddress(a ticket.Address) string {
+	if a.Name != "" {
+		return fmt.Sprintf("%s <%s>", a.Name, a.Address)
+	}
+	return a.Address
 }

@@ -392,12 +392,7 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedResponse))
 
 	e := fmt.Errorf("queue %s: %s answered %s: %s", s.name, s.method, resp.Status, sanitizeHeaderText(string(snippet), maxLoggedResponse))
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
-		return &Error{Temporary: true, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Err: e}
-	default:
-		return &Error{Err: e}
-	}
+	return statusError(resp.StatusCode, resp.Header, e)
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 if absent
