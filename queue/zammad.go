@@ -168,9 +168,9 @@ func (t zammadTicket) ref() string { return strconv.FormatInt(t.ID, 10) + "/" + 
 
 // parseZammadRef splits a ref made by zammadTicket.ref.
 func parseZammadRef(ref string) (id int64, number string, ok bool) {
-	idText, number, _ := strings.Cut(ref, "/")
+	idText, number, cut := strings.Cut(ref, "/")
 	id, err := strconv.ParseInt(idText, 10, 64)
-	return id, number, err == nil && id > 0
+	return id, number, cut && err == nil && id > 0
 }
 
 type zammadHit struct {
@@ -212,8 +212,8 @@ func (z *zammadClient) tags(ctx context.Context, ticketID int64) ([]string, erro
 // resolve finds the ticket a mail's ticket_ref names: the number of
 // Zammad's [Ticket#N] subject tag, or a ref triage recorded.
 func (z *zammadClient) resolve(ctx context.Context, ticketRef string) (ref string, found bool, err error) {
-	if id, _, ok := parseZammadRef(ticketRef); ok {
-		return ticketRef, id > 0, nil
+	if _, _, ok := parseZammadRef(ticketRef); ok {
+		return ticketRef, true, nil
 	}
 	number := strings.TrimSpace(ticketRef)
 	if number == "" || strings.Trim(number, "0123456789") != "" {

@@ -1,0 +1,95 @@
+package queue
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/ticket"
+)
+
+// Tests of the zammad and jira sinks run against local HTTP servers that
+// implement the documented endpoints the sinks use (Zammad's api/v1, Jira
+// Service Management's servicedeskapi and Jira's api/2 search), not a
+// live tracker.
+
+// attachmentSums are the SHA-256 sums of the attachments of
+// testdata/mail/attachments.eml, computed from the bytes that were
+// encoded into it.
+var attachmentSums = map[string]string{
+	"logo.png":        "6b7fa434f92a8b80aab02d9bf1a12e49ffcae424e4013a1c4f68b67e3d2bbcd0",
+	"scan.pdf":        "a9357bf317e2ecd122a3b1e7f0333456caa38cc5e1e3747fbe483bbd02e9fb58",
+	"drücker-log.txt": "901d2fd13ecaf7e1b6adacb0023304ccd9760e4d6e435354570ec9b41be93a02",
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// mailTicket decodes a sample mail with the real classifier and gives it
+// a decision, as the daemon would hand it to a sink.
+func mailTicket(t testing.TB, name string) *ticket.Ticket {
+	t.Helper()
+	raw := readMail(t, name)
+	m, err := classifier.Decode(raw, classifier.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := time.Date(2026, 11, 27, 13, 0, 0, 0, time.UTC)
+	resp := time.Date(2026, 11, 27, 10, 15, 0, 0, time.UTC)
+	return &ticket.Ticket{
+		ID: m.ID, MessageID: m.MessageID, From: m.From, To: m.To, Cc: m.Cc,
+		Subject: m.Subject, Body: m.Body, Attachments: m.Attachments,
+		Thread: ticket.Thread{InReplyTo: m.InReplyTo, References: m.References, TicketRef: m.TicketRef},
+		Class: ticket.Classification{
+			Tier: "L2", Priority: "P2", Queue: "systems", Runbook: "kb/printers", Action: "forward",
+			Tags:    []string{"printer", "floor 3"},
+			Fields:  map[string]string{"floor": "3"},
+			SLA:     ticket.SLA{ResponseDue: &resp, ResolveDue: &due},
+			Matched: []ticket.MatchedRule{{Rule: "printers", Description: "Printer trouble goes to systems"}},
+		},
+		Raw: raw,
+	}
+}
+
+func TestAttachmentsOfSample(t *testing.T) {
+	tk := mailTicket(t, "attachments.eml")
+	atts, err := attachmentsOf(tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(atts) != len(attachmentSums) {
+		t.Fatalf("got %d attachments, want %d: %+v", len(atts), len(attachmentSums), tk.Attachments)
+	}
+	for _, a := range atts {
+		if want, ok := attachmentSums[a.Name]; !ok || sha256Hex(a.Data) != want {
+			t.Errorf("attachment %q (%s): sha256 %s, want %s", a.Name, a.Type, sha256Hex(a.Data), want)
+		}
+	}
+}
+
+// readJSON decodes a request body in a test server.
+func readJSON(t testing.TB, r *http.Request, v any) bool {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		t.Errorf("read request: %v", err)
+		return false
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Errorf("%s %s: body is not JSON: %v", r.Method, r.URL.Path, err)
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

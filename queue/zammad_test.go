@@ -1,0 +1,491 @@
+package queue
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/triage-dev/triage/ticket"
+)
+
+// fakeZammad implements the endpoints of Zammad's REST API (api/v1) that
+// the zammad sink uses, as its documentation describes them: ticket
+// search (ids plus assets), create with the first article and base64
+// attachments, articles, tags, user search and create, ticket update.
+// Validation refusals answer 422 with {"error", "error_human"} as Zammad
+// does.
+type fakeZammad struct {
+	t     testing.TB
+	token string
+
+	mu       sync.Mutex
+	users    []*zUser
+	tickets  []*zTicket
+	creates  int
+	fail     map[string]int // "METHOD path" → status to answer once
+	hold     chan struct{}  // when set, ticket creates wait for it
+	held     int            // creates waiting for hold
+	groups   []string
+	attrs    map[string]bool // custom attributes known
+	priority []string
+}
+
+type zUser struct {
+	ID                         int64
+	Firstname, Lastname, Email string
+}
+
+type zTicket struct {
+	ID       int64
+	Number   string
+	Title    string
+	Group    string
+	Customer int64
+	State    string
+	Priority string
+	Attrs    map[string]any
+	Tags     []string
+	Articles []map[string]any
+}
+
+func newFakeZammad(t testing.TB) (*fakeZammad, *httptest.Server) {
+	z := &fakeZammad{
+		t: t, token: "zammad-secret", fail: map[string]int{},
+		groups:   []string{"Users", "systems", "security"},
+		priority: []string{"1 low", "2 normal", "3 high"},
+		attrs:    map[string]bool{"triage_id": true, "triage_due": true, "triage_tier": true},
+	}
+	srv := httptest.NewServer(z)
+	t.Cleanup(srv.Close)
+	return z, srv
+}
+
+func (z *fakeZammad) refuse(w http.ResponseWriter, msg string) {
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": msg, "error_human": msg})
+}
+
+func (z *fakeZammad) ticket(id int64) *zTicket {
+	for _, tk := range z.tickets {
+		if tk.ID == id {
+			return tk
+		}
+	}
+	return nil
+}
+
+var zammadQuery = regexp.MustCompile(`^([a-z_]+):"?([^"]*)"?$`)
+
+func (z *fakeZammad) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Token token="+z.token {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "authentication failed"})
+		return
+	}
+	key := r.Method + " " + r.URL.Path
+	z.mu.Lock()
+	if code := z.fail[key]; code != 0 {
+		delete(z.fail, key)
+		z.mu.Unlock()
+		writeJSON(w, code, map[string]string{"error": "injected"})
+		return
+	}
+	hold := z.hold
+	z.mu.Unlock()
+	if key == "POST /api/v1/tickets" && hold != nil {
+		z.mu.Lock()
+		z.held++
+		z.mu.Unlock()
+		<-hold
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	switch {
+	case key == "GET /api/v1/tickets/search":
+		m := zammadQuery.FindStringSubmatch(r.URL.Query().Get("query"))
+		ids, assets := []int64{}, map[string]any{}
+		for _, tk := range z.tickets {
+			if m == nil {
+				break
+			}
+			hit := false
+			switch m[1] {
+			case "tags":
+				for _, tg := range tk.Tags {
+					hit = hit || strings.Contains(tg, m[2]) // words, as a search engine matches
+				}
+			case "number":
+				hit = tk.Number == m[2]
+			default:
+				v, _ := tk.Attrs[m[1]].(string)
+				hit = v != "" && strings.Contains(v, m[2])
+			}
+			if hit {
+				ids = append(ids, tk.ID)
+				a := map[string]any{"id": tk.ID, "number": tk.Number, "title": tk.Title}
+				for k, v := range tk.Attrs {
+					a[k] = v
+				}
+				assets[strconv.FormatInt(tk.ID, 10)] = a
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tickets": ids, "tickets_count": len(ids), "assets": map[string]any{"Ticket": assets}})
+	case key == "GET /api/v1/tags":
+		id, _ := strconv.ParseInt(r.URL.Query().Get("o_id"), 10, 64)
+		tk := z.ticket(id)
+		if r.URL.Query().Get("object") != "Ticket" || tk == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tags": tk.Tags})
+	case key == "POST /api/v1/tags/add":
+		var in struct {
+			Item   string `json:"item"`
+			Object string `json:"object"`
+			OID    int64  `json:"o_id"`
+		}
+		if !readJSON(z.t, r, &in) {
+			return
+		}
+		tk := z.ticket(in.OID)
+		if tk == nil || in.Object != "Ticket" || in.Item == "" {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+			return
+		}
+		tk.Tags = append(tk.Tags, in.Item)
+		writeJSON(w, http.StatusCreated, true)
+	case key == "GET /api/v1/users/search":
+		q := strings.TrimPrefix(r.URL.Query().Get("query"), "email:")
+		q, _ = strconv.Unquote(q)
+		out := []map[string]any{}
+		for _, u := range z.users {
+			if strings.EqualFold(u.Email, q) {
+				out = append(out, map[string]any{"id": u.ID, "firstname": u.Firstname, "lastname": u.Lastname, "email": u.Email})
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	case key == "POST /api/v1/users":
+		var in zUser
+		var body map[string]string
+		if !readJSON(z.t, r, &body) {
+			return
+		}
+		in.Firstname, in.Lastname, in.Email = body["firstname"], body["lastname"], body["email"]
+		local, _, _ := strings.Cut(in.Email, "@")
+		if strings.ContainsFunc(local, func(r rune) bool { return r > 127 }) {
+			z.refuse(w, fmt.Sprintf("Invalid email '%s'", in.Email))
+			return
+		}
+		in.ID = int64(100 + len(z.users))
+		z.users = append(z.users, &in)
+		writeJSON(w, http.StatusCreated, map[string]any{"id": in.ID, "firstname": in.Firstname, "lastname": in.Lastname, "email": in.Email})
+	case key == "POST /api/v1/tickets":
+		var in map[string]any
+		if !readJSON(z.t, r, &in) {
+			return
+		}
+		z.create(w, in)
+	case key == "POST /api/v1/ticket_articles":
+		var in map[string]any
+		if !readJSON(z.t, r, &in) {
+			return
+		}
+		id, _ := in["ticket_id"].(float64)
+		tk := z.ticket(int64(id))
+		if tk == nil {
+			z.refuse(w, "No such ticket")
+			return
+		}
+		tk.Articles = append(tk.Articles, in)
+		writeJSON(w, http.StatusCreated, map[string]any{"id": 1000 + len(tk.Articles), "ticket_id": tk.ID})
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/tickets/"):
+		id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/tickets/"), 10, 64)
+		tk := z.ticket(id)
+		var in map[string]any
+		if tk == nil || !readJSON(z.t, r, &in) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+			return
+		}
+		if g, ok := in["group"].(string); ok {
+			tk.Group = g
+		}
+		if p, ok := in["priority"].(string); ok {
+			tk.Priority = p
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": tk.ID, "number": tk.Number})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "No route matches [" + r.Method + "] " + r.URL.Path})
+	}
+}
+
+// create is POST /api/v1/tickets (z.mu held).
+func (z *fakeZammad) create(w http.ResponseWriter, in map[string]any) {
+	group, _ := in["group"].(string)
+	if !contains(z.groups, group) {
+		z.refuse(w, fmt.Sprintf("No lookup value found for 'group': %q", group))
+		return
+	}
+	prio, _ := in["priority"].(string)
+	if prio != "" && !contains(z.priority, prio) {
+		z.refuse(w, fmt.Sprintf("No lookup value found for 'priority': %q", prio))
+		return
+	}
+	cust, _ := in["customer_id"].(float64)
+	found := false
+	for _, u := range z.users {
+		found = found || u.ID == int64(cust)
+	}
+	if !found {
+		z.refuse(w, "No lookup value found for 'customer_id'")
+		return
+	}
+	tk := &zTicket{
+		ID: int64(len(z.tickets) + 1), Number: strconv.Itoa(31001 + len(z.tickets)), Group: group,
+		Customer: int64(cust), Priority: prio, Attrs: map[string]any{},
+	}
+	tk.Title, _ = in["title"].(string)
+	tk.State, _ = in["state"].(string)
+	for k, v := range in {
+		switch k {
+		case "title", "group", "customer_id", "state", "priority", "article":
+		default:
+			if !z.attrs[k] {
+				z.refuse(w, fmt.Sprintf("unknown attribute %q", k))
+				return
+			}
+			tk.Attrs[k] = v
+		}
+	}
+	art, _ := in["article"].(map[string]any)
+	if art == nil {
+		z.refuse(w, "Need at least article: { body: '...' }")
+		return
+	}
+	for _, a := range asList(art["attachments"]) {
+		m, _ := a.(map[string]any)
+		if _, err := base64.StdEncoding.DecodeString(fmt.Sprint(m["data"])); err != nil || m["filename"] == "" {
+			z.refuse(w, "Invalid attachment")
+			return
+		}
+	}
+	tk.Articles = append(tk.Articles, art)
+	z.creates++
+	z.tickets = append(z.tickets, tk)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": tk.ID, "number": tk.Number, "title": tk.Title, "group_id": 1, "customer_id": tk.Customer, "article_ids": []int{1}})
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }
+
+func newZammadSink(t testing.TB, srvURL string, cfg ZammadConfig) Sink {
+	t.Helper()
+	t.Setenv("ZAMMAD_TEST_TOKEN", "zammad-secret")
+	cfg.URL = srvURL
+	cfg.TokenEnv = "ZAMMAD_TEST_TOKEN"
+	log, _ := testLogger()
+	s, err := New("zammad-q", Config{Type: "zammad", Settings: &cfg}, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestZammadCreateAllFields(t *testing.T) {
+	z, srv := newFakeZammad(t)
+	s := newZammadSink(t, srv.URL, ZammadConfig{
+		Group: "{{.Queue}}", DueAttribute: "triage_due",
+		Attributes: map[string]string{"triage_tier": "{{.Tier}}"},
+	})
+	tk := mailTicket(t, "attachments.eml")
+	if err := s.Send(context.Background(), tk); err != nil {
+		t.Fatal(err)
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if len(z.tickets) != 1 {
+		t.Fatalf("%d tickets, want 1", len(z.tickets))
+	}
+	got := z.tickets[0]
+	if got.Group != "systems" || got.Priority != "3 high" || got.State != "new" || got.Title != "Printer on floor 3 prints garbage" {
+		t.Errorf("ticket group %q priority %q state %q title %q", got.Group, got.Priority, got.State, got.Title)
+	}
+	if got.Attrs["triage_tier"] != "L2" || got.Attrs["triage_due"] != "2026-11-27T13:00:00Z" {
+		t.Errorf("attributes %v", got.Attrs)
+	}
+	wantTags := []string{zammadIDTag(tk.ID), "printer", "floor 3"}
+	if strings.Join(got.Tags, "|") != strings.Join(wantTags, "|") {
+		t.Errorf("tags %q, want %q", got.Tags, wantTags)
+	}
+	if len(z.users) != 1 || z.users[0].Firstname != "Jürgen" || z.users[0].Lastname != "Müller" || z.users[0].Email != "juergen.mueller@example.com" || got.Customer != z.users[0].ID {
+		t.Errorf("customer %+v, ticket customer %d", z.users, got.Customer)
+	}
+	if len(got.Articles) != 2 {
+		t.Fatalf("%d articles, want the mail and triage's note", len(got.Articles))
+	}
+	art := got.Articles[0]
+	if art["internal"] != false || art["sender"] != "Customer" || art["message_id"] != "<att-1@example.com>" ||
+		art["from"] != "Jürgen Müller <juergen.mueller@example.com>" || art["cc"] != "Bea Boss <bea@example.com>" ||
+		!strings.Contains(fmt.Sprint(art["body"]), "prints garbage since this morning") {
+		t.Errorf("article %v", art)
+	}
+	atts := asList(art["attachments"])
+	if len(atts) != len(attachmentSums) {
+		t.Fatalf("%d attachments, want %d", len(atts), len(attachmentSums))
+	}
+	for _, a := range atts {
+		m := a.(map[string]any)
+		data, _ := base64.StdEncoding.DecodeString(m["data"].(string))
+		name := m["filename"].(string)
+		if sha256Hex(data) != attachmentSums[name] {
+			t.Errorf("attachment %q: sha256 %s, want %s", name, sha256Hex(data), attachmentSums[name])
+		}
+	}
+	note := got.Articles[1]
+	if note["internal"] != true || !strings.Contains(fmt.Sprint(note["body"]), "Rule printers: Printer trouble goes to systems") ||
+		!strings.Contains(fmt.Sprint(note["body"]), "Resolve due: 2026-11-27T13:00:00Z") {
+		t.Errorf("note %v", note)
+	}
+}
+
+// The crash case: the ticket was created (and tagged) but the mail was
+// not marked done; delivering it again must find it, not create another.
+func TestZammadLookupBeforeCreate(t *testing.T) {
+	for _, attr := range []string{"", "triage_id"} {
+		t.Run("attribute="+attr, func(t *testing.T) {
+			z, srv := newFakeZammad(t)
+			s := newZammadSink(t, srv.URL, ZammadConfig{IDAttribute: attr})
+			tk := mailTicket(t, "attachments.eml")
+			for range 3 {
+				if err := s.Send(context.Background(), tk); err != nil {
+					t.Fatal(err)
+				}
+			}
+			z.mu.Lock()
+			defer z.mu.Unlock()
+			if z.creates != 1 || len(z.tickets) != 1 {
+				t.Fatalf("%d creates, want 1", z.creates)
+			}
+			if attr != "" && z.tickets[0].Attrs[attr] != tk.ID {
+				t.Errorf("attribute %s = %v, want the id", attr, z.tickets[0].Attrs[attr])
+			}
+		})
+	}
+}
+
+// A search hit whose tag only contains the id's tag is another ticket.
+func TestZammadLookupIsExact(t *testing.T) {
+	z, srv := newFakeZammad(t)
+	tk := mailTicket(t, "attachments.eml")
+	z.users = append(z.users, &zUser{ID: 1, Email: "x@example.com"})
+	z.tickets = append(z.tickets, &zTicket{ID: 7, Number: "30007", Tags: []string{zammadIDTag(tk.ID) + "-other"}, Attrs: map[string]any{}})
+	s := newZammadSink(t, srv.URL, ZammadConfig{})
+	if err := s.Send(context.Background(), tk); err != nil {
+		t.Fatal(err)
+	}
+	if z.creates != 1 {
+		t.Fatalf("%d creates, want 1", z.creates)
+	}
+}
+
+func TestZammadConcurrentSameID(t *testing.T) {
+	z, srv := newFakeZammad(t)
+	z.hold = make(chan struct{})
+	s := newZammadSink(t, srv.URL, ZammadConfig{})
+	tk := mailTicket(t, "attachments.eml")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() { errs <- s.Send(context.Background(), tk) })
+	}
+	waitFor(t, "a create to reach the server", func() bool {
+		z.mu.Lock()
+		defer z.mu.Unlock()
+		return z.held > 0
+	})
+	close(z.hold)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if z.creates != 1 {
+		t.Fatalf("%d creates for one id, want 1", z.creates)
+	}
+}
+
+func TestZammadReplyBySubjectTag(t *testing.T) {
+	z, srv := newFakeZammad(t)
+	s := newZammadSink(t, srv.URL, ZammadConfig{})
+	first := mailTicket(t, "attachments.eml")
+	if err := s.Send(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	reply := mailTicket(t, "attachments.eml")
+	reply.ID = "fedcba9876543210fedcba9876543210"
+	reply.Subject = "Re: [Ticket#31001] Printer on floor 3 prints garbage"
+	reply.Thread.TicketRef = "31001" // threading: subject: ['\[Ticket#(\d+)\]']
+	if err := s.Send(context.Background(), reply); err != nil {
+		t.Fatal(err)
+	}
+	if z.creates != 1 {
+		t.Fatalf("%d tickets, want the reply on the first", z.creates)
+	}
+	arts := z.tickets[0].Articles
+	if len(arts) != 3 || arts[2]["subject"] != reply.Subject || arts[2]["internal"] != false || len(asList(arts[2]["attachments"])) != 3 {
+		t.Fatalf("articles %v", arts)
+	}
+}
+
+func TestZammadRefusals(t *testing.T) {
+	cases := []struct {
+		name      string
+		cfg       ZammadConfig
+		from      string
+		fail      map[string]int
+		temporary bool
+		message   string
+	}{
+		{name: "unknown group", cfg: ZammadConfig{Group: "Nowhere"}, message: `No lookup value found for 'group': "Nowhere"`},
+		{name: "requester refused", from: "jürgen.weiß@example.com", message: "Invalid email 'jürgen.weiß@example.com'"},
+		{name: "server error", fail: map[string]int{"POST /api/v1/tickets": 503}, temporary: true, message: "503"},
+		{name: "rate limited", fail: map[string]int{"GET /api/v1/tickets/search": 429}, temporary: true, message: "429"},
+		{name: "bad token", cfg: ZammadConfig{}, fail: map[string]int{"GET /api/v1/tickets/search": 401}, message: "401"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			z, srv := newFakeZammad(t)
+			z.fail = c.fail
+			s := newZammadSink(t, srv.URL, c.cfg)
+			tk := mailTicket(t, "attachments.eml")
+			if c.from != "" {
+				tk.From = ticket.Address{Name: "Jürgen Weiß", Address: c.from}
+			}
+			err := s.Send(context.Background(), tk)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if Temporary(err) != c.temporary || !strings.Contains(err.Error(), c.message) {
+				t.Fatalf("error %v (temporary %v), want temporary %v with %q", err, Temporary(err), c.temporary, c.message)
+			}
+			if z.creates != 0 {
+				t.Fatalf("%d tickets created", z.creates)
+			}
+		})
+	}
+}
