@@ -56,6 +56,10 @@ type DecodeOptions struct {
 
 	// Threading finds ticket_ref; an empty Subject list means `\[#(\d+)\]`.
 	Threading rules.Threading
+
+	// KeepContent fills Mail.Content: the HTML source and every
+	// attachment's bytes, for sinks that file the mail in a tracker.
+	KeepContent bool
 }
 
 func (o DecodeOptions) withDefaults() DecodeOptions {
@@ -100,6 +104,9 @@ type Mail struct {
 	List        bool
 	TicketRef   string
 	Defects     []string // what had to be repaired or skipped
+	// Content holds the HTML body and the attachments' bytes, only when
+	// DecodeOptions.KeepContent asked for them.
+	Content *ticket.Content
 
 	Raw []byte // the input Decode was given (not copied)
 }
@@ -132,6 +139,17 @@ func (d *defectList) add(s string) {
 func Decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	var d decoder
 	return d.decode(raw, opts)
+}
+
+// DecodeContent decodes raw with the default bounds and returns its
+// Content (HTML body, attachments' bytes), for sinks that file the mail in
+// a tracker; the names and order are those of the ticket's attachments.
+func DecodeContent(raw []byte) (*ticket.Content, error) {
+	m, err := Decode(raw, DecodeOptions{KeepContent: true})
+	if err != nil {
+		return nil, err
+	}
+	return m.Content, nil
 }
 
 // decoder holds the buffers of one decoding that the next can reuse; a
@@ -227,6 +245,9 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	}
 
 	w := walker{opts: opts, mail: m, defects: defects, d: d}
+	if opts.KeepContent {
+		m.Content = &ticket.Content{Attachments: []ticket.File{}}
+	}
 	var sink textSink
 	top, err := topEntity(&h, &d.body, defects)
 	w.walk(top, err, 0, &sink)
@@ -630,7 +651,8 @@ func (w *walker) multipart(body io.Reader, mediaType, boundary string, depth int
 
 // text reads an inline text part into the sink.
 func (w *walker) text(body io.Reader, mediaType string, params map[string]string, unknownCharset bool, sink *textSink) {
-	if sink.discard {
+	keepHTML := mediaType == "text/html" && w.mail.Content != nil && w.mail.Content.HTML == ""
+	if sink.discard && !keepHTML {
 		return
 	}
 	limit := int64(w.opts.MaxBodyBytes)
@@ -647,9 +669,15 @@ func (w *walker) text(body io.Reader, mediaType string, params map[string]string
 	b := scratch.Bytes()
 	if int64(len(b)) > limit {
 		b = trimPartialRune(b[:limit])
-		w.truncated = true
+		w.truncated = w.truncated || !sink.discard
 	}
 	s := w.charsetText(params["charset"], unknownCharset, b)
+	if keepHTML {
+		w.mail.Content.HTML = s
+		if sink.discard {
+			return
+		}
+	}
 	if mediaType == "text/html" {
 		s = htmlToText(s)
 	} else {
@@ -694,11 +722,20 @@ func (w *walker) charsetText(charset string, unknownCharset bool, b []byte) stri
 }
 
 func (w *walker) attachment(body io.Reader, name, mediaType string) {
-	n, err := io.Copy(io.Discard, w.d.limit(body, int64(w.opts.MaxBytes)))
+	var dst io.Writer = io.Discard
+	var data bytes.Buffer
+	if w.mail.Content != nil {
+		dst = &data
+	}
+	n, err := io.Copy(dst, w.d.limit(body, int64(w.opts.MaxBytes)))
 	if err != nil {
 		w.defects.add("attachment: " + quoteShort(err.Error()) + "; size of what was decoded")
 	}
-	w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: mediaType, Size: int(n)})
+	a := ticket.Attachment{Name: name, Type: mediaType, Size: int(n)}
+	w.mail.Attachments = append(w.mail.Attachments, a)
+	if w.mail.Content != nil {
+		w.mail.Content.Attachments = append(w.mail.Content.Attachments, ticket.File{Attachment: a, Data: data.Bytes()})
+	}
 }
 
 // forwarded records a message/rfc822 part as an attachment named after its
@@ -717,7 +754,11 @@ func (w *walker) forwarded(body io.Reader, name string) {
 			name = nameFromSubject(subject)
 		}
 	}
-	w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: "message/rfc822", Size: len(b)})
+	a := ticket.Attachment{Name: name, Type: "message/rfc822", Size: len(b)}
+	w.mail.Attachments = append(w.mail.Attachments, a)
+	if w.mail.Content != nil {
+		w.mail.Content.Attachments = append(w.mail.Content.Attachments, ticket.File{Attachment: a, Data: b})
+	}
 }
 
 // body joins the inline text parts and bounds the result.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/queue"
 )
@@ -25,7 +26,8 @@ func (d *Daemon) buildSinks(cfg *config.Config) error {
 			next[name] = old
 			continue
 		}
-		s, err := queue.New(name, qc, cfg.Resolve("."), d.log.With("queue", name))
+		s, err := queue.New(name, qc, cfg.Resolve("."), d.log.With("queue", name),
+			queue.WithTrackerIndex(d.store), queue.WithContent(classifier.DecodeContent))
 		if err != nil {
 			for _, c := range created {
 				_ = c.Close()

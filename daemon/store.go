@@ -27,7 +27,12 @@ type Store struct {
 var (
 	handledBucket = []byte("handled")
 	filedBucket   = []byte("filed")
+	trackerBucket = []byte("tracker")
 )
+
+// TrackerRetention is how long the store remembers which tracker ticket a
+// mail went to: replies thread by it for that long.
+const TrackerRetention = 400 * 24 * time.Hour
 
 // HandledID is what the store knows about one ticket id.
 type HandledID struct {
@@ -56,6 +61,9 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(handledBucket); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(trackerBucket); err != nil {
 			return err
 		}
 		_, err := tx.CreateBucketIfNotExists(filedBucket)
@@ -101,18 +109,68 @@ func (s *Store) Record(id, source string) error {
 	return nil
 }
 
-// Prune deletes entries older than the window; it returns how many went.
+// trackerKey is the key of a triage id or Message-ID in a tracker's index.
+func trackerKey(tracker, key string) []byte {
+	return []byte(tracker + "\x00" + key)
+}
+
+// TrackerTicket returns the tracker ticket id recorded for key (a triage
+// id or a Message-ID) in tracker's index (queue.TrackerIndex).
+func (s *Store) TrackerTicket(tracker, key string) (string, bool, error) {
+	var id string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(trackerBucket).Get(trackerKey(tracker, key)); len(v) > 8 {
+			id = string(v[8:])
+		}
+		return nil
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("state tracker lookup: %w", err)
+	}
+	return id, id != "", nil
+}
+
+// RecordTrackerTicket records that the mail with triageID and messageID
+// ("" for none) is on tracker ticket id (queue.TrackerIndex).
+func (s *Store) RecordTrackerTicket(tracker, triageID, messageID, id string) error {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(time.Now().UnixNano()))
+	v = append(v, id...)
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(trackerBucket)
+		for _, k := range []string{triageID, messageID} {
+			if k == "" {
+				continue
+			}
+			if err := b.Put(trackerKey(tracker, k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("state tracker record: %w", err)
+	}
+	return nil
+}
+
+// Prune deletes handled ids older than the window and tracker entries
+// older than TrackerRetention; it returns how many went.
 func (s *Store) Prune() (int, error) {
-	cutoff := time.Now().Add(-s.window).UnixNano()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(handledBucket).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) < cutoff {
-				if err := c.Delete(); err != nil {
-					return err
+		for _, p := range []struct {
+			bucket []byte
+			keep   time.Duration
+		}{{handledBucket, s.window}, {trackerBucket, TrackerRetention}} {
+			cutoff := time.Now().Add(-p.keep).UnixNano()
+			c := tx.Bucket(p.bucket).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) < cutoff {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+					n++
 				}
-				n++
 			}
 		}
 		return nil

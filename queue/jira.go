@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime/multipart"
@@ -47,7 +48,13 @@ type JiraConfig struct {
 	// request types without the Priority field).
 	Priority map[string]string `yaml:"priority,omitempty" json:"priority,omitempty" jsonschema_description:"triage priority (P1..P4) to Jira priority name, sent as the priority field; default P1: Highest, P2: High, P3: Medium, P4: Low; {} sends none."`
 	DueField string            `yaml:"due_field,omitempty" json:"due_field,omitempty" jsonschema_description:"Date field set to the resolve due date; default duedate; none sends none."`
-	Fields   map[string]string `yaml:"fields,omitempty" json:"fields,omitempty" jsonschema_description:"Jira field id (customfield_NNNNN, …) to a template over the decision, e.g. customfield_10070: '{{.Tier}}'; sent as text."`
+	Fields   map[string]string `yaml:"fields,omitempty" json:"fields,omitempty" jsonschema_description:"Jira field id (customfield_NNNNN, …) to a template over the decision, e.g. customfield_10071: '{{join \", \" .Rules}}'; sent as text."`
+	// TierField holds the tier, so that a reply can tell whether it
+	// raises it; Service Management queues are filters, so a queue that
+	// filters on it moves the request.
+	TierField string `yaml:"tier_field,omitempty" json:"tier_field,omitempty" jsonschema_description:"Text custom field (customfield_NNNNN) set to the tier (L1..L3) and read back when a reply may escalate; default none: replies raise the priority only."`
+	// ProjectKey narrows the subject tag to this project's keys.
+	ProjectKey string `yaml:"project_key,omitempty" json:"project_key,omitempty" jsonschema_description:"The service desk project's key (e.g. SD): only [SD-123] in a subject counts as a reply tag; default any key."`
 }
 
 var defaultJiraPriority = map[string]string{"P1": "Highest", "P2": "High", "P3": "Medium", "P4": "Low"}
@@ -56,6 +63,7 @@ var (
 	jiraCustomField = regexp.MustCompile(`^customfield_[0-9]{1,12}$`)
 	jiraFieldID     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
 	jiraNumber      = regexp.MustCompile(`^[0-9]{1,18}$`)
+	jiraProject     = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
 	// jiraKey is an issue key as Jira makes them: project key, dash, number.
 	jiraKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}-[0-9]{1,18}$`)
 )
@@ -63,8 +71,14 @@ var (
 func (c *JiraConfig) validate(_ string, add func(string, ...any)) {
 	if c.URL == "" {
 		add("jira needs url")
-	} else if err := checkWebhookURL(c.URL); err != nil {
+	} else if err := checkTrackerURL(c.URL); err != nil {
 		add("%v", err)
+	}
+	if c.TierField != "" && !jiraCustomField.MatchString(c.TierField) {
+		add("tier_field %q is not customfield_NNNNN", c.TierField)
+	}
+	if c.ProjectKey != "" && !jiraProject.MatchString(c.ProjectKey) {
+		add("project_key %q is not a Jira project key", c.ProjectKey)
 	}
 	c.apiToken.validate(add)
 	switch c.Deployment {
@@ -95,17 +109,33 @@ func (c *JiraConfig) validate(_ string, add func(string, ...any)) {
 }
 
 func (c *JiraConfig) open(q sinkSpec) (Sink, error) {
-	token, err := c.read(q.baseDir)
+	j, err := c.client(q)
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", q.name, err)
+	}
+	return newTrackerSink(q, c.URL, j, func() error {
+		j.api.client.CloseIdleConnections()
+		return nil
+	}), nil
+}
+
+// jiraHeaders go on every call: the Service Management API wants the
+// opt-in on the calls it still calls experimental (customers, temporary
+// files) and the XSRF exemption on multipart posts.
+var jiraHeaders = http.Header{"X-Experimentalapi": {"opt-in"}, "X-Atlassian-Token": {"no-check"}}
+
+func (c *JiraConfig) client(q sinkSpec) (*jiraClient, error) {
+	token, err := c.read(q.baseDir)
+	if err != nil {
+		return nil, err
 	}
 	auth := "Bearer " + token
 	if c.Username != "" {
 		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+token))
 	}
-	api, err := newTrackerAPI(q.name, c.URL, auth, q.timeout)
+	api, err := openTrackerAPI(c.URL, "/rest", auth, q.timeout, jiraHeaders)
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: %w", q.name, err)
+		return nil, err
 	}
 	j := &jiraClient{
 		api:         api,
@@ -113,8 +143,10 @@ func (c *JiraConfig) open(q sinkSpec) (Sink, error) {
 		cloud:       c.Deployment != "datacenter",
 		serviceDesk: c.ServiceDesk,
 		idField:     cmp.Or(c.IDField, "labels"),
+		tierField:   c.TierField,
 		priority:    c.Priority,
 		dueField:    cmp.Or(c.DueField, "duedate"),
+		subjectTag:  regexp.MustCompile(`\[(` + cmp.Or(regexp.QuoteMeta(c.ProjectKey), `[A-Z][A-Z0-9_]{0,63}`) + `-[0-9]{1,18})\]`),
 	}
 	if j.priority == nil {
 		j.priority = defaultJiraPriority
@@ -123,19 +155,19 @@ func (c *JiraConfig) open(q sinkSpec) (Sink, error) {
 		j.dueField = ""
 	}
 	if j.requestType, err = parseTemplate("request_type", c.RequestType); err != nil {
-		return nil, fmt.Errorf("queue %s: request_type: %w", q.name, err)
+		return nil, fmt.Errorf("request_type: %w", err)
 	}
 	var problems []string
 	j.fields = parseFieldTemplates("fields", c.Fields, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("queue %s: %s", q.name, strings.Join(problems, "; "))
+		return nil, errors.New(strings.Join(problems, "; "))
 	}
-	return newTrackerSink(q, j), nil
+	return j, nil
 }
 
-// jiraClient speaks the Jira Service Management REST API
-// (/rest/servicedeskapi) and, for the lookup, Jira's search
-// (/rest/api/2/search), as documented.
+// jiraClient is the TrackerClient of Jira Service Management
+// (/rest/servicedeskapi) with Jira's search and issue calls
+// (/rest/api/2), as documented. A request is named by its issue key.
 type jiraClient struct {
 	api         *trackerAPI
 	log         *slog.Logger
@@ -143,26 +175,30 @@ type jiraClient struct {
 	serviceDesk string
 	requestType *template.Template
 	idField     string
+	tierField   string
 	priority    map[string]string
 	dueField    string
 	fields      map[string]*template.Template
+	subjectTag  *regexp.Regexp
 }
-
-func (j *jiraClient) close() { j.api.close() }
 
 // jiraIDLabel is the label that carries the triage id (labels hold no spaces).
 func jiraIDLabel(id string) string { return "triage-" + strings.ToLower(id) }
 
-// experimental are the headers the Service Management API wants on the
-// calls it still calls experimental, and on multipart posts (its XSRF check).
-var jiraExperimental = http.Header{"X-Experimentalapi": {"opt-in"}, "X-Atlassian-Token": {"no-check"}}
+// SubjectRef reads an issue key in brackets: "Re: [SD-12] …" → "SD-12".
+func (j *jiraClient) SubjectRef(subject string) string {
+	if m := j.subjectTag.FindStringSubmatch(subject); m != nil {
+		return m[1]
+	}
+	return ""
+}
 
-// find runs a JQL search for the id label or field and checks each hit
+// Find runs a JQL search for the id label or field and checks each hit
 // exactly (JQL's ~ on a text field matches words).
-func (j *jiraClient) find(ctx context.Context, id string) (string, bool, error) {
-	jql := "labels = " + strconv.Quote(jiraIDLabel(id))
+func (j *jiraClient) Find(ctx context.Context, triageID string) (string, error) {
+	jql := "labels = " + strconv.Quote(jiraIDLabel(triageID))
 	if j.idField != "labels" {
-		jql = "cf[" + strings.TrimPrefix(j.idField, "customfield_") + "] ~ " + strconv.Quote(strconv.Quote(id))
+		jql = "cf[" + strings.TrimPrefix(j.idField, "customfield_") + "] ~ " + strconv.Quote(strconv.Quote(triageID))
 	}
 	var res struct {
 		Issues []struct {
@@ -171,8 +207,8 @@ func (j *jiraClient) find(ctx context.Context, id string) (string, bool, error) 
 		} `json:"issues"`
 	}
 	q := url.Values{"jql": {jql}, "fields": {j.idField}, "maxResults": {"10"}}
-	if err := j.api.do(ctx, apiCall{method: http.MethodGet, path: "/rest/api/2/search", query: q}, &res); err != nil {
-		return "", false, err
+	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
+		return "", err
 	}
 	for _, is := range res.Issues {
 		if !jiraKey.MatchString(is.Key) {
@@ -180,27 +216,22 @@ func (j *jiraClient) find(ctx context.Context, id string) (string, bool, error) 
 		}
 		switch v := is.Fields[j.idField].(type) {
 		case []any:
-			if slices.Contains(v, any(jiraIDLabel(id))) {
-				return is.Key, true, nil
+			if slices.Contains(v, any(jiraIDLabel(triageID))) {
+				return is.Key, nil
 			}
 		case string:
-			if v == id {
-				return is.Key, true, nil
+			if v == triageID {
+				return is.Key, nil
 			}
 		}
 	}
-	return "", false, nil
-}
-
-// resolve takes a ticket_ref that is an issue key ([KEY-N] in the subject).
-func (j *jiraClient) resolve(_ context.Context, ticketRef string) (string, bool, error) {
-	key := strings.ToUpper(strings.TrimSpace(ticketRef))
-	return key, jiraKey.MatchString(key), nil
+	return "", nil
 }
 
 // customer finds the Jira user of an address, or creates a customer with
-// the display name, and returns how the API names it (Cloud: accountId,
-// Data Center: user name).
+// the display name and adds it to the service desk, and returns how the
+// API names it (Cloud: accountId, Data Center: user name). A refusal of
+// the address is ErrRequesterRefused.
 func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, error) {
 	var users []struct {
 		AccountID string `json:"accountId"`
@@ -211,7 +242,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 	if !j.cloud {
 		q = url.Values{"username": {a.Address}, "maxResults": {"10"}}
 	}
-	if err := j.api.do(ctx, apiCall{method: http.MethodGet, path: "/rest/api/2/user/search", query: q}, &users); err != nil {
+	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/user/search", q, nil, &users); err != nil {
 		return "", err
 	}
 	for _, u := range users {
@@ -229,21 +260,23 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 		AccountID string `json:"accountId"`
 		Name      string `json:"name"`
 	}
-	if err := j.api.do(ctx, apiCall{method: http.MethodPost, path: "/rest/servicedeskapi/customer", in: in, header: jiraExperimental}, &created); err != nil {
+	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/customer", nil, in, &created); err != nil {
+		if statusOf(err) == http.StatusBadRequest {
+			return "", fmt.Errorf("%w: %w", ErrRequesterRefused, err)
+		}
 		return "", err
 	}
 	name := j.userName(created.AccountID, created.Name)
 	if name == "" {
-		return "", temporary("queue %s: POST /rest/servicedeskapi/customer: %w: no account", j.api.queue, errAPIResponse)
+		return "", temporary("POST /servicedeskapi/customer: %w: no account", errAPIResponse)
 	}
 	// A new customer may raise requests only once the service desk has
-	// them (unless it is open to anyone): add, and let a refusal show.
+	// them (unless it is open to anyone).
 	add := map[string]any{"accountIds": []string{name}}
 	if !j.cloud {
 		add = map[string]any{"usernames": []string{name}}
 	}
-	path := "/rest/servicedeskapi/servicedesk/" + j.serviceDesk + "/customer"
-	if err := j.api.do(ctx, apiCall{method: http.MethodPost, path: path, in: add, header: jiraExperimental}, nil); err != nil {
+	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/servicedesk/"+j.serviceDesk+"/customer", nil, add, nil); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -258,21 +291,21 @@ func (j *jiraClient) userName(accountID, name string) string {
 
 // upload stores the attachments as temporary files of the service desk
 // and returns their ids.
-func (j *jiraClient) upload(ctx context.Context, atts []mailAttachment) ([]string, error) {
-	if len(atts) == 0 {
+func (j *jiraClient) upload(ctx context.Context, files []ticket.File) ([]string, error) {
+	if len(files) == 0 {
 		return nil, nil
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	for _, a := range atts {
+	for _, f := range files {
 		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", multipartFileDisposition(a.Name))
-		h.Set("Content-Type", a.Type)
+		h.Set("Content-Disposition", `form-data; name="file"; filename="`+formFileName(f.Name)+`"`)
+		h.Set("Content-Type", cmp.Or(f.Type, "application/octet-stream"))
 		w, err := mw.CreatePart(h)
 		if err != nil {
-			return nil, permanent("queue %s: attachment %s: %w", j.api.queue, a.Name, err)
+			return nil, permanent("attachment %s: %w", f.Name, err)
 		}
-		_, _ = w.Write(a.Data)
+		_, _ = w.Write(f.Data)
 	}
 	_ = mw.Close()
 	var res struct {
@@ -280,9 +313,8 @@ func (j *jiraClient) upload(ctx context.Context, atts []mailAttachment) ([]strin
 			ID string `json:"temporaryAttachmentId"`
 		} `json:"temporaryAttachments"`
 	}
-	path := "/rest/servicedeskapi/servicedesk/" + j.serviceDesk + "/attachTemporaryFile"
-	c := apiCall{method: http.MethodPost, path: path, body: &body, contentType: mw.FormDataContentType(), header: jiraExperimental}
-	if err := j.api.do(ctx, c, &res); err != nil {
+	path := "/servicedeskapi/servicedesk/" + j.serviceDesk + "/attachTemporaryFile"
+	if err := callJSON(ctx, j.api, http.MethodPost, path, nil, rawBody{data: body.Bytes(), contentType: mw.FormDataContentType()}, &res); err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(res.Temporary))
@@ -291,34 +323,16 @@ func (j *jiraClient) upload(ctx context.Context, atts []mailAttachment) ([]strin
 			ids = append(ids, t.ID)
 		}
 	}
-	if len(ids) != len(atts) {
-		return nil, temporary("queue %s: %s: %w: %d temporary ids for %d files", j.api.queue, path, errAPIResponse, len(ids), len(atts))
+	if len(ids) != len(files) {
+		return nil, temporary("POST %s: %w: %d temporary ids for %d files", path, errAPIResponse, len(ids), len(files))
 	}
 	return ids, nil
 }
 
-// multipartFileDisposition is the Content-Disposition of a form file
-// part "file": the name as RFC 7578 has it (quoted, UTF-8), with the
-// characters that would end the quoted string escaped as mime/multipart
-// escapes them.
-func multipartFileDisposition(name string) string {
-	r := strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", " ", "\n", " ")
-	return `form-data; name="file"; filename="` + r.Replace(name) + `"`
-}
-
-// attach makes uploaded temporary files public attachments of the request.
-func (j *jiraClient) attach(ctx context.Context, key string, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	in := map[string]any{"temporaryAttachmentIds": ids, "public": true}
-	return j.api.do(ctx, apiCall{method: http.MethodPost, path: "/rest/servicedeskapi/request/" + url.PathEscape(key) + "/attachment", in: in}, nil)
-}
-
-// description is the request's text: the mail with who sent it to whom.
+// jiraDescription is the request's text: the mail with who sent it to whom.
 func jiraDescription(t *ticket.Ticket) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "From: %s\n", formatAddress(t.From))
+	fmt.Fprintf(&b, "From: %s\n", displayAddress(t.From))
 	if len(t.Cc) > 0 {
 		fmt.Fprintf(&b, "Cc: %s\n", formatAddresses(t.Cc))
 	}
@@ -330,20 +344,32 @@ func jiraDescription(t *ticket.Ticket) string {
 	return b.String()
 }
 
-// create raises the request on behalf of the sender. Attachments are
-// uploaded first, so that a refused upload creates nothing.
-func (j *jiraClient) create(ctx context.Context, t *ticket.Ticket, atts []mailAttachment) (string, error) {
+// requestPath is the path of one request's sub-resource.
+func requestPath(key, sub string) string {
+	return "/servicedeskapi/request/" + url.PathEscape(key) + "/" + sub
+}
+
+// Create raises the request on behalf of the requester, with the Cc as
+// participants; the attachments are uploaded first, so that a refused
+// upload creates nothing, and attached after, with triage's note as an
+// internal comment.
+func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
+	t := m.Ticket
 	data := newTemplateData(t)
 	rt, err := renderField(j.requestType, data)
 	if err != nil {
-		return "", permanent("queue %s: request_type: %w", j.api.queue, err)
+		return "", permanent("request_type: %w", err)
 	}
 	if !jiraNumber.MatchString(rt) {
-		return "", permanent("queue %s: request_type rendered %q, not a request type id", j.api.queue, sanitizeHeaderText(rt, 64))
+		return "", permanent("request_type rendered %q, not a request type id", sanitizeHeaderText(rt, 64))
+	}
+	description := jiraDescription(t)
+	if m.Requester.Address == "" {
+		description = "Requester: " + displayAddress(t.From) + " (refused by Jira)\n" + description
 	}
 	values := map[string]any{
 		"summary":     cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
-		"description": jiraDescription(t),
+		"description": description,
 	}
 	if j.idField == "labels" {
 		labels := []string{jiraIDLabel(t.ID)}
@@ -362,79 +388,133 @@ func (j *jiraClient) create(ctx context.Context, t *ticket.Ticket, atts []mailAt
 	if j.dueField != "" && t.Class.SLA.ResolveDue != nil {
 		values[j.dueField] = t.Class.SLA.ResolveDue.UTC().Format(time.DateOnly)
 	}
+	if j.tierField != "" {
+		values[j.tierField] = t.Class.Tier
+	}
 	for id, tmpl := range j.fields {
 		v, err := renderField(tmpl, data)
 		if err != nil {
-			return "", permanent("queue %s: fields.%s: %w", j.api.queue, id, err)
+			return "", permanent("fields.%s: %w", id, err)
 		}
 		values[id] = v
 	}
 	in := map[string]any{"serviceDeskId": j.serviceDesk, "requestTypeId": rt, "requestFieldValues": values}
-	fallback := ""
-	if who, err := j.customer(ctx, t.From); err == nil {
+	if m.Requester.Address != "" {
+		who, err := j.customer(ctx, m.Requester)
+		if err != nil {
+			return "", err
+		}
 		in["raiseOnBehalfOf"] = who
-	} else if Temporary(err) {
-		return "", err
-	} else {
-		// Jira refuses this requester: raise the request as triage's own
-		// account and name the sender in the description.
-		fallback = fmt.Sprintf("Jira refused the requester %s: %v", t.From.Address, err)
-		j.log.Warn("requester refused; request raised without it", "id", t.ID, "err", err)
-		values["description"] = "[" + fallback + "]\n\n" + values["description"].(string)
 	}
 	var participants []string
 	for _, cc := range t.Cc[:min(len(t.Cc), 10)] {
 		if who, err := j.customer(ctx, cc); err == nil {
 			participants = append(participants, who)
 		} else {
-			j.log.Warn("cc not added as participant", "id", t.ID, "err", err)
+			j.log.Warn("jira: cc not added as participant", "ticket", t.ID, "err", err)
 		}
 	}
 	if len(participants) > 0 {
 		in["requestParticipants"] = participants
 	}
-	ids, err := j.upload(ctx, atts)
+	ids, err := j.upload(ctx, m.Content.Attachments)
 	if err != nil {
 		return "", err
 	}
 	var created struct {
 		Key string `json:"issueKey"`
 	}
-	if err := j.api.do(ctx, apiCall{method: http.MethodPost, path: "/rest/servicedeskapi/request", in: in}, &created); err != nil {
+	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/request", nil, in, &created); err != nil {
 		return "", err
 	}
 	if !jiraKey.MatchString(created.Key) {
-		return "", temporary("queue %s: POST /rest/servicedeskapi/request: %w: no issue key", j.api.queue, errAPIResponse)
+		return "", temporary("POST /servicedeskapi/request: %w: no issue key", errAPIResponse)
 	}
-	if err := j.attach(ctx, created.Key, ids); err != nil {
-		return created.Key, fmt.Errorf("queue %s: request %s created, attachments not added: %w", j.api.queue, created.Key, err)
+	// The request exists: what follows is logged when it fails, never
+	// retried (a retry would find the request and stop there).
+	if len(ids) > 0 {
+		in := map[string]any{"temporaryAttachmentIds": ids, "public": true}
+		if err := callJSON(ctx, j.api, http.MethodPost, requestPath(created.Key, "attachment"), nil, in, nil); err != nil {
+			j.log.Error("jira: attachments not added to the request", "tracker_id", created.Key, "ticket", t.ID, "err", err)
+		}
+	}
+	if err := j.comment(ctx, created.Key, m.Note, false); err != nil {
+		j.log.Warn("jira: note not added", "tracker_id", created.Key, "err", err)
 	}
 	return created.Key, nil
 }
 
-// comment adds a comment to a request; public comments are the
-// customer's correspondence, internal ones triage's notes.
+// comment adds a comment to a request: public ones are the customer's
+// correspondence, internal ones triage's notes.
 func (j *jiraClient) comment(ctx context.Context, key, body string, public bool) error {
 	in := map[string]any{"body": body, "public": public}
-	return j.api.do(ctx, apiCall{method: http.MethodPost, path: "/rest/servicedeskapi/request/" + url.PathEscape(key) + "/comment", in: in}, nil)
+	return j.notFound(key, callJSON(ctx, j.api, http.MethodPost, requestPath(key, "comment"), nil, in, nil))
 }
 
-// reply adds the mail to the request as a public comment, its
-// attachments with it.
-func (j *jiraClient) reply(ctx context.Context, key string, t *ticket.Ticket, atts []mailAttachment) error {
-	ids, err := j.upload(ctx, atts)
+// notFound turns a 404 on a request into ErrTicketNotFound.
+func (j *jiraClient) notFound(key string, err error) error {
+	if statusOf(err) == http.StatusNotFound {
+		return fmt.Errorf("Jira request %s: %w: %w", key, ErrTicketNotFound, err)
+	}
+	return err
+}
+
+// Reply adds the mail to the request as a public comment; with
+// attachments, the comment rides on the attachment call, so that one
+// call posts both and a retry cannot post the comment twice.
+func (j *jiraClient) Reply(ctx context.Context, key string, m *TrackerMail) error {
+	if !jiraKey.MatchString(key) {
+		return fmt.Errorf("%q: %w", key, ErrTicketNotFound)
+	}
+	ids, err := j.upload(ctx, m.Content.Attachments)
 	if err != nil {
 		return err
 	}
 	if len(ids) == 0 {
-		return j.comment(ctx, key, jiraDescription(t), true)
+		return j.comment(ctx, key, jiraDescription(m.Ticket), true)
 	}
-	// One call for the comment and its attachments, so that a retry
-	// cannot post the comment twice.
-	in := map[string]any{"temporaryAttachmentIds": ids, "public": true, "additionalComment": map[string]string{"body": jiraDescription(t)}}
-	return j.api.do(ctx, apiCall{method: http.MethodPost, path: "/rest/servicedeskapi/request/" + url.PathEscape(key) + "/attachment", in: in}, nil)
+	in := map[string]any{"temporaryAttachmentIds": ids, "public": true, "additionalComment": map[string]string{"body": jiraDescription(m.Ticket)}}
+	return j.notFound(key, callJSON(ctx, j.api, http.MethodPost, requestPath(key, "attachment"), nil, in, nil))
 }
 
-func (j *jiraClient) note(ctx context.Context, key, text string) error {
-	return j.comment(ctx, key, text, false)
+// State reads the issue's priority (mapped back through priority) and
+// tier (tier_field).
+func (j *jiraClient) State(ctx context.Context, key string) (TrackerState, error) {
+	var is struct {
+		Fields map[string]any `json:"fields"`
+	}
+	q := url.Values{"fields": {strings.Trim("priority,"+j.tierField, ",")}}
+	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/issue/"+url.PathEscape(key), q, nil, &is); err != nil {
+		return TrackerState{}, j.notFound(key, err)
+	}
+	var st TrackerState
+	if p, ok := is.Fields["priority"].(map[string]any); ok {
+		name, _ := p["name"].(string)
+		st.Priority = priorityOf(j.priority, name)
+	}
+	if j.tierField != "" {
+		if tier, _ := is.Fields[j.tierField].(string); rank(tier) > 0 {
+			st.Tier = tier
+		}
+	}
+	return st, nil
+}
+
+// Escalate sets the priority and/or the tier field of the reply's
+// decision and adds the note as an internal comment.
+func (j *jiraClient) Escalate(ctx context.Context, key string, e Escalation) error {
+	fields := map[string]any{}
+	if p := j.priority[e.Ticket.Class.Priority]; e.Priority && p != "" {
+		fields["priority"] = map[string]string{"name": p}
+	}
+	if e.Queue && j.tierField != "" {
+		fields[j.tierField] = e.Ticket.Class.Tier
+	}
+	if len(fields) > 0 {
+		in := map[string]any{"fields": fields}
+		if err := callJSON(ctx, j.api, http.MethodPut, "/api/2/issue/"+url.PathEscape(key), nil, in, nil); err != nil {
+			return j.notFound(key, err)
+		}
+	}
+	return j.comment(ctx, key, e.Note, false)
 }

@@ -16,6 +16,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -48,19 +49,59 @@ type Observer interface {
 // triage.yaml, for relative paths. Secrets are read here from the
 // environment or files and are never logged. log should already carry the
 // queue name (the daemon passes log.With("queue", name)).
-func New(name string, cfg Config, baseDir string, log *slog.Logger) (Sink, error) {
+func New(name string, cfg Config, baseDir string, log *slog.Logger, opts ...Option) (Sink, error) {
+	_, s, q, err := spec(name, cfg, baseDir, log, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.open(q)
+}
+
+// Option passes what some sinks need from the daemon.
+type Option func(*sinkSpec)
+
+// WithTrackerIndex gives tracker sinks the state store's index of the
+// tickets they filed.
+func WithTrackerIndex(ix TrackerIndex) Option { return func(q *sinkSpec) { q.index = ix } }
+
+// WithContent gives tracker sinks the decoder of the original mail's
+// attachments.
+func WithContent(f ContentFunc) Option { return func(q *sinkSpec) { q.content = f } }
+
+// ErrNoAudit: the queue's type cannot read its tickets back.
+var ErrNoAudit = errors.New("this sink type has no audit reader")
+
+// NewAuditReader opens the AuditReader of one `queues:` entry; ErrNoAudit
+// when its type has none.
+func NewAuditReader(name string, cfg Config, baseDir string, log *slog.Logger) (AuditReader, error) {
+	t, s, q, err := spec(name, cfg, baseDir, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	if t.audit == nil {
+		return nil, fmt.Errorf("queue %s (type %s): %w", name, cfg.Type, ErrNoAudit)
+	}
+	return t.audit(s, q)
+}
+
+// spec validates cfg and builds what its type's constructors get.
+func spec(name string, cfg Config, baseDir string, log *slog.Logger, opts []Option) (sinkType, Settings, sinkSpec, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if problems := ValidateConfig(name, cfg); len(problems) > 0 {
-		return nil, fmt.Errorf("queue %s: %s", name, strings.Join(problems, "; "))
+		return sinkType{}, nil, sinkSpec{}, fmt.Errorf("queue %s: %s", name, strings.Join(problems, "; "))
 	}
 	t, s, _ := cfg.sinkType() // known: validated
 	timeout := time.Duration(cfg.Timeout)
 	if timeout <= 0 {
 		timeout = t.timeout
 	}
-	return s.open(sinkSpec{name: name, typ: cfg.Type, timeout: timeout, baseDir: baseDir, log: log})
+	q := sinkSpec{name: name, typ: cfg.Type, timeout: timeout, baseDir: baseDir, log: log}
+	for _, o := range opts {
+		o(&q)
+	}
+	return t, s, q, nil
 }
 
 func resolvePath(baseDir, p string) string {

@@ -26,6 +26,8 @@ type sinkSpec struct {
 	timeout time.Duration // per attempt, the type's default applied
 	baseDir string        // the directory of triage.yaml, for relative paths
 	log     *slog.Logger
+	index   TrackerIndex // tracker sinks: the state store; may be nil
+	content ContentFunc  // tracker sinks: attachments of the original; may be nil
 }
 
 // sinkType is one kind of sink, as its file registers it.
@@ -33,6 +35,9 @@ type sinkType struct {
 	doc      string          // what it does, for the config schema
 	timeout  time.Duration   // the default of timeout; 0: the sink takes none
 	settings func() Settings // new empty settings to decode a queue's keys into
+	// audit opens the type's AuditReader (tracker types that support
+	// `triage audit`); nil when the type has none.
+	audit func(s Settings, q sinkSpec) (AuditReader, error)
 }
 
 // sinkTypes is filled by the init functions of the sink files and only

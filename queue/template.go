@@ -215,13 +215,14 @@ func templateFuncs() template.FuncMap {
 func formatAddresses(list []ticket.Address) string {
 	s := make([]string, 0, len(list))
 	for _, a := range list {
-		s = append(s, formatAddress(a))
+		s = append(s, displayAddress(a))
 	}
 	return strings.Join(s, ", ")
 }
 
-// formatAddress writes one address as "Name <a@b>", or a@b without a name.
-func formatAddress(a ticket.Address) string {
+// displayAddress writes one address for people to read: "Name <a@b>",
+// or a@b without a name (formatAddress quotes and encodes for a header).
+func displayAddress(a ticket.Address) string {
 	if a.Name != "" {
 		return fmt.Sprintf("%s <%s>", a.Name, a.Address)
 	}

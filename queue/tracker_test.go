@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 var attachmentSums = map[string]string{
 	"logo.png":        "6b7fa434f92a8b80aab02d9bf1a12e49ffcae424e4013a1c4f68b67e3d2bbcd0",
 	"scan.pdf":        "a9357bf317e2ecd122a3b1e7f0333456caa38cc5e1e3747fbe483bbd02e9fb58",
-	"drücker-log.txt": "901d2fd13ecaf7e1b6adacb0023304ccd9760e4d6e435354570ec9b41be93a02",
+	"drücker-log.txt": "0eedf94cf371b7e570d148f07337809c770f51cd5d65c3d05948442a519ba435",
 }
 
 func sha256Hex(b []byte) string {
@@ -58,12 +59,13 @@ func mailTicket(t testing.TB, name string) *ticket.Ticket {
 	}
 }
 
-func TestAttachmentsOfSample(t *testing.T) {
+func TestDecodeContentSample(t *testing.T) {
 	tk := mailTicket(t, "attachments.eml")
-	atts, err := attachmentsOf(tk)
+	c, err := classifier.DecodeContent(tk.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
+	atts := c.Attachments
 	if len(atts) != len(attachmentSums) {
 		t.Fatalf("got %d attachments, want %d: %+v", len(atts), len(attachmentSums), tk.Attachments)
 	}
@@ -92,4 +94,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// mapTrackerIndex is the state store's tracker index in memory.
+type mapTrackerIndex struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (x *mapTrackerIndex) TrackerTicket(tracker, key string) (string, bool, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	id, ok := x.m[tracker+"\x00"+key]
+	return id, ok, nil
+}
+
+func (x *mapTrackerIndex) RecordTrackerTicket(tracker, triageID, messageID, id string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.m == nil {
+		x.m = map[string]string{}
+	}
+	x.m[tracker+"\x00"+triageID] = id
+	if messageID != "" {
+		x.m[tracker+"\x00"+messageID] = id
+	}
+	return nil
 }

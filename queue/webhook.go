@@ -226,18 +226,7 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 		}
 		s.url = u
 	}
-	// A transport of its own: the default keeps 2 idle connections per
-	// host, so concurrent deliveries to one tracker would dial for almost
-	// every ticket.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 64
-	s.client = &http.Client{
-		Transport: transport,
-		Timeout:   q.timeout,
-		// A redirect would resend the body, and custom secret headers, to
-		// wherever the peer points: report it so the url gets fixed.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	s.client = newHTTPClient(q.timeout)
 	if err := c.readSecrets(s, q.baseDir); err != nil {
 		return nil, fmt.Errorf("queue %s: %w", q.name, err)
 	}
@@ -388,11 +377,7 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxLoggedResponse+maxDrainedResponse))
 		return nil
 	}
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxLoggedResponse))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedResponse))
-
-	e := fmt.Errorf("queue %s: %s answered %s: %s", s.name, s.method, resp.Status, sanitizeHeaderText(string(snippet), maxLoggedResponse))
-	return statusError(resp.StatusCode, resp.Header, e)
+	return responseError(resp, fmt.Sprintf("queue %s: %s", s.name, s.method))
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 if absent

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -38,7 +40,13 @@ type ZammadConfig struct {
 	// DueAttribute is a custom datetime attribute: Zammad computes its own
 	// escalation times from its SLAs and takes none from the API.
 	DueAttribute string            `yaml:"due_attribute,omitempty" json:"due_attribute,omitempty" jsonschema_description:"Custom ticket attribute (datetime) set to the resolve due time; default none."`
-	Attributes   map[string]string `yaml:"attributes,omitempty" json:"attributes,omitempty" jsonschema_description:"Custom ticket attribute name to a template over the decision, e.g. triage_tier: '{{.Tier}}'."`
+	Attributes   map[string]string `yaml:"attributes,omitempty" json:"attributes,omitempty" jsonschema_description:"Custom ticket attribute name to a template over the decision, e.g. triage_rules: '{{join \", \" .Rules}}'."`
+	// TierAttribute holds the tier, so that a reply can tell whether it
+	// raises it (Zammad has no tiers of its own).
+	TierAttribute string `yaml:"tier_attribute,omitempty" json:"tier_attribute,omitempty" jsonschema_description:"Custom ticket attribute (text) set to the tier (L1..L3) and read back when a reply may escalate; default none: replies raise the priority only."`
+	TicketHook    string `yaml:"ticket_hook,omitempty" json:"ticket_hook,omitempty" jsonschema_description:"Zammad's ticket_hook setting, for its subject tag [Ticket#31001]; default Ticket#."`
+	// FallbackCustomer files a mail whose sender Zammad refuses.
+	FallbackCustomer string `yaml:"fallback_customer,omitempty" json:"fallback_customer,omitempty" jsonschema_description:"E-mail address of the customer a ticket gets when Zammad refuses the sender (the sender is then named in the note); default none: such mail fails."`
 }
 
 // defaultZammadPriority maps triage priorities to Zammad's stock ones.
@@ -50,8 +58,11 @@ var zammadAttribute = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 func (c *ZammadConfig) validate(_ string, add func(string, ...any)) {
 	if c.URL == "" {
 		add("zammad needs url")
-	} else if err := checkWebhookURL(c.URL); err != nil {
+	} else if err := checkTrackerURL(c.URL); err != nil {
 		add("%v", err)
+	}
+	if strings.ContainsAny(c.TicketHook, "[]\r\n") {
+		add("ticket_hook %q must not contain [ ] or line breaks", c.TicketHook)
 	}
 	c.apiToken.validate(add)
 	if c.Group != "" {
@@ -59,7 +70,7 @@ func (c *ZammadConfig) validate(_ string, add func(string, ...any)) {
 			add("group: %v", err)
 		}
 	}
-	for _, a := range []struct{ key, v string }{{"id_attribute", c.IDAttribute}, {"due_attribute", c.DueAttribute}} {
+	for _, a := range []struct{ key, v string }{{"id_attribute", c.IDAttribute}, {"due_attribute", c.DueAttribute}, {"tier_attribute", c.TierAttribute}} {
 		if a.v != "" && !zammadAttribute.MatchString(a.v) {
 			add("%s %q is not a Zammad attribute name (lower case letters, digits, _)", a.key, a.v)
 		}
@@ -78,46 +89,68 @@ func (c *ZammadConfig) validate(_ string, add func(string, ...any)) {
 }
 
 func (c *ZammadConfig) open(q sinkSpec) (Sink, error) {
-	token, err := c.read(q.baseDir)
+	z, err := c.client(q)
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", q.name, err)
 	}
-	api, err := newTrackerAPI(q.name, c.URL, "Token token="+token, q.timeout)
+	return newTrackerSink(q, c.URL, z, func() error {
+		z.api.client.CloseIdleConnections()
+		return nil
+	}), nil
+}
+
+func (c *ZammadConfig) client(q sinkSpec) (*zammadClient, error) {
+	token, err := c.read(q.baseDir)
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: %w", q.name, err)
+		return nil, err
+	}
+	api, err := openTrackerAPI(c.URL, "/api/v1", "Token token="+token, q.timeout, nil)
+	if err != nil {
+		return nil, err
 	}
 	z := &zammadClient{
 		api:         api,
+		log:         q.log,
 		state:       cmp.Or(c.State, "new"),
 		articleType: cmp.Or(c.ArticleType, "note"),
 		idAttribute: c.IDAttribute,
 		dueAttr:     c.DueAttribute,
+		tierAttr:    c.TierAttribute,
+		fallback:    c.FallbackCustomer,
 		priority:    c.Priority,
+		subjectTag:  regexp.MustCompile(`\[` + regexp.QuoteMeta(cmp.Or(c.TicketHook, "Ticket#")) + `(\d{1,18})\]`),
 	}
 	if z.priority == nil {
 		z.priority = defaultZammadPriority
 	}
 	if z.group, err = parseTemplate("group", cmp.Or(c.Group, "Users")); err != nil {
-		return nil, fmt.Errorf("queue %s: group: %w", q.name, err)
+		return nil, fmt.Errorf("group: %w", err)
 	}
 	var problems []string
 	z.attributes = parseFieldTemplates("attributes", c.Attributes, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("queue %s: %s", q.name, strings.Join(problems, "; "))
+		return nil, errors.New(strings.Join(problems, "; "))
 	}
-	return newTrackerSink(q, z), nil
+	return z, nil
 }
 
-// zammadClient speaks Zammad's REST API (api/v1) as documented.
+// zammadClient is the TrackerClient of Zammad's REST API (api/v1), as
+// documented. A ticket is named by its number, the one in Zammad's
+// [Ticket#N] subject tag; the API's own id is looked up where a call
+// needs it.
 type zammadClient struct {
 	api         *trackerAPI
+	log         *slog.Logger
 	group       *template.Template
 	priority    map[string]string
 	state       string
 	articleType string
 	idAttribute string
 	dueAttr     string
+	tierAttr    string
+	fallback    string
 	attributes  map[string]*template.Template
+	subjectTag  *regexp.Regexp
 }
 
 // zammadIDTag is the tag that carries the triage id when no attribute does.
@@ -129,48 +162,43 @@ type zammadTicket struct {
 	Number string `json:"number"`
 }
 
-func (z *zammadClient) close() { z.api.close() }
+// SubjectRef reads Zammad's subject tag: "[Ticket#31001]" → "31001".
+func (z *zammadClient) SubjectRef(subject string) string {
+	if m := z.subjectTag.FindStringSubmatch(subject); m != nil {
+		return m[1]
+	}
+	return ""
+}
 
-// find looks the triage id up: a search for the id attribute or tag,
-// each hit checked exactly (Zammad's search matches words, not values).
-func (z *zammadClient) find(ctx context.Context, id string) (ref string, found bool, err error) {
-	query := "tags:" + strconv.Quote(zammadIDTag(id))
+// Find searches for the id attribute or tag and checks each hit exactly
+// (Zammad's search matches words, not values).
+func (z *zammadClient) Find(ctx context.Context, triageID string) (string, error) {
+	query := "tags:" + strconv.Quote(zammadIDTag(triageID))
 	if z.idAttribute != "" {
-		query = z.idAttribute + ":" + strconv.Quote(id)
+		query = z.idAttribute + ":" + strconv.Quote(triageID)
 	}
 	hits, err := z.search(ctx, query)
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
 	for _, h := range hits {
 		if z.idAttribute != "" {
-			if v, _ := h.attrs[z.idAttribute].(string); v == id {
-				return h.ref(), true, nil
+			if v, _ := h.attrs[z.idAttribute].(string); v == triageID {
+				return h.Number, nil
 			}
 			continue
 		}
 		tags, err := z.tags(ctx, h.ID)
 		if err != nil {
-			return "", false, err
+			return "", err
 		}
 		for _, tg := range tags {
-			if tg == zammadIDTag(id) {
-				return h.ref(), true, nil
+			if tg == zammadIDTag(triageID) {
+				return h.Number, nil
 			}
 		}
 	}
-	return "", false, nil
-}
-
-// ref is how triage names a Zammad ticket: its id, then its number (the
-// one in Zammad's [Ticket#N] subject tag).
-func (t zammadTicket) ref() string { return strconv.FormatInt(t.ID, 10) + "/" + t.Number }
-
-// parseZammadRef splits a ref made by zammadTicket.ref.
-func parseZammadRef(ref string) (id int64, number string, ok bool) {
-	idText, number, cut := strings.Cut(ref, "/")
-	id, err := strconv.ParseInt(idText, 10, 64)
-	return id, number, cut && err == nil && id > 0
+	return "", nil
 }
 
 type zammadHit struct {
@@ -188,16 +216,22 @@ func (z *zammadClient) search(ctx context.Context, query string) ([]zammadHit, e
 		} `json:"assets"`
 	}
 	q := url.Values{"query": {query}, "limit": {"10"}}
-	if err := z.api.do(ctx, apiCall{method: http.MethodGet, path: "/api/v1/tickets/search", query: q}, &res); err != nil {
+	if err := callJSON(ctx, z.api, http.MethodGet, "/tickets/search", q, nil, &res); err != nil {
 		return nil, err
 	}
 	hits := make([]zammadHit, 0, len(res.Tickets))
 	for _, id := range res.Tickets {
 		attrs := res.Assets.Ticket[strconv.FormatInt(id, 10)]
 		number, _ := attrs["number"].(string)
-		hits = append(hits, zammadHit{zammadTicket{ID: id, Number: number}, attrs})
+		if id > 0 && validZammadNumber(number) {
+			hits = append(hits, zammadHit{zammadTicket{ID: id, Number: number}, attrs})
+		}
 	}
 	return hits, nil
+}
+
+func validZammadNumber(n string) bool {
+	return n != "" && len(n) <= 32 && strings.Trim(n, "0123456789") == ""
 }
 
 func (z *zammadClient) tags(ctx context.Context, ticketID int64) ([]string, error) {
@@ -205,45 +239,42 @@ func (z *zammadClient) tags(ctx context.Context, ticketID int64) ([]string, erro
 		Tags []string `json:"tags"`
 	}
 	q := url.Values{"object": {"Ticket"}, "o_id": {strconv.FormatInt(ticketID, 10)}}
-	err := z.api.do(ctx, apiCall{method: http.MethodGet, path: "/api/v1/tags", query: q}, &res)
+	err := callJSON(ctx, z.api, http.MethodGet, "/tags", q, nil, &res)
 	return res.Tags, err
 }
 
-// resolve finds the ticket a mail's ticket_ref names: the number of
-// Zammad's [Ticket#N] subject tag, or a ref triage recorded.
-func (z *zammadClient) resolve(ctx context.Context, ticketRef string) (ref string, found bool, err error) {
-	if _, _, ok := parseZammadRef(ticketRef); ok {
-		return ticketRef, true, nil
-	}
-	number := strings.TrimSpace(ticketRef)
-	if number == "" || strings.Trim(number, "0123456789") != "" {
-		return "", false, nil
+// ticketID is the API id of the ticket with number; ErrTicketNotFound
+// when there is none.
+func (z *zammadClient) ticketID(ctx context.Context, number string) (int64, error) {
+	if !validZammadNumber(number) {
+		return 0, fmt.Errorf("%q: %w", number, ErrTicketNotFound)
 	}
 	hits, err := z.search(ctx, "number:"+number)
 	if err != nil {
-		return "", false, err
+		return 0, err
 	}
 	for _, h := range hits {
 		if h.Number == number {
-			return h.ref(), true, nil
+			return h.ID, nil
 		}
 	}
-	return "", false, nil
+	return 0, fmt.Errorf("Zammad ticket %s: %w", number, ErrTicketNotFound)
 }
 
-// customer finds the Zammad user of a mail's sender, or creates one with
-// the display name, so the ticket shows the requester's real name.
+// customer finds the Zammad user of the requester, or creates one with
+// the display name, so the ticket shows the requester's real name. A
+// refusal of the address is ErrRequesterRefused.
 func (z *zammadClient) customer(ctx context.Context, from ticket.Address) (int64, error) {
 	var users []struct {
 		ID    int64  `json:"id"`
 		Email string `json:"email"`
 	}
 	q := url.Values{"query": {"email:" + strconv.Quote(from.Address)}, "limit": {"10"}}
-	if err := z.api.do(ctx, apiCall{method: http.MethodGet, path: "/api/v1/users/search", query: q}, &users); err != nil {
+	if err := callJSON(ctx, z.api, http.MethodGet, "/users/search", q, nil, &users); err != nil {
 		return 0, err
 	}
 	for _, u := range users {
-		if strings.EqualFold(u.Email, from.Address) {
+		if strings.EqualFold(u.Email, from.Address) && u.ID > 0 {
 			return u.ID, nil
 		}
 	}
@@ -252,11 +283,14 @@ func (z *zammadClient) customer(ctx context.Context, from ticket.Address) (int64
 		ID int64 `json:"id"`
 	}
 	in := map[string]any{"firstname": first, "lastname": last, "email": from.Address}
-	if err := z.api.do(ctx, apiCall{method: http.MethodPost, path: "/api/v1/users", in: in}, &created); err != nil {
+	if err := callJSON(ctx, z.api, http.MethodPost, "/users", nil, in, &created); err != nil {
+		if code := statusOf(err); code == http.StatusUnprocessableEntity || code == http.StatusBadRequest {
+			return 0, fmt.Errorf("%w: %w", ErrRequesterRefused, err)
+		}
 		return 0, err
 	}
 	if created.ID <= 0 {
-		return 0, temporary("queue %s: POST /api/v1/users: %w: no user id", z.api.queue, errAPIResponse)
+		return 0, temporary("POST /users: %w: no user id", errAPIResponse)
 	}
 	return created.ID, nil
 }
@@ -277,27 +311,29 @@ type zammadAttachment struct {
 	MimeType string `json:"mime-type"`
 }
 
-func zammadAttachments(atts []mailAttachment) []zammadAttachment {
-	out := make([]zammadAttachment, 0, len(atts))
-	for _, a := range atts {
-		out = append(out, zammadAttachment{Filename: a.Name, Data: base64.StdEncoding.EncodeToString(a.Data), MimeType: a.Type})
+// article is the customer's mail as a Zammad article: the HTML body when
+// the mail has one (Zammad shows and sanitizes it), else the text.
+func (z *zammadClient) article(m *TrackerMail) map[string]any {
+	t := m.Ticket
+	atts := make([]zammadAttachment, 0, len(m.Content.Attachments))
+	for _, f := range m.Content.Attachments {
+		atts = append(atts, zammadAttachment{Filename: f.Name, Data: base64.StdEncoding.EncodeToString(f.Data), MimeType: cmp.Or(f.Type, "application/octet-stream")})
 	}
-	return out
-}
-
-// article is the customer's mail as a Zammad article.
-func (z *zammadClient) article(t *ticket.Ticket, atts []mailAttachment) map[string]any {
+	body, contentType := t.Body, "text/plain"
+	if m.Content.HTML != "" {
+		body, contentType = m.Content.HTML, "text/html"
+	}
 	a := map[string]any{
 		"subject":      t.Subject,
-		"body":         t.Body,
-		"content_type": "text/plain",
+		"body":         body,
+		"content_type": contentType,
 		"type":         z.articleType,
 		"sender":       "Customer",
 		"internal":     false,
-		"from":         formatAddress(t.From),
+		"from":         displayAddress(t.From),
 		"to":           formatAddresses(t.To),
 		"cc":           formatAddresses(t.Cc),
-		"attachments":  zammadAttachments(atts),
+		"attachments":  atts,
 	}
 	if t.MessageID != "" {
 		a["message_id"] = t.MessageID
@@ -305,23 +341,33 @@ func (z *zammadClient) article(t *ticket.Ticket, atts []mailAttachment) map[stri
 	return a
 }
 
-// create makes the ticket with the mail as its first article.
-func (z *zammadClient) create(ctx context.Context, t *ticket.Ticket, atts []mailAttachment) (string, error) {
+// Create makes the ticket with the mail as its first article, then adds
+// the id tag (unless an attribute carries the id), the decision's tags
+// and triage's note as an internal article.
+func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
+	t := m.Ticket
 	data := newTemplateData(t)
 	group, err := renderField(z.group, data)
 	if err != nil {
-		return "", permanent("queue %s: group: %w", z.api.queue, err)
-	}
-	customerID, err := z.customer(ctx, t.From)
-	if err != nil {
-		return "", err
+		return "", permanent("group: %w", err)
 	}
 	in := map[string]any{
-		"title":       cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
-		"group":       group,
-		"customer_id": customerID,
-		"state":       z.state,
-		"article":     z.article(t, atts),
+		"title":   cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
+		"group":   group,
+		"state":   z.state,
+		"article": z.article(m),
+	}
+	switch {
+	case m.Requester.Address != "":
+		id, err := z.customer(ctx, m.Requester)
+		if err != nil {
+			return "", err
+		}
+		in["customer_id"] = id
+	case z.fallback != "":
+		in["customer_id"] = "guess:" + z.fallback
+	default:
+		return "", permanent("Zammad refused the requester and no fallback_customer is set")
 	}
 	if p := z.priority[t.Class.Priority]; p != "" {
 		in["priority"] = p
@@ -329,77 +375,110 @@ func (z *zammadClient) create(ctx context.Context, t *ticket.Ticket, atts []mail
 	for name, tmpl := range z.attributes {
 		v, err := renderField(tmpl, data)
 		if err != nil {
-			return "", permanent("queue %s: attributes.%s: %w", z.api.queue, name, err)
+			return "", permanent("attributes.%s: %w", name, err)
 		}
 		in[name] = v
 	}
 	if z.idAttribute != "" {
 		in[z.idAttribute] = t.ID
 	}
+	if z.tierAttr != "" {
+		in[z.tierAttr] = t.Class.Tier
+	}
 	if z.dueAttr != "" && data.ResolveDue != "" {
 		in[z.dueAttr] = data.ResolveDue
 	}
 	var created zammadTicket
-	if err := z.api.do(ctx, apiCall{method: http.MethodPost, path: "/api/v1/tickets", in: in}, &created); err != nil {
+	if err := callJSON(ctx, z.api, http.MethodPost, "/tickets", nil, in, &created); err != nil {
 		return "", err
 	}
-	if created.ID <= 0 {
-		return "", temporary("queue %s: POST /api/v1/tickets: %w: no ticket id", z.api.queue, errAPIResponse)
+	if created.ID <= 0 || !validZammadNumber(created.Number) {
+		return "", temporary("POST /tickets: %w: no ticket id and number", errAPIResponse)
 	}
-	tags := append([]string(nil), t.Class.Tags...)
+	// The ticket exists: what follows is logged when it fails, never
+	// retried (a retry would find the ticket through the state store
+	// and stop there).
+	tags := t.Class.Tags
 	if z.idAttribute == "" {
-		tags = append([]string{zammadIDTag(t.ID)}, tags...) // first: the lookup depends on it
+		tags = append([]string{zammadIDTag(t.ID)}, tags...)
 	}
-	for i, tag := range tags {
+	for _, tag := range tags {
 		in := map[string]any{"item": tag, "object": "Ticket", "o_id": created.ID}
-		if err := z.api.do(ctx, apiCall{method: http.MethodPost, path: "/api/v1/tags/add", in: in}, nil); err != nil {
-			if i == 0 && z.idAttribute == "" {
-				// Without its id tag a retry would create the ticket again.
-				return created.ref(), fmt.Errorf("queue %s: ticket %s created, id tag not added: %w", z.api.queue, created.Number, err)
-			}
-			return created.ref(), fmt.Errorf("queue %s: ticket %s created, tag %q not added: %w", z.api.queue, created.Number, tag, err)
+		if err := callJSON(ctx, z.api, http.MethodPost, "/tags/add", nil, in, nil); err != nil {
+			z.log.Warn("zammad: tag not added", "tracker_id", created.Number, "tag", tag, "err", err)
 		}
 	}
-	return created.ref(), nil
+	if err := z.note(ctx, created.ID, m.Note); err != nil {
+		z.log.Warn("zammad: note not added", "tracker_id", created.Number, "err", err)
+	}
+	return created.Number, nil
 }
 
-// reply adds the mail to an existing ticket as an article.
-func (z *zammadClient) reply(ctx context.Context, ref string, t *ticket.Ticket, atts []mailAttachment) error {
-	id, _, ok := parseZammadRef(ref)
-	if !ok {
-		return permanent("queue %s: %q is no Zammad ticket", z.api.queue, ref)
-	}
-	a := z.article(t, atts)
-	a["ticket_id"] = id
-	return z.api.do(ctx, apiCall{method: http.MethodPost, path: "/api/v1/ticket_articles", in: a}, nil)
-}
-
-// note adds triage's explanation of its decision as an internal article.
-func (z *zammadClient) note(ctx context.Context, ref string, text string) error {
-	id, _, ok := parseZammadRef(ref)
-	if !ok {
-		return permanent("queue %s: %q is no Zammad ticket", z.api.queue, ref)
-	}
+// note adds triage's explanation as an internal article.
+func (z *zammadClient) note(ctx context.Context, id int64, text string) error {
 	in := map[string]any{
 		"ticket_id": id, "subject": "triage", "body": text, "content_type": "text/plain",
 		"type": "note", "internal": true,
 	}
-	return z.api.do(ctx, apiCall{method: http.MethodPost, path: "/api/v1/ticket_articles", in: in}, nil)
+	return callJSON(ctx, z.api, http.MethodPost, "/ticket_articles", nil, in, nil)
 }
 
-// escalate sets the group and priority the decision gives a reply.
-func (z *zammadClient) escalate(ctx context.Context, ref string, t *ticket.Ticket) error {
-	id, _, ok := parseZammadRef(ref)
-	if !ok {
-		return permanent("queue %s: %q is no Zammad ticket", z.api.queue, ref)
-	}
-	group, err := renderField(z.group, newTemplateData(t))
+// Reply adds the mail to the ticket as an article the customer sees.
+func (z *zammadClient) Reply(ctx context.Context, number string, m *TrackerMail) error {
+	id, err := z.ticketID(ctx, number)
 	if err != nil {
-		return permanent("queue %s: group: %w", z.api.queue, err)
+		return err
 	}
-	in := map[string]any{"group": group}
-	if p := z.priority[t.Class.Priority]; p != "" {
+	a := z.article(m)
+	a["ticket_id"] = id
+	return callJSON(ctx, z.api, http.MethodPost, "/ticket_articles", nil, a, nil)
+}
+
+// State reads the ticket's priority (mapped back through priority) and
+// tier (from tier_attribute).
+func (z *zammadClient) State(ctx context.Context, number string) (TrackerState, error) {
+	id, err := z.ticketID(ctx, number)
+	if err != nil {
+		return TrackerState{}, err
+	}
+	var tk map[string]any
+	q := url.Values{"expand": {"true"}}
+	if err := callJSON(ctx, z.api, http.MethodGet, "/tickets/"+strconv.FormatInt(id, 10), q, nil, &tk); err != nil {
+		return TrackerState{}, err
+	}
+	prio, _ := tk["priority"].(string)
+	st := TrackerState{Priority: priorityOf(z.priority, prio)}
+	if z.tierAttr != "" {
+		if tier, _ := tk[z.tierAttr].(string); rank(tier) > 0 {
+			st.Tier = tier
+		}
+	}
+	return st, nil
+}
+
+// Escalate sets the priority and/or the group (and tier) of the reply's
+// decision, with the note as an internal article, in one update.
+func (z *zammadClient) Escalate(ctx context.Context, number string, e Escalation) error {
+	id, err := z.ticketID(ctx, number)
+	if err != nil {
+		return err
+	}
+	cl := e.Ticket.Class
+	in := map[string]any{
+		"article": map[string]any{"subject": "triage: escalated", "body": e.Note, "content_type": "text/plain", "type": "note", "internal": true},
+	}
+	if p := z.priority[cl.Priority]; e.Priority && p != "" {
 		in["priority"] = p
 	}
-	return z.api.do(ctx, apiCall{method: http.MethodPut, path: "/api/v1/tickets/" + strconv.FormatInt(id, 10), in: in}, nil)
+	if e.Queue {
+		group, err := renderField(z.group, newTemplateData(e.Ticket))
+		if err != nil {
+			return permanent("group: %w", err)
+		}
+		in["group"] = group
+		if z.tierAttr != "" {
+			in[z.tierAttr] = cl.Tier
+		}
+	}
+	return callJSON(ctx, z.api, http.MethodPut, "/tickets/"+strconv.FormatInt(id, 10), nil, in, nil)
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -203,6 +204,21 @@ func (z *fakeZammad) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		tk.Articles = append(tk.Articles, in)
 		writeJSON(w, http.StatusCreated, map[string]any{"id": 1000 + len(tk.Articles), "ticket_id": tk.ID})
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/tickets/"):
+		id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/tickets/"), 10, 64)
+		tk := z.ticket(id)
+		if tk == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+			return
+		}
+		out := map[string]any{"id": tk.ID, "number": tk.Number, "title": tk.Title}
+		if r.URL.Query().Get("expand") == "true" {
+			out["priority"], out["group"], out["state"] = tk.Priority, tk.Group, tk.State
+		}
+		for k, v := range tk.Attrs {
+			out[k] = v
+		}
+		writeJSON(w, http.StatusOK, out)
 	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/tickets/"):
 		id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/tickets/"), 10, 64)
 		tk := z.ticket(id)
@@ -216,6 +232,14 @@ func (z *fakeZammad) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if p, ok := in["priority"].(string); ok {
 			tk.Priority = p
+		}
+		for k, v := range in {
+			if z.attrs[k] {
+				tk.Attrs[k] = v
+			}
+		}
+		if a, ok := in["article"].(map[string]any); ok {
+			tk.Articles = append(tk.Articles, a)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": tk.ID, "number": tk.Number})
 	default:
@@ -236,6 +260,11 @@ func (z *fakeZammad) create(w http.ResponseWriter, in map[string]any) {
 		return
 	}
 	cust, _ := in["customer_id"].(float64)
+	if guess, ok := in["customer_id"].(string); ok && strings.HasPrefix(guess, "guess:") {
+		u := &zUser{ID: int64(100 + len(z.users)), Email: strings.TrimPrefix(guess, "guess:")}
+		z.users = append(z.users, u)
+		cust = float64(u.ID)
+	}
 	found := false
 	for _, u := range z.users {
 		found = found || u.ID == int64(cust)
@@ -290,13 +319,17 @@ func contains(list []string, s string) bool {
 
 func asList(v any) []any { l, _ := v.([]any); return l }
 
-func newZammadSink(t testing.TB, srvURL string, cfg ZammadConfig) Sink {
+func newZammadSink(t testing.TB, srvURL string, cfg ZammadConfig, index TrackerIndex) Sink {
 	t.Helper()
 	t.Setenv("ZAMMAD_TEST_TOKEN", "zammad-secret")
 	cfg.URL = srvURL
 	cfg.TokenEnv = "ZAMMAD_TEST_TOKEN"
 	log, _ := testLogger()
-	s, err := New("zammad-q", Config{Type: "zammad", Settings: &cfg}, t.TempDir(), log)
+	opts := []Option{WithContent(classifier.DecodeContent)}
+	if index != nil {
+		opts = append(opts, WithTrackerIndex(index))
+	}
+	s, err := New("zammad-q", Config{Type: "zammad", Settings: &cfg}, t.TempDir(), log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,9 +340,8 @@ func newZammadSink(t testing.TB, srvURL string, cfg ZammadConfig) Sink {
 func TestZammadCreateAllFields(t *testing.T) {
 	z, srv := newFakeZammad(t)
 	s := newZammadSink(t, srv.URL, ZammadConfig{
-		Group: "{{.Queue}}", DueAttribute: "triage_due",
-		Attributes: map[string]string{"triage_tier": "{{.Tier}}"},
-	})
+		Group: "{{.Queue}}", DueAttribute: "triage_due", TierAttribute: "triage_tier",
+	}, nil)
 	tk := mailTicket(t, "attachments.eml")
 	if err := s.Send(context.Background(), tk); err != nil {
 		t.Fatal(err)
@@ -337,11 +369,23 @@ func TestZammadCreateAllFields(t *testing.T) {
 		t.Fatalf("%d articles, want the mail and triage's note", len(got.Articles))
 	}
 	art := got.Articles[0]
-	if art["internal"] != false || art["sender"] != "Customer" || art["message_id"] != "<att-1@example.com>" ||
+	if art["internal"] != false || art["sender"] != "Customer" || art["type"] != "note" || art["message_id"] != "<att-1@example.com>" ||
 		art["from"] != "Jürgen Müller <juergen.mueller@example.com>" || art["cc"] != "Bea Boss <bea@example.com>" ||
 		!strings.Contains(fmt.Sprint(art["body"]), "prints garbage since this morning") {
 		t.Errorf("article %v", art)
 	}
+	checkZammadAttachments(t, art)
+	note := got.Articles[1]
+	if note["internal"] != true || !strings.Contains(fmt.Sprint(note["body"]), "printers: Printer trouble goes to systems") ||
+		!strings.Contains(fmt.Sprint(note["body"]), "Resolve due: 2026-11-27T13:00:00Z") {
+		t.Errorf("note %v", note)
+	}
+}
+
+// checkZammadAttachments compares an article's attachments with the
+// sample mail's, byte for byte.
+func checkZammadAttachments(t *testing.T, art map[string]any) {
+	t.Helper()
 	atts := asList(art["attachments"])
 	if len(atts) != len(attachmentSums) {
 		t.Fatalf("%d attachments, want %d", len(atts), len(attachmentSums))
@@ -354,22 +398,18 @@ func TestZammadCreateAllFields(t *testing.T) {
 			t.Errorf("attachment %q: sha256 %s, want %s", name, sha256Hex(data), attachmentSums[name])
 		}
 	}
-	note := got.Articles[1]
-	if note["internal"] != true || !strings.Contains(fmt.Sprint(note["body"]), "Rule printers: Printer trouble goes to systems") ||
-		!strings.Contains(fmt.Sprint(note["body"]), "Resolve due: 2026-11-27T13:00:00Z") {
-		t.Errorf("note %v", note)
-	}
 }
 
-// The crash case: the ticket was created (and tagged) but the mail was
-// not marked done; delivering it again must find it, not create another.
+// The crash case: the ticket was created (and tagged) but neither the
+// state store nor the mailbox recorded it; delivering the mail again, in
+// a new process, must find it, not create another.
 func TestZammadLookupBeforeCreate(t *testing.T) {
 	for _, attr := range []string{"", "triage_id"} {
 		t.Run("attribute="+attr, func(t *testing.T) {
 			z, srv := newFakeZammad(t)
-			s := newZammadSink(t, srv.URL, ZammadConfig{IDAttribute: attr})
 			tk := mailTicket(t, "attachments.eml")
 			for range 3 {
+				s := newZammadSink(t, srv.URL, ZammadConfig{IDAttribute: attr}, &mapTrackerIndex{})
 				if err := s.Send(context.Background(), tk); err != nil {
 					t.Fatal(err)
 				}
@@ -392,7 +432,7 @@ func TestZammadLookupIsExact(t *testing.T) {
 	tk := mailTicket(t, "attachments.eml")
 	z.users = append(z.users, &zUser{ID: 1, Email: "x@example.com"})
 	z.tickets = append(z.tickets, &zTicket{ID: 7, Number: "30007", Tags: []string{zammadIDTag(tk.ID) + "-other"}, Attrs: map[string]any{}})
-	s := newZammadSink(t, srv.URL, ZammadConfig{})
+	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
 	if err := s.Send(context.Background(), tk); err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +444,7 @@ func TestZammadLookupIsExact(t *testing.T) {
 func TestZammadConcurrentSameID(t *testing.T) {
 	z, srv := newFakeZammad(t)
 	z.hold = make(chan struct{})
-	s := newZammadSink(t, srv.URL, ZammadConfig{})
+	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
 	tk := mailTicket(t, "attachments.eml")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -429,26 +469,80 @@ func TestZammadConcurrentSameID(t *testing.T) {
 	}
 }
 
-func TestZammadReplyBySubjectTag(t *testing.T) {
+func TestZammadReplies(t *testing.T) {
+	cases := []struct {
+		name  string
+		reply func(first, r *ticket.Ticket)
+	}{
+		{"subject tag", func(_, r *ticket.Ticket) { r.Subject = "Re: [Ticket#31001] Printer on floor 3 prints garbage" }},
+		{"threading ticket_ref", func(_, r *ticket.Ticket) { r.Thread.TicketRef = "31001" }},
+		{"in-reply-to", func(first, r *ticket.Ticket) { r.Thread.InReplyTo = first.MessageID }},
+		{"references", func(first, r *ticket.Ticket) {
+			r.Thread.References = []string{first.MessageID, "<unknown@example.com>"}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			z, srv := newFakeZammad(t)
+			s := newZammadSink(t, srv.URL, ZammadConfig{}, &mapTrackerIndex{})
+			first := mailTicket(t, "attachments.eml")
+			if err := s.Send(context.Background(), first); err != nil {
+				t.Fatal(err)
+			}
+			reply := mailTicket(t, "attachments.eml")
+			reply.ID, reply.MessageID = "fedcba9876543210fedcba9876543210", "<reply-1@example.com>"
+			reply.Subject = "Re: Printer on floor 3 prints garbage"
+			c.reply(first, reply)
+			if err := s.Send(context.Background(), reply); err != nil {
+				t.Fatal(err)
+			}
+			if z.creates != 1 {
+				t.Fatalf("%d tickets, want the reply on the first", z.creates)
+			}
+			arts := z.tickets[0].Articles
+			if len(arts) != 3 || arts[2]["subject"] != reply.Subject || arts[2]["internal"] != false || arts[2]["message_id"] != reply.MessageID {
+				t.Fatalf("articles %v", arts)
+			}
+			checkZammadAttachments(t, arts[2])
+		})
+	}
+}
+
+// A reply naming a ticket Zammad does not have becomes a ticket of its own.
+func TestZammadReplyToMissingTicket(t *testing.T) {
 	z, srv := newFakeZammad(t)
-	s := newZammadSink(t, srv.URL, ZammadConfig{})
+	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
+	reply := mailTicket(t, "attachments.eml")
+	reply.Subject = "Re: [Ticket#99999] gone"
+	if err := s.Send(context.Background(), reply); err != nil {
+		t.Fatal(err)
+	}
+	if z.creates != 1 || z.tickets[0].Title != reply.Subject {
+		t.Fatalf("%d creates", z.creates)
+	}
+}
+
+func TestZammadEscalationOnReply(t *testing.T) {
+	z, srv := newFakeZammad(t)
+	s := newZammadSink(t, srv.URL, ZammadConfig{Group: "{{.Queue}}", TierAttribute: "triage_tier"}, &mapTrackerIndex{})
 	first := mailTicket(t, "attachments.eml")
+	first.Class.Tier, first.Class.Priority, first.Class.Queue = "L1", "P3", "Users"
 	if err := s.Send(context.Background(), first); err != nil {
 		t.Fatal(err)
 	}
 	reply := mailTicket(t, "attachments.eml")
-	reply.ID = "fedcba9876543210fedcba9876543210"
-	reply.Subject = "Re: [Ticket#31001] Printer on floor 3 prints garbage"
-	reply.Thread.TicketRef = "31001" // threading: subject: ['\[Ticket#(\d+)\]']
+	reply.ID, reply.MessageID, reply.Subject = "fedcba9876543210fedcba9876543210", "<reply-2@example.com>", "Re: [Ticket#31001] now the whole floor is down"
+	reply.Class.Tier, reply.Class.Priority, reply.Class.Queue = "L3", "P1", "security"
 	if err := s.Send(context.Background(), reply); err != nil {
 		t.Fatal(err)
 	}
-	if z.creates != 1 {
-		t.Fatalf("%d tickets, want the reply on the first", z.creates)
+	tk := z.tickets[0]
+	if tk.Priority != "3 high" || tk.Group != "security" || tk.Attrs["triage_tier"] != "L3" {
+		t.Fatalf("after the reply: priority %q group %q tier %v", tk.Priority, tk.Group, tk.Attrs["triage_tier"])
 	}
-	arts := z.tickets[0].Articles
-	if len(arts) != 3 || arts[2]["subject"] != reply.Subject || arts[2]["internal"] != false || len(asList(arts[2]["attachments"])) != 3 {
-		t.Fatalf("articles %v", arts)
+	last := tk.Articles[len(tk.Articles)-1]
+	if last["internal"] != true || !strings.Contains(fmt.Sprint(last["body"]), "Escalated by a reply") {
+		t.Fatalf("escalation note %v", last)
 	}
 }
 
@@ -461,17 +555,17 @@ func TestZammadRefusals(t *testing.T) {
 		temporary bool
 		message   string
 	}{
-		{name: "unknown group", cfg: ZammadConfig{Group: "Nowhere"}, message: `No lookup value found for 'group': "Nowhere"`},
-		{name: "requester refused", from: "jürgen.weiß@example.com", message: "Invalid email 'jürgen.weiß@example.com'"},
+		{name: "unknown group", cfg: ZammadConfig{Group: "Nowhere"}, message: `No lookup value found for 'group'`},
+		{name: "requester refused, no fallback", from: "jürgen.weiß@example.com", message: "no fallback_customer"},
 		{name: "server error", fail: map[string]int{"POST /api/v1/tickets": 503}, temporary: true, message: "503"},
 		{name: "rate limited", fail: map[string]int{"GET /api/v1/tickets/search": 429}, temporary: true, message: "429"},
-		{name: "bad token", cfg: ZammadConfig{}, fail: map[string]int{"GET /api/v1/tickets/search": 401}, message: "401"},
+		{name: "bad token", fail: map[string]int{"GET /api/v1/tickets/search": 401}, message: "401"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			z, srv := newFakeZammad(t)
 			z.fail = c.fail
-			s := newZammadSink(t, srv.URL, c.cfg)
+			s := newZammadSink(t, srv.URL, c.cfg, nil)
 			tk := mailTicket(t, "attachments.eml")
 			if c.from != "" {
 				tk.From = ticket.Address{Name: "Jürgen Weiß", Address: c.from}
@@ -487,5 +581,25 @@ func TestZammadRefusals(t *testing.T) {
 				t.Fatalf("%d tickets created", z.creates)
 			}
 		})
+	}
+}
+
+// With fallback_customer a refused sender still gets a ticket, named in
+// the note.
+func TestZammadRequesterFallback(t *testing.T) {
+	z, srv := newFakeZammad(t)
+	s := newZammadSink(t, srv.URL, ZammadConfig{FallbackCustomer: "unknown-sender@example.com"}, nil)
+	tk := mailTicket(t, "attachments.eml")
+	tk.From = ticket.Address{Name: "Jürgen Weiß", Address: "jürgen.weiß@example.com"}
+	if err := s.Send(context.Background(), tk); err != nil {
+		t.Fatal(err)
+	}
+	if z.creates != 1 {
+		t.Fatalf("%d creates", z.creates)
+	}
+	cust := z.users[len(z.users)-1]
+	note := fmt.Sprint(z.tickets[0].Articles[1]["body"])
+	if cust.Email != "unknown-sender@example.com" || z.tickets[0].Customer != cust.ID || !strings.Contains(note, "Requester refused by the tracker") || !strings.Contains(note, "jürgen.weiß@example.com") {
+		t.Fatalf("customer %+v, note %q", cust, note)
 	}
 }

@@ -99,3 +99,18 @@ type TraceStep struct {
 	Skipped string `json:"skipped,omitempty"` // why it was not evaluated ("stopped", "group guard false", …)
 	Error   string `json:"error,omitempty"`   // runtime error; the rule counts as not matched
 }
+
+// Content is what a tracker needs of a mail beyond the ticket document: the
+// HTML body as sent and every attachment's bytes. Rules never see it; the
+// classifier's decoder fills it only when asked (KeepContent), for sinks
+// that file the mail as a ticket of their own.
+type Content struct {
+	HTML        string // the first text/html part, as UTF-8; "" when none
+	Attachments []File // in the order of Ticket.Attachments
+}
+
+// File is one attachment with its decoded bytes.
+type File struct {
+	Attachment
+	Data []byte
+}

@@ -1,0 +1,693 @@
+package queue
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/invopop/jsonschema"
+
+	"github.com/triage-dev/triage/internal/clip"
+	"github.com/triage-dev/triage/internal/netaddr"
+	"github.com/triage-dev/triage/ticket"
+)
+
+func init() {
+	register("rt", sinkType{
+		doc:      "files each mail as a Request Tracker ticket through REST 2: one ticket per mail, replies on the ticket, attachments, due date, custom fields",
+		timeout:  60 * time.Second,
+		settings: func() Settings { return new(RTConfig) },
+		audit: func(s Settings, q sinkSpec) (AuditReader, error) {
+			return s.(*RTConfig).client(q)
+		},
+	})
+}
+
+// Defaults of an rt queue.
+const (
+	defaultRTIDField    = "TriageID"
+	defaultRTTierField  = "Tier"
+	defaultRTRulesField = "Rules"
+	defaultRTDue        = "{{.ResolveDue}}"
+	defaultRTQueue      = "{{.Queue}}"
+)
+
+// defaultRTPriority maps P1..P4 to RT's numeric priority.
+var defaultRTPriority = map[string]int{"P1": 90, "P2": 70, "P3": 50, "P4": 20}
+
+// RTConfig are the keys of an rt queue.
+type RTConfig struct {
+	URL       string `yaml:"url" json:"url" jsonschema:"required" jsonschema_description:"RT's base URL as users type it (https://rt.example.com); REST 2 is under /REST/2.0."`
+	TokenEnv  string `yaml:"token_env,omitempty" json:"token_env,omitempty" jsonschema_description:"Environment variable holding the bare REST 2 auth token of the bot user."`
+	TokenFile string `yaml:"token_file,omitempty" json:"token_file,omitempty" jsonschema_description:"File holding the bare REST 2 auth token."`
+	// Basic auth instead of a token.
+	credentials  `yaml:",inline" json:",inline"`
+	Queue        string            `yaml:"queue,omitempty" json:"queue,omitempty" jsonschema_description:"RT queue: a template over the decision; default {{.Queue}}, e.g. {{index (dict \"helpdesk\" \"General\" \"systems\" \"Systems\") .Queue}}."`
+	RTName       string            `yaml:"rtname,omitempty" json:"rtname,omitempty" jsonschema_description:"RT's $rtname: a subject tag [rtname #N] makes the mail a reply to ticket N."`
+	IDField      string            `yaml:"id_field,omitempty" json:"id_field,omitempty" jsonschema_description:"Ticket custom field holding the triage id, searched before creating; default TriageID."`
+	TierField    string            `yaml:"tier_field,omitempty" json:"tier_field,omitempty" jsonschema_description:"Ticket custom field holding the tier, for escalation on reply and audit; default Tier."`
+	RulesField   string            `yaml:"rules_field,omitempty" json:"rules_field,omitempty" jsonschema_description:"Ticket custom field holding the matched rules, for audit; default Rules."`
+	Priority     map[string]int    `yaml:"priority,omitempty" json:"priority,omitempty" jsonschema_description:"P1..P4 to RT's numeric priority; default P1: 90, P2: 70, P3: 50, P4: 20."`
+	CustomFields map[string]string `yaml:"custom_fields,omitempty" json:"custom_fields,omitempty" jsonschema_description:"Custom field name to a template over the decision; the id, tier and rules fields are always set."`
+	Due          string            `yaml:"due,omitempty" json:"due,omitempty" jsonschema_description:"RT's Due date: a template giving RFC 3339 or empty; default {{.ResolveDue}} (the SLA resolve due)."`
+}
+
+// JSONSchemaExtend states in the config schema what validate checks across keys.
+func (RTConfig) JSONSchemaExtend(s *jsonschema.Schema) {
+	s.AllOf = append(s.AllOf, notBoth("token_env", "token_file"))
+}
+
+func (c *RTConfig) validate(_ string, add func(string, ...any)) {
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		add("rt needs url")
+	case err != nil:
+		add("url: %v", redactErr(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		add("url scheme must be http or https")
+	case u.Host == "":
+		add("url has no host")
+	case u.User != nil:
+		add("url holds credentials: use token_env, token_file or username with password_env")
+	}
+	tokens := 0
+	for _, v := range []string{c.TokenEnv, c.TokenFile} {
+		if v != "" {
+			tokens++
+		}
+	}
+	switch {
+	case tokens > 1:
+		add("set token_env or token_file, not both")
+	case tokens == 1 && c.Username != "":
+		add("set a token or username, not both")
+	case tokens == 0 && c.Username == "":
+		add("rt needs token_env, token_file or username with password_env")
+	}
+	c.credentials.validate(add)
+	if err == nil && u.Scheme == "http" && !netaddr.IsLoopbackHost(u.Hostname()) {
+		add("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
+	}
+	for name, p := range c.Priority {
+		if rank(name) == 0 || name[0] != 'P' {
+			add("priority: %q is not P1..P9", name)
+		}
+		if p < 0 {
+			add("priority %s: %d is negative", name, p)
+		}
+	}
+	for _, tt := range []struct{ key, text string }{{"queue", c.Queue}, {"due", c.Due}} {
+		if _, err := parseTemplate(tt.key, tt.text); err != nil {
+			add("%s: %v", tt.key, err)
+		}
+	}
+	for name, text := range c.CustomFields {
+		if name == "" || strings.ContainsAny(name, "{}'\r\n") {
+			add("custom_fields: %q is not a usable custom field name", name)
+		}
+		if _, err := parseTemplate(name, text); err != nil {
+			add("custom_fields %s: %v", name, err)
+		}
+	}
+	if strings.ContainsAny(c.RTName, "[]#\r\n") {
+		add("rtname %q must not contain [ ] # or line breaks", c.RTName)
+	}
+}
+
+// rtClient is RT's REST 2 as a TrackerClient and AuditReader.
+type rtClient struct {
+	api        *trackerAPI
+	queue      *template.Template
+	due        *template.Template
+	fields     map[string]*template.Template
+	priority   map[string]int
+	idField    string
+	tierField  string
+	rulesField string
+	subjectTag *regexp.Regexp // nil without rtname
+	log        *slog.Logger
+}
+
+func (c *RTConfig) open(q sinkSpec) (Sink, error) {
+	rc, err := c.client(q)
+	if err != nil {
+		return nil, err
+	}
+	return newTrackerSink(q, c.URL, rc, func() error {
+		rc.api.client.CloseIdleConnections()
+		return nil
+	}), nil
+}
+
+// client builds the REST 2 client: secrets read, templates parsed.
+func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
+	rc := &rtClient{
+		api:        &trackerAPI{base: strings.TrimRight(c.URL, "/") + "/REST/2.0", client: newHTTPClient(q.timeout)},
+		priority:   maps.Clone(defaultRTPriority),
+		idField:    cmp.Or(c.IDField, defaultRTIDField),
+		tierField:  cmp.Or(c.TierField, defaultRTTierField),
+		rulesField: cmp.Or(c.RulesField, defaultRTRulesField),
+		fields:     map[string]*template.Template{},
+		log:        q.log,
+	}
+	maps.Copy(rc.priority, c.Priority)
+	if c.Username != "" {
+		pw, err := c.password(q.baseDir)
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: %w", q.name, err)
+		}
+		req := http.Request{Header: http.Header{}}
+		req.SetBasicAuth(c.Username, pw)
+		rc.api.auth = req.Header.Get("Authorization")
+	} else {
+		tok, err := readSecret(c.TokenEnv, c.TokenFile, q.baseDir)
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: token: %w", q.name, err)
+		}
+		tok = strings.TrimSpace(tok)
+		if tok == "" || strings.ContainsAny(tok, "\r\n") {
+			return nil, fmt.Errorf("queue %s: token is empty or spans lines", q.name)
+		}
+		rc.api.auth = "token " + tok
+	}
+	var err error
+	if rc.queue, err = parseTemplate("queue", cmp.Or(c.Queue, defaultRTQueue)); err != nil {
+		return nil, fmt.Errorf("queue %s: queue: %w", q.name, err)
+	}
+	if rc.due, err = parseTemplate("due", cmp.Or(c.Due, defaultRTDue)); err != nil {
+		return nil, fmt.Errorf("queue %s: due: %w", q.name, err)
+	}
+	for name, text := range c.CustomFields {
+		if rc.fields[name], err = parseTemplate(name, text); err != nil {
+			return nil, fmt.Errorf("queue %s: custom_fields %s: %w", q.name, name, err)
+		}
+	}
+	if c.RTName != "" {
+		rc.subjectTag = regexp.MustCompile(`\[` + regexp.QuoteMeta(c.RTName) + `\s+#(\d{1,12})\]`)
+	}
+	return rc, nil
+}
+
+// SubjectRef finds RT's own [rtname #N] tag.
+func (c *rtClient) SubjectRef(subject string) string {
+	if c.subjectTag == nil {
+		return ""
+	}
+	if m := c.subjectTag.FindStringSubmatch(subject); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// ticketSQLString quotes s as a TicketSQL string literal.
+func ticketSQLString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+type rtRef struct {
+	ID string `json:"id"`
+}
+
+type rtCollection struct {
+	Items []rtRef `json:"items"`
+	Total *int    `json:"total"`
+	Pages int     `json:"pages"`
+}
+
+// Find searches the id custom field.
+func (c *rtClient) Find(ctx context.Context, triageID string) (string, error) {
+	q := url.Values{"query": {"CF.{" + c.idField + "} = " + ticketSQLString(triageID)}, "orderby": {"id"}, "per_page": {"1"}}
+	var res rtCollection
+	if err := c.api.call(ctx, http.MethodGet, "/tickets", q, nil, &res); err != nil {
+		return "", fmt.Errorf("rt search: %w", err)
+	}
+	if len(res.Items) == 0 {
+		return "", nil
+	}
+	return res.Items[0].ID, nil
+}
+
+// rtMessage is the JSON of a create or correspond.
+type rtMessage struct {
+	Queue        string            `json:"Queue,omitempty"`
+	Subject      string            `json:"Subject,omitempty"`
+	Requestor    string            `json:"Requestor,omitempty"`
+	Cc           []string          `json:"Cc,omitempty"`
+	Priority     *int              `json:"Priority,omitempty"`
+	Due          string            `json:"Due,omitempty"`
+	Content      string            `json:"Content"`
+	ContentType  string            `json:"ContentType"`
+	CustomFields map[string]string `json:"CustomFields,omitempty"`
+}
+
+// Create files m with its attachments in one multipart request: RT 5.0's
+// JSON Attachments turn a non-ASCII file name into U+FFFD, the form upload
+// keeps it (TestRTCreateMultipart).
+func (c *rtClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
+	t := m.Ticket
+	data := newTemplateData(t)
+	queue, err := c.render(c.queue, data)
+	if err != nil {
+		return "", err
+	}
+	if queue == "" {
+		return "", permanent("rt: queue template rendered nothing for queue %q", t.Class.Queue)
+	}
+	msg := c.message(m)
+	msg.Queue = queue
+	if m.Requester.Address != "" {
+		if !rtAcceptsAddress(m.Requester.Address) {
+			return "", fmt.Errorf("rt: %s: %w", m.Requester.Address, ErrRequesterRefused)
+		}
+		msg.Requestor = formatAddress(m.Requester)
+	}
+	for _, a := range t.Cc {
+		if rtAcceptsAddress(a.Address) {
+			msg.Cc = append(msg.Cc, formatAddress(a))
+		}
+	}
+	if p, ok := c.priority[t.Class.Priority]; ok {
+		msg.Priority = &p
+	}
+	if msg.Due, err = c.renderDue(data); err != nil {
+		return "", err
+	}
+	if msg.CustomFields, err = c.customFields(t, data); err != nil {
+		return "", err
+	}
+	var ref rtRef
+	if err := c.post(ctx, "/ticket", msg, m.Content.Attachments, &ref); err != nil {
+		return "", fmt.Errorf("rt create: %w", err)
+	}
+	if ref.ID == "" {
+		return "", permanent("rt create: answer names no ticket")
+	}
+	// The note is an internal comment: the technician reads it, the
+	// requester does not. The ticket exists: a failure is logged, not
+	// retried (a retry would find the ticket and stop).
+	if err := c.comment(ctx, ref.ID, m.Note); err != nil {
+		c.log.Warn("rt: ticket created, escalation note not added", "ticket", t.ID, "tracker_id", ref.ID, "err", err)
+	}
+	return ref.ID, nil
+}
+
+// message is the body and subject of m for RT: HTML when the mail had
+// some (RT shows it), else the text body.
+func (c *rtClient) message(m *TrackerMail) rtMessage {
+	msg := rtMessage{Subject: m.Ticket.Subject, Content: m.Ticket.Body, ContentType: "text/plain"}
+	if m.Content.HTML != "" {
+		msg.Content, msg.ContentType = m.Content.HTML, "text/html"
+	}
+	if strings.TrimSpace(msg.Content) == "" && len(m.Content.Attachments) == 0 {
+		msg.Content = "(no text)" // RT refuses a message without content
+	}
+	return msg
+}
+
+// rtAcceptsAddress reports whether RT takes addr as a user's address: RT
+// 5.0 silently drops requesters whose local part is not ASCII (the ticket
+// is created without one), so such an address is refused here.
+func rtAcceptsAddress(addr string) bool {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return false
+	}
+	for i := 0; i < at; i++ {
+		if addr[i] >= utf8.RuneSelf || addr[i] <= ' ' {
+			return false
+		}
+	}
+	return !strings.ContainsAny(addr, "<>,;\"\r\n")
+}
+
+func (c *rtClient) render(t *template.Template, data templateData) (string, error) {
+	b, err := execTemplate(t, data)
+	if err != nil {
+		return "", permanent("rt: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// renderDue renders the due template into RT's "YYYY-MM-DD HH:MM:SS"
+// (UTC, which RT's REST 2 assumes).
+func (c *rtClient) renderDue(data templateData) (string, error) {
+	s, err := c.render(c.due, data)
+	if err != nil || s == "" {
+		return "", err
+	}
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return "", permanent("rt: due %q is not RFC 3339: %w", clip.UTF8(s, 64), err)
+	}
+	return at.UTC().Format(time.DateTime), nil
+}
+
+// customFields renders custom_fields and sets the id, tier and rules fields.
+func (c *rtClient) customFields(t *ticket.Ticket, data templateData) (map[string]string, error) {
+	out := make(map[string]string, len(c.fields)+3)
+	for name, tpl := range c.fields {
+		v, err := c.render(tpl, data)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	out[c.idField] = t.ID
+	out[c.tierField] = t.Class.Tier
+	out[c.rulesField] = strings.Join(ruleNames(t), ",")
+	return out, nil
+}
+
+// post sends msg as the JSON field of a multipart/form-data request with
+// the files as Attachments parts.
+func (c *rtClient) post(ctx context.Context, path string, msg any, files []ticket.File, out any) error {
+	js, err := json.Marshal(msg)
+	if err != nil {
+		return permanent("encode: %w", err)
+	}
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="JSON"`)
+	h.Set("Content-Type", "application/json")
+	part, _ := w.CreatePart(h)
+	_, _ = part.Write(js)
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="Attachments"; filename="`+formFileName(f.Name)+`"`)
+		h.Set("Content-Type", cmp.Or(sanitizeHeaderText(f.Type, 200), "application/octet-stream"))
+		part, _ := w.CreatePart(h)
+		_, _ = part.Write(f.Data)
+	}
+	_ = w.Close()
+	return c.api.call(ctx, http.MethodPost, path, nil, rawBody{data: body.Bytes(), contentType: w.FormDataContentType()}, out)
+}
+
+// formFileName makes a decoded file name safe inside a quoted form-data
+// parameter: UTF-8 as is (RT reads it so), quotes and backslashes escaped,
+// control characters gone; an empty name becomes "attachment".
+func formFileName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(name, "\uFFFD"))
+	name = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
+	return cmp.Or(clip.UTF8(name, 255), "attachment")
+}
+
+func (c *rtClient) comment(ctx context.Context, id, note string) error {
+	if note == "" {
+		return nil
+	}
+	body := map[string]string{"Content": note, "ContentType": "text/plain"}
+	if err := c.api.call(ctx, http.MethodPost, "/ticket/"+url.PathEscape(id)+"/comment", nil, body, &[]any{}); err != nil {
+		return fmt.Errorf("rt comment: %w", err)
+	}
+	return nil
+}
+
+// Reply adds m to ticket id as correspondence with its attachments.
+func (c *rtClient) Reply(ctx context.Context, id string, m *TrackerMail) error {
+	if !validRTID(id) {
+		return fmt.Errorf("rt: %q is no ticket number: %w", clip.UTF8(id, 32), ErrTicketNotFound)
+	}
+	msg := c.message(m)
+	err := c.post(ctx, "/ticket/"+id+"/correspond", msg, m.Content.Attachments, &[]any{})
+	if s := statusOf(err); s == http.StatusNotFound || s == http.StatusForbidden {
+		// RT answers 403 for a ticket the bot cannot see, as for one that
+		// does not exist in a queue it cannot see.
+		return fmt.Errorf("rt correspond %s: %w: %w", id, ErrTicketNotFound, err)
+	}
+	if err != nil {
+		return fmt.Errorf("rt correspond %s: %w", id, err)
+	}
+	return nil
+}
+
+func validRTID(id string) bool {
+	n, err := strconv.ParseUint(id, 10, 63)
+	return err == nil && n > 0
+}
+
+// rtTicket is what State and audit read of a ticket.
+type rtTicket struct {
+	ID           string          `json:"id"`
+	Priority     json.RawMessage `json:"Priority"` // a string in RT 5.0, a number elsewhere
+	Status       string          `json:"Status"`
+	Created      string          `json:"Created"`
+	Queue        rtRef           `json:"Queue"`
+	CustomFields []struct {
+		ID     string   `json:"id"`
+		Name   string   `json:"name"`
+		Values []string `json:"values"`
+	} `json:"CustomFields"`
+}
+
+// fieldID is the id of the custom field name (the history names fields by id).
+func (t *rtTicket) fieldID(name string) string {
+	for _, f := range t.CustomFields {
+		if f.Name == name {
+			return f.ID
+		}
+	}
+	return ""
+}
+
+func (t *rtTicket) field(name string) string {
+	for _, f := range t.CustomFields {
+		if f.Name == name && len(f.Values) > 0 {
+			return f.Values[0]
+		}
+	}
+	return ""
+}
+
+func (c *rtClient) ticket(ctx context.Context, id string) (*rtTicket, error) {
+	if !validRTID(id) {
+		return nil, fmt.Errorf("rt: %q is no ticket number: %w", clip.UTF8(id, 32), ErrTicketNotFound)
+	}
+	var t rtTicket
+	if err := c.api.call(ctx, http.MethodGet, "/ticket/"+id, nil, nil, &t); err != nil {
+		return nil, fmt.Errorf("rt ticket %s: %w", id, err)
+	}
+	return &t, nil
+}
+
+// State reads the ticket's priority (as the P level its number reaches)
+// and its tier field.
+func (c *rtClient) State(ctx context.Context, id string) (TrackerState, error) {
+	t, err := c.ticket(ctx, id)
+	if err != nil {
+		return TrackerState{}, err
+	}
+	n, err := strconv.Atoi(strings.Trim(string(t.Priority), `"`))
+	if err != nil {
+		return TrackerState{Tier: t.field(c.tierField)}, nil
+	}
+	return TrackerState{Priority: c.level(n), Tier: t.field(c.tierField)}, nil
+}
+
+// level is the most urgent P level whose number n reaches.
+func (c *rtClient) level(n int) string {
+	levels := slices.Sorted(maps.Keys(c.priority))
+	for _, p := range levels {
+		if n >= c.priority[p] {
+			return p
+		}
+	}
+	if len(levels) == 0 {
+		return ""
+	}
+	return levels[len(levels)-1]
+}
+
+// Escalate sets priority and/or queue and tier, then comments the note.
+func (c *rtClient) Escalate(ctx context.Context, id string, e Escalation) error {
+	if !validRTID(id) {
+		return fmt.Errorf("rt: %q is no ticket number: %w", clip.UTF8(id, 32), ErrTicketNotFound)
+	}
+	upd := map[string]any{}
+	cl := e.Ticket.Class
+	if p, ok := c.priority[cl.Priority]; e.Priority && ok {
+		upd["Priority"] = p
+	}
+	if e.Queue {
+		q, err := c.render(c.queue, newTemplateData(e.Ticket))
+		if err != nil {
+			return err
+		}
+		if q != "" {
+			upd["Queue"] = q
+		}
+		upd["CustomFields"] = map[string]string{c.tierField: cl.Tier}
+	}
+	if len(upd) > 0 {
+		var msgs []string
+		if err := c.api.call(ctx, http.MethodPut, "/ticket/"+id, nil, upd, &msgs); err != nil {
+			return fmt.Errorf("rt update %s: %w", id, err)
+		}
+	}
+	return c.comment(ctx, id, e.Note)
+}
+
+// rtTxn is one transaction of a ticket's history.
+type rtTxn struct {
+	Type     string `json:"Type"`
+	Field    string `json:"Field"`
+	OldValue string `json:"OldValue"`
+	NewValue string `json:"NewValue"`
+	Created  string `json:"Created"`
+	Creator  rtRef  `json:"Creator"`
+}
+
+// maxAuditTickets bounds what one audit reads.
+const maxAuditTickets = 100000
+
+// AuditTickets reads the tickets carrying a triage id created since, and
+// their history: queue and tier changes by anyone but the user that
+// created the ticket (triage's bot), and whether they are resolved.
+func (c *rtClient) AuditTickets(ctx context.Context, since time.Time) ([]AuditTicket, error) {
+	query := "CF.{" + c.idField + "} IS NOT NULL AND Created >= " + ticketSQLString(since.UTC().Format(time.DateTime))
+	var out []AuditTicket
+	queues := map[string]string{} // id → name
+	for page := 1; ; page++ {
+		var res rtCollection
+		q := url.Values{"query": {query}, "orderby": {"id"}, "per_page": {"100"}, "page": {strconv.Itoa(page)}}
+		if err := c.api.call(ctx, http.MethodGet, "/tickets", q, nil, &res); err != nil {
+			return nil, fmt.Errorf("rt search: %w", err)
+		}
+		for _, r := range res.Items {
+			at, err := c.auditTicket(ctx, r.ID, queues)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *at)
+		}
+		if len(res.Items) == 0 || page >= res.Pages || len(out) >= maxAuditTickets {
+			return out, nil
+		}
+	}
+}
+
+func (c *rtClient) auditTicket(ctx context.Context, id string, queues map[string]string) (*AuditTicket, error) {
+	t, err := c.ticket(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	at := &AuditTicket{TrackerID: id, TriageID: t.field(c.idField), FinalTier: t.field(c.tierField)}
+	at.Created, _ = time.Parse(time.RFC3339, t.Created)
+	if r := t.field(c.rulesField); r != "" {
+		at.Rules = strings.Split(r, ",")
+	}
+	switch t.Status {
+	case "resolved", "closed":
+		at.Resolved = true
+	}
+	if at.FinalQueue, err = c.queueName(ctx, t.Queue.ID, queues); err != nil {
+		return nil, err
+	}
+	var txns []rtTxn
+	for page := 1; ; page++ {
+		var res struct {
+			Items []rtTxn `json:"items"`
+			Pages int     `json:"pages"`
+		}
+		q := url.Values{"fields": {"Type,Field,OldValue,NewValue,Created,Creator"}, "per_page": {"100"}, "page": {strconv.Itoa(page)}}
+		if err := c.api.call(ctx, http.MethodGet, "/ticket/"+id+"/history", q, nil, &res); err != nil {
+			return nil, fmt.Errorf("rt history %s: %w", id, err)
+		}
+		txns = append(txns, res.Items...)
+		if len(res.Items) == 0 || page >= res.Pages || len(txns) > 10000 {
+			break
+		}
+	}
+	return c.replay(ctx, at, t.fieldID(c.tierField), txns, queues)
+}
+
+// replay reads the routing history: the queue and tier triage chose are
+// the first values the history shows (the values at creation), every
+// later change by someone other than the creator is a move.
+func (c *rtClient) replay(ctx context.Context, at *AuditTicket, tierCF string, txns []rtTxn, queues map[string]string) (*AuditTicket, error) {
+	creator := ""
+	for _, x := range txns {
+		if x.Type == "Create" {
+			creator = x.Creator.ID
+		}
+	}
+	at.Queue, at.Tier = at.FinalQueue, at.FinalTier
+	firstQueue, firstTier := true, true
+	for _, x := range txns {
+		var mv AuditMove
+		switch {
+		case x.Type == "Set" && x.Field == "Queue":
+			from, err := c.queueName(ctx, x.OldValue, queues)
+			if err != nil {
+				return nil, err
+			}
+			to, err := c.queueName(ctx, x.NewValue, queues)
+			if err != nil {
+				return nil, err
+			}
+			if firstQueue {
+				at.Queue, firstQueue = from, false
+			}
+			mv.FromQueue, mv.ToQueue = from, to
+		case x.Type == "CustomField" && x.Field == tierCF && tierCF != "":
+			if x.OldValue == "" { // set at creation
+				continue
+			}
+			if firstTier {
+				at.Tier, firstTier = x.OldValue, false
+			}
+			mv.FromTier, mv.ToTier = x.OldValue, x.NewValue
+		default:
+			continue
+		}
+		if x.Creator.ID == creator {
+			continue // triage's own escalation on reply
+		}
+		mv.At, _ = time.Parse(time.RFC3339, x.Created)
+		mv.By = x.Creator.ID
+		at.Moves = append(at.Moves, mv)
+	}
+	return at, nil
+}
+
+func (c *rtClient) queueName(ctx context.Context, id string, cache map[string]string) (string, error) {
+	if id == "" {
+		return "", nil
+	}
+	if n, ok := cache[id]; ok {
+		return n, nil
+	}
+	var q struct {
+		Name string `json:"Name"`
+	}
+	if err := c.api.call(ctx, http.MethodGet, "/queue/"+url.PathEscape(id), nil, nil, &q); err != nil {
+		if statusOf(err) == http.StatusNotFound {
+			cache[id] = id
+			return id, nil
+		}
+		return "", fmt.Errorf("rt queue %s: %w", id, err)
+	}
+	cache[id] = cmp.Or(q.Name, id)
+	return cache[id], nil
+}

@@ -1,0 +1,139 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxTrackerResponse bounds a tracker API response read into memory.
+const maxTrackerResponse = 16 << 20
+
+// newHTTPClient is the HTTP client of the sinks that call an API: a
+// transport of its own (the default keeps 2 idle connections per host, so
+// concurrent deliveries to one tracker would dial for almost every ticket)
+// and no redirects (a redirect would resend the body, and secret headers,
+// to wherever the peer points: report it so the url gets fixed).
+func newHTTPClient(timeout time.Duration) *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	return &http.Client{
+		Transport:     transport,
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// responseError reads the start of a failed response's body and
+// classifies it: 408, 429 and 5xx are worth retrying (with the peer's
+// Retry-After), every other status is a refusal that retrying cannot mend.
+// what says which call failed; the message carries the peer's own words.
+func responseError(resp *http.Response, what string) *Error {
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxLoggedResponse))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedResponse))
+	e := fmt.Errorf("%s answered %s: %s", what, resp.Status, sanitizeHeaderText(string(snippet), maxLoggedResponse))
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
+		return &Error{Temporary: true, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Err: e}
+	default:
+		return &Error{Err: e}
+	}
+}
+
+// trackerAPI calls a tracker's JSON API: a base URL, the Authorization
+// header, bounded responses, errors classified by responseError.
+type trackerAPI struct {
+	base   string // API root without trailing slash, e.g. https://rt.example.com/REST/2.0
+	auth   string // Authorization header value; never logged
+	client *http.Client
+}
+
+// apiStatusError is a non-2xx answer: the status for callers that treat
+// one specially (404), inside the classified *Error.
+type apiStatusError struct {
+	Code int
+	err  *Error
+}
+
+func (e *apiStatusError) Error() string { return e.err.Error() }
+func (e *apiStatusError) Unwrap() error { return e.err }
+
+// statusOf is the HTTP status of a failed call, 0 when it got none.
+func statusOf(err error) int {
+	if se, ok := err.(*apiStatusError); ok {
+		return se.Code
+	}
+	return 0
+}
+
+// call sends body (JSON-encoded unless nil or already []byte with
+// contentType set) to method path?query and decodes a 2xx answer into out
+// (unless nil). A non-2xx answer is an *apiStatusError wrapping a
+// classified *Error; a network failure is a temporary *Error.
+func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Values, body any, out any) error {
+	var rd io.Reader
+	contentType := ""
+	switch b := body.(type) {
+	case nil:
+	case rawBody:
+		rd, contentType = bytes.NewReader(b.data), b.contentType
+	default:
+		enc, err := json.Marshal(body)
+		if err != nil {
+			return permanent("encode request: %w", err)
+		}
+		rd, contentType = bytes.NewReader(enc), "application/json"
+	}
+	u := a.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return permanent("build request: %w", redactErr(err))
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "triage")
+	if a.auth != "" {
+		req.Header.Set("Authorization", a.auth)
+	}
+	what := method + " " + strings.SplitN(path, "?", 2)[0]
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return temporary("%s: %w", what, originOnlyErr(err))
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &apiStatusError{Code: resp.StatusCode, err: responseError(resp, what)}
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedResponse))
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxTrackerResponse+1))
+	if err != nil {
+		return temporary("%s: read answer: %w", what, err)
+	}
+	if len(b) > maxTrackerResponse {
+		return permanent("%s: answer larger than %d bytes", what, maxTrackerResponse)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return permanent("%s: answer is not the JSON expected: %w", what, err)
+	}
+	return nil
+}
+
+// rawBody is a request body sent as is.
+type rawBody struct {
+	data        []byte
+	contentType string
+}
