@@ -121,3 +121,13 @@ func (x *mapTrackerIndex) RecordTrackerTicket(tracker, triageID, messageID, id s
 	}
 	return nil
 }
+
+// mustContent is the content of the sample mail with attachments.
+func mustContent(t testing.TB) *ticket.Content {
+	t.Helper()
+	c, err := classifier.DecodeContent(readMail(t, "attachments.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
