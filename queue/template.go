@@ -17,7 +17,8 @@ import (
 // templateData is what subject_tag, nats subject and webhook body templates
 // see: the whole ticket ({{.Subject}}, {{.From.Address}}, {{.Class.Tier}}, …)
 // plus short names for the decision ({{.Tier}}, {{.Priority}}, {{.Queue}},
-// {{.Runbook}}, {{.Tags}}, {{.Rules}}, {{.ResponseDue}}, {{.ResolveDue}}).
+// {{.Runbook}}, {{.Tags}}, {{.Rules}}, {{.ResponseDue}}, {{.ResolveDue}},
+// and in a webhook's reply templates {{.TrackerID}}).
 type templateData struct {
 	*ticket.Ticket
 	Tier        string
@@ -28,6 +29,9 @@ type templateData struct {
 	Rules       []string // matched rule names, in order
 	ResponseDue string   // RFC 3339, "" when no SLA applies
 	ResolveDue  string
+	// TrackerID is the tracker's ticket id a webhook reply goes to; ""
+	// elsewhere.
+	TrackerID string
 }
 
 func newTemplateData(t *ticket.Ticket) templateData {
