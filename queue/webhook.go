@@ -62,7 +62,7 @@ type WebhookConfig struct {
 	SignatureHeader string            `yaml:"signature_header,omitempty" json:"signature_header,omitempty" jsonschema_description:"Header carrying the signature; default X-Triage-Signature."`
 	// ResponseID makes the webhook a tracker: the id it reads from the
 	// create answer is recorded, so replies can go onto that ticket.
-	ResponseID string `yaml:"response_id,omitempty" json:"response_id,omitempty" jsonschema_description:"JSON pointer (RFC 6901, e.g. /id or /ticket/number) to the tracker's ticket id in the answer; . takes the whole answer as text (osTicket). Makes the queue keep one ticket per mail and thread replies."`
+	ResponseID string       `yaml:"response_id,omitempty" json:"response_id,omitempty" jsonschema_description:"JSON pointer (RFC 6901, e.g. /id or /ticket/number) to the tracker's ticket id in the answer; . takes the whole answer as text (osTicket). Makes the queue keep one ticket per mail and thread replies."`
 	Reply      WebhookReply `yaml:"reply,omitempty" json:"reply,omitempty" jsonschema_description:"How a reply is added to its ticket; needs response_id. Without it replies open tickets of their own."`
 }
 
