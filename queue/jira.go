@@ -454,7 +454,7 @@ func (j *jiraClient) comment(ctx context.Context, key, body string, public bool)
 // notFound turns a 404 on a request into ErrTicketNotFound.
 func (j *jiraClient) notFound(key string, err error) error {
 	if statusOf(err) == http.StatusNotFound {
-		return fmt.Errorf("Jira request %s: %w: %w", key, ErrTicketNotFound, err)
+		return fmt.Errorf("request %s: %w: %w", key, ErrTicketNotFound, err)
 	}
 	return err
 }

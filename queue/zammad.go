@@ -258,7 +258,7 @@ func (z *zammadClient) ticketID(ctx context.Context, number string) (int64, erro
 			return h.ID, nil
 		}
 	}
-	return 0, fmt.Errorf("Zammad ticket %s: %w", number, ErrTicketNotFound)
+	return 0, fmt.Errorf("ticket %s: %w", number, ErrTicketNotFound)
 }
 
 // customer finds the Zammad user of the requester, or creates one with
