@@ -364,7 +364,7 @@ func TestJiraCreateAllFields(t *testing.T) {
 		RequestType: `{{if eq .Tier "L3"}}12{{else}}10{{end}}`, TierField: "customfield_10060",
 		Fields: map[string]string{"customfield_10070": `{{join ", " .Rules}}`},
 	}, nil)
-	tk := mailTicket(t, "attachments.eml")
+	tk := mailTicket(t, "tracker-attachments.eml")
 	if err := s.Send(context.Background(), tk); err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +404,7 @@ func TestJiraLookupBeforeCreate(t *testing.T) {
 	for _, field := range []string{"", "customfield_10050"} {
 		t.Run("id_field="+field, func(t *testing.T) {
 			j, srv := newFakeJira(t)
-			tk := mailTicket(t, "attachments.eml")
+			tk := mailTicket(t, "tracker-attachments.eml")
 			for range 3 {
 				s := newJiraSink(t, srv.URL, JiraConfig{IDField: field}, &mapTrackerIndex{})
 				if err := s.Send(context.Background(), tk); err != nil {
@@ -425,7 +425,7 @@ func TestJiraConcurrentSameID(t *testing.T) {
 	j, srv := newFakeJira(t)
 	j.hold = make(chan struct{})
 	s := newJiraSink(t, srv.URL, JiraConfig{}, nil)
-	tk := mailTicket(t, "attachments.eml")
+	tk := mailTicket(t, "tracker-attachments.eml")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -462,11 +462,11 @@ func TestJiraReplies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			j, srv := newFakeJira(t)
 			s := newJiraSink(t, srv.URL, JiraConfig{ProjectKey: "SD"}, &mapTrackerIndex{})
-			first := mailTicket(t, "attachments.eml")
+			first := mailTicket(t, "tracker-attachments.eml")
 			if err := s.Send(context.Background(), first); err != nil {
 				t.Fatal(err)
 			}
-			reply := mailTicket(t, "attachments.eml")
+			reply := mailTicket(t, "tracker-attachments.eml")
 			reply.ID, reply.MessageID = "fedcba9876543210fedcba9876543210", "<reply-1@example.com>"
 			reply.Subject = "Re: Printer on floor 3 prints garbage"
 			reply.Body = "Still broken, new scan attached."
@@ -492,7 +492,7 @@ func TestJiraReplies(t *testing.T) {
 func TestJiraReplyWithoutAttachments(t *testing.T) {
 	j, srv := newFakeJira(t)
 	s := newJiraSink(t, srv.URL, JiraConfig{}, nil)
-	if err := s.Send(context.Background(), mailTicket(t, "attachments.eml")); err != nil {
+	if err := s.Send(context.Background(), mailTicket(t, "tracker-attachments.eml")); err != nil {
 		t.Fatal(err)
 	}
 	reply := sampleTicket(nil)
@@ -509,7 +509,7 @@ func TestJiraReplyWithoutAttachments(t *testing.T) {
 func TestJiraEscalationOnReply(t *testing.T) {
 	j, srv := newFakeJira(t)
 	s := newJiraSink(t, srv.URL, JiraConfig{TierField: "customfield_10060"}, nil)
-	first := mailTicket(t, "attachments.eml")
+	first := mailTicket(t, "tracker-attachments.eml")
 	first.Class.Tier, first.Class.Priority = "L1", "P3"
 	if err := s.Send(context.Background(), first); err != nil {
 		t.Fatal(err)
@@ -549,7 +549,7 @@ func TestJiraRefusals(t *testing.T) {
 			j, srv := newFakeJira(t)
 			j.fail = c.fail
 			s := newJiraSink(t, srv.URL, c.cfg, nil)
-			err := s.Send(context.Background(), mailTicket(t, "attachments.eml"))
+			err := s.Send(context.Background(), mailTicket(t, "tracker-attachments.eml"))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -568,7 +568,7 @@ func TestJiraRefusals(t *testing.T) {
 func TestJiraRequesterFallback(t *testing.T) {
 	j, srv := newFakeJira(t)
 	s := newJiraSink(t, srv.URL, JiraConfig{}, nil)
-	tk := mailTicket(t, "attachments.eml")
+	tk := mailTicket(t, "tracker-attachments.eml")
 	tk.From = ticket.Address{Name: "Jürgen Weiß", Address: "jürgen.weiß@example.com"}
 	tk.Cc = nil
 	if err := s.Send(context.Background(), tk); err != nil {

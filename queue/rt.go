@@ -142,7 +142,11 @@ type rtClient struct {
 	rulesField string
 	subjectTag *regexp.Regexp // nil without rtname
 	log        *slog.Logger
+	tracker    string // TrackerKey
 }
+
+// Tracker names the RT instance (AuditReader).
+func (c *rtClient) Tracker() string { return c.tracker }
 
 func (c *RTConfig) open(q sinkSpec) (Sink, error) {
 	rc, err := c.client(q)
@@ -165,6 +169,7 @@ func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
 		rulesField: cmp.Or(c.RulesField, defaultRTRulesField),
 		fields:     map[string]*template.Template{},
 		log:        q.log,
+		tracker:    TrackerKey(q.typ, c.URL),
 	}
 	maps.Copy(rc.priority, c.Priority)
 	if c.Username != "" {
@@ -227,7 +232,7 @@ type rtRef struct {
 type rtCollection struct {
 	Items []rtRef `json:"items"`
 	Total *int    `json:"total"`
-	Pages int     `json:"pages"`
+	Pages float64 `json:"pages"`
 }
 
 // Find searches the id custom field.
@@ -341,7 +346,11 @@ func (c *rtClient) render(t *template.Template, data templateData) (string, erro
 	if err != nil {
 		return "", permanent("rt: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	out := strings.TrimSpace(string(b))
+	if out == "<no value>" { // index of a map without the key
+		out = ""
+	}
+	return out, nil
 }
 
 // renderDue renders the due template into RT's "YYYY-MM-DD HH:MM:SS"
@@ -401,16 +410,10 @@ func (c *rtClient) post(ctx context.Context, path string, msg any, files []ticke
 
 // formFileName makes a decoded file name safe inside a quoted form-data
 // parameter: UTF-8 as is (RT reads it so), quotes and backslashes escaped,
-// control characters gone; an empty name becomes "attachment".
+// line breaks and control characters gone; an empty name becomes "attachment".
 func formFileName(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(name, "\uFFFD"))
-	name = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
-	return cmp.Or(clip.UTF8(name, 255), "attachment")
+	name = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(sanitizeHeaderText(name, 255))
+	return cmp.Or(name, "attachment")
 }
 
 func (c *rtClient) comment(ctx context.Context, id, note string) error {
@@ -424,19 +427,14 @@ func (c *rtClient) comment(ctx context.Context, id, note string) error {
 	return nil
 }
 
-// Reply adds m to ticket id as correspondence with its attachments.
+// Reply adds m to ticket id as correspondence with its attachments. RT
+// answers a correspond on a ticket that does not exist with 400 "Message
+// could not be recorded", like any other refusal: the ticket is read first.
 func (c *rtClient) Reply(ctx context.Context, id string, m *TrackerMail) error {
-	if !validRTID(id) {
-		return fmt.Errorf("rt: %q is no ticket number: %w", clip.UTF8(id, 32), ErrTicketNotFound)
+	if _, err := c.ticket(ctx, id); err != nil {
+		return err
 	}
-	msg := c.message(m)
-	err := c.post(ctx, "/ticket/"+id+"/correspond", msg, m.Content.Attachments, &[]any{})
-	if s := statusOf(err); s == http.StatusNotFound || s == http.StatusForbidden {
-		// RT answers 403 for a ticket the bot cannot see, as for one that
-		// does not exist in a queue it cannot see.
-		return fmt.Errorf("rt correspond %s: %w: %w", id, ErrTicketNotFound, err)
-	}
-	if err != nil {
+	if err := c.post(ctx, "/ticket/"+id+"/correspond", c.message(m), m.Content.Attachments, &[]any{}); err != nil {
 		return fmt.Errorf("rt correspond %s: %w", id, err)
 	}
 	return nil
@@ -485,7 +483,12 @@ func (c *rtClient) ticket(ctx context.Context, id string) (*rtTicket, error) {
 		return nil, fmt.Errorf("rt: %q is no ticket number: %w", clip.UTF8(id, 32), ErrTicketNotFound)
 	}
 	var t rtTicket
-	if err := c.api.call(ctx, http.MethodGet, "/ticket/"+id, nil, nil, &t); err != nil {
+	err := c.api.call(ctx, http.MethodGet, "/ticket/"+id, nil, nil, &t)
+	if s := statusOf(err); s == http.StatusNotFound || s == http.StatusForbidden {
+		// 403: a ticket the bot may not see is, for triage, none.
+		return nil, fmt.Errorf("rt ticket %s: %w: %w", id, ErrTicketNotFound, err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("rt ticket %s: %w", id, err)
 	}
 	return &t, nil
@@ -581,7 +584,7 @@ func (c *rtClient) AuditTickets(ctx context.Context, since time.Time) ([]AuditTi
 			}
 			out = append(out, *at)
 		}
-		if len(res.Items) == 0 || page >= res.Pages || len(out) >= maxAuditTickets {
+		if len(res.Items) == 0 || float64(page) >= res.Pages || len(out) >= maxAuditTickets {
 			return out, nil
 		}
 	}
@@ -608,14 +611,14 @@ func (c *rtClient) auditTicket(ctx context.Context, id string, queues map[string
 	for page := 1; ; page++ {
 		var res struct {
 			Items []rtTxn `json:"items"`
-			Pages int     `json:"pages"`
+			Pages float64 `json:"pages"`
 		}
 		q := url.Values{"fields": {"Type,Field,OldValue,NewValue,Created,Creator"}, "per_page": {"100"}, "page": {strconv.Itoa(page)}}
 		if err := c.api.call(ctx, http.MethodGet, "/ticket/"+id+"/history", q, nil, &res); err != nil {
 			return nil, fmt.Errorf("rt history %s: %w", id, err)
 		}
 		txns = append(txns, res.Items...)
-		if len(res.Items) == 0 || page >= res.Pages || len(txns) > 10000 {
+		if len(res.Items) == 0 || float64(page) >= res.Pages || len(txns) > 10000 {
 			break
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -360,18 +359,23 @@ func EscalationNote(t *ticket.Ticket) string {
 	return b.String()
 }
 
-// formatAddress is "Name <addr>" (quoted as RFC 5322 needs), or addr alone.
+// formatAddress is `"Name" <addr>` with the name in UTF-8 (trackers'
+// APIs take it so; an encoded word would become the name), or addr alone.
 func formatAddress(a ticket.Address) string {
 	if a.Name == "" {
 		return a.Address
 	}
-	return (&mail.Address{Name: a.Name, Address: a.Address}).String()
+	name := sanitizeHeaderText(a.Name, 200)
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `" <` + a.Address + ">"
 }
 
 // AuditReader reads back, from a tracker, the tickets triage created and
 // what people did with them, for `triage audit`. A tracker sink type that
 // supports audit registers one (sinkType.audit).
 type AuditReader interface {
+	// Tracker is the TrackerKey of the instance read: queues of one
+	// tracker share one reader.
+	Tracker() string
 	AuditTickets(ctx context.Context, since time.Time) ([]AuditTicket, error)
 }
 

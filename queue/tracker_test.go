@@ -60,7 +60,7 @@ func mailTicket(t testing.TB, name string) *ticket.Ticket {
 }
 
 func TestDecodeContentSample(t *testing.T) {
-	tk := mailTicket(t, "attachments.eml")
+	tk := mailTicket(t, "tracker-attachments.eml")
 	c, err := classifier.DecodeContent(tk.Raw)
 	if err != nil {
 		t.Fatal(err)
@@ -88,12 +88,6 @@ func readJSON(t testing.TB, r *http.Request, v any) bool {
 		return false
 	}
 	return true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // mapTrackerIndex is the state store's tracker index in memory.
@@ -125,7 +119,7 @@ func (x *mapTrackerIndex) RecordTrackerTicket(tracker, triageID, messageID, id s
 // mustContent is the content of the sample mail with attachments.
 func mustContent(t testing.TB) *ticket.Content {
 	t.Helper()
-	c, err := classifier.DecodeContent(readMail(t, "attachments.eml"))
+	c, err := classifier.DecodeContent(readMail(t, "tracker-attachments.eml"))
 	if err != nil {
 		t.Fatal(err)
 	}

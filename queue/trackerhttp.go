@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -66,7 +67,8 @@ func (e *apiStatusError) Unwrap() error { return e.err }
 
 // statusOf is the HTTP status of a failed call, 0 when it got none.
 func statusOf(err error) int {
-	if se, ok := err.(*apiStatusError); ok {
+	var se *apiStatusError
+	if errors.As(err, &se) {
 		return se.Code
 	}
 	return 0

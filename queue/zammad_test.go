@@ -342,7 +342,7 @@ func TestZammadCreateAllFields(t *testing.T) {
 	s := newZammadSink(t, srv.URL, ZammadConfig{
 		Group: "{{.Queue}}", DueAttribute: "triage_due", TierAttribute: "triage_tier",
 	}, nil)
-	tk := mailTicket(t, "attachments.eml")
+	tk := mailTicket(t, "tracker-attachments.eml")
 	if err := s.Send(context.Background(), tk); err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +407,7 @@ func TestZammadLookupBeforeCreate(t *testing.T) {
 	for _, attr := range []string{"", "triage_id"} {
 		t.Run("attribute="+attr, func(t *testing.T) {
 			z, srv := newFakeZammad(t)
-			tk := mailTicket(t, "attachments.eml")
+			tk := mailTicket(t, "tracker-attachments.eml")
 			for range 3 {
 				s := newZammadSink(t, srv.URL, ZammadConfig{IDAttribute: attr}, &mapTrackerIndex{})
 				if err := s.Send(context.Background(), tk); err != nil {
@@ -429,7 +429,7 @@ func TestZammadLookupBeforeCreate(t *testing.T) {
 // A search hit whose tag only contains the id's tag is another ticket.
 func TestZammadLookupIsExact(t *testing.T) {
 	z, srv := newFakeZammad(t)
-	tk := mailTicket(t, "attachments.eml")
+	tk := mailTicket(t, "tracker-attachments.eml")
 	z.users = append(z.users, &zUser{ID: 1, Email: "x@example.com"})
 	z.tickets = append(z.tickets, &zTicket{ID: 7, Number: "30007", Tags: []string{zammadIDTag(tk.ID) + "-other"}, Attrs: map[string]any{}})
 	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
@@ -445,7 +445,7 @@ func TestZammadConcurrentSameID(t *testing.T) {
 	z, srv := newFakeZammad(t)
 	z.hold = make(chan struct{})
 	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
-	tk := mailTicket(t, "attachments.eml")
+	tk := mailTicket(t, "tracker-attachments.eml")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -485,11 +485,11 @@ func TestZammadReplies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			z, srv := newFakeZammad(t)
 			s := newZammadSink(t, srv.URL, ZammadConfig{}, &mapTrackerIndex{})
-			first := mailTicket(t, "attachments.eml")
+			first := mailTicket(t, "tracker-attachments.eml")
 			if err := s.Send(context.Background(), first); err != nil {
 				t.Fatal(err)
 			}
-			reply := mailTicket(t, "attachments.eml")
+			reply := mailTicket(t, "tracker-attachments.eml")
 			reply.ID, reply.MessageID = "fedcba9876543210fedcba9876543210", "<reply-1@example.com>"
 			reply.Subject = "Re: Printer on floor 3 prints garbage"
 			c.reply(first, reply)
@@ -512,7 +512,7 @@ func TestZammadReplies(t *testing.T) {
 func TestZammadReplyToMissingTicket(t *testing.T) {
 	z, srv := newFakeZammad(t)
 	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
-	reply := mailTicket(t, "attachments.eml")
+	reply := mailTicket(t, "tracker-attachments.eml")
 	reply.Subject = "Re: [Ticket#99999] gone"
 	if err := s.Send(context.Background(), reply); err != nil {
 		t.Fatal(err)
@@ -525,12 +525,12 @@ func TestZammadReplyToMissingTicket(t *testing.T) {
 func TestZammadEscalationOnReply(t *testing.T) {
 	z, srv := newFakeZammad(t)
 	s := newZammadSink(t, srv.URL, ZammadConfig{Group: "{{.Queue}}", TierAttribute: "triage_tier"}, &mapTrackerIndex{})
-	first := mailTicket(t, "attachments.eml")
+	first := mailTicket(t, "tracker-attachments.eml")
 	first.Class.Tier, first.Class.Priority, first.Class.Queue = "L1", "P3", "Users"
 	if err := s.Send(context.Background(), first); err != nil {
 		t.Fatal(err)
 	}
-	reply := mailTicket(t, "attachments.eml")
+	reply := mailTicket(t, "tracker-attachments.eml")
 	reply.ID, reply.MessageID, reply.Subject = "fedcba9876543210fedcba9876543210", "<reply-2@example.com>", "Re: [Ticket#31001] now the whole floor is down"
 	reply.Class.Tier, reply.Class.Priority, reply.Class.Queue = "L3", "P1", "security"
 	if err := s.Send(context.Background(), reply); err != nil {
@@ -566,7 +566,7 @@ func TestZammadRefusals(t *testing.T) {
 			z, srv := newFakeZammad(t)
 			z.fail = c.fail
 			s := newZammadSink(t, srv.URL, c.cfg, nil)
-			tk := mailTicket(t, "attachments.eml")
+			tk := mailTicket(t, "tracker-attachments.eml")
 			if c.from != "" {
 				tk.From = ticket.Address{Name: "Jürgen Weiß", Address: c.from}
 			}
@@ -589,7 +589,7 @@ func TestZammadRefusals(t *testing.T) {
 func TestZammadRequesterFallback(t *testing.T) {
 	z, srv := newFakeZammad(t)
 	s := newZammadSink(t, srv.URL, ZammadConfig{FallbackCustomer: "unknown-sender@example.com"}, nil)
-	tk := mailTicket(t, "attachments.eml")
+	tk := mailTicket(t, "tracker-attachments.eml")
 	tk.From = ticket.Address{Name: "Jürgen Weiß", Address: "jürgen.weiß@example.com"}
 	if err := s.Send(context.Background(), tk); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,11 @@ func daemonCommands() map[string]Command {
 			Summary: "move quarantined or failed mail back to its watched mailbox, to be handled again",
 			Run:     runRequeue,
 		},
+		"audit": {
+			Usage:   auditUsage,
+			Summary: "read back from the tracker the tickets triage filed: per rule and tier, re-routed, bouncing, resolved where triage put them",
+			Run:     runAudit,
+		},
 		"schema": {
 			Usage:   "schema rules|tests|config",
 			Summary: "print the JSON Schema of the rules file or the daemon config",
