@@ -27,6 +27,9 @@ func init() {
 		doc:      "creates a Jira Service Management request per mail on behalf of the sender (request type, fields, attachments) and adds replies to it as public comments",
 		timeout:  30 * time.Second,
 		settings: func() Settings { return new(JiraConfig) },
+		audit: func(s Settings, q sinkSpec) (AuditReader, error) {
+			return s.(*JiraConfig).client(q)
+		},
 	})
 }
 
@@ -52,7 +55,8 @@ type JiraConfig struct {
 	// TierField holds the tier, so that a reply can tell whether it
 	// raises it; Service Management queues are filters, so a queue that
 	// filters on it moves the request.
-	TierField string `yaml:"tier_field,omitempty" json:"tier_field,omitempty" jsonschema_description:"Text custom field (customfield_NNNNN) set to the tier (L1..L3) and read back when a reply may escalate; default none: replies raise the priority only."`
+	TierField  string `yaml:"tier_field,omitempty" json:"tier_field,omitempty" jsonschema_description:"Text custom field (customfield_NNNNN) set to the tier (L1..L3) and read back when a reply may escalate; default none: replies raise the priority only."`
+	RulesField string `yaml:"rules_field,omitempty" json:"rules_field,omitempty" jsonschema_description:"Text custom field (customfield_NNNNN) set to the matched rules, comma-separated, for triage audit; default none."`
 	// ProjectKey narrows the subject tag to this project's keys.
 	ProjectKey string `yaml:"project_key,omitempty" json:"project_key,omitempty" jsonschema_description:"The service desk project's key (e.g. SD): only [SD-123] in a subject counts as a reply tag; default any key."`
 }
@@ -76,6 +80,9 @@ func (c *JiraConfig) validate(_ string, add func(string, ...any)) {
 	}
 	if c.TierField != "" && !jiraCustomField.MatchString(c.TierField) {
 		add("tier_field %q is not customfield_NNNNN", c.TierField)
+	}
+	if c.RulesField != "" && !jiraCustomField.MatchString(c.RulesField) {
+		add("rules_field %q is not customfield_NNNNN", c.RulesField)
 	}
 	if c.ProjectKey != "" && !jiraProject.MatchString(c.ProjectKey) {
 		add("project_key %q is not a Jira project key", c.ProjectKey)
@@ -144,6 +151,9 @@ func (c *JiraConfig) client(q sinkSpec) (*jiraClient, error) {
 		serviceDesk: c.ServiceDesk,
 		idField:     cmp.Or(c.IDField, "labels"),
 		tierField:   c.TierField,
+		rulesField:  c.RulesField,
+		projectKey:  c.ProjectKey,
+		tracker:     TrackerKey(q.typ, c.URL),
 		priority:    c.Priority,
 		dueField:    cmp.Or(c.DueField, "duedate"),
 		subjectTag:  regexp.MustCompile(`\[(` + cmp.Or(regexp.QuoteMeta(c.ProjectKey), `[A-Z][A-Z0-9_]{0,63}`) + `-[0-9]{1,18})\]`),
@@ -176,11 +186,17 @@ type jiraClient struct {
 	requestType *template.Template
 	idField     string
 	tierField   string
+	rulesField  string
+	projectKey  string
+	tracker     string // TrackerKey, for audit
 	priority    map[string]string
 	dueField    string
 	fields      map[string]*template.Template
 	subjectTag  *regexp.Regexp
 }
+
+// jiraFiledLabel marks every request triage files, for audit's search.
+const jiraFiledLabel = "triage"
 
 // jiraIDLabel is the label that carries the triage id (labels hold no spaces).
 func jiraIDLabel(id string) string { return "triage-" + strings.ToLower(id) }
@@ -371,8 +387,11 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 		"summary":     cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
 		"description": description,
 	}
+	if j.rulesField != "" {
+		values[j.rulesField] = strings.Join(data.Rules, ", ")
+	}
 	if j.idField == "labels" {
-		labels := []string{jiraIDLabel(t.ID)}
+		labels := []string{jiraFiledLabel, jiraIDLabel(t.ID)}
 		for _, tag := range t.Class.Tags {
 			if l := strings.Join(strings.Fields(tag), "_"); l != "" && len(l) <= 255 {
 				labels = append(labels, l)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/ticket"
@@ -51,6 +52,9 @@ type jIssue struct {
 	Fields       map[string]any
 	Attachments  map[string][]byte // name → bytes
 	Comments     []jComment
+	Created      string
+	Resolution   any
+	Histories    []map[string]any // the changelog
 }
 
 type jComment struct {
@@ -89,6 +93,7 @@ func sdError(w http.ResponseWriter, status int, msg string) {
 var (
 	jqlLabel = regexp.MustCompile(`^labels = "([^"]+)"$`)
 	jqlCF    = regexp.MustCompile(`^cf\[(\d+)\] ~ "\\"([^"\\]+)\\""$`)
+	jqlAudit = regexp.MustCompile(`^labels = "triage" AND created >= "\d{4}-\d\d-\d\d \d\d:\d\d"( AND project = [A-Z]+)? ORDER BY created ASC$`)
 	sdReq    = regexp.MustCompile(`^/rest/servicedeskapi/request/([A-Z]+-\d+)/(comment|attachment)$`)
 )
 
@@ -121,7 +126,9 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out := []map[string]any{}
 		for _, is := range j.issues {
 			hit := false
-			if m := jqlLabel.FindStringSubmatch(q.Get("jql")); m != nil {
+			if jqlAudit.MatchString(q.Get("jql")) {
+				hit = true
+			} else if m := jqlLabel.FindStringSubmatch(q.Get("jql")); m != nil {
 				for _, l := range is.Fields["labels"].([]any) {
 					hit = hit || l == m[1]
 				}
@@ -135,9 +142,22 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if hit {
 				fields := map[string]any{}
 				for _, f := range strings.Split(q.Get("fields"), ",") {
-					fields[f] = is.Fields[f]
+					switch f {
+					case "created":
+						fields[f] = is.Created
+					case "creator":
+						fields[f] = map[string]any{"accountId": "bot-1", "displayName": "triage bot"}
+					case "resolution":
+						fields[f] = is.Resolution
+					default:
+						fields[f] = is.Fields[f]
+					}
 				}
-				out = append(out, map[string]any{"id": "100", "key": is.Key, "fields": fields})
+				issue := map[string]any{"id": "100", "key": is.Key, "fields": fields}
+				if q.Get("expand") == "changelog" {
+					issue["changelog"] = map[string]any{"startAt": 0, "maxResults": 100, "total": len(is.Histories), "histories": is.Histories}
+				}
+				out = append(out, issue)
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": 10, "total": len(out), "issues": out})
@@ -316,7 +336,8 @@ func (j *fakeJira) create(w http.ResponseWriter, in map[string]any) {
 	if _, ok := values["labels"]; !ok {
 		values["labels"] = []any{}
 	}
-	is := &jIssue{Key: "SD-" + strconv.Itoa(len(j.issues)+1), RequestType: rt, Fields: values, Attachments: map[string][]byte{}}
+	is := &jIssue{Key: "SD-" + strconv.Itoa(len(j.issues)+1), RequestType: rt, Fields: values, Attachments: map[string][]byte{},
+		Created: fmt.Sprintf("2026-11-27T10:%02d:00.000+0100", len(j.issues))}
 	is.OnBehalfOf, _ = in["raiseOnBehalfOf"].(string)
 	for _, p := range asList(in["requestParticipants"]) {
 		is.Participants = append(is.Participants, fmt.Sprint(p))
@@ -379,7 +400,7 @@ func TestJiraCreateAllFields(t *testing.T) {
 		f["duedate"] != "2026-11-27" || f["customfield_10060"] != "L2" || f["customfield_10070"] != "printers" {
 		t.Errorf("request type %s, fields %v", is.RequestType, f)
 	}
-	if labels := fmt.Sprint(f["labels"]); labels != "["+jiraIDLabel(tk.ID)+" printer floor_3]" {
+	if labels := fmt.Sprint(f["labels"]); labels != "[triage "+jiraIDLabel(tk.ID)+" printer floor_3]" {
 		t.Errorf("labels %s", labels)
 	}
 	desc := fmt.Sprint(f["description"])
@@ -579,5 +600,74 @@ func TestJiraRequesterFallback(t *testing.T) {
 	if j.creates != 1 || is.OnBehalfOf != "" || !strings.Contains(desc, "Requester: Jürgen Weiß <jürgen.weiß@example.com> (refused by Jira)") ||
 		!strings.Contains(is.Comments[0].Body, "Requester refused by the tracker") {
 		t.Fatalf("on behalf of %q, description %q, comments %+v", is.OnBehalfOf, desc, is.Comments)
+	}
+}
+
+// jiraHistory is one changelog entry as Jira's search answers it.
+func jiraHistory(author, at string, items ...map[string]any) map[string]any {
+	return map[string]any{
+		"id": "1", "created": at, "items": items,
+		"author": map[string]any{"accountId": author, "displayName": map[string]string{"bot-1": "triage bot", "acc-9": "Ann Agent"}[author]},
+	}
+}
+
+func TestJiraAudit(t *testing.T) {
+	j, srv := newFakeJira(t)
+	cfg := JiraConfig{TierField: "customfield_10060", RulesField: "customfield_10070", ProjectKey: "SD"}
+	s := newJiraSink(t, srv.URL, cfg, nil)
+	for i, rule := range []string{"printers", "vpn", "dns"} {
+		tk := mailTicket(t, "tracker-attachments.eml")
+		tk.ID = fmt.Sprintf("%032x", i+1)
+		tk.Class.Matched = []ticket.MatchedRule{{Rule: rule}}
+		if err := s.Send(context.Background(), tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tierItem := func(from, to string) map[string]any {
+		return map[string]any{"field": "Triage tier", "fieldtype": "custom", "fieldId": "customfield_10060", "fromString": from, "toString": to}
+	}
+	rtItem := func(from, to string) map[string]any {
+		return map[string]any{"field": "Request Type", "fieldtype": "custom", "fieldId": "customfield_10010", "fromString": from, "toString": to}
+	}
+	j.mu.Lock()
+	j.issues[0].Histories = []map[string]any{
+		jiraHistory("bot-1", "2026-11-27T11:00:00.000+0100", tierItem("L2", "L3")), // triage's own escalation
+		jiraHistory("acc-9", "2026-11-27T12:00:00.000+0100", tierItem("L3", "L1"), map[string]any{"field": "status", "fromString": "Open", "toString": "Done"}),
+	}
+	j.issues[0].Resolution = map[string]any{"name": "Done"}
+	j.issues[1].Histories = []map[string]any{
+		jiraHistory("acc-9", "2026-11-27T12:00:00.000+0100", rtItem("Get IT help", "Network")),
+		jiraHistory("acc-9", "2026-11-27T13:00:00.000+0100", rtItem("Network", "Get IT help")),
+	}
+	j.issues[2].Resolution = map[string]any{"name": "Done"}
+	j.mu.Unlock()
+
+	t.Setenv("JIRA_TEST_TOKEN", "jira-secret")
+	cfg.URL, cfg.Username, cfg.TokenEnv, cfg.ServiceDesk, cfg.RequestType = srv.URL, "bot@example.com", "JIRA_TEST_TOKEN", jiraTestDesk, "10"
+	r, err := NewAuditReader("jira-q", Config{Type: "jira", Settings: &cfg}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tracker() != "jira "+srv.URL {
+		t.Errorf("tracker %q", r.Tracker())
+	}
+	got, err := r.AuditTickets(context.Background(), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d tickets, want 3", len(got))
+	}
+	a, b, c := got[0], got[1], got[2]
+	if a.TrackerID != "SD-1" || a.TriageID != fmt.Sprintf("%032x", 1) || strings.Join(a.Rules, ",") != "printers" || !a.Resolved ||
+		a.Tier != "L2" || len(a.Moves) != 1 || a.Moves[0].FromTier != "L3" || a.Moves[0].ToTier != "L1" || a.Moves[0].By != "Ann Agent" ||
+		!a.Created.Equal(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("SD-1: %+v", a)
+	}
+	if b.Resolved || len(b.Moves) != 2 || b.Queue != "Get IT help" || b.FinalQueue != "Get IT help" || b.Moves[0].ToQueue != "Network" {
+		t.Errorf("SD-2: %+v", b)
+	}
+	if !c.Resolved || len(c.Moves) != 0 || c.Tier != "L2" || strings.Join(c.Rules, ",") != "dns" {
+		t.Errorf("SD-3: %+v", c)
 	}
 }

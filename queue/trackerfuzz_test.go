@@ -22,6 +22,7 @@ func FuzzTrackerAnswers(f *testing.F) {
 		`[{"id":5,"email":"a@example.com"}]`,
 		`{"issues":[{"key":"SD-1","fields":{"labels":["triage-abc"],"customfield_10050":"abc"}}]}`,
 		`{"issueKey":"SD-2","id":9,"number":"31002"}`,
+		`{"total":1,"issues":[{"key":"SD-1","fields":{"labels":["triage","triage-abc"],"created":"2026-11-27T10:00:00.000+0100","resolution":{},"customfield_10060":"L1"},"changelog":{"histories":[{"author":{"accountId":"a"},"items":[{"fieldId":"customfield_10060","fromString":"L1","toString":"L2"},{"field":"Request Type","fromString":"x","toString":"y"}]}]}}]}`,
 		`{"temporaryAttachments":[{"temporaryAttachmentId":"t1"}]}`,
 		`{"fields":{"priority":{"name":"High"},"customfield_10060":"L2"},"priority":"3 high","triage_tier":"L3"}`,
 		strings.Repeat("[", 70) + strings.Repeat("]", 70),
@@ -75,6 +76,14 @@ func FuzzTrackerAnswers(f *testing.F) {
 			t.Fatalf("jira Create read %q", id)
 		}
 		_, _ = jc.State(ctx, "SD-1")
+		jc.rulesField = "customfield_10070"
+		if ts, err := jc.AuditTickets(ctx, time.Unix(0, 0)); err == nil {
+			for _, at := range ts {
+				if !jiraKey.MatchString(at.TrackerID) || at.TriageID == "" {
+					t.Fatalf("jira audit read %+v", at)
+				}
+			}
+		}
 	})
 }
 
