@@ -1,9 +1,11 @@
 package queue
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -206,25 +208,43 @@ type zammadHit struct {
 	attrs map[string]any
 }
 
-// search runs a ticket search and returns the hits with their attributes
-// (from the answer's assets).
+// search runs a ticket search and returns the hits with their attributes.
+// Zammad answers {"tickets": [ids], "assets": {"Ticket": {id: {…}}}}; the
+// API documentation of releases before 5 shows a list of tickets: both are
+// read.
 func (z *zammadClient) search(ctx context.Context, query string) ([]zammadHit, error) {
-	var res struct {
-		Tickets []int64 `json:"tickets"`
-		Assets  struct {
-			Ticket map[string]map[string]any `json:"Ticket"`
-		} `json:"assets"`
-	}
+	var raw json.RawMessage
 	q := url.Values{"query": {query}, "limit": {"10"}}
-	if err := callJSON(ctx, z.api, http.MethodGet, "/tickets/search", q, nil, &res); err != nil {
+	if err := callJSON(ctx, z.api, http.MethodGet, "/tickets/search", q, nil, &raw); err != nil {
 		return nil, err
 	}
-	hits := make([]zammadHit, 0, len(res.Tickets))
-	for _, id := range res.Tickets {
-		attrs := res.Assets.Ticket[strconv.FormatInt(id, 10)]
+	var tickets []map[string]any
+	if b := bytes.TrimSpace(raw); len(b) > 0 && b[0] == '[' {
+		if err := json.Unmarshal(b, &tickets); err != nil {
+			return nil, temporary("GET /tickets/search: %w: %w", errAPIResponse, err)
+		}
+	} else {
+		var res struct {
+			Tickets []int64 `json:"tickets"`
+			Assets  struct {
+				Ticket map[string]map[string]any `json:"Ticket"`
+			} `json:"assets"`
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			return nil, temporary("GET /tickets/search: %w: %w", errAPIResponse, err)
+		}
+		for _, id := range res.Tickets {
+			if attrs := res.Assets.Ticket[strconv.FormatInt(id, 10)]; attrs != nil {
+				tickets = append(tickets, attrs)
+			}
+		}
+	}
+	hits := make([]zammadHit, 0, len(tickets))
+	for _, attrs := range tickets {
+		id, _ := attrs["id"].(float64)
 		number, _ := attrs["number"].(string)
-		if id > 0 && validZammadNumber(number) {
-			hits = append(hits, zammadHit{zammadTicket{ID: id, Number: number}, attrs})
+		if id > 0 && id < 1<<53 && validZammadNumber(number) {
+			hits = append(hits, zammadHit{zammadTicket{ID: int64(id), Number: number}, attrs})
 		}
 	}
 	return hits, nil

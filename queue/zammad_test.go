@@ -36,6 +36,9 @@ type fakeZammad struct {
 	groups   []string
 	attrs    map[string]bool // custom attributes known
 	priority []string
+	// listSearch answers searches with a list of tickets, as the API
+	// documentation of Zammad releases before 5 shows.
+	listSearch bool
 }
 
 type zUser struct {
@@ -134,6 +137,14 @@ func (z *fakeZammad) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				assets[strconv.FormatInt(tk.ID, 10)] = a
 			}
+		}
+		if z.listSearch {
+			list := []any{}
+			for _, id := range ids {
+				list = append(list, assets[strconv.FormatInt(id, 10)])
+			}
+			writeJSON(w, http.StatusOK, list)
+			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"tickets": ids, "tickets_count": len(ids), "assets": map[string]any{"Ticket": assets}})
 	case key == "GET /api/v1/tags":
@@ -404,9 +415,14 @@ func checkZammadAttachments(t *testing.T, art map[string]any) {
 // state store nor the mailbox recorded it; delivering the mail again, in
 // a new process, must find it, not create another.
 func TestZammadLookupBeforeCreate(t *testing.T) {
-	for _, attr := range []string{"", "triage_id"} {
-		t.Run("attribute="+attr, func(t *testing.T) {
+	for _, c := range []struct {
+		attr string
+		list bool
+	}{{"", false}, {"triage_id", false}, {"triage_id", true}} {
+		attr := c.attr
+		t.Run(fmt.Sprintf("attribute=%s,list=%v", attr, c.list), func(t *testing.T) {
 			z, srv := newFakeZammad(t)
+			z.listSearch = c.list
 			tk := mailTicket(t, "tracker-attachments.eml")
 			for range 3 {
 				s := newZammadSink(t, srv.URL, ZammadConfig{IDAttribute: attr}, &mapTrackerIndex{})
