@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime/multipart"
@@ -167,10 +166,8 @@ func (c *JiraConfig) client(q sinkSpec) (*jiraClient, error) {
 	if j.requestType, err = parseTemplate("request_type", c.RequestType); err != nil {
 		return nil, fmt.Errorf("request_type: %w", err)
 	}
-	var problems []string
-	j.fields = parseFieldTemplates("fields", c.Fields, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	if j.fields, err = fieldTemplates("fields", c.Fields); err != nil {
+		return nil, err
 	}
 	return j, nil
 }

@@ -37,8 +37,7 @@ type fakeJira struct {
 	issues      []*jIssue
 	creates     int
 	fail        map[string]int
-	hold        chan struct{}
-	held        int
+	gate        createGate      // holds creates when armed
 	fields      map[string]bool // fields the request types carry
 }
 
@@ -110,13 +109,9 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sdError(w, code, "injected")
 		return
 	}
-	hold := j.hold
 	j.mu.Unlock()
-	if key == "POST /rest/servicedeskapi/request" && hold != nil {
-		j.mu.Lock()
-		j.held++
-		j.mu.Unlock()
-		<-hold
+	if key == "POST /rest/servicedeskapi/request" {
+		j.gate.pass()
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -444,27 +439,8 @@ func TestJiraLookupBeforeCreate(t *testing.T) {
 
 func TestJiraConcurrentSameID(t *testing.T) {
 	j, srv := newFakeJira(t)
-	j.hold = make(chan struct{})
 	s := newJiraSink(t, srv.URL, JiraConfig{}, nil)
-	tk := mailTicket(t, "tracker-attachments.eml")
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() { errs <- s.Send(context.Background(), tk) })
-	}
-	waitFor(t, "a create to reach the server", func() bool {
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		return j.held > 0
-	})
-	close(j.hold)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendConcurrently(t, s, mailTicket(t, "tracker-attachments.eml"), &j.gate)
 	if j.creates != 1 {
 		t.Fatalf("%d creates for one id, want 1", j.creates)
 	}

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -124,4 +125,53 @@ func mustContent(t testing.TB) *ticket.Content {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// createGate holds a fake tracker's creates, once armed, until the test
+// opens it: concurrent deliveries of one mail all start before any create
+// is answered.
+type createGate struct {
+	mu   sync.Mutex
+	open chan struct{}
+	held int
+}
+
+// pass is called by a fake tracker's create handler, outside its lock.
+func (g *createGate) pass() {
+	g.mu.Lock()
+	open := g.open
+	if open != nil {
+		g.held++
+	}
+	g.mu.Unlock()
+	if open != nil {
+		<-open
+	}
+}
+
+// sendConcurrently delivers tk eight times at once through s, the first
+// create held at the gate until all have started, and fails on an error.
+func sendConcurrently(t *testing.T, s Sink, tk *ticket.Ticket, g *createGate) {
+	t.Helper()
+	g.mu.Lock()
+	g.open = make(chan struct{})
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() { errs <- s.Send(context.Background(), tk) })
+	}
+	waitFor(t, "a create to reach the tracker", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.held > 0
+	})
+	close(g.open)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

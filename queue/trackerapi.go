@@ -182,6 +182,16 @@ func parseFieldTemplates(key string, m map[string]string, add func(string, ...an
 	return out
 }
 
+// fieldTemplates is parseFieldTemplates for open, its problems one error.
+func fieldTemplates(key string, m map[string]string) (map[string]*template.Template, error) {
+	var problems []string
+	out := parseFieldTemplates(key, m, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
 // priorityOf maps a tracker's priority name back to triage's: the most
 // urgent triage priority that maps to it, "" when none does.
 func priorityOf(names map[string]string, trackerName string) string {

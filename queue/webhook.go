@@ -244,24 +244,33 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 		return nil, fmt.Errorf("queue %s: %w", q.name, err)
 	}
 	if c.BodyTemplate != "" {
-		p := resolvePath(q.baseDir, c.BodyTemplate)
-		text, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: body_template: %w", q.name, err)
-		}
-		if s.body, err = parseTemplate(filepath.Base(p), string(text)); err != nil {
-			return nil, fmt.Errorf("queue %s: body_template %s: %w", q.name, p, err)
-		}
-		if isJSON(s.contentType) {
-			if err := jsonSafe(s.body); err != nil {
-				return nil, fmt.Errorf("queue %s: body_template %s: %w", q.name, p, err)
-			}
+		var err error
+		if s.body, err = bodyTemplate(q, "body_template", c.BodyTemplate, s.contentType); err != nil {
+			return nil, err
 		}
 	}
 	if c.ResponseID != "" {
 		return c.openTracker(q, s)
 	}
 	return s, nil
+}
+
+// bodyTemplate reads and parses the body template file of key; for a
+// JSON content type it must write values only through json (jsonSafe).
+func bodyTemplate(q sinkSpec, key, file, contentType string) (*template.Template, error) {
+	p := resolvePath(q.baseDir, file)
+	text, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %s: %w", q.name, key, err)
+	}
+	t, err := parseTemplate(filepath.Base(p), string(text))
+	if err == nil && isJSON(contentType) {
+		err = jsonSafe(t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %s %s: %w", q.name, key, p, err)
+	}
+	return t, nil
 }
 
 // urlFromEnv reads url_env and checks the URL as validate checks url.

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -99,18 +97,9 @@ func (c *WebhookConfig) openTracker(q sinkSpec, s *webhookSink) (Sink, error) {
 		}
 	}
 	if c.Reply.BodyTemplate != "" {
-		p := resolvePath(q.baseDir, c.Reply.BodyTemplate)
-		text, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: reply.body_template: %w", q.name, err)
-		}
-		if w.replyBody, err = parseTemplate(filepath.Base(p), string(text)); err != nil {
-			return nil, fmt.Errorf("queue %s: reply.body_template %s: %w", q.name, p, err)
-		}
-		if isJSON(s.contentType) {
-			if err := jsonSafe(w.replyBody); err != nil {
-				return nil, fmt.Errorf("queue %s: reply.body_template %s: %w", q.name, p, err)
-			}
+		var err error
+		if w.replyBody, err = bodyTemplate(q, "reply.body_template", c.Reply.BodyTemplate, s.contentType); err != nil {
+			return nil, err
 		}
 	}
 	// The state store keys the tracker by origin: the url may carry a

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -128,10 +127,8 @@ func (c *ZammadConfig) client(q sinkSpec) (*zammadClient, error) {
 	if z.group, err = parseTemplate("group", cmp.Or(c.Group, "Users")); err != nil {
 		return nil, fmt.Errorf("group: %w", err)
 	}
-	var problems []string
-	z.attributes = parseFieldTemplates("attributes", c.Attributes, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	if z.attributes, err = fieldTemplates("attributes", c.Attributes); err != nil {
+		return nil, err
 	}
 	return z, nil
 }

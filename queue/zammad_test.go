@@ -31,8 +31,7 @@ type fakeZammad struct {
 	tickets  []*zTicket
 	creates  int
 	fail     map[string]int // "METHOD path" → status to answer once
-	hold     chan struct{}  // when set, ticket creates wait for it
-	held     int            // creates waiting for hold
+	gate     createGate     // holds creates when armed
 	groups   []string
 	attrs    map[string]bool // custom attributes known
 	priority []string
@@ -99,13 +98,9 @@ func (z *fakeZammad) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, map[string]string{"error": "injected"})
 		return
 	}
-	hold := z.hold
 	z.mu.Unlock()
-	if key == "POST /api/v1/tickets" && hold != nil {
-		z.mu.Lock()
-		z.held++
-		z.mu.Unlock()
-		<-hold
+	if key == "POST /api/v1/tickets" {
+		z.gate.pass()
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -459,27 +454,8 @@ func TestZammadLookupIsExact(t *testing.T) {
 
 func TestZammadConcurrentSameID(t *testing.T) {
 	z, srv := newFakeZammad(t)
-	z.hold = make(chan struct{})
 	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
-	tk := mailTicket(t, "tracker-attachments.eml")
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() { errs <- s.Send(context.Background(), tk) })
-	}
-	waitFor(t, "a create to reach the server", func() bool {
-		z.mu.Lock()
-		defer z.mu.Unlock()
-		return z.held > 0
-	})
-	close(z.hold)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendConcurrently(t, s, mailTicket(t, "tracker-attachments.eml"), &z.gate)
 	if z.creates != 1 {
 		t.Fatalf("%d creates for one id, want 1", z.creates)
 	}
