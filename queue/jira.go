@@ -246,24 +246,28 @@ func (j *jiraClient) Find(ctx context.Context, triageID string) (string, error) 
 // API names it (Cloud: accountId, Data Center: user name). A refusal of
 // the address is ErrRequesterRefused.
 func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, error) {
-	var users []struct {
-		AccountID string `json:"accountId"`
-		Name      string `json:"name"`
-		Email     string `json:"emailAddress"`
+	// The service desk's own customers first: Jira Cloud hides e-mail
+	// addresses in the user search, not in the customer list agents see.
+	var desk struct {
+		Values []jiraUser `json:"values"`
 	}
-	q := url.Values{"query": {a.Address}, "maxResults": {"10"}}
+	q := url.Values{"query": {a.Address}, "limit": {"10"}}
+	if err := callJSON(ctx, j.api, http.MethodGet, "/servicedeskapi/servicedesk/"+j.serviceDesk+"/customer", q, nil, &desk); err != nil {
+		return "", err
+	}
+	if name := j.match(desk.Values, a.Address); name != "" {
+		return name, nil
+	}
+	var users []jiraUser
+	q = url.Values{"query": {a.Address}, "maxResults": {"10"}}
 	if !j.cloud {
 		q = url.Values{"username": {a.Address}, "maxResults": {"10"}}
 	}
 	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/user/search", q, nil, &users); err != nil {
 		return "", err
 	}
-	for _, u := range users {
-		if strings.EqualFold(u.Email, a.Address) {
-			if name := j.userName(u.AccountID, u.Name); name != "" {
-				return name, nil
-			}
-		}
+	if name := j.match(users, a.Address); name != "" {
+		return name, nil
 	}
 	in := map[string]any{"email": a.Address, "displayName": cmp.Or(a.Name, a.Address)}
 	if !j.cloud {
@@ -293,6 +297,25 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 		return "", err
 	}
 	return name, nil
+}
+
+// jiraUser is a user or customer as Jira lists them.
+type jiraUser struct {
+	AccountID string `json:"accountId"`
+	Name      string `json:"name"`
+	Email     string `json:"emailAddress"`
+}
+
+// match is the API name of the user in list with address, "" if none.
+func (j *jiraClient) match(list []jiraUser, address string) string {
+	for _, u := range list {
+		if strings.EqualFold(u.Email, address) {
+			if name := j.userName(u.AccountID, u.Name); name != "" {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 func (j *jiraClient) userName(accountID, name string) string {

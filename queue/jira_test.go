@@ -157,13 +157,23 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": 10, "total": len(out), "issues": out})
 	case key == "GET /rest/api/2/user/search":
+		// Jira Cloud hides addresses here (privacy settings); matching on
+		// the query still finds the user.
 		out := []map[string]any{}
 		for _, c := range j.customers {
 			if strings.EqualFold(c.Email, r.URL.Query().Get("query")) {
-				out = append(out, map[string]any{"accountId": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
+				out = append(out, map[string]any{"accountId": c.AccountID, "displayName": c.DisplayName})
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
+	case key == "GET /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/customer":
+		out := []map[string]any{}
+		for _, c := range j.customers {
+			if j.deskMembers[c.AccountID] && strings.Contains(strings.ToLower(c.Email), strings.ToLower(r.URL.Query().Get("query"))) {
+				out = append(out, map[string]any{"accountId": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"size": len(out), "start": 0, "limit": 10, "isLastPage": true, "values": out})
 	case key == "POST /rest/servicedeskapi/customer":
 		if r.Header.Get("X-ExperimentalApi") != "opt-in" {
 			sdError(w, http.StatusBadRequest, "experimental API not opted in")
@@ -177,6 +187,12 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if strings.ContainsFunc(local, func(r rune) bool { return r > 127 }) {
 			sdError(w, http.StatusBadRequest, "The email address is invalid.")
 			return
+		}
+		for _, c := range j.customers {
+			if strings.EqualFold(c.Email, in["email"]) {
+				sdError(w, http.StatusBadRequest, "An account already exists for this email")
+				return
+			}
 		}
 		c := &jCustomer{AccountID: fmt.Sprintf("acc-%d", len(j.customers)+1), Email: in["email"], DisplayName: in["displayName"]}
 		j.customers = append(j.customers, c)
@@ -645,5 +661,22 @@ func TestJiraAudit(t *testing.T) {
 	}
 	if !c.Resolved || len(c.Moves) != 0 || c.Tier != "L2" || strings.Join(c.Rules, ",") != "dns" {
 		t.Errorf("SD-3: %+v", c)
+	}
+}
+
+// A sender who is a customer already (a second mail) is found in the
+// service desk's customers, not created again.
+func TestJiraKnownCustomer(t *testing.T) {
+	j, srv := newFakeJira(t)
+	s := newJiraSink(t, srv.URL, JiraConfig{}, nil)
+	for i := range 2 {
+		tk := mailTicket(t, "tracker-attachments.eml")
+		tk.ID = fmt.Sprintf("%032x", i+1)
+		if err := s.Send(context.Background(), tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.creates != 2 || len(j.customers) != 2 || j.issues[1].OnBehalfOf != j.customers[0].AccountID {
+		t.Fatalf("%d requests, customers %+v, second on behalf of %q", j.creates, j.customers, j.issues[1].OnBehalfOf)
 	}
 }
