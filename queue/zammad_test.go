@@ -595,3 +595,30 @@ func TestZammadRequesterFallback(t *testing.T) {
 		t.Fatalf("customer %+v, note %q", cust, note)
 	}
 }
+
+// A mail with an HTML part reaches Zammad as an HTML article (Zammad
+// shows it and sanitizes it itself); a text-only mail as text.
+func TestZammadHTMLArticle(t *testing.T) {
+	z, srv := newFakeZammad(t)
+	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
+	raw := []byte("From: Ann <ann@example.com>\r\nTo: helpdesk@example.com\r\nSubject: Layout broken\r\n" +
+		"Message-ID: <html-1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe *table* is broken.\r\n" +
+		"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>The <b>table</b> is broken.</p>\r\n--b--\r\n")
+	tk := sampleTicket(raw)
+	if err := s.Send(context.Background(), tk); err != nil {
+		t.Fatal(err)
+	}
+	art := z.tickets[0].Articles[0]
+	if art["content_type"] != "text/html" || !strings.Contains(fmt.Sprint(art["body"]), "<b>table</b>") {
+		t.Fatalf("article %v", art)
+	}
+	tk = sampleTicket(nil)
+	tk.ID = "another"
+	if err := s.Send(context.Background(), tk); err != nil {
+		t.Fatal(err)
+	}
+	if art := z.tickets[1].Articles[0]; art["content_type"] != "text/plain" || art["body"] != tk.Body {
+		t.Fatalf("text article %v", art)
+	}
+}
