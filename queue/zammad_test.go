@@ -61,7 +61,7 @@ type zTicket struct {
 func newFakeZammad(t testing.TB) (*fakeZammad, *httptest.Server) {
 	z := &fakeZammad{
 		t: t, token: "zammad-secret", fail: map[string]int{},
-		groups:   []string{"Users", "systems", "security"},
+		groups:   []string{"Users", "systems", "security", "q"},
 		priority: []string{"1 low", "2 normal", "3 high"},
 		attrs:    map[string]bool{"triage_id": true, "triage_due": true, "triage_tier": true},
 	}
@@ -620,5 +620,41 @@ func TestZammadHTMLArticle(t *testing.T) {
 	}
 	if art := z.tickets[1].Articles[0]; art["content_type"] != "text/plain" || art["body"] != tk.Body {
 		t.Fatalf("text article %v", art)
+	}
+}
+
+// A 5xx is retried by the router until Zammad takes the ticket; a 422 is
+// not retried at all.
+func TestZammadRetriedThroughRouter(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		fail    map[string]int
+		wantErr bool
+		creates int
+	}{
+		{"503 then ok", map[string]int{"POST /api/v1/tickets": 503}, false, 1},
+		{"429 on search then ok", map[string]int{"GET /api/v1/tickets/search": 429}, false, 1},
+		{"422", nil, true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			z, srv := newFakeZammad(t)
+			z.fail = c.fail
+			cfg := ZammadConfig{Group: "{{.Queue}}"}
+			s := newZammadSink(t, srv.URL, cfg, nil)
+			log, _ := testLogger()
+			r := NewRouter(map[string]Sink{"q": s}, map[string]Config{"q": {Type: "zammad", Retry: fastRetry()}}, log, nil)
+			tk := mailTicket(t, "tracker-attachments.eml")
+			tk.Class.Queue = "q"
+			if c.wantErr {
+				z.groups = []string{"Users"} // "q" is no group
+			}
+			err := r.Deliver(context.Background(), tk)
+			if (err != nil) != c.wantErr || z.creates != c.creates {
+				t.Fatalf("err %v, %d creates; want error %v, %d creates", err, z.creates, c.wantErr, c.creates)
+			}
+			if c.wantErr && (Temporary(err) || !strings.Contains(err.Error(), "No lookup value found for 'group'")) {
+				t.Fatalf("error %v", err)
+			}
+		})
 	}
 }
