@@ -69,6 +69,13 @@ type headerTransport struct {
 	header http.Header
 }
 
+// CloseIdleConnections passes http.Client.CloseIdleConnections on.
+func (h headerTransport) CloseIdleConnections() {
+	if c, ok := h.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	for k, v := range h.header {
