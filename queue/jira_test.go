@@ -39,6 +39,9 @@ type fakeJira struct {
 	fail        map[string]int
 	gate        createGate      // holds creates when armed
 	fields      map[string]bool // fields the request types carry
+	// datacenter: users by name, customers created with fullName, a
+	// personal access token as bearer.
+	datacenter bool
 }
 
 type jCustomer struct{ AccountID, Email, DisplayName string }
@@ -156,6 +159,14 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": 10, "total": len(out), "issues": out})
+	case key == "GET /rest/api/2/user/search" && j.datacenter:
+		out := []map[string]any{}
+		for _, c := range j.customers {
+			if strings.EqualFold(c.Email, r.URL.Query().Get("username")) {
+				out = append(out, map[string]any{"name": c.AccountID, "key": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
 	case key == "GET /rest/api/2/user/search":
 		// Jira Cloud hides addresses here (privacy settings); matching on
 		// the query still finds the user.
@@ -194,17 +205,24 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if j.datacenter {
+			c := &jCustomer{AccountID: fmt.Sprintf("user%d", len(j.customers)+1), Email: in["email"], DisplayName: in["fullName"]}
+			j.customers = append(j.customers, c)
+			writeJSON(w, http.StatusCreated, map[string]any{"name": c.AccountID, "key": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
+			return
+		}
 		c := &jCustomer{AccountID: fmt.Sprintf("acc-%d", len(j.customers)+1), Email: in["email"], DisplayName: in["displayName"]}
 		j.customers = append(j.customers, c)
 		writeJSON(w, http.StatusCreated, map[string]any{"accountId": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
 	case key == "POST /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/customer":
 		var in struct {
 			AccountIDs []string `json:"accountIds"`
+			Usernames  []string `json:"usernames"`
 		}
 		if !readJSON(j.t, r, &in) {
 			return
 		}
-		for _, id := range in.AccountIDs {
+		for _, id := range append(in.AccountIDs, in.Usernames...) {
 			j.deskMembers[id] = true
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -678,5 +696,31 @@ func TestJiraKnownCustomer(t *testing.T) {
 	}
 	if j.creates != 2 || len(j.customers) != 2 || j.issues[1].OnBehalfOf != j.customers[0].AccountID {
 		t.Fatalf("%d requests, customers %+v, second on behalf of %q", j.creates, j.customers, j.issues[1].OnBehalfOf)
+	}
+}
+
+// Data Center: a personal access token as bearer, customers by user name
+// (created with fullName, added to the desk by usernames).
+func TestJiraDataCenter(t *testing.T) {
+	j, srv := newFakeJira(t)
+	j.datacenter, j.auth = true, "Bearer jira-secret"
+	t.Setenv("JIRA_TEST_TOKEN", "jira-secret")
+	cfg := JiraConfig{URL: srv.URL, apiToken: apiToken{TokenEnv: "JIRA_TEST_TOKEN"}, Deployment: "datacenter", ServiceDesk: jiraTestDesk, RequestType: "10"}
+	log, _ := testLogger()
+	s, err := New("jira-dc", Config{Type: "jira", Settings: &cfg}, t.TempDir(), log, WithContent(classifier.DecodeContent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	for i := range 2 {
+		tk := mailTicket(t, "tracker-attachments.eml")
+		tk.ID = fmt.Sprintf("%032x", i+1)
+		if err := s.Send(context.Background(), tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.creates != 2 || len(j.customers) != 2 || j.customers[0].DisplayName != "Jürgen Müller" ||
+		j.issues[0].OnBehalfOf != "user1" || j.issues[1].OnBehalfOf != "user1" || !j.deskMembers["user1"] {
+		t.Fatalf("%d requests, customers %+v, on behalf of %q, %q", j.creates, j.customers, j.issues[0].OnBehalfOf, j.issues[1].OnBehalfOf)
 	}
 }
