@@ -17,7 +17,8 @@ import (
 // templateData is what subject_tag, nats subject and webhook body templates
 // see: the whole ticket ({{.Subject}}, {{.From.Address}}, {{.Class.Tier}}, …)
 // plus short names for the decision ({{.Tier}}, {{.Priority}}, {{.Queue}},
-// {{.Runbook}}, {{.Tags}}, {{.Rules}}, {{.ResponseDue}}, {{.ResolveDue}}).
+// {{.Runbook}}, {{.Tags}}, {{.Rules}}, {{.ResponseDue}}, {{.ResolveDue}},
+// and in a webhook's reply templates {{.TrackerID}}).
 type templateData struct {
 	*ticket.Ticket
 	Tier        string
@@ -28,6 +29,9 @@ type templateData struct {
 	Rules       []string // matched rule names, in order
 	ResponseDue string   // RFC 3339, "" when no SLA applies
 	ResolveDue  string
+	// TrackerID is the tracker's ticket id a webhook reply goes to; ""
+	// elsewhere.
+	TrackerID string
 }
 
 func newTemplateData(t *ticket.Ticket) templateData {
@@ -205,18 +209,26 @@ func templateFuncs() template.FuncMap {
 			return m, nil
 		},
 		// addresses formats a list of ticket addresses as "Name <a@b>, …".
-		"addresses": func(list []ticket.Address) string {
-			s := make([]string, 0, len(list))
-			for _, a := range list {
-				if a.Name != "" {
-					s = append(s, fmt.Sprintf("%s <%s>", a.Name, a.Address))
-				} else {
-					s = append(s, a.Address)
-				}
-			}
-			return strings.Join(s, ", ")
-		},
+		"addresses": formatAddresses,
 		// token makes a string safe as one NATS subject token.
 		"token": subjectToken,
 	}
+}
+
+// formatAddresses writes a list of ticket addresses as "Name <a@b>, …".
+func formatAddresses(list []ticket.Address) string {
+	s := make([]string, 0, len(list))
+	for _, a := range list {
+		s = append(s, displayAddress(a))
+	}
+	return strings.Join(s, ", ")
+}
+
+// displayAddress writes one address for people to read: "Name <a@b>",
+// or a@b without a name (formatAddress quotes and encodes for a header).
+func displayAddress(a ticket.Address) string {
+	if a.Name != "" {
+		return fmt.Sprintf("%s <%s>", a.Name, a.Address)
+	}
+	return a.Address
 }

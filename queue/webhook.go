@@ -60,6 +60,18 @@ type WebhookConfig struct {
 	SecretEnv       string            `yaml:"secret_env,omitempty" json:"secret_env,omitempty" jsonschema_description:"Environment variable holding the HMAC-SHA256 key of the body signature."`
 	SecretFile      string            `yaml:"secret_file,omitempty" json:"secret_file,omitempty" jsonschema_description:"File holding the HMAC-SHA256 key of the body signature."`
 	SignatureHeader string            `yaml:"signature_header,omitempty" json:"signature_header,omitempty" jsonschema_description:"Header carrying the signature; default X-Triage-Signature."`
+	// ResponseID makes the webhook a tracker: the id it reads from the
+	// create answer is recorded, so replies can go onto that ticket.
+	ResponseID string       `yaml:"response_id,omitempty" json:"response_id,omitempty" jsonschema_description:"JSON pointer (RFC 6901, e.g. /id or /ticket/number) to the tracker's ticket id in the answer; . takes the whole answer as text (osTicket). Makes the queue keep one ticket per mail and thread replies."`
+	Reply      WebhookReply `yaml:"reply,omitempty" json:"reply,omitempty" jsonschema_description:"How a reply is added to its ticket; needs response_id. Without it replies open tickets of their own."`
+}
+
+// WebhookReply is the call that adds a reply to an existing ticket; its
+// templates see the ticket id as {{.TrackerID}}.
+type WebhookReply struct {
+	URL          string `yaml:"url,omitempty" json:"url,omitempty" jsonschema_description:"URL template, e.g. https://desk.example.com/api/v2/tickets/{{.TrackerID}}/reply."`
+	Method       string `yaml:"method,omitempty" json:"method,omitempty" jsonschema:"enum=POST,enum=PUT,enum=PATCH" jsonschema_description:"HTTP method; default POST."`
+	BodyTemplate string `yaml:"body_template,omitempty" json:"body_template,omitempty" jsonschema_description:"Go template file for the body, relative to this file; default the ticket JSON."`
 }
 
 // JSONSchemaExtend states in the config schema what validate checks across keys.
@@ -102,6 +114,7 @@ func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
 	if c.SecretEnv != "" && c.SecretFile != "" {
 		add("set secret_env or secret_file, not both")
 	}
+	c.trackerProblems(add)
 }
 
 // urlCredentialProblems reports credentials in the url (they belong in the
@@ -231,21 +244,33 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 		return nil, fmt.Errorf("queue %s: %w", q.name, err)
 	}
 	if c.BodyTemplate != "" {
-		p := resolvePath(q.baseDir, c.BodyTemplate)
-		text, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: body_template: %w", q.name, err)
-		}
-		if s.body, err = parseTemplate(filepath.Base(p), string(text)); err != nil {
-			return nil, fmt.Errorf("queue %s: body_template %s: %w", q.name, p, err)
-		}
-		if isJSON(s.contentType) {
-			if err := jsonSafe(s.body); err != nil {
-				return nil, fmt.Errorf("queue %s: body_template %s: %w", q.name, p, err)
-			}
+		var err error
+		if s.body, err = bodyTemplate(q, "body_template", c.BodyTemplate, s.contentType); err != nil {
+			return nil, err
 		}
 	}
+	if c.ResponseID != "" {
+		return c.openTracker(q, s)
+	}
 	return s, nil
+}
+
+// bodyTemplate reads and parses the body template file of key; for a
+// JSON content type it must write values only through json (jsonSafe).
+func bodyTemplate(q sinkSpec, key, file, contentType string) (*template.Template, error) {
+	p := resolvePath(q.baseDir, file)
+	text, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %s: %w", q.name, key, err)
+	}
+	t, err := parseTemplate(filepath.Base(p), string(text))
+	if err == nil && isJSON(contentType) {
+		err = jsonSafe(t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %s %s: %w", q.name, key, p, err)
+	}
+	return t, nil
 }
 
 // urlFromEnv reads url_env and checks the URL as validate checks url.
@@ -344,9 +369,17 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	if err != nil {
 		return permanent("queue %s: %w", s.name, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, s.method, s.url, bytes.NewReader(body))
+	_, err = s.post(ctx, s.method, s.url, body, t.ID, 0)
+	return err
+}
+
+// post sends body with the queue's headers, the ticket id as
+// Idempotency-Key and the signature, and returns the first keep octets of
+// a 2xx answer (0: none) or the classified failure.
+func (s *webhookSink) post(ctx context.Context, method, url string, body []byte, ticketID string, keep int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return permanent("queue %s: build request: %w", s.name, redactErr(err))
+		return nil, permanent("queue %s: build request: %w", s.name, redactErr(err))
 	}
 	// Fixed headers first, then what the ticket decides: the same
 	// precedence as setting them one by one on a copy of the fixed ones.
@@ -355,7 +388,7 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		h[k] = v
 	}
 	vals := make([]string, 0, 2) // one allocation for both values
-	if id := sanitizeHeaderText(t.ID, 200); id != "" {
+	if id := sanitizeHeaderText(ticketID, 200); id != "" {
 		vals = append(vals, id)
 		h["Idempotency-Key"] = vals[0:1:1]
 	}
@@ -368,16 +401,22 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 	if err != nil {
 		// Trackers put tokens in webhook paths and queries (Slack, Teams):
 		// errors, which are logged, name the origin only.
-		return temporary("queue %s: %s: %w", s.name, s.method, originOnlyErr(err))
+		return nil, temporary("queue %s: %s: %w", s.name, method, originOnlyErr(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		var kept []byte
+		if keep > 0 {
+			if kept, err = io.ReadAll(io.LimitReader(resp.Body, keep)); err != nil {
+				return nil, temporary("queue %s: %s: read answer: %w", s.name, method, err)
+			}
+		}
 		// Read as much as below, so the connection can be reused; the
 		// snippet is only needed for an error.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxLoggedResponse+maxDrainedResponse))
-		return nil
+		return kept, nil
 	}
-	return responseError(resp, fmt.Sprintf("queue %s: %s", s.name, s.method))
+	return nil, &apiStatusError{Code: resp.StatusCode, err: responseError(resp, fmt.Sprintf("queue %s: %s", s.name, method))}
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 if absent

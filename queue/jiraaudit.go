@@ -1,0 +1,165 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// jiraTime is how Jira's REST API writes times.
+const jiraTime = "2006-01-02T15:04:05.000-0700"
+
+// jiraRequestTypeFields are the names Jira's changelog gives the request
+// type of a Service Management request: a change of it is a move to
+// another queue of the desk.
+var jiraRequestTypeFields = map[string]bool{"request type": true, "customer request type": true}
+
+// Tracker names the Jira instance for the audit report.
+func (j *jiraClient) Tracker() string { return j.tracker }
+
+type jiraAuditIssue struct {
+	Key    string         `json:"key"`
+	Fields map[string]any `json:"fields"`
+	Log    struct {
+		Histories []struct {
+			Author struct {
+				AccountID string `json:"accountId"`
+				Name      string `json:"name"`
+				Display   string `json:"displayName"`
+			} `json:"author"`
+			Created string `json:"created"`
+			Items   []struct {
+				Field      string `json:"field"`
+				FieldID    string `json:"fieldId"`
+				FromString string `json:"fromString"`
+				ToString   string `json:"toString"`
+			} `json:"items"`
+		} `json:"histories"`
+	} `json:"changelog"`
+}
+
+// AuditTickets reads the requests triage filed since then, with their
+// changelogs: tier field and request type changes by people are moves.
+func (j *jiraClient) AuditTickets(ctx context.Context, since time.Time) ([]AuditTicket, error) {
+	jql := "labels = " + strconv.Quote(jiraFiledLabel)
+	if j.idField != "labels" {
+		jql = "cf[" + strings.TrimPrefix(j.idField, "customfield_") + "] is not EMPTY"
+	}
+	jql += " AND created >= " + strconv.Quote(since.UTC().Format("2006-01-02 15:04"))
+	if j.projectKey != "" {
+		jql += " AND project = " + j.projectKey
+	}
+	jql += " ORDER BY created ASC"
+	fields := strings.Join(nonEmpty("created", "creator", "resolution", j.idField, j.tierField, j.rulesField), ",")
+	var out []AuditTicket
+	for start := 0; len(out) < maxAuditTickets; {
+		var res struct {
+			Total  int              `json:"total"`
+			Issues []jiraAuditIssue `json:"issues"`
+		}
+		q := url.Values{"jql": {jql}, "fields": {fields}, "expand": {"changelog"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
+		if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
+			return nil, fmt.Errorf("jira search: %w", err)
+		}
+		for _, is := range res.Issues {
+			if at, ok := j.auditTicket(is); ok {
+				out = append(out, at)
+			}
+		}
+		start += len(res.Issues)
+		if len(res.Issues) == 0 || start >= res.Total {
+			break
+		}
+	}
+	return out, nil
+}
+
+func nonEmpty(list ...string) []string {
+	out := list[:0]
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// auditTicket replays one request's changelog; ok is false for an issue
+// that carries no triage id.
+func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
+	at := AuditTicket{TrackerID: is.Key}
+	if !jiraKey.MatchString(is.Key) {
+		return at, false
+	}
+	str := func(f string) string { v, _ := is.Fields[f].(string); return v }
+	if j.idField == "labels" {
+		labels, _ := is.Fields["labels"].([]any)
+		for _, l := range labels {
+			if s, _ := l.(string); strings.HasPrefix(s, "triage-") {
+				at.TriageID = strings.TrimPrefix(s, "triage-")
+			}
+		}
+	} else {
+		at.TriageID = str(j.idField)
+	}
+	if at.TriageID == "" {
+		return at, false
+	}
+	at.Created, _ = time.Parse(jiraTime, str("created"))
+	at.Resolved = is.Fields["resolution"] != nil
+	for _, r := range strings.Split(str(j.rulesField), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			at.Rules = append(at.Rules, r)
+		}
+	}
+	creator := ""
+	if c, ok := is.Fields["creator"].(map[string]any); ok {
+		creator, _ = c["accountId"].(string)
+		if creator == "" {
+			creator, _ = c["name"].(string)
+		}
+	}
+	if j.tierField != "" {
+		at.FinalTier = str(j.tierField)
+	}
+	at.Tier = at.FinalTier
+	firstTier, firstQueue := true, true
+	for _, h := range is.Log.Histories {
+		who := h.Author.AccountID
+		if who == "" {
+			who = h.Author.Name
+		}
+		at2, _ := time.Parse(jiraTime, h.Created)
+		for _, it := range h.Items {
+			var mv AuditMove
+			switch {
+			case j.tierField != "" && it.FieldID == j.tierField:
+				if it.FromString == "" {
+					continue // set at creation
+				}
+				if firstTier {
+					at.Tier, firstTier = it.FromString, false
+				}
+				mv.FromTier, mv.ToTier = it.FromString, it.ToString
+			case jiraRequestTypeFields[strings.ToLower(it.Field)]:
+				if firstQueue {
+					at.Queue, firstQueue = it.FromString, false
+				}
+				at.FinalQueue = it.ToString
+				mv.FromQueue, mv.ToQueue = it.FromString, it.ToString
+			default:
+				continue
+			}
+			if who == creator && creator != "" {
+				continue // triage's own escalation on reply
+			}
+			mv.At, mv.By = at2, h.Author.Display
+			at.Moves = append(at.Moves, mv)
+		}
+	}
+	return at, true
+}

@@ -1,0 +1,212 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/invopop/jsonschema"
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/triage-dev/triage/internal/netaddr"
+)
+
+// maxAPIJSONDepth bounds the nesting of a tracker's JSON answer: the
+// tracker is a peer, and encoding/json would follow 10000 levels.
+const maxAPIJSONDepth = 64
+
+// errAPIResponse marks an answer that breaks the bounds or lacks what the
+// documentation promises.
+var errAPIResponse = errors.New("tracker answer unusable")
+
+// openTrackerAPI checks a tracker's base URL as users type it (http or
+// https, no credentials in it, the token only over https or to a loopback
+// address) and the Authorization value, and returns the API client for
+// base+root. header, when not nil, is added to every request.
+func openTrackerAPI(base, root, auth string, timeout time.Duration, header http.Header) (*trackerAPI, error) {
+	if err := checkTrackerURL(base); err != nil {
+		return nil, err
+	}
+	if !httpguts.ValidHeaderFieldValue(auth) {
+		return nil, errors.New("token contains characters a header cannot")
+	}
+	client := newHTTPClient(timeout)
+	if header != nil {
+		client.Transport = headerTransport{base: client.Transport, header: header}
+	}
+	return &trackerAPI{base: strings.TrimRight(base, "/") + root, auth: auth, client: client}, nil
+}
+
+// checkTrackerURL says what is wrong with a tracker's base URL.
+func checkTrackerURL(raw string) error {
+	if err := checkWebhookURL(raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw) // checked
+	switch {
+	case u.User != nil:
+		return errors.New("url holds credentials: use token_env or token_file")
+	case u.Scheme == "http" && !netaddr.IsLoopbackHost(u.Hostname()):
+		return fmt.Errorf("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
+	}
+	return nil
+}
+
+// headerTransport adds fixed headers to every request (Jira's XSRF and
+// experimental-API opt-ins).
+type headerTransport struct {
+	base   http.RoundTripper
+	header http.Header
+}
+
+// CloseIdleConnections passes http.Client.CloseIdleConnections on.
+func (h headerTransport) CloseIdleConnections() {
+	if c, ok := h.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h.header {
+		r.Header[k] = v
+	}
+	return h.base.RoundTrip(r)
+}
+
+// callJSON is trackerAPI.call with the answer's nesting bounded before it
+// is decoded into out (nil: the answer is not read).
+func callJSON(ctx context.Context, a *trackerAPI, method, path string, query url.Values, body, out any) error {
+	if out == nil {
+		return a.call(ctx, method, path, query, body, nil)
+	}
+	var raw json.RawMessage
+	if err := a.call(ctx, method, path, query, body, &raw); err != nil {
+		return err
+	}
+	if err := decodeBounded(raw, out); err != nil {
+		// Temporary: the call may well have worked (a ticket created),
+		// and the lookup before the next create finds it.
+		return temporary("%s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// decodeBounded decodes the JSON in b into out after checking its nesting.
+func decodeBounded(b []byte, out any) error {
+	if err := checkJSONDepth(b, maxAPIJSONDepth); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%w: %w", errAPIResponse, err)
+	}
+	return nil
+}
+
+// checkJSONDepth refuses JSON nested deeper than max, before anything is
+// decoded.
+func checkJSONDepth(b []byte, max int) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", errAPIResponse, err)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if depth++; depth > max {
+				return fmt.Errorf("%w: JSON nested deeper than %d", errAPIResponse, max)
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// apiToken is a tracker API token from the environment or a file.
+type apiToken struct {
+	TokenEnv  string `yaml:"token_env,omitempty" json:"token_env,omitempty" jsonschema_description:"Environment variable holding the API token (the bare token)."`
+	TokenFile string `yaml:"token_file,omitempty" json:"token_file,omitempty" jsonschema_description:"File holding the API token (the bare token)."`
+}
+
+func (t apiToken) validate(add func(string, ...any)) {
+	switch {
+	case t.TokenEnv != "" && t.TokenFile != "":
+		add("set token_env or token_file, not both")
+	case t.TokenEnv == "" && t.TokenFile == "":
+		add("token_env or token_file is required")
+	}
+}
+
+func (t apiToken) read(baseDir string) (string, error) {
+	v, err := readSecret(t.TokenEnv, t.TokenFile, baseDir)
+	if err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	return v, nil
+}
+
+// JSONSchemaExtend states in the config schema what validate checks across keys.
+func (apiToken) JSONSchemaExtend(s *jsonschema.Schema) {
+	s.AllOf = append(s.AllOf, notBoth("token_env", "token_file"))
+}
+
+// renderField renders one settings template over the decision; the
+// result is one line (a group, a request type, a field value).
+func renderField(t *template.Template, data templateData) (string, error) {
+	b, err := execTemplate(t, data)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// parseFieldTemplates parses name → template settings; problems go to add.
+func parseFieldTemplates(key string, m map[string]string, add func(string, ...any)) map[string]*template.Template {
+	out := make(map[string]*template.Template, len(m))
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		t, err := parseTemplate(key+"."+name, m[name])
+		if err != nil {
+			add("%s.%s: %v", key, name, err)
+			continue
+		}
+		out[name] = t
+	}
+	return out
+}
+
+// fieldTemplates is parseFieldTemplates for open, its problems one error.
+func fieldTemplates(key string, m map[string]string) (map[string]*template.Template, error) {
+	var problems []string
+	out := parseFieldTemplates(key, m, func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+// priorityOf maps a tracker's priority name back to triage's: the most
+// urgent triage priority that maps to it, "" when none does.
+func priorityOf(names map[string]string, trackerName string) string {
+	best := ""
+	for p, n := range names {
+		if n == trackerName && rank(p) > 0 && (best == "" || rank(p) < rank(best)) {
+			best = p
+		}
+	}
+	return best
+}
