@@ -366,7 +366,17 @@ func topEntity(h *headerBlock, body *bytes.Reader, defects *defectList) (*messag
 // unknown charset is not recorded here: the walker decodes such text
 // itself, recording its own defect.
 func newEntity(h message.Header, body io.Reader, defects *defectList) (*message.Entity, error) {
-	e, err := message.New(h, body)
+	conv := h
+	if textAttachment(h) {
+		// go-message converts a text part's charset to UTF-8; a file
+		// handed on must stay the bytes that were sent.
+		mediaType, params, _ := h.ContentType()
+		delete(params, "charset")
+		conv = h.Copy()
+		conv.SetContentType(mediaType, params)
+	}
+	e, err := message.New(conv, body)
+	e.Header = h
 	if message.IsUnknownEncoding(err) {
 		defects.add("unknown Content-Transfer-Encoding; content used raw")
 	}
@@ -600,12 +610,30 @@ func (w *walker) walk(e *message.Entity, err error, depth int, sink *textSink) {
 		w.tnef(e.Body, name, mediaType)
 	case mediaType == "text/calendar" || mediaType == "application/ics":
 		w.calendar(e.Body, name, mediaType, params)
-	case (mediaType == "text/plain" || mediaType == "text/html") && name == "" && !strings.EqualFold(disposition, "attachment"):
+	case isBodyText(mediaType, name, disposition):
 		w.text(e.Body, mediaType, params, message.IsUnknownCharset(err), sink)
 	default:
 		w.attachment(e.Body, name, mediaType)
 		w.markInline(e.Header, disposition)
 	}
+}
+
+// isBodyText tells a text part the walker reads as the body from one it
+// files as an attachment.
+func isBodyText(mediaType, name, disposition string) bool {
+	return (mediaType == "text/plain" || mediaType == "text/html") && name == "" && !strings.EqualFold(disposition, "attachment")
+}
+
+// textAttachment reports a text part with a charset that walk files as an
+// attachment (calendars aside, which are parsed as text).
+func textAttachment(h message.Header) bool {
+	mediaType, params, err := h.ContentType()
+	if err != nil || !strings.HasPrefix(mediaType, "text/") || params["charset"] == "" || mediaType == "text/calendar" {
+		return false
+	}
+	disposition, _, _ := h.ContentDisposition()
+	var ignored defectList // walk records the name's defects
+	return !isBodyText(mediaType, attachmentName(h.Get("Content-Disposition"), h.Get("Content-Type"), &ignored), disposition)
 }
 
 // salvage makes an entity of one whose Content-Type does not parse: the
@@ -771,10 +799,24 @@ func (w *walker) attachment(body io.Reader, name, mediaType string) {
 	if err != nil {
 		w.defects.add("attachment: " + quoteShort(err.Error()) + "; size of what was decoded")
 	}
-	a := ticket.Attachment{Name: name, Type: mediaType, Size: int(n)}
+	w.addFile(ticket.Attachment{Name: name, Type: mediaType, Size: int(n)}, data.Bytes())
+}
+
+// addFile records an attachment, and its bytes when the content is kept:
+// every file the walker finds goes through here, so the two lists stay
+// index for index the same.
+func (w *walker) addFile(a ticket.Attachment, data []byte) {
 	w.mail.Attachments = append(w.mail.Attachments, a)
 	if w.mail.Content != nil {
-		w.mail.Content.Attachments = append(w.mail.Content.Attachments, ticket.File{Attachment: a, Data: data.Bytes()})
+		w.mail.Content.Attachments = append(w.mail.Content.Attachments, ticket.File{Attachment: a, Data: data})
+	}
+}
+
+// setAttachment replaces attachment i, in both lists.
+func (w *walker) setAttachment(i int, a ticket.Attachment) {
+	w.mail.Attachments[i] = a
+	if w.mail.Content != nil {
+		w.mail.Content.Attachments[i].Attachment = a
 	}
 }
 
@@ -798,11 +840,7 @@ func (w *walker) forwarded(body io.Reader, name string) {
 			name = nameFromSubject(fwd.Subject)
 		}
 	}
-	a := ticket.Attachment{Name: name, Type: "message/rfc822", Size: len(b)}
-	w.mail.Attachments = append(w.mail.Attachments, a)
-	if w.mail.Content != nil {
-		w.mail.Content.Attachments = append(w.mail.Content.Attachments, ticket.File{Attachment: a, Data: b})
-	}
+	w.addFile(ticket.Attachment{Name: name, Type: "message/rfc822", Size: len(b)}, b)
 }
 
 // body joins the inline text parts and bounds the result.

@@ -21,9 +21,11 @@ const (
 // is a related part with a content id (RFC 2387: the root refers to it).
 // resolveInline adds the parts the HTML refers to by cid:.
 func (w *walker) markInline(h message.Header, disposition string) {
-	a := &w.mail.Attachments[len(w.mail.Attachments)-1]
+	i := len(w.mail.Attachments) - 1
+	a := w.mail.Attachments[i]
 	a.ContentID = cleanCID(h.Get("Content-Id"))
 	a.Inline = strings.EqualFold(disposition, "inline") || a.ContentID != "" && w.container == "multipart/related"
+	w.setAttachment(i, a)
 }
 
 // resolveInline marks the attachments whose content id the HTML used.
@@ -31,10 +33,10 @@ func (w *walker) resolveInline() {
 	if len(w.cids) == 0 {
 		return
 	}
-	for i := range w.mail.Attachments {
-		a := &w.mail.Attachments[i]
+	for i, a := range w.mail.Attachments {
 		if a.ContentID != "" && w.cids[a.ContentID] {
 			a.Inline = true
+			w.setAttachment(i, a)
 		}
 	}
 }

@@ -39,8 +39,15 @@ func (w *walker) calendar(body io.Reader, name, mediaType string, params map[str
 	}
 	size := len(b)
 	if len(b) > maxCalendarBytes {
-		n, _ := io.Copy(io.Discard, w.d.limit(body, int64(w.opts.MaxBytes)))
-		size += int(n)
+		if w.mail.Content != nil {
+			// The file is handed on whole, though not parsed.
+			rest, _ := io.ReadAll(w.d.limit(body, int64(w.opts.MaxBytes)))
+			b = append(b, rest...)
+		} else {
+			n, _ := io.Copy(io.Discard, w.d.limit(body, int64(w.opts.MaxBytes)))
+			size += int(n)
+		}
+		size = max(size, len(b))
 		w.defects.add("calendar part over 256 KiB; not read")
 	} else if inv, err := parseInvite(b, params["method"]); err != nil {
 		w.defects.add("unreadable calendar part: " + quoteShort(err.Error()))
@@ -48,7 +55,7 @@ func (w *walker) calendar(body io.Reader, name, mediaType string, params map[str
 		w.mail.Invite = inv
 	}
 	if name != "" {
-		w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: mediaType, Size: size})
+		w.addFile(ticket.Attachment{Name: name, Type: mediaType, Size: size}, b)
 	}
 }
 

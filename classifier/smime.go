@@ -60,13 +60,13 @@ func (w *walker) cms(e *message.Entity, params map[string]string, name, mediaTyp
 	}
 	detached := strings.HasSuffix(mediaType, "signature") || strings.HasSuffix(strings.ToLower(name), ".p7s")
 	if smimeType == "certs-only" {
-		w.mail.Attachments = append(w.mail.Attachments, attachmentOf(name, mediaType, len(b)))
+		w.addFile(attachmentOf(name, mediaType, len(b)), b)
 		return
 	}
 	p7, err := parseCMS(b)
 	if err != nil {
 		w.defects.add("unreadable S/MIME structure: " + quoteShort(err.Error()))
-		w.mail.Attachments = append(w.mail.Attachments, attachmentOf(name, mediaType, len(b)))
+		w.addFile(attachmentOf(name, mediaType, len(b)), b)
 		return
 	}
 	if len(p7.Signers) == 0 && p7.Content == nil {
@@ -79,7 +79,7 @@ func (w *walker) cms(e *message.Entity, params map[string]string, name, mediaTyp
 		w.mail.Signer = signerAddress(p7)
 	}
 	if detached || p7.Content == nil {
-		w.mail.Attachments = append(w.mail.Attachments, attachmentOf(name, mediaType, len(b)))
+		w.addFile(attachmentOf(name, mediaType, len(b)), b)
 		return
 	}
 	if depth+1 > w.opts.MaxDepth {

@@ -58,7 +58,7 @@ const (
 
 // tnefContent is what triage keeps of a winmail.dat.
 type tnefContent struct {
-	Attachments []ticket.Attachment
+	Attachments []ticket.File // the files inside, their bytes slices of the stream
 	Body        string // plain text; HTML converted
 	Truncated   bool   // the stream ended inside an attribute
 }
@@ -66,23 +66,23 @@ type tnefContent struct {
 // tnefAttachment collects one attachment's attributes and properties.
 type tnefAttachment struct {
 	title, longName, mimeTag, contentID string
-	size, objSize                       int
+	data, obj                           []byte // attAttachData; the PR_ATTACH_DATA_OBJ property
 }
 
-func (a *tnefAttachment) record() ticket.Attachment {
+func (a *tnefAttachment) record() ticket.File {
 	name := a.longName
 	if name == "" {
 		name = a.title
 	}
-	size := a.size
-	if size == 0 {
-		size = a.objSize
+	data := a.data
+	if len(data) == 0 {
+		data = a.obj
 	}
 	typ := strings.ToLower(cleanLine(a.mimeTag))
 	if typ == "" || !strings.Contains(typ, "/") {
 		typ = "application/octet-stream"
 	}
-	return ticket.Attachment{Name: safeFileName(name), Type: typ, Size: size, ContentID: cleanCID(a.contentID)}
+	return ticket.File{Attachment: ticket.Attachment{Name: safeFileName(name), Type: typ, Size: len(data), ContentID: cleanCID(a.contentID)}, Data: data}
 }
 
 // isTNEF: a winmail.dat part, by type or by its name.
@@ -105,20 +105,20 @@ func (w *walker) tnef(body io.Reader, name, mediaType string) {
 	}
 	if err != nil {
 		w.defects.add("unreadable winmail.dat: " + quoteShort(err.Error()))
-		w.mail.Attachments = append(w.mail.Attachments, ticket.Attachment{Name: name, Type: mediaType, Size: len(b)})
+		w.addFile(ticket.Attachment{Name: name, Type: mediaType, Size: len(b)}, b)
 		return
 	}
 	if c.Truncated {
 		w.defects.add("winmail.dat cut short; kept what was read")
 	}
-	for _, a := range c.Attachments {
+	for _, f := range c.Attachments {
 		// Each file inside counts as a part against MaxParts.
 		if w.parts++; w.parts > w.opts.MaxParts {
 			w.defects.add(fmt.Sprintf("more than %d MIME parts; rest skipped", w.opts.MaxParts))
 			w.stopped = true
 			break
 		}
-		w.mail.Attachments = append(w.mail.Attachments, a)
+		w.addFile(f.Attachment, f.Data)
 	}
 	if w.tnefBody == "" {
 		w.tnefBody = c.Body
@@ -171,7 +171,7 @@ func parseTNEF(b []byte) (tnefContent, error) {
 			}
 		case attAttachData:
 			if cur != nil {
-				cur.size = len(data)
+				cur.data = data
 			}
 		case attAttachment:
 			if cur != nil {
@@ -188,7 +188,7 @@ func parseTNEF(b []byte) (tnefContent, error) {
 					case prAttachContentID:
 						cur.contentID = mapiString(ptype, v, codepage)
 					case prAttachDataObj:
-						cur.objSize = len(v)
+						cur.obj = v
 					}
 				})
 			}
