@@ -59,8 +59,8 @@ const (
 // tnefContent is what triage keeps of a winmail.dat.
 type tnefContent struct {
 	Attachments []ticket.File // the files inside, their bytes slices of the stream
-	Body        string // plain text; HTML converted
-	Truncated   bool   // the stream ended inside an attribute
+	Body        string        // plain text; HTML converted
+	Truncated   bool          // the stream ended inside an attribute
 }
 
 // tnefAttachment collects one attachment's attributes and properties.
