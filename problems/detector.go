@@ -2,7 +2,7 @@ package problems
 
 import (
 	"container/heap"
-		"slices"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +27,7 @@ const (
 // the subject kept for reports.
 const (
 	maxGroupWords  = 48
-	maxPosting     = 256
+	maxPosting     = 16
 	maxSubjectKept = 120
 )
 
@@ -112,7 +112,15 @@ type entry struct {
 	rec   Record
 	group *group
 	terms []term
-	index int // in the expiry heap
+	score float64 // similarity to the mail being observed, valid when round matches
+	round uint64
+}
+
+// posted is a tracked mail in a feature's posting list, with the
+// feature's weight in it.
+type posted struct {
+	e *entry
+	w float32
 }
 
 type wordCount struct {
@@ -138,19 +146,20 @@ type Detector struct {
 	byID    map[string]*entry
 	expiry  entryHeap
 	groups  map[string]*group
-	posting map[uint32][]*entry // feature → tracked mails with it, at most maxPosting
+	posting map[uint32][]posted // feature → the newest maxPosting tracked mails with it
 	df      map[uint32]int32
 	docs    int // tracked mails with features
 	senders map[string]int
-	acc     map[*entry]float64 // scratch for Observe
+	round   uint64   // counts Observe calls, to reset entry scores lazily
+	scored  []*entry // scratch for Observe
 }
 
 // New returns an empty Detector.
 func New(cfg Config) *Detector {
 	return &Detector{
 		cfg: cfg.withDefaults(), mode: defaultMode, x: newHasher(),
-		byID: map[string]*entry{}, groups: map[string]*group{}, posting: map[uint32][]*entry{},
-		df: map[uint32]int32{}, senders: map[string]int{}, acc: map[*entry]float64{},
+		byID: map[string]*entry{}, groups: map[string]*group{}, posting: map[uint32][]posted{},
+		df: map[uint32]int32{}, senders: map[string]int{},
 	}
 }
 
@@ -269,28 +278,25 @@ func groupID(ticketID string) string {
 // best returns the group of the tracked mail most similar to v (single
 // link), if that mail is at least the threshold similar.
 func (d *Detector) best(v []term) *group {
-	clear(d.acc)
+	d.round++
+	d.scored = d.scored[:0]
 	for _, t := range v {
-		es := d.posting[t.h]
-		if len(es) >= maxPosting {
-			continue // too common to tell mails apart
-		}
-		for _, e := range es {
-			for _, u := range e.terms {
-				if u.h == t.h {
-					d.acc[e] += float64(t.w) * float64(u.w)
-					break
-				}
+		for _, p := range d.posting[t.h] {
+			if p.e.round != d.round {
+				p.e.round, p.e.score = d.round, 0
+				d.scored = append(d.scored, p.e)
 			}
+			p.e.score += float64(t.w) * float64(p.w)
 		}
 	}
 	var best *entry
 	score := d.cfg.Threshold
-	for e, s := range d.acc {
-		if s > score || (s == score && best != nil && e.rec.At.Before(best.rec.At)) {
-			best, score = e, s
+	for _, e := range d.scored {
+		if e.score > score || (e.score == score && best != nil && e.rec.At.Before(best.rec.At)) {
+			best, score = e, e.score
 		}
 	}
+	clear(d.scored) // keep no pointers to mails that may expire
 	if best == nil {
 		return nil
 	}
@@ -323,9 +329,13 @@ func (d *Detector) add(rec Record, v []term) *entry {
 	d.docs++
 	for _, t := range v {
 		d.df[t.h]++
-		if es := d.posting[t.h]; len(es) < maxPosting {
-			d.posting[t.h] = append(es, e)
+		ps := append(d.posting[t.h], posted{e, t.w})
+		if len(ps) > maxPosting {
+			// A common feature: the newest mails with it are the likeliest
+			// to be reported again.
+			ps = slices.Delete(ps, 0, 1)
 		}
+		d.posting[t.h] = ps
 	}
 	for _, w := range rec.Words {
 		i := slices.IndexFunc(g.words, func(c wordCount) bool { return c.word == w })
@@ -362,14 +372,14 @@ func (d *Detector) drop(e *entry) {
 		if d.df[t.h]--; d.df[t.h] <= 0 {
 			delete(d.df, t.h)
 		}
-		es := d.posting[t.h]
-		if i := slices.Index(es, e); i >= 0 {
-			es = slices.Delete(es, i, i+1)
+		ps := d.posting[t.h]
+		if i := slices.IndexFunc(ps, func(p posted) bool { return p.e == e }); i >= 0 {
+			ps = slices.Delete(ps, i, i+1)
 		}
-		if len(es) == 0 {
+		if len(ps) == 0 {
 			delete(d.posting, t.h)
 		} else {
-			d.posting[t.h] = es
+			d.posting[t.h] = ps
 		}
 	}
 	if i := slices.Index(g.members, e); i >= 0 {
@@ -407,15 +417,8 @@ type entryHeap []*entry
 
 func (h entryHeap) Len() int           { return len(h) }
 func (h entryHeap) Less(i, j int) bool { return h[i].rec.At.Before(h[j].rec.At) }
-func (h entryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *entryHeap) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
+func (h entryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *entryHeap) Push(x any)        { *h = append(*h, x.(*entry)) }
 func (h *entryHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]

@@ -16,17 +16,20 @@ import (
 type featureMode int
 
 const (
-	wordUnigrams featureMode = iota // each word
-	wordBigrams                     // each word and each pair of neighbours
-	charGrams                       // character 4-grams of each padded word
-	wordsAndGrams                   // each word and its character 4-grams
+	wordUnigrams  featureMode = iota // each word
+	wordBigrams                      // each word and each pair of neighbours
+	charGrams                        // character 4-grams of each padded word
+	wordsAndGrams                    // each word and its character 4-grams
 )
 
 // defaultMode won the measurement on testdata/day.yaml (docs/problems.md).
 const defaultMode = wordUnigrams
 
 // maxTerms bounds the features kept per mail: the highest weighted ones.
-const maxTerms = 48
+const maxTerms = 32
+
+// maxSummaryTokens bounds the tokens a mail's summary words come from.
+const maxSummaryTokens = 40
 
 // maxWords bounds the words a mail contributes to its group's summary.
 const maxWords = 6
@@ -151,7 +154,7 @@ func vector(tf map[uint32]count, df map[uint32]int32, docs int) []term {
 }
 
 // topWords are the mail's maxWords rarest words (by the window's document
-// frequency), in the order they appear: the stuff of a group's summary.
+// frequency, names first), in the order they appear: the stuff of a group's summary.
 func topWords(x *hasher, tokens []string, df map[uint32]int32, docs int) []string {
 	type ranked struct {
 		word string
@@ -160,12 +163,17 @@ func topWords(x *hasher, tokens []string, df map[uint32]int32, docs int) []strin
 	}
 	var rs []ranked
 	seen := map[string]bool{}
-	for i, t := range tokens {
+	// The subject and the opening lines say what a mail is about.
+	for i, t := range tokens[:min(len(tokens), maxSummaryTokens)] {
 		if seen[t] || len(t) < 3 {
 			continue
 		}
 		seen[t] = true
-		rs = append(rs, ranked{t, i, idf(df[x.sum(t)], docs)})
+		w := idf(df[x.sum(t)], docs)
+		if isName(t) {
+			w *= nameBoost
+		}
+		rs = append(rs, ranked{t, i, w})
 	}
 	slices.SortStableFunc(rs, func(a, b ranked) int { return cmp.Compare(b.w, a.w) })
 	rs = rs[:min(len(rs), maxWords)]
@@ -185,7 +193,13 @@ func mailTokens(subject, body string) []string {
 // Summary joins a group's most common words into a short label.
 func summaryOf(words []wordCount, size int) string {
 	ranked := slices.Clone(words)
-	slices.SortStableFunc(ranked, func(a, b wordCount) int { return b.n - a.n })
+	// Most common first; among equals, names (prn-3og-01) before words.
+	slices.SortStableFunc(ranked, func(a, b wordCount) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return cmp.Compare(b2i(isName(a.word)), b2i(isName(b.word)))
+	})
 	need := max(1, (size+1)/2)
 	var out []string
 	for _, w := range ranked {
@@ -195,4 +209,11 @@ func summaryOf(words []wordCount, size int) string {
 		out = append(out, w.word)
 	}
 	return strings.Join(out, " ")
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
