@@ -22,7 +22,7 @@ var (
 var envOverrides = map[string]string{
 	"account": "string", "mailbox": "string", "ticket_ref": "string", "weekday": "weekday",
 	"duplicate": "bool", "list": "bool", "auto_reply": "bool", "bounce": "bool", "business_hours": "bool",
-	"hour": "hour",
+	"hour": "hour", "similar_recent": "count", "sender_recent": "count", "problem_size": "count",
 }
 
 // LoadTests reads a separate test file (or a directory of *.yaml / *.yml
@@ -162,7 +162,7 @@ func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
 		name := kv.key.Value
 		kind, ok := envOverrides[name]
 		if !ok {
-			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, hour, list, mailbox, ticket_ref, weekday)", name)
+			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, hour, list, mailbox, problem_size, sender_recent, similar_recent, ticket_ref, weekday)", name)
 			continue
 		}
 		what := "env." + name
@@ -179,6 +179,14 @@ func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
 			if v, ok := b.integer(f, kv.val, what); ok {
 				if v < 0 || v > 23 {
 					b.errf(f, kv.val, "%s: must be 0 to 23", what)
+					continue
+				}
+				out[name] = v
+			}
+		case "count":
+			if v, ok := b.integer(f, kv.val, what); ok {
+				if v < 0 || v > 1_000_000 {
+					b.errf(f, kv.val, "%s: must be 0 to 1000000", what)
 					continue
 				}
 				out[name] = v
@@ -275,6 +283,8 @@ func (s *Set) RunTests(tests []Test, build func(Test) (*Env, error)) []TestResul
 			continue
 		}
 		s.ApplyCalendar(env)
+		// A test mail is alone in its window unless the test says otherwise.
+		env.SimilarRecent, env.SenderRecent = max(env.SimilarRecent, 1), max(env.SenderRecent, 1)
 		applyOverrides(env, t.Env)
 		r.Decision = s.EvaluateTrace(ev, env)
 		r.Failures = s.compare(t.Expect, r.Decision)
@@ -313,6 +323,15 @@ func applyOverrides(env *Env, o map[string]any) {
 			env.BusinessHrs, _ = v.(bool)
 		case "hour":
 			env.Hour, _ = v.(int)
+		case "similar_recent":
+			env.SimilarRecent, _ = v.(int)
+		case "sender_recent":
+			env.SenderRecent, _ = v.(int)
+		case "problem_size":
+			env.Problem.Size, _ = v.(int)
+			if env.Problem.Size > 0 {
+				env.Problem.ID, env.Problem.Summary = "p-test", "test problem"
+			}
 		}
 	}
 }

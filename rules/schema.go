@@ -199,12 +199,19 @@ type schemaTestEnv struct {
 	AutoReply     bool          `yaml:"auto_reply" jsonschema_description:"Automatic reply."`
 	Bounce        bool          `yaml:"bounce" jsonschema_description:"Delivery failure report."`
 	BusinessHours bool          `yaml:"business_hours" jsonschema_description:"Inside business hours."`
+	SimilarRecent int           `yaml:"similar_recent" jsonschema_description:"Mails of the same group within the problems window, this one included (default 1)."`
+	SenderRecent  int           `yaml:"sender_recent" jsonschema_description:"Mails from the same sender within the problems window, this one included (default 1)."`
+	ProblemSize   int           `yaml:"problem_size" jsonschema_description:"problem.size: tickets of the mail's problem within the window (0: none; any other value also sets problem.id)."`
 }
 
 // JSONSchemaExtend bounds hour.
 func (schemaTestEnv) JSONSchemaExtend(s *jsonschema.Schema) {
 	h := prop(s, "hour")
 	h.Minimum, h.Maximum = "0", "23"
+	for _, name := range []string{"similar_recent", "sender_recent", "problem_size"} {
+		c := prop(s, name)
+		c.Minimum, c.Maximum = "0", "1000000"
+	}
 }
 
 type schemaExpect struct {
