@@ -44,6 +44,7 @@ type Config struct {
 	ShutdownTimeout  duration.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 	Log              LogConfig         `yaml:"log" json:"log"`
 	Lease            *LeaseConfig      `yaml:"lease" json:"lease"`
+	Problems         ProblemsConfig    `yaml:"problems" json:"problems"`
 
 	// Path is the file the config was read from; relative paths resolve against its directory.
 	Path string `yaml:"-" json:"-"`
@@ -252,6 +253,7 @@ func (c *Config) ApplyDefaults() {
 	for i := range c.Accounts {
 		c.Accounts[i].applyDefaults()
 	}
+	c.Problems.applyDefaults()
 }
 
 // applyDefaults fills in the account's keys with the mailbox package's
@@ -324,6 +326,7 @@ func (c *Config) validate(file string, root *yaml.Node) fileerr.List {
 		c.Lease.validate(p)
 	}
 	c.Log.validate(p)
+	c.Problems.validate(p)
 	c.HTTP.validate(p)
 	seen := map[string]bool{}
 	for i := range c.Accounts {

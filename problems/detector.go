@@ -40,7 +40,8 @@ type Config struct {
 	MaxGroups  int           // groups kept; the oldest mails go first beyond it
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c Config) WithDefaults() Config {
 	if c.Window <= 0 {
 		c.Window = DefaultWindow
 	}
@@ -157,7 +158,7 @@ type Detector struct {
 // New returns an empty Detector.
 func New(cfg Config) *Detector {
 	return &Detector{
-		cfg: cfg.withDefaults(), mode: defaultMode, x: newHasher(),
+		cfg: cfg.WithDefaults(), mode: defaultMode, x: newHasher(),
 		byID: map[string]*entry{}, groups: map[string]*group{}, posting: map[uint32][]posted{},
 		df: map[uint32]int32{}, senders: map[string]int{},
 	}
