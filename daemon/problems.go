@@ -90,8 +90,14 @@ func (d *Daemon) observeProblem(mail *classifier.Mail, meta *classifier.Meta) {
 	})
 }
 
+// problemKey orders records by arrival; a time before 1970 (or the zero
+// time) sorts first.
 func problemKey(at time.Time, id string) []byte {
-	return append(binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano())), id...)
+	var ns uint64
+	if at.After(time.Unix(0, 0)) {
+		ns = uint64(at.UnixNano())
+	}
+	return append(binary.BigEndian.AppendUint64(nil, ns), id...)
 }
 
 // RecordProblemMail keeps what problem detection learnt from one mail.
