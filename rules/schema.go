@@ -95,9 +95,9 @@ type schemaSLATarget struct {
 }
 
 type schemaCalendar struct {
-	Holidays      []schemaDate `yaml:"holidays" jsonschema_description:"Dates (YYYY-MM-DD) without business hours."`
-	Timezone      schemaText   `yaml:"timezone" jsonschema_description:"IANA time zone such as Europe/Berlin; default UTC."`
-	BusinessHours schemaText   `yaml:"business_hours" jsonschema_description:"Day ranges and hours, comma-separated spans: \"Mon-Thu 08:00-18:00, Fri 08:00-14:00\"; 24:00 ends a day. Default \"Mon-Fri 08:00-18:00\"."`
+	Holidays      []schemaHoliday `yaml:"holidays" jsonschema_description:"Dates (YYYY-MM-DD) without business hours, and/or iCalendar files (*.ics, relative to the rules file) of such days."`
+	Timezone      schemaText      `yaml:"timezone" jsonschema_description:"IANA time zone such as Europe/Berlin; default UTC."`
+	BusinessHours schemaText      `yaml:"business_hours" jsonschema_description:"Day ranges and hours, comma-separated spans: \"Mon-Thu 08:00-18:00, Fri 08:00-14:00\"; 24:00 ends a day. Default \"Mon-Fri 08:00-18:00\"."`
 }
 
 type schemaThreading struct {
@@ -244,7 +244,7 @@ type (
 	schemaSLADuration string
 	schemaWeekday     string
 	schemaClock       string
-	schemaDate        string
+	schemaHoliday     string
 	schemaStrOrList   []string // loader `strList` with single: one scalar or a list
 )
 
@@ -328,8 +328,8 @@ func (schemaClock) JSONSchema() *jsonschema.Schema {
 	return &jsonschema.Schema{Type: "string", Enum: []any{"calendar", "business"}}
 }
 
-func (schemaDate) JSONSchema() *jsonschema.Schema {
-	return &jsonschema.Schema{Type: "string", Pattern: `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`}
+func (schemaHoliday) JSONSchema() *jsonschema.Schema {
+	return &jsonschema.Schema{Type: "string", Pattern: `^([0-9]{4}-[0-9]{2}-[0-9]{2}|.*\.[iI][cC][sS])$`}
 }
 
 func (schemaWeekday) JSONSchema() *jsonschema.Schema {
