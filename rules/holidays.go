@@ -57,7 +57,15 @@ func readHolidayFile(dir, p string, days map[string]bool) error {
 // days (YYYY-MM-DD): all-day events by their dates, multi-day events day
 // by day up to DTEND (exclusive), recurring ones (RRULE, RDATE, EXDATE)
 // expanded until 2100. More than MaxHolidayDays new days is an error.
-func parseHolidays(data []byte, days map[string]bool) error {
+func parseHolidays(data []byte, days map[string]bool) (err error) {
+	// go-ical panics on some malformed content lines (an index out of
+	// range in its parameter decoder; FuzzParseHolidays keeps the input
+	// in testdata/fuzz): a broken file is an error, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed iCalendar file: %v", r)
+		}
+	}()
 	cal, err := ical.NewDecoder(bytes.NewReader(data)).Decode()
 	if err != nil {
 		return fmt.Errorf("not an iCalendar file: %w", err)

@@ -46,7 +46,7 @@ func TestReplayHelpDeskDay(t *testing.T) {
 	}
 	var day struct {
 		Mails []struct {
-			At                             int
+			At                           int
 			From, Problem, Subject, Body string
 		} `yaml:"mails"`
 	}
