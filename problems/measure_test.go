@@ -212,6 +212,10 @@ func TestCorpusQuality(t *testing.T) {
 		}
 	}
 	t.Log("\n" + table.String())
+	for _, minSize := range []int{2, 3, 4, 5} {
+		q := score(mails, runCosine(mails, defaultMode, DefaultThreshold), minSize)
+		t.Logf("min_size %d: pair P %.1f%% R %.1f%%, one-offs in a problem %d", minSize, 100*q.pairP, 100*q.pairR, q.falseIn)
+	}
 
 	q := score(mails, runCosine(mails, defaultMode, DefaultThreshold), DefaultMinSize)
 	labels := make([]string, 0, len(q.recall))
