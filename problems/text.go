@@ -238,7 +238,13 @@ func Tokens(text string) []string {
 }
 
 // isConnector joins the parts of a name: a host, a path, a model number.
-func isConnector(r rune) bool { return strings.ContainsRune(`-._\/:@`, r) }
+func isConnector(r rune) bool {
+	switch r {
+	case '-', '.', '_', '\\', '/', ':', '@':
+		return true
+	}
+	return false
+}
 
 // compounds are the names in text written with connectors
 // (prn-3og-01, vpn.example.com, fs01\projekte, b2.14): the words that
