@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -36,10 +37,15 @@ func (p ProblemsConfig) Detector() detect.Config {
 	return detect.Config{Window: p.Window.D(), MinSize: p.MinSize, Threshold: p.Threshold, MaxTracked: p.MaxTracked, MaxGroups: p.MaxGroups}
 }
 
+// applyDefaults fills the keys left out (zero) with the detector's
+// defaults; a negative value stays, for validate to refuse.
 func (pc *ProblemsConfig) applyDefaults() {
-	d := pc.Detector().WithDefaults()
-	pc.Window, pc.MinSize, pc.Threshold = duration.Duration(d.Window), d.MinSize, d.Threshold
-	pc.MaxTracked, pc.MaxGroups = d.MaxTracked, d.MaxGroups
+	d := detect.Config{}.WithDefaults()
+	pc.Window = cmp.Or(pc.Window, duration.Duration(d.Window))
+	pc.MinSize = cmp.Or(pc.MinSize, d.MinSize)
+	pc.Threshold = cmp.Or(pc.Threshold, d.Threshold)
+	pc.MaxTracked = cmp.Or(pc.MaxTracked, d.MaxTracked)
+	pc.MaxGroups = cmp.Or(pc.MaxGroups, d.MaxGroups)
 }
 
 func (pc *ProblemsConfig) validate(p *problems) {
