@@ -13,7 +13,6 @@ import (
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/problems"
-	"github.com/triage-dev/triage/ticket"
 )
 
 // problemsBucket holds what problem detection learnt from each mail in
@@ -62,13 +61,7 @@ func (d *Daemon) observeProblem(mail *classifier.Mail, meta *classifier.Meta) {
 	if ps == nil {
 		return
 	}
-	m, rec := ps.det.Observe(problems.Mail{ID: mail.ID, MessageID: mail.MessageID, Sender: mail.From.Address,
-		Subject: mail.Subject, Body: mail.Body, At: meta.ReceivedAt, NoGroup: mail.AutoReply || mail.Bounce})
-	meta.SimilarRecent, meta.SenderRecent = m.Similar, m.Sender
-	if m.Problem != "" {
-		meta.Problem = ticket.Problem{ID: m.Problem, Size: m.Size, FirstSeen: m.FirstSeen, Summary: m.Summary}
-		meta.Related = m.Related
-	}
+	m, rec := classifier.ObserveProblem(ps.det, mail, meta)
 	if rec == nil {
 		return // seen before: counted and stored then
 	}

@@ -175,18 +175,14 @@ func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
 			if v, ok := b.boolean(f, kv.val, what); ok {
 				out[name] = v
 			}
-		case "hour":
-			if v, ok := b.integer(f, kv.val, what); ok {
-				if v < 0 || v > 23 {
-					b.errf(f, kv.val, "%s: must be 0 to 23", what)
-					continue
-				}
-				out[name] = v
+		case "hour", "count":
+			top := 23
+			if kind == "count" {
+				top = 1_000_000
 			}
-		case "count":
 			if v, ok := b.integer(f, kv.val, what); ok {
-				if v < 0 || v > 1_000_000 {
-					b.errf(f, kv.val, "%s: must be 0 to 1000000", what)
+				if v < 0 || v > top {
+					b.errf(f, kv.val, "%s: must be 0 to %d", what, top)
 					continue
 				}
 				out[name] = v

@@ -8,7 +8,6 @@ import (
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/problems"
-	"github.com/triage-dev/triage/ticket"
 )
 
 // Bounds of the problems a replay reports.
@@ -45,14 +44,10 @@ func newProblemTally() *problemTally {
 // observe runs detection on mail and puts what it found in meta.
 func (p *problemTally) observe(mail *classifier.Mail, meta *classifier.Meta) {
 	p.last = meta.ReceivedAt
-	m, _ := p.det.Observe(problems.Mail{ID: mail.ID, MessageID: mail.MessageID, Sender: mail.From.Address,
-		Subject: mail.Subject, Body: mail.Body, At: meta.ReceivedAt, NoGroup: mail.AutoReply || mail.Bounce})
-	meta.SimilarRecent, meta.SenderRecent = m.Similar, m.Sender
+	m, _ := classifier.ObserveProblem(p.det, mail, meta)
 	if m.Problem == "" {
 		return
 	}
-	meta.Problem = ticket.Problem{ID: m.Problem, Size: m.Size, FirstSeen: m.FirstSeen, Summary: m.Summary}
-	meta.Related = m.Related
 	s := p.seen[m.Problem]
 	if s == nil {
 		s = &problemSeen{ID: m.Problem, FirstSeen: m.FirstSeen, MessageIDs: []string{}}
