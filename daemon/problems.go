@@ -30,6 +30,7 @@ const problemPruneEvery = 1024
 type problemState struct {
 	det     *problems.Detector
 	tickets prometheus.Counter
+	open    prometheus.GaugeFunc
 	written atomic.Uint64 // records written, for pruning now and then
 }
 
@@ -47,9 +48,10 @@ func newProblemState(cfg config.ProblemsConfig, store *Store, m *Metrics) (*prob
 	}
 	det.Restore(recs, now)
 	ps := &problemState{det: det,
-		tickets: prometheus.NewCounter(prometheus.CounterOpts{Name: "triage_problem_tickets_total", Help: "Mails that belonged to a problem (a group of at least problems.min_size) when handled."})}
-	m.Registry.MustRegister(ps.tickets, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "triage_problems_open", Help: "Problems (groups of at least problems.min_size mails) within the window."},
-		func() float64 { return float64(det.Open()) }))
+		tickets: prometheus.NewCounter(prometheus.CounterOpts{Name: "triage_problem_tickets_total", Help: "Mails that belonged to a problem (a group of at least problems.min_size) when handled."}),
+		open: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "triage_problems_open", Help: "Problems (groups of at least problems.min_size mails) within the window."},
+			func() float64 { return float64(det.Open()) })}
+	m.Registry.MustRegister(ps.tickets, ps.open)
 	return ps, nil
 }
 

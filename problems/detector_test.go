@@ -6,9 +6,10 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/triage-dev/triage/internal/testkit"
 )
 
 var t0 = time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
@@ -199,7 +200,7 @@ func BenchmarkObserve10k(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0, _ := testkit.ProcessCPU()
 	for i := range b.N {
 		m := mails[i%len(mails)]
 		m.ID = ids[i]
@@ -208,16 +209,8 @@ func BenchmarkObserve10k(b *testing.B) {
 	}
 	// CPU time, not wall time: the bound is on CPU, and wall time on a
 	// shared machine counts the neighbours' work too.
-	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
-}
-
-// processCPU is the CPU time (user and system) the process used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	cpu1, _ := testkit.ProcessCPU()
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
 // BenchmarkMemory100k feeds 100,000 mails, one a second, through a 2 h
