@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -214,8 +216,8 @@ func BenchmarkObserve10k(b *testing.B) {
 }
 
 // BenchmarkMemory100k feeds 100,000 mails, one a second, through a 2 h
-// window and reports the live heap after: bounded by the window (7,200
-// mails), not by the mails seen.
+// window and reports the live heap and the process's RSS after: bounded
+// by the window (7,200 mails), not by the mails seen.
 func BenchmarkMemory100k(b *testing.B) {
 	for range b.N {
 		d := New(Config{})
@@ -227,6 +229,11 @@ func BenchmarkMemory100k(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MiB-heap")
+		if p, err := procfs.Self(); err == nil {
+			if st, err := p.Stat(); err == nil {
+				b.ReportMetric(float64(st.ResidentMemory())/(1<<20), "MiB-RSS")
+			}
+		}
 		b.ReportMetric(float64(d.Tracked()), "tracked")
 		b.ReportMetric(float64(ms.HeapInuse)/float64(d.Tracked()), "B/mail")
 		runtime.KeepAlive(d)
