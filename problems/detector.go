@@ -151,8 +151,10 @@ type Detector struct {
 	df      map[uint32]int32
 	docs    int // tracked mails with features
 	senders map[string]int
-	round   uint64   // counts Observe calls, to reset entry scores lazily
-	scored  []*entry // scratch for Observe
+	round   uint64           // counts Observe calls, to reset entry scores lazily
+	tf      map[uint32]count // scratch for Observe
+	weights []term           // scratch for Observe
+	scored  []*entry         // scratch for Observe
 }
 
 // New returns an empty Detector.
@@ -182,7 +184,8 @@ func (d *Detector) Observe(m Mail) (Match, *Record) {
 		Subject: clip.UTF8(m.Subject, maxSubjectKept), At: m.At}
 	var v []term
 	if !m.NoGroup && len(tokens) > 0 {
-		v = vector(rawFeatures(d.x, tokens, d.mode), d.df, d.docs)
+		d.tf = rawFeatures(d.x, tokens, d.mode, d.tf)
+		v = vector(d.tf, d.df, d.docs, &d.weights)
 		rec.Words = topWords(d.x, tokens, d.df, d.docs)
 		if g := d.best(v); g != nil {
 			rec.Group = g.id

@@ -81,9 +81,13 @@ func isName(t string) bool {
 		(strings.IndexFunc(t, unicode.IsDigit) >= 0 && strings.IndexFunc(t, unicode.IsLetter) >= 0)
 }
 
-// rawFeatures counts the features of a mail's tokens.
-func rawFeatures(x *hasher, tokens []string, mode featureMode) map[uint32]count {
-	tf := make(map[uint32]count, 2*len(tokens))
+// rawFeatures counts the features of a mail's tokens into tf (cleared
+// first; nil makes a new map) and returns it.
+func rawFeatures(x *hasher, tokens []string, mode featureMode, tf map[uint32]count) map[uint32]count {
+	if tf == nil {
+		tf = make(map[uint32]count, 2*len(tokens))
+	}
+	clear(tf)
 	add := func(h uint32, name bool) {
 		c := tf[h]
 		c.n++
@@ -121,9 +125,10 @@ func idf(df int32, docs int) float64 {
 }
 
 // vector weights raw features by TF-IDF (sublinear tf), keeps the maxTerms
-// highest and scales them to unit length.
-func vector(tf map[uint32]count, df map[uint32]int32, docs int) []term {
-	v := make([]term, 0, len(tf))
+// highest and scales them to unit length. scratch is reused for the
+// weighing; the result is a slice of its own, kept as long as the mail.
+func vector(tf map[uint32]count, df map[uint32]int32, docs int, scratch *[]term) []term {
+	v := (*scratch)[:0]
 	for h, c := range tf {
 		w := (1 + math.Log(float64(c.n))) * idf(df[h], docs)
 		if c.name {
@@ -141,7 +146,8 @@ func vector(tf map[uint32]count, df map[uint32]int32, docs int) []term {
 		}
 		return cmp.Compare(a.h, b.h)
 	})
-	v = v[:min(len(v), maxTerms)]
+	*scratch = v
+	v = slices.Clone(v[:min(len(v), maxTerms)])
 	var n float64
 	for _, t := range v {
 		n += float64(t.w) * float64(t.w)
