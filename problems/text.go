@@ -252,17 +252,30 @@ func isConnector(r rune) bool {
 // besides its parts.
 func compounds(text string, limit int) []string {
 	var out []string
-	for _, f := range strings.FieldsFunc(text, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !isConnector(r)
-	}) {
-		if len(out) >= limit {
-			break
-		}
+	keep := func(f string) {
 		f = strings.TrimFunc(f, isConnector)
-		if strings.IndexFunc(f, isConnector) < 0 || strings.IndexFunc(f, unicode.IsLetter) < 0 || len(f) > 64 {
+		if strings.IndexFunc(f, isConnector) >= 0 && strings.IndexFunc(f, unicode.IsLetter) >= 0 && len(f) <= 64 {
+			out = append(out, f)
+		}
+	}
+	start := -1
+	for i, r := range text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || isConnector(r) {
+			if start < 0 {
+				start = i
+			}
 			continue
 		}
-		out = append(out, f)
+		if start >= 0 {
+			keep(text[start:i])
+			start = -1
+		}
+		if len(out) >= limit {
+			return out
+		}
+	}
+	if start >= 0 && len(out) < limit {
+		keep(text[start:])
 	}
 	return out
 }
