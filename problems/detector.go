@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/text/transform"
+
 	"github.com/triage-dev/triage/internal/clip"
 )
 
@@ -151,16 +153,17 @@ type Detector struct {
 	df      map[uint32]int32
 	docs    int // tracked mails with features
 	senders map[string]int
-	round   uint64           // counts Observe calls, to reset entry scores lazily
-	tf      map[uint32]count // scratch for Observe
-	weights []term           // scratch for Observe
-	scored  []*entry         // scratch for Observe
+	round   uint64                // counts Observe calls, to reset entry scores lazily
+	folder  transform.Transformer // newFolder's, reused (not safe for concurrent use)
+	tf      map[uint32]count      // scratch for Observe
+	weights []term                // scratch for Observe
+	scored  []*entry              // scratch for Observe
 }
 
 // New returns an empty Detector.
 func New(cfg Config) *Detector {
 	return &Detector{
-		cfg: cfg.WithDefaults(), mode: defaultMode, x: newHasher(),
+		cfg: cfg.WithDefaults(), mode: defaultMode, x: newHasher(), folder: newFolder(),
 		byID: map[string]*entry{}, groups: map[string]*group{}, posting: map[uint32][]posted{},
 		df: map[uint32]int32{}, senders: map[string]int{},
 	}
@@ -173,9 +176,9 @@ func (d *Detector) Config() Config { return d.cfg }
 // what the detector knows of it, with the Record to persist (nil when the
 // mail was already known).
 func (d *Detector) Observe(m Mail) (Match, *Record) {
-	tokens := mailTokens(m.Subject, m.Body)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	tokens := mailTokens(d.folder, m.Subject, m.Body)
 	d.expire(m.At)
 	if e, ok := d.byID[m.ID]; ok {
 		return d.match(e), nil

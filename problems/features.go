@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/transform"
 )
 
 // featureMode says which features a mail is compared by. The detector
@@ -192,8 +194,9 @@ func topWords(x *hasher, tokens []string, df map[uint32]int32, docs int) []strin
 }
 
 // mailTokens is the cleaned subject and body of a mail as tokens.
-func mailTokens(subject, body string) []string {
-	return Tokens(fold(CleanSubject(subject)) + "\n" + CleanBody(body))
+// folder is newFolder's transformer, reused; nil builds one.
+func mailTokens(folder transform.Transformer, subject, body string) []string {
+	return Tokens(fold(folder, CleanSubject(subject)) + "\n" + cleanBody(folder, body))
 }
 
 // Summary joins a group's most common words into a short label.

@@ -149,7 +149,7 @@ func runMinHash(mails []corpusMail, mode featureMode, threshold float64) []strin
 	var seen []member
 	groups := make([]string, len(mails))
 	for i, m := range mails {
-		s := sig(rawFeatures(x, mailTokens(m.Subject, m.Body), mode, nil))
+		s := sig(rawFeatures(x, mailTokens(nil, m.Subject, m.Body), mode, nil))
 		sum, cnt := map[string]float64{}, map[string]int{}
 		for _, o := range seen {
 			eq := 0

@@ -36,9 +36,16 @@ var (
 	disclaimerWords = []string{"confidential", "intended recipient", "disclaimer", "vertraulich", "confidentiel", "confidencial", "riservat", "vertrouwelijk", "конфиденциальн"}
 )
 
-// folder lower-cases, decomposes and drops combining marks, so "Grüße",
-// "GRÜSSE" and "grusse" compare equal and "é" matches "e".
-func fold(s string) string {
+// newFolder returns the transformer behind fold: it lower-cases,
+// decomposes and drops combining marks, so "Grüße", "GRÜSSE" and "grusse"
+// compare equal and "é" matches "e". Building one allocates its buffers,
+// so the Detector keeps one.
+func newFolder() transform.Transformer {
+	return transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC, cases.Fold())
+}
+
+// fold folds s with t (newFolder); nil builds one.
+func fold(t transform.Transformer, s string) string {
 	ascii := true
 	for i := 0; i < len(s) && ascii; i++ {
 		ascii = s[i] < utf8.RuneSelf
@@ -46,8 +53,10 @@ func fold(s string) string {
 	if ascii { // the common case, four times faster than the transform chain
 		return strings.ToLower(s)
 	}
-	t := transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC, cases.Fold())
-	out, _, err := transform.String(t, s)
+	if t == nil {
+		t = newFolder()
+	}
+	out, _, err := transform.String(t, s) // resets t first
 	if err != nil {
 		return strings.ToLower(s)
 	}
@@ -70,8 +79,10 @@ func CleanSubject(s string) string {
 // quoted reply or forwarded message, drops quoted lines, a greeting line,
 // the sign-off with everything after it (name, signature) and disclaimer
 // paragraphs. The result is folded.
-func CleanBody(body string) string {
-	body = fold(clip.UTF8(body, maxCleanInput))
+func CleanBody(body string) string { return cleanBody(nil, body) }
+
+func cleanBody(folder transform.Transformer, body string) string {
+	body = fold(folder, clip.UTF8(body, maxCleanInput))
 	var paras [][]string
 	var cur []string
 	greeted := false
