@@ -169,14 +169,12 @@ func topWords(x *hasher, tokens []string, df map[uint32]int32, docs int) []strin
 		pos  int
 		w    float64
 	}
-	var rs []ranked
-	seen := map[string]bool{}
+	rs := make([]ranked, 0, maxSummaryTokens)
 	// The subject and the opening lines say what a mail is about.
 	for i, t := range tokens[:min(len(tokens), maxSummaryTokens)] {
-		if seen[t] || len(t) < 3 {
+		if len(t) < 3 || slices.ContainsFunc(rs, func(r ranked) bool { return r.word == t }) {
 			continue
 		}
-		seen[t] = true
 		w := idf(df[x.sum(t)], docs)
 		if isName(t) {
 			w *= nameBoost
