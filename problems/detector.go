@@ -144,6 +144,8 @@ type Detector struct {
 	cfg  Config
 	mode featureMode
 
+	folders sync.Pool // of newFolder's transformers, reused (each is not safe for concurrent use)
+
 	mu      sync.Mutex
 	x       *hasher
 	byID    map[string]*entry
@@ -153,18 +155,18 @@ type Detector struct {
 	df      map[uint32]int32
 	docs    int // tracked mails with features
 	senders map[string]int
-	round   uint64                // counts Observe calls, to reset entry scores lazily
-	folder  transform.Transformer // newFolder's, reused (not safe for concurrent use)
-	tf      map[uint32]count      // scratch for Observe
-	weights []term                // scratch for Observe
-	scored  []*entry              // scratch for Observe
+	round   uint64           // counts Observe calls, to reset entry scores lazily
+	tf      map[uint32]count // scratch for Observe
+	weights []term           // scratch for Observe
+	scored  []*entry         // scratch for Observe
 }
 
 // New returns an empty Detector.
 func New(cfg Config) *Detector {
 	return &Detector{
-		cfg: cfg.WithDefaults(), mode: defaultMode, x: newHasher(), folder: newFolder(),
-		byID: map[string]*entry{}, groups: map[string]*group{}, posting: map[uint32][]posted{},
+		cfg: cfg.WithDefaults(), mode: defaultMode, x: newHasher(),
+		folders: sync.Pool{New: func() any { return newFolder() }},
+		byID:    map[string]*entry{}, groups: map[string]*group{}, posting: map[uint32][]posted{},
 		df: map[uint32]int32{}, senders: map[string]int{},
 	}
 }
@@ -176,9 +178,13 @@ func (d *Detector) Config() Config { return d.cfg }
 // what the detector knows of it, with the Record to persist (nil when the
 // mail was already known).
 func (d *Detector) Observe(m Mail) (Match, *Record) {
+	// Cleaning and tokenising need no state: outside the lock, so
+	// concurrent handlers only queue for the scoring.
+	folder := d.folders.Get().(transform.Transformer)
+	tokens := mailTokens(folder, m.Subject, m.Body)
+	d.folders.Put(folder)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	tokens := mailTokens(d.folder, m.Subject, m.Body)
 	d.expire(m.At)
 	if e, ok := d.byID[m.ID]; ok {
 		return d.match(e), nil
