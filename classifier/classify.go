@@ -14,8 +14,14 @@ type Meta struct {
 	Mailbox     string
 	UID         uint32
 	UIDValidity uint32
-	ReceivedAt  time.Time // zero means now
+	ReceivedAt  time.Time // arrival at the server; zero means now
 	Duplicate   bool      // the same id was handled within the dedupe window
+
+	// What problem detection found (package problems); zero without it.
+	Problem       ticket.Problem // its Size is 0 when the mail belongs to none
+	SimilarRecent int            // mails of its group in the window, this one included (1 without detection)
+	SenderRecent  int            // mails from its sender in the window, this one included (1 without detection)
+	Related       []string       // ids of the problem's earlier tickets
 }
 
 // Classifier decodes messages and runs rule sets on them. It holds one
@@ -94,7 +100,7 @@ func (c *Classifier) evaluator() *rules.Evaluator {
 }
 
 // env builds the rule environment of m. The calendar fields come from the
-// Date header; mail without a usable Date is placed by its receipt time.
+// arrival time.
 func (c *Classifier) env(set *rules.Set, m *Mail, meta Meta) (*rules.Env, time.Time) {
 	received := meta.ReceivedAt
 	if received.IsZero() {
@@ -112,13 +118,16 @@ func (c *Classifier) env(set *rules.Set, m *Mail, meta Meta) (*rules.Env, time.T
 	env.Account = meta.Account
 	env.Mailbox = meta.Mailbox
 	env.Duplicate = meta.Duplicate
-	if env.Date.IsZero() {
-		env.Date = received
-		set.ApplyCalendar(env)
-		env.Date = time.Time{}
-	} else {
-		set.ApplyCalendar(env)
-	}
+	// hour, weekday and business_hours follow the arrival at the server,
+	// not the Date header: senders get it wrong, and a forged one must
+	// not move a mail into or out of office hours. date stays the header.
+	date := env.Date
+	env.Date = received
+	set.ApplyCalendar(env)
+	env.Date = date
+	env.Problem = meta.Problem
+	env.SimilarRecent = max(meta.SimilarRecent, 1)
+	env.SenderRecent = max(meta.SenderRecent, 1)
 	return env, received
 }
 
@@ -145,6 +154,7 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 			References: nonNil(m.References),
 			TicketRef:  m.TicketRef,
 		},
+		Related:    meta.Related,
 		AutoReply:  m.AutoReply,
 		Bounce:     m.Bounce,
 		List:       m.List,
@@ -172,6 +182,10 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 	}
 	if t.Class.Fields == nil {
 		t.Class.Fields = map[string]string{}
+	}
+	if meta.Problem.Size > 0 {
+		p := meta.Problem
+		t.Class.Problem = &p
 	}
 	if t.Class.Action == "" {
 		t.Class.Action = "forward"

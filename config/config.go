@@ -49,6 +49,7 @@ type Config struct {
 	Log              LogConfig         `yaml:"log" json:"log"`
 	Lease            *LeaseConfig      `yaml:"lease" json:"lease"`
 	Console          ConsoleConfig     `yaml:"console" json:"console"`
+	Problems         ProblemsConfig    `yaml:"problems" json:"problems"`
 
 	// Path is the file the config was read from; relative paths resolve against its directory.
 	Path string `yaml:"-" json:"-"`
@@ -291,6 +292,7 @@ func (c *Config) ApplyDefaults() {
 	for i := range c.Accounts {
 		c.Accounts[i].applyDefaults()
 	}
+	c.Problems.applyDefaults()
 }
 
 // applyDefaults fills in the account's keys with the mailbox package's
@@ -369,6 +371,7 @@ func (c *Config) validate(file string, root *yaml.Node) fileerr.List {
 		c.Lease.validate(p)
 	}
 	c.Log.validate(p)
+	c.Problems.validate(p)
 	c.HTTP.validate(p)
 	if c.Console.Recent < 1 || c.Console.Recent > MaxConsoleRecent {
 		p.at(fmt.Sprintf("console.recent %d: want 1 to %d", c.Console.Recent, MaxConsoleRecent), "console", "recent")

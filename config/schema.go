@@ -22,6 +22,7 @@ import (
 	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/oauth"
+	detect "github.com/triage-dev/triage/problems"
 	"github.com/triage-dev/triage/queue"
 )
 
@@ -105,10 +106,17 @@ func configFieldDocs() map[string]fieldDoc {
 		"HTTPConfig.token_file":    {desc: "File holding the bearer token that POST /-/reload and /status require. Set token_env or token_file."},
 		"HTTPConfig.allowed_hosts": {desc: "Without a token: host names the admin server answers to besides localhost, loopback addresses and the listen address's host (e.g. the name a reverse proxy forwards); other Host headers are refused, against DNS rebinding."},
 
-		"Config.console":           {desc: "The web console under / of the admin server: overview, tickets, rules, playground. Same authentication as the admin API."},
-		"ConsoleConfig.enabled":    {desc: "Serve the console; default true."},
-		"ConsoleConfig.allow_edit": {desc: "Let the console change things: the playground saves the rules file (through the same gate as every reload), the quarantine page moves a folder back to be handled again; default false."},
-		"ConsoleConfig.recent":     {desc: "Handled messages the console keeps in memory (bodies truncated); default " + strconv.Itoa(DefaultConsoleRecent) + ".", max: MaxConsoleRecent},
+		"Config.console":             {desc: "The web console under / of the admin server: overview, tickets, rules, playground. Same authentication as the admin API."},
+		"ConsoleConfig.enabled":      {desc: "Serve the console; default true."},
+		"ConsoleConfig.allow_edit":   {desc: "Let the console change things: the playground saves the rules file (through the same gate as every reload), the quarantine page moves a folder back to be handled again; default false."},
+		"ConsoleConfig.recent":       {desc: "Handled messages the console keeps in memory (bodies truncated); default " + strconv.Itoa(DefaultConsoleRecent) + ".", max: MaxConsoleRecent},
+		"Config.problems":            {desc: "Problem detection: mail reporting the same thing within a window is grouped (rule fields problem, similar_recent, sender_recent); see docs/problems.md."},
+		"ProblemsConfig.enabled":     {desc: "Run problem detection; default true. Off: problem is empty, similar_recent and sender_recent are 1."},
+		"ProblemsConfig.window":      {desc: "How long a mail counts for its group and its sender; " + MinProblemsWindow.String() + " to " + days(MaxProblemsWindow) + "; default " + detect.DefaultWindow.String() + "."},
+		"ProblemsConfig.min_size":    {desc: "Mails a group needs to be a problem, 2 to " + strconv.Itoa(MaxProblemsSize) + "; default " + strconv.Itoa(detect.DefaultMinSize) + ".", minZero: true, max: MaxProblemsSize},
+		"ProblemsConfig.threshold":   {desc: "Cosine similarity (0 to 1) to a mail of a group that joins the group; default " + strconv.FormatFloat(detect.DefaultThreshold, 'g', -1, 64) + " (measured, docs/problems.md)."},
+		"ProblemsConfig.max_tracked": {desc: "Most mails kept in the window (the oldest go first beyond it), 1 to " + strconv.Itoa(MaxProblemsMails) + "; default " + strconv.Itoa(detect.DefaultMaxTracked) + ".", minZero: true, max: MaxProblemsMails},
+		"ProblemsConfig.max_groups":  {desc: "Most groups kept (the oldest mails go first beyond it), 1 to " + strconv.Itoa(MaxProblemsMails) + "; default " + strconv.Itoa(detect.DefaultMaxGroups) + ".", minZero: true, max: MaxProblemsMails},
 
 		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
 		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},
@@ -135,6 +143,7 @@ func configTypeDocs() map[string]string {
 		"HTTPConfig":       "The admin HTTP server.",
 		"LogConfig":        "Log level and format.",
 		"ConsoleConfig":    "The web console served by the admin HTTP server.",
+		"ProblemsConfig":   "Problem detection: grouping mail that reports the same thing.",
 		"QueueConfig":      "One downstream queue.",
 		"QueueRetryConfig": "Retry of temporary failures.",
 		"Duration":         "A duration: 500ms, 30s, 15m, 4h, whole days such as 3d, or both such as 1d12h.",

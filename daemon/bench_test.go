@@ -99,6 +99,7 @@ accounts:
 queues:
 %shttp: {listen: "%s"}
 state_dir: state
+problems: {enabled: false}   # expectations come from the classifier alone; detection is tested on its own
 log: {level: warn}
 `, addr, user, strings.Join(mailboxes, ", "), q, httpAddr)
 	path := filepath.Join(dir, "triage.yaml")

@@ -48,6 +48,7 @@ type Daemon struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	store    *Store
+	problems *problemState // nil when problems.enabled is false
 	reloader *rules.Reloader
 
 	cfg    atomic.Pointer[config.Config]
@@ -104,6 +105,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.store = store
+	if d.problems, err = newProblemState(cfg.Problems, store, d.metrics); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 
 	if err := d.buildSinks(cfg); err != nil {
 		_ = store.Close()

@@ -116,6 +116,7 @@ func startE2E(t *testing.T, extraConfig string) *e2e {
     retry: {initial: 50ms, max: 200ms}
 http: {listen: %s, token_env: TRIAGE_TEST_ADMIN_TOKEN}
 state_dir: state
+problems: {enabled: false}   # expectations come from the classifier alone; detection is tested on its own
 log: {level: debug}
 %s`, account.YAML(), hs.URL, e2eTokenEnv, e.httpAddr, extraConfig)
 	e.cfgPath = filepath.Join(dir, "triage.yaml")

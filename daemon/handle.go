@@ -204,10 +204,12 @@ func (d *Daemon) dedupe(p *inFlight, id string) (seen, redelivery bool, out mail
 // to the message's log attributes.
 func (d *Daemon) classify(p *inFlight, c *classifier.Classifier, set *rules.Set, mail *classifier.Mail, duplicate bool) *ticket.Ticket {
 	t1 := time.Now()
-	t := c.ClassifyMail(set, mail, classifier.Meta{
+	meta := classifier.Meta{
 		Account: p.Account, Mailbox: p.Mailbox, UID: p.UID, UIDValidity: p.UIDValidity,
 		ReceivedAt: receivedAt(p.Message), Duplicate: duplicate,
-	})
+	}
+	d.observeProblem(mail, &meta)
+	t := c.ClassifyMail(set, mail, meta)
 	d.metrics.ClassifyDuration.Observe(time.Since(t1).Seconds())
 	t.Raw = p.Raw
 	cl := t.Class

@@ -108,6 +108,7 @@ func triageHeaders(t *ticket.Ticket, eol string) string {
 	add("X-Triage-Ticket-Id", t.ID, true)
 	add("X-Triage-Response-Due", d.ResponseDue, false)
 	add("X-Triage-Resolve-Due", d.ResolveDue, false)
+	add("X-Triage-Problem", d.Problem, false)
 	return b.String()
 }
 

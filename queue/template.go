@@ -32,6 +32,7 @@ type templateData struct {
 	// TrackerID is the tracker's ticket id a webhook reply goes to; ""
 	// elsewhere.
 	TrackerID string
+	Problem   string // X-Triage-Problem's value, "" when the ticket belongs to no problem
 }
 
 func newTemplateData(t *ticket.Ticket) templateData {
@@ -45,7 +46,19 @@ func newTemplateData(t *ticket.Ticket) templateData {
 		Rules:       ruleNames(t),
 		ResponseDue: formatDue(t.Class.SLA.ResponseDue),
 		ResolveDue:  formatDue(t.Class.SLA.ResolveDue),
+		Problem:     formatProblem(t.Class.Problem),
 	}
+}
+
+// formatProblem writes a problem as one header value:
+// `p-1a2b3c4d5e6f; size=4; first_seen=2026-12-04T08:02:00Z; summary="prn-3og-01 offline"`.
+// The summary holds only letters, digits and name connectors (problem
+// detection's tokens), so it needs no escaping.
+func formatProblem(p *ticket.Problem) string {
+	if p == nil || p.Size == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s; size=%d; first_seen=%s; summary=%q", p.ID, p.Size, p.FirstSeen.UTC().Format(time.RFC3339), p.Summary)
 }
 
 func ruleNames(t *ticket.Ticket) []string {

@@ -41,9 +41,16 @@ type Env struct {
 	Duplicate   bool                `expr:"duplicate"`
 	Account     string              `expr:"account"`
 	Mailbox     string              `expr:"mailbox"`
-	Hour        int                 `expr:"hour"`           // 0..23 in the calendar's zone
+	Hour        int                 `expr:"hour"`           // 0..23 in the calendar's zone, at arrival
 	Weekday     string              `expr:"weekday"`        // "Mon" … "Sun" in the calendar's zone
 	BusinessHrs bool                `expr:"business_hours"` // inside calendar.business_hours
+
+	// Problem detection: the recurring problem the mail belongs to (Size
+	// 0 and ID "" when none), the mails of its group and from its sender
+	// within the window, this one included.
+	Problem       ticket.Problem `expr:"problem"`
+	SimilarRecent int            `expr:"similar_recent"`
+	SenderRecent  int            `expr:"sender_recent"`
 
 	// The decision so far, readable by later rules.
 	Tier     string   `expr:"tier"`

@@ -445,13 +445,23 @@ func (b *builder) calendarSection(l located) {
 }
 
 // holidays reads calendar.holidays: dates (YYYY-MM-DD) on which no
-// business hours run, whatever the weekday.
+// business hours run, whatever the weekday, and iCalendar files (*.ics,
+// relative to the rules file) of such days.
 func (b *builder) holidays(f *srcFile, n *yaml.Node) {
 	dates, _ := b.strList(f, n, "calendar.holidays", false)
 	for i, d := range dates {
+		if isHolidayFile(d) {
+			if b.set.calendar.holidays == nil {
+				b.set.calendar.holidays = map[string]bool{}
+			}
+			if err := readHolidayFile(f.dir, d, b.set.calendar.holidays); err != nil {
+				b.errf(f, n.Content[i], "calendar.holidays: %v", err)
+			}
+			continue
+		}
 		day, err := time.Parse(time.DateOnly, d)
 		if err != nil {
-			b.errf(f, n.Content[i], "calendar.holidays: %q is not a date (YYYY-MM-DD)", d)
+			b.errf(f, n.Content[i], "calendar.holidays: %q is not a date (YYYY-MM-DD) nor an iCalendar file (*.ics)", d)
 			continue
 		}
 		if b.set.calendar.holidays == nil {

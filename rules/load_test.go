@@ -127,7 +127,7 @@ func TestLoadErrors(t *testing.T) {
 			`r.yaml:9:34: expect.matched: no rule named "b"`,
 			"r.yaml:10:17: env.hour: must be 0 to 23",
 			`r.yaml:10:30: env.weekday: unknown day "Funday" (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)`,
-			`r.yaml:10:38: env: "color" cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, encrypted, hour, list, mailbox, signed, signer, ticket_ref, weekday)`,
+			`r.yaml:10:38: env: "color" cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, encrypted, hour, list, mailbox, problem_size, sender_recent, signed, signer, similar_recent, ticket_ref, weekday)`,
 			"r.yaml:12:11: mail: cannot read " + mustAbs("missing.eml"),
 			`r.yaml:14:5: test "v": missing mail or message`}},
 		{"declared tiers", "version: 1\ntiers: [T1, T2]\ndefaults: {tier: L1, priority: P3, queue: q}\n", []string{`r.yaml:3:18: defaults.tier: unknown tier "L1" (declared: T1, T2)`}},

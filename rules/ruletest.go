@@ -23,6 +23,7 @@ var envOverrides = map[string]string{
 	"account": "string", "mailbox": "string", "ticket_ref": "string", "weekday": "weekday",
 	"duplicate": "bool", "list": "bool", "auto_reply": "bool", "bounce": "bool", "business_hours": "bool",
 	"hour": "hour", "signed": "bool", "encrypted": "bool", "signer": "string",
+	"similar_recent": "count", "sender_recent": "count", "problem_size": "count",
 }
 
 // LoadTests reads a separate test file (or a directory of *.yaml / *.yml
@@ -162,7 +163,7 @@ func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
 		name := kv.key.Value
 		kind, ok := envOverrides[name]
 		if !ok {
-			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, encrypted, hour, list, mailbox, signed, signer, ticket_ref, weekday)", name)
+			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, encrypted, hour, list, mailbox, problem_size, sender_recent, signed, signer, similar_recent, ticket_ref, weekday)", name)
 			continue
 		}
 		what := "env." + name
@@ -175,10 +176,14 @@ func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
 			if v, ok := b.boolean(f, kv.val, what); ok {
 				out[name] = v
 			}
-		case "hour":
+		case "hour", "count":
+			top := 23
+			if kind == "count" {
+				top = 1_000_000
+			}
 			if v, ok := b.integer(f, kv.val, what); ok {
-				if v < 0 || v > 23 {
-					b.errf(f, kv.val, "%s: must be 0 to 23", what)
+				if v < 0 || v > top {
+					b.errf(f, kv.val, "%s: must be 0 to %d", what, top)
 					continue
 				}
 				out[name] = v
@@ -275,6 +280,8 @@ func (s *Set) RunTests(tests []Test, build func(Test) (*Env, error)) []TestResul
 			continue
 		}
 		s.ApplyCalendar(env)
+		// A test mail is alone in its window unless the test says otherwise.
+		env.SimilarRecent, env.SenderRecent = max(env.SimilarRecent, 1), max(env.SenderRecent, 1)
 		applyOverrides(env, t.Env)
 		r.Decision = s.EvaluateTrace(ev, env)
 		r.Failures = s.compare(t.Expect, r.Decision)
@@ -319,6 +326,15 @@ func applyOverrides(env *Env, o map[string]any) {
 			env.Encrypted, _ = v.(bool)
 		case "signer":
 			env.Signer, _ = v.(string)
+		case "similar_recent":
+			env.SimilarRecent, _ = v.(int)
+		case "sender_recent":
+			env.SenderRecent, _ = v.(int)
+		case "problem_size":
+			env.Problem.Size, _ = v.(int)
+			if env.Problem.Size > 0 {
+				env.Problem.ID, env.Problem.Summary = "p-test", "test problem"
+			}
 		}
 	}
 }

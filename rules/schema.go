@@ -95,9 +95,9 @@ type schemaSLATarget struct {
 }
 
 type schemaCalendar struct {
-	Holidays      []schemaDate `yaml:"holidays" jsonschema_description:"Dates (YYYY-MM-DD) without business hours."`
-	Timezone      schemaText   `yaml:"timezone" jsonschema_description:"IANA time zone such as Europe/Berlin; default UTC."`
-	BusinessHours schemaText   `yaml:"business_hours" jsonschema_description:"Day ranges and hours, comma-separated spans: \"Mon-Thu 08:00-18:00, Fri 08:00-14:00\"; 24:00 ends a day. Default \"Mon-Fri 08:00-18:00\"."`
+	Holidays      []schemaHoliday `yaml:"holidays" jsonschema_description:"Dates (YYYY-MM-DD) without business hours, and/or iCalendar files (*.ics, relative to the rules file) of such days."`
+	Timezone      schemaText      `yaml:"timezone" jsonschema_description:"IANA time zone such as Europe/Berlin; default UTC."`
+	BusinessHours schemaText      `yaml:"business_hours" jsonschema_description:"Day ranges and hours, comma-separated spans: \"Mon-Thu 08:00-18:00, Fri 08:00-14:00\"; 24:00 ends a day. Default \"Mon-Fri 08:00-18:00\"."`
 }
 
 type schemaThreading struct {
@@ -202,12 +202,19 @@ type schemaTestEnv struct {
 	Signed        bool          `yaml:"signed" jsonschema_description:"S/MIME or PGP/MIME signature present."`
 	Encrypted     bool          `yaml:"encrypted" jsonschema_description:"S/MIME or PGP/MIME encrypted; the body is empty."`
 	Signer        schemaText    `yaml:"signer" jsonschema_description:"Address of the S/MIME signer's certificate."`
+	SimilarRecent int           `yaml:"similar_recent" jsonschema_description:"Mails of the same group within the problems window, this one included (default 1)."`
+	SenderRecent  int           `yaml:"sender_recent" jsonschema_description:"Mails from the same sender within the problems window, this one included (default 1)."`
+	ProblemSize   int           `yaml:"problem_size" jsonschema_description:"problem.size: tickets of the mail's problem within the window (0: none; any other value also sets problem.id)."`
 }
 
 // JSONSchemaExtend bounds hour.
 func (schemaTestEnv) JSONSchemaExtend(s *jsonschema.Schema) {
 	h := prop(s, "hour")
 	h.Minimum, h.Maximum = "0", "23"
+	for _, name := range []string{"similar_recent", "sender_recent", "problem_size"} {
+		c := prop(s, name)
+		c.Minimum, c.Maximum = "0", "1000000"
+	}
 }
 
 type schemaExpect struct {
@@ -240,7 +247,7 @@ type (
 	schemaSLADuration string
 	schemaWeekday     string
 	schemaClock       string
-	schemaDate        string
+	schemaHoliday     string
 	schemaStrOrList   []string // loader `strList` with single: one scalar or a list
 )
 
@@ -324,8 +331,8 @@ func (schemaClock) JSONSchema() *jsonschema.Schema {
 	return &jsonschema.Schema{Type: "string", Enum: []any{"calendar", "business"}}
 }
 
-func (schemaDate) JSONSchema() *jsonschema.Schema {
-	return &jsonschema.Schema{Type: "string", Pattern: `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`}
+func (schemaHoliday) JSONSchema() *jsonschema.Schema {
+	return &jsonschema.Schema{Type: "string", Pattern: `^([0-9]{4}-[0-9]{2}-[0-9]{2}|.*\.[iI][cC][sS])$`}
 }
 
 func (schemaWeekday) JSONSchema() *jsonschema.Schema {

@@ -20,6 +20,7 @@ type Ticket struct {
 	Body        string         `json:"body"`
 	Attachments []Attachment   `json:"attachments"`
 	Thread      Thread         `json:"thread"`
+	Related     []string       `json:"related,omitempty"` // ids of the earlier tickets of the same problem, newest first
 	AutoReply   bool           `json:"auto_reply"`
 	Bounce      bool           `json:"bounce"`
 	List        bool           `json:"list"`
@@ -122,6 +123,7 @@ type Classification struct {
 	Tags         []string          `json:"tags"`
 	Fields       map[string]string `json:"fields"`
 	SLA          SLA               `json:"sla"`
+	Problem      *Problem          `json:"problem,omitempty"` // the recurring problem it belongs to, if any
 	Matched      []MatchedRule     `json:"matched"`
 	RulesVersion string            `json:"rules_version"`
 	Trace        []TraceStep       `json:"trace,omitempty"` // only from ClassifyTrace
@@ -132,6 +134,16 @@ type SLA struct {
 	ResponseDue   *time.Time `json:"response_due,omitempty"`
 	ResolveDue    *time.Time `json:"resolve_due,omitempty"`
 	NextUpdateDue *time.Time `json:"next_update_due,omitempty"` // the first status update, when the tier asks for them
+}
+
+// Problem is a group of tickets reporting the same thing within the
+// detection window: rules read it as `problem`, tickets carry it as
+// classification.problem.
+type Problem struct {
+	ID        string    `expr:"id" json:"id"`
+	Size      int       `expr:"size" json:"size"` // tickets in the window, this one included; 0 when none
+	FirstSeen time.Time `expr:"first_seen" json:"first_seen"`
+	Summary   string    `expr:"summary" json:"summary"` // the group's most common words
 }
 
 // MatchedRule is one rule that applied, in order.

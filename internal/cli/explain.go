@@ -69,7 +69,11 @@ func runExplain(ctx context.Context, s Streams, args []string) int {
 			exit = exitFail
 			continue
 		}
-		ticket, decision := c.ClassifyMailTrace(set, mail, mf.meta())
+		// A mail file carries no arrival time: its Date stands in, so hour,
+		// weekday, business_hours and the due times follow it (as in replay).
+		meta := mf.meta()
+		meta.ReceivedAt = mail.Date
+		ticket, decision := c.ClassifyMailTrace(set, mail, meta)
 		if *asJSON {
 			if err := enc.Encode(ticket); err != nil {
 				fmt.Fprintf(s.Err, "triage explain: write: %v\n", err)

@@ -40,6 +40,7 @@ type replayReport struct {
 	Action       []bucket       `json:"action"`
 	Rules        []bucket       `json:"rules"` // every rule in file order, with its hits
 	Errors       []messageError `json:"errors,omitempty"`
+	Problems     []problemSeen  `json:"problems"` // largest first, at most maxReportedProblems
 
 	// With --against: the old rules' version, per-field transitions and
 	// every changed message, oldest first.
@@ -103,12 +104,14 @@ const replayUsage = `replay --rules RULES [--json] [--account A] [--mailbox M]
 
 Messages are handled in the order of their Date headers, oldest first, for
 every kind of SOURCE (Maildir, mbox file, folder of .eml); mail without a
-Date counts as oldest. Each ticket's received_at is its Date.`
+Date counts as oldest. Each ticket's received_at is its Date, and problem
+detection (problems: defaults) sees the messages in that order.`
 
 // replayRun is one replay: the rules, the optional old rules, and where
 // tickets go.
 type replayRun struct {
 	c        *classifier.Classifier
+	problems *problemTally
 	set, old *rules.Set
 	meta     classifier.Meta
 	tally    *tally
@@ -136,7 +139,7 @@ func runReplay(ctx context.Context, s Streams, args []string) int {
 		return usageError(fs, "--fail-on-change needs --against")
 	}
 	source := pos[0]
-	run := &replayRun{c: classifier.New(), meta: mf.meta(), tally: newTally()}
+	run := &replayRun{c: classifier.New(), meta: mf.meta(), tally: newTally(), problems: newProblemTally()}
 	if run.set, ok = loadRules(s.Err, "replay", *mf.rules); !ok {
 		return exitFail
 	}
@@ -165,6 +168,7 @@ func runReplay(ctx context.Context, s Streams, args []string) int {
 	}
 	r := run.tally.report(run.set)
 	r.Source, r.Format = source, format
+	r.Problems = run.problems.report()
 	if run.old != nil {
 		r.AgainstVersion = run.old.Version
 		ts, cs := run.diff.Transitions(), run.diff.Changes
@@ -200,11 +204,16 @@ func (r *replayRun) message(m sourceMessage) error {
 	}
 	meta := r.meta
 	meta.ReceivedAt = m.Date
-	t, err := r.c.Classify(r.set, m.Raw, meta)
+	mail, err := r.c.Decode(r.set, m.Raw)
 	if err != nil {
 		r.tally.fail(m.Name, err)
 		return nil
 	}
+	if meta.ReceivedAt.IsZero() {
+		meta.ReceivedAt = r.problems.last // undated mail: with the one before
+	}
+	r.problems.observe(mail, &meta)
+	t := r.c.ClassifyMail(r.set, mail, meta)
 	r.tally.add(t.Class)
 	if r.tickets != nil {
 		if err := r.tickets.Encode(t); err != nil {
@@ -319,6 +328,7 @@ func writeReport(w io.Writer, r replayReport) {
 	section("action", r.Classified, r.Action)
 	section("rule hits, file order", r.Classified, r.Rules)
 
+	writeProblems(w, r.Problems)
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "\nunparseable (first %d)\n", len(r.Errors))
 		for _, e := range r.Errors {

@@ -141,6 +141,7 @@ func crashConfig(t *testing.T, srv *dovecottest.Server, natsURL string) string {
   engineering: {type: nats, url: "%s", subject: tickets.engineering, stream: %s, retry: {initial: 50ms, max: 500ms}}
 http: {listen: %s}
 state_dir: state
+problems: {enabled: false}   # expectations come from the classifier alone; detection is tested on its own
 shutdown_timeout: %s
 log: {level: info}
 `, accountYAML(srv), natsURL, streamName, natsURL, streamName, testkit.FreeAddr(t), shutdownTimeout)

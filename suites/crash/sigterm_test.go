@@ -105,6 +105,7 @@ func sigtermConfig(t *testing.T, srv *dovecottest.Server, hookURL string) string
 %squeues:
 %shttp: {listen: %s}
 state_dir: state
+problems: {enabled: false}   # expectations come from the classifier alone; detection is tested on its own
 shutdown_timeout: %s
 log: {level: info}
 `, accountYAML(srv), queues, testkit.FreeAddr(t), shutdownTimeout)

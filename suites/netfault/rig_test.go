@@ -144,6 +144,7 @@ accounts:
 %squeues:
   %s: %s
 state_dir: state
+problems: {enabled: false}   # expectations come from the classifier alone; detection is tested on its own
 shutdown_timeout: 5s
 log: {level: debug}
 `, r.imap.Addr(), r.srv.User, accountTimeout, indent(opts.account, "    "), queueName, queueYAML)

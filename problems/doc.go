@@ -1,0 +1,14 @@
+// Package problems groups mail that reports the same problem. It owns the
+// text cleaning (quotes, reply headers, greetings, signatures and
+// disclaimers removed, Unicode folded), the features compared (TF-IDF
+// weighted word unigrams and bigrams over the subject and the cleaned
+// body) and the online grouping within a time window: a mail joins the
+// group whose centroid is most similar to it by cosine, or starts a group
+// of its own. A group is a *problem* once it holds MinSize mails. It also
+// counts mail per sender in the window, for storm and loop rules.
+//
+// The Detector is in memory and bounded (mails tracked, features per
+// mail, words per group); what it learns from each mail is returned as a
+// Record the caller persists and hands back to Restore after a restart.
+// It knows nothing of MIME, rules, stores or sinks.
+package problems

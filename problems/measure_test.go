@@ -1,0 +1,235 @@
+package problems
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// corpusMail is one labelled mail of testdata/day.yaml.
+type corpusMail struct {
+	At      int    `yaml:"at"` // minutes after 08:00 UTC
+	From    string `yaml:"from"`
+	Lang    string `yaml:"lang"`
+	Problem string `yaml:"problem"` // "" for a one-off
+	Subject string `yaml:"subject"`
+	Body    string `yaml:"body"`
+}
+
+var corpusStart = time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+
+func loadCorpus(t testing.TB) []corpusMail {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/day.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Mails []corpusMail `yaml:"mails"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortStableFunc(doc.Mails, func(a, b corpusMail) int { return a.At - b.At })
+	return doc.Mails
+}
+
+// quality is how well an assignment of mails to groups matches the labels.
+type quality struct {
+	recall    map[string]float64 // per problem: share of its mails in its largest problem
+	minRecall float64
+	falseIn   int // one-off mails inside a problem
+	pairP     float64
+	pairR     float64
+}
+
+// score rates groups (a group id per mail, in corpus order) where a group
+// of at least minSize mails is a problem.
+func score(mails []corpusMail, groups []string, minSize int) quality {
+	size := map[string]int{}
+	for _, g := range groups {
+		size[g]++
+	}
+	q := quality{recall: map[string]float64{}, minRecall: 1}
+	byLabel := map[string]map[string]int{}
+	total := map[string]int{}
+	for i, m := range mails {
+		if m.Problem == "" {
+			if size[groups[i]] >= minSize {
+				q.falseIn++
+			}
+			continue
+		}
+		total[m.Problem]++
+		if size[groups[i]] >= minSize {
+			if byLabel[m.Problem] == nil {
+				byLabel[m.Problem] = map[string]int{}
+			}
+			byLabel[m.Problem][groups[i]]++
+		}
+	}
+	for label, n := range total {
+		best := 0
+		for _, c := range byLabel[label] {
+			best = max(best, c)
+		}
+		q.recall[label] = float64(best) / float64(n)
+		q.minRecall = math.Min(q.minRecall, q.recall[label])
+	}
+	var tp, fp, fn int
+	for i := range mails {
+		for j := i + 1; j < len(mails); j++ {
+			same := mails[i].Problem != "" && mails[i].Problem == mails[j].Problem
+			grouped := groups[i] == groups[j] && size[groups[i]] >= minSize
+			switch {
+			case same && grouped:
+				tp++
+			case grouped:
+				fp++
+			case same:
+				fn++
+			}
+		}
+	}
+	q.pairP = float64(tp) / float64(max(tp+fp, 1))
+	q.pairR = float64(tp) / float64(max(tp+fn, 1))
+	return q
+}
+
+// runCosine groups the corpus with the Detector (cosine, single link).
+func runCosine(mails []corpusMail, mode featureMode, threshold float64) []string {
+	d := New(Config{Threshold: threshold})
+	d.mode = mode
+	ids := make([]string, len(mails))
+	for i, m := range mails {
+		id := fmt.Sprintf("mail%03d", i)
+		d.Observe(Mail{ID: id, Sender: m.From, Subject: m.Subject, Body: m.Body, At: corpusStart.Add(time.Duration(m.At) * time.Minute)})
+		ids[i] = id
+	}
+	groups := make([]string, len(mails))
+	for i, id := range ids {
+		groups[i] = d.byID[id].rec.Group
+	}
+	return groups
+}
+
+// runMinHash groups the corpus by MinHash estimates of the Jaccard
+// similarity of the features (no weights): a mail joins the group whose
+// members it resembles most on average. The alternative the measurement
+// compared the Detector with; brute force is fine on a corpus this size.
+func runMinHash(mails []corpusMail, mode featureMode, threshold float64) []string {
+	const k = 128
+	x := newHasher()
+	sig := func(tf map[uint32]count) [k]uint64 {
+		var s [k]uint64
+		for i := range s {
+			s[i] = math.MaxUint64
+		}
+		for h := range tf {
+			v := uint64(h)
+			for i := range s {
+				// k hash functions from one: odd multipliers, distinct offsets.
+				hv := (v*(2*uint64(i)+0x9E3779B97F4A7C15) + uint64(i)*0xBF58476D1CE4E5B9) ^ (v >> 7)
+				s[i] = min(s[i], hv)
+			}
+		}
+		return s
+	}
+	type member struct {
+		group string
+		sig   [k]uint64
+	}
+	var seen []member
+	groups := make([]string, len(mails))
+	for i, m := range mails {
+		s := sig(rawFeatures(x, mailTokens(nil, m.Subject, m.Body), mode, nil))
+		sum, cnt := map[string]float64{}, map[string]int{}
+		for _, o := range seen {
+			eq := 0
+			for j := range s {
+				if s[j] == o.sig[j] {
+					eq++
+				}
+			}
+			sum[o.group] += float64(eq) / k
+			cnt[o.group]++
+		}
+		best, bestScore := fmt.Sprintf("g%d", i), threshold
+		keys := make([]string, 0, len(sum))
+		for g := range sum {
+			keys = append(keys, g)
+		}
+		sort.Strings(keys)
+		for _, g := range keys {
+			if avg := sum[g] / float64(cnt[g]); avg >= bestScore {
+				best, bestScore = g, avg
+			}
+		}
+		groups[i] = best
+		seen = append(seen, member{best, s})
+	}
+	return groups
+}
+
+// knownMisses are the corpus's problems the detector does not group: the
+// Outlook reports share no name (host, device, error code) and, across
+// six languages, hardly a word; each language's two or so reports stay
+// below min_size. Measured, not hoped: TestCorpusQuality fails if one
+// of them starts to be grouped (then drop it from here).
+var knownMisses = map[string]bool{"outlook": true}
+
+// TestCorpusQuality measures grouping on the labelled day and holds the
+// detector's defaults to the aim: at least 85 % of each problem's mails in
+// one problem (but the known misses), no one-off mail in any. With -v it prints the comparison
+// that chose the method, features and threshold (docs/problems.md).
+func TestCorpusQuality(t *testing.T) {
+	mails := loadCorpus(t)
+	modes := []struct {
+		name string
+		mode featureMode
+	}{{"word 1-grams", wordUnigrams}, {"word 1+2-grams", wordBigrams}, {"char 4-grams", charGrams}, {"words+4-grams", wordsAndGrams}}
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-8s %-15s %5s  %9s %9s %9s %s\n", "method", "features", "τ", "pair P", "pair R", "min rec.", "one-offs in a problem")
+	for _, method := range []string{"cosine", "minhash"} {
+		for _, m := range modes {
+			for _, th := range []float64{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5} {
+				var groups []string
+				if method == "cosine" {
+					groups = runCosine(mails, m.mode, th)
+				} else {
+					groups = runMinHash(mails, m.mode, th)
+				}
+				q := score(mails, groups, DefaultMinSize)
+				fmt.Fprintf(&table, "%-8s %-15s %5.2f  %8.1f%% %8.1f%% %8.1f%% %d\n", method, m.name, th, 100*q.pairP, 100*q.pairR, 100*q.minRecall, q.falseIn)
+			}
+		}
+	}
+	t.Log("\n" + table.String())
+	for _, minSize := range []int{2, 3, 4, 5} {
+		q := score(mails, runCosine(mails, defaultMode, DefaultThreshold), minSize)
+		t.Logf("min_size %d: pair P %.1f%% R %.1f%%, one-offs in a problem %d", minSize, 100*q.pairP, 100*q.pairR, q.falseIn)
+	}
+
+	q := score(mails, runCosine(mails, defaultMode, DefaultThreshold), DefaultMinSize)
+	labels := make([]string, 0, len(q.recall))
+	for l := range q.recall {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	for _, l := range labels {
+		t.Logf("default: %-8s %5.1f%% of its mails in one problem", l, 100*q.recall[l])
+		if got := q.recall[l] >= 0.85; got == knownMisses[l] {
+			t.Errorf("problem %s: %.1f%% of its mails in one problem; known miss: %v", l, 100*q.recall[l], knownMisses[l])
+		}
+	}
+	if q.falseIn != 0 {
+		t.Errorf("%d one-off mails inside a problem, want 0", q.falseIn)
+	}
+}
