@@ -102,9 +102,12 @@ func (s *session) loop(ctx context.Context) error {
 		}
 		s.dispatch()
 		s.fetchMore()
-		if s.busy() {
+		switch {
+		case s.busy() && s.idleWhileBusy():
+			err = s.idle(ctx)
+		case s.busy():
 			err = s.await(ctx, keepalive.C)
-		} else {
+		default:
 			err = s.waitForMail(ctx, keepalive.C)
 		}
 		if err != nil {
@@ -144,6 +147,15 @@ func (s *session) busy() bool {
 	w := s.w
 	return s.fetches > 0 || s.applying || s.needFull || s.scanDue ||
 		len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0
+}
+
+// idleWhileBusy reports whether the session, with work under way, only
+// waits for handlers (a sink retrying for minutes, say) and has nothing to
+// send the server: then it waits in IDLE, so that new mail is seen as it
+// arrives rather than at the next keepalive.
+func (s *session) idleWhileBusy() bool {
+	return s.hasIdle && s.fetches == 0 && !s.applying && !s.needFull && !s.scanDue &&
+		len(s.w.pending) == 0 && len(s.newMail) == 0
 }
 
 // await takes the next event of the work under way.
@@ -195,8 +207,8 @@ func (s *session) noop() error {
 	return nil
 }
 
-// idle waits in IMAP IDLE for new mail, a due retry, the periodic restart or
-// the stop.
+// idle waits in IMAP IDLE for new mail, a handler's result, a due retry,
+// the periodic restart or the stop.
 func (s *session) idle(ctx context.Context) error {
 	s.dc.setWindow(s.cfg.IdleRestart + s.cfg.Timeout)
 	defer s.dc.setWindow(s.cfg.Timeout)
@@ -214,6 +226,8 @@ func (s *session) idle(ctx context.Context) error {
 	select {
 	case <-s.newMail:
 		scan = true
+	case r := <-s.w.results:
+		s.accept(r) // applied once IDLE is over
 	case <-s.retryC():
 		s.retryFired()
 	case <-restart.C:
