@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,6 +76,12 @@ func benchConfigSink(b *testing.B, srv *dovecottest.Server, mailboxes []string, 
 // benchConfigAt is benchConfigSink for an account at addr.
 func benchConfigAt(b *testing.B, addr, user, password string, mailboxes []string, httpAddr, sink string) (*config.Config, string) {
 	b.Helper()
+	return benchConfigQueues(b, addr, user, password, mailboxes, httpAddr, func(string) string { return sink })
+}
+
+// benchConfigQueues is benchConfigAt with each queue's sink given by sinkOf.
+func benchConfigQueues(b *testing.B, addr, user, password string, mailboxes []string, httpAddr string, sinkOf func(queue string) string) (*config.Config, string) {
+	b.Helper()
 	dir := b.TempDir()
 	if err := examples.Extract(dir); err != nil {
 		b.Fatal(err)
@@ -84,7 +91,7 @@ func benchConfigAt(b *testing.B, addr, user, password string, mailboxes []string
 	}
 	q := ""
 	for _, name := range []string{"helpdesk", "systems", "security", "engineering"} {
-		q += fmt.Sprintf("  %s: %s\n", name, sink)
+		q += fmt.Sprintf("  %s: %s\n", name, sinkOf(name))
 	}
 	cfgText := fmt.Sprintf(`rules: rules.yaml
 accounts:
@@ -413,4 +420,141 @@ func idleCount(httpAddr string) float64 {
 	}
 	v, _ := testkit.SumMetric(body, "triage_imap_idle", nil)
 	return v
+}
+
+// BenchmarkDaemonRetryLatency measures new mail while another message of
+// the same mailbox retries: one mail's queue goes to a webhook that answers
+// 503 (retried every second, for as long as the benchmark runs), the other
+// queues to a healthy one; 100 mails for the healthy queues are then
+// delivered one by one by LMTP, each after the previous was acknowledged.
+// It reports the time from the server's EXISTS notice (and, stricter, from
+// the end of the LMTP delivery) to the healthy sink's acknowledgement.
+func BenchmarkDaemonRetryLatency(b *testing.B) {
+	const deliveries = 100
+	srv := dovecottest.Start(b)
+	healthy := benchSinks(b)["webhook"]
+	var failures atomic.Int64
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		failures.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	b.Cleanup(down.Close)
+	failing := fmt.Sprintf("{type: webhook, url: %q, retry: {initial: 1s, max: 1s}}", down.URL)
+
+	// The failing mail is the first example mail; its queue is the broken one.
+	mails := forwardedMails(b)
+	queueOf := mailQueues(b, mails)
+	broken := queueOf[0]
+	var live [][]byte
+	for i, raw := range mails {
+		if queueOf[i] != broken {
+			live = append(live, raw)
+		}
+	}
+	if len(live) == 0 {
+		b.Fatalf("every example mail goes to queue %s", broken)
+	}
+	for range b.N {
+		cfg, _ := benchConfigQueues(b, srv.Addr(), srv.User, srv.Password, []string{"INBOX"}, "127.0.0.1:0", func(q string) string {
+			if q == broken {
+				return failing
+			}
+			return healthy
+		})
+		got := make(chan Handled, 1)
+		d, err := New(cfg, Options{Log: slog.New(slog.DiscardHandler), DisableHTTP: true, OnTicket: func(h Handled) { got <- h }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		waitIdle(b, d)
+		failures.Store(0)
+		srv.Deliver(b, srv.User, testkit.WithMessageID(mails[0], fmt.Sprintf("<retrying-%d@example.com>", time.Now().UnixNano())))
+		deadline := time.Now().Add(30 * time.Second)
+		for failures.Load() < 2 { // the retries are under way
+			if time.Now().After(deadline) {
+				b.Fatalf("the failing webhook was tried %d times in 30 s", failures.Load())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var fromNotice, fromDelivery []time.Duration
+		for i := range deliveries {
+			srv.Deliver(b, srv.User, testkit.WithMessageID(live[i%len(live)], fmt.Sprintf("<live-%d-%d@example.com>", time.Now().UnixNano(), i)))
+			delivered := time.Now()
+			select {
+			case h := <-got:
+				if h.Ticket.Class.Queue == broken {
+					b.Fatalf("delivery %d: the failing queue acknowledged a ticket", i)
+				}
+				fromDelivery = append(fromDelivery, h.At.Sub(delivered))
+				if !h.Noticed.IsZero() {
+					fromNotice = append(fromNotice, h.At.Sub(h.Noticed))
+				}
+			case <-time.After(30 * time.Second):
+				b.Fatalf("delivery %d not handled within 30 s", i)
+			}
+		}
+		tries := failures.Load()
+		cancel()
+		<-done
+		if tries < 3 {
+			b.Errorf("the failing webhook was tried only %d times: the retry did not go on meanwhile", tries)
+		}
+		if len(fromNotice) == 0 {
+			b.Fatal("no message was announced by EXISTS")
+		}
+		pn, pd := percentiles(fromNotice), percentiles(fromDelivery)
+		b.ReportMetric(pn(0.50), "p50-ms")
+		b.ReportMetric(pn(0.99), "p99-ms")
+		b.ReportMetric(pd(0.99), "p99-from-delivery-ms")
+		b.Logf("new mail while queue %s retries every second (%d attempts meanwhile): EXISTS → sink ack over %d of %d deliveries p50 %.2f ms, p99 %.2f ms, max %.2f ms; from the end of the LMTP delivery p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+			broken, tries, len(fromNotice), deliveries, pn(0.5), pn(0.99), pn(1), pd(0.5), pd(0.99), pd(1))
+	}
+}
+
+// mailQueues returns the queue the example rules send each mail to.
+func mailQueues(b *testing.B, mails [][]byte) []string {
+	b.Helper()
+	dir := b.TempDir()
+	if err := examples.Extract(dir); err != nil {
+		b.Fatal(err)
+	}
+	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := classifier.New()
+	out := make([]string, len(mails))
+	for i, raw := range mails {
+		tk, err := c.Classify(set, raw, classifier.Meta{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = tk.Class.Queue
+	}
+	return out
+}
+
+// waitIdle waits until d's mailbox is in IDLE.
+func waitIdle(b *testing.B, d *Daemon) {
+	b.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(d.metrics.IMAPIdle.WithLabelValues("bench", "INBOX")) != 1 {
+		if time.Now().After(deadline) {
+			b.Fatal("daemon never entered IDLE")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// percentiles sorts lat and returns its p-quantile in milliseconds (p = 1:
+// the maximum).
+func percentiles(lat []time.Duration) func(p float64) float64 {
+	slices.Sort(lat)
+	return func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
 }
