@@ -70,6 +70,9 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics, func(f FiledMessage) { d.keepFiled(a.Name, f) })
 	mc := MailboxConfig(cfg, a)
 	mc.Buffer = d.buffer
+	mc.Journal = &journal{account: a.Name, store: d.store, onErr: func(err error) {
+		d.log.Warn("state store: in-flight record not cleared", "account", a.Name, "err", err)
+	}}
 	if a.OAuth2 != nil {
 		name := a.Name
 		mc.Secret = withExpiry(mc.Secret, func(exp time.Time) {

@@ -272,7 +272,6 @@ func BenchmarkDaemonHandle(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer func() {
-				d.records.Close()
 				d.closeSinks()
 				_ = d.store.Close()
 			}()

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,6 +39,12 @@ type Options struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// DisableHTTP skips the admin server (tests that run many daemons).
 	DisableHTTP bool
+	// CrashReports has the Go runtime write a crash report to the state
+	// directory, which the next start reads to find the messages that were
+	// in flight when the process crashed (see poison.go). The setting is
+	// process-wide: `triage run` sets it, tests that run several daemons
+	// in one process do not.
+	CrashReports bool
 }
 
 // Daemon is one running triage instance.
@@ -62,7 +69,6 @@ type Daemon struct {
 	accounts map[string]*runningAccount
 	runCtx   context.Context
 	wg       sync.WaitGroup
-	records  backgroundWrites // writes to the state store off the message's path
 
 	configReload atomic.Pointer[configReloadResult]
 	started      time.Time
@@ -98,6 +104,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.store = store
+	if err := d.countCrash(cfg.Resolve(stateDir)); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 
 	if err := d.buildSinks(cfg); err != nil {
 		_ = store.Close()
@@ -201,7 +211,27 @@ loop:
 	}
 	cancelBG()
 	<-watchDone
-	d.records.Close()
 	d.log.Info("triage stopped")
+	return nil
+}
+
+// countCrash reads the previous run's crash report, if any, and turns the
+// messages it left in flight into suspects.
+func (d *Daemon) countCrash(stateDir string) error {
+	crashed := false
+	if d.opts.CrashReports {
+		var err error
+		if crashed, err = takeCrashReport(stateDir); err != nil {
+			return err
+		}
+	}
+	inflight, condemned, err := d.store.countCrash(crashed)
+	if err != nil {
+		return err
+	}
+	if crashed {
+		d.log.Error("the previous run crashed; messages it had in flight are handled alone, those that crashed it twice are quarantined",
+			"report", filepath.Join(stateDir, lastCrashFile), "in_flight", inflight, "to_quarantine", condemned)
+	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,12 +23,22 @@ import (
 type Store struct {
 	db     *bolt.DB
 	window time.Duration
+
+	writes *writeQueue // writes off the callers' paths, batched
+
+	mu       sync.Mutex
+	suspects map[string]suspect // inflightKey → what the crashes so far hold against it
 }
 
 var (
-	handledBucket = []byte("handled")
-	filedBucket   = []byte("filed")
+	handledBucket  = []byte("handled")
+	filedBucket    = []byte("filed")
+	inflightBucket = []byte("inflight") // messages being handled, by inflightKey
+	suspectBucket  = []byte("suspects") // messages in flight at a crash, by inflightKey
 )
+
+// bucketNames are every bucket of the store, created on open.
+var bucketNames = [][]byte{handledBucket, filedBucket, inflightBucket, suspectBucket}
 
 // HandledID is what the store knows about one ticket id.
 type HandledID struct {
@@ -55,16 +66,17 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(handledBucket); err != nil {
-			return err
+		for _, b := range bucketNames {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
 		}
-		_, err := tx.CreateBucketIfNotExists(filedBucket)
-		return err
+		return nil
 	}); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	return &Store{db: db, window: window}, nil
+	return &Store{db: db, window: window, writes: newWriteQueue(db), suspects: map[string]suspect{}}, nil
 }
 
 // Lookup returns what is recorded for id within the dedupe window.
@@ -90,15 +102,18 @@ func (s *Store) Lookup(id string) (HandledID, bool, error) {
 // Record stores id as handled now from source. Concurrent calls share one
 // fsync (bbolt's Batch), so recording does not serialize the pipeline.
 func (s *Store) Record(id, source string) error {
-	v := make([]byte, 8+len(source))
-	binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano()))
-	copy(v[8:], source)
-	if err := s.db.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(handledBucket).Put([]byte(id), v)
-	}); err != nil {
+	if err := s.db.Batch(func(tx *bolt.Tx) error { return putHandled(tx, id, source) }); err != nil {
 		return fmt.Errorf("state record: %w", err)
 	}
 	return nil
+}
+
+// putHandled stores id as handled now from source.
+func putHandled(tx *bolt.Tx, id, source string) error {
+	v := make([]byte, 8+len(source))
+	binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano()))
+	copy(v[8:], source)
+	return tx.Bucket(handledBucket).Put([]byte(id), v)
 }
 
 // Prune deletes entries older than the window; it returns how many went.
@@ -106,6 +121,9 @@ func (s *Store) Prune() (int, error) {
 	cutoff := time.Now().Add(-s.window).UnixNano()
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if _, err := pruneSuspects(tx, time.Now().Add(-suspectTTL)); err != nil {
+			return err
+		}
 		c := tx.Bucket(handledBucket).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) < cutoff {
@@ -159,31 +177,33 @@ const MaxFiledKept = 100
 
 // RecordFiled keeps m for account, dropping the oldest beyond MaxFiledKept.
 func (s *Store) RecordFiled(account string, m FiledMessage) error {
+	if err := s.db.Batch(func(tx *bolt.Tx) error { return putFiled(tx, account, m) }); err != nil {
+		return fmt.Errorf("state record filed: %w", err)
+	}
+	return nil
+}
+
+// putFiled keeps m for account, dropping the oldest beyond MaxFiledKept.
+func putFiled(tx *bolt.Tx, account string, m FiledMessage) error {
 	v, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("state record filed: %w", err)
+		return err
 	}
 	prefix := []byte(account + "\x00")
 	key := binary.BigEndian.AppendUint64(slices.Clone(prefix), uint64(m.At.UnixNano()))
-	err = s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(filedBucket)
-		if err := b.Put(key, v); err != nil {
+	b := tx.Bucket(filedBucket)
+	if err := b.Put(key, v); err != nil {
+		return err
+	}
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys[:max(len(keys)-MaxFiledKept, 0)] {
+		if err := b.Delete(k); err != nil {
 			return err
 		}
-		var keys [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			keys = append(keys, k)
-		}
-		for _, k := range keys[:max(len(keys)-MaxFiledKept, 0)] {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("state record filed: %w", err)
 	}
 	return nil
 }
@@ -209,5 +229,23 @@ func (s *Store) Filed(account string) ([]FiledMessage, error) {
 	return out, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// RecordLater is Record off the caller's path: batched with the other
+// writes queued meanwhile into one transaction; onErr gets a failure.
+func (s *Store) RecordLater(id, source string, onErr func(error)) {
+	s.writes.add(writeOp{apply: func(tx *bolt.Tx) error { return putHandled(tx, id, source) }, fail: wrapFail("state record", onErr)})
+}
+
+// RecordFiledLater is RecordFiled off the caller's path.
+func (s *Store) RecordFiledLater(account string, m FiledMessage, onErr func(error)) {
+	s.writes.add(writeOp{apply: func(tx *bolt.Tx) error { return putFiled(tx, account, m) }, fail: wrapFail("state record filed", onErr)})
+}
+
+func wrapFail(what string, onErr func(error)) func(error) {
+	return func(err error) { onErr(fmt.Errorf("%s: %w", what, err)) }
+}
+
+// Close applies the writes still queued and closes the database.
+func (s *Store) Close() error {
+	s.writes.close()
+	return s.db.Close()
+}

@@ -34,6 +34,8 @@ type session struct {
 
 	known        map[imap.UID]bool // queued, being fetched or fetched and not dispatched
 	queue        []imap.UID        // to fetch, lowest first
+	isolate      []imap.UID        // suspects of a crash, to fetch and handle one at a time
+	alone        imap.UID          // the suspect being fetched or handled alone (0: none)
 	ready        []*Message
 	fetches      int             // FETCH commands in flight (≤ maxFetches)
 	fetchCtx     context.Context // ends a fetch's wait for Buffer space
@@ -135,6 +137,9 @@ func (s *session) scanIfDue() (bool, error) {
 // fetch may be waiting for Buffer space that only dispatching the ready
 // messages frees.
 func (s *session) fetchMore() {
+	if s.scanDue || s.needFull || s.startIsolated() {
+		return
+	}
 	for !s.scanDue && !s.needFull && s.fetches < maxFetches && len(s.queue) > 0 &&
 		len(s.ready)+len(s.fetchBatch) < maxFetches*s.cfg.BatchSize {
 		s.startFetch()
@@ -306,6 +311,7 @@ func (s *session) dispatch() {
 // accept records one handler result.
 func (s *session) accept(r result) {
 	w := s.w
+	s.end(r.uid, r.validity, true)
 	if r.validity != w.validity {
 		w.stale--
 		return
@@ -329,7 +335,7 @@ func (s *session) collect() {
 // reportBacklog publishes the undone count and the oldest known date.
 func (s *session) reportBacklog() {
 	w := s.w
-	undone := len(s.queue) + len(s.fetchBatch) + len(s.ready) + len(w.inflight) + len(w.pending) + len(w.retry)
+	undone := len(s.queue) + len(s.isolate) + len(s.fetchBatch) + len(s.ready) + len(w.inflight) + len(w.pending) + len(w.retry)
 	var oldest time.Time
 	older := func(t time.Time) {
 		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
@@ -368,7 +374,7 @@ func (s *session) release() {
 // early once the connection is gone: the rest is handled by the next run.
 func (s *session) shutdown(keepalive <-chan time.Time) {
 	s.dropReady()
-	s.queue = nil
+	s.queue, s.isolate = nil, nil
 	// Bounded by the connection deadlines.
 	if s.dropFetches() {
 		return
