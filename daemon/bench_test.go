@@ -39,6 +39,7 @@ import (
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 func benchMessages() int {
@@ -124,6 +125,20 @@ log: {level: warn}
 // rules move mail to other folders, which would shrink the benchmark's
 // mailbox between runs.
 func forwardedMails(b *testing.B) [][]byte {
+	all := exampleMails(b)
+	var out [][]byte
+	for i, tk := range classifyExamples(b, all) {
+		if tk != nil && tk.Class.Action == "forward" && tk.Class.Folder == "" {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+// classifyExamples classifies mails with the example rules (nil where a
+// mail does not classify).
+func classifyExamples(b *testing.B, mails [][]byte) []*ticket.Ticket {
+	b.Helper()
 	dir := b.TempDir()
 	if err := examples.Extract(dir); err != nil {
 		b.Fatal(err)
@@ -133,11 +148,10 @@ func forwardedMails(b *testing.B) [][]byte {
 		b.Fatal(err)
 	}
 	c := classifier.New()
-	var out [][]byte
-	for _, raw := range exampleMails(b) {
-		tk, err := c.Classify(set, raw, classifier.Meta{})
-		if err == nil && tk.Class.Action == "forward" && tk.Class.Folder == "" {
-			out = append(out, raw)
+	out := make([]*ticket.Ticket, len(mails))
+	for i, raw := range mails {
+		if tk, err := c.Classify(set, raw, classifier.Meta{}); err == nil {
+			out[i] = tk
 		}
 	}
 	return out
@@ -491,11 +505,11 @@ func BenchmarkDaemonRetryLatency(b *testing.B) {
 
 	// The failing mail is the first example mail; its queue is the broken one.
 	mails := forwardedMails(b)
-	queueOf := mailQueues(b, mails)
-	broken := queueOf[0]
+	tickets := classifyExamples(b, mails)
+	broken := tickets[0].Class.Queue
 	var live [][]byte
 	for i, raw := range mails {
-		if queueOf[i] != broken {
+		if tickets[i].Class.Queue != broken {
 			live = append(live, raw)
 		}
 	}
@@ -560,29 +574,6 @@ func BenchmarkDaemonRetryLatency(b *testing.B) {
 		b.Logf("new mail while queue %s retries every second (%d attempts meanwhile): EXISTS → sink ack over %d of %d deliveries p50 %.2f ms, p99 %.2f ms, max %.2f ms; from the end of the LMTP delivery p50 %.2f ms, p99 %.2f ms, max %.2f ms",
 			broken, tries, len(fromNotice), deliveries, pn(0.5), pn(0.99), pn(1), pd(0.5), pd(0.99), pd(1))
 	}
-}
-
-// mailQueues returns the queue the example rules send each mail to.
-func mailQueues(b *testing.B, mails [][]byte) []string {
-	b.Helper()
-	dir := b.TempDir()
-	if err := examples.Extract(dir); err != nil {
-		b.Fatal(err)
-	}
-	set, err := rules.Load(filepath.Join(dir, "rules.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := classifier.New()
-	out := make([]string, len(mails))
-	for i, raw := range mails {
-		tk, err := c.Classify(set, raw, classifier.Meta{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		out[i] = tk.Class.Queue
-	}
-	return out
 }
 
 // waitIdle waits until d's mailbox is in IDLE.
