@@ -1,6 +1,7 @@
 // Package daemon runs triage: it wires mailbox → classifier → queue into the
 // per-message pipeline, and owns the admin HTTP server, the metrics, the
-// state store of handled ids, failover leases, hot reload of rules and
+// state store of handled ids and of the messages in flight (poison-message
+// quarantine), failover leases, hot reload of rules and
 // config, and graceful shutdown. It must not know MIME parsing (classifier),
 // rule syntax (rules), a sink's protocol (queue) or how triage.yaml is read
 // and checked (config).
