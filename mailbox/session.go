@@ -53,6 +53,7 @@ type session struct {
 	retryAt      time.Time
 	retryT       *time.Timer
 	warnedUID    bool
+	idleAt       time.Time // when a session waiting only for handlers enters IDLE
 }
 
 // configure adopts what the server offers for the selected mailbox: IDLE,
@@ -106,9 +107,10 @@ func (s *session) loop(ctx context.Context) error {
 		s.fetchMore()
 		switch {
 		case s.busy() && s.idleWhileBusy():
-			err = s.idle(ctx)
+			err = s.idleOrAwait(ctx, keepalive.C)
 		case s.busy():
-			err = s.await(ctx, keepalive.C)
+			s.idleAt = time.Time{}
+			err = s.await(ctx, keepalive.C, nil)
 		default:
 			err = s.waitForMail(ctx, keepalive.C)
 		}
@@ -163,11 +165,35 @@ func (s *session) idleWhileBusy() bool {
 		len(s.w.pending) == 0 && len(s.newMail) == 0
 }
 
-// await takes the next event of the work under way.
-func (s *session) await(ctx context.Context, keepalive <-chan time.Time) error {
+// idleGrace is how long a session that only waits for handlers waits for
+// one of them before it enters IDLE: at the tail of a backlog results come
+// every few milliseconds, and an IDLE for each would be churn.
+const idleGrace = 20 * time.Millisecond
+
+// idleOrAwait enters IDLE once the session has waited idleGrace for its
+// handlers, and takes their events until then.
+func (s *session) idleOrAwait(ctx context.Context, keepalive <-chan time.Time) error {
+	now := time.Now()
+	if s.idleAt.IsZero() {
+		s.idleAt = now.Add(idleGrace)
+	}
+	if !now.Before(s.idleAt) {
+		s.idleAt = time.Time{}
+		return s.idle(ctx)
+	}
+	t := time.NewTimer(s.idleAt.Sub(now))
+	defer t.Stop()
+	return s.await(ctx, keepalive, t.C)
+}
+
+// await takes the next event of the work under way, or returns when
+// wake fires (nil: never).
+func (s *session) await(ctx context.Context, keepalive <-chan time.Time, wake <-chan time.Time) error {
 	select {
+	case <-wake:
 	case r := <-s.w.results:
 		s.accept(r)
+		s.idleAt = time.Time{} // the grace starts again
 	case ar := <-s.applyDone:
 		return s.applied(ar)
 	case fm := <-s.fetchMsgs:
