@@ -16,8 +16,9 @@ import (
 )
 
 // Poison messages. The mailbox layer records, once per FETCH batch, the
-// messages it is about to handle (Store.begin) and clears each when its
-// handler returns (lazily, batched). A run that dies from a Go crash (a
+// messages it is about to handle (journal.Begin) and clears each when its
+// handler returns (lazily, batched), in journal.db, which is written
+// without fsync: a crash of the process loses nothing the kernel has. A run that dies from a Go crash (a
 // panic outside recover or a fatal error such as the runtime's "out of
 // memory") leaves a crash report in the state directory (the runtime writes
 // it: debug.SetCrashOutput); a run killed from outside (SIGKILL, including
@@ -97,7 +98,7 @@ func takeCrashReport(dir string) (bool, error) {
 // quarantined.
 func (s *Store) countCrash(crashed bool) (inflight, condemned int, err error) {
 	now := time.Now()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.jdb.Update(func(tx *bolt.Tx) error {
 		in, sb := tx.Bucket(inflightBucket), tx.Bucket(suspectBucket)
 		inflight = in.Stats().KeyN
 		if crashed {
@@ -198,14 +199,15 @@ type journal struct {
 
 var _ mailbox.Journal = (*journal)(nil)
 
-// Begin records a FETCH batch in flight, durably, in the transaction of
-// whatever else is queued.
+// Begin records a FETCH batch in flight, in the transaction of whatever
+// else is queued; once it returns the record survives a crash of the
+// process (journal.db is not fsynced: see Store).
 func (j *journal) Begin(mb string, validity uint32, uids []uint32) error {
 	keys := make([][]byte, len(uids))
 	for i, u := range uids {
 		keys[i] = inflightKey(j.account, mb, validity, u)
 	}
-	err := j.store.writes.wait(func(tx *bolt.Tx) error {
+	err := j.store.jwrites.wait(func(tx *bolt.Tx) error {
 		b := tx.Bucket(inflightBucket)
 		for _, k := range keys {
 			if err := b.Put(k, nil); err != nil {
@@ -232,7 +234,7 @@ func (j *journal) End(mb string, validity, uid uint32, survived bool) {
 		}
 		j.store.mu.Unlock()
 	}
-	j.store.writes.add(writeOp{apply: func(tx *bolt.Tx) error {
+	j.store.jwrites.add(writeOp{apply: func(tx *bolt.Tx) error {
 		err := tx.Bucket(inflightBucket).Delete(k)
 		if clear {
 			err = errors.Join(err, tx.Bucket(suspectBucket).Delete(k))
@@ -243,7 +245,7 @@ func (j *journal) End(mb string, validity, uid uint32, survived bool) {
 
 // Flush waits until the Ends so far are durable.
 func (j *journal) Flush() error {
-	if err := j.store.writes.wait(func(*bolt.Tx) error { return nil }); err != nil {
+	if err := j.store.jwrites.wait(func(*bolt.Tx) error { return nil }); err != nil {
 		return fmt.Errorf("state in flight: %w", err)
 	}
 	return nil

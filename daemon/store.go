@@ -26,6 +26,14 @@ type Store struct {
 
 	writes *writeQueue // writes off the callers' paths, batched
 
+	// The in-flight journal and the suspects of crashes live in a database
+	// of their own that is never fsynced: they serve to survive a crash of
+	// the process, whose writes the kernel keeps, and a message's fetch
+	// must not wait for the disk. After a crash of the machine a damaged
+	// journal is started afresh.
+	jdb     *bolt.DB
+	jwrites *writeQueue
+
 	mu       sync.Mutex
 	suspects map[string]suspect // inflightKey → what the crashes so far hold against it
 }
@@ -37,8 +45,11 @@ var (
 	suspectBucket  = []byte("suspects") // messages in flight at a crash, by inflightKey
 )
 
-// bucketNames are every bucket of the store, created on open.
-var bucketNames = [][]byte{handledBucket, filedBucket, inflightBucket, suspectBucket}
+// bucketNames are the buckets of state.db and of journal.db, created on open.
+var (
+	bucketNames        = [][]byte{handledBucket, filedBucket}
+	journalBucketNames = [][]byte{inflightBucket, suspectBucket}
+)
 
 // HandledID is what the store knows about one ticket id.
 type HandledID struct {
@@ -57,16 +68,39 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o077 != 0 {
 		_ = os.Chmod(dir, 0o700)
 	}
-	path := filepath.Join(dir, "state.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := openBolt(filepath.Join(dir, "state.db"), false, bucketNames)
+	if err != nil {
+		return nil, err
+	}
+	jpath := filepath.Join(dir, "journal.db")
+	jdb, err := openBolt(jpath, true, journalBucketNames)
+	if err != nil && !errors.Is(err, errLocked) {
+		// Damaged by a crash of the machine (it is never fsynced): what it
+		// held only served to blame messages for crashes.
+		_ = os.Remove(jpath)
+		jdb, err = openBolt(jpath, true, journalBucketNames)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &Store{db: db, window: window, writes: newWriteQueue(db), jdb: jdb, jwrites: newWriteQueue(jdb),
+		suspects: map[string]suspect{}}, nil
+}
+
+var errLocked = errors.New("locked by another triage process")
+
+// openBolt opens the database at path with the given buckets.
+func openBolt(path string, noSync bool, buckets [][]byte) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: noSync})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: locked by another triage process", path)
+			return nil, fmt.Errorf("open %s: %w", path, errLocked)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range bucketNames {
+		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -76,7 +110,7 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	return &Store{db: db, window: window, writes: newWriteQueue(db), suspects: map[string]suspect{}}, nil
+	return db, nil
 }
 
 // Lookup returns what is recorded for id within the dedupe window.
@@ -120,10 +154,13 @@ func putHandled(tx *bolt.Tx, id, source string) error {
 func (s *Store) Prune() (int, error) {
 	cutoff := time.Now().Add(-s.window).UnixNano()
 	n := 0
+	if err := s.jdb.Update(func(tx *bolt.Tx) error {
+		_, err := pruneSuspects(tx, time.Now().Add(-suspectTTL))
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("state prune: %w", err)
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := pruneSuspects(tx, time.Now().Add(-suspectTTL)); err != nil {
-			return err
-		}
 		c := tx.Bucket(handledBucket).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) < cutoff {
@@ -247,5 +284,6 @@ func wrapFail(what string, onErr func(error)) func(error) {
 // Close applies the writes still queued and closes the database.
 func (s *Store) Close() error {
 	s.writes.close()
-	return s.db.Close()
+	s.jwrites.close()
+	return errors.Join(s.jdb.Close(), s.db.Close())
 }

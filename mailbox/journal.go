@@ -12,14 +12,15 @@ import (
 // accordingly. Set it in Config.Journal; nil keeps none.
 type Journal interface {
 	// Begin records uids of mailbox (at UIDVALIDITY validity) as in
-	// flight and returns once the record is durable. A session calls it
+	// flight and returns once the record would survive a crash of the
+	// process. A session calls it
 	// once per FETCH, before sending it, with the whole batch.
 	Begin(mailbox string, validity uint32, uids []uint32) error
 	// End records that uid is no longer in flight: its handler returned
 	// (survived, which lifts any suspicion) or it was dropped unhandled.
-	// It may be applied lazily; Flush makes it durable.
+	// It may be applied lazily; Flush applies it.
 	End(mailbox string, validity, uid uint32, survived bool)
-	// Flush returns once every End so far is durable.
+	// Flush returns once every End so far is applied as Begin's records are.
 	Flush() error
 	// Suspicion is what the journal holds against a message.
 	Suspicion(mailbox string, validity, uid uint32) Suspicion
@@ -63,8 +64,8 @@ func (s *session) end(uid imap.UID, validity uint32, survived bool) {
 }
 
 // begin records a batch as in flight before it is fetched; alone batches
-// first make the earlier Ends durable, so that the journal holds the
-// isolated message alone while it runs.
+// first flush the earlier Ends, so that the journal holds the isolated
+// message alone while it runs.
 func begin(j Journal, mailbox string, validity uint32, batch []imap.UID, alone bool) error {
 	if j == nil {
 		return nil
