@@ -70,9 +70,6 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 	ev := newAccountEvents(a.Name, len(a.Mailboxes), d.metrics, func(f FiledMessage) { d.keepFiled(a.Name, f) })
 	mc := MailboxConfig(cfg, a)
 	mc.Buffer = d.buffer
-	mc.Journal = &journal{account: a.Name, store: d.store, onErr: func(err error) {
-		d.log.Warn("state store: in-flight record not cleared", "account", a.Name, "err", err)
-	}}
 	if a.OAuth2 != nil {
 		name := a.Name
 		mc.Secret = withExpiry(mc.Secret, func(exp time.Time) {
@@ -82,6 +79,9 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 	if d.opts.Dial != nil {
 		mc.Dial = d.opts.Dial
 	}
+	mc.Journal = &journal{account: a.Name, store: d.store, onErr: func(err error) {
+		d.log.Warn("state store: in-flight record not cleared", "account", a.Name, "err", err)
+	}}
 	// mailbox adds the account attribute to its log lines.
 	acct, err := mailbox.New(mc, d.handle, ev.events(), d.log)
 	if err != nil {

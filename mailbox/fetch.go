@@ -64,7 +64,7 @@ func (s *session) startBatch(batch []imap.UID, alone bool) {
 	ctx, j, mailbox, validity := s.fetchCtx, s.cfg.Journal, s.w.mailbox, s.w.validity
 	go func() {
 		// Recorded before the FETCH is sent, while the previous batch is
-		// still handled: one durable write per batch, off the session loop.
+		// still handled: one journal write per batch, off the session loop.
 		err := begin(j, mailbox, validity, batch, alone)
 		if err == nil {
 			err = fetchMessages(ctx, c, batch, limit, buf, msgs)
