@@ -90,9 +90,10 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 
 var errLocked = errors.New("locked by another triage process")
 
-// openBolt opens the database at path with the given buckets.
+// openBolt opens the database at path with the given buckets; noSync
+// skips every fsync, growing the file included.
 func openBolt(path string, noSync bool, buckets [][]byte) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: noSync})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: noSync, NoGrowSync: noSync})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: %w", path, errLocked)
