@@ -243,7 +243,7 @@ func (j *journal) End(mb string, validity, uid uint32, survived bool) {
 	}, fail: wrapFail("state in flight", j.onErr)})
 }
 
-// Flush waits until the Ends so far are durable.
+// Flush waits until the Ends so far are applied (see Begin).
 func (j *journal) Flush() error {
 	if err := j.store.jwrites.wait(func(*bolt.Tx) error { return nil }); err != nil {
 		return fmt.Errorf("state in flight: %w", err)

@@ -23,7 +23,7 @@ type writeQueue struct {
 
 // writeOp is one write: apply runs inside the batch's transaction; fail,
 // if set, gets its error or the transaction's; ack, if set, gets the
-// outcome once it is durable (or failed).
+// outcome once it is committed (or failed).
 type writeOp struct {
 	apply func(tx *bolt.Tx) error
 	fail  func(error)
@@ -53,7 +53,7 @@ func (q *writeQueue) add(op writeOp) {
 	}
 }
 
-// wait queues apply and returns once it is durable.
+// wait queues apply and returns once it is committed.
 func (q *writeQueue) wait(apply func(tx *bolt.Tx) error) error {
 	ack := make(chan error, 1)
 	q.add(writeOp{apply: apply, ack: ack})

@@ -85,7 +85,7 @@ type Config struct {
 	// accounts for a process-wide bound. nil: bounded only by BatchSize
 	// and Concurrency (times MaxMessageBytes).
 	Buffer *Buffer
-	// Journal, if set, records the messages in flight durably, so that a
+	// Journal, if set, records the messages in flight, so that a
 	// message that crashes the process is handled alone after the restart
 	// and quarantined if it crashes it again.
 	Journal Journal

@@ -6,10 +6,10 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
-// Journal keeps, durably, which messages are being handled, so that after
-// a crash the process knows which messages were in flight: the daemon
-// counts the crashes each was in flight for and answers Suspicion
-// accordingly. Set it in Config.Journal; nil keeps none.
+// Journal keeps, beyond a crash of the process, which messages are being
+// handled, so that after a crash the process knows which messages were in
+// flight: the daemon counts the crashes each was in flight for and answers
+// Suspicion accordingly. Set it in Config.Journal; nil keeps none.
 type Journal interface {
 	// Begin records uids of mailbox (at UIDVALIDITY validity) as in
 	// flight and returns once the record would survive a crash of the
