@@ -36,16 +36,16 @@ type Options struct {
 	// OnTicket, if set, is called after each message was handled (forwarded,
 	// dropped or redelivered); the demo prints it, benchmarks time it.
 	OnTicket func(h Handled)
-	// Dial, if set, replaces net.Dial for IMAP connections (fault tests).
-	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// DisableHTTP skips the admin server (tests that run many daemons).
-	DisableHTTP bool
 	// CrashReports has the Go runtime write a crash report to the state
 	// directory, which the next start reads to find the messages that were
 	// in flight when the process crashed (see poison.go). The setting is
 	// process-wide: `triage run` sets it, tests that run several daemons
 	// in one process do not.
 	CrashReports bool
+	// Dial, if set, replaces net.Dial for IMAP connections (fault tests).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// DisableHTTP skips the admin server (tests that run many daemons).
+	DisableHTTP bool
 }
 
 // Daemon is one running triage instance.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/triage-dev/triage/mailbox"
 )
@@ -34,7 +35,51 @@ import (
 const (
 	crashFile     = "crash.log"      // where the runtime writes this run's crash report
 	lastCrashFile = "crash.prev.log" // the previous run's, kept for the operator
+	journalFile   = "journal.db"
 )
+
+var (
+	inflightBucket = []byte("inflight") // messages being handled, by inflightKey
+	suspectBucket  = []byte("suspects") // messages in flight at a crash, by inflightKey
+)
+
+// openJournal opens journal.db in dir, never fsynced (see Store); one that
+// does not open (damaged by a crash of the machine) is started afresh:
+// what it held only served to blame messages for crashes.
+func openJournal(dir string) (*bolt.DB, error) {
+	path := filepath.Join(dir, journalFile)
+	db, err := openNoSync(path)
+	if err != nil && !errors.Is(err, berrors.ErrTimeout) {
+		_ = os.Remove(path)
+		db, err = openNoSync(path)
+	}
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: locked by another triage process", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func openNoSync(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: true, NoGrowSync: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{inflightBucket, suspectBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
 
 // suspect is what the crash reports so far hold against one message.
 type suspect struct {
@@ -99,6 +144,9 @@ func takeCrashReport(dir string) (bool, error) {
 func (s *Store) countCrash(crashed bool) (inflight, condemned int, err error) {
 	now := time.Now()
 	err = s.jdb.Update(func(tx *bolt.Tx) error {
+		if _, err := pruneSuspects(tx, now.Add(-suspectTTL)); err != nil {
+			return err
+		}
 		in, sb := tx.Bucket(inflightBucket), tx.Bucket(suspectBucket)
 		inflight = in.Stats().KeyN
 		if crashed {

@@ -39,16 +39,8 @@ type Store struct {
 }
 
 var (
-	handledBucket  = []byte("handled")
-	filedBucket    = []byte("filed")
-	inflightBucket = []byte("inflight") // messages being handled, by inflightKey
-	suspectBucket  = []byte("suspects") // messages in flight at a crash, by inflightKey
-)
-
-// bucketNames are the buckets of state.db and of journal.db, created on open.
-var (
-	bucketNames        = [][]byte{handledBucket, filedBucket}
-	journalBucketNames = [][]byte{inflightBucket, suspectBucket}
+	handledBucket = []byte("handled")
+	filedBucket   = []byte("filed")
 )
 
 // HandledID is what the store knows about one ticket id.
@@ -68,50 +60,32 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o077 != 0 {
 		_ = os.Chmod(dir, 0o700)
 	}
-	db, err := openBolt(filepath.Join(dir, "state.db"), false, bucketNames)
+	path := filepath.Join(dir, "state.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
-		return nil, err
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: locked by another triage process", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	jpath := filepath.Join(dir, "journal.db")
-	jdb, err := openBolt(jpath, true, journalBucketNames)
-	if err != nil && !errors.Is(err, errLocked) {
-		// Damaged by a crash of the machine (it is never fsynced): what it
-		// held only served to blame messages for crashes.
-		_ = os.Remove(jpath)
-		jdb, err = openBolt(jpath, true, journalBucketNames)
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(handledBucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(filedBucket)
+		return err
+	}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
+
+	jdb, err := openJournal(dir)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return &Store{db: db, window: window, writes: newWriteQueue(db), jdb: jdb, jwrites: newWriteQueue(jdb),
 		suspects: map[string]suspect{}}, nil
-}
-
-var errLocked = errors.New("locked by another triage process")
-
-// openBolt opens the database at path with the given buckets; noSync
-// skips every fsync, growing the file included.
-func openBolt(path string, noSync bool, buckets [][]byte) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: noSync, NoGrowSync: noSync})
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: %w", path, errLocked)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range buckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("init %s: %w", path, err)
-	}
-	return db, nil
 }
 
 // Lookup returns what is recorded for id within the dedupe window.
@@ -143,24 +117,10 @@ func (s *Store) Record(id, source string) error {
 	return nil
 }
 
-// putHandled stores id as handled now from source.
-func putHandled(tx *bolt.Tx, id, source string) error {
-	v := make([]byte, 8+len(source))
-	binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano()))
-	copy(v[8:], source)
-	return tx.Bucket(handledBucket).Put([]byte(id), v)
-}
-
 // Prune deletes entries older than the window; it returns how many went.
 func (s *Store) Prune() (int, error) {
 	cutoff := time.Now().Add(-s.window).UnixNano()
 	n := 0
-	if err := s.jdb.Update(func(tx *bolt.Tx) error {
-		_, err := pruneSuspects(tx, time.Now().Add(-suspectTTL))
-		return err
-	}); err != nil {
-		return 0, fmt.Errorf("state prune: %w", err)
-	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(handledBucket).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -217,31 +177,6 @@ const MaxFiledKept = 100
 func (s *Store) RecordFiled(account string, m FiledMessage) error {
 	if err := s.db.Batch(func(tx *bolt.Tx) error { return putFiled(tx, account, m) }); err != nil {
 		return fmt.Errorf("state record filed: %w", err)
-	}
-	return nil
-}
-
-// putFiled keeps m for account, dropping the oldest beyond MaxFiledKept.
-func putFiled(tx *bolt.Tx, account string, m FiledMessage) error {
-	v, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	prefix := []byte(account + "\x00")
-	key := binary.BigEndian.AppendUint64(slices.Clone(prefix), uint64(m.At.UnixNano()))
-	b := tx.Bucket(filedBucket)
-	if err := b.Put(key, v); err != nil {
-		return err
-	}
-	var keys [][]byte
-	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, k)
-	}
-	for _, k := range keys[:max(len(keys)-MaxFiledKept, 0)] {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
 	}
 	return nil
 }

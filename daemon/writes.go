@@ -1,7 +1,12 @@
 package daemon
 
 import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"slices"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -112,4 +117,37 @@ func (q *writeQueue) close() {
 	default:
 	}
 	<-q.done
+}
+
+// putHandled stores id as handled now from source.
+func putHandled(tx *bolt.Tx, id, source string) error {
+	v := make([]byte, 8+len(source))
+	binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano()))
+	copy(v[8:], source)
+	return tx.Bucket(handledBucket).Put([]byte(id), v)
+}
+
+// putFiled keeps m for account, dropping the oldest beyond MaxFiledKept.
+func putFiled(tx *bolt.Tx, account string, m FiledMessage) error {
+	v, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	prefix := []byte(account + "\x00")
+	key := binary.BigEndian.AppendUint64(slices.Clone(prefix), uint64(m.At.UnixNano()))
+	b := tx.Bucket(filedBucket)
+	if err := b.Put(key, v); err != nil {
+		return err
+	}
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys[:max(len(keys)-MaxFiledKept, 0)] {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
