@@ -105,10 +105,6 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.store = store
-	if err := d.countCrash(cfg.Resolve(stateDir)); err != nil {
-		_ = store.Close()
-		return nil, err
-	}
 
 	if err := d.buildSinks(cfg); err != nil {
 		_ = store.Close()
@@ -175,6 +171,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		defer l.close()
 		d.leaser = l
+	}
+	// Before any mailbox starts: its sessions ask the journal about each
+	// message.
+	if err := d.countCrash(cfg.Resolve(cfg.StateDir)); err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.runCtx = ctx
