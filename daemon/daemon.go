@@ -70,6 +70,7 @@ type Daemon struct {
 	accounts map[string]*runningAccount
 	runCtx   context.Context
 	wg       sync.WaitGroup
+	records  backgroundWrites // writes to the state store off the message's path
 
 	configReload atomic.Pointer[configReloadResult]
 	started      time.Time
@@ -213,6 +214,7 @@ loop:
 	}
 	cancelBG()
 	<-watchDone
+	d.records.Close()
 	d.log.Info("triage stopped")
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
@@ -24,6 +25,40 @@ type Handled struct {
 	Outcome string    // forwarded, dropped or redelivery
 	Noticed time.Time // when the server's EXISTS announced it; zero for backlog mail
 	At      time.Time // when the sink acknowledged it (or the drop was decided)
+}
+
+// backgroundWrites runs state-store writes off the message's path and lets
+// shutdown wait for them. Unlike a bare WaitGroup it tolerates a handler that
+// is still running when shutdown waits (past the deadline): such a write
+// runs inline and fails on the closed store, which only costs a duplicate.
+type backgroundWrites struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Go runs f in the background, or inline once Close has begun.
+func (b *backgroundWrites) Go(f func()) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		f()
+		return
+	}
+	b.wg.Add(1)
+	b.mu.Unlock()
+	go func() {
+		defer b.wg.Done()
+		f()
+	}()
+}
+
+// Close waits for the writes started before it.
+func (b *backgroundWrites) Close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 func sourceKey(m *mailbox.Message) string {
@@ -225,10 +260,10 @@ func (d *Daemon) done(p *inFlight, t *ticket.Ticket, outcome string) mailbox.Out
 	cl := t.Class
 	if outcome != "redelivery" {
 		// Recorded in the background, batched with the other writes: the
-		// message may be marked done before the record is durable. A crash in between only means the message
-		// is forwarded again with the same id, which at-least-once allows
-		// and downstreams de-duplicate; waiting would add an fsync to every
-		// message's latency.
+		// message may be marked done before the record is durable. A crash
+		// in between only means the message is forwarded again with the
+		// same id, which at-least-once allows and downstreams de-duplicate;
+		// waiting would add an fsync to every message's latency.
 		attrs := p.attrs
 		d.store.RecordLater(t.ID, p.source, func(err error) {
 			logAttrs(d.log, attrs, slog.LevelError, "state store", slog.Any("err", err))
