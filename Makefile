@@ -70,4 +70,4 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'DaemonHandle' -benchtime 20000x -benchmem ./daemon/
 	$(GO) test -run '^$$' -bench 'BacklogDrain|Bare' -benchtime 1x ./mailbox/
 	$(GO) test -run '^$$' -bench 'DrainOverLatency' -benchtime 1x ./suites/netfault/
-	$(GO) test -run '^$$' -bench 'DaemonDrain|DaemonExists|DaemonIdle' -benchtime 1x -timeout 30m -v ./daemon/ | grep -E '^(Benchmark|    bench_test)'
+	$(GO) test -run '^$$' -bench 'DaemonDrain|DaemonExists|DaemonRetryLatency|DaemonIdle' -benchtime 1x -timeout 30m -v ./daemon/ | grep -E '^(Benchmark|    bench_test)'

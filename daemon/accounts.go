@@ -98,6 +98,9 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 	if d.opts.Dial != nil {
 		mc.Dial = d.opts.Dial
 	}
+	mc.Journal = &journal{account: a.Name, store: d.store, onErr: func(err error) {
+		d.log.Warn("state store: in-flight record not cleared", "account", a.Name, "err", err)
+	}}
 	// mailbox adds the account attribute to its log lines.
 	acct, err := mailbox.New(mc, d.handle, ev.events(), d.log)
 	if err != nil {

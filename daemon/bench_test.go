@@ -18,11 +18,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +39,7 @@ import (
 	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/rules"
+	"github.com/triage-dev/triage/ticket"
 )
 
 func benchMessages() int {
@@ -75,6 +78,12 @@ func benchConfigSink(b *testing.B, srv *dovecottest.Server, mailboxes []string, 
 // benchConfigAt is benchConfigSink for an account at addr.
 func benchConfigAt(b *testing.B, addr, user, password string, mailboxes []string, httpAddr, sink string) (*config.Config, string) {
 	b.Helper()
+	return benchConfigQueues(b, addr, user, password, mailboxes, httpAddr, func(string) string { return sink })
+}
+
+// benchConfigQueues is benchConfigAt with each queue's sink given by sinkOf.
+func benchConfigQueues(b *testing.B, addr, user, password string, mailboxes []string, httpAddr string, sinkOf func(queue string) string) (*config.Config, string) {
+	b.Helper()
 	dir := b.TempDir()
 	if err := examples.Extract(dir); err != nil {
 		b.Fatal(err)
@@ -84,7 +93,7 @@ func benchConfigAt(b *testing.B, addr, user, password string, mailboxes []string
 	}
 	q := ""
 	for _, name := range []string{"helpdesk", "systems", "security", "engineering"} {
-		q += fmt.Sprintf("  %s: %s\n", name, sink)
+		q += fmt.Sprintf("  %s: %s\n", name, sinkOf(name))
 	}
 	cfgText := fmt.Sprintf(`rules: rules.yaml
 accounts:
@@ -117,6 +126,20 @@ log: {level: warn}
 // rules move mail to other folders, which would shrink the benchmark's
 // mailbox between runs.
 func forwardedMails(b *testing.B) [][]byte {
+	all := exampleMails(b)
+	var out [][]byte
+	for i, tk := range classifyExamples(b, all) {
+		if tk != nil && tk.Class.Action == "forward" && tk.Class.Folder == "" {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+// classifyExamples classifies mails with the example rules (nil where a
+// mail does not classify).
+func classifyExamples(b *testing.B, mails [][]byte) []*ticket.Ticket {
+	b.Helper()
 	dir := b.TempDir()
 	if err := examples.Extract(dir); err != nil {
 		b.Fatal(err)
@@ -126,11 +149,10 @@ func forwardedMails(b *testing.B) [][]byte {
 		b.Fatal(err)
 	}
 	c := classifier.New()
-	var out [][]byte
-	for _, raw := range exampleMails(b) {
-		tk, err := c.Classify(set, raw, classifier.Meta{})
-		if err == nil && tk.Class.Action == "forward" && tk.Class.Folder == "" {
-			out = append(out, raw)
+	out := make([]*ticket.Ticket, len(mails))
+	for i, raw := range mails {
+		if tk, err := c.Classify(set, raw, classifier.Meta{}); err == nil {
+			out[i] = tk
 		}
 	}
 	return out
@@ -155,6 +177,12 @@ func BenchmarkDaemonDrain(b *testing.B) {
 	for i := range n {
 		srv.Append(b, "INBOX", variedMail(mails, i))
 	}
+	// The cold variants drain mail of a help desk's usual size (about
+	// 10 KB, quoted threads), where the server's disk reads matter.
+	srv.Doveadm(b, "mailbox", "create", "-u", srv.User, "Cold")
+	for i := range n {
+		srv.Append(b, "Cold", paddedMail(variedMail(mails, i), 10_000))
+	}
 	wan, err := faultproxy.Listen(srv.Addr())
 	if err != nil {
 		b.Fatal(err)
@@ -162,34 +190,69 @@ func BenchmarkDaemonDrain(b *testing.B) {
 	b.Cleanup(func() { _ = wan.Close() })
 	wan.SetLatency(10 * time.Millisecond)
 	sinks := benchSinks(b)
-	for _, v := range []struct{ name, sink, addr string }{
-		{"webhook", "webhook", srv.Addr()},
-		{"file", "file", srv.Addr()},
-		{"wan-webhook", "webhook", wan.Addr()},
-		{"wan-file", "file", wan.Addr()},
+	for _, v := range []struct {
+		name, sink, addr string
+		cold             bool
+	}{
+		{"webhook", "webhook", srv.Addr(), false},
+		{"file", "file", srv.Addr(), false},
+		{"cold-webhook", "webhook", srv.Addr(), true},
+		{"cold-file", "file", srv.Addr(), true},
+		{"wan-webhook", "webhook", wan.Addr(), false},
+		{"wan-file", "file", wan.Addr(), false},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			for range b.N {
-				drainOnce(b, srv, v.addr, n, sinks[v.sink])
+				drainOnce(b, srv, v.addr, n, sinks[v.sink], v.cold)
 			}
 		})
 	}
 }
 
-// drainOnce measures one drain of srv's INBOX, reached at addr.
-func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink string) {
+// paddedMail appends quoted-thread lines to raw's body up to about size
+// bytes.
+func paddedMail(raw []byte, size int) []byte {
+	const line = "> > On the previous reply: the VPN client still drops after a few minutes; logs attached.\r\n"
+	out := append(slices.Clone(raw), "\r\n"...)
+	for len(out)+len(line) <= size {
+		out = append(out, line...)
+	}
+	return out
+}
+
+// dropPageCache writes the dirty pages out and drops the kernel's page
+// cache, so that the next reader finds the mail on disk (the "cold"
+// variants). It needs root (or CAP_SYS_ADMIN); where it is not permitted it
+// says so and the cold figures are warm ones.
+func dropPageCache(b *testing.B) bool {
+	syscall.Sync()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+		b.Logf("page cache NOT dropped (%v): these cold figures are warm ones", err)
+		return false
+	}
+	return true
+}
+
+// drainOnce measures one drain of srv's INBOX, reached at addr; cold drops
+// the page cache before the bare fetch and before the daemon's drain.
+func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink string, cold bool) {
+	mb := "INBOX"
+	if cold {
+		mb = "Cold"
+	}
 	// Every message undone again, and Dovecot's view of the Maildir synced
 	// (untimed: the 10,000 renames would otherwise be charged to whichever
 	// client selects first).
-	srv.Doveadm(b, "flags", "remove", "-u", srv.User, "$Triaged", "mailbox", "INBOX", "all")
-	srv.Resync(b, "INBOX")
+	srv.Doveadm(b, "flags", "remove", "-u", srv.User, "$Triaged", "mailbox", mb, "all")
+	srv.Resync(b, mb)
+	dropped := cold && dropPageCache(b)
 
 	// The bare client: connect, log in, select, UID FETCH BODY.PEEK[] in
 	// batches of 200 (the daemon's batch size).
 	cpu0, _ := testkit.ProcessCPU()
 	dcpu0 := srv.CPUTime(b)
 	start := time.Now()
-	c, fetched := srv.BareFetch(b, addr, "INBOX", n, 200)
+	c, fetched := srv.BareFetch(b, addr, mb, n, 200)
 	bare := time.Since(start)
 	cpu1, _ := testkit.ProcessCPU()
 	bareCPU, bareDovecot := cpu1-cpu0, srv.CPUTime(b)-dcpu0
@@ -206,7 +269,10 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink s
 	single := time.Since(start)
 	c.Close()
 
-	cfg, _ := benchConfigAt(b, addr, srv.User, srv.Password, []string{"INBOX"}, "127.0.0.1:0", sink)
+	cfg, _ := benchConfigAt(b, addr, srv.User, srv.Password, []string{mb}, "127.0.0.1:0", sink)
+	if cold {
+		dropped = dropPageCache(b) && dropped
+	}
 	var handled atomic.Int64
 	all := make(chan struct{})
 	d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableHTTP: true, OnTicket: func(Handled) {
@@ -243,8 +309,11 @@ func drainOnce(b *testing.B, srv *dovecottest.Server, addr string, n int, sink s
 	b.ReportMetric(drainRate*single.Seconds()/float64(n), "ratio-1cmd")
 	b.ReportMetric(perMsg(drainCPU), "triage-cpu-µs/msg")
 	b.ReportMetric(perMsg(drainDovecot), "dovecot-cpu-µs/msg")
-	b.Logf("%d messages from %s: bare BODY.PEEK[] fetch %.0f msgs/s (in one command after login: %.0f), daemon drain %.0f msgs/s, ratio %.2f (%.2f)",
-		n, addr, bareRate, float64(n)/single.Seconds(), drainRate, drainRate/bareRate, drainRate*single.Seconds()/float64(n))
+	if cold {
+		b.Logf("cold page cache: %v (dropped before the bare fetch and before the daemon's drain)", dropped)
+	}
+	b.Logf("%d messages from %s %s: bare BODY.PEEK[] fetch %.0f msgs/s (in one command after login: %.0f), daemon drain %.0f msgs/s, ratio %.2f (%.2f)",
+		n, addr, mb, bareRate, float64(n)/single.Seconds(), drainRate, drainRate/bareRate, drainRate*single.Seconds()/float64(n))
 	b.Logf("CPU per message: bare client %.1f µs + Dovecot %.1f µs; daemon %.1f µs (%.1f µs of it in the kernel) + Dovecot %.1f µs (wall: bare %.1f µs, daemon %.1f µs, %d cores)",
 		perMsg(bareCPU), perMsg(bareDovecot), perMsg(drainCPU), perMsg(drainSys), perMsg(drainDovecot), perMsg(bare), perMsg(drain), runtime.NumCPU())
 }
@@ -266,7 +335,6 @@ func BenchmarkDaemonHandle(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer func() {
-				d.records.Close()
 				d.closeSinks()
 				_ = d.store.Close()
 			}()
@@ -414,4 +482,118 @@ func idleCount(httpAddr string) float64 {
 	}
 	v, _ := testkit.SumMetric(body, "triage_imap_idle", nil)
 	return v
+}
+
+// BenchmarkDaemonRetryLatency measures new mail while another message of
+// the same mailbox retries: one mail's queue goes to a webhook that answers
+// 503 (retried every second, for as long as the benchmark runs), the other
+// queues to a healthy one; 100 mails for the healthy queues are then
+// delivered one by one by LMTP, each after the previous was acknowledged.
+// It reports the time from the server's EXISTS notice (and, stricter, from
+// the end of the LMTP delivery) to the healthy sink's acknowledgement.
+func BenchmarkDaemonRetryLatency(b *testing.B) {
+	const deliveries = 100
+	srv := dovecottest.Start(b)
+	healthy := benchSinks(b)["webhook"]
+	var failures atomic.Int64
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		failures.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	b.Cleanup(down.Close)
+	failing := fmt.Sprintf("{type: webhook, url: %q, retry: {initial: 1s, max: 1s}}", down.URL)
+
+	// The failing mail is the first example mail; its queue is the broken one.
+	mails := forwardedMails(b)
+	tickets := classifyExamples(b, mails)
+	broken := tickets[0].Class.Queue
+	var live [][]byte
+	for i, raw := range mails {
+		if tickets[i].Class.Queue != broken {
+			live = append(live, raw)
+		}
+	}
+	if len(live) == 0 {
+		b.Fatalf("every example mail goes to queue %s", broken)
+	}
+	for range b.N {
+		cfg, _ := benchConfigQueues(b, srv.Addr(), srv.User, srv.Password, []string{"INBOX"}, "127.0.0.1:0", func(q string) string {
+			if q == broken {
+				return failing
+			}
+			return healthy
+		})
+		got := make(chan Handled, 1)
+		d, err := New(cfg, Options{Log: slog.New(slog.DiscardHandler), DisableHTTP: true, OnTicket: func(h Handled) { got <- h }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		waitIdle(b, d)
+		failures.Store(0)
+		srv.Deliver(b, srv.User, testkit.WithMessageID(mails[0], fmt.Sprintf("<retrying-%d@example.com>", time.Now().UnixNano())))
+		deadline := time.Now().Add(30 * time.Second)
+		for failures.Load() < 2 { // the retries are under way
+			if time.Now().After(deadline) {
+				b.Fatalf("the failing webhook was tried %d times in 30 s", failures.Load())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var fromNotice, fromDelivery []time.Duration
+		for i := range deliveries {
+			srv.Deliver(b, srv.User, testkit.WithMessageID(live[i%len(live)], fmt.Sprintf("<live-%d-%d@example.com>", time.Now().UnixNano(), i)))
+			delivered := time.Now()
+			select {
+			case h := <-got:
+				if h.Ticket.Class.Queue == broken {
+					b.Fatalf("delivery %d: the failing queue acknowledged a ticket", i)
+				}
+				fromDelivery = append(fromDelivery, h.At.Sub(delivered))
+				if !h.Noticed.IsZero() {
+					fromNotice = append(fromNotice, h.At.Sub(h.Noticed))
+				}
+			case <-time.After(30 * time.Second):
+				b.Fatalf("delivery %d not handled within 30 s", i)
+			}
+		}
+		tries := failures.Load()
+		cancel()
+		<-done
+		if tries < 3 {
+			b.Errorf("the failing webhook was tried only %d times: the retry did not go on meanwhile", tries)
+		}
+		if len(fromNotice) == 0 {
+			b.Fatal("no message was announced by EXISTS")
+		}
+		pn, pd := percentiles(fromNotice), percentiles(fromDelivery)
+		b.ReportMetric(pn(0.50), "p50-ms")
+		b.ReportMetric(pn(0.99), "p99-ms")
+		b.ReportMetric(pd(0.99), "p99-from-delivery-ms")
+		b.Logf("new mail while queue %s retries every second (%d attempts meanwhile): EXISTS → sink ack over %d of %d deliveries p50 %.2f ms, p99 %.2f ms, max %.2f ms; from the end of the LMTP delivery p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+			broken, tries, len(fromNotice), deliveries, pn(0.5), pn(0.99), pn(1), pd(0.5), pd(0.99), pd(1))
+	}
+}
+
+// waitIdle waits until d's mailbox is in IDLE.
+func waitIdle(b *testing.B, d *Daemon) {
+	b.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(d.metrics.IMAPIdle.WithLabelValues("bench", "INBOX")) != 1 {
+		if time.Now().After(deadline) {
+			b.Fatal("daemon never entered IDLE")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// percentiles sorts lat and returns its p-quantile in milliseconds (p = 1:
+// the maximum).
+func percentiles(lat []time.Duration) func(p float64) float64 {
+	slices.Sort(lat)
+	return func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
 }

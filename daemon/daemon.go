@@ -1,6 +1,7 @@
 // Package daemon runs triage: it wires mailbox → classifier → queue into the
 // per-message pipeline, and owns the admin HTTP server, the metrics, the
-// state store of handled ids, failover leases, hot reload of rules and
+// state store of handled ids and of the messages in flight (poison-message
+// quarantine), failover leases, hot reload of rules and
 // config, and graceful shutdown. It must not know MIME parsing (classifier),
 // rule syntax (rules), a sink's protocol (queue) or how triage.yaml is read
 // and checked (config).
@@ -14,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,6 +36,12 @@ type Options struct {
 	// OnTicket, if set, is called after each message was handled (forwarded,
 	// dropped or redelivered); the demo prints it, benchmarks time it.
 	OnTicket func(h Handled)
+	// CrashReports has the Go runtime write a crash report to the state
+	// directory, which the next start reads to find the messages that were
+	// in flight when the process crashed (see poison.go). The setting is
+	// process-wide: `triage run` sets it, tests that run several daemons
+	// in one process do not.
+	CrashReports bool
 	// Dial, if set, replaces net.Dial for IMAP connections (fault tests).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// DisableHTTP skips the admin server (tests that run many daemons).
@@ -176,6 +184,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer l.close()
 		d.leaser = l
 	}
+	// Before any mailbox starts: its sessions ask the journal about each
+	// message.
+	if err := d.countCrash(cfg.Resolve(cfg.StateDir)); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	d.runCtx = ctx
 	d.mu.Unlock()
@@ -214,5 +227,26 @@ loop:
 	<-watchDone
 	d.records.Close()
 	d.log.Info("triage stopped")
+	return nil
+}
+
+// countCrash reads the previous run's crash report, if any, and turns the
+// messages it left in flight into suspects.
+func (d *Daemon) countCrash(stateDir string) error {
+	crashed := false
+	if d.opts.CrashReports {
+		var err error
+		if crashed, err = takeCrashReport(stateDir); err != nil {
+			return err
+		}
+	}
+	inflight, condemned, err := d.store.countCrash(crashed)
+	if err != nil {
+		return err
+	}
+	if crashed {
+		d.log.Error("the previous run crashed; messages it had in flight are handled alone, those that crashed it twice are quarantined",
+			"report", filepath.Join(stateDir, lastCrashFile), "in_flight", inflight, "to_quarantine", condemned)
+	}
 	return nil
 }

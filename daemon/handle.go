@@ -133,10 +133,8 @@ func (d *Daemon) recordFiled(p *inFlight, out mailbox.Outcome) {
 // keepFiled writes a filed message to the state store off the caller's
 // path (the pipeline, or the mailbox loop for mail quarantined unfetched).
 func (d *Daemon) keepFiled(account string, f FiledMessage) {
-	d.records.Go(func() {
-		if err := d.store.RecordFiled(account, f); err != nil {
-			d.log.Warn("state store: filed message not recorded", "account", account, "uid", f.UID, "err", err)
-		}
+	d.store.RecordFiledLater(account, f, func(err error) {
+		d.log.Warn("state store: filed message not recorded", "account", account, "uid", f.UID, "err", err)
 	})
 }
 
@@ -263,16 +261,14 @@ func (d *Daemon) done(p *inFlight, t *ticket.Ticket, outcome string) mailbox.Out
 	ackAt := time.Now()
 	cl := t.Class
 	if outcome != "redelivery" {
-		// Recorded in the background: the message may be marked done before
-		// the record is durable. A crash in between only means the message
-		// is forwarded again with the same id, which at-least-once allows
-		// and downstreams de-duplicate; waiting would add an fsync to every
-		// message's latency.
-		id, src, attrs := t.ID, p.source, p.attrs
-		d.records.Go(func() {
-			if err := d.store.Record(id, src); err != nil {
-				logAttrs(d.log, attrs, slog.LevelError, "state store", slog.Any("err", err))
-			}
+		// Recorded in the background, batched with the other writes: the
+		// message may be marked done before the record is durable. A crash
+		// in between only means the message is forwarded again with the
+		// same id, which at-least-once allows and downstreams de-duplicate;
+		// waiting would add an fsync to every message's latency.
+		attrs := p.attrs
+		d.store.RecordLater(t.ID, p.source, func(err error) {
+			logAttrs(d.log, attrs, slog.LevelError, "state store", slog.Any("err", err))
 		})
 		d.metrics.Tickets.WithLabelValues(cl.Tier, cl.Priority, cl.Queue, cl.Action).Inc()
 	}

@@ -52,7 +52,7 @@ func RunMain(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := New(cfg, Options{Log: log, Version: o.Version, Commit: o.Commit})
+	d, err := New(cfg, Options{Log: log, Version: o.Version, Commit: o.Commit, CrashReports: true})
 	if err != nil {
 		return err
 	}

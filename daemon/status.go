@@ -106,6 +106,13 @@ func (e *accountEvents) events() mailbox.Events {
 					Reason: "larger than max_message_bytes (RFC822.SIZE); not fetched"})
 			}
 		},
+		// A message blamed for crashes is quarantined unfetched, too.
+		Crashed: func(account, mb string, uid uint32) {
+			e.metrics.Quarantined.WithLabelValues(e.name, "crashed").Inc()
+			if e.filed != nil {
+				e.filed(FiledMessage{At: time.Now().UTC(), Mailbox: mb, UID: uid, Folder: "quarantine", Reason: mailbox.CrashedReason})
+			}
+		},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,6 +23,19 @@ import (
 type Store struct {
 	db     *bolt.DB
 	window time.Duration
+
+	writes *writeQueue // writes off the callers' paths, batched
+
+	// The in-flight journal and the suspects of crashes live in a database
+	// of their own that is never fsynced: they serve to survive a crash of
+	// the process, whose writes the kernel keeps, and a message's fetch
+	// must not wait for the disk. After a crash of the machine a damaged
+	// journal is started afresh.
+	jdb     *bolt.DB
+	jwrites *writeQueue
+
+	mu       sync.Mutex
+	suspects map[string]suspect // inflightKey → what the crashes so far hold against it
 }
 
 var (
@@ -72,7 +86,14 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	return &Store{db: db, window: window}, nil
+
+	jdb, err := openJournal(dir)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &Store{db: db, window: window, writes: newWriteQueue(db), jdb: jdb, jwrites: newWriteQueue(jdb),
+		suspects: map[string]suspect{}}, nil
 }
 
 // Lookup returns what is recorded for id within the dedupe window.
@@ -98,12 +119,7 @@ func (s *Store) Lookup(id string) (HandledID, bool, error) {
 // Record stores id as handled now from source. Concurrent calls share one
 // fsync (bbolt's Batch), so recording does not serialize the pipeline.
 func (s *Store) Record(id, source string) error {
-	v := make([]byte, 8+len(source))
-	binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano()))
-	copy(v[8:], source)
-	if err := s.db.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(handledBucket).Put([]byte(id), v)
-	}); err != nil {
+	if err := s.db.Batch(func(tx *bolt.Tx) error { return putHandled(tx, id, source) }); err != nil {
 		return fmt.Errorf("state record: %w", err)
 	}
 	return nil
@@ -217,30 +233,7 @@ const MaxFiledKept = 100
 
 // RecordFiled keeps m for account, dropping the oldest beyond MaxFiledKept.
 func (s *Store) RecordFiled(account string, m FiledMessage) error {
-	v, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("state record filed: %w", err)
-	}
-	prefix := []byte(account + "\x00")
-	key := binary.BigEndian.AppendUint64(slices.Clone(prefix), uint64(m.At.UnixNano()))
-	err = s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(filedBucket)
-		if err := b.Put(key, v); err != nil {
-			return err
-		}
-		var keys [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			keys = append(keys, k)
-		}
-		for _, k := range keys[:max(len(keys)-MaxFiledKept, 0)] {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.db.Batch(func(tx *bolt.Tx) error { return putFiled(tx, account, m) }); err != nil {
 		return fmt.Errorf("state record filed: %w", err)
 	}
 	return nil
@@ -267,5 +260,24 @@ func (s *Store) Filed(account string) ([]FiledMessage, error) {
 	return out, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// RecordLater is Record off the caller's path: batched with the other
+// writes queued meanwhile into one transaction; onErr gets a failure.
+func (s *Store) RecordLater(id, source string, onErr func(error)) {
+	s.writes.add(writeOp{apply: func(tx *bolt.Tx) error { return putHandled(tx, id, source) }, fail: wrapFail("state record", onErr)})
+}
+
+// RecordFiledLater is RecordFiled off the caller's path.
+func (s *Store) RecordFiledLater(account string, m FiledMessage, onErr func(error)) {
+	s.writes.add(writeOp{apply: func(tx *bolt.Tx) error { return putFiled(tx, account, m) }, fail: wrapFail("state record filed", onErr)})
+}
+
+func wrapFail(what string, onErr func(error)) func(error) {
+	return func(err error) { onErr(fmt.Errorf("%s: %w", what, err)) }
+}
+
+// Close applies the writes still queued and closes the database.
+func (s *Store) Close() error {
+	s.writes.close()
+	s.jwrites.close()
+	return errors.Join(s.jdb.Close(), s.db.Close())
+}

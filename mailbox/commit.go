@@ -136,6 +136,9 @@ func (s *session) finish(res applyResult) error {
 		case ok:
 			delete(w.retry, r.uid)
 			applied[r.out.Verdict]++
+			if r.out.Reason == CrashedReason {
+				s.end(r.uid, r.validity, true) // filed: no longer a suspect
+			}
 		case res.connErr != nil:
 			w.pending = append(w.pending, r)
 		default:

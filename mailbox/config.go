@@ -85,6 +85,10 @@ type Config struct {
 	// accounts for a process-wide bound. nil: bounded only by BatchSize
 	// and Concurrency (times MaxMessageBytes).
 	Buffer *Buffer
+	// Journal, if set, records the messages in flight, so that a
+	// message that crashes the process is handled alone after the restart
+	// and quarantined if it crashes it again.
+	Journal Journal
 	// Dial replaces the TCP dialer (fault-injection tests).
 	Dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	Timeout time.Duration // per-command timeout and dead-connection detection; default 60s

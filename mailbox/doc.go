@@ -11,5 +11,10 @@
 // the Handler.
 //
 // A message is marked done only after its Handler returned Done, so a crash
-// in between re-delivers it (at-least-once).
+// in between re-delivers it (at-least-once). With a Journal, each FETCH batch
+// is recorded as in flight first; messages the Journal suspects of a crash
+// are handled alone, and those it condemns are quarantined unfetched.
+//
+// While it only waits for handlers (a sink retrying for minutes), a session
+// waits in IDLE, so new mail is handled as it arrives.
 package mailbox

@@ -2,7 +2,9 @@ package mailbox
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -354,4 +356,58 @@ func TestShutdownStuckHandler(t *testing.T) {
 	if st := readMailbox(t, srv, "INBOX"); st.triaged != 0 {
 		t.Errorf("%d messages marked done, none was Done", st.triaged)
 	}
+}
+
+// TestNewMailWhileRetrying delivers mail one by one while one message's
+// handler is stuck (a sink retrying for minutes) and another waits for its
+// retry: each new mail must be handled while both still wait. The
+// keepalive and the retry are minutes away, so only a session that watches
+// for new mail (IDLE) while handlers run passes within waitFor's bound.
+func TestNewMailWhileRetrying(t *testing.T) {
+	const n = 5
+	srv := dovecottest.Start(t)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	rec := newRecorder(func(ctx context.Context, m *Message, _ int) Outcome {
+		switch mailID(m.Raw) {
+		case 1000: // stuck in its sink's retries
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return Outcome{Verdict: Retry, Reason: "sink down"}
+		case 1001: // refused at every attempt
+			return Outcome{Verdict: Retry, Reason: "sink down"}
+		}
+		return Outcome{Verdict: Done}
+	})
+	var idling atomic.Bool
+	cfg := testConfig(srv)
+	cfg.Timeout = 10 * time.Minute // no keepalive NOOP during the test
+	cfg.RetryBackoff = 10 * time.Minute
+	r := start(t, cfg, rec.handle, Events{Idle: func(_, _ string, on bool) { idling.Store(on) }})
+	waitFor(t, "IDLE", idling.Load)
+	srv.Deliver(t, "helpdesk", testMail(1000, "stuck"))
+	srv.Deliver(t, "helpdesk", testMail(1001, "refused"))
+	waitFor(t, "both failing messages handled", func() bool {
+		calls, _, _ := rec.snapshot()
+		return calls[1000] == 1 && calls[1001] == 1
+	})
+	waitFor(t, "the refused message's retry pending", func() bool { return r.a.Status().Mailboxes[0].Retried == 1 })
+	for i := range n {
+		srv.Deliver(t, "helpdesk", testMail(i, "live"))
+		waitFor(t, fmt.Sprintf("new mail %d handled while the others retry", i), func() bool {
+			return r.a.Status().Mailboxes[0].Done == uint64(i+1)
+		})
+	}
+	calls, done, _ := rec.snapshot()
+	if calls[1000] != 1 || calls[1001] != 1 || done[1000] || done[1001] {
+		t.Errorf("the failing messages: calls %d and %d, done %v and %v; want one attempt each, neither done",
+			calls[1000], calls[1001], done[1000], done[1001])
+	}
+	if st := readMailbox(t, srv, "INBOX"); st.triaged != n {
+		t.Errorf("INBOX: %d marked done, want %d", st.triaged, n)
+	}
+	releaseOnce.Do(func() { close(release) })
 }

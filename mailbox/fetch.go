@@ -45,6 +45,13 @@ func (s *session) startFetch() {
 	n := min(len(s.queue), s.cfg.BatchSize)
 	batch := slices.Clone(s.queue[:n])
 	s.queue = s.queue[n:]
+	s.startBatch(batch, false)
+}
+
+// startBatch fetches batch in the background; alone marks a suspect's
+// batch of one (see Journal).
+func (s *session) startBatch(batch []imap.UID, alone bool) {
+	n := len(batch)
 	s.fetches++
 	if s.fetchBatch == nil {
 		s.fetchBatch = make(map[imap.UID]bool, maxFetches*n)
@@ -54,9 +61,14 @@ func (s *session) startFetch() {
 	}
 	s.log.Debug("fetching", "count", n)
 	c, limit, buf, msgs, done := s.c, s.cfg.MaxMessageBytes, s.cfg.Buffer, s.fetchMsgs, s.fetchDone
-	ctx := s.fetchCtx
+	ctx, j, mailbox, validity := s.fetchCtx, s.cfg.Journal, s.w.mailbox, s.w.validity
 	go func() {
-		err := fetchMessages(ctx, c, batch, limit, buf, msgs)
+		// Recorded before the FETCH is sent, while the previous batch is
+		// still handled: one journal write per batch, off the session loop.
+		err := begin(j, mailbox, validity, batch, alone)
+		if err == nil {
+			err = fetchMessages(ctx, c, batch, limit, buf, msgs)
+		}
 		done <- fetchResult{batch: batch, err: err}
 	}()
 }
@@ -202,6 +214,7 @@ func (s *session) took(fm *fetchedMessage) {
 func (s *session) forget(uid imap.UID) {
 	delete(s.known, uid)
 	delete(s.noticedAt, uid)
+	s.end(uid, s.w.validity, false)
 }
 
 // fetched ends a background fetch (another may still be in flight).
@@ -250,6 +263,7 @@ func hasFlag(flags []imap.Flag, f imap.Flag) bool {
 func (s *session) dropReady() {
 	for _, m := range s.ready {
 		delete(s.known, imap.UID(m.UID))
+		s.end(imap.UID(m.UID), m.UIDValidity, false)
 		s.cfg.Buffer.release(m.held)
 	}
 	s.ready = nil

@@ -75,6 +75,15 @@ func (s *session) enqueue(uids []imap.UID, oversized map[imap.UID]bool, from ima
 			s.quarantineOversized(uid, time.Time{})
 			continue
 		}
+		switch s.suspicion(uid) {
+		case Crashed:
+			s.quarantineCrashed(uid)
+			continue
+		case Isolate:
+			s.known[uid] = true
+			s.isolate = append(s.isolate, uid)
+			continue
+		}
 		if uid >= from && !noticed.IsZero() {
 			s.noticedAt[uid] = noticed
 		}

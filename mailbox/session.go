@@ -34,6 +34,8 @@ type session struct {
 
 	known        map[imap.UID]bool // queued, being fetched or fetched and not dispatched
 	queue        []imap.UID        // to fetch, lowest first
+	isolate      []imap.UID        // suspects of a crash, to fetch and handle one at a time
+	alone        imap.UID          // the suspect being fetched or handled alone (0: none)
 	ready        []*Message
 	fetches      int             // FETCH commands in flight (≤ maxFetches)
 	fetchCtx     context.Context // ends a fetch's wait for Buffer space
@@ -51,6 +53,7 @@ type session struct {
 	retryAt      time.Time
 	retryT       *time.Timer
 	warnedUID    bool
+	idleAt       time.Time // when a session waiting only for handlers enters IDLE
 }
 
 // configure adopts what the server offers for the selected mailbox: IDLE,
@@ -102,9 +105,13 @@ func (s *session) loop(ctx context.Context) error {
 		}
 		s.dispatch()
 		s.fetchMore()
-		if s.busy() {
-			err = s.await(ctx, keepalive.C)
-		} else {
+		switch {
+		case s.busy() && s.idleWhileBusy():
+			err = s.idleOrAwait(ctx, keepalive.C)
+		case s.busy():
+			s.idleAt = time.Time{}
+			err = s.await(ctx, keepalive.C, nil)
+		default:
 			err = s.waitForMail(ctx, keepalive.C)
 		}
 		if err != nil {
@@ -132,6 +139,9 @@ func (s *session) scanIfDue() (bool, error) {
 // fetch may be waiting for Buffer space that only dispatching the ready
 // messages frees.
 func (s *session) fetchMore() {
+	if s.scanDue || s.needFull || s.startIsolated() {
+		return
+	}
 	for !s.scanDue && !s.needFull && s.fetches < maxFetches && len(s.queue) > 0 &&
 		len(s.ready)+len(s.fetchBatch) < maxFetches*s.cfg.BatchSize {
 		s.startFetch()
@@ -146,11 +156,44 @@ func (s *session) busy() bool {
 		len(w.pending) > 0 || len(s.ready) > 0 || len(w.inflight)+w.stale > 0
 }
 
-// await takes the next event of the work under way.
-func (s *session) await(ctx context.Context, keepalive <-chan time.Time) error {
+// idleWhileBusy reports whether the session, with work under way, only
+// waits for handlers (a sink retrying for minutes, say) and has nothing to
+// send the server: then it waits in IDLE, so that new mail is seen as it
+// arrives rather than at the next keepalive.
+func (s *session) idleWhileBusy() bool {
+	return s.hasIdle && s.fetches == 0 && !s.applying && !s.needFull && !s.scanDue &&
+		len(s.w.pending) == 0 && len(s.newMail) == 0
+}
+
+// idleGrace is how long a session that only waits for handlers waits for
+// one of them before it enters IDLE: at the tail of a backlog results come
+// every few milliseconds, and an IDLE for each would be churn.
+const idleGrace = 20 * time.Millisecond
+
+// idleOrAwait enters IDLE once the session has waited idleGrace for its
+// handlers, and takes their events until then.
+func (s *session) idleOrAwait(ctx context.Context, keepalive <-chan time.Time) error {
+	now := time.Now()
+	if s.idleAt.IsZero() {
+		s.idleAt = now.Add(idleGrace)
+	}
+	if !now.Before(s.idleAt) {
+		s.idleAt = time.Time{}
+		return s.idle(ctx)
+	}
+	t := time.NewTimer(s.idleAt.Sub(now))
+	defer t.Stop()
+	return s.await(ctx, keepalive, t.C)
+}
+
+// await takes the next event of the work under way, or returns when
+// wake fires (nil: never).
+func (s *session) await(ctx context.Context, keepalive <-chan time.Time, wake <-chan time.Time) error {
 	select {
+	case <-wake:
 	case r := <-s.w.results:
 		s.accept(r)
+		s.idleAt = time.Time{} // the grace starts again
 	case ar := <-s.applyDone:
 		return s.applied(ar)
 	case fm := <-s.fetchMsgs:
@@ -195,8 +238,8 @@ func (s *session) noop() error {
 	return nil
 }
 
-// idle waits in IMAP IDLE for new mail, a due retry, the periodic restart or
-// the stop.
+// idle waits in IMAP IDLE for new mail, a handler's result, a due retry,
+// the periodic restart or the stop.
 func (s *session) idle(ctx context.Context) error {
 	s.dc.setWindow(s.cfg.IdleRestart + s.cfg.Timeout)
 	defer s.dc.setWindow(s.cfg.Timeout)
@@ -214,6 +257,8 @@ func (s *session) idle(ctx context.Context) error {
 	select {
 	case <-s.newMail:
 		scan = true
+	case r := <-s.w.results:
+		s.accept(r) // applied once IDLE is over
 	case <-s.retryC():
 		s.retryFired()
 	case <-restart.C:
@@ -292,6 +337,7 @@ func (s *session) dispatch() {
 // accept records one handler result.
 func (s *session) accept(r result) {
 	w := s.w
+	s.end(r.uid, r.validity, true)
 	if r.validity != w.validity {
 		w.stale--
 		return
@@ -315,7 +361,7 @@ func (s *session) collect() {
 // reportBacklog publishes the undone count and the oldest known date.
 func (s *session) reportBacklog() {
 	w := s.w
-	undone := len(s.queue) + len(s.fetchBatch) + len(s.ready) + len(w.inflight) + len(w.pending) + len(w.retry)
+	undone := len(s.queue) + len(s.isolate) + len(s.fetchBatch) + len(s.ready) + len(w.inflight) + len(w.pending) + len(w.retry)
 	var oldest time.Time
 	older := func(t time.Time) {
 		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
@@ -354,7 +400,7 @@ func (s *session) release() {
 // early once the connection is gone: the rest is handled by the next run.
 func (s *session) shutdown(keepalive <-chan time.Time) {
 	s.dropReady()
-	s.queue = nil
+	s.queue, s.isolate = nil, nil
 	// Bounded by the connection deadlines.
 	if s.dropFetches() {
 		return

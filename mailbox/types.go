@@ -81,6 +81,9 @@ type Events struct {
 	// Oversized reports a message over MaxMessageBytes that is quarantined
 	// without reaching the Handler (so the Handler cannot count it).
 	Oversized func(account, mailbox string, uid uint32)
+	// Crashed reports a message quarantined without being handled because
+	// the Journal holds it responsible for crashes of the process.
+	Crashed func(account, mailbox string, uid uint32)
 }
 
 // State of a mailbox worker.

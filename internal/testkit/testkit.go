@@ -25,8 +25,8 @@ import (
 
 // BuildTriage builds ./cmd/triage into dir. With race the binary gets the
 // race detector (pass RaceEnabled so the daemon under test is checked when
-// the test binary is).
-func BuildTriage(dir string, race bool) (string, error) {
+// the test binary is); tags are build tags (crashhook: the crashtest sink).
+func BuildTriage(dir string, race bool, tags ...string) (string, error) {
 	// `go test` puts its own GOROOT/bin first in PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -36,6 +36,9 @@ func BuildTriage(dir string, race bool) (string, error) {
 	args := []string{"build", "-o", out}
 	if race {
 		args = append(args, "-race")
+	}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
 	}
 	args = append(args, "github.com/triage-dev/triage/cmd/triage")
 	cmd := exec.Command(goBin, args...)
@@ -276,14 +279,14 @@ func (NopLogger) Println(...any) {}
 // RunWithTriage is a TestMain body for suites that drive the real binary:
 // it builds ./cmd/triage once into a temporary directory, stores its path in
 // *bin, runs the tests and removes the directory. It returns the exit code.
-func RunWithTriage(m *testing.M, race bool, bin *string) int {
+func RunWithTriage(m *testing.M, race bool, bin *string, tags ...string) int {
 	dir, err := os.MkdirTemp("", "triage-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "temp dir:", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if *bin, err = BuildTriage(dir, race); err != nil {
+	if *bin, err = BuildTriage(dir, race, tags...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

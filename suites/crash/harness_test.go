@@ -32,7 +32,7 @@ import (
 var triageBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testkit.RunWithTriage(m, testkit.RaceEnabled, &triageBin))
+	os.Exit(testkit.RunWithTriage(m, testkit.RaceEnabled, &triageBin, "crashhook"))
 }
 
 // seeded returns the test's random source; TRIAGE_SEED replays a run.
