@@ -50,7 +50,7 @@ func configFieldDocs() map[string]fieldDoc {
 		"Config.state_dir":          {desc: "Directory of the small embedded store (handled ids for the dedupe window), relative to this file.", required: true},
 		"Config.dedupe_window":      {desc: "How long a handled mail id is remembered; default " + days(DefaultDedupeWindow) + "."},
 		"Config.max_message_bytes":  {desc: "Larger messages are not fetched whole; default " + mebibytes(mailbox.DefaultMaxMessageBytes) + ".", minZero: true},
-		"Config.max_buffered_bytes": {desc: "Most bytes of fetched mail held in memory at once, over all accounts; fetching waits for room; a message larger than this is handled alone. Default " + mebibytes(DefaultMaxBufferedBytes) + ".", minZero: true},
+		"Config.max_buffered_bytes": {desc: "Most bytes of fetched mail held in memory at once, over all accounts, counting the copy a forward sets aside beside a message (re-encoded long lines, a repaired header); fetching waits for room; a message larger than this is handled alone. Default " + mebibytes(DefaultMaxBufferedBytes) + ".", minZero: true},
 		"Config.shutdown_timeout":   {desc: "How long in-flight messages may finish on shutdown; default " + DefaultShutdownTimeout.String() + "."},
 		"Config.log":                {desc: "Log level and format."},
 		"Config.lease":              {desc: "Optional: several daemons for the same accounts (failover); an account is served only by the daemon holding its lease in a NATS JetStream KV bucket."},

@@ -100,6 +100,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	d.classifiers.New = func() any { return classifier.New() }
 	d.buffer = mailbox.NewBuffer(cfg.MaxBufferedBytes)
+	d.buffer.CountOverhead(queue.ForwardOverhead)
 	d.metrics.observeBuffer(d.buffer)
 	d.metrics.BuildInfo.WithLabelValues(opts.Version, opts.Commit).Set(1)
 	d.cfg.Store(cfg)

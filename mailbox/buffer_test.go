@@ -133,3 +133,74 @@ func TestBufferReleasedAcrossRestart(t *testing.T) {
 		t.Errorf("%d bytes still reserved after the run", got)
 	}
 }
+
+// TestBufferGrowCountsOverhead: what handling a message sets aside beside
+// it is reserved too, capped at the whole Buffer; a message that must wait
+// for that room gives its own back while it waits, so two such messages
+// cannot hold each other up, and a cancelled wait leaves nothing held.
+func TestBufferGrowCountsOverhead(t *testing.T) {
+	overhead := func(raw []byte) int64 { return int64(len(raw)) }
+	raw := func(n int) []byte { return make([]byte, n) }
+	tests := []struct {
+		name      string
+		overhead  func([]byte) int64
+		other     int64 // held by another message meanwhile
+		held, raw int64
+		want      int64
+	}{
+		{"not counted", nil, 0, 30, 30, 30},
+		{"no overhead", func([]byte) int64 { return 0 }, 0, 30, 30, 30},
+		{"room free", overhead, 0, 30, 30, 60},
+		{"capped at the buffer", overhead, 0, 60, 60, 100},
+		{"waits for the other", overhead, 50, 40, 40, 80},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBuffer(100)
+			b.CountOverhead(tt.overhead)
+			other, _ := b.acquire(context.Background(), tt.other)
+			held, _ := b.acquire(context.Background(), tt.held)
+			done := make(chan int64, 1)
+			go func() {
+				got, err := b.grow(context.Background(), held, raw(int(tt.raw)))
+				if err != nil {
+					t.Error(err)
+				}
+				done <- got
+			}()
+			if tt.other > 0 {
+				// The grow cannot finish while the other holds its bytes.
+				select {
+				case got := <-done:
+					t.Fatalf("grew to %d while another message held %d of 100", got, tt.other)
+				case <-time.After(50 * time.Millisecond):
+				}
+				if b.InUse() != tt.other {
+					t.Errorf("while waiting %d held, want only the other's %d", b.InUse(), tt.other)
+				}
+				b.release(other)
+			}
+			select {
+			case got := <-done:
+				if got != tt.want || b.InUse() != tt.want {
+					t.Errorf("holds %d (buffer in use %d), want %d", got, b.InUse(), tt.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("grow did not return")
+			}
+		})
+	}
+
+	t.Run("cancelled wait holds nothing", func(t *testing.T) {
+		b := NewBuffer(100)
+		b.CountOverhead(overhead)
+		other, _ := b.acquire(context.Background(), 70)
+		held, _ := b.acquire(context.Background(), 30)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		got, err := b.grow(ctx, held, raw(30))
+		if err == nil || got != 0 || b.InUse() != other {
+			t.Fatalf("grow = %d, %v; in use %d; want an error, nothing held, the other's %d", got, err, b.InUse(), other)
+		}
+	})
+}

@@ -150,6 +150,11 @@ func (fm *fetchedMessage) readBody(ctx context.Context, lit imap.LiteralReader, 
 		return fmt.Errorf("fetch body: %w", err)
 	}
 	fm.raw, fm.tooLarge = raw, tooLarge
+	if !tooLarge {
+		if fm.held, err = buf.grow(ctx, fm.held, raw); err != nil {
+			return fmt.Errorf("fetch: waiting for buffer space: %w", err)
+		}
+	}
 	return nil
 }
 

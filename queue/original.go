@@ -29,6 +29,23 @@ func cleanOriginal(raw []byte) []byte {
 	return shortenBodyLines(repairOriginal(raw))
 }
 
+// ForwardOverhead is how many bytes forwarding raw (smtp and lmtp sinks)
+// sets aside beside it: a repaired copy, and a re-encoded one when body
+// lines are too long; 0 for the usual message forwarded as it is. The
+// daemon counts it against max_buffered_bytes.
+func ForwardOverhead(raw []byte) int64 {
+	raw = trimHeaderStart(raw)
+	end := headerEnd(raw)
+	var n int64
+	if headerNeedsCleaning(raw[:end]) || hasBareCR(raw[end:]) {
+		n += int64(len(raw))
+	}
+	if hasLongLine(raw[end:]) {
+		n += int64(len(raw) + len(raw)/8) // what reencodeMessage reserves
+	}
+	return n
+}
+
 // repairOriginal is cleanOriginal without the body's line lengths.
 func repairOriginal(raw []byte) []byte {
 	raw = trimHeaderStart(raw)

@@ -155,3 +155,27 @@ func BenchmarkCleanOriginal(b *testing.B) {
 		})
 	}
 }
+
+// TestForwardOverhead: the bytes a forward sets aside beside the message
+// are counted for the copies forwardParts makes, and only for them.
+func TestForwardOverhead(t *testing.T) {
+	long := strings.Repeat("x", 1200)
+	tests := []struct {
+		name string
+		raw  string
+		want func(n int64) int64
+	}{
+		{"forwarded as it is", "From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n", func(int64) int64 { return 0 }},
+		{"long body line: re-encoded", "From: a@example.com\r\nSubject: hi\r\n\r\n" + long + "\r\n", func(n int64) int64 { return n + n/8 }},
+		{"bare CR: repaired", "From: a@example.com\r\nSubject: hi\r\n\r\nab\rcd\r\n", func(n int64) int64 { return n }},
+		{"triage's own field: repaired", "X-Triage-Tier: L3\r\nSubject: hi\r\n\r\nhello\r\n", func(n int64) int64 { return n }},
+		{"both", "X-Triage-Tier: L3\r\nSubject: hi\r\n\r\n" + long + "\r\n", func(n int64) int64 { return 2*n + n/8 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, want := ForwardOverhead([]byte(tt.raw)), tt.want(int64(len(tt.raw))); got != want {
+				t.Errorf("ForwardOverhead = %d, want %d", got, want)
+			}
+		})
+	}
+}
