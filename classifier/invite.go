@@ -183,8 +183,16 @@ func vtimezone(cal *ical.Calendar, tzid string, t time.Time) *time.Location {
 // observanceStart is the last onset of a time zone observance at or
 // before t, from its DTSTART and RRULE (rrule-go). The rule is evaluated
 // from the year before t: rrule-go steps through onsets one by one and
-// gives up long before 2026 when started at Outlook's 1601.
-func observanceStart(obs *ical.Component, t time.Time) time.Time {
+// gives up long before 2026 when started at Outlook's 1601. rrule-go
+// panics on some rules (an index out of range for BYDAY=20SA;BYMONTH=10,
+// FuzzInvite's corpus entry f134bb5628af4f89): such an observance has no
+// onset.
+func observanceStart(obs *ical.Component, t time.Time) (onset time.Time) {
+	defer func() {
+		if recover() != nil {
+			onset = time.Time{}
+		}
+	}()
 	start, err := obs.Props.DateTime(ical.PropDateTimeStart, time.UTC)
 	if err != nil {
 		return time.Time{}
