@@ -42,6 +42,7 @@ type overview struct {
 	Latest       []ticketRow `json:"latest"`
 	Recent       int         `json:"recent"`
 	Filed        int         `json:"filed"`
+	ProblemsOpen int         `json:"problems_open"`
 }
 
 type slaRow struct {
@@ -81,6 +82,7 @@ func (c *Console) overviewData(now time.Time) overview {
 	if forwarded > 0 {
 		o.L1Share = float64(l1) * 100 / float64(forwarded)
 	}
+	o.ProblemsOpen = len(c.src.Problems())
 	recent := c.src.Recent()
 	o.Recent = len(recent)
 	for _, rec := range recent {

@@ -425,6 +425,53 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("three similar mails make a problem, shown with its tickets", func(t *testing.T) {
+		_, b := s.get(t, "/console/api/overview")
+		var before struct{ Recent int }
+		if err := json.Unmarshal(b, &before); err != nil {
+			t.Fatal(err)
+		}
+		subjects := make([]string, 3)
+		for i := range subjects {
+			name := fmt.Sprintf("problem-%d.eml", i+1)
+			raw, err := os.ReadFile(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects[i] = strings.TrimSpace(strings.SplitN(strings.SplitN(string(raw), "Subject: ", 2)[1], "\n", 2)[0])
+			if err := os.WriteFile(filepath.Join(s.drop, name), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.waitRecent(t, before.Recent+3)
+		do(t, ctx, "overview", chromedp.Navigate(s.url+"/"))
+		wait(t, ctx, "the open-problem count", `Number(document.getElementById("problems-open").textContent) >= 1`)
+		navigate(t, ctx, "problems", chromedp.Click(`//nav/a[.="Problems"]`))
+		row := `//table[@id="problems"]//tr[.//a[starts-with(., "Cannot print")]]`
+		got := run(t, ctx, "the problem", chromedp.Evaluate[[]string](fmt.Sprintf(`(() => {
+			const tr = document.evaluate(%q, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+			if (!tr) return [];
+			return [tr.dataset.problem, tr.cells[2].textContent, ...[...tr.querySelectorAll("ul.tickets a")].map(a => a.textContent + " " + a.getAttribute("href"))]; })()`, row)))
+		if len(got) < 5 || !strings.HasPrefix(got[0], "p-") || got[1] != "3" {
+			t.Fatalf("the printer problem (id, size, tickets): %q", got)
+		}
+		for _, subject := range subjects {
+			found := false
+			for _, link := range got[2:] {
+				found = found || strings.HasPrefix(link, subject+" /tickets/")
+			}
+			if !found {
+				t.Errorf("the problem lacks the ticket %q: %q", subject, got[2:])
+			}
+		}
+		screenshot(t, ctx, "problems")
+		noXSS(t, ctx, "problems")
+		navigate(t, ctx, "open a ticket of the problem", chromedp.Click(`//table[@id="problems"]//ul[@class="tickets"]//a[starts-with(., "Cannot print")]`))
+		if got := text(t, ctx, "#subject"); got != subjects[2] {
+			t.Errorf("the problem's ticket link opens %q, want %q", got, subjects[2])
+		}
+	})
+
 	t.Run("quarantined mail shows its reason and moves back", func(t *testing.T) {
 		garbage := []byte("\x00\x01\x02 not a mail at all \xff\xfe")
 		if err := os.WriteFile(filepath.Join(s.drop, "garbage.eml"), garbage, 0o644); err != nil {

@@ -97,6 +97,7 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET /rules", c.authed(http.HandlerFunc(c.rulesPage)))
 	mux.Handle("GET /playground", c.authed(http.HandlerFunc(c.playgroundPage)))
 	mux.Handle("GET /quarantine", c.authed(http.HandlerFunc(c.quarantinePage)))
+	mux.Handle("GET /problems", c.authed(http.HandlerFunc(c.problemsPage)))
 	mux.Handle("POST /quarantine/requeue", c.authed(http.HandlerFunc(c.requeue)))
 	mux.Handle("GET /console/api/overview", c.authed(http.HandlerFunc(c.overviewAPI)))
 	mux.Handle("GET /console/api/rulesfile", c.authed(http.HandlerFunc(c.rulesFileAPI)))

@@ -35,6 +35,7 @@ type fakeSource struct {
 	reloadErr error
 	reloads   int
 	requeued  []string // account/folder of each requeue
+	problems  []Problem
 }
 
 func newFake(t testing.TB) *fakeSource {
@@ -70,6 +71,7 @@ func (f *fakeSource) Reloads() []Reload          { return nil }
 func (f *fakeSource) RuleHits() map[string]int64 { return map[string]int64{"vpn": 1} }
 func (f *fakeSource) Rules() *rules.Set          { return f.set }
 func (f *fakeSource) RulesPath() string          { return f.path }
+func (f *fakeSource) Problems() []Problem         { return f.problems }
 func (f *fakeSource) Gate(files []rules.File) (*rules.Set, error) {
 	return rules.LoadFiles(files)
 }
@@ -307,6 +309,40 @@ func TestPagesEscapeMail(t *testing.T) {
 	}
 	if code, _ := mustGet(t, srv.URL+"/tickets/99"); code != http.StatusNotFound {
 		t.Errorf("unknown ticket: %d", code)
+	}
+}
+
+// TestProblemsPage: the open problems with their tickets, linked while the
+// console keeps them, hostile summaries and subjects escaped, and the
+// count on the overview.
+func TestProblemsPage(t *testing.T) {
+	src := newFake(t)
+	srv := newTestConsole(t, src, Options{})
+	if code, body := mustGet(t, srv.URL+"/problems"); code != http.StatusOK || !strings.Contains(body, "No open problem") {
+		t.Errorf("no problem: %d\n%s", code, body)
+	}
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	src.problems = []Problem{{ID: "p-abc", Summary: "<img src=x onerror=alert(2)> printer", Size: 3, FirstSeen: at, LastSeen: at.Add(time.Hour),
+		Tickets: []ProblemTicket{
+			{ID: src.recent[0].Ticket.ID, At: at, Sender: "bob@example.com", Subject: "<script>alert(1)</script>"},
+			{ID: "gone", At: at.Add(time.Minute), Sender: "eve@example.com", Subject: "printer offline"},
+		}}}
+	code, body := mustGet(t, srv.URL+"/problems")
+	if code != http.StatusOK {
+		t.Fatalf("/problems: %d", code)
+	}
+	for _, want := range []string{`data-problem="p-abc"`, "&lt;img src=x onerror=alert(2)&gt; printer", "2026-12-04 09:00:00", "2026-12-04 10:00:00",
+		`<a href="/tickets/2">&lt;script&gt;alert(1)&lt;/script&gt;</a>`, "printer offline <span class=\"note\">(no longer among the recent messages)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/problems lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
+		t.Error("/problems does not escape the mail")
+	}
+	_, ov := mustGet(t, srv.URL+"/console/api/overview")
+	if !strings.Contains(ov, `"problems_open":1`) {
+		t.Errorf("overview: %s", ov)
 	}
 }
 
