@@ -71,7 +71,7 @@ func (f *fakeSource) Reloads() []Reload          { return nil }
 func (f *fakeSource) RuleHits() map[string]int64 { return map[string]int64{"vpn": 1} }
 func (f *fakeSource) Rules() *rules.Set          { return f.set }
 func (f *fakeSource) RulesPath() string          { return f.path }
-func (f *fakeSource) Problems() []Problem         { return f.problems }
+func (f *fakeSource) Problems() []Problem        { return f.problems }
 func (f *fakeSource) Gate(files []rules.File) (*rules.Set, error) {
 	return rules.LoadFiles(files)
 }
