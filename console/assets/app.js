@@ -78,9 +78,6 @@
       (s.overdue ? "overdue " : "") + when(s.due), s.tier, s.priority, link("/tickets/" + s.seq, s.subject || "(no subject)")])), "No response due within the hour.", 4);
     fill(document.querySelector("#latest tbody"), o.latest.map(t => row([
       when(t.at), t.from, link("/tickets/" + t.seq, t.subject || "(no subject)"), t.tier, t.priority, t.queue, t.action, t.outcome])), "No mail handled yet.", 8);
-    const stamp = "?t=" + Date.now();
-    document.getElementById("hourly").src = "/console/chart/hourly.svg" + stamp;
-    document.getElementById("l1").src = "/console/chart/l1.svg" + stamp;
   }
 
   function startOverview() {
