@@ -10,6 +10,9 @@
   const bandFill = "rgba(46, 139, 87, 0.18)";
   const utc = ts => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
   const hourOf = ts => new Date(ts * 1e3).toISOString().slice(11, 16);
+  // Half an hour of room at both ends, so the first and last bars show whole.
+  const xScale = { time: true, range: (u, min, max) => [min - 1800, max + 1800] };
+  const xAxis = { values: (u, splits) => splits.map(hourOf) };
 
   function widthOf(el) {
     return Math.max(320, Math.min(el.parentElement.clientWidth - 2, 900));
@@ -40,8 +43,8 @@
     }
     const opts = {
       width: widthOf(el), height: 240, tzDate: utc, series: series,
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-      axes: [{}, { label: "mails" }],
+      scales: { x: xScale, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+      axes: [xAxis, { label: "mails" }],
       legend: { live: true },
     };
     return new uPlot(opts, data, el);
@@ -71,8 +74,8 @@
         { label: "healthy to", stroke: "#2e8b57", width: 1, dash: [4, 4], points: { show: false }, value: pct },
       ],
       bands: [{ series: [3, 2], fill: bandFill }],
-      scales: { x: { time: true }, y: { range: [0, 100] } },
-      axes: [{}, { label: "% of forwarded", values: (u, vals) => vals.map(v => v + " %") }],
+      scales: { x: xScale, y: { range: [0, 100] } },
+      axes: [xAxis, { label: "% of forwarded", values: (u, vals) => vals.map(v => v + " %") }],
     };
     return new uPlot(opts, [d.hours, share, low, high], el);
   }
