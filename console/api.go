@@ -65,7 +65,7 @@ func (c *Console) overviewData(now time.Time) overview {
 		o.LastReload = &rl[0]
 	}
 	o.Handled24h, o.L1Share = dayTotals(snap.Hours, now)
-	o.ProblemsOpen = len(c.src.Problems())
+	o.ProblemsOpen = snap.ProblemsOpen
 	recent := c.src.Recent()
 	o.Recent = len(recent)
 	for _, rec := range recent {

@@ -38,6 +38,8 @@ type fakeSource struct {
 	reloads   int
 	requeued  []string // account/folder of each requeue
 	problems  []Problem
+	// problemsOpen is the snapshot's count.
+	problemsOpen int
 }
 
 func newFake(t testing.TB) *fakeSource {
@@ -65,7 +67,7 @@ func newFake(t testing.TB) *fakeSource {
 }
 
 func (f *fakeSource) Snapshot() Snapshot {
-	return Snapshot{Version: "test", MaxMessageBytes: 1 << 20,
+	return Snapshot{Version: "test", MaxMessageBytes: 1 << 20, ProblemsOpen: f.problemsOpen,
 		Hours: []Hour{{Start: time.Now().UTC().Truncate(time.Hour), Tiers: map[string]int{"L1": 3, "L2": 1}}}}
 }
 func (f *fakeSource) Recent() []Record           { return f.recent }
@@ -342,6 +344,7 @@ func TestProblemsPage(t *testing.T) {
 	if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
 		t.Error("/problems does not escape the mail")
 	}
+	src.problemsOpen = 1
 	_, ov := mustGet(t, srv.URL+"/console/api/overview")
 	if !strings.Contains(ov, `"problems_open":1`) {
 		t.Errorf("overview: %s", ov)

@@ -47,6 +47,7 @@ type Snapshot struct {
 	Filed           []Filed
 	Hours           []Hour // the last 24 hours that saw mail, oldest first
 	MaxMessageBytes int64
+	ProblemsOpen    int // open problems now: a count, cheaper than Problems
 }
 
 // Mailbox is one watched mailbox.

@@ -21,3 +21,12 @@ func (s consoleSource) Problems() []console.Problem {
 	}
 	return out
 }
+
+// openProblems counts the open problems without copying them: the
+// overview polls it.
+func (s consoleSource) openProblems() int {
+	if s.d.problems == nil {
+		return 0
+	}
+	return s.d.problems.det.Open()
+}

@@ -94,6 +94,9 @@ log: {level: warn}
 	}
 	// The console's Problems page reads the same two, largest first, with
 	// the ticket ids it links to.
+	if n := (consoleSource{d: d}).Snapshot().ProblemsOpen; n != 2 {
+		t.Errorf("console snapshot: %d open problems, want 2", n)
+	}
 	open := consoleSource{d: d}.Problems()
 	if len(open) != 2 || open[0].Size != 5 || open[1].Size != 3 {
 		t.Fatalf("console problems: %+v, want the alerts (5) then the printer (3)", open)
