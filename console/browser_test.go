@@ -505,6 +505,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		screenshot(t, ctx, "problems")
 		noXSS(t, ctx, "problems")
+		if n := run(t, ctx, "markup from a subject", chromedp.Evaluate[int](`document.querySelectorAll("u[onclick]").length`)); n != 0 {
+			t.Errorf("a problem mail's subject became markup (%d elements)", n)
+		}
 		navigate(t, ctx, "open a ticket of the problem", chromedp.Click(`//table[@id="problems"]//ul[@class="tickets"]//a[starts-with(., "Cannot print")]`))
 		if got := text(t, ctx, "#subject"); got != subjects[2] {
 			t.Errorf("the problem's ticket link opens %q, want %q", got, subjects[2])
