@@ -42,6 +42,7 @@ type overview struct {
 	Latest       []ticketRow `json:"latest"`
 	Recent       int         `json:"recent"`
 	Filed        int         `json:"filed"`
+	ProblemsOpen int         `json:"problems_open"`
 }
 
 type slaRow struct {
@@ -63,24 +64,8 @@ func (c *Console) overviewData(now time.Time) overview {
 	if rl := c.src.Reloads(); len(rl) > 0 {
 		o.LastReload = &rl[0]
 	}
-	forwarded, l1 := 0, 0
-	for _, h := range snap.Hours {
-		if now.Sub(h.Start) >= 24*time.Hour {
-			continue
-		}
-		o.Handled24h += h.Dropped
-		for tier, n := range h.Tiers {
-			forwarded += n
-			o.Handled24h += n
-			if tier == "L1" {
-				l1 += n
-			}
-		}
-	}
-	o.L1Share = -1
-	if forwarded > 0 {
-		o.L1Share = float64(l1) * 100 / float64(forwarded)
-	}
+	o.Handled24h, o.L1Share = dayTotals(snap.Hours, now)
+	o.ProblemsOpen = snap.ProblemsOpen
 	recent := c.src.Recent()
 	o.Recent = len(recent)
 	for _, rec := range recent {
@@ -95,6 +80,29 @@ func (c *Console) overviewData(now time.Time) overview {
 	}
 	slices.SortFunc(o.SLADue, func(a, b slaRow) int { return a.Due.Compare(b.Due) })
 	return o
+}
+
+// dayTotals counts the mail handled in the 24 hours before now and the L1
+// share of the forwarded tickets in percent (-1 when none).
+func dayTotals(hours []Hour, now time.Time) (handled int, l1Share float64) {
+	forwarded, l1 := 0, 0
+	for _, h := range hours {
+		if now.Sub(h.Start) >= 24*time.Hour {
+			continue
+		}
+		handled += h.Dropped
+		for tier, n := range h.Tiers {
+			forwarded += n
+			handled += n
+			if tier == "L1" {
+				l1 += n
+			}
+		}
+	}
+	if forwarded == 0 {
+		return handled, -1
+	}
+	return handled, float64(l1) * 100 / float64(forwarded)
 }
 
 func (c *Console) overviewAPI(w http.ResponseWriter, _ *http.Request) {

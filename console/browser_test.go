@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,7 +229,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("overview shows the tickets and a chart", func(t *testing.T) {
 		do(t, ctx, "overview", chromedp.Navigate(s.url+"/"))
 		wait(t, ctx, "the latest tickets", `document.querySelectorAll("#latest tbody tr a").length == 10`)
-		wait(t, ctx, "the charts", `document.getElementById("hourly").naturalWidth > 0 && document.getElementById("l1").naturalWidth > 0`)
+		wait(t, ctx, "the charts", `document.querySelector("#hourly canvas") !== null && document.querySelector("#l1 canvas") !== null`)
 		if got := text(t, ctx, "#handled"); got != fmt.Sprint(sampleMails+1) {
 			t.Errorf("handled in 24 h = %q, want %d", got, sampleMails+1)
 		}
@@ -238,9 +239,47 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := text(t, ctx, "#mailboxes"); !strings.Contains(got, "INBOX") || !strings.Contains(got, "connected") {
 			t.Errorf("mailboxes table: %q", got)
 		}
-		_, svg := s.get(t, "/console/chart/hourly.svg")
-		if n := bytes.Count(svg, []byte(`class="bar"`)); n == 0 {
-			t.Errorf("the hourly chart has no bar:\n%s", svg)
+		// uPlot drew both charts: a canvas of non-zero size with painted
+		// pixels, one series per tier and the dropped mail, and the L1
+		// share with the two bounds of its band and the band's fill.
+		type chart struct {
+			Width, Height, Painted, BandPixels, Series int
+			Labels                                     []string
+		}
+		probe := func(id string) chart {
+			return run(t, ctx, "chart "+id, chromedp.Evaluate[chart](fmt.Sprintf(`(() => {
+				const el = document.getElementById(%q), c = el.querySelector("canvas");
+				const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+				let painted = 0, band = 0;
+				for (let i = 0; i < px.length; i += 4) {
+					if (px[i+3] > 0) painted++;
+					// the band's translucent green; the canvas stores it premultiplied, so allow rounding
+					if (Math.abs(px[i]-46) < 8 && Math.abs(px[i+1]-139) < 8 && Math.abs(px[i+2]-87) < 8 && px[i+3] > 20 && px[i+3] < 80) band++;
+				}
+				return {Width: c.width, Height: c.height, Painted: painted, BandPixels: band, Series: Number(el.dataset.series),
+					Labels: [...el.querySelectorAll(".u-legend .u-series .u-label")].map(l => l.textContent)};
+			})()`, id)))
+		}
+		hourly, l1 := probe("hourly"), probe("l1")
+		if hourly.Width == 0 || hourly.Height == 0 || hourly.Painted < 1000 {
+			t.Errorf("the hourly chart is not drawn: %+v", hourly)
+		}
+		for _, want := range []string{"L1", "L2", "L3", "dropped"} {
+			if !slices.Contains(hourly.Labels, want) {
+				t.Errorf("the hourly chart's legend lacks %q: %q", want, hourly.Labels)
+			}
+		}
+		if hourly.Series != len(hourly.Labels)-1 || hourly.Series < 4 {
+			t.Errorf("the hourly chart has %d series for the legend %q", hourly.Series, hourly.Labels)
+		}
+		if l1.Width == 0 || l1.Series != 3 || !slices.Equal(l1.Labels, []string{"hour (UTC)", "L1 share", "healthy from", "healthy to"}) {
+			t.Errorf("the L1 chart: %+v", l1)
+		}
+		if l1.BandPixels < 500 {
+			t.Errorf("the L1 chart's healthy band is not filled (%d band pixels): %+v", l1.BandPixels, l1)
+		}
+		if got := text(t, ctx, "#l1-share"); !strings.Contains(got, "(healthy 65–80 %)") || !strings.HasPrefix(got, "L1 ") {
+			t.Errorf("L1 share shown as %q", got)
 		}
 		screenshot(t, ctx, "overview")
 		noXSS(t, ctx, "overview")
@@ -422,6 +461,56 @@ func TestConsoleInBrowser(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST without CSRF token from a client: %d, want 403", resp.StatusCode)
+		}
+	})
+
+	t.Run("three similar mails make a problem, shown with its tickets", func(t *testing.T) {
+		_, b := s.get(t, "/console/api/overview")
+		var before struct{ Recent int }
+		if err := json.Unmarshal(b, &before); err != nil {
+			t.Fatal(err)
+		}
+		subjects := make([]string, 3)
+		for i := range subjects {
+			name := fmt.Sprintf("problem-%d.eml", i+1)
+			raw, err := os.ReadFile(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects[i] = strings.TrimSpace(strings.SplitN(strings.SplitN(string(raw), "Subject: ", 2)[1], "\n", 2)[0])
+			if err := os.WriteFile(filepath.Join(s.drop, name), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.waitRecent(t, before.Recent+3)
+		do(t, ctx, "overview", chromedp.Navigate(s.url+"/"))
+		wait(t, ctx, "the open-problem count", `Number(document.getElementById("problems-open").textContent) >= 1`)
+		navigate(t, ctx, "problems", chromedp.Click(`//nav/a[.="Problems"]`))
+		row := `//table[@id="problems"]//tr[.//a[starts-with(., "Cannot print")]]`
+		got := run(t, ctx, "the problem", chromedp.Evaluate[[]string](fmt.Sprintf(`(() => {
+			const tr = document.evaluate(%q, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+			if (!tr) return [];
+			return [tr.dataset.problem, tr.cells[2].textContent, ...[...tr.querySelectorAll("ul.tickets a")].map(a => a.textContent + " " + a.getAttribute("href"))]; })()`, row)))
+		if len(got) < 5 || !strings.HasPrefix(got[0], "p-") || got[1] != "3" {
+			t.Fatalf("the printer problem (id, size, tickets): %q", got)
+		}
+		for _, subject := range subjects {
+			found := false
+			for _, link := range got[2:] {
+				found = found || strings.HasPrefix(link, subject+" /tickets/")
+			}
+			if !found {
+				t.Errorf("the problem lacks the ticket %q: %q", subject, got[2:])
+			}
+		}
+		screenshot(t, ctx, "problems")
+		noXSS(t, ctx, "problems")
+		if n := run(t, ctx, "markup from a subject", chromedp.Evaluate[int](`document.querySelectorAll("u[onclick]").length`)); n != 0 {
+			t.Errorf("a problem mail's subject became markup (%d elements)", n)
+		}
+		navigate(t, ctx, "open a ticket of the problem", chromedp.Click(`//table[@id="problems"]//ul[@class="tickets"]//a[starts-with(., "Cannot print")]`))
+		if got := text(t, ctx, "#subject"); got != subjects[2] {
+			t.Errorf("the problem's ticket link opens %q, want %q", got, subjects[2])
 		}
 	})
 

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +37,9 @@ type fakeSource struct {
 	reloadErr error
 	reloads   int
 	requeued  []string // account/folder of each requeue
+	problems  []Problem
+	// problemsOpen is the snapshot's count.
+	problemsOpen int
 }
 
 func newFake(t testing.TB) *fakeSource {
@@ -62,7 +67,7 @@ func newFake(t testing.TB) *fakeSource {
 }
 
 func (f *fakeSource) Snapshot() Snapshot {
-	return Snapshot{Version: "test", MaxMessageBytes: 1 << 20,
+	return Snapshot{Version: "test", MaxMessageBytes: 1 << 20, ProblemsOpen: f.problemsOpen,
 		Hours: []Hour{{Start: time.Now().UTC().Truncate(time.Hour), Tiers: map[string]int{"L1": 3, "L2": 1}}}}
 }
 func (f *fakeSource) Recent() []Record           { return f.recent }
@@ -70,6 +75,7 @@ func (f *fakeSource) Reloads() []Reload          { return nil }
 func (f *fakeSource) RuleHits() map[string]int64 { return map[string]int64{"vpn": 1} }
 func (f *fakeSource) Rules() *rules.Set          { return f.set }
 func (f *fakeSource) RulesPath() string          { return f.path }
+func (f *fakeSource) Problems() []Problem        { return f.problems }
 func (f *fakeSource) Gate(files []rules.File) (*rules.Set, error) {
 	return rules.LoadFiles(files)
 }
@@ -310,6 +316,41 @@ func TestPagesEscapeMail(t *testing.T) {
 	}
 }
 
+// TestProblemsPage: the open problems with their tickets, linked while the
+// console keeps them, hostile summaries and subjects escaped, and the
+// count on the overview.
+func TestProblemsPage(t *testing.T) {
+	src := newFake(t)
+	srv := newTestConsole(t, src, Options{})
+	if code, body := mustGet(t, srv.URL+"/problems"); code != http.StatusOK || !strings.Contains(body, "No open problem") {
+		t.Errorf("no problem: %d\n%s", code, body)
+	}
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	src.problems = []Problem{{ID: "p-abc", Summary: "<img src=x onerror=alert(2)> printer", Size: 3, FirstSeen: at, LastSeen: at.Add(time.Hour),
+		Tickets: []ProblemTicket{
+			{ID: src.recent[0].Ticket.ID, At: at, Sender: "bob@example.com", Subject: "<script>alert(1)</script>"},
+			{ID: "gone", At: at.Add(time.Minute), Sender: "eve@example.com", Subject: "printer offline"},
+		}}}
+	code, body := mustGet(t, srv.URL+"/problems")
+	if code != http.StatusOK {
+		t.Fatalf("/problems: %d", code)
+	}
+	for _, want := range []string{`data-problem="p-abc"`, "&lt;img src=x onerror=alert(2)&gt; printer", "2026-12-04 09:00:00", "2026-12-04 10:00:00",
+		`<a href="/tickets/2">&lt;script&gt;alert(1)&lt;/script&gt;</a>`, "printer offline <span class=\"note\">(no longer among the recent messages)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/problems lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
+		t.Error("/problems does not escape the mail")
+	}
+	src.problemsOpen = 1
+	_, ov := mustGet(t, srv.URL+"/console/api/overview")
+	if !strings.Contains(ov, `"problems_open":1`) {
+		t.Errorf("overview: %s", ov)
+	}
+}
+
 func TestLimits(t *testing.T) {
 	src := newFake(t)
 	srv := newTestConsole(t, src, Options{AllowEdit: true})
@@ -352,29 +393,48 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func TestChartsEscapeAndScale(t *testing.T) {
+func TestHourlyData(t *testing.T) {
 	now := time.Date(2026, 12, 4, 15, 30, 0, 0, time.UTC)
 	hours := []Hour{
 		{Start: now.Truncate(time.Hour), Tiers: map[string]int{"L1": 4, "<script>x</script>": 2}, Dropped: 1},
+		{Start: now.Add(-2 * time.Hour).Truncate(time.Hour), Tiers: map[string]int{"L2": 3}},
+		{Start: now.Add(-23 * time.Hour).Truncate(time.Hour), Tiers: map[string]int{"L1": 5}},
 		{Start: now.Add(-30 * time.Hour).Truncate(time.Hour), Tiers: map[string]int{"L1": 99}},
 	}
-	svg := hourlySVG(hours, []string{"L1", "L2"}, now)
-	if strings.Contains(svg, "<script>") || !strings.Contains(svg, "&lt;script&gt;") {
-		t.Error("a tier name is not escaped in the chart")
+	ch := hourlyData(hours, []string{"L1", "L2", "L3"}, now)
+	if len(ch.Hours) != 24 || ch.Hours[23] != now.Truncate(time.Hour).Unix() || ch.Hours[0] != now.Add(-23*time.Hour).Truncate(time.Hour).Unix() {
+		t.Fatalf("hours %v, want the 24 up to %v", ch.Hours, now.Truncate(time.Hour))
 	}
-	if got := strings.Count(svg, `class="bar"`); got != 3 {
-		t.Errorf("%d bars, want 3 (L1, the odd tier, dropped; the hour 30 h ago is out)", got)
+	var labels []string
+	for _, s := range ch.Series {
+		labels = append(labels, s.Label)
 	}
-	if !strings.Contains(svg, `<text x="36" y="34" text-anchor="end">7</text>`) {
-		t.Errorf("the scale's top is not the busiest hour's 7:\n%s", svg)
+	if want := []string{"L1", "L2", "L3", "<script>x</script>", "dropped"}; !slices.Equal(labels, want) {
+		t.Fatalf("series %q, want %q (declared tiers in order, then others, then dropped)", labels, want)
 	}
-	for _, tc := range []struct {
-		share float64
-		want  string
-	}{{-1, "no tickets yet"}, {72, "L1 72 %"}} {
-		if got := l1SVG(tc.share); !strings.Contains(got, tc.want) {
-			t.Errorf("l1SVG(%v) lacks %q", tc.share, tc.want)
+	want := map[string]map[int]int{"L1": {23: 4, 0: 5}, "L2": {21: 3}, "L3": {}, "<script>x</script>": {23: 2}, "dropped": {23: 1}}
+	for _, s := range ch.Series {
+		for i, v := range s.Values {
+			if v != want[s.Label][i] {
+				t.Errorf("%s at slot %d = %d, want %d (the hour 30 h ago is out)", s.Label, i, v, want[s.Label][i])
+			}
 		}
+	}
+	if !ch.Series[4].Dropped || ch.Series[0].Dropped {
+		t.Error("only the last series is the dropped mail")
+	}
+}
+
+func TestChartAPI(t *testing.T) {
+	srv := newTestConsole(t, newFake(t), Options{})
+	code, body := mustGet(t, srv.URL+"/console/api/chart")
+	var ch hourlyChart
+	if err := json.Unmarshal([]byte(body), &ch); code != http.StatusOK || err != nil {
+		t.Fatalf("chart API: %d %v\n%s", code, err, body)
+	}
+	// The fake's hour: 3 L1 and 1 L2 of 4 forwarded; its rules declare L1, L2, L3.
+	if ch.L1Share != 75 || ch.L1Band != [2]float64{l1BandLow, l1BandHigh} || len(ch.Series) != 4 || ch.Series[0].Values[23] != 3 || ch.Series[1].Values[23] != 1 {
+		t.Errorf("chart data: %+v", ch)
 	}
 }
 

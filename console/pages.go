@@ -20,7 +20,7 @@ import (
 )
 
 // pageNames are the templates under assets/, each rendered inside layout.html.
-var pageNames = []string{"login", "overview", "tickets", "ticket", "rules", "playground", "quarantine"}
+var pageNames = []string{"login", "overview", "tickets", "ticket", "rules", "playground", "quarantine", "problems"}
 
 // shownBody bounds the body a page shows of a ticket.
 const shownBody = 16 << 10
@@ -362,4 +362,45 @@ func (c *Console) playgroundPage(w http.ResponseWriter, r *http.Request) {
 	}
 	data["Recent"] = pick
 	c.render(w, r, http.StatusOK, "playground", pageData{Title: "Playground", Nav: "playground", Data: data})
+}
+
+// Bounds of the Problems page: the detector may hold thousands of groups.
+const (
+	maxProblemsShown = 200
+	maxProblemMails  = 50 // per problem; the rest are counted
+)
+
+// problemRow is one open problem as the Problems page shows it.
+type problemRow struct {
+	Problem
+	Shown []problemMail
+	More  int
+}
+
+// problemMail is one mail of a problem, with its recent record's sequence
+// number when the console still keeps it (0 otherwise: no link).
+type problemMail struct {
+	ProblemTicket
+	Seq uint64
+}
+
+func (c *Console) problemsPage(w http.ResponseWriter, r *http.Request) {
+	open := c.src.Problems()
+	seqs := map[string]uint64{}
+	for _, rec := range c.src.Recent() {
+		if _, ok := seqs[rec.Ticket.ID]; !ok {
+			seqs[rec.Ticket.ID] = rec.Seq // newest first: a redelivery keeps the latest
+		}
+	}
+	rows := make([]problemRow, 0, min(len(open), maxProblemsShown))
+	for _, p := range open[:min(len(open), maxProblemsShown)] {
+		row := problemRow{Problem: p, More: max(0, len(p.Tickets)-maxProblemMails)}
+		for _, m := range p.Tickets[:min(len(p.Tickets), maxProblemMails)] {
+			row.Shown = append(row.Shown, problemMail{ProblemTicket: m, Seq: seqs[m.ID]})
+		}
+		rows = append(rows, row)
+	}
+	c.render(w, r, http.StatusOK, "problems", pageData{Title: "Problems", Nav: "problems", Data: map[string]any{
+		"Rows": rows, "Open": len(open), "More": len(open) - len(rows),
+	}})
 }

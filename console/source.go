@@ -33,6 +33,9 @@ type Source interface {
 	// folder back to its first watched mailbox, as `triage requeue` does,
 	// and returns how many it moved.
 	Requeue(ctx context.Context, account, folder string) (int, error)
+	// Problems lists the open problems (groups of similar mail within
+	// the detection window), largest first; nil when detection is off.
+	Problems() []Problem
 }
 
 // Snapshot is the intake at one moment.
@@ -44,6 +47,7 @@ type Snapshot struct {
 	Filed           []Filed
 	Hours           []Hour // the last 24 hours that saw mail, oldest first
 	MaxMessageBytes int64
+	ProblemsOpen    int // open problems now: a count, cheaper than Problems
 }
 
 // Mailbox is one watched mailbox.
@@ -105,3 +109,21 @@ type Reload struct {
 
 // Refused reports whether the reload refused new rules.
 func (r Reload) Refused() bool { return len(r.Errors) > 0 }
+
+// Problem is one open problem: similar mails within the detection window.
+type Problem struct {
+	ID        string
+	Summary   string
+	Size      int
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Tickets   []ProblemTicket // in arrival order
+}
+
+// ProblemTicket is one mail of a problem.
+type ProblemTicket struct {
+	ID      string // the ticket id, to find it among the recent messages
+	At      time.Time
+	Sender  string
+	Subject string
+}

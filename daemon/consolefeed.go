@@ -237,7 +237,7 @@ func (s consoleSource) Snapshot() console.Snapshot {
 	st := s.d.Status()
 	cfg := s.d.cfg.Load()
 	snap := console.Snapshot{Version: st.Version, StartedAt: st.StartedAt, Hours: s.d.feed.hourly(time.Now()),
-		MaxMessageBytes: cfg.MaxMessageBytes}
+		MaxMessageBytes: cfg.MaxMessageBytes, ProblemsOpen: s.openProblems()}
 	for _, a := range st.Accounts {
 		for _, m := range a.Mailboxes {
 			snap.Mailboxes = append(snap.Mailboxes, console.Mailbox{Account: a.Name, Mailbox: m.Mailbox, State: m.State,

@@ -92,4 +92,22 @@ log: {level: warn}
 	if got := testutil.ToFloat64(d.problems.tickets); got != 4 {
 		t.Errorf("triage_problem_tickets_total = %v, want 4", got)
 	}
+	// The console's Problems page reads the same two, largest first, with
+	// the ticket ids it links to.
+	if n := (consoleSource{d: d}).Snapshot().ProblemsOpen; n != 2 {
+		t.Errorf("console snapshot: %d open problems, want 2", n)
+	}
+	open := consoleSource{d: d}.Problems()
+	if len(open) != 2 || open[0].Size != 5 || open[1].Size != 3 {
+		t.Fatalf("console problems: %+v, want the alerts (5) then the printer (3)", open)
+	}
+	printer := open[1]
+	if len(printer.Tickets) != 3 || printer.Summary == "" || !printer.FirstSeen.Equal(printer.Tickets[0].At) || !printer.LastSeen.Equal(printer.Tickets[2].At) {
+		t.Errorf("printer problem: %+v", printer)
+	}
+	for i, pt := range printer.Tickets {
+		if pt.ID != tickets[i].ID || pt.Subject != "Printer PRN-3OG-01 offline" {
+			t.Errorf("printer problem's ticket %d: %+v, want id %s", i, pt, tickets[i].ID)
+		}
+	}
 }

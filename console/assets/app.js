@@ -70,6 +70,7 @@
     const lr = o.last_reload;
     document.getElementById("last-reload").textContent = lr ? ("last reload " + when(lr.at) + ": " + (lr.errors ? "refused" : (lr.changed ? "activated" : "unchanged"))) : "";
     document.getElementById("filed").textContent = o.filed;
+    document.getElementById("problems-open").textContent = o.problems_open;
     fill(document.querySelector("#mailboxes tbody"), o.mailboxes.map(m => row([
       m.account, m.mailbox, m.connected ? "connected" : (m.state || "down"), m.idle ? "yes" : "no", m.backlog, when(m.oldest_undone)])), "No mailbox.", 6);
     fill(document.querySelector("#sinks tbody"), o.sinks.map(s => row([s.queue, s.sent, s.retrying, s.errors_temporary, s.failed_permanent])), "No sink.", 5);
@@ -77,9 +78,6 @@
       (s.overdue ? "overdue " : "") + when(s.due), s.tier, s.priority, link("/tickets/" + s.seq, s.subject || "(no subject)")])), "No response due within the hour.", 4);
     fill(document.querySelector("#latest tbody"), o.latest.map(t => row([
       when(t.at), t.from, link("/tickets/" + t.seq, t.subject || "(no subject)"), t.tier, t.priority, t.queue, t.action, t.outcome])), "No mail handled yet.", 8);
-    const stamp = "?t=" + Date.now();
-    document.getElementById("hourly").src = "/console/chart/hourly.svg" + stamp;
-    document.getElementById("l1").src = "/console/chart/l1.svg" + stamp;
   }
 
   function startOverview() {
