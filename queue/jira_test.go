@@ -696,6 +696,31 @@ func TestJiraAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	seedJiraAuditHistory(j)
+
+	t.Setenv("JIRA_TEST_TOKEN", "jira-secret")
+	cfg.URL, cfg.Username, cfg.TokenEnv, cfg.ServiceDesk, cfg.RequestType = srv.URL, "bot@example.com", "JIRA_TEST_TOKEN", jiraTestDesk, "10"
+	r, err := NewAuditReader("jira-q", Config{Type: "jira", Settings: &cfg}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tracker() != "jira "+srv.URL {
+		t.Errorf("tracker %q", r.Tracker())
+	}
+	got, err := r.AuditTickets(context.Background(), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d tickets, want 3", len(got))
+	}
+	checkJiraAudit(t, got)
+}
+
+// seedJiraAuditHistory gives the three audited issues what agents did to
+// them: SD-1 escalated by triage then moved and resolved by an agent, SD-2
+// moved to another request type and back, SD-3 resolved untouched.
+func seedJiraAuditHistory(j *fakeJira) {
 	tierItem := func(from, to string) map[string]any {
 		return map[string]any{"field": "Triage tier", "fieldtype": "custom", "fieldId": "customfield_10060", "fromString": from, "toString": to}
 	}
@@ -714,23 +739,12 @@ func TestJiraAudit(t *testing.T) {
 	}
 	j.issues[2].Resolution = map[string]any{"name": "Done"}
 	j.mu.Unlock()
+}
 
-	t.Setenv("JIRA_TEST_TOKEN", "jira-secret")
-	cfg.URL, cfg.Username, cfg.TokenEnv, cfg.ServiceDesk, cfg.RequestType = srv.URL, "bot@example.com", "JIRA_TEST_TOKEN", jiraTestDesk, "10"
-	r, err := NewAuditReader("jira-q", Config{Type: "jira", Settings: &cfg}, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Tracker() != "jira "+srv.URL {
-		t.Errorf("tracker %q", r.Tracker())
-	}
-	got, err := r.AuditTickets(context.Background(), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 {
-		t.Fatalf("%d tickets, want 3", len(got))
-	}
+// checkJiraAudit checks the audit records of the three issues
+// seedJiraAuditHistory prepared.
+func checkJiraAudit(t *testing.T, got []AuditTicket) {
+	t.Helper()
 	a, b, c := got[0], got[1], got[2]
 	if a.TrackerID != "SD-1" || a.TriageID != fmt.Sprintf("%032x", 1) || strings.Join(a.Rules, ",") != "printers" || !a.Resolved ||
 		a.Tier != "L2" || len(a.Moves) != 1 || a.Moves[0].FromTier != "L3" || a.Moves[0].ToTier != "L1" || a.Moves[0].By != "Ann Agent" ||

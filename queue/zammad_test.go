@@ -419,6 +419,13 @@ func TestZammadCreateAllFields(t *testing.T) {
 	if len(z.users) != 1 || z.users[0].Firstname != "Jürgen" || z.users[0].Lastname != "Müller" || z.users[0].Email != "juergen.mueller@example.com" || got.Customer != z.users[0].ID {
 		t.Errorf("customer %+v, ticket customer %d", z.users, got.Customer)
 	}
+	checkZammadArticles(t, got)
+}
+
+// checkZammadArticles checks a created ticket's two articles: the mail,
+// with its attachments, and triage's internal note.
+func checkZammadArticles(t *testing.T, got *zTicket) {
+	t.Helper()
 	if len(got.Articles) != 2 {
 		t.Fatalf("%d articles, want the mail and triage's note", len(got.Articles))
 	}
