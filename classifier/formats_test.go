@@ -444,8 +444,11 @@ func TestFormatsReachTicket(t *testing.T) {
 			}
 		})
 	}
+}
 
-	// A mail without any of them: empty records and lists, never nil.
+// TestPlainMailFormatsEmpty: a mail without any of the formats has empty
+// records and lists in its rule environment, never nil.
+func TestPlainMailFormatsEmpty(t *testing.T) {
 	m, err := Decode(readMail(t, "charset-us-ascii"), DecodeOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -211,6 +211,15 @@ func checkFormats(t *testing.T, exp expectation, m *Mail) {
 	if m.Signer != exp.Signer {
 		t.Errorf("signer = %q, want %q", m.Signer, exp.Signer)
 	}
+	checkBounce(t, exp, m)
+	checkForwarded(t, exp, m)
+	checkInvite(t, exp, m)
+	checkInline(t, exp, m)
+}
+
+// checkBounce checks the delivery status read from a bounce.
+func checkBounce(t *testing.T, exp expectation, m *Mail) {
+	t.Helper()
 	var recipients []string
 	status := ""
 	if m.BounceInfo != nil {
@@ -222,6 +231,11 @@ func checkFormats(t *testing.T, exp expectation, m *Mail) {
 	if strings.Join(recipients, "|") != strings.Join(exp.BounceRecipients, "|") || status != exp.BounceStatus {
 		t.Errorf("bounce recipients %q status %q, want %q %q", recipients, status, exp.BounceRecipients, exp.BounceStatus)
 	}
+}
+
+// checkForwarded checks the forwarded messages' senders and subjects.
+func checkForwarded(t *testing.T, exp expectation, m *Mail) {
+	t.Helper()
 	if exp.Forwarded != nil || exp.ForwardedSubjects != nil {
 		var from, subjects []string
 		for _, f := range m.Forwarded {
@@ -235,6 +249,11 @@ func checkFormats(t *testing.T, exp expectation, m *Mail) {
 			t.Errorf("forwarded subjects %q, want %q", subjects, exp.ForwardedSubjects)
 		}
 	}
+}
+
+// checkInvite checks the calendar invitation.
+func checkInvite(t *testing.T, exp expectation, m *Mail) {
+	t.Helper()
 	switch {
 	case exp.InviteSummary == "" && m.Invite != nil:
 		t.Errorf("unexpected invite %+v", *m.Invite)
@@ -247,6 +266,11 @@ func checkFormats(t *testing.T, exp expectation, m *Mail) {
 				exp.InviteMethod, exp.InviteSummary, exp.InviteStart)
 		}
 	}
+}
+
+// checkInline checks which attachments are inline.
+func checkInline(t *testing.T, exp expectation, m *Mail) {
+	t.Helper()
 	if exp.Inline != nil {
 		var inline []string
 		for _, a := range m.Attachments {

@@ -97,167 +97,227 @@ type rtfState struct {
 	uc      int  // characters to skip after \uN
 }
 
+// rtfReader walks an RTF document once, collecting its text.
+type rtfReader struct {
+	rtf       []byte
+	i         int // next byte to read
+	out       strings.Builder
+	pending   []byte // \'hh bytes awaiting decoding as a run
+	codepage  int
+	fromHTML  bool
+	stack     []rtfState
+	cur       rtfState
+	skipChars int // fallback characters still to skip after \uN
+	depthOver int // groups opened beyond maxRTFDepth, ignored
+}
+
 // rtfText returns the text of an RTF document, read up to maxBytes: the
 // encapsulated HTML converted when the RTF says \fromhtml1, else its text.
 func rtfText(rtf []byte, maxBytes int) string {
-	var out strings.Builder
-	var pending []byte // \'hh bytes awaiting decoding as a run
-	codepage, fromHTML := 1252, false
-	stack := make([]rtfState, 0, 16)
-	cur := rtfState{uc: 1}
-	skipChars := 0 // fallback characters still to skip after \uN
-	depthOver := 0
-	flush := func() {
-		if len(pending) == 0 {
-			return
-		}
-		s, known := decodeBytes(fmt.Sprintf("windows-%d", codepage), pending)
-		if !known {
-			s = bestEffort(pending)
-		}
-		out.WriteString(s)
-		pending = pending[:0]
+	r := &rtfReader{rtf: rtf, codepage: 1252, stack: make([]rtfState, 0, 16), cur: rtfState{uc: 1}}
+	for r.i < len(rtf) && r.out.Len() < maxBytes {
+		r.step()
 	}
-	emit := func(s string) {
-		if cur.skip || cur.htmlrtf {
-			return
-		}
-		flush()
-		out.WriteString(s)
-	}
-	for i := 0; i < len(rtf) && out.Len() < maxBytes; {
-		c := rtf[i]
-		switch c {
-		case '{':
-			i++
-			if len(stack) >= maxRTFDepth {
-				depthOver++
-				continue
-			}
-			stack = append(stack, cur)
-			continue
-		case '}':
-			i++
-			if depthOver > 0 {
-				depthOver--
-				continue
-			}
-			if n := len(stack); n > 0 {
-				cur = stack[n-1]
-				stack = stack[:n-1]
-			}
-			continue
-		case '\r', '\n':
-			i++
-			continue
-		case '\\':
-		default:
-			i++
-			if skipChars > 0 {
-				skipChars--
-				continue
-			}
-			if cur.skip || cur.htmlrtf {
-				continue
-			}
-			flush()
-			out.WriteByte(c)
-			continue
-		}
-		// A control word or symbol.
-		i++
-		if i >= len(rtf) {
-			break
-		}
-		c = rtf[i]
-		if !isASCIILetter(c) {
-			i++
-			switch c {
-			case '\'':
-				if i+1 < len(rtf) && isHex(rtf[i]) && isHex(rtf[i+1]) {
-					b := unhex(rtf[i])<<4 | unhex(rtf[i+1])
-					i += 2
-					if skipChars > 0 {
-						skipChars--
-					} else if !cur.skip && !cur.htmlrtf {
-						if pending = append(pending, b); len(pending) >= 4096 {
-							flush()
-						}
-					}
-				}
-			case '*':
-				cur.skip = true
-				if strings.HasPrefix(string(rtf[i:min(len(rtf), i+8)]), "\\htmltag") {
-					cur.skip = !fromHTML
-				}
-			case '\\', '{', '}':
-				emit(string(c))
-			case '~':
-				emit("\u00a0")
-			case '_':
-				emit("-")
-			case '\r', '\n':
-				emit("\n")
-			}
-			continue
-		}
-		start := i
-		for i < len(rtf) && isASCIILetter(rtf[i]) && i-start < 32 {
-			i++
-		}
-		word := string(rtf[start:i])
-		param, hasParam := 0, false
-		neg := i < len(rtf) && rtf[i] == '-'
-		if neg {
-			i++
-		}
-		for digits := 0; i < len(rtf) && rtf[i] >= '0' && rtf[i] <= '9' && digits < 10; digits++ {
-			param, hasParam = param*10+int(rtf[i]-'0'), true
-			i++
-		}
-		if neg {
-			param = -param
-		}
-		if i < len(rtf) && rtf[i] == ' ' {
-			i++
-		}
-		switch word {
-		case "par", "line":
-			emit("\n")
-		case "tab":
-			emit("\t")
-		case "u":
-			r := rune(param)
-			if r < 0 {
-				r += 0x10000
-			}
-			if !utf8.ValidRune(r) {
-				r = utf8.RuneError
-			}
-			emit(string(r))
-			skipChars = cur.uc
-		case "uc":
-			cur.uc = min(max(param, 0), 8)
-		case "ansicpg":
-			codepage = param
-		case "fromhtml":
-			fromHTML = !hasParam || param != 0
-		case "htmlrtf":
-			cur.htmlrtf = !hasParam || param != 0
-		case "bin":
-			i += min(max(param, 0), len(rtf)-i)
-		default:
-			if rtfSkipped[word] {
-				cur.skip = true
-			}
-		}
-	}
-	flush()
-	s := strings.ToValidUTF8(out.String(), "\uFFFD")
-	if fromHTML {
+	r.flush()
+	s := strings.ToValidUTF8(r.out.String(), "\uFFFD")
+	if r.fromHTML {
 		return htmlToText(s)
 	}
 	return strings.Trim(cleanText(s), "\n")
+}
+
+// flush decodes the pending \'hh bytes in the document's code page.
+func (r *rtfReader) flush() {
+	if len(r.pending) == 0 {
+		return
+	}
+	s, known := decodeBytes(fmt.Sprintf("windows-%d", r.codepage), r.pending)
+	if !known {
+		s = bestEffort(r.pending)
+	}
+	r.out.WriteString(s)
+	r.pending = r.pending[:0]
+}
+
+// hidden reports whether text in the current group is not output.
+func (r *rtfReader) hidden() bool { return r.cur.skip || r.cur.htmlrtf }
+
+// emit outputs s unless the current group is hidden.
+func (r *rtfReader) emit(s string) {
+	if r.hidden() {
+		return
+	}
+	r.flush()
+	r.out.WriteString(s)
+}
+
+// step reads one character, group delimiter or control sequence.
+func (r *rtfReader) step() {
+	c := r.rtf[r.i]
+	r.i++
+	switch c {
+	case '{':
+		r.openGroup()
+	case '}':
+		r.closeGroup()
+	case '\r', '\n':
+	case '\\':
+		r.control()
+	default:
+		r.plain(c)
+	}
+}
+
+func (r *rtfReader) openGroup() {
+	if len(r.stack) >= maxRTFDepth {
+		r.depthOver++
+		return
+	}
+	r.stack = append(r.stack, r.cur)
+}
+
+func (r *rtfReader) closeGroup() {
+	if r.depthOver > 0 {
+		r.depthOver--
+		return
+	}
+	if n := len(r.stack); n > 0 {
+		r.cur = r.stack[n-1]
+		r.stack = r.stack[:n-1]
+	}
+}
+
+// plain outputs a literal character unless it is a \uN fallback.
+func (r *rtfReader) plain(c byte) {
+	if r.skipChars > 0 {
+		r.skipChars--
+		return
+	}
+	if r.hidden() {
+		return
+	}
+	r.flush()
+	r.out.WriteByte(c)
+}
+
+// control reads what follows a backslash: a control symbol or word.
+func (r *rtfReader) control() {
+	if r.i >= len(r.rtf) {
+		return
+	}
+	c := r.rtf[r.i]
+	if !isASCIILetter(c) {
+		r.i++
+		r.symbol(c)
+		return
+	}
+	word, param, hasParam := r.controlWord()
+	r.apply(word, param, hasParam)
+}
+
+func (r *rtfReader) symbol(c byte) {
+	switch c {
+	case '\'':
+		r.hexByte()
+	case '*':
+		r.cur.skip = true
+		if strings.HasPrefix(string(r.rtf[r.i:min(len(r.rtf), r.i+8)]), "\\htmltag") {
+			r.cur.skip = !r.fromHTML
+		}
+	case '\\', '{', '}':
+		r.emit(string(c))
+	case '~':
+		r.emit("\u00a0")
+	case '_':
+		r.emit("-")
+	case '\r', '\n':
+		r.emit("\n")
+	}
+}
+
+// hexByte reads the hh of \'hh into the pending run.
+func (r *rtfReader) hexByte() {
+	rtf, i := r.rtf, r.i
+	if i+1 >= len(rtf) || !isHex(rtf[i]) || !isHex(rtf[i+1]) {
+		return
+	}
+	b := unhex(rtf[i])<<4 | unhex(rtf[i+1])
+	r.i += 2
+	if r.skipChars > 0 {
+		r.skipChars--
+		return
+	}
+	if r.hidden() {
+		return
+	}
+	if r.pending = append(r.pending, b); len(r.pending) >= 4096 {
+		r.flush()
+	}
+}
+
+// controlWord reads a control word, its optional signed parameter and
+// the space that may delimit it; both are bounded in length.
+func (r *rtfReader) controlWord() (word string, param int, hasParam bool) {
+	rtf := r.rtf
+	start := r.i
+	for r.i < len(rtf) && isASCIILetter(rtf[r.i]) && r.i-start < 32 {
+		r.i++
+	}
+	word = string(rtf[start:r.i])
+	neg := r.i < len(rtf) && rtf[r.i] == '-'
+	if neg {
+		r.i++
+	}
+	for digits := 0; r.i < len(rtf) && rtf[r.i] >= '0' && rtf[r.i] <= '9' && digits < 10; digits++ {
+		param, hasParam = param*10+int(rtf[r.i]-'0'), true
+		r.i++
+	}
+	if neg {
+		param = -param
+	}
+	if r.i < len(rtf) && rtf[r.i] == ' ' {
+		r.i++
+	}
+	return word, param, hasParam
+}
+
+// apply acts on a control word.
+func (r *rtfReader) apply(word string, param int, hasParam bool) {
+	switch word {
+	case "par", "line":
+		r.emit("\n")
+	case "tab":
+		r.emit("\t")
+	case "u":
+		r.emit(string(unicodeParam(param)))
+		r.skipChars = r.cur.uc
+	case "uc":
+		r.cur.uc = min(max(param, 0), 8)
+	case "ansicpg":
+		r.codepage = param
+	case "fromhtml":
+		r.fromHTML = !hasParam || param != 0
+	case "htmlrtf":
+		r.cur.htmlrtf = !hasParam || param != 0
+	case "bin":
+		r.i += min(max(param, 0), len(r.rtf)-r.i)
+	default:
+		if rtfSkipped[word] {
+			r.cur.skip = true
+		}
+	}
+}
+
+// unicodeParam is the rune of \uN, whose N is a signed 16-bit number.
+func unicodeParam(param int) rune {
+	r := rune(param)
+	if r < 0 {
+		r += 0x10000
+	}
+	if !utf8.ValidRune(r) {
+		r = utf8.RuneError
+	}
+	return r
 }
 
 func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

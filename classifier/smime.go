@@ -139,14 +139,13 @@ func parseCMS(b []byte) (*pkcs7.PKCS7, error) {
 // element count within maxObjects. Malformed data passes: the parser
 // rejects it no deeper than this walk went.
 func berWithin(b []byte, maxDepth, maxObjects int) bool {
-	const indefinite = -1
-	var ends []int // end offset of each open constructed element, or indefinite
+	var ends []int // end offset of each open constructed element, or berIndefinite
 	objects := 0
 	for i := 0; i < len(b); {
-		for len(ends) > 0 && ends[len(ends)-1] != indefinite && i >= ends[len(ends)-1] {
+		for len(ends) > 0 && ends[len(ends)-1] != berIndefinite && i >= ends[len(ends)-1] {
 			ends = ends[:len(ends)-1]
 		}
-		if n := len(ends); n > 0 && ends[n-1] == indefinite && i+1 < len(b) && b[i] == 0 && b[i+1] == 0 {
+		if n := len(ends); n > 0 && ends[n-1] == berIndefinite && i+1 < len(b) && b[i] == 0 && b[i+1] == 0 {
 			ends = ends[:n-1]
 			i += 2
 			continue
@@ -155,42 +154,18 @@ func berWithin(b []byte, maxDepth, maxObjects int) bool {
 		if objects > maxObjects {
 			return false
 		}
-		tag := b[i]
-		i++
-		if tag&0x1f == 0x1f { // high tag number: base-128 digits
-			for i < len(b) && b[i]&0x80 != 0 {
-				i++
-			}
-			i++
-		}
-		if i >= len(b) {
+		tag, length, next, ok := berHeader(b, i)
+		if !ok {
 			return true
 		}
-		l := int(b[i])
-		i++
+		i = next
 		constructed := tag&0x20 != 0
-		length := 0
 		switch {
-		case l == 0x80:
-			length = indefinite
-		case l > 0x80:
-			n := l & 0x7f
-			if n > 4 || i+n > len(b) {
-				return true
-			}
-			for _, c := range b[i : i+n] {
-				length = length<<8 | int(c)
-			}
-			i += n
-		default:
-			length = l
-		}
-		switch {
-		case constructed && length == indefinite:
-			ends = append(ends, indefinite)
+		case constructed && length == berIndefinite:
+			ends = append(ends, berIndefinite)
 		case constructed:
 			ends = append(ends, i+length)
-		case length == indefinite:
+		case length == berIndefinite:
 			return true
 		default:
 			i += length
@@ -201,6 +176,45 @@ func berWithin(b []byte, maxDepth, maxObjects int) bool {
 		}
 	}
 	return true
+}
+
+// berIndefinite is the length berHeader reports for an indefinite-length
+// element.
+const berIndefinite = -1
+
+// berHeader reads the tag and length header of the BER element at b[i]
+// and returns the offset of its contents; ok is false when b ends inside
+// the header.
+func berHeader(b []byte, i int) (tag byte, length, next int, ok bool) {
+	tag = b[i]
+	i++
+	if tag&0x1f == 0x1f { // high tag number: base-128 digits
+		for i < len(b) && b[i]&0x80 != 0 {
+			i++
+		}
+		i++
+	}
+	if i >= len(b) {
+		return tag, 0, i, false
+	}
+	l := int(b[i])
+	i++
+	switch {
+	case l == 0x80:
+		length = berIndefinite
+	case l > 0x80:
+		n := l & 0x7f
+		if n > 4 || i+n > len(b) {
+			return tag, 0, i, false
+		}
+		for _, c := range b[i : i+n] {
+			length = length<<8 | int(c)
+		}
+		i += n
+	default:
+		length = l
+	}
+	return tag, length, i, true
 }
 
 // oidEmailAddress is PKCS #9 emailAddress, the address older certificates

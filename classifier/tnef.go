@@ -125,26 +125,26 @@ func (w *walker) tnef(body io.Reader, name, mediaType string) {
 	}
 }
 
+// tnefParser is what parseTNEF gathers from the attributes read so far.
+type tnefParser struct {
+	c        tnefContent
+	cur      *tnefAttachment // the attachment whose attributes are being read
+	plain    string
+	html     string
+	rtf      []byte
+	codepage int
+}
+
 // parseTNEF reads the attribute stream of a TNEF file. A stream cut short
 // after at least one whole attribute keeps what was read.
 func parseTNEF(b []byte) (tnefContent, error) {
-	var c tnefContent
+	var p tnefParser
 	r := tnefReader{b: b}
 	if sig, ok := r.u32(); !ok || sig != tnefSignature {
-		return c, fmt.Errorf("no TNEF signature: %w", errTNEF)
+		return p.c, fmt.Errorf("no TNEF signature: %w", errTNEF)
 	}
 	if _, ok := r.u16(); !ok { // legacy key
-		return c, fmt.Errorf("truncated: %w", errTNEF)
-	}
-	var cur *tnefAttachment
-	var plain, html string
-	var rtf []byte
-	codepage := 0
-	flush := func() {
-		if cur != nil && len(c.Attachments) < maxTNEFAttachments {
-			c.Attachments = append(c.Attachments, cur.record())
-		}
-		cur = nil
+		return p.c, fmt.Errorf("truncated: %w", errTNEF)
 	}
 	attributes := 0
 	for r.left() > 0 {
@@ -153,82 +153,108 @@ func parseTNEF(b []byte) (tnefContent, error) {
 		length, ok3 := r.u32()
 		if !ok1 || !ok2 || !ok3 || uint64(length) > uint64(r.left()) {
 			if attributes == 0 {
-				return c, fmt.Errorf("truncated attribute: %w", errTNEF)
+				return p.c, fmt.Errorf("truncated attribute: %w", errTNEF)
 			}
-			c.Truncated = true
+			p.c.Truncated = true
 			break // keep what was read before the cut
 		}
 		data := r.bytes(int(length))
 		r.u16() // checksum, not verified: a wrong one changes nothing we keep
 		attributes++
-		switch id & 0xffff {
-		case attAttachRendData:
-			flush()
-			cur = &tnefAttachment{}
-		case attAttachTitle:
-			if cur != nil {
-				cur.title = tnefString8(data, codepage)
-			}
-		case attAttachData:
-			if cur != nil {
-				cur.data = data
-			}
-		case attAttachment:
-			if cur != nil {
-				readMAPIProps(data, func(pid, ptype uint16, v []byte) {
-					switch pid {
-					case prAttachLongName:
-						cur.longName = mapiString(ptype, v, codepage)
-					case prAttachFilename, prDisplayName:
-						if cur.title == "" {
-							cur.title = mapiString(ptype, v, codepage)
-						}
-					case prAttachMimeTag:
-						cur.mimeTag = mapiString(ptype, v, codepage)
-					case prAttachContentID:
-						cur.contentID = mapiString(ptype, v, codepage)
-					case prAttachDataObj:
-						cur.obj = v
-					}
-				})
-			}
-		case attBody:
-			if level == tnefLevelMessage && plain == "" {
-				plain = tnefString8(data, codepage)
-			}
-		case attMAPIProps:
-			if level != tnefLevelMessage {
-				break
-			}
-			readMAPIProps(data, func(pid, ptype uint16, v []byte) {
-				switch {
-				case pid == prBody && plain == "":
-					plain = mapiString(ptype, v, codepage)
-				case pid == prHTML && html == "":
-					html = mapiString(ptype, v, codepage)
-				case pid == prRTFCompressed && rtf == nil:
-					rtf = v
-				}
-			})
-		case attOemCodepage:
-			if len(data) >= 4 {
-				codepage = int(binary.LittleEndian.Uint32(data))
-			}
+		p.attribute(level, id&0xffff, data)
+	}
+	p.flush()
+	p.c.Body = p.body()
+	return p.c, nil
+}
+
+// flush records the attachment being read, up to maxTNEFAttachments.
+func (p *tnefParser) flush() {
+	if p.cur != nil && len(p.c.Attachments) < maxTNEFAttachments {
+		p.c.Attachments = append(p.c.Attachments, p.cur.record())
+	}
+	p.cur = nil
+}
+
+// attribute takes in one attribute of the given level and id (low 16 bits).
+func (p *tnefParser) attribute(level uint8, id uint32, data []byte) {
+	switch id {
+	case attAttachRendData:
+		p.flush()
+		p.cur = &tnefAttachment{}
+	case attAttachTitle:
+		if p.cur != nil {
+			p.cur.title = tnefString8(data, p.codepage)
+		}
+	case attAttachData:
+		if p.cur != nil {
+			p.cur.data = data
+		}
+	case attAttachment:
+		if p.cur != nil {
+			readMAPIProps(data, p.attachmentProp)
+		}
+	case attBody:
+		if level == tnefLevelMessage && p.plain == "" {
+			p.plain = tnefString8(data, p.codepage)
+		}
+	case attMAPIProps:
+		if level == tnefLevelMessage {
+			readMAPIProps(data, p.messageProp)
+		}
+	case attOemCodepage:
+		if len(data) >= 4 {
+			p.codepage = int(binary.LittleEndian.Uint32(data))
 		}
 	}
-	flush()
+}
+
+// attachmentProp takes in a MAPI property of the current attachment.
+func (p *tnefParser) attachmentProp(pid, ptype uint16, v []byte) {
+	switch pid {
+	case prAttachLongName:
+		p.cur.longName = mapiString(ptype, v, p.codepage)
+	case prAttachFilename, prDisplayName:
+		if p.cur.title == "" {
+			p.cur.title = mapiString(ptype, v, p.codepage)
+		}
+	case prAttachMimeTag:
+		p.cur.mimeTag = mapiString(ptype, v, p.codepage)
+	case prAttachContentID:
+		p.cur.contentID = mapiString(ptype, v, p.codepage)
+	case prAttachDataObj:
+		p.cur.obj = v
+	}
+}
+
+// messageProp takes in a MAPI property of the message: the first body of
+// each kind wins.
+func (p *tnefParser) messageProp(pid, ptype uint16, v []byte) {
 	switch {
-	case strings.TrimSpace(plain) != "":
-		c.Body = strings.Trim(cleanText(plain), "\n")
-	case html != "":
-		c.Body = strings.Trim(htmlToText(html), "\n")
-	case rtf != nil:
+	case pid == prBody && p.plain == "":
+		p.plain = mapiString(ptype, v, p.codepage)
+	case pid == prHTML && p.html == "":
+		p.html = mapiString(ptype, v, p.codepage)
+	case pid == prRTFCompressed && p.rtf == nil:
+		p.rtf = v
+	}
+}
+
+// body is the message text: the plain body, else the HTML one, else the
+// compressed RTF one.
+func (p *tnefParser) body() string {
+	switch {
+	case strings.TrimSpace(p.plain) != "":
+		return strings.Trim(cleanText(p.plain), "\n")
+	case p.html != "":
+		return strings.Trim(htmlToText(p.html), "\n")
+	case p.rtf != nil:
 		// An unreadable RTF body leaves the body empty; the files still count.
-		if raw, err := decompressRTF(rtf, maxTNEFBodyBytes*htmlSourceFactor); err == nil {
-			c.Body = strings.Trim(rtfText(raw, maxTNEFBodyBytes*htmlSourceFactor), "\n")
+		if raw, err := decompressRTF(p.rtf, maxTNEFBodyBytes*htmlSourceFactor); err == nil {
+			return strings.Trim(rtfText(raw, maxTNEFBodyBytes*htmlSourceFactor), "\n")
 		}
 	}
-	return c, nil
+	return ""
 }
 
 // readMAPIProps calls fn with each property of an encoded MAPI property

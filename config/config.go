@@ -534,6 +534,24 @@ func (o *OAuth2Config) validateProvider(p *problems, i int) {
 	if secrets > 1 {
 		at("set client_secret_env or client_secret_file, not both")
 	}
+	o.validateProviderKeys(at)
+	if flow != oauth.FlowAppOnly && o.CertificateFile != "" {
+		at("certificate_file: only for flow app_only", "certificate_file")
+	}
+	if flow != oauth.FlowServiceAccount && o.ServiceAccountFile != "" {
+		at("service_account_file: only for flow service_account", "service_account_file")
+	}
+	for _, kv := range [][2]string{{"token_url", o.TokenURL}, {"device_auth_url", o.DeviceAuthURL}, {"auth_url", o.AuthURL}} {
+		if kv[1] != "" && !secureURL(kv[1]) {
+			at(fmt.Sprintf("%s %q: want an https URL (http only to a loopback address)", kv[0], kv[1]), kv[0])
+		}
+	}
+	o.validateFlow(at, flow, secrets)
+}
+
+// validateProviderKeys checks the keys one provider requires or alone
+// accepts.
+func (o *OAuth2Config) validateProviderKeys(at func(msg string, path ...any)) {
 	if o.Provider == oauth.ProviderMicrosoft && o.Tenant == "" {
 		at("tenant: required with provider microsoft (the directory id or a domain of the tenant)")
 	}
@@ -546,17 +564,11 @@ func (o *OAuth2Config) validateProvider(p *problems, i int) {
 	if o.Provider == oauth.ProviderGeneric && len(o.Scopes) == 0 {
 		at("scopes: required with provider generic")
 	}
-	if flow != oauth.FlowAppOnly && o.CertificateFile != "" {
-		at("certificate_file: only for flow app_only", "certificate_file")
-	}
-	if flow != oauth.FlowServiceAccount && o.ServiceAccountFile != "" {
-		at("service_account_file: only for flow service_account", "service_account_file")
-	}
-	for _, kv := range [][2]string{{"token_url", o.TokenURL}, {"device_auth_url", o.DeviceAuthURL}, {"auth_url", o.AuthURL}} {
-		if kv[1] != "" && !secureURL(kv[1]) {
-			at(fmt.Sprintf("%s %q: want an https URL (http only to a loopback address)", kv[0], kv[1]), kv[0])
-		}
-	}
+}
+
+// validateFlow checks what the flow needs; secrets is the number of client
+// secrets set.
+func (o *OAuth2Config) validateFlow(at func(msg string, path ...any), flow string, secrets int) {
 	switch flow {
 	case oauth.FlowAppOnly:
 		if o.Provider == oauth.ProviderGoogle {

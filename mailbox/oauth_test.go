@@ -117,42 +117,10 @@ func TestOAuthSessionOutlivesTokens(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), session)
 			defer cancel()
 			var wg sync.WaitGroup
-			var logins, loginErrs atomic.Int32
+			var logins, loginErrs int
 			// Fresh logins every life/4, as a reconnect would make them.
-			wg.Go(func() {
-				tick := time.NewTicker(life / 4)
-				defer tick.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-tick.C:
-					}
-					lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
-					boxes, err := ListMailboxes(lctx, o.cfg, testLogger(t))
-					lcancel()
-					if err != nil || len(boxes) == 0 {
-						loginErrs.Add(1)
-						t.Errorf("fresh login: %v", err)
-						continue
-					}
-					logins.Add(1)
-				}
-			})
-			// Mail every life/2.
-			sent := 0
-			tick := time.NewTicker(life / 2)
-		send:
-			for {
-				select {
-				case <-ctx.Done():
-					break send
-				case <-tick.C:
-					o.imap.Append(t, testMail(sent, "during the session"))
-					sent++
-				}
-			}
-			tick.Stop()
+			wg.Go(func() { logins, loginErrs = loginEvery(ctx, t, o.cfg, life/4) })
+			sent := o.appendEvery(ctx, t, life/2)
 			wg.Wait()
 			waitFor(t, "the last mail", func() bool { return rec.doneCount() == sent })
 			st := r.a.Status()
@@ -168,7 +136,7 @@ func TestOAuthSessionOutlivesTokens(t *testing.T) {
 			}
 			src := o.src.Status()
 			t.Logf("%s: session %v, token life %v: %d mails, %d refreshes, %d fresh logins, %d sessions on the server",
-				mech, session, life, total, src.Refreshes, logins.Load(), o.imap.Sessions())
+				mech, session, life, total, src.Refreshes, logins, o.imap.Sessions())
 			switch {
 			case wentDown != 0:
 				t.Errorf("the session went down %d times (%v)", wentDown, downErr.Load())
@@ -182,10 +150,50 @@ func TestOAuthSessionOutlivesTokens(t *testing.T) {
 				t.Errorf("%d refresh failures", src.Failures)
 			case src.Refreshes < 10:
 				t.Errorf("%d refreshes in %v with %v tokens: the test did not outlive the tokens", src.Refreshes, session, life)
-			case sent < 15 || logins.Load() < 30 || loginErrs.Load() != 0:
-				t.Errorf("%d mails, %d logins (%d failed)", sent, logins.Load(), loginErrs.Load())
+			case sent < 15 || logins < 30 || loginErrs != 0:
+				t.Errorf("%d mails, %d logins (%d failed)", sent, logins, loginErrs)
 			}
 		})
+	}
+}
+
+// loginEvery logs in afresh every period until ctx ends; it returns the
+// logins that listed mailboxes and those that failed.
+func loginEvery(ctx context.Context, t *testing.T, cfg Config, period time.Duration) (logins, failed int) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return logins, failed
+		case <-tick.C:
+		}
+		lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		boxes, err := ListMailboxes(lctx, cfg, testLogger(t))
+		lcancel()
+		if err != nil || len(boxes) == 0 {
+			failed++
+			t.Errorf("fresh login: %v", err)
+			continue
+		}
+		logins++
+	}
+}
+
+// appendEvery delivers a test mail every period until ctx ends and
+// returns how many it delivered.
+func (o *oauthAccount) appendEvery(ctx context.Context, t *testing.T, period time.Duration) int {
+	sent := 0
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return sent
+		case <-tick.C:
+			o.imap.Append(t, testMail(sent, "during the session"))
+			sent++
+		}
 	}
 }
 

@@ -385,24 +385,10 @@ func requestPath(key, sub string) string {
 	return "/servicedeskapi/request/" + url.PathEscape(key) + "/" + sub
 }
 
-// Create raises the request on behalf of the requester, with the Cc as
-// participants; the attachments are uploaded first, so that a refused
-// upload creates nothing, and attached after, with triage's note as an
-// internal comment.
-func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
-	t := m.Ticket
-	data := newTemplateData(t)
-	rt, err := renderField(j.requestType, data)
-	if err != nil {
-		return "", permanent("request_type: %w", err)
-	}
-	if !jiraNumber.MatchString(rt) {
-		return "", permanent("request_type rendered %q, not a request type id", sanitizeHeaderText(rt, 64))
-	}
-	description := jiraDescription(t)
-	if m.Requester.Address == "" {
-		description = "Requester: " + displayAddress(t.From) + " (refused by Jira)\n" + description
-	}
+// fieldValues is the request's requestFieldValues: summary, description,
+// the id as labels or a field, priority, due date, tier and the configured
+// fields.
+func (j *jiraClient) fieldValues(t *ticket.Ticket, data templateData, description string) (map[string]any, error) {
 	values := map[string]any{
 		"summary":     cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
 		"description": description,
@@ -433,9 +419,48 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 	for id, tmpl := range j.fields {
 		v, err := renderField(tmpl, data)
 		if err != nil {
-			return "", permanent("fields.%s: %w", id, err)
+			return nil, permanent("fields.%s: %w", id, err)
 		}
 		values[id] = v
+	}
+	return values, nil
+}
+
+// participants is the customer of each of the first ten Cc addresses;
+// one that cannot be found or made is logged and left out.
+func (j *jiraClient) participants(ctx context.Context, t *ticket.Ticket) []string {
+	var participants []string
+	for _, cc := range t.Cc[:min(len(t.Cc), 10)] {
+		if who, err := j.customer(ctx, cc); err == nil {
+			participants = append(participants, who)
+		} else {
+			j.log.Warn("jira: cc not added as participant", "ticket", t.ID, "err", err)
+		}
+	}
+	return participants
+}
+
+// Create raises the request on behalf of the requester, with the Cc as
+// participants; the attachments are uploaded first, so that a refused
+// upload creates nothing, and attached after, with triage's note as an
+// internal comment.
+func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
+	t := m.Ticket
+	data := newTemplateData(t)
+	rt, err := renderField(j.requestType, data)
+	if err != nil {
+		return "", permanent("request_type: %w", err)
+	}
+	if !jiraNumber.MatchString(rt) {
+		return "", permanent("request_type rendered %q, not a request type id", sanitizeHeaderText(rt, 64))
+	}
+	description := jiraDescription(t)
+	if m.Requester.Address == "" {
+		description = "Requester: " + displayAddress(t.From) + " (refused by Jira)\n" + description
+	}
+	values, err := j.fieldValues(t, data, description)
+	if err != nil {
+		return "", err
 	}
 	in := map[string]any{"serviceDeskId": j.serviceDesk, "requestTypeId": rt, "requestFieldValues": values}
 	if m.Requester.Address != "" {
@@ -445,14 +470,7 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 		}
 		in["raiseOnBehalfOf"] = who
 	}
-	var participants []string
-	for _, cc := range t.Cc[:min(len(t.Cc), 10)] {
-		if who, err := j.customer(ctx, cc); err == nil {
-			participants = append(participants, who)
-		} else {
-			j.log.Warn("jira: cc not added as participant", "ticket", t.ID, "err", err)
-		}
-	}
+	participants := j.participants(ctx, t)
 	if len(participants) > 0 {
 		in["requestParticipants"] = participants
 	}

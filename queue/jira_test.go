@@ -42,6 +42,7 @@ type fakeJira struct {
 	// datacenter: users by name, customers created with fullName, a
 	// personal access token as bearer.
 	datacenter bool
+	mux        *http.ServeMux
 }
 
 type jCustomer struct{ AccountID, Email, DisplayName string }
@@ -74,6 +75,7 @@ func newFakeJira(t testing.TB) (*fakeJira, *httptest.Server) {
 		fields: map[string]bool{"summary": true, "description": true, "labels": true, "priority": true, "duedate": true,
 			"customfield_10050": true, "customfield_10060": true, "customfield_10070": true},
 	}
+	j.mux = j.routes()
 	srv := httptest.NewServer(j)
 	t.Cleanup(srv.Close)
 	return j, srv
@@ -118,187 +120,248 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	switch {
-	case key == "GET /rest/api/2/search":
-		q := r.URL.Query()
-		out := []map[string]any{}
-		for _, is := range j.issues {
-			hit := false
-			if jqlAudit.MatchString(q.Get("jql")) {
-				hit = true
-			} else if m := jqlLabel.FindStringSubmatch(q.Get("jql")); m != nil {
-				for _, l := range is.Fields["labels"].([]any) {
-					hit = hit || l == m[1]
+	j.mux.ServeHTTP(w, r)
+}
+
+// routes is the dispatch of fakeJira's endpoints; handlers run with j.mu
+// held.
+func (j *fakeJira) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /rest/api/2/search", j.search)
+	mux.HandleFunc("GET /rest/api/2/user/search", j.userSearch)
+	mux.HandleFunc("GET /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/customer", j.deskCustomers)
+	mux.HandleFunc("POST /rest/servicedeskapi/customer", j.createCustomer)
+	mux.HandleFunc("POST /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/customer", j.addDeskCustomers)
+	mux.HandleFunc("POST /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/attachTemporaryFile", j.upload)
+	mux.HandleFunc("POST /rest/servicedeskapi/request", j.createRequest)
+	mux.HandleFunc("POST /rest/servicedeskapi/request/{key}/{kind}", j.commentOrAttach)
+	mux.HandleFunc("GET /rest/api/2/issue/{key...}", j.getIssue)
+	mux.HandleFunc("PUT /rest/api/2/issue/{key...}", j.putIssue)
+	mux.HandleFunc("/", j.notFound)
+	return mux
+}
+
+// search is JQL search: by label, by custom field, or the audit query.
+func (j *fakeJira) search(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	out := []map[string]any{}
+	for _, is := range j.issues {
+		hit := false
+		if jqlAudit.MatchString(q.Get("jql")) {
+			hit = true
+		} else if m := jqlLabel.FindStringSubmatch(q.Get("jql")); m != nil {
+			for _, l := range is.Fields["labels"].([]any) {
+				hit = hit || l == m[1]
+			}
+		} else if m := jqlCF.FindStringSubmatch(q.Get("jql")); m != nil {
+			v, _ := is.Fields["customfield_"+m[1]].(string)
+			hit = strings.Contains(v, m[2])
+		} else {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"Error in the JQL Query"}, "errors": map[string]string{}})
+			return
+		}
+		if hit {
+			fields := map[string]any{}
+			for _, f := range strings.Split(q.Get("fields"), ",") {
+				switch f {
+				case "created":
+					fields[f] = is.Created
+				case "creator":
+					fields[f] = map[string]any{"accountId": "bot-1", "displayName": "triage bot"}
+				case "resolution":
+					fields[f] = is.Resolution
+				default:
+					fields[f] = is.Fields[f]
 				}
-			} else if m := jqlCF.FindStringSubmatch(q.Get("jql")); m != nil {
-				v, _ := is.Fields["customfield_"+m[1]].(string)
-				hit = strings.Contains(v, m[2])
-			} else {
-				writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{"Error in the JQL Query"}, "errors": map[string]string{}})
-				return
 			}
-			if hit {
-				fields := map[string]any{}
-				for _, f := range strings.Split(q.Get("fields"), ",") {
-					switch f {
-					case "created":
-						fields[f] = is.Created
-					case "creator":
-						fields[f] = map[string]any{"accountId": "bot-1", "displayName": "triage bot"}
-					case "resolution":
-						fields[f] = is.Resolution
-					default:
-						fields[f] = is.Fields[f]
-					}
-				}
-				issue := map[string]any{"id": "100", "key": is.Key, "fields": fields}
-				if q.Get("expand") == "changelog" {
-					issue["changelog"] = map[string]any{"startAt": 0, "maxResults": 100, "total": len(is.Histories), "histories": is.Histories}
-				}
-				out = append(out, issue)
+			issue := map[string]any{"id": "100", "key": is.Key, "fields": fields}
+			if q.Get("expand") == "changelog" {
+				issue["changelog"] = map[string]any{"startAt": 0, "maxResults": 100, "total": len(is.Histories), "histories": is.Histories}
 			}
+			out = append(out, issue)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": 10, "total": len(out), "issues": out})
-	case key == "GET /rest/api/2/user/search" && j.datacenter:
-		out := []map[string]any{}
-		for _, c := range j.customers {
-			if strings.EqualFold(c.Email, r.URL.Query().Get("username")) {
-				out = append(out, map[string]any{"name": c.AccountID, "key": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
-			}
-		}
-		writeJSON(w, http.StatusOK, out)
-	case key == "GET /rest/api/2/user/search":
-		// Jira Cloud hides addresses here (privacy settings); matching on
-		// the query still finds the user.
-		out := []map[string]any{}
-		for _, c := range j.customers {
-			if strings.EqualFold(c.Email, r.URL.Query().Get("query")) {
-				out = append(out, map[string]any{"accountId": c.AccountID, "displayName": c.DisplayName})
-			}
-		}
-		writeJSON(w, http.StatusOK, out)
-	case key == "GET /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/customer":
-		out := []map[string]any{}
-		for _, c := range j.customers {
-			if j.deskMembers[c.AccountID] && strings.Contains(strings.ToLower(c.Email), strings.ToLower(r.URL.Query().Get("query"))) {
-				out = append(out, map[string]any{"accountId": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
-			}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"size": len(out), "start": 0, "limit": 10, "isLastPage": true, "values": out})
-	case key == "POST /rest/servicedeskapi/customer":
-		if r.Header.Get("X-ExperimentalApi") != "opt-in" {
-			sdError(w, http.StatusBadRequest, "experimental API not opted in")
-			return
-		}
-		var in map[string]string
-		if !readJSON(j.t, r, &in) {
-			return
-		}
-		local, _, _ := strings.Cut(in["email"], "@")
-		if strings.ContainsFunc(local, func(r rune) bool { return r > 127 }) {
-			sdError(w, http.StatusBadRequest, "The email address is invalid.")
-			return
-		}
-		for _, c := range j.customers {
-			if strings.EqualFold(c.Email, in["email"]) {
-				sdError(w, http.StatusBadRequest, "An account already exists for this email")
-				return
-			}
-		}
-		if j.datacenter {
-			c := &jCustomer{AccountID: fmt.Sprintf("user%d", len(j.customers)+1), Email: in["email"], DisplayName: in["fullName"]}
-			j.customers = append(j.customers, c)
-			writeJSON(w, http.StatusCreated, map[string]any{"name": c.AccountID, "key": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
-			return
-		}
-		c := &jCustomer{AccountID: fmt.Sprintf("acc-%d", len(j.customers)+1), Email: in["email"], DisplayName: in["displayName"]}
-		j.customers = append(j.customers, c)
-		writeJSON(w, http.StatusCreated, map[string]any{"accountId": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
-	case key == "POST /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/customer":
-		var in struct {
-			AccountIDs []string `json:"accountIds"`
-			Usernames  []string `json:"usernames"`
-		}
-		if !readJSON(j.t, r, &in) {
-			return
-		}
-		for _, id := range append(in.AccountIDs, in.Usernames...) {
-			j.deskMembers[id] = true
-		}
-		w.WriteHeader(http.StatusNoContent)
-	case key == "POST /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/attachTemporaryFile":
-		j.upload(w, r)
-	case key == "POST /rest/servicedeskapi/request":
-		var in map[string]any
-		if !readJSON(j.t, r, &in) {
-			return
-		}
-		j.create(w, in)
-	case sdReq.MatchString(r.URL.Path) && r.Method == http.MethodPost:
-		m := sdReq.FindStringSubmatch(r.URL.Path)
-		is := j.issue(m[1])
-		if is == nil {
-			sdError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
-			return
-		}
-		var in struct {
-			Body       string   `json:"body"`
-			Public     bool     `json:"public"`
-			Temporary  []string `json:"temporaryAttachmentIds"`
-			Additional *struct {
-				Body string `json:"body"`
-			} `json:"additionalComment"`
-		}
-		if !readJSON(j.t, r, &in) {
-			return
-		}
-		if m[2] == "comment" {
-			is.Comments = append(is.Comments, jComment{Body: in.Body, Public: in.Public})
-			writeJSON(w, http.StatusCreated, map[string]any{"id": "1", "body": in.Body, "public": in.Public})
-			return
-		}
-		var names []string
-		for _, id := range in.Temporary {
-			data, ok := j.temp[id]
-			if !ok {
-				sdError(w, http.StatusBadRequest, "temporary attachment "+id+" not found")
-				return
-			}
-			is.Attachments[j.tempNames[id]] = data
-			names = append(names, j.tempNames[id])
-			delete(j.temp, id)
-		}
-		if in.Additional != nil {
-			is.Comments = append(is.Comments, jComment{Body: in.Additional.Body, Public: in.Public, Attachments: names})
-		}
-		writeJSON(w, http.StatusCreated, map[string]any{"attachments": map[string]any{"size": len(names)}})
-	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/rest/api/2/issue/"):
-		is := j.issue(strings.TrimPrefix(r.URL.Path, "/rest/api/2/issue/"))
-		if is == nil {
-			writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Issue does not exist or you do not have permission to see it."}})
-			return
-		}
-		fields := map[string]any{}
-		for _, f := range strings.Split(r.URL.Query().Get("fields"), ",") {
-			fields[f] = is.Fields[f]
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"key": is.Key, "fields": fields})
-	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/rest/api/2/issue/"):
-		is := j.issue(strings.TrimPrefix(r.URL.Path, "/rest/api/2/issue/"))
-		var in struct {
-			Fields map[string]any `json:"fields"`
-		}
-		if is == nil || !readJSON(j.t, r, &in) {
-			writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Issue does not exist"}})
-			return
-		}
-		for k, v := range in.Fields {
-			is.Fields[k] = v
-		}
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"null for uri: " + r.URL.Path}})
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": 10, "total": len(out), "issues": out})
+}
+
+// userSearch finds users by address: by username on Data Center, by query on Cloud.
+func (j *fakeJira) userSearch(w http.ResponseWriter, r *http.Request) {
+	if j.datacenter {
+		j.userSearchDataCenter(w, r)
+		return
+	}
+	j.userSearchCloud(w, r)
+}
+
+// userSearchDataCenter matches the username parameter and shows addresses.
+func (j *fakeJira) userSearchDataCenter(w http.ResponseWriter, r *http.Request) {
+	out := []map[string]any{}
+	for _, c := range j.customers {
+		if strings.EqualFold(c.Email, r.URL.Query().Get("username")) {
+			out = append(out, map[string]any{"name": c.AccountID, "key": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// userSearchCloud matches the query parameter.
+func (j *fakeJira) userSearchCloud(w http.ResponseWriter, r *http.Request) {
+	// Jira Cloud hides addresses here (privacy settings); matching on
+	// the query still finds the user.
+	out := []map[string]any{}
+	for _, c := range j.customers {
+		if strings.EqualFold(c.Email, r.URL.Query().Get("query")) {
+			out = append(out, map[string]any{"accountId": c.AccountID, "displayName": c.DisplayName})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// deskCustomers lists the desk's customers whose address contains the query.
+func (j *fakeJira) deskCustomers(w http.ResponseWriter, r *http.Request) {
+	out := []map[string]any{}
+	for _, c := range j.customers {
+		if j.deskMembers[c.AccountID] && strings.Contains(strings.ToLower(c.Email), strings.ToLower(r.URL.Query().Get("query"))) {
+			out = append(out, map[string]any{"accountId": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"size": len(out), "start": 0, "limit": 10, "isLastPage": true, "values": out})
+}
+
+// createCustomer creates a customer, refusing duplicates and non-ASCII local parts.
+func (j *fakeJira) createCustomer(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-ExperimentalApi") != "opt-in" {
+		sdError(w, http.StatusBadRequest, "experimental API not opted in")
+		return
+	}
+	var in map[string]string
+	if !readJSON(j.t, r, &in) {
+		return
+	}
+	local, _, _ := strings.Cut(in["email"], "@")
+	if strings.ContainsFunc(local, func(r rune) bool { return r > 127 }) {
+		sdError(w, http.StatusBadRequest, "The email address is invalid.")
+		return
+	}
+	for _, c := range j.customers {
+		if strings.EqualFold(c.Email, in["email"]) {
+			sdError(w, http.StatusBadRequest, "An account already exists for this email")
+			return
+		}
+	}
+	if j.datacenter {
+		c := &jCustomer{AccountID: fmt.Sprintf("user%d", len(j.customers)+1), Email: in["email"], DisplayName: in["fullName"]}
+		j.customers = append(j.customers, c)
+		writeJSON(w, http.StatusCreated, map[string]any{"name": c.AccountID, "key": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
+		return
+	}
+	c := &jCustomer{AccountID: fmt.Sprintf("acc-%d", len(j.customers)+1), Email: in["email"], DisplayName: in["displayName"]}
+	j.customers = append(j.customers, c)
+	writeJSON(w, http.StatusCreated, map[string]any{"accountId": c.AccountID, "emailAddress": c.Email, "displayName": c.DisplayName})
+}
+
+// addDeskCustomers adds customers to the desk.
+func (j *fakeJira) addDeskCustomers(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		AccountIDs []string `json:"accountIds"`
+		Usernames  []string `json:"usernames"`
+	}
+	if !readJSON(j.t, r, &in) {
+		return
+	}
+	for _, id := range append(in.AccountIDs, in.Usernames...) {
+		j.deskMembers[id] = true
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// createRequest creates a request.
+func (j *fakeJira) createRequest(w http.ResponseWriter, r *http.Request) {
+	var in map[string]any
+	if !readJSON(j.t, r, &in) {
+		return
+	}
+	j.create(w, in)
+}
+
+// commentOrAttach adds a comment or temporary attachments to a request.
+func (j *fakeJira) commentOrAttach(w http.ResponseWriter, r *http.Request) {
+	m := sdReq.FindStringSubmatch(r.URL.Path)
+	if m == nil {
+		j.notFound(w, r)
+		return
+	}
+	is := j.issue(m[1])
+	if is == nil {
+		sdError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
+		return
+	}
+	var in struct {
+		Body       string   `json:"body"`
+		Public     bool     `json:"public"`
+		Temporary  []string `json:"temporaryAttachmentIds"`
+		Additional *struct {
+			Body string `json:"body"`
+		} `json:"additionalComment"`
+	}
+	if !readJSON(j.t, r, &in) {
+		return
+	}
+	if m[2] == "comment" {
+		is.Comments = append(is.Comments, jComment{Body: in.Body, Public: in.Public})
+		writeJSON(w, http.StatusCreated, map[string]any{"id": "1", "body": in.Body, "public": in.Public})
+		return
+	}
+	var names []string
+	for _, id := range in.Temporary {
+		data, ok := j.temp[id]
+		if !ok {
+			sdError(w, http.StatusBadRequest, "temporary attachment "+id+" not found")
+			return
+		}
+		is.Attachments[j.tempNames[id]] = data
+		names = append(names, j.tempNames[id])
+		delete(j.temp, id)
+	}
+	if in.Additional != nil {
+		is.Comments = append(is.Comments, jComment{Body: in.Additional.Body, Public: in.Public, Attachments: names})
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"attachments": map[string]any{"size": len(names)}})
+}
+
+// getIssue returns the asked fields of an issue.
+func (j *fakeJira) getIssue(w http.ResponseWriter, r *http.Request) {
+	is := j.issue(strings.TrimPrefix(r.URL.Path, "/rest/api/2/issue/"))
+	if is == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Issue does not exist or you do not have permission to see it."}})
+		return
+	}
+	fields := map[string]any{}
+	for _, f := range strings.Split(r.URL.Query().Get("fields"), ",") {
+		fields[f] = is.Fields[f]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"key": is.Key, "fields": fields})
+}
+
+// putIssue sets fields of an issue.
+func (j *fakeJira) putIssue(w http.ResponseWriter, r *http.Request) {
+	is := j.issue(strings.TrimPrefix(r.URL.Path, "/rest/api/2/issue/"))
+	var in struct {
+		Fields map[string]any `json:"fields"`
+	}
+	if is == nil || !readJSON(j.t, r, &in) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Issue does not exist"}})
+		return
+	}
+	for k, v := range in.Fields {
+		is.Fields[k] = v
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// notFound answers an unknown path as Jira does.
+func (j *fakeJira) notFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"null for uri: " + r.URL.Path}})
 }
 
 // upload is attachTemporaryFile (j.mu held): multipart, parts named file,
@@ -633,6 +696,31 @@ func TestJiraAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	seedJiraAuditHistory(j)
+
+	t.Setenv("JIRA_TEST_TOKEN", "jira-secret")
+	cfg.URL, cfg.Username, cfg.TokenEnv, cfg.ServiceDesk, cfg.RequestType = srv.URL, "bot@example.com", "JIRA_TEST_TOKEN", jiraTestDesk, "10"
+	r, err := NewAuditReader("jira-q", Config{Type: "jira", Settings: &cfg}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tracker() != "jira "+srv.URL {
+		t.Errorf("tracker %q", r.Tracker())
+	}
+	got, err := r.AuditTickets(context.Background(), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d tickets, want 3", len(got))
+	}
+	checkJiraAudit(t, got)
+}
+
+// seedJiraAuditHistory gives the three audited issues what agents did to
+// them: SD-1 escalated by triage then moved and resolved by an agent, SD-2
+// moved to another request type and back, SD-3 resolved untouched.
+func seedJiraAuditHistory(j *fakeJira) {
 	tierItem := func(from, to string) map[string]any {
 		return map[string]any{"field": "Triage tier", "fieldtype": "custom", "fieldId": "customfield_10060", "fromString": from, "toString": to}
 	}
@@ -651,23 +739,12 @@ func TestJiraAudit(t *testing.T) {
 	}
 	j.issues[2].Resolution = map[string]any{"name": "Done"}
 	j.mu.Unlock()
+}
 
-	t.Setenv("JIRA_TEST_TOKEN", "jira-secret")
-	cfg.URL, cfg.Username, cfg.TokenEnv, cfg.ServiceDesk, cfg.RequestType = srv.URL, "bot@example.com", "JIRA_TEST_TOKEN", jiraTestDesk, "10"
-	r, err := NewAuditReader("jira-q", Config{Type: "jira", Settings: &cfg}, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Tracker() != "jira "+srv.URL {
-		t.Errorf("tracker %q", r.Tracker())
-	}
-	got, err := r.AuditTickets(context.Background(), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 {
-		t.Fatalf("%d tickets, want 3", len(got))
-	}
+// checkJiraAudit checks the audit records of the three issues
+// seedJiraAuditHistory prepared.
+func checkJiraAudit(t *testing.T, got []AuditTicket) {
+	t.Helper()
 	a, b, c := got[0], got[1], got[2]
 	if a.TrackerID != "SD-1" || a.TriageID != fmt.Sprintf("%032x", 1) || strings.Join(a.Rules, ",") != "printers" || !a.Resolved ||
 		a.Tier != "L2" || len(a.Moves) != 1 || a.Moves[0].FromTier != "L3" || a.Moves[0].ToTier != "L1" || a.Moves[0].By != "Ann Agent" ||

@@ -74,6 +74,20 @@ func (RTConfig) JSONSchemaExtend(s *jsonschema.Schema) {
 }
 
 func (c *RTConfig) validate(_ string, add func(string, ...any)) {
+	u, err := c.validateURL(add)
+	c.validateAuth(add)
+	if err == nil && u.Scheme == "http" && !netaddr.IsLoopbackHost(u.Hostname()) {
+		add("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
+	}
+	c.validatePriority(add)
+	c.validateTemplates(add)
+	if strings.ContainsAny(c.RTName, "[]#\r\n") {
+		add("rtname %q must not contain [ ] # or line breaks", c.RTName)
+	}
+}
+
+// validateURL checks the url and returns it parsed, with the parse error.
+func (c *RTConfig) validateURL(add func(string, ...any)) (*url.URL, error) {
 	u, err := url.Parse(c.URL)
 	switch {
 	case c.URL == "":
@@ -87,6 +101,11 @@ func (c *RTConfig) validate(_ string, add func(string, ...any)) {
 	case u.User != nil:
 		add("url holds credentials: use token_env, token_file or username with password_env")
 	}
+	return u, err
+}
+
+// validateAuth checks that exactly one way to authenticate is set.
+func (c *RTConfig) validateAuth(add func(string, ...any)) {
 	tokens := 0
 	for _, v := range []string{c.TokenEnv, c.TokenFile} {
 		if v != "" {
@@ -102,9 +121,10 @@ func (c *RTConfig) validate(_ string, add func(string, ...any)) {
 		add("rt needs token_env, token_file or username with password_env")
 	}
 	c.credentials.validate(add)
-	if err == nil && u.Scheme == "http" && !netaddr.IsLoopbackHost(u.Hostname()) {
-		add("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
-	}
+}
+
+// validatePriority checks the priority map's keys and values.
+func (c *RTConfig) validatePriority(add func(string, ...any)) {
 	for name, p := range c.Priority {
 		if rank(name) == 0 || name[0] != 'P' {
 			add("priority: %q is not P1..P9", name)
@@ -113,6 +133,10 @@ func (c *RTConfig) validate(_ string, add func(string, ...any)) {
 			add("priority %s: %d is negative", name, p)
 		}
 	}
+}
+
+// validateTemplates checks the queue, due and custom field templates.
+func (c *RTConfig) validateTemplates(add func(string, ...any)) {
 	for _, tt := range []struct{ key, text string }{{"queue", c.Queue}, {"due", c.Due}} {
 		if _, err := parseTemplate(tt.key, tt.text); err != nil {
 			add("%s: %v", tt.key, err)
@@ -125,9 +149,6 @@ func (c *RTConfig) validate(_ string, add func(string, ...any)) {
 		if _, err := parseTemplate(name, text); err != nil {
 			add("custom_fields %s: %v", name, err)
 		}
-	}
-	if strings.ContainsAny(c.RTName, "[]#\r\n") {
-		add("rtname %q must not contain [ ] # or line breaks", c.RTName)
 	}
 }
 

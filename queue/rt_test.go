@@ -79,85 +79,101 @@ func (f *fakeRT) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
 	case r.Method == http.MethodGet && parts[0] == "tickets":
-		m := fakeRTSearch.FindStringSubmatch(r.URL.Query().Get("query"))
-		items := []map[string]string{}
-		for id := 1; id < f.next; id++ {
-			if m != nil && f.tickets[id].Fields[m[1]] == m[2] {
-				items = append(items, map[string]string{"id": strconv.Itoa(id)})
-			}
-		}
-		writeJSON(w, 200, map[string]any{"items": items, "pages": 1})
+		f.search(w, r)
 	case r.Method == http.MethodPost && len(parts) == 1 && parts[0] == "ticket":
+		f.create(w, r)
+	case len(parts) >= 2 && parts[0] == "ticket":
+		f.onTicket(w, r, parts)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// search finds tickets by one custom field's value.
+func (f *fakeRT) search(w http.ResponseWriter, r *http.Request) {
+	m := fakeRTSearch.FindStringSubmatch(r.URL.Query().Get("query"))
+	items := []map[string]string{}
+	for id := 1; id < f.next; id++ {
+		if m != nil && f.tickets[id].Fields[m[1]] == m[2] {
+			items = append(items, map[string]string{"id": strconv.Itoa(id)})
+		}
+	}
+	writeJSON(w, 200, map[string]any{"items": items, "pages": 1})
+}
+
+// create creates a ticket from a multipart request, refusing unknown queues.
+func (f *fakeRT) create(w http.ResponseWriter, r *http.Request) {
+	var msg rtMessage
+	files := f.readMultipart(w, r, &msg)
+	if files == nil {
+		return
+	}
+	if f.createFail != "" {
+		writeJSON(w, 400, map[string]string{"message": f.createFail})
+		return
+	}
+	if !f.queues[msg.Queue] {
+		writeJSON(w, 403, map[string]string{"message": "No permission to create tickets in the queue '" + msg.Queue + "'"})
+		return
+	}
+	tk := &fakeRTTicket{Queue: msg.Queue, Subject: msg.Subject, Requestor: msg.Requestor, Cc: msg.Cc, Due: msg.Due,
+		Fields: msg.CustomFields, Content: msg.Content, Type: msg.ContentType, Files: files}
+	if msg.Priority != nil {
+		tk.Priority = *msg.Priority
+	}
+	f.creates++
+	id := f.next
+	f.next++
+	f.tickets[id] = tk
+	writeJSON(w, 201, map[string]string{"id": strconv.Itoa(id), "type": "ticket"})
+}
+
+// onTicket serves ticket/{id}[/correspond|/comment]: reply, comment, get
+// or update.
+func (f *fakeRT) onTicket(w http.ResponseWriter, r *http.Request, parts []string) {
+	id, _ := strconv.Atoi(parts[1])
+	tk := f.tickets[id]
+	if tk == nil {
+		writeJSON(w, 404, map[string]string{"message": "Resource does not exist"})
+		return
+	}
+	switch {
+	case len(parts) == 3 && parts[2] == "correspond":
 		var msg rtMessage
 		files := f.readMultipart(w, r, &msg)
 		if files == nil {
 			return
 		}
-		if f.createFail != "" {
-			writeJSON(w, 400, map[string]string{"message": f.createFail})
-			return
+		tk.Correspond = append(tk.Correspond, fakeRTMessage{Content: msg.Content, Files: files})
+		writeJSON(w, 201, []string{"Correspondence added"})
+	case len(parts) == 3 && parts[2] == "comment":
+		var msg rtMessage
+		_ = json.NewDecoder(r.Body).Decode(&msg)
+		tk.Comments = append(tk.Comments, msg.Content)
+		writeJSON(w, 201, []string{"Comments added"})
+	case r.Method == http.MethodGet:
+		cfs := []map[string]any{}
+		for k, v := range tk.Fields {
+			cfs = append(cfs, map[string]any{"id": k, "name": k, "values": []string{v}})
 		}
-		if !f.queues[msg.Queue] {
-			writeJSON(w, 403, map[string]string{"message": "No permission to create tickets in the queue '" + msg.Queue + "'"})
-			return
+		writeJSON(w, 200, map[string]any{"id": id, "Priority": strconv.Itoa(tk.Priority), "Status": "new", "CustomFields": cfs})
+	case r.Method == http.MethodPut:
+		var upd struct {
+			Priority     *int
+			Queue        string
+			CustomFields map[string]string
 		}
-		tk := &fakeRTTicket{Queue: msg.Queue, Subject: msg.Subject, Requestor: msg.Requestor, Cc: msg.Cc, Due: msg.Due,
-			Fields: msg.CustomFields, Content: msg.Content, Type: msg.ContentType, Files: files}
-		if msg.Priority != nil {
-			tk.Priority = *msg.Priority
+		_ = json.NewDecoder(r.Body).Decode(&upd)
+		if upd.Priority != nil {
+			tk.Priority = *upd.Priority
 		}
-		f.creates++
-		id := f.next
-		f.next++
-		f.tickets[id] = tk
-		writeJSON(w, 201, map[string]string{"id": strconv.Itoa(id), "type": "ticket"})
-	case len(parts) >= 2 && parts[0] == "ticket":
-		id, _ := strconv.Atoi(parts[1])
-		tk := f.tickets[id]
-		if tk == nil {
-			writeJSON(w, 404, map[string]string{"message": "Resource does not exist"})
-			return
+		if upd.Queue != "" {
+			tk.Queue = upd.Queue
 		}
-		switch {
-		case len(parts) == 3 && parts[2] == "correspond":
-			var msg rtMessage
-			files := f.readMultipart(w, r, &msg)
-			if files == nil {
-				return
-			}
-			tk.Correspond = append(tk.Correspond, fakeRTMessage{Content: msg.Content, Files: files})
-			writeJSON(w, 201, []string{"Correspondence added"})
-		case len(parts) == 3 && parts[2] == "comment":
-			var msg rtMessage
-			_ = json.NewDecoder(r.Body).Decode(&msg)
-			tk.Comments = append(tk.Comments, msg.Content)
-			writeJSON(w, 201, []string{"Comments added"})
-		case r.Method == http.MethodGet:
-			cfs := []map[string]any{}
-			for k, v := range tk.Fields {
-				cfs = append(cfs, map[string]any{"id": k, "name": k, "values": []string{v}})
-			}
-			writeJSON(w, 200, map[string]any{"id": id, "Priority": strconv.Itoa(tk.Priority), "Status": "new", "CustomFields": cfs})
-		case r.Method == http.MethodPut:
-			var upd struct {
-				Priority     *int
-				Queue        string
-				CustomFields map[string]string
-			}
-			_ = json.NewDecoder(r.Body).Decode(&upd)
-			if upd.Priority != nil {
-				tk.Priority = *upd.Priority
-			}
-			if upd.Queue != "" {
-				tk.Queue = upd.Queue
-			}
-			for k, v := range upd.CustomFields {
-				tk.Fields[k] = v
-			}
-			writeJSON(w, 200, []string{"updated"})
+		for k, v := range upd.CustomFields {
+			tk.Fields[k] = v
 		}
-	default:
-		http.NotFound(w, r)
+		writeJSON(w, 200, []string{"updated"})
 	}
 }
 

@@ -38,6 +38,7 @@ type fakeZammad struct {
 	// listSearch answers searches with a list of tickets, as the API
 	// documentation of Zammad releases before 5 shows.
 	listSearch bool
+	mux        *http.ServeMux
 }
 
 type zUser struct {
@@ -65,6 +66,7 @@ func newFakeZammad(t testing.TB) (*fakeZammad, *httptest.Server) {
 		priority: []string{"1 low", "2 normal", "3 high"},
 		attrs:    map[string]bool{"triage_id": true, "triage_due": true, "triage_tier": true},
 	}
+	z.mux = z.routes()
 	srv := httptest.NewServer(z)
 	t.Cleanup(srv.Close)
 	return z, srv
@@ -104,153 +106,199 @@ func (z *fakeZammad) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	switch {
-	case key == "GET /api/v1/tickets/search":
-		m := zammadQuery.FindStringSubmatch(r.URL.Query().Get("query"))
-		ids, assets := []int64{}, map[string]any{}
-		for _, tk := range z.tickets {
-			if m == nil {
-				break
+	z.mux.ServeHTTP(w, r)
+}
+
+// routes is the dispatch of fakeZammad's endpoints; handlers run with z.mu
+// held.
+func (z *fakeZammad) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/tickets/search", z.searchTickets)
+	mux.HandleFunc("GET /api/v1/tags", z.tags)
+	mux.HandleFunc("POST /api/v1/tags/add", z.addTag)
+	mux.HandleFunc("GET /api/v1/users/search", z.searchUsers)
+	mux.HandleFunc("POST /api/v1/users", z.createUser)
+	mux.HandleFunc("POST /api/v1/tickets", z.createTicket)
+	mux.HandleFunc("POST /api/v1/ticket_articles", z.addArticle)
+	mux.HandleFunc("GET /api/v1/tickets/{id...}", z.getTicket)
+	mux.HandleFunc("PUT /api/v1/tickets/{id...}", z.updateTicket)
+	mux.HandleFunc("/", z.noRoute)
+	return mux
+}
+
+// searchTickets finds tickets by tag, number or attribute, as a list or with assets.
+func (z *fakeZammad) searchTickets(w http.ResponseWriter, r *http.Request) {
+	m := zammadQuery.FindStringSubmatch(r.URL.Query().Get("query"))
+	ids, assets := []int64{}, map[string]any{}
+	for _, tk := range z.tickets {
+		if m == nil {
+			break
+		}
+		hit := false
+		switch m[1] {
+		case "tags":
+			for _, tg := range tk.Tags {
+				hit = hit || strings.Contains(tg, m[2]) // words, as a search engine matches
 			}
-			hit := false
-			switch m[1] {
-			case "tags":
-				for _, tg := range tk.Tags {
-					hit = hit || strings.Contains(tg, m[2]) // words, as a search engine matches
-				}
-			case "number":
-				hit = tk.Number == m[2]
-			default:
-				v, _ := tk.Attrs[m[1]].(string)
-				hit = v != "" && strings.Contains(v, m[2])
+		case "number":
+			hit = tk.Number == m[2]
+		default:
+			v, _ := tk.Attrs[m[1]].(string)
+			hit = v != "" && strings.Contains(v, m[2])
+		}
+		if hit {
+			ids = append(ids, tk.ID)
+			a := map[string]any{"id": tk.ID, "number": tk.Number, "title": tk.Title}
+			for k, v := range tk.Attrs {
+				a[k] = v
 			}
-			if hit {
-				ids = append(ids, tk.ID)
-				a := map[string]any{"id": tk.ID, "number": tk.Number, "title": tk.Title}
-				for k, v := range tk.Attrs {
-					a[k] = v
-				}
-				assets[strconv.FormatInt(tk.ID, 10)] = a
-			}
+			assets[strconv.FormatInt(tk.ID, 10)] = a
 		}
-		if z.listSearch {
-			list := []any{}
-			for _, id := range ids {
-				list = append(list, assets[strconv.FormatInt(id, 10)])
-			}
-			writeJSON(w, http.StatusOK, list)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"tickets": ids, "tickets_count": len(ids), "assets": map[string]any{"Ticket": assets}})
-	case key == "GET /api/v1/tags":
-		id, _ := strconv.ParseInt(r.URL.Query().Get("o_id"), 10, 64)
-		tk := z.ticket(id)
-		if r.URL.Query().Get("object") != "Ticket" || tk == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"tags": tk.Tags})
-	case key == "POST /api/v1/tags/add":
-		var in struct {
-			Item   string `json:"item"`
-			Object string `json:"object"`
-			OID    int64  `json:"o_id"`
-		}
-		if !readJSON(z.t, r, &in) {
-			return
-		}
-		tk := z.ticket(in.OID)
-		if tk == nil || in.Object != "Ticket" || in.Item == "" {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
-			return
-		}
-		tk.Tags = append(tk.Tags, in.Item)
-		writeJSON(w, http.StatusCreated, true)
-	case key == "GET /api/v1/users/search":
-		q := strings.TrimPrefix(r.URL.Query().Get("query"), "email:")
-		q, _ = strconv.Unquote(q)
-		out := []map[string]any{}
-		for _, u := range z.users {
-			if strings.EqualFold(u.Email, q) {
-				out = append(out, map[string]any{"id": u.ID, "firstname": u.Firstname, "lastname": u.Lastname, "email": u.Email})
-			}
-		}
-		writeJSON(w, http.StatusOK, out)
-	case key == "POST /api/v1/users":
-		var in zUser
-		var body map[string]string
-		if !readJSON(z.t, r, &body) {
-			return
-		}
-		in.Firstname, in.Lastname, in.Email = body["firstname"], body["lastname"], body["email"]
-		local, _, _ := strings.Cut(in.Email, "@")
-		if strings.ContainsFunc(local, func(r rune) bool { return r > 127 }) {
-			z.refuse(w, fmt.Sprintf("Invalid email '%s'", in.Email))
-			return
-		}
-		in.ID = int64(100 + len(z.users))
-		z.users = append(z.users, &in)
-		writeJSON(w, http.StatusCreated, map[string]any{"id": in.ID, "firstname": in.Firstname, "lastname": in.Lastname, "email": in.Email})
-	case key == "POST /api/v1/tickets":
-		var in map[string]any
-		if !readJSON(z.t, r, &in) {
-			return
-		}
-		z.create(w, in)
-	case key == "POST /api/v1/ticket_articles":
-		var in map[string]any
-		if !readJSON(z.t, r, &in) {
-			return
-		}
-		id, _ := in["ticket_id"].(float64)
-		tk := z.ticket(int64(id))
-		if tk == nil {
-			z.refuse(w, "No such ticket")
-			return
-		}
-		tk.Articles = append(tk.Articles, in)
-		writeJSON(w, http.StatusCreated, map[string]any{"id": 1000 + len(tk.Articles), "ticket_id": tk.ID})
-	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/tickets/"):
-		id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/tickets/"), 10, 64)
-		tk := z.ticket(id)
-		if tk == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
-			return
-		}
-		out := map[string]any{"id": tk.ID, "number": tk.Number, "title": tk.Title}
-		if r.URL.Query().Get("expand") == "true" {
-			out["priority"], out["group"], out["state"] = tk.Priority, tk.Group, tk.State
-		}
-		for k, v := range tk.Attrs {
-			out[k] = v
-		}
-		writeJSON(w, http.StatusOK, out)
-	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/tickets/"):
-		id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/tickets/"), 10, 64)
-		tk := z.ticket(id)
-		var in map[string]any
-		if tk == nil || !readJSON(z.t, r, &in) {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
-			return
-		}
-		if g, ok := in["group"].(string); ok {
-			tk.Group = g
-		}
-		if p, ok := in["priority"].(string); ok {
-			tk.Priority = p
-		}
-		for k, v := range in {
-			if z.attrs[k] {
-				tk.Attrs[k] = v
-			}
-		}
-		if a, ok := in["article"].(map[string]any); ok {
-			tk.Articles = append(tk.Articles, a)
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"id": tk.ID, "number": tk.Number})
-	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "No route matches [" + r.Method + "] " + r.URL.Path})
 	}
+	if z.listSearch {
+		list := []any{}
+		for _, id := range ids {
+			list = append(list, assets[strconv.FormatInt(id, 10)])
+		}
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tickets": ids, "tickets_count": len(ids), "assets": map[string]any{"Ticket": assets}})
+}
+
+// tags lists a ticket's tags.
+func (z *fakeZammad) tags(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.URL.Query().Get("o_id"), 10, 64)
+	tk := z.ticket(id)
+	if r.URL.Query().Get("object") != "Ticket" || tk == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tags": tk.Tags})
+}
+
+// addTag tags a ticket.
+func (z *fakeZammad) addTag(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Item   string `json:"item"`
+		Object string `json:"object"`
+		OID    int64  `json:"o_id"`
+	}
+	if !readJSON(z.t, r, &in) {
+		return
+	}
+	tk := z.ticket(in.OID)
+	if tk == nil || in.Object != "Ticket" || in.Item == "" {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+		return
+	}
+	tk.Tags = append(tk.Tags, in.Item)
+	writeJSON(w, http.StatusCreated, true)
+}
+
+// searchUsers finds users by address.
+func (z *fakeZammad) searchUsers(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimPrefix(r.URL.Query().Get("query"), "email:")
+	q, _ = strconv.Unquote(q)
+	out := []map[string]any{}
+	for _, u := range z.users {
+		if strings.EqualFold(u.Email, q) {
+			out = append(out, map[string]any{"id": u.ID, "firstname": u.Firstname, "lastname": u.Lastname, "email": u.Email})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// createUser creates a user, refusing non-ASCII local parts.
+func (z *fakeZammad) createUser(w http.ResponseWriter, r *http.Request) {
+	var in zUser
+	var body map[string]string
+	if !readJSON(z.t, r, &body) {
+		return
+	}
+	in.Firstname, in.Lastname, in.Email = body["firstname"], body["lastname"], body["email"]
+	local, _, _ := strings.Cut(in.Email, "@")
+	if strings.ContainsFunc(local, func(r rune) bool { return r > 127 }) {
+		z.refuse(w, fmt.Sprintf("Invalid email '%s'", in.Email))
+		return
+	}
+	in.ID = int64(100 + len(z.users))
+	z.users = append(z.users, &in)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": in.ID, "firstname": in.Firstname, "lastname": in.Lastname, "email": in.Email})
+}
+
+// createTicket creates a ticket.
+func (z *fakeZammad) createTicket(w http.ResponseWriter, r *http.Request) {
+	var in map[string]any
+	if !readJSON(z.t, r, &in) {
+		return
+	}
+	z.create(w, in)
+}
+
+// addArticle adds an article to a ticket.
+func (z *fakeZammad) addArticle(w http.ResponseWriter, r *http.Request) {
+	var in map[string]any
+	if !readJSON(z.t, r, &in) {
+		return
+	}
+	id, _ := in["ticket_id"].(float64)
+	tk := z.ticket(int64(id))
+	if tk == nil {
+		z.refuse(w, "No such ticket")
+		return
+	}
+	tk.Articles = append(tk.Articles, in)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": 1000 + len(tk.Articles), "ticket_id": tk.ID})
+}
+
+// getTicket returns a ticket, expanded on request.
+func (z *fakeZammad) getTicket(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/tickets/"), 10, 64)
+	tk := z.ticket(id)
+	if tk == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+		return
+	}
+	out := map[string]any{"id": tk.ID, "number": tk.Number, "title": tk.Title}
+	if r.URL.Query().Get("expand") == "true" {
+		out["priority"], out["group"], out["state"] = tk.Priority, tk.Group, tk.State
+	}
+	for k, v := range tk.Attrs {
+		out[k] = v
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// updateTicket updates a ticket's group, priority, attributes and articles.
+func (z *fakeZammad) updateTicket(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/api/v1/tickets/"), 10, 64)
+	tk := z.ticket(id)
+	var in map[string]any
+	if tk == nil || !readJSON(z.t, r, &in) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+		return
+	}
+	if g, ok := in["group"].(string); ok {
+		tk.Group = g
+	}
+	if p, ok := in["priority"].(string); ok {
+		tk.Priority = p
+	}
+	for k, v := range in {
+		if z.attrs[k] {
+			tk.Attrs[k] = v
+		}
+	}
+	if a, ok := in["article"].(map[string]any); ok {
+		tk.Articles = append(tk.Articles, a)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": tk.ID, "number": tk.Number})
+}
+
+// noRoute answers an unknown route as Zammad does.
+func (z *fakeZammad) noRoute(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "No route matches [" + r.Method + "] " + r.URL.Path})
 }
 
 // create is POST /api/v1/tickets (z.mu held).
@@ -371,6 +419,13 @@ func TestZammadCreateAllFields(t *testing.T) {
 	if len(z.users) != 1 || z.users[0].Firstname != "Jürgen" || z.users[0].Lastname != "Müller" || z.users[0].Email != "juergen.mueller@example.com" || got.Customer != z.users[0].ID {
 		t.Errorf("customer %+v, ticket customer %d", z.users, got.Customer)
 	}
+	checkZammadArticles(t, got)
+}
+
+// checkZammadArticles checks a created ticket's two articles: the mail,
+// with its attachments, and triage's internal note.
+func checkZammadArticles(t *testing.T, got *zTicket) {
+	t.Helper()
 	if len(got.Articles) != 2 {
 		t.Fatalf("%d articles, want the mail and triage's note", len(got.Articles))
 	}

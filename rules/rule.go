@@ -109,21 +109,42 @@ func (b *builder) ruleItem(c *compiler, f *srcFile, n *yaml.Node, parent *ruleNo
 		b.errf(f, n, "rules: each item must be a mapping (a rule or a group), got %s", kindName(n))
 		return nil
 	}
-	isGroup := false
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "group" {
-			isGroup = true
-		}
-	}
-	if isGroup {
+	if b.hasKey(n, "group") {
 		return b.groupItem(c, f, n, parent, depth)
 	}
 	r := &ruleNode{info: RuleInfo{File: f.name, Line: n.Line, Col: n.Column}}
 	if parent != nil {
 		r.info.Group = parent.info.Name
 	}
-	var whenNode *yaml.Node
-	var nameOK bool
+	whenNode, nameOK := b.decodeRuleKeys(f, n, r)
+	switch {
+	case r.info.Name == "" && !nameOK:
+		if !b.hasKey(n, "name") {
+			b.errf(f, n, "rule: missing name")
+		}
+	default:
+		b.claimName(f, n, r.info.Name)
+	}
+	if whenNode == nil {
+		b.errf(f, n, "rule %q: missing when", r.info.Name)
+	} else {
+		b.compileWhen(c, f, whenNode, r)
+	}
+	r.info.Action = r.action
+	r.info.Tier, r.info.Priority, r.info.Queue = r.set.Tier, r.set.Priority, r.set.Queue
+	r.info.Runbook, r.info.Folder = r.set.Runbook, r.set.Folder
+	r.info.Tags = r.tags
+	r.info.Stop = r.stop
+	b.set.ruleInfo = append(b.set.ruleInfo, r.info)
+	if nameOK {
+		b.set.ruleByName[r.info.Name] = r
+	}
+	return r
+}
+
+// decodeRuleKeys decodes a rule's keys into r; it returns the when expression's
+// node, compiled by the caller, and whether the name is usable.
+func (b *builder) decodeRuleKeys(f *srcFile, n *yaml.Node, r *ruleNode) (whenNode *yaml.Node, nameOK bool) {
 	for _, kv := range b.mapping(f, n, "rule", ruleKeys) {
 		switch kv.key.Value {
 		case "name":
@@ -148,29 +169,7 @@ func (b *builder) ruleItem(c *compiler, f *srcFile, n *yaml.Node, parent *ruleNo
 			r.stop, _ = b.boolean(f, kv.val, "stop")
 		}
 	}
-	switch {
-	case r.info.Name == "" && !nameOK:
-		if !b.hasKey(n, "name") {
-			b.errf(f, n, "rule: missing name")
-		}
-	default:
-		b.claimName(f, n, r.info.Name)
-	}
-	if whenNode == nil {
-		b.errf(f, n, "rule %q: missing when", r.info.Name)
-	} else {
-		b.compileWhen(c, f, whenNode, r)
-	}
-	r.info.Action = r.action
-	r.info.Tier, r.info.Priority, r.info.Queue = r.set.Tier, r.set.Priority, r.set.Queue
-	r.info.Runbook, r.info.Folder = r.set.Runbook, r.set.Folder
-	r.info.Tags = r.tags
-	r.info.Stop = r.stop
-	b.set.ruleInfo = append(b.set.ruleInfo, r.info)
-	if nameOK {
-		b.set.ruleByName[r.info.Name] = r
-	}
-	return r
+	return whenNode, nameOK
 }
 
 func (b *builder) hasKey(n *yaml.Node, key string) bool {

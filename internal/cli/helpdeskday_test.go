@@ -40,6 +40,33 @@ func writeDayMail(t *testing.T, dir, name, from, subject, body string, at time.T
 // in one problem, the one-off mails inside any problem (none), and the
 // tickets forwarded from the storm and the loops (at most 4 each).
 func TestReplayHelpDeskDay(t *testing.T) {
+	dir := t.TempDir()
+	label, mails := writeHelpDeskDay(t, dir)
+	out := filepath.Join(t.TempDir(), "tickets.jsonl")
+	r := runMain(t, "", "replay", "--rules", examplesRules, "--json", "--tickets", out, dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var rep replayReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Messages != mails+100 || rep.Unparseable != 0 {
+		t.Fatalf("%d messages, %d unparseable; want %d and 0", rep.Messages, rep.Unparseable, mails+100)
+	}
+
+	checkDayGrouping(t, rep, label)
+	checkDayForwarded(t, out)
+	if len(rep.Problems) == 0 || rep.Problems[0].Size < 10 || !strings.Contains(rep.Problems[0].Summary, "db02") {
+		t.Errorf("largest problem %+v, want the storm (db02) first", rep.Problems[:min(1, len(rep.Problems))])
+	}
+}
+
+// writeHelpDeskDay writes the labelled day's mails, the storm and the two
+// loops into dir; it returns each labelled mail's problem by message id
+// and the number of labelled mails.
+func writeHelpDeskDay(t *testing.T, dir string) (label map[string]string, mails int) {
+	t.Helper()
 	raw, err := os.ReadFile("../../problems/testdata/day.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +80,7 @@ func TestReplayHelpDeskDay(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &day); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	label := map[string]string{} // message id → problem label ("" for a one-off)
+	label = map[string]string{} // message id → problem label ("" for a one-off)
 	for i, m := range day.Mails {
 		name := fmt.Sprintf("day%03d-%s", i, m.Problem)
 		writeDayMail(t, dir, name, m.From, m.Subject, m.Body, dayStart.Add(time.Duration(m.At)*time.Minute), "")
@@ -73,21 +99,13 @@ func TestReplayHelpDeskDay(t *testing.T) {
 		writeDayMail(t, dir, fmt.Sprintf("robot%02d", i), "tickets@vendor.example.org", fmt.Sprintf("Re: [#4712] Case %d received", 9000+i),
 			"Thank you, your message was added to case 4712. Our team will answer soon.", at.Add(30*time.Second), "")
 	}
+	return label, len(day.Mails)
+}
 
-	out := filepath.Join(t.TempDir(), "tickets.jsonl")
-	r := runMain(t, "", "replay", "--rules", examplesRules, "--json", "--tickets", out, dir)
-	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
-	}
-	var rep replayReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatal(err)
-	}
-	if rep.Messages != len(day.Mails)+100 || rep.Unparseable != 0 {
-		t.Fatalf("%d messages, %d unparseable; want %d and 0", rep.Messages, rep.Unparseable, len(day.Mails)+100)
-	}
-
-	// Grouping: per problem, the share of its mails in its largest problem.
+// checkDayGrouping checks per problem the share of its mails in its
+// largest problem, and that no one-off mail is inside a problem.
+func checkDayGrouping(t *testing.T, rep replayReport, label map[string]string) {
+	t.Helper()
 	total, inProblem := map[string]int{}, map[string]map[string]int{}
 	for _, l := range label {
 		total[l]++
@@ -130,8 +148,12 @@ func TestReplayHelpDeskDay(t *testing.T) {
 	if oneOffsGrouped != 0 {
 		t.Errorf("%d one-off mails inside a problem, want 0", oneOffsGrouped)
 	}
+}
 
-	// Storm and loops: tickets forwarded per sender with the README's recipe.
+// checkDayForwarded checks the tickets forwarded per sender of the storm
+// and the loops with the README's recipe: at most 4 each.
+func checkDayForwarded(t *testing.T, out string) {
+	t.Helper()
 	forwarded := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(string(readFile(t, out))), "\n") {
 		var tk ticket.Ticket
@@ -147,8 +169,5 @@ func TestReplayHelpDeskDay(t *testing.T) {
 		if forwarded[sender] > 4 {
 			t.Errorf("%s: %d tickets forwarded, want at most 4", sender, forwarded[sender])
 		}
-	}
-	if len(rep.Problems) == 0 || rep.Problems[0].Size < 10 || !strings.Contains(rep.Problems[0].Summary, "db02") {
-		t.Errorf("largest problem %+v, want the storm (db02) first", rep.Problems[:min(1, len(rep.Problems))])
 	}
 }

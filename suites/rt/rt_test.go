@@ -140,41 +140,9 @@ func TestSamples(t *testing.T) {
 	r.waitDrained(t, len(failed), 3*time.Minute)
 	t.Logf("%d mails filed in %v", len(mails), time.Since(from).Round(time.Millisecond))
 
-	tickets := map[string]string{} // sample name → RT id
-	for _, m := range mails {
-		switch {
-		case m.tk.Class.Queue == "engineering":
-			if ids := r.rt.byTriageID(t, m.tk.ID); len(ids) != 0 {
-				t.Errorf("%s: RT refused its queue but has tickets %v", m.name, ids)
-			}
-		case m.name == refusedReq.name:
-			ids := r.rt.byTriageID(t, m.tk.ID)
-			if len(ids) != 1 {
-				t.Fatalf("non-ASCII requester: %d tickets, want 1 without requester", len(ids))
-			}
-			if tk := r.rt.ticket(t, ids[0]); len(tk.Requestor) != 0 || tk.queueName != "General" {
-				t.Errorf("non-ASCII requester: requestors %v queue %s", tk.Requestor, tk.queueName)
-			}
-			if r.count(t, "requester refused") != 1 {
-				t.Errorf("the requester fallback was not logged as a warning once")
-			}
-		default:
-			tickets[m.name] = r.checkTicket(t, m, from, to)
-		}
-	}
+	tickets := r.checkFiled(t, mails, refusedReq.name, from, to)
 	t.Logf("checked in %v", time.Since(from).Round(time.Millisecond))
-	var inFailed []string
-	for _, m := range r.srv.Fetch(t, "Triage/Failed") {
-		inFailed = append(inFailed, msgID(m.Raw))
-	}
-	for _, m := range failed {
-		if !slices.Contains(inFailed, m.tk.MessageID) {
-			t.Errorf("%s: refused by RT but not in the failed folder (%v)", m.name, inFailed)
-		}
-	}
-	if n := r.count(t, "No permission to create tickets in the queue 'Engineering'"); n < len(failed) {
-		t.Errorf("RT's refusal is in %d log lines, want at least %d", n, len(failed))
-	}
+	r.checkFailedFolder(t, failed)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -214,6 +182,54 @@ func TestSamples(t *testing.T) {
 	files := r.rt.files(t, a)
 	if len(files) != 2*len(attach.content.Attachments) {
 		t.Errorf("RT #%s has %d files after the reply, want %d", a, len(files), 2*len(attach.content.Attachments))
+	}
+}
+
+// checkFiled checks each filed mail's ticket: none for the queue RT
+// refuses, one without requester for the refused requester (named
+// refusedReq), else field by field; it returns sample name → RT id.
+func (r *rig) checkFiled(t *testing.T, mails []sample, refusedReq string, from, to time.Time) map[string]string {
+	t.Helper()
+	tickets := map[string]string{} // sample name → RT id
+	for _, m := range mails {
+		switch {
+		case m.tk.Class.Queue == "engineering":
+			if ids := r.rt.byTriageID(t, m.tk.ID); len(ids) != 0 {
+				t.Errorf("%s: RT refused its queue but has tickets %v", m.name, ids)
+			}
+		case m.name == refusedReq:
+			ids := r.rt.byTriageID(t, m.tk.ID)
+			if len(ids) != 1 {
+				t.Fatalf("non-ASCII requester: %d tickets, want 1 without requester", len(ids))
+			}
+			if tk := r.rt.ticket(t, ids[0]); len(tk.Requestor) != 0 || tk.queueName != "General" {
+				t.Errorf("non-ASCII requester: requestors %v queue %s", tk.Requestor, tk.queueName)
+			}
+			if r.count(t, "requester refused") != 1 {
+				t.Errorf("the requester fallback was not logged as a warning once")
+			}
+		default:
+			tickets[m.name] = r.checkTicket(t, m, from, to)
+		}
+	}
+	return tickets
+}
+
+// checkFailedFolder checks that each mail RT refused is in the failed
+// folder and RT's refusal is logged.
+func (r *rig) checkFailedFolder(t *testing.T, failed []sample) {
+	t.Helper()
+	var inFailed []string
+	for _, m := range r.srv.Fetch(t, "Triage/Failed") {
+		inFailed = append(inFailed, msgID(m.Raw))
+	}
+	for _, m := range failed {
+		if !slices.Contains(inFailed, m.tk.MessageID) {
+			t.Errorf("%s: refused by RT but not in the failed folder (%v)", m.name, inFailed)
+		}
+	}
+	if n := r.count(t, "No permission to create tickets in the queue 'Engineering'"); n < len(failed) {
+		t.Errorf("RT's refusal is in %d log lines, want at least %d", n, len(failed))
 	}
 }
 
