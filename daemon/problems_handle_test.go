@@ -14,6 +14,7 @@ import (
 	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/mailbox"
+	"github.com/triage-dev/triage/ticket"
 )
 
 // TestHandleDetectsProblemsAndStorms runs the pipeline with the example
@@ -21,38 +22,7 @@ import (
 // make a problem (the third ticket carries it and the two before as
 // related), and the fifth mail of one sender is filed as a storm.
 func TestHandleDetectsProblemsAndStorms(t *testing.T) {
-	dir := t.TempDir()
-	if err := examples.Extract(dir); err != nil {
-		t.Fatal(err)
-	}
-	cfgText := `rules: rules.yaml
-accounts:
-  - {name: t, addr: "127.0.0.1:1", tls: none, username: u, password_env: UNUSED}
-queues:
-  helpdesk: {type: file, path: out.jsonl}
-  systems: {type: file, path: out.jsonl}
-  security: {type: file, path: out.jsonl}
-  engineering: {type: file, path: out.jsonl}
-state_dir: state
-log: {level: warn}
-`
-	path := filepath.Join(dir, "triage.yaml")
-	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{Log: slog.New(slog.DiscardHandler), DisableHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		d.records.Close()
-		d.closeSinks()
-		_ = d.store.Close()
-	}()
+	d, dir := problemsDaemon(t)
 	arrival := time.Now().UTC()
 	uid := uint32(0)
 	handle := func(from, subject, body string) mailbox.Outcome {
@@ -92,8 +62,52 @@ log: {level: warn}
 	if got := testutil.ToFloat64(d.problems.tickets); got != 4 {
 		t.Errorf("triage_problem_tickets_total = %v, want 4", got)
 	}
-	// The console's Problems page reads the same two, largest first, with
-	// the ticket ids it links to.
+	checkConsoleProblems(t, d, tickets)
+}
+
+// problemsDaemon is a daemon over the example rules with detection on
+// and every queue a JSON Lines file in its directory, closed at the end.
+func problemsDaemon(t *testing.T) (*Daemon, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := examples.Extract(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfgText := `rules: rules.yaml
+accounts:
+  - {name: t, addr: "127.0.0.1:1", tls: none, username: u, password_env: UNUSED}
+queues:
+  helpdesk: {type: file, path: out.jsonl}
+  systems: {type: file, path: out.jsonl}
+  security: {type: file, path: out.jsonl}
+  engineering: {type: file, path: out.jsonl}
+state_dir: state
+log: {level: warn}
+`
+	path := filepath.Join(dir, "triage.yaml")
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Log: slog.New(slog.DiscardHandler), DisableHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.records.Close()
+		d.closeSinks()
+		_ = d.store.Close()
+	})
+	return d, dir
+}
+
+// checkConsoleProblems: the console's Problems page reads the same two
+// problems, largest first, with the ticket ids it links to.
+func checkConsoleProblems(t *testing.T, d *Daemon, tickets []ticket.Ticket) {
+	t.Helper()
 	if n := (consoleSource{d: d}).Snapshot().ProblemsOpen; n != 2 {
 		t.Errorf("console snapshot: %d open problems, want 2", n)
 	}

@@ -30,6 +30,25 @@ func TestPoisonMessage(t *testing.T) {
 	if testkit.FullSize() {
 		n = 1000
 	}
+	r, httpAddr := startPoisonRig(t, n)
+	p := crashTwiceThenDrain(t, r)
+	if got := testkit.AdminMetric(t, httpAddr, "", "triage_quarantined_total", map[string]string{"reason": "crashed"}); got != 1 {
+		t.Errorf("triage_quarantined_total{reason=crashed} = %v, want 1", got)
+	}
+	if took := p.terminate(t, shutdownTimeout+exitMargin); p.err != nil {
+		t.Errorf("final run exited with %v after SIGTERM (took %v)", p.err, took)
+	}
+	checkPoisonEvidence(t, r)
+	lost, copies := checkPoisonOutcome(t, r)
+	checkNoRaces(t, r.logs)
+	t.Logf("FIGURES messages=%d crashes=2 lost=%d sink_lines=%d forwarded=%d", len(r.mails), lost, copies, r.count("forward"))
+}
+
+// startPoisonRig seeds Dovecot with n backlog mails and the poison mail in
+// their middle, and writes a config whose sinks crash on the poison; it
+// returns the rig and the admin address.
+func startPoisonRig(t *testing.T, n int) (*rig, string) {
+	t.Helper()
 	srv := dovecottest.Start(t, dovecottest.WithPassword("poison-imap-pw-3c1d9e"))
 	r := &rig{srv: srv, dir: t.TempDir(), byKey: map[string]*mail{}, env: []string{crashPasswordEnv + "=" + srv.Password}}
 	writeExamples(t, r.dir)
@@ -48,8 +67,14 @@ func TestPoisonMessage(t *testing.T) {
 	httpAddr := testkit.FreeAddr(t)
 	r.writeConfig(t, fmt.Sprintf("rules: rules.yaml\n%squeues:\n%shttp: {listen: %s}\nstate_dir: state\nshutdown_timeout: %s\nlog: {level: info}\n",
 		accountYAML(srv), queues, httpAddr, shutdownTimeout))
+	return r, httpAddr
+}
 
-	// Two runs die of the poison mail; the third quarantines it.
+// crashTwiceThenDrain starts the daemon until the poison has killed it
+// twice, then once more until the backlog is drained, and returns that
+// last run.
+func crashTwiceThenDrain(t *testing.T, r *rig) *proc {
+	t.Helper()
 	for run := range 2 {
 		p := r.start(t, fmt.Sprintf("run-%d.log", run))
 		select {
@@ -69,13 +94,14 @@ func TestPoisonMessage(t *testing.T) {
 		}
 		p.sleep(t, 100*time.Millisecond, "final run")
 	}
-	if got := testkit.AdminMetric(t, httpAddr, "", "triage_quarantined_total", map[string]string{"reason": "crashed"}); got != 1 {
-		t.Errorf("triage_quarantined_total{reason=crashed} = %v, want 1", got)
-	}
-	if took := p.terminate(t, shutdownTimeout+exitMargin); p.err != nil {
-		t.Errorf("final run exited with %v after SIGTERM (took %v)", p.err, took)
-	}
+	return p
+}
 
+// checkPoisonEvidence checks the logs and the kept crash report: one
+// quarantine for crashing the daemon, the first crash's batch handled
+// alone, the second crash's report in crash.prev.log.
+func checkPoisonEvidence(t *testing.T, r *rig) {
+	t.Helper()
 	if lines := grepLogs(t, r.logs, "reason=\"crashed the daemon\""); len(lines) != 1 || !strings.Contains(lines[0], "quarantining message") {
 		t.Errorf("%d log lines quarantine a message for crashing the daemon, want 1:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
@@ -90,6 +116,12 @@ func TestPoisonMessage(t *testing.T) {
 	if err != nil || !bytes.Contains(report, []byte("crashtest: poison message")) {
 		t.Errorf("the second crash's report was not kept in crash.prev.log: %v", err)
 	}
+}
+
+// checkPoisonOutcome checks every mail's folder and that every forwarded
+// one reached a sink; it returns the lost mails and the sink lines.
+func checkPoisonOutcome(t *testing.T, r *rig) (lost, copies int) {
+	t.Helper()
 	st := r.readServer(t)
 	for _, m := range r.mails {
 		if locs := st.where[m.key]; len(locs) != 1 {
@@ -98,7 +130,6 @@ func TestPoisonMessage(t *testing.T) {
 			checkLocation(t, m, locs[0])
 		}
 	}
-	lost, copies := 0, 0
 	inSinks := map[string]int{}
 	for _, q := range append(slices.Clone(fileQueues), natsQueues...) {
 		for _, e := range readJSONL(t, filepath.Join(r.dir, "out", q+".jsonl")) {
@@ -117,8 +148,7 @@ func TestPoisonMessage(t *testing.T) {
 			t.Errorf("%s (%s) reached a sink", m.key, m.action)
 		}
 	}
-	checkNoRaces(t, r.logs)
-	t.Logf("FIGURES messages=%d crashes=2 lost=%d sink_lines=%d forwarded=%d", len(r.mails), lost, copies, r.count("forward"))
+	return lost, copies
 }
 
 // poisonMail is an example mail the rules forward, with the poison marker
