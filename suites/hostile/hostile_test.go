@@ -502,10 +502,14 @@ func (r *run) checkWorkDir(t *testing.T) {
 		return nil
 	})
 	sort.Strings(files)
-	if want := []string{"rules.yaml", "state/state.db", "triage.yaml"}; strings.Join(files, ",") != strings.Join(want, ",") {
+	if want := []string{"rules.yaml", "state/crash.log", "state/journal.db", "state/state.db", "triage.yaml"}; strings.Join(files, ",") != strings.Join(want, ",") {
 		t.Errorf("work directory holds %q, want %q", files, want)
 	}
-	for _, p := range []string{"state", "state/state.db"} {
+	// The runtime's crash report goes to crash.log; nothing crashed.
+	if st, err := os.Stat(filepath.Join(r.dir, "state", "crash.log")); err != nil || st.Size() != 0 {
+		t.Errorf("crash.log after a run without a crash: %v, %v", st, err)
+	}
+	for _, p := range []string{"state", "state/state.db", "state/journal.db", "state/crash.log"} {
 		st, err := os.Stat(filepath.Join(r.dir, p))
 		if err != nil {
 			t.Fatal(err)
