@@ -128,29 +128,28 @@ func icalText(props ical.Props, name string) string {
 	return clip.UTF8(cleanLine(bestEffortString(s)), maxHeaderValueBytes)
 }
 
-// icalTime reads a DTSTART or DTEND. A TZID that is not an IANA zone
-// (Outlook writes Windows names, "W. Europe Standard Time") takes the
-// offset its VTIMEZONE gives for that date; an unreadable time is zero.
+// icalTime reads a DTSTART or DTEND. A TZID takes the offset the
+// calendar's own VTIMEZONE of that name gives for that date (RFC 5545
+// makes it the definition; Outlook writes Windows names such as "W. Europe
+// Standard Time" that no zone database knows); only without one is the
+// TZID looked up as an IANA zone (by go-ical, which reads the zone
+// database at every call). An unreadable time is zero.
 func icalTime(cal *ical.Calendar, p *ical.Prop) time.Time {
 	if p == nil {
 		return time.Time{}
 	}
+	if tzid := p.Params.Get(ical.PropTimezoneID); tzid != "" {
+		if local, err := time.ParseInLocation("20060102T150405", p.Value, time.UTC); err == nil {
+			if loc := vtimezone(cal, tzid, local); loc != nil {
+				return time.Date(local.Year(), local.Month(), local.Day(), local.Hour(), local.Minute(), local.Second(), 0, loc)
+			}
+		}
+	}
 	t, err := p.DateTime(time.UTC)
-	if err == nil {
-		return t
-	}
-	tzid := p.Params.Get(ical.PropTimezoneID)
-	if tzid == "" {
-		return time.Time{}
-	}
-	local, err := time.ParseInLocation("20060102T150405", p.Value, time.UTC)
 	if err != nil {
 		return time.Time{}
 	}
-	if loc := vtimezone(cal, tzid, local); loc != nil {
-		return time.Date(local.Year(), local.Month(), local.Day(), local.Hour(), local.Minute(), local.Second(), 0, loc)
-	}
-	return time.Time{}
+	return t
 }
 
 // vtimezone is the fixed zone the calendar's VTIMEZONE named tzid gives at
