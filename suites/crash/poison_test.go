@@ -31,7 +31,14 @@ func TestPoisonMessage(t *testing.T) {
 		n = 1000
 	}
 	r, httpAddr := startPoisonRig(t, n)
+	start := time.Now()
 	p := crashTwiceThenDrain(t, r)
+	// The poison's cost, reported as the hostile suite reports each
+	// sender-side attack: from the first start to the drained backlog
+	// (two crashes and restarts included), and the peak RSS of the run
+	// that quarantined it.
+	t.Logf("poison: drained %v after the first start; final run's peak RSS %.1f MiB",
+		time.Since(start).Round(time.Millisecond), float64(testkit.ProcStatusBytes(t, p.cmd.Process.Pid, "VmHWM"))/(1<<20))
 	if got := testkit.AdminMetric(t, httpAddr, "", "triage_quarantined_total", map[string]string{"reason": "crashed"}); got != 1 {
 		t.Errorf("triage_quarantined_total{reason=crashed} = %v, want 1", got)
 	}
