@@ -195,21 +195,13 @@ type jiraClient struct {
 // jiraFiledLabel marks every request triage files, for audit's search.
 const jiraFiledLabel = "triage"
 
-// jiraIDLabel is the label that carries the triage id (labels hold no spaces).
-func jiraIDLabel(id string) string { return "triage-" + strings.ToLower(id) }
-
 // SubjectRef reads an issue key in brackets: "Re: [SD-12] …" → "SD-12".
-func (j *jiraClient) SubjectRef(subject string) string {
-	if m := j.subjectTag.FindStringSubmatch(subject); m != nil {
-		return m[1]
-	}
-	return ""
-}
+func (j *jiraClient) SubjectRef(subject string) string { return subjectRef(j.subjectTag, subject) }
 
 // Find runs a JQL search for the id label or field and checks each hit
 // exactly (JQL's ~ on a text field matches words).
 func (j *jiraClient) Find(ctx context.Context, triageID string) (string, error) {
-	jql := "labels = " + strconv.Quote(jiraIDLabel(triageID))
+	jql := "labels = " + strconv.Quote(trackerIDLabel(triageID))
 	if j.idField != "labels" {
 		jql = "cf[" + strings.TrimPrefix(j.idField, "customfield_") + "] ~ " + strconv.Quote(strconv.Quote(triageID))
 	}
@@ -229,7 +221,7 @@ func (j *jiraClient) Find(ctx context.Context, triageID string) (string, error) 
 		}
 		switch v := is.Fields[j.idField].(type) {
 		case []any:
-			if slices.Contains(v, any(jiraIDLabel(triageID))) {
+			if slices.Contains(v, any(trackerIDLabel(triageID))) {
 				return is.Key, nil
 			}
 		case string:
@@ -397,7 +389,7 @@ func (j *jiraClient) fieldValues(t *ticket.Ticket, data templateData, descriptio
 		values[j.rulesField] = strings.Join(data.Rules, ", ")
 	}
 	if j.idField == "labels" {
-		labels := []string{jiraFiledLabel, jiraIDLabel(t.ID)}
+		labels := []string{jiraFiledLabel, trackerIDLabel(t.ID)}
 		for _, tag := range t.Class.Tags {
 			if l := strings.Join(strings.Fields(tag), "_"); l != "" && len(l) <= 255 {
 				labels = append(labels, l)

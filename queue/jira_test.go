@@ -492,7 +492,7 @@ func TestJiraCreateAllFields(t *testing.T) {
 		f["duedate"] != "2026-11-27" || f["customfield_10060"] != "L2" || f["customfield_10070"] != "printers" {
 		t.Errorf("request type %s, fields %v", is.RequestType, f)
 	}
-	if labels := fmt.Sprint(f["labels"]); labels != "[triage "+jiraIDLabel(tk.ID)+" printer floor_3]" {
+	if labels := fmt.Sprint(f["labels"]); labels != "[triage "+trackerIDLabel(tk.ID)+" printer floor_3]" {
 		t.Errorf("labels %s", labels)
 	}
 	desc := fmt.Sprint(f["description"])

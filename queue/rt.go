@@ -237,15 +237,7 @@ func rtSubjectTag(rtname string) *regexp.Regexp {
 }
 
 // SubjectRef finds RT's own [rtname #N] tag.
-func (c *rtClient) SubjectRef(subject string) string {
-	if c.subjectTag == nil {
-		return ""
-	}
-	if m := c.subjectTag.FindStringSubmatch(subject); m != nil {
-		return m[1]
-	}
-	return ""
-}
+func (c *rtClient) SubjectRef(subject string) string { return subjectRef(c.subjectTag, subject) }
 
 // ticketSQLString quotes s as a TicketSQL string literal.
 func ticketSQLString(s string) string {

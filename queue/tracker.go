@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -401,4 +402,21 @@ type AuditMove struct {
 	By                 string
 	FromQueue, ToQueue string
 	FromTier, ToTier   string
+}
+
+// trackerIDLabel is the label or tag that carries the triage id in a
+// tracker that has no field for it (Jira labels, Zammad tags): one word,
+// as both hold no spaces.
+func trackerIDLabel(id string) string { return "triage-" + strings.ToLower(id) }
+
+// subjectRef is the ticket reference a tracker's subject tag pattern
+// captures in subject (its first group), or "" (also when tag is nil).
+func subjectRef(tag *regexp.Regexp, subject string) string {
+	if tag == nil {
+		return ""
+	}
+	if m := tag.FindStringSubmatch(subject); m != nil {
+		return m[1]
+	}
+	return ""
 }

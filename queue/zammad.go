@@ -152,9 +152,6 @@ type zammadClient struct {
 	subjectTag  *regexp.Regexp
 }
 
-// zammadIDTag is the tag that carries the triage id when no attribute does.
-func zammadIDTag(id string) string { return "triage-" + strings.ToLower(id) }
-
 // zammadTicket is what triage reads of a Zammad ticket.
 type zammadTicket struct {
 	ID     int64  `json:"id"`
@@ -162,17 +159,12 @@ type zammadTicket struct {
 }
 
 // SubjectRef reads Zammad's subject tag: "[Ticket#31001]" → "31001".
-func (z *zammadClient) SubjectRef(subject string) string {
-	if m := z.subjectTag.FindStringSubmatch(subject); m != nil {
-		return m[1]
-	}
-	return ""
-}
+func (z *zammadClient) SubjectRef(subject string) string { return subjectRef(z.subjectTag, subject) }
 
 // Find searches for the id attribute or tag and checks each hit exactly
 // (Zammad's search matches words, not values).
 func (z *zammadClient) Find(ctx context.Context, triageID string) (string, error) {
-	query := "tags:" + strconv.Quote(zammadIDTag(triageID))
+	query := "tags:" + strconv.Quote(trackerIDLabel(triageID))
 	if z.idAttribute != "" {
 		query = z.idAttribute + ":" + strconv.Quote(triageID)
 	}
@@ -192,7 +184,7 @@ func (z *zammadClient) Find(ctx context.Context, triageID string) (string, error
 			return "", err
 		}
 		for _, tg := range tags {
-			if tg == zammadIDTag(triageID) {
+			if tg == trackerIDLabel(triageID) {
 				return h.Number, nil
 			}
 		}
@@ -417,7 +409,7 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 	// and stop there).
 	tags := t.Class.Tags
 	if z.idAttribute == "" {
-		tags = append([]string{zammadIDTag(t.ID)}, tags...)
+		tags = append([]string{trackerIDLabel(t.ID)}, tags...)
 	}
 	for _, tag := range tags {
 		in := map[string]any{"item": tag, "object": "Ticket", "o_id": created.ID}

@@ -412,7 +412,7 @@ func TestZammadCreateAllFields(t *testing.T) {
 	if got.Attrs["triage_tier"] != "L2" || got.Attrs["triage_due"] != "2026-11-27T13:00:00Z" {
 		t.Errorf("attributes %v", got.Attrs)
 	}
-	wantTags := []string{zammadIDTag(tk.ID), "printer", "floor 3"}
+	wantTags := []string{trackerIDLabel(tk.ID), "printer", "floor 3"}
 	if strings.Join(got.Tags, "|") != strings.Join(wantTags, "|") {
 		t.Errorf("tags %q, want %q", got.Tags, wantTags)
 	}
@@ -497,7 +497,7 @@ func TestZammadLookupIsExact(t *testing.T) {
 	z, srv := newFakeZammad(t)
 	tk := mailTicket(t, "tracker-attachments.eml")
 	z.users = append(z.users, &zUser{ID: 1, Email: "x@example.com"})
-	z.tickets = append(z.tickets, &zTicket{ID: 7, Number: "30007", Tags: []string{zammadIDTag(tk.ID) + "-other"}, Attrs: map[string]any{}})
+	z.tickets = append(z.tickets, &zTicket{ID: 7, Number: "30007", Tags: []string{trackerIDLabel(tk.ID) + "-other"}, Attrs: map[string]any{}})
 	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
 	if err := s.Send(context.Background(), tk); err != nil {
 		t.Fatal(err)
