@@ -83,7 +83,7 @@ func reencodeMessage(msg []byte) ([]byte, error) {
 		h.Add("MIME-Version", "1.0")
 	}
 	var out bytes.Buffer
-	out.Grow(len(msg) + len(msg)/8)
+	out.Grow(reencodedCap(len(msg)))
 	if err := textproto.WriteHeader(&out, h); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
@@ -92,6 +92,11 @@ func reencodeMessage(msg []byte) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// reencodedCap is the room reencodeMessage sets aside for a message of n
+// bytes (quoted-printable and base64 grow it), and what ForwardOverhead
+// counts for it.
+func reencodedCap(n int) int { return n + n/8 }
 
 // splitHeader reads the header of an entity (header, blank line, body)
 // and returns its body as a slice of b, not a copy.

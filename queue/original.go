@@ -34,30 +34,37 @@ func cleanOriginal(raw []byte) []byte {
 // lines are too long; 0 for the usual message forwarded as it is. The
 // daemon counts it against max_buffered_bytes.
 func ForwardOverhead(raw []byte) int64 {
-	raw = trimHeaderStart(raw)
-	end := headerEnd(raw)
+	raw, end, repair := needsRepair(raw)
 	var n int64
-	if headerNeedsCleaning(raw[:end]) || hasBareCR(raw[end:]) {
+	if repair {
 		n += int64(len(raw))
 	}
 	if hasLongLine(raw[end:]) {
-		n += int64(len(raw) + len(raw)/8) // what reencodeMessage reserves
+		n += int64(reencodedCap(len(raw)))
 	}
 	return n
 }
 
 // repairOriginal is cleanOriginal without the body's line lengths.
 func repairOriginal(raw []byte) []byte {
-	raw = trimHeaderStart(raw)
-	end := headerEnd(raw)
-	hdr, body := raw[:end], raw[end:]
-	if !headerNeedsCleaning(hdr) && !hasBareCR(body) {
+	raw, end, repair := needsRepair(raw)
+	if !repair {
 		return raw
 	}
+	hdr, body := raw[:end], raw[end:]
 	eol := lineEnding(raw)
 	out := make([]byte, 0, len(raw)+len(raw)/maxLineOctets*3+16)
 	out = appendFoldedHeader(out, hdr, eol, isTriageField)
 	return appendBody(out, body, eol)
+}
+
+// needsRepair returns raw without what precedes its first header field,
+// where its header ends, and whether its header or body must be repaired
+// before it is forwarded.
+func needsRepair(raw []byte) ([]byte, int, bool) {
+	raw = trimHeaderStart(raw)
+	end := headerEnd(raw)
+	return raw, end, headerNeedsCleaning(raw[:end]) || hasBareCR(raw[end:])
 }
 
 // trimHeaderStart drops what comes before the first header field and is no
