@@ -111,13 +111,19 @@ state_dir: state
 problems: {enabled: false}   # expectations come from the classifier alone; detection is tested on its own
 log: {level: warn}
 `, addr, user, strings.Join(mailboxes, ", "), q, httpAddr)
+	return loadConfigText(b, dir, cfgText)
+}
+
+// loadConfigText writes text as dir/triage.yaml and loads it.
+func loadConfigText(tb testing.TB, dir, text string) (*config.Config, string) {
+	tb.Helper()
 	path := filepath.Join(dir, "triage.yaml")
-	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
-		b.Fatal(err)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		tb.Fatal(err)
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return cfg, path
 }

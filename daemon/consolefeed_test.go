@@ -6,13 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
@@ -143,14 +140,7 @@ func TestConsoleOnOff(t *testing.T) {
 		}
 		text := "rules: rules.yaml\naccounts:\n  - {name: a, addr: 127.0.0.1:1, tls: none, username: u, password_file: pw}\n" +
 			"queues:\n" + queues + "state_dir: state\n" + tc.console
-		path := filepath.Join(dir, "triage.yaml")
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := config.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg, _ := loadConfigText(t, dir, text)
 		d, err := New(cfg, Options{Log: slog.New(slog.DiscardHandler), DisableHTTP: true})
 		if err != nil {
 			t.Fatal(err)

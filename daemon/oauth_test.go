@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/internal/oauthtest"
 	"github.com/triage-dev/triage/internal/testkit"
 )
@@ -43,14 +42,7 @@ queues:
   helpdesk: {type: file, path: helpdesk.jsonl}
 state_dir: state
 `, imap.Addr, user, tokens.TokenURL)
-	cfgPath := filepath.Join(dir, "triage.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := loadConfigText(t, dir, cfgText)
 	logs := &testkit.SyncBuffer{}
 	d, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), DisableHTTP: true})
 	if err != nil {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/examples"
 	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/ticket"
@@ -84,14 +82,7 @@ queues:
 state_dir: state
 log: {level: warn}
 `
-	path := filepath.Join(dir, "triage.yaml")
-	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := loadConfigText(t, dir, cfgText)
 	d, err := New(cfg, Options{Log: slog.New(slog.DiscardHandler), DisableHTTP: true})
 	if err != nil {
 		t.Fatal(err)
