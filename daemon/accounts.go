@@ -39,6 +39,9 @@ func (ra *runningAccount) set(a *mailbox.Account) {
 func (d *Daemon) syncAccounts(cfg *config.Config) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.runCtx == nil {
+		return // not running yet: Run starts them from the config it loads
+	}
 	want := map[string]config.AccountConfig{}
 	for _, a := range cfg.Accounts {
 		want[a.Name] = a

@@ -5,7 +5,7 @@ import "github.com/triage-dev/triage/console"
 // Problems lists the detector's open problems for the console; nil when
 // detection is off.
 func (s consoleSource) Problems() []console.Problem {
-	ps := s.d.problems
+	ps := s.d.problems.Load()
 	if ps == nil {
 		return nil
 	}
@@ -25,8 +25,9 @@ func (s consoleSource) Problems() []console.Problem {
 // openProblems counts the open problems without copying them: the
 // overview polls it.
 func (s consoleSource) openProblems() int {
-	if s.d.problems == nil {
+	ps := s.d.problems.Load()
+	if ps == nil {
 		return 0
 	}
-	return s.d.problems.det.Open()
+	return ps.det.Open()
 }

@@ -56,7 +56,8 @@ type Daemon struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	store    *Store
-	problems *problemState // nil when problems.enabled is false
+	problems       atomic.Pointer[problemState] // nil when problems.enabled is false; a config reload swaps it
+	problemMetrics problemMetrics
 	reloader *rules.Reloader
 
 	cfg    atomic.Pointer[config.Config]
@@ -114,10 +115,13 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.store = store
-	if d.problems, err = newProblemState(cfg.Problems, store, d.metrics); err != nil {
+	ps, err := newProblemState(cfg.Problems, store)
+	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
+	d.problems.Store(ps)
+	d.problemMetrics = newProblemMetrics(d.metrics, &d.problems)
 
 	if err := d.buildSinks(cfg); err != nil {
 		_ = store.Close()

@@ -53,6 +53,14 @@ func (b *backgroundWrites) Go(f func()) {
 	}()
 }
 
+// Wait waits for the writes started so far; a write started meanwhile waits
+// for it (holding the lock keeps Add and Wait apart).
+func (b *backgroundWrites) Wait() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.wg.Wait()
+}
+
 // Close waits for the writes started before it.
 func (b *backgroundWrites) Close() {
 	b.mu.Lock()

@@ -25,18 +25,37 @@ var problemsBucket = []byte("problems")
 // the bucket.
 const problemPruneEvery = 1024
 
-// problemState is the daemon's problem detection: the detector, its
-// metrics and the count of records since the last prune.
+// problemState is the daemon's problem detection: the detector and the
+// count of records since the last prune. A config reload replaces it.
 type problemState struct {
 	det     *problems.Detector
-	tickets prometheus.Counter
-	open    prometheus.GaugeFunc
 	written atomic.Uint64 // records written, for pruning now and then
 }
 
-// newProblemState restores the detector from the store, or returns nil
-// when detection is off.
-func newProblemState(cfg config.ProblemsConfig, store *Store, m *Metrics) (*problemState, error) {
+// problemMetrics are registered once; they read whichever detector is
+// active, so a reload that turns detection off or on keeps the series.
+type problemMetrics struct {
+	tickets prometheus.Counter
+	open    prometheus.GaugeFunc
+}
+
+func newProblemMetrics(m *Metrics, active *atomic.Pointer[problemState]) problemMetrics {
+	pm := problemMetrics{
+		tickets: prometheus.NewCounter(prometheus.CounterOpts{Name: "triage_problem_tickets_total", Help: "Mails that belonged to a problem (a group of at least problems.min_size) when handled."}),
+		open: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "triage_problems_open", Help: "Problems (groups of at least problems.min_size mails) within the window."},
+			func() float64 {
+				if ps := active.Load(); ps != nil {
+					return float64(ps.det.Open())
+				}
+				return 0
+			})}
+	m.Registry.MustRegister(pm.tickets, pm.open)
+	return pm
+}
+
+// newProblemState restores a detector with cfg's settings from the store,
+// or returns nil when detection is off.
+func newProblemState(cfg config.ProblemsConfig, store *Store) (*problemState, error) {
 	if !cfg.On() {
 		return nil, nil
 	}
@@ -47,19 +66,14 @@ func newProblemState(cfg config.ProblemsConfig, store *Store, m *Metrics) (*prob
 		return nil, err
 	}
 	det.Restore(recs, now)
-	ps := &problemState{det: det,
-		tickets: prometheus.NewCounter(prometheus.CounterOpts{Name: "triage_problem_tickets_total", Help: "Mails that belonged to a problem (a group of at least problems.min_size) when handled."}),
-		open: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "triage_problems_open", Help: "Problems (groups of at least problems.min_size mails) within the window."},
-			func() float64 { return float64(det.Open()) })}
-	m.Registry.MustRegister(ps.tickets, ps.open)
-	return ps, nil
+	return &problemState{det: det}, nil
 }
 
 // observeProblem runs problem detection on a decoded mail and puts what it
 // found in meta for the rules and the ticket. The record is written to the
 // state store off the message's path.
 func (d *Daemon) observeProblem(mail *classifier.Mail, meta *classifier.Meta) {
-	ps := d.problems
+	ps := d.problems.Load()
 	if ps == nil {
 		return
 	}
@@ -68,7 +82,7 @@ func (d *Daemon) observeProblem(mail *classifier.Mail, meta *classifier.Meta) {
 		return // seen before: counted and stored then
 	}
 	if m.Problem != "" {
-		ps.tickets.Inc()
+		d.problemMetrics.tickets.Inc()
 	}
 	window := ps.det.Config().Window
 	d.records.Go(func() {

@@ -53,11 +53,11 @@ func TestHandleDetectsProblemsAndStorms(t *testing.T) {
 	if outs[4].Folder != "Triage/Storm" {
 		t.Errorf("fifth alert filed in %q, want Triage/Storm", outs[4].Folder)
 	}
-	if got := testutil.ToFloat64(d.problems.open); got != 2 {
+	if got := testutil.ToFloat64(d.problemMetrics.open); got != 2 {
 		t.Errorf("triage_problems_open = %v, want 2 (the printer and the alerts)", got)
 	}
 	// Counted: the printer's third report and the 3rd to 5th alert.
-	if got := testutil.ToFloat64(d.problems.tickets); got != 4 {
+	if got := testutil.ToFloat64(d.problemMetrics.tickets); got != 4 {
 		t.Errorf("triage_problem_tickets_total = %v, want 4", got)
 	}
 	checkConsoleProblems(t, d, tickets)

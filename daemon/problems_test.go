@@ -43,7 +43,7 @@ func TestProblemsSurviveRestart(t *testing.T) {
 	}
 	defer store.Close()
 	on := true
-	ps, err := newProblemState(config.ProblemsConfig{Enabled: &on}, store, NewMetrics())
+	ps, err := newProblemState(config.ProblemsConfig{Enabled: &on}, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestProblemsSurviveRestart(t *testing.T) {
 		t.Errorf("after prune: %d records (%v), want 3", len(recs), err)
 	}
 	off := false
-	if ps, err := newProblemState(config.ProblemsConfig{Enabled: &off}, store, NewMetrics()); ps != nil || err != nil {
+	if ps, err := newProblemState(config.ProblemsConfig{Enabled: &off}, store); ps != nil || err != nil {
 		t.Errorf("enabled: false gave %v, %v; want no detection", ps, err)
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -83,7 +84,8 @@ func (d *Daemon) onReload(r rules.ReloadResult) {
 }
 
 // ReloadConfig re-reads triage.yaml (SIGHUP): accounts added or removed start
-// or stop, changed sinks are rebuilt; a broken file changes nothing.
+// or stop, changed sinks are rebuilt, changed problems settings take effect;
+// a broken file changes nothing.
 func (d *Daemon) ReloadConfig() error {
 	old := d.cfg.Load()
 	next, err := config.Load(old.Path)
@@ -98,6 +100,16 @@ func (d *Daemon) ReloadConfig() error {
 			err = fmt.Errorf("the new config lacks queues the active rules use:\n%w", p)
 		}
 	}
+	// Problem detection with changed settings starts again from the state
+	// store, as at a restart (a mail handled while it is read joins the old
+	// detector only); it is built before anything is swapped so a failure
+	// changes nothing.
+	problemsChanged := err == nil && !reflect.DeepEqual(next.Problems, old.Problems)
+	var ps *problemState
+	if problemsChanged {
+		d.records.Wait()
+		ps, err = newProblemState(next.Problems, d.store)
+	}
 	if err == nil {
 		err = d.buildSinks(next)
 	}
@@ -105,6 +117,9 @@ func (d *Daemon) ReloadConfig() error {
 		d.configReload.Store(&configReloadResult{At: time.Now(), Err: err.Error()})
 		d.log.Error("config reload failed; keeping the running config", "err", err)
 		return err
+	}
+	if problemsChanged {
+		d.problems.Store(ps)
 	}
 	d.cfg.Store(next)
 	d.syncAccounts(next)
