@@ -52,13 +52,13 @@ type Options struct {
 
 // Daemon is one running triage instance.
 type Daemon struct {
-	opts     Options
-	log      *slog.Logger
-	metrics  *Metrics
-	store    *Store
+	opts           Options
+	log            *slog.Logger
+	metrics        *Metrics
+	store          *Store
 	problems       atomic.Pointer[problemState] // nil when problems.enabled is false; a config reload swaps it
 	problemMetrics problemMetrics
-	reloader *rules.Reloader
+	reloader       *rules.Reloader
 
 	cfg    atomic.Pointer[config.Config]
 	router atomic.Pointer[queue.Router]
