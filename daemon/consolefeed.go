@@ -129,9 +129,6 @@ func (f *consoleFeed) reloaded(r rules.ReloadResult) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if k := len(f.reloads); k > 0 && f.reloads[k-1].At.Equal(rl.At) {
-		return // the initial load, reported by the reloader and again by New
-	}
 	if len(f.reloads) == maxReloadsKept {
 		f.reloads = append(f.reloads[:0], f.reloads[1:]...)
 	}

@@ -90,7 +90,6 @@ func TestConsoleFeedReloads(t *testing.T) {
 	f := newConsoleFeed(1)
 	at := time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC)
 	f.reloaded(rules.ReloadResult{At: at, Version: "v1", Changed: true})
-	f.reloaded(rules.ReloadResult{At: at, Version: "v1", Changed: true}) // the initial load, reported twice
 	f.reloaded(rules.ReloadResult{At: at.Add(time.Second), Version: "v1"})
 	f.reloaded(rules.ReloadResult{At: at.Add(2 * time.Second), Version: "v1", Err: errors.New("x.yaml:1:1: bad"), Errors: []string{"x.yaml:1:1: bad"}})
 	h := f.reloadHistory()

@@ -139,8 +139,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		_ = store.Close()
 		return nil, fmt.Errorf("rules: %w", err)
 	}
-	d.reloader = rl
-	d.onReload(rl.Last())
+	d.reloader = rl // its initial load already reported through onReload
 	return d, nil
 }
 
