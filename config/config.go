@@ -11,7 +11,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -25,6 +24,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triage-dev/triage/internal/boundedfile"
 	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/internal/netaddr"
@@ -178,18 +178,18 @@ var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type`)
 // Load reads, strictly decodes, defaults and validates triage.yaml.
 // The error is fileerr.List with every problem found.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+	data, err := boundedfile.Read(path, maxConfigBytes)
+	if errors.Is(err, boundedfile.ErrTooLarge) {
+		return nil, tooLarge(path)
 	}
-	defer func() { _ = f.Close() }()
-	// One byte past the bound is enough for Parse to refuse the file: a
-	// huge file, or a link to /dev/zero, is not read whole first.
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	return Parse(path, data)
+}
+
+func tooLarge(name string) error {
+	return fileerr.List{{File: name, Line: 1, Col: 1, Msg: "config file larger than 1 MiB"}}
 }
 
 // Parse is Load on bytes already read; path names the file in
@@ -197,7 +197,7 @@ func Load(path string) (*Config, error) {
 func Parse(path string, data []byte) (*Config, error) {
 	name := path
 	if len(data) > maxConfigBytes {
-		return nil, fileerr.List{{File: name, Line: 1, Col: 1, Msg: "config file larger than 1 MiB"}}
+		return nil, tooLarge(name)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/boundedfile"
 	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/internal/fileerr"
 	"github.com/triage-dev/triage/internal/replaydiff"
@@ -123,29 +124,16 @@ func (c *Console) rulesFiles() ([]rules.File, string, error) {
 	}
 	files := make([]rules.File, len(names))
 	for i, n := range names {
-		data, err := readBounded(n)
+		data, err := boundedfile.Read(n, MaxRulesBytes)
+		if errors.Is(err, boundedfile.ErrTooLarge) {
+			return nil, "", fmt.Errorf("console: %s is larger than %d bytes: edit it elsewhere", n, MaxRulesBytes)
+		}
 		if err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("console: %w", err)
 		}
 		files[i] = rules.File{Name: n, Data: data}
 	}
 	return files, base, nil
-}
-
-func readBounded(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("console: %w", err)
-	}
-	defer func() { _ = f.Close() }()
-	data, err := io.ReadAll(io.LimitReader(f, MaxRulesBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("console: %w", err)
-	}
-	if len(data) > MaxRulesBytes {
-		return nil, fmt.Errorf("console: %s is larger than %d bytes: edit it elsewhere", name, MaxRulesBytes)
-	}
-	return data, nil
 }
 
 func (c *Console) rulesFileAPI(w http.ResponseWriter, r *http.Request) {

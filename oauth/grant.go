@@ -13,12 +13,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/triage-dev/triage/internal/boundedfile"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/oauth2/google"
@@ -101,7 +100,7 @@ type certificate struct {
 // loadCertificate reads a PEM file holding the certificate and its
 // private key (PKCS #8, PKCS #1 or EC), in any order.
 func loadCertificate(path string) (*certificate, error) {
-	b, err := readBounded(path)
+	b, err := boundedfile.Read(path, maxKeyFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("certificate file: %w", err)
 	}
@@ -195,7 +194,7 @@ func (c *certificate) assertion(clientID, tokenURL string, now time.Time) (strin
 // serviceAccountConfig is Google's JWT grant for the service account key,
 // impersonating the mailbox user (domain-wide delegation).
 func (cfg *Config) serviceAccountConfig() (*oauthjwt.Config, error) {
-	b, err := readBounded(cfg.ServiceAccountFile)
+	b, err := boundedfile.Read(cfg.ServiceAccountFile, maxKeyFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("service account file: %w", err)
 	}
@@ -261,20 +260,4 @@ func (cfg *Config) oauth2Config() (*oauth2.Config, error) {
 		oc.ClientSecret = s
 	}
 	return oc, nil
-}
-
-func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKeyFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d KiB", path, maxKeyFileBytes>>10)
-	}
-	return b, nil
 }

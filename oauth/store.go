@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/triage-dev/triage/internal/boundedfile"
 )
 
 // storedToken is the file a delegated account's refresh token lives in.
@@ -31,7 +33,7 @@ func TokenFile(stateDir, account string) string {
 func loadRefreshToken(stateDir, account string) (storedToken, error) {
 	var st storedToken
 	path := TokenFile(stateDir, account)
-	b, err := readBounded(path)
+	b, err := boundedfile.Read(path, maxKeyFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, fmt.Errorf("account %s: %w", account, ErrNoRefreshToken)
 	}

@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/invopop/jsonschema"
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/triage-dev/triage/internal/boundedfile"
 	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -255,11 +255,14 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 	return s, nil
 }
 
+// maxTemplateFileBytes bounds a body template file.
+const maxTemplateFileBytes = 1 << 20
+
 // bodyTemplate reads and parses the body template file of key; for a
 // JSON content type it must write values only through json (jsonSafe).
 func bodyTemplate(q sinkSpec, key, file, contentType string) (*template.Template, error) {
 	p := resolvePath(q.baseDir, file)
-	text, err := os.ReadFile(p)
+	text, err := boundedfile.Read(p, maxTemplateFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %s: %w", q.name, key, err)
 	}

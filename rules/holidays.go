@@ -2,13 +2,13 @@ package rules
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
 	ical "github.com/emersion/go-ical"
+	"github.com/triage-dev/triage/internal/boundedfile"
 )
 
 // Bounds of an iCalendar file of holidays: it comes from outside (a
@@ -38,17 +38,12 @@ func readHolidayFile(dir, p string, days map[string]bool) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+	data, err := boundedfile.Read(path, MaxHolidayFileBytes)
+	if errors.Is(err, boundedfile.ErrTooLarge) {
+		return fmt.Errorf("%s is larger than %d KiB", path, MaxHolidayFileBytes>>10)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxHolidayFileBytes+1))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > MaxHolidayFileBytes {
-		return fmt.Errorf("%s is larger than %d KiB", path, MaxHolidayFileBytes>>10)
 	}
 	return parseHolidays(data, days)
 }

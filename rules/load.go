@@ -3,8 +3,6 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triage-dev/triage/internal/boundedfile"
 	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/fileerr"
 )
@@ -56,9 +55,9 @@ func readRulesPath(path string) ([]File, error) {
 	var errs fileerr.List
 	total := 0
 	for _, n := range names {
-		data, err := readBounded(n, maxFileSize)
+		data, err := boundedfile.Read(n, maxFileSize)
 		switch {
-		case errors.Is(err, errTooLarge):
+		case errors.Is(err, boundedfile.ErrTooLarge):
 			errs = append(errs, fileerr.Error{File: n, Line: 1, Col: 1, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileSize)})
 			continue
 		case err != nil:
@@ -75,39 +74,6 @@ func readRulesPath(path string) ([]File, error) {
 		return nil, errs
 	}
 	return files, nil
-}
-
-// errTooLarge and errNotRegular are what readBounded refuses a file for.
-var (
-	errTooLarge   = errors.New("file too large")
-	errNotRegular = errors.New("not a regular file")
-)
-
-// readBounded reads a regular file of at most max bytes. The checks hold
-// at read time: a file grown or replaced since it was listed, or a
-// symbolic link to /dev/zero, is refused rather than read without end.
-func readBounded(path string, max int64) ([]byte, error) {
-	if st, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, errNotRegular // before opening: opening a FIFO blocks
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, errNotRegular
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(raw)) > max {
-		return nil, errTooLarge
-	}
-	return raw, nil
 }
 
 var (

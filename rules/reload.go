@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/triage-dev/triage/internal/boundedfile"
 	"github.com/triage-dev/triage/internal/fileerr"
 )
 
@@ -60,20 +60,22 @@ func isRulesFileName(name string) bool {
 // ContentHash is the content hash of the rules at path, the same value as
 // Set.Version for rules loaded from that content: the first 16 hex digits
 // of SHA-256 over, for each file of RuleFiles in order, its base name, a
-// NUL byte, its bytes and a NUL byte. It reads the files but does not
-// parse them, so a reload can skip unchanged content cheaply.
+// NUL byte, its bytes and a NUL byte. It reads the files (regular files of
+// at most the loader's bound: a FIFO named rules.yaml cannot block a
+// reload) but does not parse them, so a reload can skip unchanged content
+// cheaply.
 func ContentHash(path string) (string, error) {
 	files, err := RuleFiles(path)
 	if err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	for _, f := range files {
-		if err := hashFile(h, f); err != nil {
-			return "", err
+	contents := make([][]byte, len(files))
+	for i, f := range files {
+		if contents[i], err = boundedfile.Read(f, maxFileSize); err != nil {
+			return "", fmt.Errorf("hash rules: %w", err)
 		}
 	}
-	return versionOf(h), nil
+	return HashFileContents(files, contents), nil
 }
 
 // HashFileContents is ContentHash for files already read into memory:
@@ -90,26 +92,6 @@ func HashFileContents(names []string, contents [][]byte) string {
 		h.Write([]byte{0})
 	}
 	return versionOf(h)
-}
-
-// hashFile streams one file into h; only regular files (symlinks
-// followed), so a FIFO named rules.yaml cannot block a reload.
-func hashFile(h hash.Hash, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("hash rules %s: %w", path, err)
-	}
-	defer func() { _ = f.Close() }()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return fmt.Errorf("hash rules %s: not a regular file", path)
-	}
-	h.Write([]byte(filepath.Base(path)))
-	h.Write([]byte{0})
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("hash rules %s: %w", path, err)
-	}
-	h.Write([]byte{0})
-	return nil
 }
 
 func versionOf(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil))[:16] }

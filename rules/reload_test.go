@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/triage-dev/triage/internal/boundedfile"
 	"github.com/triage-dev/triage/internal/fileerr"
 )
 
@@ -199,6 +201,17 @@ func TestContentHash(t *testing.T) {
 		if _, err := ContentHash(bad); err == nil {
 			t.Errorf("ContentHash(%s): no error", bad)
 		}
+	}
+
+	// A FIFO among the rules files is refused without being opened (an
+	// open would block the reload until some writer came).
+	fifoDir := t.TempDir()
+	writeRulesFile(t, filepath.Join(fifoDir, "10-a.yaml"), "a")
+	if err := syscall.Mkfifo(filepath.Join(fifoDir, "20-fifo.yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ContentHash(fifoDir); !errors.Is(err, boundedfile.ErrNotRegular) {
+		t.Errorf("ContentHash with a FIFO: %v, want not a regular file", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/triage-dev/triage/internal/boundedfile"
 	"github.com/triage-dev/triage/internal/clip"
 	"go.yaml.in/yaml/v3"
 )
@@ -467,11 +468,11 @@ func testMailPath(dir, p string, anyDir bool) (string, error) {
 // checking again at read time that it is a regular file within the limit
 // (it may have been replaced since the rules were loaded).
 func ReadTestMail(path string) ([]byte, error) {
-	raw, err := readBounded(path, MaxTestMailBytes)
+	raw, err := boundedfile.Read(path, MaxTestMailBytes)
 	switch {
-	case errors.Is(err, errNotRegular):
+	case errors.Is(err, boundedfile.ErrNotRegular):
 		return nil, fmt.Errorf("%s is not a regular file", path)
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, boundedfile.ErrTooLarge):
 		return nil, fmt.Errorf("%s is larger than %d MiB", path, MaxTestMailBytes>>20)
 	case err != nil:
 		return nil, fmt.Errorf("read %s: %w", path, err)

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/triage-dev/triage/internal/boundedfile"
 )
 
 // maxMessageBytes bounds one message read by explain and replay; larger
@@ -154,12 +156,11 @@ func eachMboxMessage(ctx context.Context, path string, fn func(sourceMessage) er
 // readMessageFile reads one message file, refusing more than
 // maxMessageBytes.
 func readMessageFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	raw, err := boundedfile.Read(path, maxMessageBytes)
+	if errors.Is(err, boundedfile.ErrTooLarge) {
+		return nil, errMessageTooLarge
 	}
-	defer f.Close()
-	return readMessage(f)
+	return raw, err
 }
 
 func readMessage(r io.Reader) ([]byte, error) {

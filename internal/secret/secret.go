@@ -8,7 +8,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/triage-dev/triage/internal/boundedfile"
 )
+
+// MaxFileBytes bounds a secret file: a password, token or key.
+const MaxFileBytes = 64 << 10
 
 // Read returns the value of the environment variable env, or else the
 // contents of the file path (a trailing newline dropped). An unset or empty
@@ -22,7 +27,7 @@ func Read(env, path string) (string, error) {
 		}
 		return v, nil
 	case path != "":
-		b, err := os.ReadFile(path)
+		b, err := boundedfile.Read(path, MaxFileBytes)
 		if err != nil {
 			return "", fmt.Errorf("read secret file: %w", err)
 		}

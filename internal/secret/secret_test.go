@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -15,6 +16,14 @@ func TestRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, make([]byte, MaxFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("SECRET_TEST_SET", "from-env")
@@ -29,6 +38,8 @@ func TestRead(t *testing.T) {
 		{"file, newline dropped", "", full, "s3cret", ""},
 		{"file empty", "", empty, "", "is empty"},
 		{"file missing", "", filepath.Join(dir, "nope"), "", "read secret file"},
+		{"file over 64 KiB", "", big, "", "read secret file: read " + big + ": file too large"},
+		{"a FIFO is not opened", "", fifo, "", "read secret file: read " + fifo + ": not a regular file"},
 		{"nothing", "", "", "", "no secret configured"},
 	}
 	for _, tt := range tests {
