@@ -10,8 +10,10 @@ import (
 // tokenising and observing return without panic, within the token bound,
 // and tokens are valid UTF-8 when the input is.
 func FuzzObserve(f *testing.F) {
-	for _, m := range loadCorpus(f) {
-		f.Add(m.Subject, m.Body)
+	for _, path := range corpora {
+		for _, m := range loadCorpus(f, path) {
+			f.Add(m.Subject, m.Body)
+		}
 	}
 	f.Add("Re: Re: AW: [#1]", "> quote\n-- \nsig")
 	f.Add(strings.Repeat("ü-", 5000), strings.Repeat("會議室b2.14 ", 3000))
