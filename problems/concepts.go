@@ -21,6 +21,15 @@ var conceptsYAML []byte
 // connectors only, so no word of a mail can be taken for a concept.
 const conceptPrefix = "#"
 
+// conceptWord is how a feature reads in a summary: a concept by its name
+// ("#not_working" as "not working"), a word as it is.
+func conceptWord(t string) string {
+	if name, ok := strings.CutPrefix(t, conceptPrefix); ok {
+		return strings.ReplaceAll(name, "_", " ")
+	}
+	return t
+}
+
 // conceptMode says how a mail's words that name a concept are compared.
 // The detector uses defaultConcepts; the others stay for the measurement
 // that chose it (TestCorpusQuality).
@@ -32,8 +41,13 @@ const (
 	conceptAdd                        // the concept beside its words
 )
 
-// defaultConcepts won the measurement on both labelled days (docs/problems.md).
-const defaultConcepts = conceptReplace
+// defaultConcepts and defaultConceptBoost (the weight of a concept
+// feature against a word's) won the measurement on both labelled days
+// (docs/problems.md).
+const (
+	defaultConcepts     = conceptReplace
+	defaultConceptBoost = 2.0
+)
 
 // phrase is one word form of a concept, as tokens.
 type phrase struct {

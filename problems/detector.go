@@ -16,7 +16,7 @@ import (
 const (
 	DefaultWindow     = 2 * time.Hour
 	DefaultMinSize    = 3
-	DefaultThreshold  = 0.30
+	DefaultThreshold  = 0.40
 	DefaultMaxTracked = 50_000
 	DefaultMaxGroups  = 20_000
 	// MaxRelated caps the earlier tickets a match names.
@@ -144,6 +144,7 @@ type Detector struct {
 	cfg      Config
 	mode     featureMode
 	concepts conceptMode
+	cboost   float64 // weight of a concept feature against a word's
 	lex      *lexicon
 
 	folders sync.Pool // of newFolder's transformers, reused (each is not safe for concurrent use)
@@ -166,7 +167,7 @@ type Detector struct {
 // New returns an empty Detector.
 func New(cfg Config) *Detector {
 	return &Detector{
-		cfg: cfg.WithDefaults(), mode: defaultMode, concepts: defaultConcepts, lex: defaultLexicon(), x: newHasher(),
+		cfg: cfg.WithDefaults(), mode: defaultMode, concepts: defaultConcepts, cboost: defaultConceptBoost, lex: defaultLexicon(), x: newHasher(),
 		folders: sync.Pool{New: func() any { return newFolder() }},
 		byID:    map[string]*entry{}, groups: map[string]*group{}, posting: map[uint32][]posted{},
 		df: map[uint32]int32{}, senders: map[string]int{},
@@ -197,8 +198,8 @@ func (d *Detector) Observe(m Mail) (Match, *Record) {
 	var v []term
 	if !m.NoGroup && len(tokens) > 0 {
 		d.tf = rawFeatures(d.x, features, d.mode, d.tf)
-		v = vector(d.tf, d.df, d.docs, &d.weights)
-		rec.Words = topWords(d.x, tokens, d.df, d.docs)
+		v = vector(d.tf, d.df, d.docs, d.cboost, &d.weights)
+		rec.Words = topWords(d.x, features, d.df, d.docs)
 		if g := d.best(v); g != nil {
 			rec.Group = g.id
 		} else {

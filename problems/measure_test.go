@@ -25,10 +25,24 @@ type corpusMail struct {
 
 var corpusStart = time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
 
-// corpora are the labelled days: day.yaml chose the method and its
-// settings; day2.yaml was written afterwards and held out, to tell a
-// general gain from fitting day.yaml.
-var corpora = []string{"testdata/day.yaml", "testdata/day2.yaml"}
+// corpora are the labelled days. day.yaml chose the method and its
+// settings; day2.yaml was written before the concept lexicon, and with
+// day.yaml chose the lexicon's weight and the threshold; day3.yaml was
+// written after every choice and measured once, held out.
+var corpora = []string{"testdata/day.yaml", "testdata/day2.yaml", "testdata/day3.yaml"}
+
+// heldOutMisses are what the defaults fall short of the aim by on the
+// held-out day, measured once and pinned rather than tuned away (which
+// would make the day one more to fit): per problem below 85 %, the
+// share of its mails in one problem, and the one-off mails inside a
+// problem. TestCorpusQuality fails when a figure gets worse, and when a
+// problem reaches 85 % (then drop it from here).
+var heldOutMisses = map[string]struct {
+	share   map[string]float64
+	oneOffs int
+}{
+	"testdata/day3.yaml": {share: map[string]float64{"excel": 0.8, "mfa": 0}, oneOffs: 1},
+}
 
 func loadCorpus(t testing.TB, path string) []corpusMail {
 	t.Helper()
@@ -111,8 +125,13 @@ func score(mails []corpusMail, groups []string, minSize int) quality {
 // runCosine groups the corpus with the Detector (cosine, single link),
 // comparing features as mode says and concepts as cm says.
 func runCosine(mails []corpusMail, mode featureMode, cm conceptMode, threshold float64) []string {
+	return runCosineBoost(mails, mode, cm, defaultConceptBoost, threshold)
+}
+
+// runCosineBoost is runCosine with concept features weighed ×boost.
+func runCosineBoost(mails []corpusMail, mode featureMode, cm conceptMode, boost, threshold float64) []string {
 	d := New(Config{Threshold: threshold})
-	d.mode, d.concepts = mode, cm
+	d.mode, d.concepts, d.cboost = mode, cm, boost
 	ids := make([]string, len(mails))
 	for i, m := range mails {
 		id := fmt.Sprintf("mail%03d", i)
@@ -184,13 +203,15 @@ func runMinHash(mails []corpusMail, mode featureMode, cm conceptMode, threshold 
 	return groups
 }
 
-// TestCorpusQuality measures grouping on both labelled days and holds the
-// detector's defaults to the aim on each: at least 85 % of each problem's
-// mails in one problem, no one-off mail in any. With -v it prints the
-// comparison that chose the method, features, concept handling and
-// threshold (docs/problems.md): per setting, pairwise precision and
-// recall, the lowest share of a problem's mails in one problem, and the
-// one-off mails inside a problem, for day.yaml and day2.yaml side by side.
+// TestCorpusQuality measures grouping on the labelled days and holds the
+// detector's defaults to the aim on day.yaml and day2.yaml: at least 85 %
+// of each problem's mails in one problem, no one-off mail in any; on the
+// held-out day3.yaml to the figures measured (heldOutMisses). With -v it
+// prints the comparison that chose the method, features, concept
+// handling, concept weight and threshold (docs/problems.md): per setting,
+// pairwise precision and recall, the lowest share of a problem's mails in
+// one problem, and the one-off mails inside a problem, the days side by
+// side.
 func TestCorpusQuality(t *testing.T) {
 	days := make([][]corpusMail, len(corpora))
 	for i, path := range corpora {
@@ -201,9 +222,11 @@ func TestCorpusQuality(t *testing.T) {
 		mode featureMode
 	}{{"word 1-grams", wordUnigrams}, {"word 1+2-grams", wordBigrams}, {"char 4-grams", charGrams}, {"words+4-grams", wordsAndGrams}}
 	concepts := []struct {
-		name string
-		cm   conceptMode
-	}{{"none", noConcepts}, {"replace", conceptReplace}, {"add", conceptAdd}}
+		name  string
+		cm    conceptMode
+		boost float64 // cosine only: MinHash does not weigh features
+	}{{"none", noConcepts, 1}, {"replace", conceptReplace, 1}, {"repl×1.5", conceptReplace, 1.5}, {"repl×2", conceptReplace, 2},
+		{"repl×3", conceptReplace, 3}, {"add", conceptAdd, 1}, {"add×2", conceptAdd, 2}}
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-8s %-15s %-8s %5s |", "method", "features", "concepts", "τ")
 	for _, path := range corpora {
@@ -213,12 +236,15 @@ func TestCorpusQuality(t *testing.T) {
 	for _, method := range []string{"cosine", "minhash"} {
 		for _, m := range modes {
 			for _, c := range concepts {
-				for _, th := range []float64{0.1, 0.15, 0.2, 0.25, 0.275, 0.3, 0.325, 0.35, 0.4, 0.5} {
+				if method == "minhash" && c.boost != 1 {
+					continue
+				}
+				for _, th := range []float64{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5} {
 					fmt.Fprintf(&table, "%-8s %-15s %-8s %5.3f |", method, m.name, c.name, th)
 					for _, mails := range days {
 						var groups []string
 						if method == "cosine" {
-							groups = runCosine(mails, m.mode, c.cm, th)
+							groups = runCosineBoost(mails, m.mode, c.cm, c.boost, th)
 						} else {
 							groups = runMinHash(mails, m.mode, c.cm, th)
 						}
@@ -244,14 +270,22 @@ func TestCorpusQuality(t *testing.T) {
 			labels = append(labels, l)
 		}
 		sort.Strings(labels)
+		pinned := heldOutMisses[path]
 		for _, l := range labels {
 			t.Logf("%s: default: %-8s %5.1f%% of its mails in one problem", path, l, 100*q.recall[l])
-			if q.recall[l] < 0.85 {
+			want, miss := pinned.share[l]
+			switch {
+			case !miss && q.recall[l] < 0.85:
 				t.Errorf("%s: problem %s: %.1f%% of its mails in one problem, want at least 85%%", path, l, 100*q.recall[l])
+			case miss && q.recall[l] < want-1e-9:
+				t.Errorf("%s: problem %s: %.1f%% of its mails in one problem, was %.1f%%", path, l, 100*q.recall[l], 100*want)
+			case miss && q.recall[l] >= 0.85:
+				t.Errorf("%s: problem %s reaches %.1f%%: drop it from heldOutMisses", path, l, 100*q.recall[l])
 			}
 		}
-		if q.falseIn != 0 {
-			t.Errorf("%s: %d one-off mails inside a problem, want 0", path, q.falseIn)
+		t.Logf("%s: default: one-off mails in a problem: %d; pair P %.1f%% R %.1f%%", path, q.falseIn, 100*q.pairP, 100*q.pairR)
+		if q.falseIn > pinned.oneOffs {
+			t.Errorf("%s: %d one-off mails inside a problem, want at most %d", path, q.falseIn, pinned.oneOffs)
 		}
 	}
 }
