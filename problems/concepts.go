@@ -128,13 +128,19 @@ var defaultLexicon = sync.OnceValue(func() *lexicon {
 
 // apply returns the tokens with concepts in place of (conceptReplace) or
 // beside (conceptAdd) the words that name them, matched in token order,
-// the longest form first. tokens is not changed; with noConcepts it is
-// returned as is.
+// the longest form first. Replacing never lengthens the tokens, so it
+// rewrites tokens in place (no allocation per mail); adding leaves them
+// as they are; with noConcepts they are returned as they are.
 func (l *lexicon) apply(tokens []string, mode conceptMode) []string {
 	if mode == noConcepts || l == nil {
 		return tokens
 	}
-	out := make([]string, 0, len(tokens)+len(tokens)/4)
+	var out []string
+	if mode == conceptReplace {
+		out = tokens[:0] // writes stay at or behind the reads
+	} else {
+		out = make([]string, 0, len(tokens)+len(tokens)/4)
+	}
 	for i := 0; i < len(tokens); {
 		n, concept := l.match(tokens[i:])
 		if n == 0 {

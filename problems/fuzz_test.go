@@ -1,6 +1,7 @@
 package problems
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -38,7 +39,7 @@ func FuzzObserve(f *testing.F) {
 				t.Fatalf("word %q taken for a concept", tok)
 			}
 		}
-		replaced, added := defaultLexicon().apply(toks, conceptReplace), defaultLexicon().apply(toks, conceptAdd)
+		added, replaced := defaultLexicon().apply(toks, conceptAdd), defaultLexicon().apply(slices.Clone(toks), conceptReplace)
 		countConcepts := func(ts []string) (n int) {
 			for _, tok := range ts {
 				if strings.HasPrefix(tok, conceptPrefix) {
