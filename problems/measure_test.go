@@ -28,20 +28,23 @@ var corpusStart = time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
 // corpora are the labelled days. day.yaml chose the method and its
 // settings; day2.yaml was written before the concept lexicon, and with
 // day.yaml chose the lexicon's weight and the threshold; day3.yaml was
-// written after every choice and measured once, held out.
-var corpora = []string{"testdata/day.yaml", "testdata/day2.yaml", "testdata/day3.yaml"}
+// written after those choices and measured held out, then showed the
+// lexicon what it missed; day4.yaml was written after that and is held
+// out: measured once, nothing tuned on it.
+var corpora = []string{"testdata/day.yaml", "testdata/day2.yaml", "testdata/day3.yaml", "testdata/day4.yaml"}
 
-// heldOutMisses are what the defaults fall short of the aim by on the
-// held-out day, measured once and pinned rather than tuned away (which
-// would make the day one more to fit): per problem below 85 %, the
-// share of its mails in one problem, and the one-off mails inside a
+// knownMisses are what the defaults fall short of the aim by on the days
+// not used to choose them, measured and pinned rather than tuned away
+// (which would make each day one more to fit): per problem below 85 %,
+// the share of its mails in one problem, and the one-off mails inside a
 // problem. TestCorpusQuality fails when a figure gets worse, and when a
 // problem reaches 85 % (then drop it from here).
-var heldOutMisses = map[string]struct {
+var knownMisses = map[string]struct {
 	share   map[string]float64
 	oneOffs int
 }{
-	"testdata/day3.yaml": {share: map[string]float64{"excel": 0.8, "mfa": 0}, oneOffs: 1},
+	"testdata/day3.yaml": {share: map[string]float64{"mfa": 0.6}, oneOffs: 1},
+	"testdata/day4.yaml": {share: map[string]float64{"badge": 0, "onedrive": 0, "zoom": 0.6}},
 }
 
 func loadCorpus(t testing.TB, path string) []corpusMail {
@@ -206,7 +209,7 @@ func runMinHash(mails []corpusMail, mode featureMode, cm conceptMode, threshold 
 // TestCorpusQuality measures grouping on the labelled days and holds the
 // detector's defaults to the aim on day.yaml and day2.yaml: at least 85 %
 // of each problem's mails in one problem, no one-off mail in any; on the
-// held-out day3.yaml to the figures measured (heldOutMisses). With -v it
+// later days to the figures measured (knownMisses). With -v it
 // prints the comparison that chose the method, features, concept
 // handling, concept weight and threshold (docs/problems.md): per setting,
 // pairwise precision and recall, the lowest share of a problem's mails in
@@ -270,7 +273,7 @@ func TestCorpusQuality(t *testing.T) {
 			labels = append(labels, l)
 		}
 		sort.Strings(labels)
-		pinned := heldOutMisses[path]
+		pinned := knownMisses[path]
 		for _, l := range labels {
 			t.Logf("%s: default: %-8s %5.1f%% of its mails in one problem", path, l, 100*q.recall[l])
 			want, miss := pinned.share[l]
@@ -280,7 +283,7 @@ func TestCorpusQuality(t *testing.T) {
 			case miss && q.recall[l] < want-1e-9:
 				t.Errorf("%s: problem %s: %.1f%% of its mails in one problem, was %.1f%%", path, l, 100*q.recall[l], 100*want)
 			case miss && q.recall[l] >= 0.85:
-				t.Errorf("%s: problem %s reaches %.1f%%: drop it from heldOutMisses", path, l, 100*q.recall[l])
+				t.Errorf("%s: problem %s reaches %.1f%%: drop it from knownMisses", path, l, 100*q.recall[l])
 			}
 		}
 		t.Logf("%s: default: one-off mails in a problem: %d; pair P %.1f%% R %.1f%%", path, q.falseIn, 100*q.pairP, 100*q.pairR)
