@@ -16,7 +16,7 @@ import (
 const (
 	DefaultWindow     = 2 * time.Hour
 	DefaultMinSize    = 3
-	DefaultThreshold  = 0.25
+	DefaultThreshold  = 0.40
 	DefaultMaxTracked = 50_000
 	DefaultMaxGroups  = 20_000
 	// MaxRelated caps the earlier tickets a match names.
@@ -141,8 +141,11 @@ type group struct {
 // Detector groups similar mail within a window. It is safe for concurrent
 // use.
 type Detector struct {
-	cfg  Config
-	mode featureMode
+	cfg      Config
+	mode     featureMode
+	concepts conceptMode
+	cboost   float64 // weight of a concept feature against a word's
+	lex      *lexicon
 
 	folders sync.Pool // of newFolder's transformers, reused (each is not safe for concurrent use)
 
@@ -164,7 +167,7 @@ type Detector struct {
 // New returns an empty Detector.
 func New(cfg Config) *Detector {
 	return &Detector{
-		cfg: cfg.WithDefaults(), mode: defaultMode, x: newHasher(),
+		cfg: cfg.WithDefaults(), mode: defaultMode, concepts: defaultConcepts, cboost: defaultConceptBoost, lex: defaultLexicon(), x: newHasher(),
 		folders: sync.Pool{New: func() any { return newFolder() }},
 		byID:    map[string]*entry{}, groups: map[string]*group{}, posting: map[uint32][]posted{},
 		df: map[uint32]int32{}, senders: map[string]int{},
@@ -183,6 +186,7 @@ func (d *Detector) Observe(m Mail) (Match, *Record) {
 	folder := d.folders.Get().(transform.Transformer)
 	tokens := mailTokens(folder, m.Subject, m.Body)
 	d.folders.Put(folder)
+	features := d.lex.apply(tokens, d.concepts)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expire(m.At)
@@ -193,9 +197,9 @@ func (d *Detector) Observe(m Mail) (Match, *Record) {
 		Subject: clip.UTF8(m.Subject, maxSubjectKept), At: m.At}
 	var v []term
 	if !m.NoGroup && len(tokens) > 0 {
-		d.tf = rawFeatures(d.x, tokens, d.mode, d.tf)
-		v = vector(d.tf, d.df, d.docs, &d.weights)
-		rec.Words = topWords(d.x, tokens, d.df, d.docs)
+		d.tf = rawFeatures(d.x, features, d.mode, d.tf)
+		v = vector(d.tf, d.df, d.docs, d.cboost, &d.weights)
+		rec.Words = topWords(d.x, features, d.df, d.docs)
 		if g := d.best(v); g != nil {
 			rec.Group = g.id
 		} else {

@@ -67,8 +67,9 @@ func (x *hasher) sum(parts ...string) uint32 {
 // count is how often a feature occurs in a mail and whether it names a
 // thing (a host, a device, a path: see isName).
 type count struct {
-	n    int32
-	name bool
+	n       int32
+	name    bool
+	concept bool
 }
 
 // nameBoost multiplies the weight of a feature that names a thing: such
@@ -79,6 +80,9 @@ const nameBoost = 3
 // isName reports whether a token names a thing rather than says something:
 // it holds a connector (prn-3og-01, vpn.example.com) or letters and digits.
 func isName(t string) bool {
+	if strings.HasPrefix(t, conceptPrefix) {
+		return false
+	}
 	return strings.IndexFunc(t, isConnector) >= 0 ||
 		(strings.IndexFunc(t, unicode.IsDigit) >= 0 && strings.IndexFunc(t, unicode.IsLetter) >= 0)
 }
@@ -98,6 +102,14 @@ func rawFeatures(x *hasher, tokens []string, mode featureMode, tf map[uint32]cou
 	}
 	for i, t := range tokens {
 		name := isName(t)
+		if strings.HasPrefix(t, conceptPrefix) {
+			h := x.sum(t)
+			c := tf[h]
+			c.n++
+			c.concept = true
+			tf[h] = c
+			continue
+		}
 		if mode == wordsAndGrams {
 			add(x.sum(t), name)
 		}
@@ -126,15 +138,19 @@ func idf(df int32, docs int) float64 {
 	return math.Log(float64(docs+1)/float64(df+1)) + 1
 }
 
-// vector weights raw features by TF-IDF (sublinear tf), keeps the maxTerms
+// vector weights raw features by TF-IDF (sublinear tf), names ×nameBoost
+// and concepts ×conceptBoost, keeps the maxTerms
 // highest and scales them to unit length. scratch is reused for the
 // weighing; the result is a slice of its own, kept as long as the mail.
-func vector(tf map[uint32]count, df map[uint32]int32, docs int, scratch *[]term) []term {
+func vector(tf map[uint32]count, df map[uint32]int32, docs int, conceptBoost float64, scratch *[]term) []term {
 	v := (*scratch)[:0]
 	for h, c := range tf {
 		w := (1 + math.Log(float64(c.n))) * idf(df[h], docs)
 		if c.name {
 			w *= nameBoost
+		}
+		if c.concept {
+			w *= conceptBoost
 		}
 		v = append(v, term{h: h, w: float32(w)})
 	}
@@ -162,7 +178,9 @@ func vector(tf map[uint32]count, df map[uint32]int32, docs int, scratch *[]term)
 }
 
 // topWords are the mail's maxWords rarest words (by the window's document
-// frequency, names first), in the order they appear: the stuff of a group's summary.
+// frequency, names first), in the order they appear: the stuff of a group's
+// summary. tokens are the mail's features, so a concept counts as one
+// word whatever the language, shown by its name ("password").
 func topWords(x *hasher, tokens []string, df map[uint32]int32, docs int) []string {
 	type ranked struct {
 		word string
@@ -186,7 +204,7 @@ func topWords(x *hasher, tokens []string, df map[uint32]int32, docs int) []strin
 	slices.SortFunc(rs, func(a, b ranked) int { return a.pos - b.pos })
 	out := make([]string, len(rs))
 	for i, r := range rs {
-		out[i] = r.word
+		out[i] = conceptWord(r.word)
 	}
 	return out
 }

@@ -25,9 +25,31 @@ type corpusMail struct {
 
 var corpusStart = time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
 
-func loadCorpus(t testing.TB) []corpusMail {
+// corpora are the labelled days. day.yaml chose the method and its
+// settings; day2.yaml was written before the concept lexicon, and with
+// day.yaml chose the lexicon's weight and the threshold; day3.yaml was
+// written after those choices and measured held out, then showed the
+// lexicon what it missed; day4.yaml was written after that and is held
+// out: measured once, nothing tuned on it.
+var corpora = []string{"testdata/day.yaml", "testdata/day2.yaml", "testdata/day3.yaml", "testdata/day4.yaml"}
+
+// knownMisses are what the defaults fall short of the aim by on the days
+// not used to choose them, measured and pinned rather than tuned away
+// (which would make each day one more to fit): per problem below 85 %,
+// the share of its mails in one problem, and the one-off mails inside a
+// problem. TestCorpusQuality fails when a figure gets worse, and when a
+// problem reaches 85 % (then drop it from here).
+var knownMisses = map[string]struct {
+	share   map[string]float64
+	oneOffs int
+}{
+	"testdata/day3.yaml": {share: map[string]float64{"mfa": 0.6}, oneOffs: 1},
+	"testdata/day4.yaml": {share: map[string]float64{"badge": 0, "onedrive": 0, "zoom": 0.6}},
+}
+
+func loadCorpus(t testing.TB, path string) []corpusMail {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/day.yaml")
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +125,16 @@ func score(mails []corpusMail, groups []string, minSize int) quality {
 	return q
 }
 
-// runCosine groups the corpus with the Detector (cosine, single link).
-func runCosine(mails []corpusMail, mode featureMode, threshold float64) []string {
+// runCosine groups the corpus with the Detector (cosine, single link),
+// comparing features as mode says and concepts as cm says.
+func runCosine(mails []corpusMail, mode featureMode, cm conceptMode, threshold float64) []string {
+	return runCosineBoost(mails, mode, cm, defaultConceptBoost, threshold)
+}
+
+// runCosineBoost is runCosine with concept features weighed ×boost.
+func runCosineBoost(mails []corpusMail, mode featureMode, cm conceptMode, boost, threshold float64) []string {
 	d := New(Config{Threshold: threshold})
-	d.mode = mode
+	d.mode, d.concepts, d.cboost = mode, cm, boost
 	ids := make([]string, len(mails))
 	for i, m := range mails {
 		id := fmt.Sprintf("mail%03d", i)
@@ -124,7 +152,7 @@ func runCosine(mails []corpusMail, mode featureMode, threshold float64) []string
 // similarity of the features (no weights): a mail joins the group whose
 // members it resembles most on average. The alternative the measurement
 // compared the Detector with; brute force is fine on a corpus this size.
-func runMinHash(mails []corpusMail, mode featureMode, threshold float64) []string {
+func runMinHash(mails []corpusMail, mode featureMode, cm conceptMode, threshold float64) []string {
 	const k = 128
 	x := newHasher()
 	sig := func(tf map[uint32]count) [k]uint64 {
@@ -149,7 +177,7 @@ func runMinHash(mails []corpusMail, mode featureMode, threshold float64) []strin
 	var seen []member
 	groups := make([]string, len(mails))
 	for i, m := range mails {
-		s := sig(rawFeatures(x, mailTokens(nil, m.Subject, m.Body), mode, nil))
+		s := sig(rawFeatures(x, defaultLexicon().apply(mailTokens(nil, m.Subject, m.Body), cm), mode, nil))
 		sum, cnt := map[string]float64{}, map[string]int{}
 		for _, o := range seen {
 			eq := 0
@@ -178,58 +206,89 @@ func runMinHash(mails []corpusMail, mode featureMode, threshold float64) []strin
 	return groups
 }
 
-// knownMisses are the corpus's problems the detector does not group: the
-// Outlook reports share no name (host, device, error code) and, across
-// six languages, hardly a word; each language's two or so reports stay
-// below min_size. Measured, not hoped: TestCorpusQuality fails if one
-// of them starts to be grouped (then drop it from here).
-var knownMisses = map[string]bool{"outlook": true}
-
-// TestCorpusQuality measures grouping on the labelled day and holds the
-// detector's defaults to the aim: at least 85 % of each problem's mails in
-// one problem (but the known misses), no one-off mail in any. With -v it prints the comparison
-// that chose the method, features and threshold (docs/problems.md).
+// TestCorpusQuality measures grouping on the labelled days and holds the
+// detector's defaults to the aim on day.yaml and day2.yaml: at least 85 %
+// of each problem's mails in one problem, no one-off mail in any; on the
+// later days to the figures measured (knownMisses). With -v it
+// prints the comparison that chose the method, features, concept
+// handling, concept weight and threshold (docs/problems.md): per setting,
+// pairwise precision and recall, the lowest share of a problem's mails in
+// one problem, and the one-off mails inside a problem, the days side by
+// side.
 func TestCorpusQuality(t *testing.T) {
-	mails := loadCorpus(t)
+	days := make([][]corpusMail, len(corpora))
+	for i, path := range corpora {
+		days[i] = loadCorpus(t, path)
+	}
 	modes := []struct {
 		name string
 		mode featureMode
 	}{{"word 1-grams", wordUnigrams}, {"word 1+2-grams", wordBigrams}, {"char 4-grams", charGrams}, {"words+4-grams", wordsAndGrams}}
+	concepts := []struct {
+		name  string
+		cm    conceptMode
+		boost float64 // cosine only: MinHash does not weigh features
+	}{{"none", noConcepts, 1}, {"replace", conceptReplace, 1}, {"repl×1.5", conceptReplace, 1.5}, {"repl×2", conceptReplace, 2},
+		{"repl×3", conceptReplace, 3}, {"add", conceptAdd, 1}, {"add×2", conceptAdd, 2}}
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-8s %-15s %5s  %9s %9s %9s %s\n", "method", "features", "τ", "pair P", "pair R", "min rec.", "one-offs in a problem")
+	fmt.Fprintf(&table, "%-8s %-15s %-8s %5s |", "method", "features", "concepts", "τ")
+	for _, path := range corpora {
+		fmt.Fprintf(&table, " %-30s |", path+": P R min off")
+	}
+	table.WriteByte('\n')
 	for _, method := range []string{"cosine", "minhash"} {
 		for _, m := range modes {
-			for _, th := range []float64{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5} {
-				var groups []string
-				if method == "cosine" {
-					groups = runCosine(mails, m.mode, th)
-				} else {
-					groups = runMinHash(mails, m.mode, th)
+			for _, c := range concepts {
+				if method == "minhash" && c.boost != 1 {
+					continue
 				}
-				q := score(mails, groups, DefaultMinSize)
-				fmt.Fprintf(&table, "%-8s %-15s %5.2f  %8.1f%% %8.1f%% %8.1f%% %d\n", method, m.name, th, 100*q.pairP, 100*q.pairR, 100*q.minRecall, q.falseIn)
+				for _, th := range []float64{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5} {
+					fmt.Fprintf(&table, "%-8s %-15s %-8s %5.3f |", method, m.name, c.name, th)
+					for _, mails := range days {
+						var groups []string
+						if method == "cosine" {
+							groups = runCosineBoost(mails, m.mode, c.cm, c.boost, th)
+						} else {
+							groups = runMinHash(mails, m.mode, c.cm, th)
+						}
+						q := score(mails, groups, DefaultMinSize)
+						fmt.Fprintf(&table, " %5.1f%% %5.1f%% %5.1f%% %2d       |", 100*q.pairP, 100*q.pairR, 100*q.minRecall, q.falseIn)
+					}
+					table.WriteByte('\n')
+				}
 			}
 		}
 	}
 	t.Log("\n" + table.String())
-	for _, minSize := range []int{2, 3, 4, 5} {
-		q := score(mails, runCosine(mails, defaultMode, DefaultThreshold), minSize)
-		t.Logf("min_size %d: pair P %.1f%% R %.1f%%, one-offs in a problem %d", minSize, 100*q.pairP, 100*q.pairR, q.falseIn)
-	}
 
-	q := score(mails, runCosine(mails, defaultMode, DefaultThreshold), DefaultMinSize)
-	labels := make([]string, 0, len(q.recall))
-	for l := range q.recall {
-		labels = append(labels, l)
-	}
-	sort.Strings(labels)
-	for _, l := range labels {
-		t.Logf("default: %-8s %5.1f%% of its mails in one problem", l, 100*q.recall[l])
-		if got := q.recall[l] >= 0.85; got == knownMisses[l] {
-			t.Errorf("problem %s: %.1f%% of its mails in one problem; known miss: %v", l, 100*q.recall[l], knownMisses[l])
+	for i, path := range corpora {
+		mails := days[i]
+		for _, minSize := range []int{2, 3, 4, 5} {
+			q := score(mails, runCosine(mails, defaultMode, defaultConcepts, DefaultThreshold), minSize)
+			t.Logf("%s: min_size %d: pair P %.1f%% R %.1f%%, one-offs in a problem %d", path, minSize, 100*q.pairP, 100*q.pairR, q.falseIn)
 		}
-	}
-	if q.falseIn != 0 {
-		t.Errorf("%d one-off mails inside a problem, want 0", q.falseIn)
+		q := score(mails, runCosine(mails, defaultMode, defaultConcepts, DefaultThreshold), DefaultMinSize)
+		labels := make([]string, 0, len(q.recall))
+		for l := range q.recall {
+			labels = append(labels, l)
+		}
+		sort.Strings(labels)
+		pinned := knownMisses[path]
+		for _, l := range labels {
+			t.Logf("%s: default: %-8s %5.1f%% of its mails in one problem", path, l, 100*q.recall[l])
+			want, miss := pinned.share[l]
+			switch {
+			case !miss && q.recall[l] < 0.85:
+				t.Errorf("%s: problem %s: %.1f%% of its mails in one problem, want at least 85%%", path, l, 100*q.recall[l])
+			case miss && q.recall[l] < want-1e-9:
+				t.Errorf("%s: problem %s: %.1f%% of its mails in one problem, was %.1f%%", path, l, 100*q.recall[l], 100*want)
+			case miss && q.recall[l] >= 0.85:
+				t.Errorf("%s: problem %s reaches %.1f%%: drop it from knownMisses", path, l, 100*q.recall[l])
+			}
+		}
+		t.Logf("%s: default: one-off mails in a problem: %d; pair P %.1f%% R %.1f%%", path, q.falseIn, 100*q.pairP, 100*q.pairR)
+		if q.falseIn > pinned.oneOffs {
+			t.Errorf("%s: %d one-off mails inside a problem, want at most %d", path, q.falseIn, pinned.oneOffs)
+		}
 	}
 }

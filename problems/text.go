@@ -30,7 +30,7 @@ var replyHeader = regexp.MustCompile(`(?i)^(-{2,}\s*(original message|ursprungli
 // greetingWords open a salutation line; closingWords open the sign-off
 // that a name and signature follow. Folded (lower case, no accents).
 var (
-	greetingWords = []string{"hi", "hello", "hey", "dear", "good morning", "good afternoon", "hallo", "guten morgen", "guten tag", "liebe", "lieber", "sehr geehrte", "moin", "servus", "bonjour", "bonsoir", "salut", "madame", "monsieur", "hola", "buenos dias", "buenas tardes", "estimado", "estimada", "buongiorno", "ciao", "gentile", "hoi", "beste", "ola", "bom dia", "здравствуите", "добрыи день", "привет"}
+	greetingWords = []string{"hi", "hello", "hey", "dear", "good morning", "good afternoon", "hallo", "guten morgen", "guten tag", "liebe", "lieber", "sehr geehrte", "moin", "servus", "bonjour", "bonsoir", "salut", "madame", "monsieur", "hola", "buenos dias", "buenas tardes", "estimado", "estimada", "buongiorno", "ciao", "gentile", "hoi", "beste", "ola", "bom dia", "здравствуите", "добрыи день", "привет", "안녕하세요", "お疲れ様です", "お世話になっております", "你好", "您好"}
 	closingWords  = []string{"best regards", "kind regards", "regards", "best", "thanks", "thank you", "many thanks", "cheers", "br", "mit freundlichen grussen", "freundliche grusse", "viele grusse", "beste grusse", "gruss", "grusse", "lg", "vg", "mfg", "danke", "vielen dank", "cordialement", "bien cordialement", "merci", "bien a vous", "salutations", "saludos", "un saludo", "atentamente", "gracias", "muchas gracias", "cordiali saluti", "saluti", "grazie", "met vriendelijke groet", "groeten", "atenciosamente", "obrigado", "с уважением", "спасибо", "よろしくお願いします", "宜しくお願いします", "谢谢", "감사합니다"}
 	// disclaimerWords mark a paragraph as legal boilerplate.
 	disclaimerWords = []string{"confidential", "intended recipient", "disclaimer", "vertraulich", "confidentiel", "confidencial", "riservat", "vertrouwelijk", "конфиденциальн"}
@@ -170,7 +170,9 @@ func isCJK(r rune) bool {
 	if r < 0x1100 { // below Hangul Jamo: Latin, Greek, Cyrillic, …
 		return false
 	}
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+	// U+30FC, the long vowel mark inside katakana words (パスワード), is
+	// of no script of its own.
+	return r == 0x30FC || unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }
 
 // maxTokens bounds the tokens taken from one mail.
@@ -180,9 +182,15 @@ const maxTokens = 400
 // runs as character bigrams. Pure numbers (counters, dates, times) and
 // single letters are left out: they vary between reports of one problem.
 func Tokens(text string) []string {
+	out := words(text, maxTokens)
+	return append(out, compounds(text, maxTokens-len(out))...)
+}
+
+// words are the words of Tokens, at most limit.
+func words(text string, limit int) []string {
 	var out []string
 	emit := func(w string) {
-		if len(out) >= maxTokens {
+		if len(out) >= limit {
 			return
 		}
 		digits := true
@@ -202,7 +210,7 @@ func Tokens(text string) []string {
 		if len(cjkRun) == 1 {
 			out = append(out, text[cjkRun[0]:end])
 		}
-		for i := 0; i+1 < len(cjkRun) && len(out) < maxTokens; i++ {
+		for i := 0; i+1 < len(cjkRun) && len(out) < limit; i++ {
 			stop := end
 			if i+2 < len(cjkRun) {
 				stop = cjkRun[i+2]
@@ -235,7 +243,7 @@ func Tokens(text string) []string {
 				start = -1
 			}
 		}
-		if len(out) >= maxTokens {
+		if len(out) >= limit {
 			return out
 		}
 	}
@@ -245,7 +253,7 @@ func Tokens(text string) []string {
 	if start >= 0 {
 		emit(text[start:])
 	}
-	return append(out, compounds(text, maxTokens-len(out))...)
+	return out
 }
 
 // isConnector joins the parts of a name: a host, a path, a model number.
