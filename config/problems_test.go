@@ -18,11 +18,11 @@ func TestProblemsSection(t *testing.T) {
 		p.MaxTracked != detect.DefaultMaxTracked || p.MaxGroups != detect.DefaultMaxGroups {
 		t.Errorf("defaults: %+v", p)
 	}
-	cfg, err = Parse("triage.yaml", []byte(validConfig+"problems: {enabled: false, window: 30m, min_size: 5, threshold: 0.4}\n"))
+	cfg, err = Parse("triage.yaml", []byte(validConfig+"problems: {enabled: false, window: 30m, min_size: 5, threshold: 0.3}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := cfg.Problems; p.On() || p.Window.D() != 30*time.Minute || p.MinSize != 5 || p.Threshold != 0.4 {
+	if p := cfg.Problems; p.On() || p.Window.D() != 30*time.Minute || p.MinSize != 5 || p.Threshold != 0.3 {
 		t.Errorf("set: %+v", p)
 	}
 

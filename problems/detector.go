@@ -16,7 +16,7 @@ import (
 const (
 	DefaultWindow     = 2 * time.Hour
 	DefaultMinSize    = 3
-	DefaultThreshold  = 0.40
+	DefaultThreshold  = 0.45
 	DefaultMaxTracked = 50_000
 	DefaultMaxGroups  = 20_000
 	// MaxRelated caps the earlier tickets a match names.
