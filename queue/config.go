@@ -30,12 +30,18 @@ type RetryConfig struct {
 	// GiveUpAfter 0 means never: keep retrying while the daemon runs; the
 	// message stays undone on the server.
 	GiveUpAfter duration.Duration `yaml:"give_up_after,omitempty" json:"give_up_after,omitempty" jsonschema_description:"Stop retrying after this long and file the mail as failed; default 0s, never."`
+	// MaxRetrying bounds the mailbox handlers one failing queue can hold:
+	// each delivery in its retry loop keeps one busy.
+	MaxRetrying int `yaml:"max_retrying,omitempty" json:"max_retrying,omitempty" jsonschema_description:"Deliveries of this queue that may wait in their retry loop at once, all mailboxes together (each holds a mailbox handler); a further failing delivery goes back to its mailbox's retry timer at once, freeing the handler for mail of other queues; default 4."`
 }
 
 // Retry defaults.
 const (
 	DefaultRetryInitial = time.Second
 	DefaultRetryMax     = 5 * time.Minute
+	// DefaultMaxRetrying leaves 12 of the 16 default handlers of a
+	// mailbox to other queues while one queue's sink is down.
+	DefaultMaxRetrying = 4
 )
 
 func (r RetryConfig) withDefaults() RetryConfig {
@@ -47,6 +53,9 @@ func (r RetryConfig) withDefaults() RetryConfig {
 	}
 	if r.Max < r.Initial {
 		r.Max = r.Initial
+	}
+	if r.MaxRetrying <= 0 {
+		r.MaxRetrying = DefaultMaxRetrying
 	}
 	return r
 }
@@ -243,6 +252,9 @@ func ValidateConfig(name string, cfg Config) []string {
 	r := cfg.Retry
 	if r.Initial < 0 || r.Max < 0 || r.GiveUpAfter < 0 {
 		add("retry durations must not be negative")
+	}
+	if r.MaxRetrying < 0 {
+		add("retry.max_retrying must not be negative")
 	}
 	if r.Initial > 0 && r.Max > 0 && r.Max < r.Initial {
 		add("retry.max (%s) is below retry.initial (%s)", time.Duration(r.Max), time.Duration(r.Initial))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -14,10 +15,11 @@ import (
 // Router sends each ticket to the sink its queue names and retries
 // temporary failures with capped exponential backoff and jitter.
 type Router struct {
-	sinks   map[string]Sink
-	retries map[string]RetryConfig
-	log     *slog.Logger
-	obs     Observer
+	sinks    map[string]Sink
+	retries  map[string]RetryConfig
+	retrying map[string]*atomic.Int32 // deliveries in their retry loop, per queue
+	log      *slog.Logger
+	obs      Observer
 }
 
 // NewRouter routes to sinks by queue name; cfgs supplies each queue's retry
@@ -29,9 +31,12 @@ func NewRouter(sinks map[string]Sink, cfgs map[string]Config, log *slog.Logger, 
 	if obs == nil {
 		obs = noObserver{}
 	}
-	r := &Router{sinks: sinks, retries: make(map[string]RetryConfig, len(cfgs)), log: log, obs: obs}
+	r := &Router{sinks: sinks, retries: make(map[string]RetryConfig, len(cfgs)), retrying: make(map[string]*atomic.Int32, len(sinks)), log: log, obs: obs}
 	for name, c := range cfgs {
 		r.retries[name] = c.Retry
+	}
+	for name := range sinks {
+		r.retrying[name] = new(atomic.Int32)
 	}
 	return r
 }
@@ -75,9 +80,23 @@ func (r *Router) Deliver(ctx context.Context, t *ticket.Ticket) error {
 }
 
 // retry carries on a delivery whose first attempt, begun at start, failed
-// with first.
+// with first. A temporary failure while retry.max_retrying deliveries of
+// the queue are already retrying is returned at once, temporary: the
+// mailbox retries the message from its own timer, and the handler this
+// delivery would hold stays free for mail of the other queues.
 func (r *Router) retry(ctx context.Context, t *ticket.Ticket, q string, sink Sink, start time.Time, first error) error {
 	rc := r.retries[q].withDefaults()
+	if fe := asError(first); fe.Temporary {
+		n := r.retrying[q]
+		if n.Add(1) > int32(rc.MaxRetrying) {
+			n.Add(-1)
+			r.obs.Failed(q, true)
+			r.log.Warn("queue: delivery failed while others of the queue retry; the mailbox retries it later",
+				"queue", q, "ticket", t.ID, "retrying", rc.MaxRetrying, "err", fe.Err)
+			return &Error{Temporary: true, Err: fmt.Errorf("queue %s: ticket %s: %d deliveries of the queue already retrying (retry.max_retrying): %w", q, t.ID, rc.MaxRetrying, fe.Err)}
+		}
+		defer n.Add(-1)
+	}
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = time.Duration(rc.Initial)
 	bo.MaxInterval = time.Duration(rc.Max)

@@ -183,3 +183,82 @@ func TestCappedBackOffNeverExceedsMax(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterMaxRetrying: while retry.max_retrying deliveries of a queue
+// wait in their retry loop, a further failing delivery of that queue comes
+// back at once as temporary (its mailbox retries it and its handler is
+// free); other queues and deliveries that succeed are not held; when one
+// retrying delivery ends, a slot is free again.
+func TestRouterMaxRetrying(t *testing.T) {
+	down := &Error{Temporary: true, Err: errors.New("503")}
+	var mu sync.Mutex
+	healthy := false
+	failing := sinkFunc(func(ctx context.Context, tk *ticket.Ticket) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if healthy || tk.ID == "ok" {
+			return nil
+		}
+		return down
+	})
+	retry := RetryConfig{Initial: duration.Duration(time.Millisecond), Max: duration.Duration(5 * time.Millisecond), MaxRetrying: 2}
+	obs := newRecordingObserver()
+	r := NewRouter(map[string]Sink{"down": failing, "up": sinkFunc(func(context.Context, *ticket.Ticket) error { return nil })},
+		map[string]Config{"down": {Retry: retry}}, nil, obs)
+	deliver := func(ctx context.Context, q, id string) error {
+		tk := sampleTicket(nil)
+		tk.ID, tk.Class.Queue = id, q
+		return r.Deliver(ctx, tk)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	held := make(chan error, 2)
+	for i := range 2 {
+		go func() { held <- deliver(ctx, "down", fmt.Sprintf("held-%d", i)) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.retrying["down"].Load() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the two deliveries never entered their retry loops")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	err := deliver(context.Background(), "down", "third")
+	if !Temporary(err) || !strings.Contains(err.Error(), "2 deliveries of the queue already retrying") || !errors.Is(err, down.Err) {
+		t.Errorf("third failing delivery: %v; want it handed back at once, temporary, naming the bound and the sink's error", err)
+	}
+	if err := deliver(context.Background(), "down", "ok"); err != nil {
+		t.Errorf("a delivery of the full queue that succeeds at once: %v", err)
+	}
+	if err := deliver(context.Background(), "up", "other"); err != nil {
+		t.Errorf("another queue: %v", err)
+	}
+
+	cancel() // the two held deliveries end, freeing their slots
+	for range 2 {
+		if err := <-held; !Temporary(err) || !errors.Is(err, context.Canceled) {
+			t.Errorf("held delivery: %v", err)
+		}
+	}
+	if n := r.retrying["down"].Load(); n != 0 {
+		t.Fatalf("%d still counted as retrying", n)
+	}
+	mu.Lock()
+	healthy = true
+	mu.Unlock()
+	if err := deliver(context.Background(), "down", "after"); err != nil {
+		t.Errorf("after the slots were freed: %v", err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.maxRetry != 2 || obs.failed[true] < 3 {
+		t.Errorf("observer: at most %d retrying at once, %d temporary failures; want 2 and at least 3 (the handed-back one counted)", obs.maxRetry, obs.failed[true])
+	}
+}
+
+// sinkFunc is a Sink from a function.
+type sinkFunc func(context.Context, *ticket.Ticket) error
+
+func (f sinkFunc) Send(ctx context.Context, t *ticket.Ticket) error { return f(ctx, t) }
+func (sinkFunc) Close() error                                       { return nil }
