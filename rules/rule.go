@@ -257,24 +257,29 @@ func (b *builder) setFields(f *srcFile, n *yaml.Node, d *Decision) {
 // whether kv was one of them. With declared, tier and priority must be
 // the rule set's declared values.
 func (b *builder) decisionKey(f *srcFile, kv keyValue, what string, d *Decision, declared bool) bool {
-	tier, priority := b.tier, b.priority
-	if !declared {
-		tier, priority = b.nonEmpty, b.nonEmpty
-	}
+	var field *string
+	decode := b.nonEmpty
 	switch kv.key.Value {
 	case "tier":
-		d.Tier, _ = tier(f, kv.val, what)
+		field = &d.Tier
+		if declared {
+			decode = b.tier
+		}
 	case "priority":
-		d.Priority, _ = priority(f, kv.val, what)
+		field = &d.Priority
+		if declared {
+			decode = b.priority
+		}
 	case "queue":
-		d.Queue, _ = b.nonEmpty(f, kv.val, what)
+		field = &d.Queue
 	case "runbook":
-		d.Runbook, _ = b.nonEmpty(f, kv.val, what)
+		field = &d.Runbook
 	case "folder":
-		d.Folder, _ = b.nonEmpty(f, kv.val, what)
+		field = &d.Folder
 	default:
 		return false
 	}
+	*field, _ = decode(f, kv.val, what)
 	return true
 }
 
