@@ -490,15 +490,7 @@ func TestJiraLookupBeforeCreate(t *testing.T) {
 }
 
 func TestJiraReplies(t *testing.T) {
-	cases := []struct {
-		name  string
-		reply func(first, r *ticket.Ticket)
-	}{
-		{"subject tag", func(_, r *ticket.Ticket) { r.Subject = "Re: [SD-1] Printer on floor 3 prints garbage" }},
-		{"threading ticket_ref", func(_, r *ticket.Ticket) { r.Thread.TicketRef = "SD-1" }},
-		{"in-reply-to", func(first, r *ticket.Ticket) { r.Thread.InReplyTo = first.MessageID }},
-	}
-	for _, c := range cases {
+	for _, c := range replyCases("[SD-1]", "SD-1") {
 		t.Run(c.name, func(t *testing.T) {
 			j, srv := newFakeJira(t)
 			s := newJiraSink(t, srv.URL, JiraConfig{ProjectKey: "SD"}, &mapTrackerIndex{})

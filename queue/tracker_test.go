@@ -221,6 +221,23 @@ func sendTrackerMail(t *testing.T, s Sink) *ticket.Ticket {
 	return first
 }
 
+// replyCase makes replyTicket's reply name the first ticket one way.
+type replyCase struct {
+	name  string
+	reply func(first, r *ticket.Ticket)
+}
+
+// replyCases are the ways a reply names the first ticket that every
+// tracker knows: its subject tag, the threading ticket_ref (ref) and
+// In-Reply-To.
+func replyCases(tag, ref string) []replyCase {
+	return []replyCase{
+		{"subject tag", func(_, r *ticket.Ticket) { r.Subject = "Re: " + tag + " Printer on floor 3 prints garbage" }},
+		{"threading ticket_ref", func(_, r *ticket.Ticket) { r.Thread.TicketRef = ref }},
+		{"in-reply-to", func(first, r *ticket.Ticket) { r.Thread.InReplyTo = first.MessageID }},
+	}
+}
+
 // replyTicket is a reply to the tracker test mail, with attachments of its
 // own, that names the first neither in its subject nor its threading.
 func replyTicket(t *testing.T) *ticket.Ticket {

@@ -463,17 +463,9 @@ func TestZammadLookupIsExact(t *testing.T) {
 }
 
 func TestZammadReplies(t *testing.T) {
-	cases := []struct {
-		name  string
-		reply func(first, r *ticket.Ticket)
-	}{
-		{"subject tag", func(_, r *ticket.Ticket) { r.Subject = "Re: [Ticket#31001] Printer on floor 3 prints garbage" }},
-		{"threading ticket_ref", func(_, r *ticket.Ticket) { r.Thread.TicketRef = "31001" }},
-		{"in-reply-to", func(first, r *ticket.Ticket) { r.Thread.InReplyTo = first.MessageID }},
-		{"references", func(first, r *ticket.Ticket) {
-			r.Thread.References = []string{first.MessageID, "<unknown@example.com>"}
-		}},
-	}
+	cases := append(replyCases("[Ticket#31001]", "31001"), replyCase{"references", func(first, r *ticket.Ticket) {
+		r.Thread.References = []string{first.MessageID, "<unknown@example.com>"}
+	}})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			z, srv := newFakeZammad(t)
