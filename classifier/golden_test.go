@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/triage-dev/triage/internal/testkit"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
 )
@@ -160,17 +161,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			gotJSON := buf.Bytes()
-			if *update {
-				if err := os.WriteFile(goldenFile, gotJSON, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(goldenFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestGolden -update)", err)
-			}
-			if !bytes.Equal(want, gotJSON) {
+			if want, ok := testkit.Golden(t, goldenFile, gotJSON, *update, "run go test -run TestGolden -update"); !ok {
 				t.Errorf("decoded mail differs from %s:\n got: %s\nwant: %s", goldenFile, gotJSON, want)
 			}
 		})

@@ -11,14 +11,18 @@ import (
 	"github.com/triage-dev/triage/mailbox"
 )
 
-const validConfig = `rules: rules.yaml
+// configHead starts validConfig and schemaTestConfig: the rules and a
+// first account.
+const configHead = `rules: rules.yaml
 accounts:
   - name: helpdesk
     addr: imap.example.com:993
     tls: implicit
     username: helpdesk@example.com
     password_env: TRIAGE_IMAP_PASSWORD
-    mailboxes: [INBOX]
+`
+
+const validConfig = configHead + `    mailboxes: [INBOX]
     done: {keyword: $Triaged, move_to: ""}
     quarantine: Triage/Quarantine
 queues:

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/internal/testkit"
 )
@@ -109,13 +106,7 @@ func TestLeaseFailover(t *testing.T) {
 	// Lost lease: the key is deleted behind the holder's back; its next
 	// renewal fails, it stops serving, and whoever creates the key next
 	// serves. Exactly one holder again, and mail still flows once.
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	kv, err := js.KeyValue(context.Background(), config.DefaultLeaseBucket)
+	kv, err := testkit.JetStream(t, natsURL).KeyValue(context.Background(), config.DefaultLeaseBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,19 +17,18 @@ import (
 
 // Two valid rule sets that classify the same mail differently, so a ticket
 // shows which version classified it.
-const rulesA = `version: 1
+const rulesHead = `version: 1
 defaults: {tier: L1, priority: P3, queue: helpdesk, runbook: kb/general}
 rules:
-  - name: printer-a
+`
+
+const rulesA = rulesHead + `  - name: printer-a
     when: containsAny(subject, ["printer"])
     set: {tier: L1, queue: helpdesk, runbook: kb/printer-a}
     tags: [version-a]
 `
 
-const rulesB = `version: 1
-defaults: {tier: L1, priority: P3, queue: helpdesk, runbook: kb/general}
-rules:
-  - name: printer-b
+const rulesB = rulesHead + `  - name: printer-b
     when: containsAny(subject, ["printer"])
     set: {tier: L2, queue: systems, runbook: kb/printer-b}
     tags: [version-b]

@@ -26,16 +26,24 @@ func containsMessageID(raw []byte, id string) bool {
 	return id != "" && bytes.Contains(raw, []byte("Message-ID: "+id))
 }
 
-// TestSinkOutage: while the webhook answers 503 the message is retried and
-// never marked done; once the peer recovers it is forwarded once and done.
-func TestSinkOutage(t *testing.T) {
+// runWithSecurityMail runs the daemon on securityMail in INBOX with the
+// webhook peer set up by peer first (unlocked: nothing runs yet).
+func runWithSecurityMail(t *testing.T, peer func(*hookRecorder)) *e2e {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test")
 	}
 	e := startE2E(t, "")
-	e.hook.fail = true
+	peer(e.hook)
 	e.srv.Append(t, "INBOX", []byte(securityMail))
 	e.run()
+	return e
+}
+
+// TestSinkOutage: while the webhook answers 503 the message is retried and
+// never marked done; once the peer recovers it is forwarded once and done.
+func TestSinkOutage(t *testing.T) {
+	e := runWithSecurityMail(t, func(h *hookRecorder) { h.fail = true })
 	testkit.WaitFor(t, 20*time.Second, "several temporary failures", func() bool {
 		return e.metric("triage_forward_errors_total", map[string]string{"queue": "security", "kind": "temporary"}) >= 3
 	})
@@ -58,13 +66,7 @@ func TestSinkOutage(t *testing.T) {
 // TestSinkPermanentRejection: a permanent rejection files the mail in the
 // failed folder; it is neither lost nor marked done in INBOX.
 func TestSinkPermanentRejection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	e := startE2E(t, "")
-	e.hook.reject = true
-	e.srv.Append(t, "INBOX", []byte(securityMail))
-	e.run()
+	e := runWithSecurityMail(t, func(h *hookRecorder) { h.reject = true })
 	testkit.WaitFor(t, 20*time.Second, "the mail in Triage/Failed", func() bool {
 		found, _ := e.flags("Triage/Failed", "<ransom-1@example.com>")
 		return found

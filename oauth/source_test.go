@@ -55,18 +55,32 @@ func baseConfig(srv *oauthtest.Server, log *slog.Logger) Config {
 	}
 }
 
-// acceptedToken gets a token from a new source of cfg and checks that the
-// IMAP side would accept it for the mailbox.
-func acceptedToken(t *testing.T, cfg Config, srv *oauthtest.Server) string {
+// mustNew is New that fails the test on an error.
+func mustNew(t *testing.T, cfg Config) *Source {
 	t.Helper()
 	src, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return src
+}
+
+// mustToken is src.Token that fails the test on an error.
+func mustToken(t *testing.T, src *Source) string {
+	t.Helper()
 	tok, err := src.Token(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tok
+}
+
+// acceptedToken gets a token from a new source of cfg and checks that the
+// IMAP side would accept it for the mailbox.
+func acceptedToken(t *testing.T, cfg Config, srv *oauthtest.Server) string {
+	t.Helper()
+	src := mustNew(t, cfg)
+	tok := mustToken(t, src)
 	if err := srv.Check(tok, mailbox); err != nil {
 		t.Errorf("the IMAP side would refuse the token: %v", err)
 	}
@@ -233,10 +247,7 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 		mu.Unlock()
 	}
 	cfg.OnFailure = func(err error) { t.Errorf("refresh failed: %v", err) }
-	src, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustNew(t, cfg)
 	ctx, stop := running(src)
 	defer stop()
 	testkit.WaitFor(t, 10*time.Second, "the first token", func() bool { return src.Status().Refreshes >= 1 })
@@ -294,10 +305,7 @@ func TestDelegatedRotation(t *testing.T) {
 	cfg := baseConfig(srv, log)
 	cfg.Account, cfg.Flow, cfg.StateDir = "shared", FlowDelegated, dir
 	cfg.OnFailure = func(err error) { t.Errorf("refresh failed: %v", err) }
-	src, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustNew(t, cfg)
 	ctx := t.Context()
 	for i := range 4 {
 		if _, err := src.refresh(ctx, func(time.Time) bool { return false }); err != nil {
@@ -345,10 +353,7 @@ func TestRevokedRefreshToken(t *testing.T) {
 	cfg.Account, cfg.Flow, cfg.StateDir = "shared", FlowDelegated, dir
 	var failures atomic.Int64
 	cfg.OnFailure = func(error) { failures.Add(1) }
-	src, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustNew(t, cfg)
 	ctx, stop := running(src)
 	defer stop()
 	testkit.WaitFor(t, 10*time.Second, "the first token", func() bool { return src.Status().Refreshes == 1 })
@@ -395,12 +400,9 @@ func TestEndpointDown(t *testing.T) {
 	cfg.ClientSecret = secretFunc(secret)
 	var failures atomic.Int64
 	cfg.OnFailure = func(error) { failures.Add(1) }
-	src, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustNew(t, cfg)
 	srv.SetDown(true)
-	_, err = src.Token(t.Context())
+	_, err := src.Token(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "token endpoint answered HTTP 503") {
 		t.Fatalf("Token with the endpoint down: %v", err)
 	}
@@ -441,14 +443,8 @@ func TestJWTExpiryFallback(t *testing.T) {
 	cfg.ClientSecret = secretFunc(secret)
 	var got time.Time
 	cfg.OnToken = func(e time.Time) { got = e }
-	src, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := src.Token(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustNew(t, cfg)
+	tok := mustToken(t, src)
 	want, ok := JWTExpiry(tok)
 	if !ok || !got.Equal(want) || src.Status().Expiry != want {
 		t.Errorf("expiry %v, want the JWT's %v", got, want)
@@ -534,10 +530,7 @@ func TestNoRefreshTokenYet(t *testing.T) {
 	srv := oauthtest.Start(t, time.Hour)
 	cfg := baseConfig(srv, nil)
 	cfg.Flow, cfg.StateDir = FlowDelegated, t.TempDir()
-	src, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustNew(t, cfg)
 	if _, err := src.Token(t.Context()); !errors.Is(err, ErrNoRefreshToken) && (err == nil || !strings.Contains(err.Error(), "run triage login")) {
 		t.Errorf("Token before login: %v", err)
 	}

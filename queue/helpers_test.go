@@ -2,22 +2,14 @@ package queue
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"github.com/triage-dev/triage/internal/duration"
 	"github.com/triage-dev/triage/internal/testkit"
@@ -72,174 +64,6 @@ func sampleTicket(raw []byte) *ticket.Ticket {
 func selfSignedTLS(t testing.TB) (*tls.Config, *x509.CertPool) {
 	cert, pool := testkit.SelfSignedCert(t)
 	return &tls.Config{Certificates: []tls.Certificate{cert}}, pool
-}
-
-// received is one message a test mail server accepted.
-type received struct {
-	From string
-	To   []string
-	Data []byte
-	User string // authenticated user, if any
-}
-
-// mailServer is a real go-smtp server (SMTP or LMTP) on 127.0.0.1.
-type mailServer struct {
-	mu       sync.Mutex
-	msgs     []received
-	rcptErr  map[string]error // RCPT answer per address
-	dataErr  map[string]error // LMTP per-recipient answer after DATA (or the SMTP answer under key "")
-	user     string
-	password string
-
-	srv  *smtp.Server
-	addr string
-}
-
-func (m *mailServer) messages() []received {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]received(nil), m.msgs...)
-}
-
-func (m *mailServer) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &mailSession{srv: m}, nil
-}
-
-type mailSession struct {
-	srv  *mailServer
-	from string
-	to   []string
-	user string
-}
-
-func (s *mailSession) Reset()        { s.from, s.to = "", nil }
-func (s *mailSession) Logout() error { return nil }
-func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
-	if s.srv.user != "" && s.user == "" {
-		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
-	}
-	s.from = from
-	return nil
-}
-
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.srv.mu.Lock()
-	err := s.srv.rcptErr[to]
-	s.srv.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *mailSession) store(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.srv.mu.Lock()
-	defer s.srv.mu.Unlock()
-	if err := s.srv.dataErr[""]; err != nil {
-		return err
-	}
-	s.srv.msgs = append(s.srv.msgs, received{From: s.from, To: append([]string(nil), s.to...), Data: b, User: s.user})
-	return nil
-}
-
-func (s *mailSession) Data(r io.Reader) error { return s.store(r) }
-
-func (s *mailSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	if err := s.store(r); err != nil {
-		return err
-	}
-	s.srv.mu.Lock()
-	defer s.srv.mu.Unlock()
-	for _, rcpt := range s.to {
-		status.SetStatus(rcpt, s.srv.dataErr[rcpt])
-	}
-	return nil
-}
-
-func (s *mailSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *mailSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != s.srv.user || pass != s.srv.password {
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
-		}
-		s.user = user
-		return nil
-	}), nil
-}
-
-type mailServerOpts struct {
-	lmtp      bool
-	tls       *tls.Config // STARTTLS (or implicit when implicitTLS)
-	implicit  bool
-	user      string
-	password  string
-	addr      string // listen here instead of a random port
-	noListen  bool   // pick an address but do not listen yet (outage tests)
-	insecAuth bool
-}
-
-// startMailServer runs a go-smtp server until the test ends.
-func startMailServer(t testing.TB, o mailServerOpts) *mailServer {
-	t.Helper()
-	m := &mailServer{user: o.user, password: o.password, rcptErr: map[string]error{}, dataErr: map[string]error{}}
-	addr := o.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	if o.noListen {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.addr = l.Addr().String()
-		_ = l.Close()
-		return m
-	}
-	m.listen(t, addr, o)
-	return m
-}
-
-func (m *mailServer) listen(t testing.TB, addr string, o mailServerOpts) {
-	t.Helper()
-	srv := smtp.NewServer(m)
-	srv.Domain = "mx.test"
-	srv.LMTP = o.lmtp
-	srv.TLSConfig = o.tls
-	srv.AllowInsecureAuth = o.insecAuth
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = testkit.NopLogger{}
-	var l net.Listener
-	var err error
-	if o.implicit {
-		l, err = tls.Listen("tcp", addr, o.tls)
-	} else {
-		l, err = net.Listen("tcp", addr)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.srv, m.addr = srv, l.Addr().String()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(l); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !strings.Contains(err.Error(), "closed") {
-			t.Errorf("smtp server: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = srv.Close()
-		<-done
-	})
 }
 
 // recordingObserver counts Observer calls.

@@ -72,11 +72,7 @@ var (
 )
 
 func (c *JiraConfig) validate(_ string, add func(string, ...any)) {
-	if c.URL == "" {
-		add("jira needs url")
-	} else if err := checkTrackerURL(c.URL); err != nil {
-		add("%v", err)
-	}
+	validateTrackerURL("jira", c.URL, add)
 	if c.TierField != "" && !jiraCustomField.MatchString(c.TierField) {
 		add("tier_field %q is not customfield_NNNNN", c.TierField)
 	}
@@ -119,10 +115,7 @@ func (c *JiraConfig) open(q sinkSpec) (Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", q.name, err)
 	}
-	return newTrackerSink(q, c.URL, j, func() error {
-		j.api.client.CloseIdleConnections()
-		return nil
-	}), nil
+	return newTrackerSink(q, c.URL, j, j.api.close), nil
 }
 
 // jiraHeaders go on every call: the Service Management API wants the
@@ -130,16 +123,17 @@ func (c *JiraConfig) open(q sinkSpec) (Sink, error) {
 // files) and the XSRF exemption on multipart posts.
 var jiraHeaders = http.Header{"X-Experimentalapi": {"opt-in"}, "X-Atlassian-Token": {"no-check"}}
 
-func (c *JiraConfig) client(q sinkSpec) (*jiraClient, error) {
-	token, err := c.read(q.baseDir)
-	if err != nil {
-		return nil, err
-	}
-	auth := "Bearer " + token
+// authorization is the Authorization value of token: basic with the
+// username (Cloud), else bearer (a Data Center personal access token).
+func (c *JiraConfig) authorization(token string) string {
 	if c.Username != "" {
-		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+token))
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+token))
 	}
-	api, err := openTrackerAPI(c.URL, "/rest", auth, q.timeout, jiraHeaders)
+	return "Bearer " + token
+}
+
+func (c *JiraConfig) client(q sinkSpec) (*jiraClient, error) {
+	api, err := c.openAPI(q, c.URL, "/rest", c.authorization, jiraHeaders)
 	if err != nil {
 		return nil, err
 	}
@@ -408,12 +402,8 @@ func (j *jiraClient) fieldValues(t *ticket.Ticket, data templateData, descriptio
 	if j.tierField != "" {
 		values[j.tierField] = t.Class.Tier
 	}
-	for id, tmpl := range j.fields {
-		v, err := renderField(tmpl, data)
-		if err != nil {
-			return nil, permanent("fields.%s: %w", id, err)
-		}
-		values[id] = v
+	if err := renderFields("fields", j.fields, data, values); err != nil {
+		return nil, err
 	}
 	return values, nil
 }
@@ -439,9 +429,9 @@ func (j *jiraClient) participants(ctx context.Context, t *ticket.Ticket) []strin
 func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
 	t := m.Ticket
 	data := newTemplateData(t)
-	rt, err := renderField(j.requestType, data)
+	rt, err := renderField("request_type", j.requestType, data)
 	if err != nil {
-		return "", permanent("request_type: %w", err)
+		return "", err
 	}
 	if !jiraNumber.MatchString(rt) {
 		return "", permanent("request_type rendered %q, not a request type id", sanitizeHeaderText(rt, 64))

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,23 +25,16 @@ import (
 // 400 with {"errorMessage"} (Service Management) or {"errorMessages",
 // "errors"} (platform), as Jira does.
 type fakeJira struct {
-	t    testing.TB
-	auth string
-
-	mu          sync.Mutex
+	fakeAPI
 	customers   []*jCustomer
 	deskMembers map[string]bool
 	temp        map[string][]byte // temporary attachment id → bytes
 	tempNames   map[string]string
 	issues      []*jIssue
-	creates     int
-	fail        map[string]int
-	gate        createGate      // holds creates when armed
 	fields      map[string]bool // fields the request types carry
 	// datacenter: users by name, customers created with fullName, a
 	// personal access token as bearer.
 	datacenter bool
-	mux        *http.ServeMux
 }
 
 type jCustomer struct{ AccountID, Email, DisplayName string }
@@ -70,8 +62,15 @@ const jiraTestDesk = "7"
 
 func newFakeJira(t testing.TB) (*fakeJira, *httptest.Server) {
 	j := &fakeJira{
-		t: t, auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("bot@example.com:jira-secret")),
-		deskMembers: map[string]bool{}, temp: map[string][]byte{}, tempNames: map[string]string{}, fail: map[string]int{},
+		fakeAPI: fakeAPI{
+			t: t, auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("bot@example.com:jira-secret")),
+			create: "POST /rest/servicedeskapi/request", fail: map[string]int{},
+			unauthorized: func(w http.ResponseWriter) {
+				writeJSON(w, http.StatusUnauthorized, map[string]any{"errorMessages": []string{"You are not authenticated."}})
+			},
+			injected: sdError,
+		},
+		deskMembers: map[string]bool{}, temp: map[string][]byte{}, tempNames: map[string]string{},
 		fields: map[string]bool{"summary": true, "description": true, "labels": true, "priority": true, "duedate": true,
 			"customfield_10050": true, "customfield_10060": true, "customfield_10070": true},
 	}
@@ -101,28 +100,6 @@ var (
 	sdReq    = regexp.MustCompile(`^/rest/servicedeskapi/request/([A-Z]+-\d+)/(comment|attachment)$`)
 )
 
-func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != j.auth {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"errorMessages": []string{"You are not authenticated."}})
-		return
-	}
-	key := r.Method + " " + r.URL.Path
-	j.mu.Lock()
-	if code := j.fail[key]; code != 0 {
-		delete(j.fail, key)
-		j.mu.Unlock()
-		sdError(w, code, "injected")
-		return
-	}
-	j.mu.Unlock()
-	if key == "POST /rest/servicedeskapi/request" {
-		j.gate.pass()
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.mux.ServeHTTP(w, r)
-}
-
 // routes is the dispatch of fakeJira's endpoints; handlers run with j.mu
 // held.
 func (j *fakeJira) routes() *http.ServeMux {
@@ -133,7 +110,7 @@ func (j *fakeJira) routes() *http.ServeMux {
 	mux.HandleFunc("POST /rest/servicedeskapi/customer", j.createCustomer)
 	mux.HandleFunc("POST /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/customer", j.addDeskCustomers)
 	mux.HandleFunc("POST /rest/servicedeskapi/servicedesk/"+jiraTestDesk+"/attachTemporaryFile", j.upload)
-	mux.HandleFunc("POST /rest/servicedeskapi/request", j.createRequest)
+	mux.HandleFunc("POST /rest/servicedeskapi/request", j.jsonHandler(j.create))
 	mux.HandleFunc("POST /rest/servicedeskapi/request/{key}/{kind}", j.commentOrAttach)
 	mux.HandleFunc("GET /rest/api/2/issue/{key...}", j.getIssue)
 	mux.HandleFunc("PUT /rest/api/2/issue/{key...}", j.putIssue)
@@ -273,15 +250,6 @@ func (j *fakeJira) addDeskCustomers(w http.ResponseWriter, r *http.Request) {
 		j.deskMembers[id] = true
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// createRequest creates a request.
-func (j *fakeJira) createRequest(w http.ResponseWriter, r *http.Request) {
-	var in map[string]any
-	if !readJSON(j.t, r, &in) {
-		return
-	}
-	j.create(w, in)
 }
 
 // commentOrAttach adds a comment or temporary attachments to a request.
@@ -446,17 +414,7 @@ func newJiraSink(t testing.TB, srvURL string, cfg JiraConfig, index TrackerIndex
 	if cfg.RequestType == "" {
 		cfg.RequestType = "10"
 	}
-	log, _ := testLogger()
-	opts := []Option{WithContent(classifier.DecodeContent)}
-	if index != nil {
-		opts = append(opts, WithTrackerIndex(index))
-	}
-	s, err := New("jira-q", Config{Type: "jira", Settings: &cfg}, t.TempDir(), log, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return newTrackerTestSink(t, "jira-q", Config{Type: "jira", Settings: &cfg}, index)
 }
 
 func checkJiraAttachments(t *testing.T, got map[string][]byte) {
@@ -477,10 +435,7 @@ func TestJiraCreateAllFields(t *testing.T) {
 		RequestType: `{{if eq .Tier "L3"}}12{{else}}10{{end}}`, TierField: "customfield_10060",
 		Fields: map[string]string{"customfield_10070": `{{join ", " .Rules}}`},
 	}, nil)
-	tk := mailTicket(t, "tracker-attachments.eml")
-	if err := s.Send(context.Background(), tk); err != nil {
-		t.Fatal(err)
-	}
+	tk := sendTrackerMail(t, s)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if len(j.issues) != 1 {
@@ -534,35 +489,13 @@ func TestJiraLookupBeforeCreate(t *testing.T) {
 	}
 }
 
-func TestJiraConcurrentSameID(t *testing.T) {
-	j, srv := newFakeJira(t)
-	s := newJiraSink(t, srv.URL, JiraConfig{}, nil)
-	sendConcurrently(t, s, mailTicket(t, "tracker-attachments.eml"), &j.gate)
-	if j.creates != 1 {
-		t.Fatalf("%d creates for one id, want 1", j.creates)
-	}
-}
-
 func TestJiraReplies(t *testing.T) {
-	cases := []struct {
-		name  string
-		reply func(first, r *ticket.Ticket)
-	}{
-		{"subject tag", func(_, r *ticket.Ticket) { r.Subject = "Re: [SD-1] Printer on floor 3 prints garbage" }},
-		{"threading ticket_ref", func(_, r *ticket.Ticket) { r.Thread.TicketRef = "SD-1" }},
-		{"in-reply-to", func(first, r *ticket.Ticket) { r.Thread.InReplyTo = first.MessageID }},
-	}
-	for _, c := range cases {
+	for _, c := range replyCases("[SD-1]", "SD-1") {
 		t.Run(c.name, func(t *testing.T) {
 			j, srv := newFakeJira(t)
 			s := newJiraSink(t, srv.URL, JiraConfig{ProjectKey: "SD"}, &mapTrackerIndex{})
-			first := mailTicket(t, "tracker-attachments.eml")
-			if err := s.Send(context.Background(), first); err != nil {
-				t.Fatal(err)
-			}
-			reply := mailTicket(t, "tracker-attachments.eml")
-			reply.ID, reply.MessageID = "fedcba9876543210fedcba9876543210", "<reply-1@example.com>"
-			reply.Subject = "Re: Printer on floor 3 prints garbage"
+			first := sendTrackerMail(t, s)
+			reply := replyTicket(t)
 			reply.Body = "Still broken, new scan attached."
 			c.reply(first, reply)
 			j.mu.Lock()
@@ -644,15 +577,7 @@ func TestJiraRefusals(t *testing.T) {
 			j.fail = c.fail
 			s := newJiraSink(t, srv.URL, c.cfg, nil)
 			err := s.Send(context.Background(), mailTicket(t, "tracker-attachments.eml"))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if Temporary(err) != c.temporary || !strings.Contains(err.Error(), c.message) {
-				t.Fatalf("error %v (temporary %v), want temporary %v with %q", err, Temporary(err), c.temporary, c.message)
-			}
-			if j.creates != 0 {
-				t.Fatalf("%d requests created", j.creates)
-			}
+			j.checkRefused(t, err, c.temporary, c.message)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/triage-dev/triage/internal/smtptest"
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -104,8 +105,8 @@ func TestShortenBodyLinesLeavesShortLinesAlone(t *testing.T) {
 // octets (as strict MTAs refuse them over 998); the forward arrives, and
 // reads as the original.
 func TestMailForwardsLongLines(t *testing.T) {
-	srv := startMailServer(t, mailServerOpts{})
-	sink, err := New("q", Config{Type: "smtp", Settings: &SMTPConfig{Addr: srv.addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"}}}, "", nil)
+	srv := smtptest.Start(t, smtptest.Options{})
+	sink, err := New("q", Config{Type: "smtp", Settings: &SMTPConfig{Addr: srv.Addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"}}}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestMailForwardsLongLines(t *testing.T) {
 	if err := sink.Send(context.Background(), sampleTicket([]byte(raw))); err != nil {
 		t.Fatalf("forward with a 9,600-octet line: %v", err)
 	}
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("got %d messages", len(msgs))
 	}

@@ -26,15 +26,7 @@ func natsPort(s *server.Server) int { return s.Addr().(*net.TCPAddr).Port }
 // streamFor creates stream TICKETS on tickets.> and returns a handle to read it.
 func streamFor(t *testing.T, url string) jetstream.Stream {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.JetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "TICKETS", Subjects: []string{"tickets.>"}, Duplicates: time.Hour})

@@ -175,10 +175,7 @@ func (c *RTConfig) open(q sinkSpec) (Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newTrackerSink(q, c.URL, rc, func() error {
-		rc.api.client.CloseIdleConnections()
-		return nil
-	}), nil
+	return newTrackerSink(q, c.URL, rc, rc.api.close), nil
 }
 
 // client builds the REST 2 client: secrets read, templates parsed.

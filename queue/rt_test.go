@@ -250,18 +250,7 @@ func newRTSink(t *testing.T, url string, cfg RTConfig, ix TrackerIndex) Sink {
 		cfg.Queue = `{{index (dict "systems" "Systems" "security" "Security" "helpdesk" "General" "legal" "Legal") .Queue}}`
 	}
 	cfg.RTName = "rt.example"
-	log, _ := testLogger()
-	var opts []Option
-	if ix != nil {
-		opts = append(opts, WithTrackerIndex(ix))
-	}
-	opts = append(opts, WithContent(classifier.DecodeContent))
-	s, err := New("helpdesk", Config{Type: "rt", Settings: &cfg}, "", log, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return newTrackerTestSink(t, "helpdesk", Config{Type: "rt", Settings: &cfg}, ix)
 }
 
 func attachmentTicket(t *testing.T) *ticket.Ticket {

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/triage-dev/triage/examples"
+	"github.com/triage-dev/triage/internal/smtptest"
 )
 
 func TestMailForward(t *testing.T) {
@@ -20,7 +21,7 @@ func TestMailForward(t *testing.T) {
 	t.Setenv("TEST_SMTP_PASSWORD", "s3cret-pw")
 	tests := []struct {
 		name   string
-		server mailServerOpts
+		server smtptest.Options
 		typ    string // default smtp
 		cfg    SMTPConfig
 		raw    string
@@ -28,28 +29,28 @@ func TestMailForward(t *testing.T) {
 	}{
 		{name: "smtp plain to loopback", cfg: SMTPConfig{TLS: "none"}, raw: "vpn.eml"},
 		{name: "smtp starttls with auth and tag",
-			server: mailServerOpts{tls: serverTLS, user: "triage", password: "s3cret-pw"},
+			server: smtptest.Options{TLS: serverTLS, User: "triage", Password: "s3cret-pw"},
 			cfg:    SMTPConfig{TLS: "starttls", SubjectTag: "[{{.Tier}}][{{.Priority}}]", credentials: credentials{Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD"}},
 			raw:    "vpn.eml", tag: "[L2][P2]"},
 		{name: "smtp implicit tls with auth",
-			server: mailServerOpts{tls: serverTLS, implicit: true, user: "triage", password: "s3cret-pw"},
+			server: smtptest.Options{TLS: serverTLS, Implicit: true, User: "triage", Password: "s3cret-pw"},
 			cfg:    SMTPConfig{TLS: "implicit", credentials: credentials{Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD"}},
 			raw:    "encoded-subject.eml"},
 		{name: "smtp auth over plain loopback",
-			server: mailServerOpts{user: "triage", password: "s3cret-pw", insecAuth: true},
+			server: smtptest.Options{User: "triage", Password: "s3cret-pw", InsecureAuth: true},
 			cfg:    SMTPConfig{TLS: "none", credentials: credentials{Username: "triage", PasswordEnv: "TEST_SMTP_PASSWORD"}},
 			raw:    "no-subject.eml"},
-		{name: "lmtp", server: mailServerOpts{lmtp: true},
+		{name: "lmtp", server: smtptest.Options{LMTP: true},
 			typ: "lmtp", cfg: SMTPConfig{SubjectTag: "[{{.Class.Tier}}]"}, raw: "vpn.eml", tag: "[L2]"},
-		{name: "lmtp crlf message", server: mailServerOpts{lmtp: true},
+		{name: "lmtp crlf message", server: smtptest.Options{LMTP: true},
 			typ: "lmtp", raw: "encoded-subject.eml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := startMailServer(t, tt.server)
+			srv := smtptest.Start(t, tt.server)
 			log, logs := testLogger()
 			cfg := tt.cfg
-			cfg.Addr = srv.addr
+			cfg.Addr = srv.Addr
 			cfg.To = StringList{"l2@tracker.test", "audit@tracker.test"}
 			cfg.From = "triage@helpdesk.test"
 			sink, err := New("systems", Config{Type: cmp.Or(tt.typ, "smtp"), Settings: &cfg}, t.TempDir(), log)
@@ -67,7 +68,7 @@ func TestMailForward(t *testing.T) {
 			if err := sink.Send(context.Background(), tk); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
-			msgs := srv.messages()
+			msgs := srv.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("server got %d messages", len(msgs))
 			}
@@ -75,7 +76,7 @@ func TestMailForward(t *testing.T) {
 			if got.From != "triage@helpdesk.test" || strings.Join(got.To, ",") != "l2@tracker.test,audit@tracker.test" {
 				t.Errorf("envelope from %q to %v", got.From, got.To)
 			}
-			if tt.server.user != "" && got.User != "triage" {
+			if tt.server.User != "" && got.User != "triage" {
 				t.Errorf("not authenticated as triage (got %q)", got.User)
 			}
 			want := examples.ToCRLF(forwardMessage(tk, tt.tag))
@@ -114,20 +115,18 @@ func TestMailErrorsClassified(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := startMailServer(t, mailServerOpts{lmtp: tt.lmtp})
-			srv.mu.Lock()
+			srv := smtptest.Start(t, smtptest.Options{LMTP: tt.lmtp})
 			for k, v := range tt.rcptErr {
-				srv.rcptErr[k] = v
+				srv.RefuseRcpt(k, v)
 			}
 			for k, v := range tt.dataErr {
-				srv.dataErr[k] = v
+				srv.RefuseData(k, v)
 			}
-			srv.mu.Unlock()
 			typ := "smtp"
 			if tt.lmtp {
 				typ = "lmtp"
 			}
-			sink, err := New("q", Config{Type: typ, Settings: &SMTPConfig{Addr: srv.addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test", "b@t.test"}}}, "", nil)
+			sink, err := New("q", Config{Type: typ, Settings: &SMTPConfig{Addr: srv.Addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test", "b@t.test"}}}, "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,20 +143,20 @@ func TestMailErrorsClassified(t *testing.T) {
 }
 
 func TestMailConnectionErrors(t *testing.T) {
-	down := startMailServer(t, mailServerOpts{noListen: true})
-	plain := startMailServer(t, mailServerOpts{}) // no STARTTLS offered
+	down := smtptest.Start(t, smtptest.Options{NoListen: true})
+	plain := smtptest.Start(t, smtptest.Options{}) // no STARTTLS offered
 	serverTLS, roots := selfSignedTLS(t)
-	authSrv := startMailServer(t, mailServerOpts{tls: serverTLS, user: "triage", password: "right"})
+	authSrv := smtptest.Start(t, smtptest.Options{TLS: serverTLS, User: "triage", Password: "right"})
 	t.Setenv("TEST_WRONG_PW", "pw-9f3k2")
 	tests := []struct {
 		name string
 		cfg  SMTPConfig
 	}{
-		{"nobody listening", SMTPConfig{Addr: down.addr, TLS: "none"}},
-		{"starttls not offered", SMTPConfig{Addr: plain.addr, TLS: "starttls"}},
-		{"tls to a plain server", SMTPConfig{Addr: plain.addr, TLS: "implicit"}},
-		{"untrusted certificate", SMTPConfig{Addr: authSrv.addr, TLS: "starttls"}},
-		{"wrong password", SMTPConfig{Addr: authSrv.addr, TLS: "starttls", credentials: credentials{Username: "triage", PasswordEnv: "TEST_WRONG_PW"}}},
+		{"nobody listening", SMTPConfig{Addr: down.Addr, TLS: "none"}},
+		{"starttls not offered", SMTPConfig{Addr: plain.Addr, TLS: "starttls"}},
+		{"tls to a plain server", SMTPConfig{Addr: plain.Addr, TLS: "implicit"}},
+		{"untrusted certificate", SMTPConfig{Addr: authSrv.Addr, TLS: "starttls"}},
+		{"wrong password", SMTPConfig{Addr: authSrv.Addr, TLS: "starttls", credentials: credentials{Username: "triage", PasswordEnv: "TEST_WRONG_PW"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,7 +178,7 @@ func TestMailConnectionErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := len(authSrv.messages()) + len(plain.messages()); n != 0 {
+	if n := len(authSrv.Messages()) + len(plain.Messages()); n != 0 {
 		t.Errorf("%d messages delivered despite errors", n)
 	}
 }
@@ -221,9 +220,9 @@ func TestMailConfigRules(t *testing.T) {
 }
 
 func TestMailOutageThenRecovery(t *testing.T) {
-	srv := startMailServer(t, mailServerOpts{noListen: true})
+	srv := smtptest.Start(t, smtptest.Options{NoListen: true})
 	log, logs := testLogger()
-	cfg := Config{Type: "smtp", Retry: fastRetry(), Settings: &SMTPConfig{Addr: srv.addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test"}}}
+	cfg := Config{Type: "smtp", Retry: fastRetry(), Settings: &SMTPConfig{Addr: srv.Addr, TLS: "none", From: "triage@h.test", To: StringList{"a@t.test"}}}
 	sink, err := New("helpdesk", cfg, "", log)
 	if err != nil {
 		t.Fatal(err)
@@ -236,11 +235,11 @@ func TestMailOutageThenRecovery(t *testing.T) {
 	go func() { done <- r.Deliver(context.Background(), tk) }()
 
 	waitFor(t, "a logged retry", func() bool { return strings.Count(logs.String(), "will retry") >= 2 })
-	srv.listen(t, srv.addr, mailServerOpts{})
+	srv.Listen(t)
 	if err := <-done; err != nil {
 		t.Fatalf("Deliver: %v", err)
 	}
-	if n := len(srv.messages()); n != 1 {
+	if n := len(srv.Messages()); n != 1 {
 		t.Errorf("server got %d messages, want 1", n)
 	}
 	l := logs.String()
@@ -260,8 +259,8 @@ func TestMailOutageThenRecovery(t *testing.T) {
 // CR, LF, NUL and 5,000-char values through a real server and parses what
 // arrived.
 func TestMailHostileTicketOverSMTP(t *testing.T) {
-	srv := startMailServer(t, mailServerOpts{})
-	sink, err := New("q", Config{Type: "smtp", Settings: &SMTPConfig{Addr: srv.addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"}, SubjectTag: "[{{.Tier}}] {{.Runbook}}"}}, "", nil)
+	srv := smtptest.Start(t, smtptest.Options{})
+	sink, err := New("q", Config{Type: "smtp", Settings: &SMTPConfig{Addr: srv.Addr, TLS: "none", From: "t@h.test", To: StringList{"a@t.test"}, SubjectTag: "[{{.Tier}}] {{.Runbook}}"}}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +272,7 @@ func TestMailHostileTicketOverSMTP(t *testing.T) {
 	if err := sink.Send(context.Background(), tk); err != nil {
 		t.Fatal(err)
 	}
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("got %d messages", len(msgs))
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,6 +128,126 @@ func mustContent(t testing.TB) *ticket.Content {
 	return c
 }
 
+// fakeAPI is what the fakes of the trackers' REST APIs (Jira, Zammad)
+// share: the Authorization value they accept, failures injected per call,
+// the gate on the create call, and the lock their handlers run under.
+type fakeAPI struct {
+	t      testing.TB
+	auth   string // the Authorization value accepted
+	create string // "METHOD path" of the create call, held by gate
+	// unauthorized answers a wrong Authorization, injected an injected
+	// failure, each in the tracker's own error form.
+	unauthorized func(w http.ResponseWriter)
+	injected     func(w http.ResponseWriter, status int, msg string)
+
+	mu      sync.Mutex
+	creates int
+	fail    map[string]int // "METHOD path" → status to answer once
+	gate    createGate     // holds creates when armed
+	mux     *http.ServeMux // the tracker's endpoints, called with mu held
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != f.auth {
+		f.unauthorized(w)
+		return
+	}
+	key := r.Method + " " + r.URL.Path
+	f.mu.Lock()
+	if code := f.fail[key]; code != 0 {
+		delete(f.fail, key)
+		f.mu.Unlock()
+		f.injected(w, code, "injected")
+		return
+	}
+	f.mu.Unlock()
+	if key == f.create {
+		f.gate.pass()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mux.ServeHTTP(w, r)
+}
+
+// jsonHandler decodes the request's JSON object and hands it to h.
+func (f *fakeAPI) jsonHandler(h func(http.ResponseWriter, map[string]any)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]any
+		if readJSON(f.t, r, &in) {
+			h(w, in)
+		}
+	}
+}
+
+// checkRefused checks that a send failed with an error of the kind
+// (temporary or not) that names message, and created nothing.
+func (f *fakeAPI) checkRefused(t *testing.T, err error, temporary bool, message string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if Temporary(err) != temporary || !strings.Contains(err.Error(), message) {
+		t.Fatalf("error %v (temporary %v), want temporary %v with %q", err, Temporary(err), temporary, message)
+	}
+	if f.creates != 0 {
+		t.Fatalf("%d created", f.creates)
+	}
+}
+
+// newTrackerTestSink opens the tracker sink of cfg for the test, reading
+// mail content with the classifier, with the state store index if not nil.
+func newTrackerTestSink(t testing.TB, name string, cfg Config, index TrackerIndex) Sink {
+	t.Helper()
+	log, _ := testLogger()
+	opts := []Option{WithContent(classifier.DecodeContent)}
+	if index != nil {
+		opts = append(opts, WithTrackerIndex(index))
+	}
+	s, err := New(name, cfg, t.TempDir(), log, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// sendTrackerMail sends the tracker test mail through s.
+func sendTrackerMail(t *testing.T, s Sink) *ticket.Ticket {
+	t.Helper()
+	first := mailTicket(t, "tracker-attachments.eml")
+	if err := s.Send(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	return first
+}
+
+// replyCase makes replyTicket's reply name the first ticket one way.
+type replyCase struct {
+	name  string
+	reply func(first, r *ticket.Ticket)
+}
+
+// replyCases are the ways a reply names the first ticket that every
+// tracker knows: its subject tag, the threading ticket_ref (ref) and
+// In-Reply-To.
+func replyCases(tag, ref string) []replyCase {
+	return []replyCase{
+		{"subject tag", func(_, r *ticket.Ticket) { r.Subject = "Re: " + tag + " Printer on floor 3 prints garbage" }},
+		{"threading ticket_ref", func(_, r *ticket.Ticket) { r.Thread.TicketRef = ref }},
+		{"in-reply-to", func(first, r *ticket.Ticket) { r.Thread.InReplyTo = first.MessageID }},
+	}
+}
+
+// replyTicket is a reply to the tracker test mail, with attachments of its
+// own, that names the first neither in its subject nor its threading.
+func replyTicket(t *testing.T) *ticket.Ticket {
+	t.Helper()
+	reply := mailTicket(t, "tracker-attachments.eml")
+	reply.ID, reply.MessageID = "fedcba9876543210fedcba9876543210", "<reply-1@example.com>"
+	reply.Subject = "Re: Printer on floor 3 prints garbage"
+	return reply
+}
+
 // createGate holds a fake tracker's creates, once armed, until the test
 // opens it: concurrent deliveries of one mail all start before any create
 // is answered.
@@ -146,6 +267,32 @@ func (g *createGate) pass() {
 	g.mu.Unlock()
 	if open != nil {
 		<-open
+	}
+}
+
+// TestTrackerConcurrentSameID: eight deliveries of one mail at once, the
+// creates held until all have started, make one ticket.
+func TestTrackerConcurrentSameID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) (Sink, *fakeAPI)
+	}{
+		{"jira", func(t *testing.T) (Sink, *fakeAPI) {
+			j, srv := newFakeJira(t)
+			return newJiraSink(t, srv.URL, JiraConfig{}, nil), &j.fakeAPI
+		}},
+		{"zammad", func(t *testing.T) (Sink, *fakeAPI) {
+			z, srv := newFakeZammad(t)
+			return newZammadSink(t, srv.URL, ZammadConfig{}, nil), &z.fakeAPI
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, f := tc.open(t)
+			sendConcurrently(t, s, mailTicket(t, "tracker-attachments.eml"), &f.gate)
+			if f.creates != 1 {
+				t.Fatalf("%d creates for one id, want 1", f.creates)
+			}
+		})
 	}
 }
 

@@ -47,6 +47,15 @@ func openTrackerAPI(base, root, auth string, timeout time.Duration, header http.
 	return &trackerAPI{base: strings.TrimRight(base, "/") + root, auth: auth, client: client}, nil
 }
 
+// validateTrackerURL adds the problem of a tracker's url key, if any.
+func validateTrackerURL(typ, raw string, add func(string, ...any)) {
+	if raw == "" {
+		add("%s needs url", typ)
+	} else if err := checkTrackerURL(raw); err != nil {
+		add("%v", err)
+	}
+}
+
 // checkTrackerURL says what is wrong with a tracker's base URL.
 func checkTrackerURL(raw string) error {
 	if err := checkWebhookURL(raw); err != nil {
@@ -160,19 +169,42 @@ func (t apiToken) read(baseDir string) (string, error) {
 	return v, nil
 }
 
+// openAPI reads the token and opens the tracker's API at base+root,
+// authorized by what auth makes of the token.
+func (t apiToken) openAPI(q sinkSpec, base, root string, auth func(token string) string, header http.Header) (*trackerAPI, error) {
+	token, err := t.read(q.baseDir)
+	if err != nil {
+		return nil, err
+	}
+	return openTrackerAPI(base, root, auth(token), q.timeout, header)
+}
+
 // JSONSchemaExtend states in the config schema what validate checks across keys.
 func (apiToken) JSONSchemaExtend(s *jsonschema.Schema) {
 	s.AllOf = append(s.AllOf, notBoth("token_env", "token_file"))
 }
 
-// renderField renders one settings template over the decision; the
-// result is one line (a group, a request type, a field value).
-func renderField(t *template.Template, data templateData) (string, error) {
+// renderField renders the settings template of key over the decision;
+// the result is one line (a group, a request type, a field value). A
+// template that fails fails the same way for every retry: permanent.
+func renderField(key string, t *template.Template, data templateData) (string, error) {
 	b, err := execTemplate(t, data)
 	if err != nil {
-		return "", err
+		return "", permanent("%s: %w", key, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// renderFields renders the name → template settings of key into out.
+func renderFields(key string, ts map[string]*template.Template, data templateData, out map[string]any) error {
+	for name, t := range ts {
+		v, err := renderField(key+"."+name, t, data)
+		if err != nil {
+			return err
+		}
+		out[name] = v
+	}
+	return nil
 }
 
 // parseFieldTemplates parses name → template settings; problems go to add.

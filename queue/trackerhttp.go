@@ -55,6 +55,12 @@ type trackerAPI struct {
 	client *http.Client
 }
 
+// close lets the idle connections go: the Close of a tracker's sink.
+func (a *trackerAPI) close() error {
+	a.client.CloseIdleConnections()
+	return nil
+}
+
 // apiStatusError is a non-2xx answer: the status for callers that treat
 // one specially (404), inside the classified *Error.
 type apiStatusError struct {

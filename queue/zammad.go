@@ -57,11 +57,7 @@ var defaultZammadPriority = map[string]string{"P1": "3 high", "P2": "3 high", "P
 var zammadAttribute = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 func (c *ZammadConfig) validate(_ string, add func(string, ...any)) {
-	if c.URL == "" {
-		add("zammad needs url")
-	} else if err := checkTrackerURL(c.URL); err != nil {
-		add("%v", err)
-	}
+	validateTrackerURL("zammad", c.URL, add)
 	if strings.ContainsAny(c.TicketHook, "[]\r\n") {
 		add("ticket_hook %q must not contain [ ] or line breaks", c.TicketHook)
 	}
@@ -94,18 +90,11 @@ func (c *ZammadConfig) open(q sinkSpec) (Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", q.name, err)
 	}
-	return newTrackerSink(q, c.URL, z, func() error {
-		z.api.client.CloseIdleConnections()
-		return nil
-	}), nil
+	return newTrackerSink(q, c.URL, z, z.api.close), nil
 }
 
 func (c *ZammadConfig) client(q sinkSpec) (*zammadClient, error) {
-	token, err := c.read(q.baseDir)
-	if err != nil {
-		return nil, err
-	}
-	api, err := openTrackerAPI(c.URL, "/api/v1", "Token token="+token, q.timeout, nil)
+	api, err := c.openAPI(q, c.URL, "/api/v1", func(token string) string { return "Token token=" + token }, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -356,9 +345,9 @@ func (z *zammadClient) article(m *TrackerMail) map[string]any {
 func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, error) {
 	t := m.Ticket
 	data := newTemplateData(t)
-	group, err := renderField(z.group, data)
+	group, err := renderField("group", z.group, data)
 	if err != nil {
-		return "", permanent("group: %w", err)
+		return "", err
 	}
 	in := map[string]any{
 		"title":   cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
@@ -381,12 +370,8 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 	if p := z.priority[t.Class.Priority]; p != "" {
 		in["priority"] = p
 	}
-	for name, tmpl := range z.attributes {
-		v, err := renderField(tmpl, data)
-		if err != nil {
-			return "", permanent("attributes.%s: %w", name, err)
-		}
-		in[name] = v
+	if err := renderFields("attributes", z.attributes, data, in); err != nil {
+		return "", err
 	}
 	if z.idAttribute != "" {
 		in[z.idAttribute] = t.ID
@@ -480,9 +465,9 @@ func (z *zammadClient) Escalate(ctx context.Context, number string, e Escalation
 		in["priority"] = p
 	}
 	if e.Queue {
-		group, err := renderField(z.group, newTemplateData(e.Ticket))
+		group, err := renderField("group", z.group, newTemplateData(e.Ticket))
 		if err != nil {
-			return permanent("group: %w", err)
+			return err
 		}
 		in["group"] = group
 		if z.tierAttr != "" {

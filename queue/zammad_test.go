@@ -9,10 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -23,22 +21,15 @@ import (
 // Validation refusals answer 422 with {"error", "error_human"} as Zammad
 // does.
 type fakeZammad struct {
-	t     testing.TB
-	token string
-
-	mu       sync.Mutex
+	fakeAPI
 	users    []*zUser
 	tickets  []*zTicket
-	creates  int
-	fail     map[string]int // "METHOD path" → status to answer once
-	gate     createGate     // holds creates when armed
 	groups   []string
 	attrs    map[string]bool // custom attributes known
 	priority []string
 	// listSearch answers searches with a list of tickets, as the API
 	// documentation of Zammad releases before 5 shows.
 	listSearch bool
-	mux        *http.ServeMux
 }
 
 type zUser struct {
@@ -61,7 +52,15 @@ type zTicket struct {
 
 func newFakeZammad(t testing.TB) (*fakeZammad, *httptest.Server) {
 	z := &fakeZammad{
-		t: t, token: "zammad-secret", fail: map[string]int{},
+		fakeAPI: fakeAPI{
+			t: t, auth: "Token token=zammad-secret", create: "POST /api/v1/tickets", fail: map[string]int{},
+			unauthorized: func(w http.ResponseWriter) {
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "authentication failed"})
+			},
+			injected: func(w http.ResponseWriter, status int, msg string) {
+				writeJSON(w, status, map[string]string{"error": msg})
+			},
+		},
 		groups:   []string{"Users", "systems", "security", "q"},
 		priority: []string{"1 low", "2 normal", "3 high"},
 		attrs:    map[string]bool{"triage_id": true, "triage_due": true, "triage_tier": true},
@@ -87,28 +86,6 @@ func (z *fakeZammad) ticket(id int64) *zTicket {
 
 var zammadQuery = regexp.MustCompile(`^([a-z_]+):"?([^"]*)"?$`)
 
-func (z *fakeZammad) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Token token="+z.token {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "authentication failed"})
-		return
-	}
-	key := r.Method + " " + r.URL.Path
-	z.mu.Lock()
-	if code := z.fail[key]; code != 0 {
-		delete(z.fail, key)
-		z.mu.Unlock()
-		writeJSON(w, code, map[string]string{"error": "injected"})
-		return
-	}
-	z.mu.Unlock()
-	if key == "POST /api/v1/tickets" {
-		z.gate.pass()
-	}
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	z.mux.ServeHTTP(w, r)
-}
-
 // routes is the dispatch of fakeZammad's endpoints; handlers run with z.mu
 // held.
 func (z *fakeZammad) routes() *http.ServeMux {
@@ -118,7 +95,7 @@ func (z *fakeZammad) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/v1/tags/add", z.addTag)
 	mux.HandleFunc("GET /api/v1/users/search", z.searchUsers)
 	mux.HandleFunc("POST /api/v1/users", z.createUser)
-	mux.HandleFunc("POST /api/v1/tickets", z.createTicket)
+	mux.HandleFunc("POST /api/v1/tickets", z.jsonHandler(z.create))
 	mux.HandleFunc("POST /api/v1/ticket_articles", z.addArticle)
 	mux.HandleFunc("GET /api/v1/tickets/{id...}", z.getTicket)
 	mux.HandleFunc("PUT /api/v1/tickets/{id...}", z.updateTicket)
@@ -225,15 +202,6 @@ func (z *fakeZammad) createUser(w http.ResponseWriter, r *http.Request) {
 	in.ID = int64(100 + len(z.users))
 	z.users = append(z.users, &in)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": in.ID, "firstname": in.Firstname, "lastname": in.Lastname, "email": in.Email})
-}
-
-// createTicket creates a ticket.
-func (z *fakeZammad) createTicket(w http.ResponseWriter, r *http.Request) {
-	var in map[string]any
-	if !readJSON(z.t, r, &in) {
-		return
-	}
-	z.create(w, in)
 }
 
 // addArticle adds an article to a ticket.
@@ -378,17 +346,7 @@ func newZammadSink(t testing.TB, srvURL string, cfg ZammadConfig, index TrackerI
 	t.Setenv("ZAMMAD_TEST_TOKEN", "zammad-secret")
 	cfg.URL = srvURL
 	cfg.TokenEnv = "ZAMMAD_TEST_TOKEN"
-	log, _ := testLogger()
-	opts := []Option{WithContent(classifier.DecodeContent)}
-	if index != nil {
-		opts = append(opts, WithTrackerIndex(index))
-	}
-	s, err := New("zammad-q", Config{Type: "zammad", Settings: &cfg}, t.TempDir(), log, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return newTrackerTestSink(t, "zammad-q", Config{Type: "zammad", Settings: &cfg}, index)
 }
 
 func TestZammadCreateAllFields(t *testing.T) {
@@ -396,10 +354,7 @@ func TestZammadCreateAllFields(t *testing.T) {
 	s := newZammadSink(t, srv.URL, ZammadConfig{
 		Group: "{{.Queue}}", DueAttribute: "triage_due", TierAttribute: "triage_tier",
 	}, nil)
-	tk := mailTicket(t, "tracker-attachments.eml")
-	if err := s.Send(context.Background(), tk); err != nil {
-		t.Fatal(err)
-	}
+	tk := sendTrackerMail(t, s)
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if len(z.tickets) != 1 {
@@ -507,38 +462,16 @@ func TestZammadLookupIsExact(t *testing.T) {
 	}
 }
 
-func TestZammadConcurrentSameID(t *testing.T) {
-	z, srv := newFakeZammad(t)
-	s := newZammadSink(t, srv.URL, ZammadConfig{}, nil)
-	sendConcurrently(t, s, mailTicket(t, "tracker-attachments.eml"), &z.gate)
-	if z.creates != 1 {
-		t.Fatalf("%d creates for one id, want 1", z.creates)
-	}
-}
-
 func TestZammadReplies(t *testing.T) {
-	cases := []struct {
-		name  string
-		reply func(first, r *ticket.Ticket)
-	}{
-		{"subject tag", func(_, r *ticket.Ticket) { r.Subject = "Re: [Ticket#31001] Printer on floor 3 prints garbage" }},
-		{"threading ticket_ref", func(_, r *ticket.Ticket) { r.Thread.TicketRef = "31001" }},
-		{"in-reply-to", func(first, r *ticket.Ticket) { r.Thread.InReplyTo = first.MessageID }},
-		{"references", func(first, r *ticket.Ticket) {
-			r.Thread.References = []string{first.MessageID, "<unknown@example.com>"}
-		}},
-	}
+	cases := append(replyCases("[Ticket#31001]", "31001"), replyCase{"references", func(first, r *ticket.Ticket) {
+		r.Thread.References = []string{first.MessageID, "<unknown@example.com>"}
+	}})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			z, srv := newFakeZammad(t)
 			s := newZammadSink(t, srv.URL, ZammadConfig{}, &mapTrackerIndex{})
-			first := mailTicket(t, "tracker-attachments.eml")
-			if err := s.Send(context.Background(), first); err != nil {
-				t.Fatal(err)
-			}
-			reply := mailTicket(t, "tracker-attachments.eml")
-			reply.ID, reply.MessageID = "fedcba9876543210fedcba9876543210", "<reply-1@example.com>"
-			reply.Subject = "Re: Printer on floor 3 prints garbage"
+			first := sendTrackerMail(t, s)
+			reply := replyTicket(t)
 			c.reply(first, reply)
 			if err := s.Send(context.Background(), reply); err != nil {
 				t.Fatal(err)
@@ -617,16 +550,7 @@ func TestZammadRefusals(t *testing.T) {
 			if c.from != "" {
 				tk.From = ticket.Address{Name: "Jürgen Weiß", Address: c.from}
 			}
-			err := s.Send(context.Background(), tk)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if Temporary(err) != c.temporary || !strings.Contains(err.Error(), c.message) {
-				t.Fatalf("error %v (temporary %v), want temporary %v with %q", err, Temporary(err), c.temporary, c.message)
-			}
-			if z.creates != 0 {
-				t.Fatalf("%d tickets created", z.creates)
-			}
+			z.checkRefused(t, s.Send(context.Background(), tk), c.temporary, c.message)
 		})
 	}
 }

@@ -141,31 +141,24 @@ func (st *evalState) skip(n *ruleNode, group, why string) {
 	st.d.Trace = append(st.d.Trace, ticket.TraceStep{Rule: n.info.Name, Group: group, Skipped: why})
 }
 
+// setBoth sets a decision field and its mirror in env to v, unless the
+// rule leaves it ("").
+func setBoth(v string, d, env *string) {
+	if v != "" {
+		*d, *env = v, v
+	}
+}
+
 // apply merges a matching rule into the decision and mirrors the decision
 // into env so later rules can read it.
 func (st *evalState) apply(n *ruleNode) {
 	d, env := &st.d, st.env
-	if n.action != "" {
-		d.Action = n.action
-		env.Action = n.action
-	}
-	if n.set.Tier != "" {
-		d.Tier = n.set.Tier
-		env.Tier = d.Tier
-	}
-	if n.set.Priority != "" {
-		d.Priority = n.set.Priority
-		env.Priority = d.Priority
-	}
-	if n.set.Queue != "" {
-		d.Queue = n.set.Queue
-		env.Queue = d.Queue
-	}
-	if n.set.Runbook != "" {
-		d.Runbook = n.set.Runbook
-		env.Runbook = d.Runbook
-	}
-	if n.set.Folder != "" {
+	setBoth(n.action, &d.Action, &env.Action)
+	setBoth(n.set.Tier, &d.Tier, &env.Tier)
+	setBoth(n.set.Priority, &d.Priority, &env.Priority)
+	setBoth(n.set.Queue, &d.Queue, &env.Queue)
+	setBoth(n.set.Runbook, &d.Runbook, &env.Runbook)
+	if n.set.Folder != "" { // env has no folder: rules cannot read it
 		d.Folder = n.set.Folder
 	}
 	for _, t := range n.tags {

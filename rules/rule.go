@@ -248,20 +248,39 @@ func (b *builder) groupItem(c *compiler, f *srcFile, n *yaml.Node, parent *ruleN
 
 func (b *builder) setFields(f *srcFile, n *yaml.Node, d *Decision) {
 	for _, kv := range b.mapping(f, n, "set", setKeys) {
-		what := "set." + kv.key.Value
-		switch kv.key.Value {
-		case "tier":
-			d.Tier, _ = b.tier(f, kv.val, what)
-		case "priority":
-			d.Priority, _ = b.priority(f, kv.val, what)
-		case "queue":
-			d.Queue, _ = b.nonEmpty(f, kv.val, what)
-		case "runbook":
-			d.Runbook, _ = b.nonEmpty(f, kv.val, what)
-		case "folder":
-			d.Folder, _ = b.nonEmpty(f, kv.val, what)
-		}
+		b.decisionKey(f, kv, "set."+kv.key.Value, d, true)
 	}
+}
+
+// decisionKey decodes into d one of the keys a rule's set and a test's
+// expect share (tier, priority, queue, runbook, folder), and reports
+// whether kv was one of them. With declared, tier and priority must be
+// the rule set's declared values.
+func (b *builder) decisionKey(f *srcFile, kv keyValue, what string, d *Decision, declared bool) bool {
+	var field *string
+	decode := b.nonEmpty
+	switch kv.key.Value {
+	case "tier":
+		field = &d.Tier
+		if declared {
+			decode = b.tier
+		}
+	case "priority":
+		field = &d.Priority
+		if declared {
+			decode = b.priority
+		}
+	case "queue":
+		field = &d.Queue
+	case "runbook":
+		field = &d.Runbook
+	case "folder":
+		field = &d.Folder
+	default:
+		return false
+	}
+	*field, _ = decode(f, kv.val, what)
+	return true
 }
 
 // compileWhen compiles a condition and records its source in the rule.

@@ -204,27 +204,13 @@ func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
 }
 
 func (b *builder) expect(f *srcFile, n *yaml.Node, e *Expect, s *Set) {
+	var d Decision // the keys a rule's set has too
 	for _, kv := range b.mapping(f, n, "expect", expectKeys) {
 		what := "expect." + kv.key.Value
+		if b.decisionKey(f, kv, what, &d, s != nil) {
+			continue
+		}
 		switch kv.key.Value {
-		case "tier":
-			if s != nil {
-				e.Tier, _ = b.tier(f, kv.val, what)
-			} else {
-				e.Tier, _ = b.nonEmpty(f, kv.val, what)
-			}
-		case "priority":
-			if s != nil {
-				e.Priority, _ = b.priority(f, kv.val, what)
-			} else {
-				e.Priority, _ = b.nonEmpty(f, kv.val, what)
-			}
-		case "queue":
-			e.Queue, _ = b.nonEmpty(f, kv.val, what)
-		case "runbook":
-			e.Runbook, _ = b.nonEmpty(f, kv.val, what)
-		case "folder":
-			e.Folder, _ = b.nonEmpty(f, kv.val, what)
 		case "action":
 			if a, ok := b.str(f, kv.val, what); ok {
 				if a != "forward" && a != "drop" {
@@ -260,6 +246,7 @@ func (b *builder) expect(f *srcFile, n *yaml.Node, e *Expect, s *Set) {
 			}
 		}
 	}
+	e.Tier, e.Priority, e.Queue, e.Runbook, e.Folder = d.Tier, d.Priority, d.Queue, d.Runbook, d.Folder
 }
 
 // RunTests runs rule tests. build turns a Test into an Env (the classifier

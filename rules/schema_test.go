@@ -414,17 +414,7 @@ func TestSchemaFilesUpToDate(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		path := filepath.Join("..", "schema", name)
-		if *updateSchema {
-			if err := os.WriteFile(path, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test ./rules -run TestSchemaFilesUpToDate -update-schema)", err)
-		}
-		if !bytes.Equal(got, want) {
+		if _, ok := testkit.Golden(t, path, want, *updateSchema, "run go test ./rules -run TestSchemaFilesUpToDate -update-schema"); !ok {
 			t.Errorf("%s is stale: run go test ./rules -run TestSchemaFilesUpToDate -update-schema", path)
 		}
 	}

@@ -410,14 +410,7 @@ func TestWatcherPeriodicRecheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeRulesFile(t, path, "v2") // unseen: nothing watches the directory now
-	var calls atomic.Int64
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Run(ctx, func() { calls.Add(1) })
-	}()
-	defer func() { cancel(); <-done }()
+	calls := runCounting(t, w)
 
 	pollUntil(t, "the periodic check to report the change", func() bool { return calls.Load() >= 1 })
 	pollUntil(t, "the directory watch to be restored", func() bool { return slices.Contains(w.fs.WatchList(), dir) })
@@ -426,6 +419,21 @@ func TestWatcherPeriodicRecheck(t *testing.T) {
 	n := calls.Load()
 	writeRulesFile(t, path, "v3")
 	pollUntil(t, "the next change to be reported", func() bool { return calls.Load() > n })
+}
+
+// runCounting runs w until the test ends and counts the changes it
+// reports.
+func runCounting(t *testing.T, w *Watcher) *atomic.Int64 {
+	t.Helper()
+	var calls atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx, func() { calls.Add(1) })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return &calls
 }
 
 func TestWatcherDebouncesBursts(t *testing.T) {
@@ -438,14 +446,7 @@ func TestWatcherDebouncesBursts(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.RecheckInterval = time.Hour
-	var calls atomic.Int64
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Run(ctx, func() { calls.Add(1) })
-	}()
-	defer func() { cancel(); <-done }()
+	calls := runCounting(t, w)
 
 	for i := range 20 {
 		writeRulesFile(t, path, fmt.Sprint("v", i+1))

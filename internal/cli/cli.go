@@ -151,13 +151,17 @@ func newFlagSet(s Streams, name, usage string) *flag.FlagSet {
 	fs.SetOutput(s.Err)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: triage %s\n", usage)
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
+		if hasFlags(fs) {
 			fs.PrintDefaults()
 		}
 	}
 	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	has := false
+	fs.VisitAll(func(*flag.Flag) { has = true })
+	return has
 }
 
 // parseArgs parses flags anywhere among args (the standard flag package
@@ -195,6 +199,19 @@ func parseOrExit(fs *flag.FlagSet, args []string) (positional []string, code int
 		return nil, exitUsage, false
 	}
 	return positional, exitOK, true
+}
+
+// parseNoArgs is parseOrExit for a command that takes no positional
+// arguments: one is a usage error.
+func parseNoArgs(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	pos, code, ok := parseOrExit(fs, args)
+	if !ok || len(pos) == 0 {
+		return code, ok
+	}
+	if hasFlags(fs) {
+		return usageError(fs, "takes no positional arguments"), false
+	}
+	return usageError(fs, "takes no arguments"), false
 }
 
 // usageError prints msg and the command's synopsis, and returns exitUsage.

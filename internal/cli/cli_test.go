@@ -95,6 +95,8 @@ func TestUsageAndDispatch(t *testing.T) {
 		{name: "replay two sources", args: []string{"replay", "--rules", examplesRules, "a", "b"}, wantCode: 2, wantErr: "exactly one SOURCE"},
 		{name: "version", args: []string{"version"}, wantCode: 0, wantOut: "triage ", wantNoErrs: true},
 		{name: "version with argument", args: []string{"version", "x"}, wantCode: 2, wantErr: "takes no arguments"},
+		{name: "run with argument", args: []string{"run", "x"}, wantCode: 2, wantErr: "takes no positional arguments"},
+		{name: "demo with argument", args: []string{"demo", "x"}, wantCode: 2, wantErr: "takes no positional arguments"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -614,6 +616,19 @@ func checkReplayJSON(t *testing.T, out string, wantFormat string) {
 	}
 }
 
+// writeAlternating writes the replay mails into dir, every other one in
+// the folder odd, the rest in even, each named after the mail plus suffix.
+func writeAlternating(t *testing.T, dir string, raw map[string][]byte, even, odd, suffix string) {
+	t.Helper()
+	for i, m := range replayMails {
+		sub := even
+		if i%2 == 1 {
+			sub = odd
+		}
+		writeFile(t, filepath.Join(dir, sub, m+suffix), string(raw[m]))
+	}
+}
+
 func TestReplay(t *testing.T) {
 	raw := map[string][]byte{}
 	for _, m := range replayMails {
@@ -622,13 +637,7 @@ func TestReplay(t *testing.T) {
 
 	t.Run("maildir", func(t *testing.T) {
 		dir := t.TempDir()
-		for i, m := range replayMails {
-			sub := "cur"
-			if i%2 == 1 {
-				sub = "new"
-			}
-			writeFile(t, filepath.Join(dir, sub, m+":2,S"), string(raw[m]))
-		}
+		writeAlternating(t, dir, raw, "cur", "new", ":2,S")
 		writeFile(t, filepath.Join(dir, "new", "garbage"), replayGarbage)
 		writeFile(t, filepath.Join(dir, "cur", ".hidden"), "not a message")
 		if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
@@ -662,13 +671,7 @@ func TestReplay(t *testing.T) {
 
 	t.Run("folder of eml", func(t *testing.T) {
 		dir := t.TempDir()
-		for i, m := range replayMails {
-			sub := "."
-			if i%2 == 1 {
-				sub = "nested"
-			}
-			writeFile(t, filepath.Join(dir, sub, m+".eml"), string(raw[m]))
-		}
+		writeAlternating(t, dir, raw, ".", "nested", ".eml")
 		writeFile(t, filepath.Join(dir, "garbage.EML"), replayGarbage)
 		writeFile(t, filepath.Join(dir, "notes.txt"), "not mail, ignored")
 		r := runMain(t, "", "replay", "--rules", examplesRules, "--json", dir)

@@ -71,12 +71,8 @@ func runDaemon(ctx context.Context, s Streams, args []string) int {
 	configPath := fs.String("config", "triage.yaml", "daemon config file")
 	level := fs.String("log-level", "", "override log.level (debug, info, warn, error)")
 	format := fs.String("log-format", "", "override log.format (text, json)")
-	pos, code, ok := parseOrExit(fs, args)
-	if !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
-	}
-	if len(pos) != 0 {
-		return usageError(fs, "takes no positional arguments")
 	}
 	version, commit := buildVersion()
 	err := daemon.RunMain(ctx, daemon.RunOptions{
@@ -111,12 +107,8 @@ func printDaemonError(s Streams, err error) {
 func runDemo(ctx context.Context, s Streams, args []string) int {
 	fs := newFlagSet(s, "demo", "demo [--drop DIR]")
 	drop := fs.String("drop", "", "folder watched for .eml files to deliver (default: a temp folder, printed at start)")
-	pos, code, ok := parseOrExit(fs, args)
-	if !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
-	}
-	if len(pos) != 0 {
-		return usageError(fs, "takes no positional arguments")
 	}
 	if err := demo.Run(ctx, demo.Options{Out: s.Out, Log: s.Err, DropDir: *drop}); err != nil {
 		printDaemonError(s, err)

@@ -8,12 +8,8 @@ import (
 
 func runVersion(_ context.Context, s Streams, args []string) int {
 	fs := newFlagSet(s, "version", "version")
-	pos, code, ok := parseOrExit(fs, args)
-	if !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
-	}
-	if len(pos) != 0 {
-		return usageError(fs, "takes no arguments")
 	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {

@@ -25,7 +25,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triage-dev/triage/internal/dovecottest"
@@ -64,15 +63,7 @@ type streamReader struct {
 
 func newStream(t *testing.T, url string, dupWindow time.Duration) *streamReader {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.JetStream(t, url)
 	st, err := js.CreateStream(ctxT(t, 10*time.Second), jetstream.StreamConfig{
 		Name: streamName, Subjects: []string{"tickets.>"}, Duplicates: dupWindow,
 	})

@@ -22,14 +22,12 @@ package hostile
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"mime"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,17 +35,16 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
-	"github.com/emersion/go-smtp"
 
 	"github.com/triage-dev/triage/classifier"
 	"github.com/triage-dev/triage/internal/dovecottest"
+	"github.com/triage-dev/triage/internal/smtptest"
 	"github.com/triage-dev/triage/internal/testkit"
 )
 
@@ -133,7 +130,7 @@ func TestHostileSenderCases(t *testing.T) {
 // run is one triage binary against a private Dovecot and an SMTP server.
 type run struct {
 	srv      *dovecottest.Server
-	smtp     *smtpRecorder
+	smtp     *smtptest.Server
 	dir      string
 	httpAddr string
 	limit    int64
@@ -182,7 +179,7 @@ state_dir: state
 max_message_bytes: %d
 shutdown_timeout: 20s
 log: {level: debug, format: json}
-`, account.YAML(), srv.LMTPAddr(), srv.User, forwardFolder, r.smtp.addr, r.httpAddr, adminTokenEnv, limit)
+`, account.YAML(), srv.LMTPAddr(), srv.User, forwardFolder, r.smtp.Addr, r.httpAddr, adminTokenEnv, limit)
 	if maxBuffered > 0 {
 		cfg += fmt.Sprintf("max_buffered_bytes: %d\n", maxBuffered)
 	}
@@ -259,7 +256,7 @@ func (r *run) waitHandled(t *testing.T, samples []sample) {
 			t.Fatalf("triage exited while handling the corpus: %v\n%s", err, tail(r.stderr.String(), 4000))
 		default:
 		}
-		lmtp, smtpN = r.srv.Count(t, forwardFolder), len(r.smtp.messages())
+		lmtp, smtpN = r.srv.Count(t, forwardFolder), len(r.smtp.Messages())
 		q, failed = r.srv.Count(t, quarantineBox), r.srv.Count(t, failedBox)
 		if lmtp+smtpN+q+failed >= wantLMTP+wantSMTP+wantQ+wantF && r.inboxDone(t) {
 			break
@@ -469,11 +466,11 @@ func (r *run) forwarded(t *testing.T, samples []sample) map[string][][]byte {
 		key := "lmtp/" + identify(m.Raw, samples)
 		forwarded[key] = append(forwarded[key], m.Raw)
 	}
-	for _, m := range r.smtp.messages() {
-		name := identify(m.data, samples)
-		forwarded["smtp/"+name] = append(forwarded["smtp/"+name], m.data)
-		if len(m.to) != 1 || m.to[0] != "intake@tracker.test" || m.from != "triage@test.invalid" {
-			t.Errorf("smtp envelope of %s: from %q to %q", name, m.from, m.to)
+	for _, m := range r.smtp.Messages() {
+		name := identify(m.Data, samples)
+		forwarded["smtp/"+name] = append(forwarded["smtp/"+name], m.Data)
+		if len(m.To) != 1 || m.To[0] != "intake@tracker.test" || m.From != "triage@test.invalid" {
+			t.Errorf("smtp envelope of %s: from %q to %q", name, m.From, m.To)
 		}
 	}
 	return forwarded
@@ -798,86 +795,15 @@ func textprotoCanonical(k string) string {
 	return strings.Join(parts, "-")
 }
 
-// smtpRecorder is the tracker's SMTP intake.
-type smtpRecorder struct {
-	addr string
-	mu   sync.Mutex
-	msgs []received
-}
-
-type received struct {
-	from string
-	to   []string
-	data []byte
-}
-
-func (m *smtpRecorder) messages() []received {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]received(nil), m.msgs...)
-}
-
-func (m *smtpRecorder) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{rec: m}, nil }
-
-type smtpSession struct {
-	rec  *smtpRecorder
-	from string
-	to   []string
-}
-
-func (s *smtpSession) Reset()        { s.from, s.to = "", nil }
-func (s *smtpSession) Logout() error { return nil }
-func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.from = from
-	return nil
-}
-func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-func (s *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.rec.mu.Lock()
-	defer s.rec.mu.Unlock()
-	s.rec.msgs = append(s.rec.msgs, received{from: s.from, to: append([]string(nil), s.to...), data: b})
-	return nil
-}
-
 // smtpMaxMessage is the tracker's message size limit (SMTP SIZE): below
 // every limit of triage's own runs, above every sample routed to it but
 // one (over-tracker-limit-smtp).
 const smtpMaxMessage = 1 << 20
 
-func startSMTP(t *testing.T) *smtpRecorder {
+// startSMTP is the tracker's SMTP intake.
+func startSMTP(t *testing.T) *smtptest.Server {
 	t.Helper()
-	rec := &smtpRecorder{}
-	srv := smtp.NewServer(rec)
-	srv.Domain = "tracker.test"
-	srv.MaxMessageBytes = smtpMaxMessage
-	srv.ReadTimeout = 30 * time.Second
-	srv.WriteTimeout = 30 * time.Second
-	srv.ErrorLog = testkit.NopLogger{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.addr = ln.Addr().String()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = srv.Close()
-		<-done
-	})
-	return rec
+	return smtptest.Start(t, smtptest.Options{MaxMessageBytes: smtpMaxMessage})
 }
 
 func tail(s string, n int) string {

@@ -254,20 +254,11 @@ func blackhole(t *testing.T, sz sizes) {
 // webhookCutMidRequest resets the webhook connection while the request body
 // is on its way: the tracker never sees those requests; the daemon retries.
 func webhookCutMidRequest(t *testing.T, sz sizes) {
-	r := newRig(t, rigOptions{sink: sinkWebhook})
-	for i := range sz.sinkMsgs {
-		r.appendMail("hook-cut", i, 30_000)
-	}
-	fired := r.sink.CutAfter(faultproxy.Upstream, marks(sz.sinkCuts, 10_000, 3_001)...) // inside a ~30 kB request body
-	r.run()
-	for k := range sz.sinkCuts {
-		testkit.WaitFired(t, fired, 30*time.Second, fmt.Sprintf("webhook cut %d mid-request", k+1))
-		r.check(fmt.Sprintf("after webhook cut %d", k+1))
-	}
-	r.waitDelivered(60*time.Second, "tickets after the cuts")
-	dups := r.checkFinal()
-	r.servesNewMail()
-	r.report(fmt.Sprintf("%d webhook resets mid-request", sz.sinkCuts), dups)
+	sinkCut{
+		sink: sinkWebhook, name: "webhook", where: "mid-request", prefix: "hook-cut", mailBytes: 30_000,
+		first: 10_000, step: 3_001, // inside a ~30 kB request body
+		delivered: "tickets after the cuts",
+	}.run(t, sz)
 }
 
 // webhookCutBeforeResponse resets the connection after the tracker recorded
@@ -356,18 +347,35 @@ func webhookDownThenUp(t *testing.T, sz sizes) {
 // tracker's mailbox (Dovecot) must never get a truncated copy, and every
 // mail must arrive once the cuts stop.
 func lmtpCutMidData(t *testing.T, sz sizes) {
-	r := newRig(t, rigOptions{sink: sinkLMTP})
+	sinkCut{
+		sink: sinkLMTP, name: "LMTP", where: "mid-DATA", prefix: "lmtp-cut", mailBytes: 100_000,
+		first: 20_000, step: 7_919, // past LHLO/MAIL/RCPT, inside DATA
+		delivered: "forwarded copies after the cuts",
+	}.run(t, sz)
+}
+
+// sinkCut is a scenario that resets the sink connection inside requests,
+// at marks from first, step apart, while mails of mailBytes are forwarded:
+// each cut is seen and survived, and every mail arrives once the cuts stop.
+type sinkCut struct {
+	sink, name, where, prefix, delivered string
+	mailBytes                            int
+	first, step                          int64
+}
+
+func (c sinkCut) run(t *testing.T, sz sizes) {
+	r := newRig(t, rigOptions{sink: c.sink})
 	for i := range sz.sinkMsgs {
-		r.appendMail("lmtp-cut", i, 100_000)
+		r.appendMail(c.prefix, i, c.mailBytes)
 	}
-	fired := r.sink.CutAfter(faultproxy.Upstream, marks(sz.sinkCuts, 20_000, 7_919)...) // past LHLO/MAIL/RCPT, inside DATA
+	fired := r.sink.CutAfter(faultproxy.Upstream, marks(sz.sinkCuts, c.first, c.step)...)
 	r.run()
 	for k := range sz.sinkCuts {
-		testkit.WaitFired(t, fired, 30*time.Second, fmt.Sprintf("LMTP cut %d mid-DATA", k+1))
-		r.check(fmt.Sprintf("after LMTP cut %d", k+1))
+		testkit.WaitFired(t, fired, 30*time.Second, fmt.Sprintf("%s cut %d %s", c.name, k+1, c.where))
+		r.check(fmt.Sprintf("after %s cut %d", c.name, k+1))
 	}
-	r.waitDelivered(60*time.Second, "forwarded copies after the cuts")
+	r.waitDelivered(60*time.Second, c.delivered)
 	dups := r.checkFinal()
 	r.servesNewMail()
-	r.report(fmt.Sprintf("%d LMTP resets mid-DATA", sz.sinkCuts), dups)
+	r.report(fmt.Sprintf("%d %s resets %s", sz.sinkCuts, c.name, c.where), dups)
 }

@@ -123,6 +123,23 @@ def msgid(local):
     return "<%s@mail.example.com>" % local
 
 
+def mail_headers(date, frm, to, subject, mid, cc=None, **extra):
+    """The usual headers in order (Date, From, To, Cc if any, Subject,
+    Message-ID), then extra's; mid is the Message-ID's local part, or the
+    whole <id>."""
+    h = dict(Date=date, From=frm, To=to)
+    if cc:
+        h["Cc"] = cc
+    h.update(Subject=subject, Message_ID=mid if mid.startswith("<") else msgid(mid), **extra)
+    return headers(**h)
+
+
+def plain(name, date, frm, subject, mid, text, to="helpdesk@example.com", extra=None, **kw):
+    """A single-part text mail with mail_headers and extra's; kw are
+    simple's keywords."""
+    simple(name, mail_headers(date, frm, to, subject, mid, **(extra or {})), text, **kw)
+
+
 TINY_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -130,203 +147,146 @@ TINY_PNG = base64.b64decode(
 
 def main():
     # --- L1: passwords -----------------------------------------------------
-    simple(
-        "password-reset-en",
-        headers(
-            Date="Tue, 24 Nov 2026 08:47:12 +0100",
-            From='"Tom Baker" <tom.baker@example.com>',
-            To="IT Helpdesk <helpdesk@example.com>",
-            Subject="Forgot my password - cannot log in to Windows",
-            Message_ID=msgid("CAF1a2b3-pw-en"),
-        ),
-        "Hi IT,\n\nI came back from holiday and I have forgotten my password.\n"
-        "Windows says the password is incorrect and I cannot log in.\n"
-        "Could you please reset it? I am at my desk, room 2.14, ext. 4417.\n\n"
-        "Thanks,\nTom\n",
-        crlf=True,
-    )
-    simple(
-        "password-reset-de-iso8859-15",
-        headers(
-            Date="Tue, 24 Nov 2026 09:03:40 +0100",
-            From='=?iso-8859-15?Q?J=FCrgen_M=FCller?= <juergen.mueller@example.com>',
-            To="helpdesk@example.com",
-            Subject=encoded_words("Passwort abgelaufen, Anmeldung schlägt fehl", "iso-8859-15", "Q"),
-            Message_ID=msgid("20261124090340.pw-de"),
-        ),
-        "Hallo zusammen,\n\nmein Passwort ist heute abgelaufen und ich kann es nicht "
-        "selbst ändern,\ndie Anmeldung am Rechner schlägt mit \"Kennwort falsch\" fehl.\n"
-        "Könnt ihr es bitte zurücksetzen?\n\nKostenstelle 4711, Einkauf (Budget 250 €)\n\n"
-        "Viele Grüße\nJürgen Müller\n",
-        charset="iso-8859-15",
-        cte="quoted-printable",
-    )
-    simple(
-        "account-locked-ja-iso2022jp",
-        headers(
-            Date="Wed, 25 Nov 2026 10:21:05 +0900",
-            From="%s <sato.yuki@example.co.jp>" % encoded_words("佐藤 由紀", "iso-2022-jp"),
-            To="helpdesk@example.com",
-            Subject=encoded_words("パスワードを間違えてアカウントがロックされました", "iso-2022-jp"),
-            Message_ID=msgid("jp-locked-7781"),
-        ),
-        "ヘルプデスク御中\n\n"
-        "パスワードを何度か間違えてしまい、アカウントがロックされました。\n"
-        "ロックの解除をお願いできますでしょうか。\n\n"
-        "東京オフィス 営業部\n佐藤 由紀\n",
-        charset="iso-2022-jp",
-        cte="7bit",
-        crlf=True,
-    )
-    simple(
-        "password-reset-ja-shiftjis",
-        headers(
-            Date="Wed, 25 Nov 2026 11:02:44 +0900",
-            From="%s <tanaka.ken@example.co.jp>" % encoded_words("田中 健", "shift_jis"),
-            To="helpdesk@example.com",
-            Subject=encoded_words("パスワードのリセットをお願いします", "shift_jis"),
-            Message_ID=msgid("jp-sjis-pw-0042"),
-        ),
-        "お疲れ様です。\n\nパスワードを忘れてしまいました。\n"
-        "リセットをお願いいたします。\n\n田中\n",
-        charset="shift_jis",
-        cte="base64",
-    )
-    simple(
-        "password-reset-fr-windows1252",
-        headers(
-            Date="Wed, 25 Nov 2026 09:15:00 +0100",
-            From='"=?windows-1252?Q?Am=E9lie_Durand?=" <amelie.durand@example.fr>',
-            To="helpdesk@example.com",
-            Subject=encoded_words("Réinitialisation du mot de passe", "windows-1252", "Q"),
-            Message_ID=msgid("fr.pw.8812"),
-        ),
-        "Bonjour,\n\nJe n’arrive plus à me connecter à ma session… "
-        "J’ai oublié mon mot de passe.\nPourriez-vous le réinitialiser, s’il vous plaît ?\n\n"
-        "Cordialement,\nAmélie Durand – Comptabilité\n",
-        charset="windows-1252",
-        cte="quoted-printable",
-        crlf=True,
-    )
-    simple(
-        "password-reset-es-base64",
-        headers(
-            Date="Wed, 25 Nov 2026 12:40:31 +0100",
-            From='"=?utf-8?Q?Luc=C3=ADa_Fern=C3=A1ndez?=" <lucia.fernandez@example.es>',
-            To="helpdesk@example.com",
-            Subject=encoded_words("No puedo iniciar sesión: restablecer contraseña", "utf-8"),
-            Message_ID=msgid("es-pw-5521"),
-        ),
-        "Hola:\n\nOlvidé mi contraseña y no puedo iniciar sesión en el portátil.\n"
-        "¿Podrían restablecerla, por favor?\n\nGracias,\nLucía\n",
-        charset="utf-8",
-        cte="base64",
-    )
-    simple(
-        "password-reset-ko-euckr",
-        headers(
-            Date="Thu, 26 Nov 2026 09:30:00 +0100",
-            From="%s <kim.minji@example.kr>" % encoded_words("김민지", "euc-kr"),
-            To="helpdesk@example.com",
-            Subject=encoded_words("비밀번호 재설정 요청", "euc-kr"),
-            Message_ID=msgid("kr-pw-3310"),
-        ),
-        "안녕하세요,\n\n비밀번호를 잊어버려서 로그인할 수 없습니다.\n"
-        "재설정 부탁드립니다.\n\n김민지 드림\n",
-        charset="euc-kr",
-        cte="8bit",
-    )
-    simple(
-        "account-locked-en",
-        headers(
-            Date="Thu, 26 Nov 2026 08:05:10 +0100",
-            From='"Priya Nair" <priya.nair@example.com>',
-            To="helpdesk@example.com",
-            Subject="Account locked out after too many attempts",
-            Message_ID=msgid("locked-en-1200"),
-        ),
-        "Hello,\n\nMy account is locked out - I typed the old password on my phone\n"
-        "and now I cannot sign in anywhere. Please unlock it.\n\nPriya\n",
-        cte="7bit",
-        crlf=True,
-    )
+    plain("password-reset-en", "Tue, 24 Nov 2026 08:47:12 +0100", '"Tom Baker" <tom.baker@example.com>',
+          "Forgot my password - cannot log in to Windows", "CAF1a2b3-pw-en", """\
+Hi IT,
+
+I came back from holiday and I have forgotten my password.
+Windows says the password is incorrect and I cannot log in.
+Could you please reset it? I am at my desk, room 2.14, ext. 4417.
+
+Thanks,
+Tom
+""", to="IT Helpdesk <helpdesk@example.com>", crlf=True)
+    plain("password-reset-de-iso8859-15", "Tue, 24 Nov 2026 09:03:40 +0100", '=?iso-8859-15?Q?J=FCrgen_M=FCller?= <juergen.mueller@example.com>',
+          encoded_words("Passwort abgelaufen, Anmeldung schlägt fehl", "iso-8859-15", "Q"), "20261124090340.pw-de", """\
+Hallo zusammen,
+
+mein Passwort ist heute abgelaufen und ich kann es nicht selbst ändern,
+die Anmeldung am Rechner schlägt mit "Kennwort falsch" fehl.
+Könnt ihr es bitte zurücksetzen?
+
+Kostenstelle 4711, Einkauf (Budget 250 €)
+
+Viele Grüße
+Jürgen Müller
+""", charset="iso-8859-15", cte="quoted-printable")
+    plain("account-locked-ja-iso2022jp", "Wed, 25 Nov 2026 10:21:05 +0900", "%s <sato.yuki@example.co.jp>" % encoded_words("佐藤 由紀", "iso-2022-jp"),
+          encoded_words("パスワードを間違えてアカウントがロックされました", "iso-2022-jp"), "jp-locked-7781", """\
+ヘルプデスク御中
+
+パスワードを何度か間違えてしまい、アカウントがロックされました。
+ロックの解除をお願いできますでしょうか。
+
+東京オフィス 営業部
+佐藤 由紀
+""", charset="iso-2022-jp", cte="7bit", crlf=True)
+    plain("password-reset-ja-shiftjis", "Wed, 25 Nov 2026 11:02:44 +0900", "%s <tanaka.ken@example.co.jp>" % encoded_words("田中 健", "shift_jis"),
+          encoded_words("パスワードのリセットをお願いします", "shift_jis"), "jp-sjis-pw-0042", """\
+お疲れ様です。
+
+パスワードを忘れてしまいました。
+リセットをお願いいたします。
+
+田中
+""", charset="shift_jis", cte="base64")
+    plain("password-reset-fr-windows1252", "Wed, 25 Nov 2026 09:15:00 +0100", '"=?windows-1252?Q?Am=E9lie_Durand?=" <amelie.durand@example.fr>',
+          encoded_words("Réinitialisation du mot de passe", "windows-1252", "Q"), "fr.pw.8812", """\
+Bonjour,
+
+Je n’arrive plus à me connecter à ma session… J’ai oublié mon mot de passe.
+Pourriez-vous le réinitialiser, s’il vous plaît ?
+
+Cordialement,
+Amélie Durand – Comptabilité
+""", charset="windows-1252", cte="quoted-printable", crlf=True)
+    plain("password-reset-es-base64", "Wed, 25 Nov 2026 12:40:31 +0100", '"=?utf-8?Q?Luc=C3=ADa_Fern=C3=A1ndez?=" <lucia.fernandez@example.es>',
+          encoded_words("No puedo iniciar sesión: restablecer contraseña", "utf-8"), "es-pw-5521", """\
+Hola:
+
+Olvidé mi contraseña y no puedo iniciar sesión en el portátil.
+¿Podrían restablecerla, por favor?
+
+Gracias,
+Lucía
+""", charset="utf-8", cte="base64")
+    plain("password-reset-ko-euckr", "Thu, 26 Nov 2026 09:30:00 +0100", "%s <kim.minji@example.kr>" % encoded_words("김민지", "euc-kr"),
+          encoded_words("비밀번호 재설정 요청", "euc-kr"), "kr-pw-3310", """\
+안녕하세요,
+
+비밀번호를 잊어버려서 로그인할 수 없습니다.
+재설정 부탁드립니다.
+
+김민지 드림
+""", charset="euc-kr", cte="8bit")
+    plain("account-locked-en", "Thu, 26 Nov 2026 08:05:10 +0100", '"Priya Nair" <priya.nair@example.com>',
+          "Account locked out after too many attempts", "locked-en-1200", """\
+Hello,
+
+My account is locked out - I typed the old password on my phone
+and now I cannot sign in anywhere. Please unlock it.
+
+Priya
+""", cte="7bit", crlf=True)
 
     # --- L1: printers -----------------------------------------------------
-    simple(
-        "printer-jam",
-        headers(
-            Date="Tue, 24 Nov 2026 10:12:00 +0100",
-            From='"Mark Evans" <mark.evans@example.com>',
-            To="helpdesk@example.com",
-            Subject="Printer on 3rd floor keeps jamming",
-            Message_ID=msgid("printer-3f-001"),
-        ),
-        "Hi,\n\nthe printer next to the kitchen on the 3rd floor (PRN-3F-02) has a paper jam\n"
-        "in tray 2 again. I opened every door but cannot see the sheet.\n\nMark\n",
-    )
-    simple(
-        "printer-zh-gb18030",
-        headers(
-            Date="Tue, 24 Nov 2026 14:20:00 +0100",
-            From="%s <wang.lei@example.cn>" % encoded_words("王磊", "gb18030"),
-            To="helpdesk@example.com",
-            Subject=encoded_words("三楼打印机卡纸", "gb18030"),
-            Message_ID=msgid("cn-printer-77"),
-        ),
-        "你好，\n\n三楼的打印机一直卡纸，无法打印合同。\n请尽快派人处理。\n\n谢谢！\n王磊\n",
-        charset="gb18030",
-        cte="base64",
-    )
+    plain("printer-jam", "Tue, 24 Nov 2026 10:12:00 +0100", '"Mark Evans" <mark.evans@example.com>',
+          "Printer on 3rd floor keeps jamming", "printer-3f-001", """\
+Hi,
+
+the printer next to the kitchen on the 3rd floor (PRN-3F-02) has a paper jam
+in tray 2 again. I opened every door but cannot see the sheet.
+
+Mark
+""")
+    plain("printer-zh-gb18030", "Tue, 24 Nov 2026 14:20:00 +0100", "%s <wang.lei@example.cn>" % encoded_words("王磊", "gb18030"),
+          encoded_words("三楼打印机卡纸", "gb18030"), "cn-printer-77", """\
+你好，
+
+三楼的打印机一直卡纸，无法打印合同。
+请尽快派人处理。
+
+谢谢！
+王磊
+""", charset="gb18030", cte="base64")
     shot_name = "Bildschirmfoto 2026-11-24 um 10.15.02 – Drucker.png"
     shot_2231 = "".join(
         c if (c.isascii() and (c.isalnum() or c in "-._")) else "".join("%%%02X" % b for b in c.encode("utf-8"))
         for c in shot_name
     )
-    write(
-        "printer-screenshot-rfc2231",
+    mime_mail(
+        "printer-screenshot-rfc2231", "Tue, 24 Nov 2026 10:16:30 +0100", '"Sabine Wolf" <sabine.wolf@example.com>', encoded_words("Drucker im 2. OG druckt nur leere Seiten", "utf-8", "Q"), "de-drucker-shot-19",
+        'multipart/mixed; boundary="----=_Part_19_shot"',
         [
-            headers(
-                Date="Tue, 24 Nov 2026 10:16:30 +0100",
-                From='"Sabine Wolf" <sabine.wolf@example.com>',
-                To="helpdesk@example.com",
-                Subject=encoded_words("Drucker im 2. OG druckt nur leere Seiten", "utf-8", "Q"),
-                Message_ID=msgid("de-drucker-shot-19"),
-                MIME_Version="1.0",
-                Content_Type='multipart/mixed; boundary="----=_Part_19_shot"',
-            ),
-            "\nThis is a multi-part message in MIME format.\n",
-            "------=_Part_19_shot\n",
-            "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n",
-            body_bytes(
-                "Hallo IT,\n\nder Drucker im 2. OG (PRN-2OG-01) druckt seit heute früh nur leere Seiten.\n"
-                "Im Anhang ein Bildschirmfoto der Fehlermeldung.\n\nGruß\nSabine\n",
-                "utf-8",
-                "quoted-printable",
-            ),
-            "------=_Part_19_shot\n",
-            "Content-Type: image/png\n",
-            "Content-Transfer-Encoding: base64\n",
-            "Content-Disposition: attachment;\n filename*=UTF-8''%s\n\n" % shot_2231,
-            base64.encodebytes(TINY_PNG),
-            "------=_Part_19_shot--\n",
+        "\nThis is a multi-part message in MIME format.\n",
+        "------=_Part_19_shot\n",
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n",
+        body_bytes(
+            "Hallo IT,\n\nder Drucker im 2. OG (PRN-2OG-01) druckt seit heute früh nur leere Seiten.\n"
+            "Im Anhang ein Bildschirmfoto der Fehlermeldung.\n\nGruß\nSabine\n",
+            "utf-8",
+            "quoted-printable",
+        ),
+        "------=_Part_19_shot\n",
+        "Content-Type: image/png\n",
+        "Content-Transfer-Encoding: base64\n",
+        "Content-Disposition: attachment;\n filename*=UTF-8''%s\n\n" % shot_2231,
+        base64.encodebytes(TINY_PNG),
+        "------=_Part_19_shot--\n",
         ],
-        crlf=True,
     )
 
     # --- L1: hardware, software, mail setup --------------------------------
-    simple(
-        "laptop-replacement",
-        headers(
-            Date="Wed, 25 Nov 2026 13:05:00 +0100",
-            From='"Oliver Grant" <oliver.grant@example.com>',
-            To="helpdesk@example.com",
-            Subject="Request: replacement laptop, battery lasts 20 minutes",
-            Message_ID=msgid("hw-laptop-311"),
-        ),
-        "Hi team,\n\nmy laptop (asset EX-NB-2291, bought 2021) only lasts about 20 minutes on\n"
-        "battery now. Could I get a new laptop or at least a new battery?\n"
-        "No rush, I mostly work at the docking station.\n\nOliver\n",
-    )
+    plain("laptop-replacement", "Wed, 25 Nov 2026 13:05:00 +0100", '"Oliver Grant" <oliver.grant@example.com>',
+          "Request: replacement laptop, battery lasts 20 minutes", "hw-laptop-311", """\
+Hi team,
+
+my laptop (asset EX-NB-2291, bought 2021) only lasts about 20 minutes on
+battery now. Could I get a new laptop or at least a new battery?
+No rush, I mostly work at the docking station.
+
+Oliver
+""")
     html = (
         "<html xmlns:o=\"urn:schemas-microsoft-com:office:office\">\n"
         "<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1252\">\n"
@@ -345,171 +305,121 @@ def main():
         "<p class=\"MsoNormal\">Danke &amp; Gru&szlig;<br>Petra Hoffmann<o:p></o:p></p>\n"
         "</div></body></html>\n"
     )
-    simple(
-        "software-install-html-outlook",
-        headers(
-            Date="Wed, 25 Nov 2026 15:44:10 +0100",
-            From='"Hoffmann, Petra" <petra.hoffmann@example.com>',
-            To='"IT Helpdesk" <helpdesk@example.com>',
-            Subject="Software-Installation: Adobe Acrobat Pro",
-            Message_ID="<AM0PR04MB6420B1C2D3E4F5A6@AM0PR04MB6420.eurprd04.prod.outlook.com>",
-            X_MS_Has_Attach="",
-            X_MS_TNEF_Correlator="",
-            Content_Language="de-DE",
-        ),
-        html,
-        charset="windows-1252",
-        cte="quoted-printable",
-        subtype="html",
-        crlf=True,
-    )
-    simple(
-        "software-install-visio",
-        headers(
-            Date="Thu, 26 Nov 2026 11:11:11 +0100",
-            From='"Nina Kowalski" <nina.kowalski@example.com>',
-            To="helpdesk@example.com",
-            Subject="Please install Visio on my PC",
-            Message_ID=msgid("sw-visio-90"),
-        ),
-        "Hello,\n\ncould you please install Microsoft Visio on my PC (EX-PC-1182)?\n"
-        "My manager approved the license request yesterday.\n\nNina\n",
-    )
-    simple(
-        "mail-setup-iphone",
-        headers(
-            Date="Thu, 26 Nov 2026 16:02:00 +0100",
-            From='"Carlos Mendes" <carlos.mendes@example.com>',
-            To="helpdesk@example.com",
-            Subject="Set up Outlook on my new iPhone",
-            Message_ID=msgid("mail-iphone-12"),
-        ),
-        "Hi,\n\nI got a new company iPhone. How do I set up Outlook and my email on it?\n"
-        "The app asks for a server name and I don't know what to enter.\n\nCarlos\n",
-        crlf=True,
-    )
+    plain("software-install-html-outlook", "Wed, 25 Nov 2026 15:44:10 +0100", '"Hoffmann, Petra" <petra.hoffmann@example.com>',
+          "Software-Installation: Adobe Acrobat Pro", "<AM0PR04MB6420B1C2D3E4F5A6@AM0PR04MB6420.eurprd04.prod.outlook.com>", html, to='"IT Helpdesk" <helpdesk@example.com>', extra=dict(X_MS_Has_Attach="", X_MS_TNEF_Correlator="", Content_Language="de-DE"), charset="windows-1252", cte="quoted-printable", subtype="html", crlf=True)
+    plain("software-install-visio", "Thu, 26 Nov 2026 11:11:11 +0100", '"Nina Kowalski" <nina.kowalski@example.com>',
+          "Please install Visio on my PC", "sw-visio-90", """\
+Hello,
+
+could you please install Microsoft Visio on my PC (EX-PC-1182)?
+My manager approved the license request yesterday.
+
+Nina
+""")
+    plain("mail-setup-iphone", "Thu, 26 Nov 2026 16:02:00 +0100", '"Carlos Mendes" <carlos.mendes@example.com>',
+          "Set up Outlook on my new iPhone", "mail-iphone-12", """\
+Hi,
+
+I got a new company iPhone. How do I set up Outlook and my email on it?
+The app asks for a server name and I don't know what to enter.
+
+Carlos
+""", crlf=True)
 
     # --- L2: network -------------------------------------------------------
-    simple(
-        "vpn-down",
-        headers(
-            Date="Tue, 24 Nov 2026 09:40:00 +0100",
-            From='"Hannah Lee" <hannah.lee@example.com>',
-            To="helpdesk@example.com",
-            Subject="VPN keeps disconnecting when working from home",
-            Message_ID=msgid("vpn-home-48"),
-        ),
-        "Hi,\n\nsince Monday my VPN connection drops every 10-15 minutes when I work from home.\n"
-        "I already restarted the laptop and my router. The client shows\n"
-        "\"The VPN connection was terminated by the gateway\".\n\nHannah\n",
-        cte="quoted-printable",
-    )
-    simple(
-        "vpn-ru-koi8r",
-        headers(
-            Date="Tue, 24 Nov 2026 10:55:00 +0300",
-            From="%s <ivan.petrov@example.ru>" % encoded_words("Иван Петров", "koi8-r"),
-            To="helpdesk@example.com",
-            Subject=encoded_words("Не работает VPN из дома", "koi8-r"),
-            Message_ID=msgid("ru-vpn-2024"),
-        ),
-        "Здравствуйте!\n\nС утра не могу подключиться к VPN из дома, клиент пишет ошибку 809.\n"
-        "Перезагрузка не помогла.\n\nС уважением,\nИван Петров\n",
-        charset="koi8-r",
-        cte="8bit",
-        crlf=True,
-    )
-    simple(
-        "dns-failure",
-        headers(
-            Date="Wed, 25 Nov 2026 08:31:00 +0100",
-            From='"Stefan Braun" <stefan.braun@example.com>',
-            To="helpdesk@example.com",
-            Subject="intranet.example.com not resolving",
-            Message_ID=msgid("dns-intranet-5"),
-        ),
-        "Morning,\n\nChrome shows DNS_PROBE_FINISHED_NXDOMAIN for intranet.example.com since\n"
-        "about 8:15. nslookup from my PC times out against 10.0.0.53. Other sites work.\n"
-        "Looks like a DNS problem on our side.\n\nStefan\n",
-    )
-    simple(
-        "wifi-meeting-room",
-        headers(
-            Date="Wed, 25 Nov 2026 14:00:00 +0100",
-            From='"Grace Kim" <grace.kim@example.com>',
-            To="helpdesk@example.com",
-            Subject="Wi-Fi in meeting room Rhein keeps dropping",
-            Message_ID=msgid("wifi-rhein-3"),
-        ),
-        "Hi,\n\nthe WiFi in meeting room Rhein (building B) drops every few minutes,\n"
-        "guests and our laptops alike. Other rooms are fine.\n\nGrace\n",
-    )
-    simple(
-        "packet-loss",
-        headers(
-            Date="Thu, 26 Nov 2026 10:30:00 +0100",
-            From='"Ahmed Hassan" <ahmed.hassan@example.com>',
-            To="helpdesk@example.com",
-            Subject="Heavy packet loss to Munich office",
-            Message_ID=msgid("net-muc-loss-9"),
-        ),
-        "Hi,\n\nTeams calls with the Munich office keep freezing. A ping to muc-gw01 shows\n"
-        "around 30% packet loss, traceroute attached below.\n\n"
-        " 1  10.1.0.1   1 ms\n 2  10.255.0.9   18 ms\n 3  * * *\n 4  10.20.0.1  95 ms\n\nAhmed\n",
-        crlf=True,
-    )
+    plain("vpn-down", "Tue, 24 Nov 2026 09:40:00 +0100", '"Hannah Lee" <hannah.lee@example.com>',
+          "VPN keeps disconnecting when working from home", "vpn-home-48", """\
+Hi,
+
+since Monday my VPN connection drops every 10-15 minutes when I work from home.
+I already restarted the laptop and my router. The client shows
+"The VPN connection was terminated by the gateway".
+
+Hannah
+""", cte="quoted-printable")
+    plain("vpn-ru-koi8r", "Tue, 24 Nov 2026 10:55:00 +0300", "%s <ivan.petrov@example.ru>" % encoded_words("Иван Петров", "koi8-r"),
+          encoded_words("Не работает VPN из дома", "koi8-r"), "ru-vpn-2024", """\
+Здравствуйте!
+
+С утра не могу подключиться к VPN из дома, клиент пишет ошибку 809.
+Перезагрузка не помогла.
+
+С уважением,
+Иван Петров
+""", charset="koi8-r", cte="8bit", crlf=True)
+    plain("dns-failure", "Wed, 25 Nov 2026 08:31:00 +0100", '"Stefan Braun" <stefan.braun@example.com>',
+          "intranet.example.com not resolving", "dns-intranet-5", """\
+Morning,
+
+Chrome shows DNS_PROBE_FINISHED_NXDOMAIN for intranet.example.com since
+about 8:15. nslookup from my PC times out against 10.0.0.53. Other sites work.
+Looks like a DNS problem on our side.
+
+Stefan
+""")
+    plain("wifi-meeting-room", "Wed, 25 Nov 2026 14:00:00 +0100", '"Grace Kim" <grace.kim@example.com>',
+          "Wi-Fi in meeting room Rhein keeps dropping", "wifi-rhein-3", """\
+Hi,
+
+the WiFi in meeting room Rhein (building B) drops every few minutes,
+guests and our laptops alike. Other rooms are fine.
+
+Grace
+""")
+    plain("packet-loss", "Thu, 26 Nov 2026 10:30:00 +0100", '"Ahmed Hassan" <ahmed.hassan@example.com>',
+          "Heavy packet loss to Munich office", "net-muc-loss-9", """\
+Hi,
+
+Teams calls with the Munich office keep freezing. A ping to muc-gw01 shows
+around 30% packet loss, traceroute attached below.
+
+ 1  10.1.0.1   1 ms
+ 2  10.255.0.9   18 ms
+ 3  * * *
+ 4  10.20.0.1  95 ms
+
+Ahmed
+""", crlf=True)
 
     # --- L2: permissions, directory ----------------------------------------
-    simple(
-        "share-access-denied",
-        headers(
-            Date="Thu, 26 Nov 2026 09:12:00 +0100",
-            From='"Laura Becker" <laura.becker@example.com>',
-            To="helpdesk@example.com",
-            Subject="Access denied on finance share",
-            Message_ID=msgid("share-fin-17"),
-        ),
-        "Hello,\n\nwhen I open \\\\fs01\\finance\\2026\\Q4 I get \"Access is denied\".\n"
-        "I moved from Controlling to Finance this month and need read/write access.\n\nLaura\n",
-    )
-    simple(
-        "ad-group-membership",
-        headers(
-            Date="Thu, 26 Nov 2026 13:37:00 +0100",
-            From='"Daniel Schmitt" <daniel.schmitt@example.com>',
-            To="helpdesk@example.com",
-            Subject="Add me to AD group SG-Finance-Reports",
-            Message_ID=msgid("ad-group-23"),
-        ),
-        "Hi,\n\nplease add my account (dschmitt) to the Active Directory group\n"
-        "SG-Finance-Reports so I can open the Power BI reports. My manager Ulla Krause\n"
-        "is in CC and approves.\n\nThanks,\nDaniel\n",
-    )
-    write(
-        "onboarding-multipart-alternative",
+    plain("share-access-denied", "Thu, 26 Nov 2026 09:12:00 +0100", '"Laura Becker" <laura.becker@example.com>',
+          "Access denied on finance share", "share-fin-17", """\
+Hello,
+
+when I open \\\\fs01\\finance\\2026\\Q4 I get "Access is denied".
+I moved from Controlling to Finance this month and need read/write access.
+
+Laura
+""")
+    plain("ad-group-membership", "Thu, 26 Nov 2026 13:37:00 +0100", '"Daniel Schmitt" <daniel.schmitt@example.com>',
+          "Add me to AD group SG-Finance-Reports", "ad-group-23", """\
+Hi,
+
+please add my account (dschmitt) to the Active Directory group
+SG-Finance-Reports so I can open the Power BI reports. My manager Ulla Krause
+is in CC and approves.
+
+Thanks,
+Daniel
+""")
+    mime_mail(
+        "onboarding-multipart-alternative", "Fri, 27 Nov 2026 09:00:00 +0100", '"HR Team" <hr@example.com>', "New employee starting 1 December: accounts for Jana Novak", "hr-onboard-1201",
+        'multipart/alternative; boundary="alt-b1"',
         [
-            headers(
-                Date="Fri, 27 Nov 2026 09:00:00 +0100",
-                From='"HR Team" <hr@example.com>',
-                To="helpdesk@example.com",
-                Cc='"Ulla Krause" <ulla.krause@example.com>',
-                Subject="New employee starting 1 December: accounts for Jana Novak",
-                Message_ID=msgid("hr-onboard-1201"),
-                MIME_Version="1.0",
-                Content_Type='multipart/alternative; boundary="alt-b1"',
-            ),
-            "\n--alt-b1\n",
-            "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 7bit\n\n",
-            "Hello IT,\n\nnew employee Jana Novak starts on 1 December in Finance.\n"
-            "Please create her user account, mailbox and the usual Finance group memberships.\n\n"
-            "HR Team\n",
-            "--alt-b1\n",
-            "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 7bit\n\n",
-            "<html><body><p>Hello IT,</p><p>new employee <b>Jana Novak</b> starts on 1 December "
-            "in Finance.<br>Please create her user account, mailbox and the usual Finance group "
-            "memberships.</p><p>HR Team</p></body></html>\n",
-            "--alt-b1--\n",
+        "\n--alt-b1\n",
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 7bit\n\n",
+        "Hello IT,\n\nnew employee Jana Novak starts on 1 December in Finance.\n"
+        "Please create her user account, mailbox and the usual Finance group memberships.\n\n"
+        "HR Team\n",
+        "--alt-b1\n",
+        "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 7bit\n\n",
+        "<html><body><p>Hello IT,</p><p>new employee <b>Jana Novak</b> starts on 1 December "
+        "in Finance.<br>Please create her user account, mailbox and the usual Finance group "
+        "memberships.</p><p>HR Team</p></body></html>\n",
+        "--alt-b1--\n",
         ],
+        cc='"Ulla Krause" <ulla.krause@example.com>',
+        crlf=False,
     )
 
     # --- L3: security ------------------------------------------------------
@@ -526,166 +436,113 @@ def main():
         "<p><a href=\"http://micros0ft-support.com/verify?u=anna.schulz\">Verify your account now</a>"
         " or lose access within 24 hours.</p></body></html>\n"
     )
-    write(
-        "phishing-report-forwarded",
+    mime_mail(
+        "phishing-report-forwarded", "Thu, 26 Nov 2026 08:20:00 +0100", '"Anna Schulz" <anna.schulz@example.com>', "FW: Your mailbox is almost full - verify your account", "fw-phish-777",
+        'multipart/mixed; boundary="fwd-777"',
         [
-            headers(
-                Date="Thu, 26 Nov 2026 08:20:00 +0100",
-                From='"Anna Schulz" <anna.schulz@example.com>',
-                To="helpdesk@example.com",
-                Subject="FW: Your mailbox is almost full - verify your account",
-                Message_ID=msgid("fw-phish-777"),
-                MIME_Version="1.0",
-                Content_Type='multipart/mixed; boundary="fwd-777"',
-            ),
-            "\n--fwd-777\n",
-            "Content-Type: text/plain; charset=utf-8\n\n",
-            "Hi IT,\n\nI got the attached mail this morning. The sender address looks fake and\n"
-            "I think this is phishing. I did not click the link.\n\nAnna\n",
-            "--fwd-777\n",
-            "Content-Type: message/rfc822\n",
-            "Content-Disposition: attachment; filename=\"Your mailbox is almost full.eml\"\n\n",
-            phish,
-            "--fwd-777--\n",
+        "\n--fwd-777\n",
+        "Content-Type: text/plain; charset=utf-8\n\n",
+        "Hi IT,\n\nI got the attached mail this morning. The sender address looks fake and\n"
+        "I think this is phishing. I did not click the link.\n\nAnna\n",
+        "--fwd-777\n",
+        "Content-Type: message/rfc822\n",
+        "Content-Disposition: attachment; filename=\"Your mailbox is almost full.eml\"\n\n",
+        phish,
+        "--fwd-777--\n",
         ],
-        crlf=True,
     )
-    simple(
-        "ransomware-note",
-        headers(
-            Date="Fri, 27 Nov 2026 11:48:00 +0100",
-            From='"Felix Wagner" <felix.wagner@example.com>',
-            To="helpdesk@example.com",
-            Subject="All my files renamed to .locked - strange text file on desktop",
-            Message_ID=msgid("sec-ransom-1"),
-        ),
-        "HELP\n\nall files in my Documents folder and on the S: drive now end in .locked\n"
-        "and there is a file README_RESTORE_FILES.txt on my desktop saying they are encrypted\n"
-        "and I have to pay 2 Bitcoin for the key. It looks like a ransom note.\n"
-        "I have not turned off the PC.\n\nFelix (ext. 4120)\n",
-    )
-    simple(
-        "suspicious-login-alert",
-        headers(
-            Date="Fri, 27 Nov 2026 06:12:00 +0100",
-            From='"Microsoft Entra ID" <security-noreply@example.com>',
-            To="helpdesk@example.com",
-            Subject="Unusual sign-in activity for j.doe@example.com",
-            Message_ID=msgid("entra-alert-5512"),
-        ),
-        "We detected a suspicious login to the account j.doe@example.com.\n\n"
-        "Country/region: Russia\nIP address: 185.220.101.47\nDate: 2026-11-27 05:58 UTC\n"
-        "Platform: Linux\nBrowser: Firefox\n\nIf this wasn't the user, the account may be compromised.\n",
-        crlf=True,
-    )
+    plain("ransomware-note", "Fri, 27 Nov 2026 11:48:00 +0100", '"Felix Wagner" <felix.wagner@example.com>',
+          "All my files renamed to .locked - strange text file on desktop", "sec-ransom-1", """\
+HELP
+
+all files in my Documents folder and on the S: drive now end in .locked
+and there is a file README_RESTORE_FILES.txt on my desktop saying they are encrypted
+and I have to pay 2 Bitcoin for the key. It looks like a ransom note.
+I have not turned off the PC.
+
+Felix (ext. 4120)
+""")
+    plain("suspicious-login-alert", "Fri, 27 Nov 2026 06:12:00 +0100", '"Microsoft Entra ID" <security-noreply@example.com>',
+          "Unusual sign-in activity for j.doe@example.com", "entra-alert-5512", """\
+We detected a suspicious login to the account j.doe@example.com.
+
+Country/region: Russia
+IP address: 185.220.101.47
+Date: 2026-11-27 05:58 UTC
+Platform: Linux
+Browser: Firefox
+
+If this wasn't the user, the account may be compromised.
+""", crlf=True)
 
     # --- L3: outages and defects -------------------------------------------
-    simple(
-        "production-down",
-        headers(
-            Date="Thu, 26 Nov 2026 14:05:00 +0100",
-            From='"Ops Monitoring" <noc@example.com>',
-            To="helpdesk@example.com",
-            Subject="URGENT: production down - webshop returns 502",
-            Message_ID=msgid("noc-prod-502"),
-        ),
-        "Production is down: https://shop.example.com returns 502 Bad Gateway for all\n"
-        "customers since 13:58. Load balancer health checks fail on all four app nodes.\n"
-        "Orders are not being taken.\n",
-    )
-    write(
-        "vendor-defect-0x80070005",
+    plain("production-down", "Thu, 26 Nov 2026 14:05:00 +0100", '"Ops Monitoring" <noc@example.com>',
+          "URGENT: production down - webshop returns 502", "noc-prod-502", """\
+Production is down: https://shop.example.com returns 502 Bad Gateway for all
+customers since 13:58. Load balancer health checks fail on all four app nodes.
+Orders are not being taken.
+""")
+    mime_mail(
+        "vendor-defect-0x80070005", "Wed, 25 Nov 2026 10:00:00 +0100", '"Bernd Keller" <bernd.keller@example.com>', "Backup agent fails with 0x80070005 after vendor update", "backup-defect-3",
+        'multipart/mixed; boundary="b-log-3"',
         [
-            headers(
-                Date="Wed, 25 Nov 2026 10:00:00 +0100",
-                From='"Bernd Keller" <bernd.keller@example.com>',
-                To="helpdesk@example.com",
-                Subject="Backup agent fails with 0x80070005 after vendor update",
-                Message_ID=msgid("backup-defect-3"),
-                MIME_Version="1.0",
-                Content_Type='multipart/mixed; boundary="b-log-3"',
-            ),
-            "\n--b-log-3\n",
-            "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n",
-            body_bytes(
-                "Hi,\n\nsince the vendor's update to agent 12.3.1 last night, every backup job on\n"
-                "FS01 and FS02 fails with error 0x80070005 (access denied on VSS writer).\n"
-                "Rolling back to 12.2 fixes it, so this looks like a bug in the new release.\n"
-                "Vendor support case is open (#SR-99812). Full job log attached.\n\nBernd\n",
-                "utf-8",
-                "quoted-printable",
-            ),
-            "--b-log-3\n",
-            "Content-Type: text/plain; charset=utf-8; name*=UTF-8''Sicherungsprotokoll_M%C3%BCller.log\n",
-            "Content-Transfer-Encoding: base64\n",
-            "Content-Disposition: attachment;\n filename*=UTF-8''Sicherungsprotokoll_M%C3%BCller.log\n\n",
-            base64.encodebytes(
-                "2026-11-25 01:00:02 Job FS01-nightly started\n"
-                "2026-11-25 01:00:09 ERROR VSS snapshot failed: 0x80070005 Access is denied\n"
-                "2026-11-25 01:00:09 Job FS01-nightly failed\n".encode("utf-8")
-            ),
-            "--b-log-3--\n",
+        "\n--b-log-3\n",
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n",
+        body_bytes(
+            "Hi,\n\nsince the vendor's update to agent 12.3.1 last night, every backup job on\n"
+            "FS01 and FS02 fails with error 0x80070005 (access denied on VSS writer).\n"
+            "Rolling back to 12.2 fixes it, so this looks like a bug in the new release.\n"
+            "Vendor support case is open (#SR-99812). Full job log attached.\n\nBernd\n",
+            "utf-8",
+            "quoted-printable",
+        ),
+        "--b-log-3\n",
+        "Content-Type: text/plain; charset=utf-8; name*=UTF-8''Sicherungsprotokoll_M%C3%BCller.log\n",
+        "Content-Transfer-Encoding: base64\n",
+        "Content-Disposition: attachment;\n filename*=UTF-8''Sicherungsprotokoll_M%C3%BCller.log\n\n",
+        base64.encodebytes(
+            "2026-11-25 01:00:02 Job FS01-nightly started\n"
+            "2026-11-25 01:00:09 ERROR VSS snapshot failed: 0x80070005 Access is denied\n"
+            "2026-11-25 01:00:09 Job FS01-nightly failed\n".encode("utf-8")
+        ),
+        "--b-log-3--\n",
         ],
+        crlf=False,
     )
 
     # --- adjustments: VIP, after hours -------------------------------------
-    simple(
-        "vip-ceo-outlook",
-        headers(
-            Date="Fri, 27 Nov 2026 10:20:00 +0100",
-            From='"Eva Schneider" <ceo@example.com>',
-            To="helpdesk@example.com",
-            Subject="Outlook on my iPad stopped syncing",
-            Message_ID=msgid("ceo-ipad-1"),
-        ),
-        "Hi,\n\nOutlook on my iPad has not synced any new mail since this morning.\n"
-        "I need it for the board meeting at 14:00.\n\nEva\n\nSent from my iPad\n",
-    )
-    simple(
-        "after-hours-outage",
-        headers(
-            Date="Tue, 24 Nov 2026 23:30:00 +0100",
-            From='"Night Shift Lead" <shift.lead@example.com>',
-            To="helpdesk@example.com",
-            Subject="ERP not reachable for all users - night shift blocked",
-            Message_ID=msgid("night-erp-down"),
-        ),
-        "Hello,\n\nsince 23:10 SAP ERP is not reachable for all users in the warehouse.\n"
-        "Outage affects picking and shipping, the trucks are waiting.\n\nNight shift lead\n",
-        crlf=True,
-    )
+    plain("vip-ceo-outlook", "Fri, 27 Nov 2026 10:20:00 +0100", '"Eva Schneider" <ceo@example.com>',
+          "Outlook on my iPad stopped syncing", "ceo-ipad-1", """\
+Hi,
+
+Outlook on my iPad has not synced any new mail since this morning.
+I need it for the board meeting at 14:00.
+
+Eva
+
+Sent from my iPad
+""")
+    plain("after-hours-outage", "Tue, 24 Nov 2026 23:30:00 +0100", '"Night Shift Lead" <shift.lead@example.com>',
+          "ERP not reachable for all users - night shift blocked", "night-erp-down", """\
+Hello,
+
+since 23:10 SAP ERP is not reachable for all users in the warehouse.
+Outage affects picking and shipping, the trucks are waiting.
+
+Night shift lead
+""", crlf=True)
 
     # --- mail that must not become a ticket --------------------------------
-    simple(
-        "auto-reply",
-        headers(
-            Date="Tue, 24 Nov 2026 10:12:05 +0100",
-            From='"Mark Evans" <mark.evans@example.com>',
-            To="helpdesk@example.com",
-            Subject="Auto: Re: [#48190] Printer on 3rd floor keeps jamming",
-            Message_ID=msgid("autoreply-99"),
-            Auto_Submitted="auto-replied",
-            Precedence="auto_reply",
-        ),
-        "I am out of the office until 30 November with no access to e-mail.\n"
-        "For urgent printer issues please call the front desk.\n",
-    )
-    simple(
-        "out-of-office-outlook",
-        headers(
-            Date="Wed, 25 Nov 2026 09:00:30 +0100",
-            From='"Schulz, Anna" <anna.schulz@example.com>',
-            To='"IT Helpdesk" <helpdesk@example.com>',
-            Subject="Automatic reply: Your password expires in 3 days",
-            Message_ID="<DB9PR04MB8412E1F2A3B4C5D6@DB9PR04MB8412.eurprd04.prod.outlook.com>",
-            X_Auto_Response_Suppress="All",
-            X_MS_Exchange_Inbox_Rules_Loop="anna.schulz@example.com",
-            Thread_Topic="Your password expires in 3 days",
-        ),
-        "Thank you for your message. I am on parental leave until January and will\n"
-        "not read e-mail. For urgent matters please contact finance@example.com.\n",
-        crlf=True,
-    )
+    plain("auto-reply", "Tue, 24 Nov 2026 10:12:05 +0100", '"Mark Evans" <mark.evans@example.com>',
+          "Auto: Re: [#48190] Printer on 3rd floor keeps jamming", "autoreply-99", """\
+I am out of the office until 30 November with no access to e-mail.
+For urgent printer issues please call the front desk.
+""", extra=dict(Auto_Submitted="auto-replied", Precedence="auto_reply"))
+    plain("out-of-office-outlook", "Wed, 25 Nov 2026 09:00:30 +0100", '"Schulz, Anna" <anna.schulz@example.com>',
+          "Automatic reply: Your password expires in 3 days", "<DB9PR04MB8412E1F2A3B4C5D6@DB9PR04MB8412.eurprd04.prod.outlook.com>", """\
+Thank you for your message. I am on parental leave until January and will
+not read e-mail. For urgent matters please contact finance@example.com.
+""", to='"IT Helpdesk" <helpdesk@example.com>', extra=dict(X_Auto_Response_Suppress="All", X_MS_Exchange_Inbox_Rules_Loop="anna.schulz@example.com", Thread_Topic="Your password expires in 3 days"), crlf=True)
     write(
         "bounce-dsn",
         [
@@ -723,83 +580,57 @@ def main():
             "\n--4F2C1E0123.1764154803/mail.example.com--\n",
         ],
     )
-    simple(
-        "newsletter-list",
-        headers(
-            Date="Mon, 23 Nov 2026 07:00:00 +0100",
-            From='"IT News" <it-news@lists.example.com>',
-            To="it-news@lists.example.com",
-            Subject="[IT News] November: new VPN client rollout and phishing awareness week",
-            Message_ID=msgid("itnews-2026-11"),
-            List_Id='"IT News" <it-news.lists.example.com>',
-            List_Unsubscribe="<mailto:it-news-unsubscribe@lists.example.com>",
-            Precedence="list",
-        ),
-        "This month: the new VPN client rolls out to all laptops, and phishing\n"
-        "awareness week starts on 30 November. Outage window for the file servers:\n"
-        "Saturday 05:00-07:00.\n",
-        crlf=True,
-    )
-    simple(
-        "ticket-reply-subject",
-        headers(
-            Date="Wed, 25 Nov 2026 09:10:00 +0100",
-            From='"Hannah Lee" <hannah.lee@example.com>',
-            To="helpdesk@example.com",
-            Subject="Re: [#48213] VPN keeps disconnecting when working from home",
-            Message_ID=msgid("vpn-home-49"),
-            In_Reply_To="<ticket.48213.1764000000@helpdesk.example.com>",
-            References="<vpn-home-48@mail.example.com> <ticket.48213.1764000000@helpdesk.example.com>",
-        ),
-        "Hi,\n\nthe new client version did not help, the VPN still drops.\n\nHannah\n\n"
-        "> We have updated your VPN profile, please try again.\n",
-    )
-    simple(
-        "ticket-reply-in-reply-to",
-        headers(
-            Date="Wed, 25 Nov 2026 11:45:00 +0100",
-            From='"Tom Baker" <tom.baker@example.com>',
-            To="helpdesk@example.com",
-            Subject="Re: your request",
-            Message_ID=msgid("pw-en-followup"),
-            In_Reply_To="<ticket.48220.1764061000@helpdesk.example.com>",
-            References="<ticket.48220.1764061000@helpdesk.example.com>",
-        ),
-        "Thanks, the new password works. You can close the ticket.\n\nTom\n",
-    )
+    plain("newsletter-list", "Mon, 23 Nov 2026 07:00:00 +0100", '"IT News" <it-news@lists.example.com>',
+          "[IT News] November: new VPN client rollout and phishing awareness week", "itnews-2026-11", """\
+This month: the new VPN client rolls out to all laptops, and phishing
+awareness week starts on 30 November. Outage window for the file servers:
+Saturday 05:00-07:00.
+""", to="it-news@lists.example.com", extra=dict(List_Id='"IT News" <it-news.lists.example.com>', List_Unsubscribe="<mailto:it-news-unsubscribe@lists.example.com>", Precedence="list"), crlf=True)
+    plain("ticket-reply-subject", "Wed, 25 Nov 2026 09:10:00 +0100", '"Hannah Lee" <hannah.lee@example.com>',
+          "Re: [#48213] VPN keeps disconnecting when working from home", "vpn-home-49", """\
+Hi,
+
+the new client version did not help, the VPN still drops.
+
+Hannah
+
+> We have updated your VPN profile, please try again.
+""", extra=dict(In_Reply_To="<ticket.48213.1764000000@helpdesk.example.com>", References="<vpn-home-48@mail.example.com> <ticket.48213.1764000000@helpdesk.example.com>"))
+    plain("ticket-reply-in-reply-to", "Wed, 25 Nov 2026 11:45:00 +0100", '"Tom Baker" <tom.baker@example.com>',
+          "Re: your request", "pw-en-followup", """\
+Thanks, the new password works. You can close the ticket.
+
+Tom
+""", extra=dict(In_Reply_To="<ticket.48220.1764061000@helpdesk.example.com>", References="<ticket.48220.1764061000@helpdesk.example.com>"))
 
     format_examples()
 
 
-def mime_mail(name, date, frm, subject, mid, content_type, parts, to="helpdesk@example.com", **extra):
-    """A MIME mail of the given parts, CRLF line ends; extra headers go
-    before Content-Type."""
-    hdr = headers(Date=date, From=frm, To=to, Subject=subject, Message_ID=msgid(mid), MIME_Version="1.0",
-                  **extra, Content_Type=content_type)
-    write(name, [hdr] + parts, crlf=True)
+def mime_mail(name, date, frm, subject, mid, content_type, parts, to="helpdesk@example.com", cc=None, crlf=True, **extra):
+    """A MIME mail of the given parts with mail_headers, CRLF line ends
+    unless crlf is false; extra headers go before Content-Type."""
+    hdr = mail_headers(date, frm, to, subject, mid, cc, MIME_Version="1.0", **extra, Content_Type=content_type)
+    write(name, [hdr] + parts, crlf)
 
 
 def format_examples():
     """Mail in the formats besides plain MIME: an inline-forwarded phishing
     report (Outlook), an Exchange bounce, PGP/MIME encrypted mail, a
     meeting-room invitation, a winmail.dat, and a signature logo."""
-    simple(
-        "phishing-forwarded-inline-outlook",
-        headers(
-            Date="Fri, 27 Nov 2026 08:05:00 +0100",
-            From='"Jonas Berg" <jonas.berg@example.com>',
-            To="helpdesk@example.com",
-            Subject="FW: Action required: your mailbox quota",
-            Message_ID=msgid("fw-inline-phish-12"),
-        ),
-        "Hi, is this phishing? The link goes somewhere odd.\n\nJonas\n\n"
-        "________________________________\n"
-        "From: IT Service Desk <it-desk@example-mailbox.info>\n"
-        "Sent: Friday, November 27, 2026 7:41 AM\n"
-        "To: Jonas Berg <jonas.berg@example.com>\n"
-        "Subject: Action required: your mailbox quota\n\n"
-        "Your mailbox is full. Sign in within 24 hours to keep receiving mail.\n",
-    )
+    plain("phishing-forwarded-inline-outlook", "Fri, 27 Nov 2026 08:05:00 +0100", '"Jonas Berg" <jonas.berg@example.com>',
+          "FW: Action required: your mailbox quota", "fw-inline-phish-12", """\
+Hi, is this phishing? The link goes somewhere odd.
+
+Jonas
+
+________________________________
+From: IT Service Desk <it-desk@example-mailbox.info>
+Sent: Friday, November 27, 2026 7:41 AM
+To: Jonas Berg <jonas.berg@example.com>
+Subject: Action required: your mailbox quota
+
+Your mailbox is full. Sign in within 24 hours to keep receiving mail.
+""")
     original = ("From: Ann Example <ann@example.com>\nTo: former.employee@example.com\n"
                 "Subject: Laptop return\nDate: Fri, 27 Nov 2026 09:10:00 +0100\n"
                 "Message-ID: <laptop-return-3@mail.example.com>\n\nPlease return your laptop.\n")
