@@ -115,7 +115,16 @@ func browserLogin(ctx context.Context, oc *oauth2.Config, out io.Writer) (*oauth
 		}
 	})}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() {
+		// Shutdown, not Close: the handler that passed the code on may still
+		// be writing the browser's answer (Close cut it off: the browser
+		// saw the connection drop instead of "sign-in received").
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
+	}()
 
 	u := oc.AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
 	fmt.Fprintf(out, "To sign in, open this URL in a browser on this machine (or forward port %d with ssh -L):\n%s\n", ln.Addr().(*net.TCPAddr).Port, u)
