@@ -1,7 +1,7 @@
 package daemon
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -179,25 +179,30 @@ func (e *e2e) metric(name string, match map[string]string) float64 {
 	return testkit.AdminMetric(e.t, e.httpAddr, e2eAdminToken, name, match)
 }
 
+// readJSONL reads the tickets of a JSON Lines sink file. Tests poll it while
+// the daemon appends, so a last line without its newline is one being
+// written and is left for the next read; every complete line must parse.
 func readJSONL(t *testing.T, path string) []ticket.Ticket {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var out []ticket.Ticket
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 8<<20)
-	for sc.Scan() {
+	for len(data) > 0 {
+		line, rest, complete := bytes.Cut(data, []byte("\n"))
+		if !complete {
+			break
+		}
 		var tk ticket.Ticket
-		if err := json.Unmarshal(sc.Bytes(), &tk); err != nil {
+		if err := json.Unmarshal(line, &tk); err != nil {
 			t.Fatalf("%s: bad line: %v", path, err)
 		}
 		out = append(out, tk)
+		data = rest
 	}
 	return out
 }
