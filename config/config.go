@@ -45,6 +45,7 @@ type Config struct {
 	DedupeWindow     duration.Duration `yaml:"dedupe_window" json:"dedupe_window"`
 	MaxMessageBytes  int64             `yaml:"max_message_bytes" json:"max_message_bytes"`
 	MaxBufferedBytes int64             `yaml:"max_buffered_bytes" json:"max_buffered_bytes"`
+	MemoryLimit      int64             `yaml:"memory_limit" json:"memory_limit"`
 	ShutdownTimeout  duration.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 	Log              LogConfig         `yaml:"log" json:"log"`
 	Lease            *LeaseConfig      `yaml:"lease" json:"lease"`
@@ -156,16 +157,20 @@ const (
 	// DefaultMaxBufferedBytes holds thousands of ordinary mails, or five of
 	// the largest allowed, fetched at once.
 	DefaultMaxBufferedBytes = 128 << 20
-	DefaultDedupeWindow     = 7 * 24 * time.Hour
-	DefaultShutdownTimeout  = 15 * time.Second
-	DefaultLogLevel         = "info"
-	DefaultLogFormat        = "text"
-	DefaultLeaseBucket      = "triage-leases"
-	DefaultLeaseTTL         = 15 * time.Second
-	MinLeaseTTL             = 3 * time.Second // the shortest lease.ttl accepted
-	DefaultConsoleRecent    = 500
-	MaxConsoleRecent        = 5000 // console.recent's bound: the ring is kept in memory
-	maxConfigBytes          = 1 << 20
+	// MemoryLimitOverhead is what the default memory_limit allows beside
+	// twice max_buffered_bytes (the mail and its decoding): the runtime,
+	// the rules, the state store's pages, the console's ring.
+	MemoryLimitOverhead    = 64 << 20
+	DefaultDedupeWindow    = 7 * 24 * time.Hour
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "text"
+	DefaultLeaseBucket     = "triage-leases"
+	DefaultLeaseTTL        = 15 * time.Second
+	MinLeaseTTL            = 3 * time.Second // the shortest lease.ttl accepted
+	DefaultConsoleRecent   = 500
+	MaxConsoleRecent       = 5000 // console.recent's bound: the ring is kept in memory
+	maxConfigBytes         = 1 << 20
 )
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
@@ -284,6 +289,7 @@ func (c *Config) ApplyDefaults() {
 	c.HTTP.Listen = cmp.Or(c.HTTP.Listen, DefaultHTTPListen)
 	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, mailbox.DefaultMaxMessageBytes)
 	c.MaxBufferedBytes = cmp.Or(c.MaxBufferedBytes, DefaultMaxBufferedBytes)
+	c.MemoryLimit = cmp.Or(c.MemoryLimit, 2*c.MaxBufferedBytes+MemoryLimitOverhead)
 	c.DedupeWindow = cmp.Or(c.DedupeWindow, duration.Duration(DefaultDedupeWindow))
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, duration.Duration(DefaultShutdownTimeout))
 	c.Log.Level = cmp.Or(c.Log.Level, DefaultLogLevel)
@@ -403,6 +409,9 @@ func (c *Config) validateTopLevel(p *problems) {
 	}
 	if c.MaxBufferedBytes < 0 {
 		p.at("max_buffered_bytes must be positive", "max_buffered_bytes")
+	}
+	if c.MemoryLimit < 0 {
+		p.at("memory_limit must be positive", "memory_limit")
 	}
 }
 

@@ -50,6 +50,7 @@ func configFieldDocs() map[string]fieldDoc {
 		"Config.state_dir":          {desc: "Directory of the small embedded store (handled ids for the dedupe window), relative to this file.", required: true},
 		"Config.dedupe_window":      {desc: "How long a handled mail id is remembered; default " + days(DefaultDedupeWindow) + "."},
 		"Config.max_message_bytes":  {desc: "Larger messages are not fetched whole; default " + mebibytes(mailbox.DefaultMaxMessageBytes) + ".", minZero: true},
+		"Config.memory_limit":       {desc: "Soft memory limit of the process in bytes (the Go runtime's, as GOMEMLIMIT sets it): near it the garbage collector runs more often instead of letting the heap grow to twice what is live, so mail in flight does not leave the process far above what it holds. Default twice max_buffered_bytes plus " + mebibytes(MemoryLimitOverhead) + "; set at start, changing it needs a restart; the GOMEMLIMIT environment variable, when set, wins (GOMEMLIMIT=off: no limit).", minZero: true},
 		"Config.max_buffered_bytes": {desc: "Most bytes of fetched mail held in memory at once, over all accounts, counting the copy a forward sets aside beside a message (re-encoded long lines, a repaired header); fetching waits for room; a message larger than this is handled alone. Default " + mebibytes(DefaultMaxBufferedBytes) + ".", minZero: true},
 		"Config.shutdown_timeout":   {desc: "How long in-flight messages may finish on shutdown; default " + DefaultShutdownTimeout.String() + "."},
 		"Config.log":                {desc: "Log level and format."},

@@ -95,6 +95,9 @@ func (d *Daemon) ReloadConfig() error {
 	if err == nil && next.MaxBufferedBytes != old.MaxBufferedBytes {
 		err = fmt.Errorf("max_buffered_bytes: changing it needs a restart (was %d)", old.MaxBufferedBytes)
 	}
+	if err == nil && next.MemoryLimit != old.MemoryLimit {
+		err = fmt.Errorf("memory_limit: changing it needs a restart (was %d)", old.MemoryLimit)
+	}
 	if err == nil {
 		if p := queueProblems(d.reloader.Active().Current(), next); len(p) > 0 {
 			err = fmt.Errorf("the new config lacks queues the active rules use:\n%w", p)

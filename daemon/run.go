@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/triage-dev/triage/config"
@@ -52,9 +54,23 @@ func RunMain(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
+	applyMemoryLimit(cfg.MemoryLimit, log)
 	d, err := New(cfg, Options{Log: log, Version: o.Version, Commit: o.Commit, CrashReports: true})
 	if err != nil {
 		return err
 	}
 	return d.Run(ctx)
+}
+
+// applyMemoryLimit sets the runtime's soft memory limit to limit bytes for
+// the process, unless GOMEMLIMIT is set (the runtime has read it). It is
+// process-wide, so RunMain sets it, not New (tests run many daemons in one
+// process).
+func applyMemoryLimit(limit int64, log *slog.Logger) {
+	if v, ok := os.LookupEnv("GOMEMLIMIT"); ok {
+		log.Info("memory limit from GOMEMLIMIT", "GOMEMLIMIT", v)
+		return
+	}
+	debug.SetMemoryLimit(limit)
+	log.Info("memory limit", "bytes", limit)
 }
