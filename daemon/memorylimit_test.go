@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -34,15 +32,7 @@ func TestApplyMemoryLimit(t *testing.T) {
 // max_buffered_bytes is, and the running config stays.
 func TestReloadRefusesMemoryLimitChange(t *testing.T) {
 	d, dir := problemsDaemon(t)
-	path := filepath.Join(dir, "triage.yaml")
-	text, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(text, "memory_limit: 1073741824\n"...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.ReloadConfig(); err == nil || !strings.Contains(err.Error(), "memory_limit: changing it needs a restart") {
+	if err := configReloader(t, d, dir)("memory_limit: 1073741824\n"); err == nil || !strings.Contains(err.Error(), "memory_limit: changing it needs a restart") {
 		t.Errorf("reload changing memory_limit: %v", err)
 	}
 	if got := d.cfg.Load().MemoryLimit; got == 1<<30 {

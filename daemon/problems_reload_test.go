@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +21,7 @@ import (
 // again, and a rejected value changes nothing.
 func TestReloadAppliesProblemsSettings(t *testing.T) {
 	d, dir := problemsDaemon(t)
-	cfgPath := filepath.Join(dir, "triage.yaml")
-	base, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reload := func(problems string) error {
-		t.Helper()
-		if err := os.WriteFile(cfgPath, append(append([]byte{}, base...), problems...), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return d.ReloadConfig()
-	}
+	reload := configReloader(t, d, dir)
 	arrival := time.Now().UTC()
 	uid := uint32(0)
 	report := func() (size int, problem string) {
@@ -94,5 +84,23 @@ func TestReloadAppliesProblemsSettings(t *testing.T) {
 	// The report handled while detection was off was not recorded.
 	if size, _ := report(); size != 7 {
 		t.Errorf("detection on again: problem of %d, want 7 (6 restored from the store and this one)", size)
+	}
+}
+
+// configReloader returns a function that reloads d's config (dir's
+// triage.yaml) with extra appended to it as it was at the call.
+func configReloader(t *testing.T, d *Daemon, dir string) func(extra string) error {
+	t.Helper()
+	path := filepath.Join(dir, "triage.yaml")
+	base, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(extra string) error {
+		t.Helper()
+		if err := os.WriteFile(path, append(slices.Clone(base), extra...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return d.ReloadConfig()
 	}
 }
