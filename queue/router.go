@@ -15,11 +15,17 @@ import (
 // Router sends each ticket to the sink its queue names and retries
 // temporary failures with capped exponential backoff and jitter.
 type Router struct {
-	sinks    map[string]Sink
-	retries  map[string]RetryConfig
-	retrying map[string]*atomic.Int32 // deliveries in their retry loop, per queue
-	log      *slog.Logger
-	obs      Observer
+	routes map[string]*route // by queue name
+	log    *slog.Logger
+	obs    Observer
+}
+
+// route is one queue: its sink, its retry settings (defaults applied) and
+// how many of its deliveries are in their retry loop.
+type route struct {
+	sink     Sink
+	retry    RetryConfig
+	retrying atomic.Int32
 }
 
 // NewRouter routes to sinks by queue name; cfgs supplies each queue's retry
@@ -31,12 +37,9 @@ func NewRouter(sinks map[string]Sink, cfgs map[string]Config, log *slog.Logger, 
 	if obs == nil {
 		obs = noObserver{}
 	}
-	r := &Router{sinks: sinks, retries: make(map[string]RetryConfig, len(cfgs)), retrying: make(map[string]*atomic.Int32, len(sinks)), log: log, obs: obs}
-	for name, c := range cfgs {
-		r.retries[name] = c.Retry
-	}
-	for name := range sinks {
-		r.retrying[name] = new(atomic.Int32)
+	r := &Router{routes: make(map[string]*route, len(sinks)), log: log, obs: obs}
+	for name, s := range sinks {
+		r.routes[name] = &route{sink: s, retry: cfgs[name].Retry.withDefaults()}
 	}
 	return r
 }
@@ -63,7 +66,7 @@ func (b cappedBackOff) NextBackOff() time.Duration {
 // failure; a temporary *Error when give_up_after elapsed or ctx ended.
 func (r *Router) Deliver(ctx context.Context, t *ticket.Ticket) error {
 	q := t.Class.Queue
-	sink, ok := r.sinks[q]
+	rt, ok := r.routes[q]
 	if !ok {
 		r.obs.Failed(q, false)
 		return permanent("queue: ticket %s names queue %q, which is not configured", t.ID, q)
@@ -71,12 +74,12 @@ func (r *Router) Deliver(ctx context.Context, t *ticket.Ticket) error {
 	// Most deliveries succeed at once: only a failed first attempt sets
 	// up the retry machinery (which allocates a dozen objects).
 	start := time.Now()
-	first := sink.Send(ctx, t)
+	first := rt.sink.Send(ctx, t)
 	if first == nil {
 		r.obs.Sent(q, time.Since(start))
 		return nil
 	}
-	return r.retry(ctx, t, q, sink, start, first)
+	return r.retry(ctx, t, q, rt, start, first)
 }
 
 // retry carries on a delivery whose first attempt, begun at start, failed
@@ -84,10 +87,10 @@ func (r *Router) Deliver(ctx context.Context, t *ticket.Ticket) error {
 // the queue are already retrying is returned at once, temporary: the
 // mailbox retries the message from its own timer, and the handler this
 // delivery would hold stays free for mail of the other queues.
-func (r *Router) retry(ctx context.Context, t *ticket.Ticket, q string, sink Sink, start time.Time, first error) error {
-	rc := r.retries[q].withDefaults()
+func (r *Router) retry(ctx context.Context, t *ticket.Ticket, q string, rt *route, start time.Time, first error) error {
+	rc := rt.retry
 	if fe := asError(first); fe.Temporary {
-		n := r.retrying[q]
+		n := &rt.retrying
 		if n.Add(1) > int32(rc.MaxRetrying) {
 			n.Add(-1)
 			r.obs.Failed(q, true)
@@ -110,7 +113,7 @@ func (r *Router) retry(ctx context.Context, t *ticket.Ticket, q string, sink Sin
 		attempt++
 		err := first // the attempt Deliver made
 		if attempt > 1 {
-			err = sink.Send(ctx, t)
+			err = rt.sink.Send(ctx, t)
 		}
 		if err == nil {
 			return struct{}{}, nil
@@ -180,8 +183,8 @@ func lastErr(e *Error) error {
 // Close closes every sink.
 func (r *Router) Close() error {
 	var errs []error
-	for _, s := range r.sinks {
-		if err := s.Close(); err != nil {
+	for _, rt := range r.routes {
+		if err := rt.sink.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

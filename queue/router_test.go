@@ -218,7 +218,7 @@ func TestRouterMaxRetrying(t *testing.T) {
 		go func() { held <- deliver(ctx, "down", fmt.Sprintf("held-%d", i)) }()
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for r.retrying["down"].Load() != 2 {
+	for r.routes["down"].retrying.Load() != 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("the two deliveries never entered their retry loops")
 		}
@@ -241,7 +241,7 @@ func TestRouterMaxRetrying(t *testing.T) {
 			t.Errorf("held delivery: %v", err)
 		}
 	}
-	if n := r.retrying["down"].Load(); n != 0 {
+	if n := r.routes["down"].retrying.Load(); n != 0 {
 		t.Fatalf("%d still counted as retrying", n)
 	}
 	mu.Lock()
