@@ -484,7 +484,7 @@ func (c *Console) saveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := ed.files[ed.index].Name
-	old, err := os.ReadFile(target)
+	old, err := boundedfile.Read(target, MaxRulesBytes)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

@@ -8,6 +8,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -27,6 +28,8 @@ import (
 	"github.com/triage-dev/triage/config"
 	"github.com/triage-dev/triage/daemon"
 	"github.com/triage-dev/triage/examples"
+	"github.com/triage-dev/triage/internal/boundedfile"
+	"github.com/triage-dev/triage/mailbox"
 	"github.com/triage-dev/triage/queue"
 	"github.com/triage-dev/triage/rules"
 	"github.com/triage-dev/triage/ticket"
@@ -276,7 +279,13 @@ func watchDropDir(ctx context.Context, dir string, u *imapmemserver.User, log *s
 				continue
 			}
 			p := filepath.Join(dir, e.Name())
-			raw, err := os.ReadFile(p)
+			raw, err := boundedfile.Read(p, mailbox.DefaultMaxMessageBytes)
+			if errors.Is(err, boundedfile.ErrTooLarge) || errors.Is(err, boundedfile.ErrNotRegular) {
+				// Set aside, not read again at every tick.
+				log.Warn("demo: dropped file not delivered", "file", p, "err", err)
+				_ = os.Rename(p, p+".refused")
+				continue
+			}
 			if err != nil {
 				continue
 			}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,6 +59,17 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
+
+	// A FIFO named like a mail is set aside without being opened (an open
+	// would block the folder's watcher, and the mail after it would never
+	// arrive).
+	if err := syscall.Mkfifo(filepath.Join(drop, "a-fifo.eml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the FIFO set aside", func() bool {
+		_, err := os.Stat(filepath.Join(drop, "a-fifo.eml.refused"))
+		return err == nil
+	})
 
 	// A mail dropped into the folder shows up as a ticket.
 	raw := "From: Dana <dana@example.com>\r\nTo: helpdesk@example.com\r\nSubject: printer on floor 3 jams again\r\n" +
