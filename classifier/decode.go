@@ -367,10 +367,9 @@ func topEntity(h *headerBlock, body *bytes.Reader, defects *defectList) (*messag
 // itself, recording its own defect.
 func newEntity(h message.Header, body io.Reader, defects *defectList) (*message.Entity, error) {
 	conv := h
-	if textAttachment(h) {
+	if mediaType, params, ok := textAttachment(h); ok {
 		// go-message converts a text part's charset to UTF-8; a file
 		// handed on must stay the bytes that were sent.
-		mediaType, params, _ := h.ContentType()
 		delete(params, "charset")
 		conv = h.Copy()
 		conv.SetContentType(mediaType, params)
@@ -625,15 +624,16 @@ func isBodyText(mediaType, name, disposition string) bool {
 }
 
 // textAttachment reports a text part with a charset that walk files as an
-// attachment (calendars aside, which are parsed as text).
-func textAttachment(h message.Header) bool {
+// attachment (calendars aside, which are parsed as text), with its parsed
+// Content-Type.
+func textAttachment(h message.Header) (mediaType string, params map[string]string, ok bool) {
 	mediaType, params, err := h.ContentType()
 	if err != nil || !strings.HasPrefix(mediaType, "text/") || params["charset"] == "" || mediaType == "text/calendar" {
-		return false
+		return "", nil, false
 	}
 	disposition, _, _ := h.ContentDisposition()
 	var ignored defectList // walk records the name's defects
-	return !isBodyText(mediaType, attachmentName(h.Get("Content-Disposition"), h.Get("Content-Type"), &ignored), disposition)
+	return mediaType, params, !isBodyText(mediaType, attachmentName(h.Get("Content-Disposition"), h.Get("Content-Type"), &ignored), disposition)
 }
 
 // salvage makes an entity of one whose Content-Type does not parse: the
