@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
+	"github.com/triage-dev/triage/internal/atomicfile"
 	"github.com/triage-dev/triage/internal/boundedfile"
 	"github.com/triage-dev/triage/internal/clip"
 	"github.com/triage-dev/triage/internal/fileerr"
@@ -512,34 +513,14 @@ func (c *Console) saveAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, saveResult{Saved: true, Version: res.Version, Base: base, Errors: []problem{}})
 }
 
-// writeAtomic replaces name with data through a hidden temporary file in
-// the same directory (which the rules loader skips), keeping the mode.
+// writeAtomic replaces name with data (atomicfile: a crash leaves the old
+// rules or the new), keeping the file's mode.
 func writeAtomic(name string, data []byte) error {
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(name); err == nil {
 		mode = st.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".triage-console-*")
-	if err != nil {
-		return fmt.Errorf("save rules: %w", err)
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("save rules: %w", err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("save rules: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("save rules: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save rules: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
+	if err := atomicfile.Write(name, data, mode); err != nil {
 		return fmt.Errorf("save rules: %w", err)
 	}
 	return nil

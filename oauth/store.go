@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/triage-dev/triage/internal/atomicfile"
 	"github.com/triage-dev/triage/internal/boundedfile"
 )
 
@@ -57,24 +58,7 @@ func saveRefreshToken(stateDir, account, clientID, refresh string) error {
 	if err != nil {
 		return fmt.Errorf("encode refresh token: %w", err)
 	}
-	f, err := os.CreateTemp(stateDir, ".oauth-*.tmp") // mode 0600
-	if err != nil {
-		return fmt.Errorf("refresh token file: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	if _, err := f.Write(b); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("write refresh token: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("sync refresh token: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close refresh token: %w", err)
-	}
-	if err := os.Rename(tmp, TokenFile(stateDir, account)); err != nil {
+	if err := atomicfile.Write(TokenFile(stateDir, account), b, 0o600); err != nil {
 		return fmt.Errorf("refresh token file: %w", err)
 	}
 	return nil
