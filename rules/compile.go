@@ -27,16 +27,14 @@ var exprReserved = append([]string{
 	"startsWith", "endsWith", "let", "if", "else", "env",
 }, builtin.Names...)
 
-// envFieldNames lists the expr names of Env's fields.
-func envFieldNames() []string {
-	t := reflect.TypeOf(Env{})
-	out := make([]string, 0, t.NumField())
-	for i := 0; i < t.NumField(); i++ {
-		if tag := t.Field(i).Tag.Get("expr"); tag != "" {
-			out = append(out, tag)
+// envFields yields Env's fields by their expr names.
+func envFields(yield func(string, reflect.StructField) bool) {
+	t := reflect.TypeFor[Env]()
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("expr"); name != "" && !yield(name, t.Field(i)) {
+			return
 		}
 	}
-	return out
 }
 
 // lowerSources maps a text field to its lower-cased copy in Env.
@@ -193,10 +191,9 @@ func (c *compiler) plainEnv() map[string]any {
 		return c.plain
 	}
 	c.plain = map[string]any{}
-	t := reflect.TypeFor[Env]()
-	for i := 0; i < t.NumField(); i++ {
-		if tag := t.Field(i).Tag.Get("expr"); tag != "" && !strings.HasPrefix(tag, "_") {
-			c.plain[tag] = reflect.Zero(t.Field(i).Type).Interface()
+	for name, f := range envFields {
+		if !strings.HasPrefix(name, "_") {
+			c.plain[name] = reflect.Zero(f.Type).Interface()
 		}
 	}
 	for name, list := range c.lists {
@@ -489,10 +486,7 @@ func lowerAll(list []string, c *compiler, name string) []string {
 			return l
 		}
 	}
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = strings.ToLower(s)
-	}
+	out := lowerList(list)
 	if name != "" {
 		c.lowered[name] = out
 	}

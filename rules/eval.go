@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/triage-dev/triage/ticket"
@@ -162,7 +163,7 @@ func (st *evalState) apply(n *ruleNode) {
 		d.Folder = n.set.Folder
 	}
 	for _, t := range n.tags {
-		if !contains(d.Tags, t) {
+		if !slices.Contains(d.Tags, t) {
 			d.Tags = append(d.Tags, t)
 		}
 	}

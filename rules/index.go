@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -68,20 +69,11 @@ func (s *textSource) addNeedles(words []string) needleSet {
 			s.first = append(s.first, f)
 			s.last = append(s.last, l)
 		}
-		if !containsID(out, id) {
+		if !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}
 	return out
-}
-
-func containsID(s needleSet, id int32) bool {
-	for _, x := range s {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // finish builds the automaton once every call has added its words.
@@ -295,7 +287,7 @@ func (x *MatchIndex) part(p sourcePart, folded bool) string {
 			return raw
 		}
 	}
-	*lowered = lower(raw)
+	*lowered = strings.ToLower(raw)
 	return *lowered
 }
 
@@ -364,38 +356,6 @@ func (x *MatchIndex) has(i int, id int32, word bool) bool {
 		return st.word[w]&bit != 0
 	}
 	return st.found[w]&bit != 0
-}
-
-// lower is strings.ToLower with a faster path for ASCII text, the common
-// case of mail bodies.
-func lower(s string) string {
-	first := -1
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return strings.ToLower(s)
-		}
-		if first < 0 && 'A' <= c && c <= 'Z' {
-			first = i
-		}
-	}
-	if first < 0 {
-		return s
-	}
-	// Uppercase letters are rare in mail text: copy the runs between them.
-	var b strings.Builder
-	b.Grow(len(s))
-	b.WriteString(s[:first])
-	start := first
-	for i := first; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			b.WriteString(s[start:i])
-			b.WriteByte(c + 'a' - 'A')
-			start = i + 1
-		}
-	}
-	b.WriteString(s[start:])
-	return b.String()
 }
 
 var errNoIndex = errors.New("internal: helper called without a match index")

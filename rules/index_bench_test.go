@@ -21,7 +21,7 @@ func BenchmarkScanAutomaton(b *testing.B) {
 			src := benchSource(n)
 			src.ac = buildAutomaton(src.needles)
 			env := benchEnv()
-			env.BodyLower = lower(env.Body)
+			env.BodyLower = strings.ToLower(env.Body)
 			var x MatchIndex
 			for b.Loop() {
 				x.reset([]*textSource{src}, env)
@@ -36,7 +36,7 @@ func BenchmarkScanEachNeedle(b *testing.B) {
 		b.Run(itoa(n), func(b *testing.B) {
 			src := benchSource(n)
 			env := benchEnv()
-			env.BodyLower = lower(env.Body)
+			env.BodyLower = strings.ToLower(env.Body)
 			var x MatchIndex
 			for b.Loop() {
 				x.reset([]*textSource{src}, env)
@@ -46,20 +46,6 @@ func BenchmarkScanEachNeedle(b *testing.B) {
 			}
 		})
 	}
-}
-
-func BenchmarkLower(b *testing.B) {
-	body := benchBody()
-	b.Run("strings", func(b *testing.B) {
-		for b.Loop() {
-			_ = strings.ToLower(body)
-		}
-	})
-	b.Run("lower", func(b *testing.B) {
-		for b.Loop() {
-			_ = lower(body)
-		}
-	})
 }
 
 func itoa(n int) string {

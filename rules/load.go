@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -275,7 +276,7 @@ func (b *builder) declared(f *srcFile, n *yaml.Node, what, kind string, values [
 	if !ok {
 		return "", false
 	}
-	if !contains(values, v) {
+	if !slices.Contains(values, v) {
 		b.errf(f, n, "%s: unknown %s %q (declared: %s)", what, kind, v, strings.Join(values, ", "))
 		return "", false
 	}
@@ -327,7 +328,7 @@ func (b *builder) sla(l located) {
 	b.set.SLA = map[string]SLATarget{}
 	for _, kv := range b.freeMapping(l.f, l.val, "sla") {
 		tier := kv.key.Value
-		if !contains(b.set.tiers, tier) {
+		if !slices.Contains(b.set.tiers, tier) {
 			b.errf(l.f, kv.key, "sla: unknown tier %q (declared: %s)", tier, strings.Join(b.set.tiers, ", "))
 			continue
 		}
@@ -474,7 +475,7 @@ func regexErr(err error) string {
 // helper and expr's own names.
 func reservedNames() map[string]bool {
 	r := map[string]bool{}
-	for _, n := range envFieldNames() {
+	for n := range envFields {
 		r[n] = true
 	}
 	for _, n := range helperNames {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/vm"
@@ -64,7 +65,7 @@ func (b *builder) ruleTags(f *srcFile, n *yaml.Node, r *ruleNode) {
 			b.errf(f, n.Content[i], "tags: empty tag")
 			continue
 		}
-		if !contains(r.tags, t) {
+		if !slices.Contains(r.tags, t) {
 			r.tags = append(r.tags, t)
 		}
 	}

@@ -3,8 +3,11 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/triage-dev/triage/internal/boundedfile"
@@ -164,7 +167,7 @@ func (b *builder) testEnv(f *srcFile, n *yaml.Node) map[string]any {
 		name := kv.key.Value
 		kind, ok := envOverrides[name]
 		if !ok {
-			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: account, auto_reply, bounce, business_hours, duplicate, encrypted, hour, list, mailbox, problem_size, sender_recent, signed, signer, similar_recent, ticket_ref, weekday)", name)
+			b.errf(f, kv.key, "env: %q cannot be set by a test (allowed: %s)", name, strings.Join(slices.Sorted(maps.Keys(envOverrides)), ", "))
 			continue
 		}
 		what := "env." + name
@@ -285,44 +288,25 @@ func (s *Set) RunTests(tests []Test, build func(Test) (*Env, error)) []TestResul
 	return out
 }
 
+// applyOverrides sets the Env fields a test names (envOverrides) to its
+// values; problem_size also gives the mail a problem to belong to.
 func applyOverrides(env *Env, o map[string]any) {
-	for k, v := range o {
-		switch k {
-		case "account":
-			env.Account, _ = v.(string)
-		case "mailbox":
-			env.Mailbox, _ = v.(string)
-		case "ticket_ref":
-			env.TicketRef, _ = v.(string)
-		case "weekday":
-			env.Weekday, _ = v.(string)
-		case "duplicate":
-			env.Duplicate, _ = v.(bool)
-		case "list":
-			env.List, _ = v.(bool)
-		case "auto_reply":
-			env.AutoReply, _ = v.(bool)
-		case "bounce":
-			env.Bounce, _ = v.(bool)
-		case "business_hours":
-			env.BusinessHrs, _ = v.(bool)
-		case "hour":
-			env.Hour, _ = v.(int)
-		case "signed":
-			env.Signed, _ = v.(bool)
-		case "encrypted":
-			env.Encrypted, _ = v.(bool)
-		case "signer":
-			env.Signer, _ = v.(string)
-		case "similar_recent":
-			env.SimilarRecent, _ = v.(int)
-		case "sender_recent":
-			env.SenderRecent, _ = v.(int)
-		case "problem_size":
-			env.Problem.Size, _ = v.(int)
-			if env.Problem.Size > 0 {
-				env.Problem.ID, env.Problem.Summary = "p-test", "test problem"
-			}
+	fields := reflect.ValueOf(env).Elem()
+	for name, f := range envFields {
+		v, set := o[name]
+		if _, allowed := envOverrides[name]; !set || !allowed {
+			continue
+		}
+		val := reflect.ValueOf(v)
+		if !val.IsValid() || val.Type() != f.Type {
+			val = reflect.Zero(f.Type) // a value of another type leaves the field zero
+		}
+		fields.FieldByIndex(f.Index).Set(val)
+	}
+	if size, set := o["problem_size"]; set {
+		env.Problem.Size, _ = size.(int)
+		if env.Problem.Size > 0 {
+			env.Problem.ID, env.Problem.Summary = "p-test", "test problem"
 		}
 	}
 }
@@ -342,7 +326,7 @@ func (s *Set) compare(e Expect, d Decision) []string {
 	check("action", d.Action, e.Action)
 	check("folder", d.Folder, e.Folder)
 	for _, t := range e.Tags {
-		if !contains(d.Tags, t) {
+		if !slices.Contains(d.Tags, t) {
 			fails = append(fails, fmt.Sprintf("tags: missing %s, got [%s]", t, strings.Join(d.Tags, ", ")))
 		}
 	}
@@ -359,12 +343,13 @@ func (s *Set) compare(e Expect, d Decision) []string {
 		fails = append(fails, fmt.Sprintf("matched: got [%s], want [%s]", strings.Join(got, ", "), strings.Join(e.Matched, ", ")))
 	}
 	for _, name := range e.NotMatched {
-		if contains(got, name) {
+		if slices.Contains(got, name) {
 			fails = append(fails, fmt.Sprintf("not_matched: %s matched", name))
 		}
 	}
-	for _, k := range sortedKeys(e.Fields) {
-		if gotV, ok := d.Fields[k]; !ok || gotV != e.Fields[k] {
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
+		// An empty field name can never be extracted; it was never checked.
+		if gotV, ok := d.Fields[k]; k != "" && (!ok || gotV != e.Fields[k]) {
 			// Extracted text is the mail's: a few characters say which
 			// value it was without printing a file into the log.
 			fails = append(fails, fmt.Sprintf("fields.%s: got %s, want %s", k, orNone(clip.Hint(d.Fields[k], 8)), clip.Hint(e.Fields[k], 8)))
@@ -378,14 +363,6 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return sortedUnique(keys)
 }
 
 // Uncovered lists the rules (not groups) that no result matched, in file

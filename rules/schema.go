@@ -14,7 +14,9 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -63,7 +65,7 @@ func (schemaRulesFile) JSONSchemaExtend(s *jsonschema.Schema) {
 		p.UniqueItems = true
 	}
 	reserved := make([]any, 0, 64)
-	for _, n := range sortedUnique(mapKeys(reservedNames())) {
+	for _, n := range slices.Sorted(maps.Keys(reservedNames())) {
 		reserved = append(reserved, n)
 	}
 	prop(s, "lists").PropertyNames = &jsonschema.Schema{
@@ -353,14 +355,6 @@ func prop(s *jsonschema.Schema, name string) *jsonschema.Schema {
 		panic("rules schema: no property " + name)
 	}
 	return p
-}
-
-func mapKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // newSchemaReflector reflects the schema types above: yaml keys, required

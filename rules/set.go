@@ -1,5 +1,7 @@
 package rules
 
+import "slices"
+
 // Queues returns every queue the set can route to: the default queue and
 // every set.queue, sorted and unique. The daemon checks them against its
 // configured sinks.
@@ -15,22 +17,21 @@ func (s *Set) Queues() []string {
 		}
 	}
 	walk(s.root)
-	return sortedUnique(qs)
+	slices.Sort(qs)
+	return slices.Compact(qs)
 }
 
 // Rules returns every rule and group as written, in file order (a group
 // before its rules). The slice is a copy; the Set stays immutable.
 func (s *Set) Rules() []RuleInfo {
-	out := make([]RuleInfo, len(s.ruleInfo))
-	copy(out, s.ruleInfo)
-	return out
+	return slices.Clone(s.ruleInfo)
 }
 
 // Tiers returns the declared tiers (L1, L2, L3 unless the rules declare others).
-func (s *Set) Tiers() []string { return append([]string(nil), s.tiers...) }
+func (s *Set) Tiers() []string { return slices.Clone(s.tiers) }
 
 // Priorities returns the declared priorities (P1 … P4 unless declared otherwise).
-func (s *Set) Priorities() []string { return append([]string(nil), s.priorities...) }
+func (s *Set) Priorities() []string { return slices.Clone(s.priorities) }
 
 // Lists returns a copy of the named lists.
 func (s *Set) Lists() map[string][]string {

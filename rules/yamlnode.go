@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -163,19 +163,8 @@ func (d *diag) noAlias(f *srcFile, n *yaml.Node) bool {
 // mapping checks that n is a mapping whose keys are strings from allowed,
 // each at most once, and returns its entries in order. what names the
 // mapping in messages. (Mappings with keys of the user's choosing go
-// through freeMapping.)
+// through freeMapping, which passes allowed nil: any scalar key but null.)
 func (d *diag) mapping(f *srcFile, n *yaml.Node, what string, allowed []string) []keyValue {
-	return d.entries(f, n, what, allowed)
-}
-
-// freeMapping is a mapping with arbitrary keys (lists, extract, …): any
-// scalar but null, each at most once.
-func (d *diag) freeMapping(f *srcFile, n *yaml.Node, what string) []keyValue {
-	return d.entries(f, n, what, nil)
-}
-
-// entries is mapping, or freeMapping when allowed is nil.
-func (d *diag) entries(f *srcFile, n *yaml.Node, what string, allowed []string) []keyValue {
 	if !d.noAlias(f, n) {
 		return nil
 	}
@@ -200,7 +189,7 @@ func (d *diag) entries(f *srcFile, n *yaml.Node, what string, allowed []string) 
 			continue
 		}
 		seen[k.Value] = k
-		if allowed != nil && !contains(allowed, k.Value) {
+		if allowed != nil && !slices.Contains(allowed, k.Value) {
 			d.errf(f, k, "%s: unknown key %q (allowed: %s)", what, k.Value, strings.Join(allowed, ", "))
 			continue
 		}
@@ -210,6 +199,12 @@ func (d *diag) entries(f *srcFile, n *yaml.Node, what string, allowed []string) 
 		out = append(out, keyValue{k, v})
 	}
 	return out
+}
+
+// freeMapping is a mapping with arbitrary keys (lists, extract, …): any
+// scalar but null, each at most once.
+func (d *diag) freeMapping(f *srcFile, n *yaml.Node, what string) []keyValue {
+	return d.mapping(f, n, what, nil)
 }
 
 // str decodes a string scalar. Numbers are accepted as their text (a
@@ -307,27 +302,4 @@ func (d *diag) strList(f *srcFile, n *yaml.Node, what string, single bool) ([]st
 		out = append(out, s)
 	}
 	return out, ok
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedUnique(in []string) []string {
-	out := append([]string(nil), in...)
-	sort.Strings(out)
-	j := 0
-	for _, s := range out {
-		if s == "" || (j > 0 && s == out[j-1]) {
-			continue
-		}
-		out[j] = s
-		j++
-	}
-	return out[:j]
 }
