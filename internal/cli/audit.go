@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -46,22 +47,19 @@ func runAudit(ctx context.Context, s Streams, args []string) int {
 	since := time.Now().Add(-back)
 	tickets, err := readAudit(ctx, cfg, since, slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
-		fmt.Fprintf(s.Err, "triage audit: %v\n", err)
-		return exitFail
+		return fail(s, "audit", err)
 	}
 	r := audit.Build(since, tickets)
 	if *asJSON {
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(r); err != nil {
-			fmt.Fprintf(s.Err, "triage audit: %v\n", err)
-			return exitFail
+			return fail(s, "audit", err)
 		}
 		return exitOK
 	}
 	if err := printAudit(s.Out, r); err != nil {
-		fmt.Fprintf(s.Err, "triage audit: %v\n", err)
-		return exitFail
+		return fail(s, "audit", err)
 	}
 	return exitOK
 }
@@ -70,12 +68,7 @@ func runAudit(ctx context.Context, s Streams, args []string) int {
 func readAudit(ctx context.Context, cfg *config.Config, since time.Time, log *slog.Logger) ([]audit.Ticket, error) {
 	var out []audit.Ticket
 	read := map[string]bool{}
-	names := make([]string, 0, len(cfg.Queues))
-	for name := range cfg.Queues {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Queues)) {
 		r, err := queue.NewAuditReader(name, cfg.Queues[name], cfg.Resolve("."), log)
 		if errors.Is(err, queue.ErrNoAudit) {
 			continue

@@ -9,7 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/triage-dev/triage/classifier"
@@ -110,15 +111,10 @@ func Run(ctx context.Context, cmds map[string]Command, args []string, stdin io.R
 }
 
 func printUsage(w io.Writer, cmds map[string]Command) {
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	fmt.Fprintln(w, "triage classifies help-desk mail with YAML rules.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(cmds)) {
 		c := cmds[n]
 		fmt.Fprintf(w, "  triage %s\n      %s\n", c.Usage, c.Summary)
 	}
@@ -212,6 +208,12 @@ func parseNoArgs(fs *flag.FlagSet, args []string) (code int, ok bool) {
 		return usageError(fs, "takes no positional arguments"), false
 	}
 	return usageError(fs, "takes no arguments"), false
+}
+
+// fail prints a command's error and returns exitFail.
+func fail(s Streams, cmd string, err error) int {
+	fmt.Fprintf(s.Err, "triage %s: %v\n", cmd, err)
+	return exitFail
 }
 
 // usageError prints msg and the command's synopsis, and returns exitUsage.

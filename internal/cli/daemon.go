@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,16 +55,7 @@ func buildVersion() (version, commit string) {
 	if !ok {
 		return "(unknown)", ""
 	}
-	version = info.Main.Version
-	if version == "" {
-		version = "(devel)"
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			commit = s.Value
-		}
-	}
-	return version, commit
+	return cmp.Or(info.Main.Version, "(devel)"), setting(info, "vcs.revision")
 }
 
 func runDaemon(ctx context.Context, s Streams, args []string) int {
@@ -139,8 +131,7 @@ func runSchema(_ context.Context, s Streams, args []string) int {
 		return usageError(fs, fmt.Sprintf("unknown schema %q: want rules, tests or config", pos[0]))
 	}
 	if err != nil {
-		fmt.Fprintf(s.Err, "triage schema: %v\n", err)
-		return exitFail
+		return fail(s, "schema", err)
 	}
 	_, _ = s.Out.Write(out)
 	return exitOK

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -42,8 +43,7 @@ func runExplain(ctx context.Context, s Streams, args []string) int {
 	stdinUsed := false
 	for i, name := range pos {
 		if err := ctx.Err(); err != nil {
-			fmt.Fprintf(s.Err, "triage explain: %v\n", err)
-			return exitFail
+			return fail(s, "explain", err)
 		}
 		var raw []byte
 		var err error
@@ -203,11 +203,7 @@ func formatAddress(a ticket.Address) string {
 }
 
 func formatFields(fields map[string]string) string {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(fields))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + "=" + fields[k]

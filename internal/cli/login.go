@@ -36,12 +36,10 @@ func runLogin(ctx context.Context, s Streams, args []string) int {
 	}
 	oc, a, err := daemon.OAuthConfig(cfg, *account)
 	if err != nil {
-		fmt.Fprintf(s.Err, "triage login: %v\n", err)
-		return exitFail
+		return fail(s, "login", err)
 	}
 	if err := oauth.Login(ctx, oc, s.Out); err != nil {
-		fmt.Fprintf(s.Err, "triage login: %v\n", err)
-		return exitFail
+		return fail(s, "login", err)
 	}
 	log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	boxes, err := mailbox.ListMailboxes(ctx, daemon.MailboxConfig(cfg, a), log)

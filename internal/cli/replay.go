@@ -163,8 +163,7 @@ func runReplay(ctx context.Context, s Streams, args []string) int {
 		err = eachMessageByDate(ctx, source, format, messageDate, run.message)
 	}
 	if err != nil {
-		fmt.Fprintf(s.Err, "triage replay: %v\n", err)
-		return exitFail
+		return fail(s, "replay", err)
 	}
 	r := run.tally.report(run.set)
 	r.Source, r.Format = source, format

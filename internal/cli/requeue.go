@@ -51,22 +51,19 @@ func runRequeue(ctx context.Context, s Streams, args []string) int {
 	}
 	mc, folder, to, err := daemon.RequeueTarget(cfg, *account, *mailboxName, *from)
 	if err != nil {
-		fmt.Fprintf(s.Err, "triage requeue: %v\n", err)
-		return exitFail
+		return fail(s, "requeue", err)
 	}
 	log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if len(uids) == 0 {
 		if proceed, err := confirmWholeFolder(ctx, s, mc, folder, to, *yes, log); err != nil {
-			fmt.Fprintf(s.Err, "triage requeue: %v\n", err)
-			return exitFail
+			return fail(s, "requeue", err)
 		} else if !proceed {
 			return exitOK
 		}
 	}
 	n, err := mailbox.Requeue(ctx, mc, folder, to, uids, log)
 	if err != nil {
-		fmt.Fprintf(s.Err, "triage requeue: %v\n", err)
-		return exitFail
+		return fail(s, "requeue", err)
 	}
 	fmt.Fprintf(s.Out, "moved %d messages from %s to %s\n", n, printable(folder), printable(to))
 	return exitOK

@@ -63,12 +63,7 @@ func runTest(_ context.Context, s Streams, args []string) int {
 // printCoverage lists the rules no test makes match, with their place.
 func printCoverage(s Streams, set *rules.Set, results []rules.TestResult) {
 	uncovered := set.Uncovered(results)
-	total := 0
-	for _, r := range set.Rules() {
-		if !r.IsGroup {
-			total++
-		}
-	}
+	total := countRules(set)
 	fmt.Fprintf(s.Out, "coverage: %d of %d rules matched by a test\n", total-len(uncovered), total)
 	for _, r := range uncovered {
 		fmt.Fprintf(s.Out, "not covered %s:%d: %s\n", r.File, r.Line, r.Name)

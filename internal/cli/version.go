@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime/debug"
@@ -23,23 +24,9 @@ func runVersion(_ context.Context, s Streams, args []string) int {
 // versionLine renders module version, commit and toolchain, e.g.
 // "triage v1.2.0 (github.com/triage-dev/triage) commit 1a2b3c4d5e6f+dirty 2026-11-27T10:00:00Z go1.26.0".
 func versionLine(info *debug.BuildInfo) string {
-	version := info.Main.Version
-	if version == "" {
-		version = "(devel)"
-	}
-	var rev, when string
-	dirty := false
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.time":
-			when = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	line := fmt.Sprintf("triage %s (%s)", version, info.Main.Path)
+	rev, when := setting(info, "vcs.revision"), setting(info, "vcs.time")
+	dirty := setting(info, "vcs.modified") == "true"
+	line := fmt.Sprintf("triage %s (%s)", cmp.Or(info.Main.Version, "(devel)"), info.Main.Path)
 	if rev != "" {
 		if len(rev) > 12 {
 			rev = rev[:12]
@@ -55,4 +42,14 @@ func versionLine(info *debug.BuildInfo) string {
 		line += " commit unknown"
 	}
 	return line + " " + info.GoVersion
+}
+
+// setting is the value of a build setting, "" when it is not set.
+func setting(info *debug.BuildInfo, key string) string {
+	for _, s := range info.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
 }
