@@ -330,12 +330,8 @@ func (a *AccountConfig) applyDefaults() {
 // WithDefaults returns the lease config with its defaults filled in.
 func (c *LeaseConfig) WithDefaults() LeaseConfig {
 	l := *c
-	if l.Bucket == "" {
-		l.Bucket = DefaultLeaseBucket
-	}
-	if l.TTL == 0 {
-		l.TTL = duration.Duration(DefaultLeaseTTL)
-	}
+	l.Bucket = cmp.Or(l.Bucket, DefaultLeaseBucket)
+	l.TTL = cmp.Or(l.TTL, duration.Duration(DefaultLeaseTTL))
 	if l.Holder == "" {
 		host, _ := os.Hostname()
 		l.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
@@ -404,14 +400,13 @@ func (c *Config) validateTopLevel(p *problems) {
 	if len(c.Queues) == 0 {
 		p.at("queues: at least one queue is required", "queues")
 	}
-	if c.MaxMessageBytes < 0 {
-		p.at("max_message_bytes must be positive", "max_message_bytes")
-	}
-	if c.MaxBufferedBytes < 0 {
-		p.at("max_buffered_bytes must be positive", "max_buffered_bytes")
-	}
-	if c.MemoryLimit < 0 {
-		p.at("memory_limit must be positive", "memory_limit")
+	for _, size := range []struct {
+		key string
+		n   int64
+	}{{"max_message_bytes", c.MaxMessageBytes}, {"max_buffered_bytes", c.MaxBufferedBytes}, {"memory_limit", c.MemoryLimit}} {
+		if size.n < 0 {
+			p.at(size.key+" must be positive", size.key)
+		}
 	}
 }
 

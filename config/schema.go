@@ -276,12 +276,8 @@ func addQueueTypes(r *jsonschema.Reflector, defs jsonschema.Definitions) {
 		}
 		def.Description = "A queue of type " + strings.Join(names, " or ") + ": it " + strings.Join(docs, "; ") + "."
 		withCommonKeys(def, q, names, types[0].Timeout)
-		enum := make([]any, len(names))
-		for i, n := range names {
-			enum[i] = n
-		}
 		is := jsonschema.NewProperties()
-		is.Set("type", &jsonschema.Schema{Enum: enum})
+		is.Set("type", &jsonschema.Schema{Enum: anyOf(names)})
 		q.AllOf = append(q.AllOf, &jsonschema.Schema{
 			If:   &jsonschema.Schema{Required: []string{"type"}, Properties: is},
 			Then: &jsonschema.Schema{Ref: "#/$defs/" + name},
@@ -296,10 +292,7 @@ func withCommonKeys(def, q *jsonschema.Schema, names []string, timeout time.Dura
 	props := jsonschema.NewProperties()
 	typ, _ := q.Properties.Get("type")
 	t := *typ
-	t.Enum = nil
-	for _, n := range names {
-		t.Enum = append(t.Enum, n)
-	}
+	t.Enum = anyOf(names)
 	props.Set("type", &t)
 	for p := def.Properties.Oldest(); p != nil; p = p.Next() {
 		props.Set(p.Key, p.Value)
