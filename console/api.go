@@ -222,7 +222,7 @@ func problems(err error) []problem {
 	case errors.As(err, &one):
 		list = fileerr.List{one}
 	default:
-		return []problem{{Msg: err.Error(), Text: err.Error()}}
+		return unplaced(err.Error())
 	}
 	out := make([]problem, len(list))
 	for i, e := range list {
@@ -231,6 +231,9 @@ func problems(err error) []problem {
 	}
 	return out
 }
+
+// unplaced is a problem of no place in the files.
+func unplaced(msg string) []problem { return []problem{{Msg: msg, Text: msg}} }
 
 // checkResult is what the playground shows of an edited rule set.
 type checkResult struct {
@@ -466,7 +469,7 @@ type saveResult struct {
 func (c *Console) saveAPI(w http.ResponseWriter, r *http.Request) {
 	if !c.opts.AllowEdit {
 		writeJSON(w, http.StatusForbidden, saveResult{Version: c.src.Rules().Version,
-			Errors: []problem{{Msg: "saving is off: set console.allow_edit: true in the daemon config", Text: "saving is off: set console.allow_edit: true in the daemon config"}}})
+			Errors: unplaced("saving is off: set console.allow_edit: true in the daemon config")})
 		return
 	}
 	ed, ok := c.readEdit(w, r, MaxRulesBytes+64<<10)
@@ -475,8 +478,8 @@ func (c *Console) saveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	active := c.src.Rules().Version
 	if r.FormValue("base") != ed.base {
-		msg := "the rules changed on disk since this page loaded them: reload the file and edit again"
-		writeJSON(w, http.StatusConflict, saveResult{Version: active, Base: ed.base, Errors: []problem{{Msg: msg, Text: msg}}})
+		writeJSON(w, http.StatusConflict, saveResult{Version: active, Base: ed.base,
+			Errors: unplaced("the rules changed on disk since this page loaded them: reload the file and edit again")})
 		return
 	}
 	set, err := c.src.Gate(ed.files)
@@ -500,8 +503,7 @@ func (c *Console) saveAPI(w http.ResponseWriter, r *http.Request) {
 			c.log.Error("console: the refused rules could not be replaced by the previous file", "file", target, "err", err)
 		}
 		c.src.Reload(context.WithoutCancel(r.Context()))
-		msg := "the rules changed on disk while saving; nothing was saved"
-		errs := []problem{{Msg: msg, Text: msg}}
+		errs := unplaced("the rules changed on disk while saving; nothing was saved")
 		if res.Err != nil {
 			errs = problems(res.Err)
 		}

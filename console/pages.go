@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -155,15 +156,10 @@ func (c *Console) ticketsPage(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
+// sortedKeys is m's keys but "", sorted.
 func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		if k != "" {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
+	delete(m, "")
+	return slices.Sorted(maps.Keys(m))
 }
 
 // traceRow is one step of a decision trace, for a person.
