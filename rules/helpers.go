@@ -186,14 +186,7 @@ func unspacedScript(r rune) bool {
 // matchesAnyFn compiles its patterns on every call: it serves lists that
 // are not constant. Constant lists go through matchesAnyCompiledFn.
 func matchesAnyFn(p ...any) (any, error) {
-	if len(p) != 2 {
-		return nil, errArgs
-	}
-	text, ok := p[0].(string)
-	if !ok {
-		return nil, fmt.Errorf("expected a string, got %T", p[0])
-	}
-	list, err := stringsOf(p[1])
+	text, list, err := textAndList(p, false, false)
 	if err != nil {
 		return nil, err
 	}

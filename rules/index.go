@@ -110,12 +110,6 @@ func buildAutomaton(needles []string) *automaton {
 		}
 	}
 	a.nClass = nc
-	// Needles are lower-cased, so upper-case ASCII in the text can share
-	// the classes of its lower-case letters: ASCII text is scanned as it
-	// is, without a lower-cased copy.
-	for c := 'A'; c <= 'Z'; c++ {
-		a.class[c] = a.class[c+'a'-'A']
-	}
 	total := 1
 	for _, n := range needles {
 		total += len(n)
@@ -189,7 +183,6 @@ type MatchIndex struct {
 	env     *Env
 	sources []*textSource
 	state   []sourceState
-	ascii   [3]int8 // per text field: 0 unknown, 1 ASCII only, -1 not
 }
 
 // sourceState is what is known about one source in the current message.
@@ -205,7 +198,6 @@ type sourceState struct {
 // reset prepares the index for a new message, reusing its memory.
 func (x *MatchIndex) reset(sources []*textSource, env *Env) {
 	x.env, x.sources = env, sources
-	x.ascii = [3]int8{}
 	if cap(x.state) < len(sources) {
 		x.state = make([]sourceState, len(sources))
 	}
@@ -229,29 +221,27 @@ func clearBits(b []uint64, n int) []uint64 {
 	return b
 }
 
-// text returns a source's text in the current message, built once. Sources
-// scanned by an automaton may use ASCII fields as they are (the automaton
-// folds ASCII case); everything else reads lower-cased copies.
+// text returns a source's text in the current message, built once, from
+// the lower-cased copies of its fields.
 func (x *MatchIndex) text(i int) string {
 	st := &x.state[i]
 	if st.built {
 		return st.text
 	}
 	src := x.sources[i]
-	folded := src.ac != nil
 	if len(src.parts) == 1 {
-		st.text = x.part(src.parts[0], folded)
+		st.text = x.part(src.parts[0])
 	} else {
 		// Parts are memoized, so sizing the builder first costs no extra
 		// lowering and saves its growth copies.
 		n := 0
 		for _, p := range src.parts {
-			n += len(x.part(p, folded))
+			n += len(x.part(p))
 		}
 		var b strings.Builder
 		b.Grow(n)
 		for _, p := range src.parts {
-			b.WriteString(x.part(p, folded))
+			b.WriteString(x.part(p))
 		}
 		st.text = b.String()
 	}
@@ -259,7 +249,7 @@ func (x *MatchIndex) text(i int) string {
 	return st.text
 }
 
-func (x *MatchIndex) part(p sourcePart, folded bool) string {
+func (x *MatchIndex) part(p sourcePart) string {
 	e := x.env
 	var raw string
 	var lowered *string
@@ -276,28 +266,8 @@ func (x *MatchIndex) part(p sourcePart, folded bool) string {
 	if *lowered != "" || raw == "" {
 		return *lowered
 	}
-	if folded {
-		if x.ascii[p.field] == 0 {
-			x.ascii[p.field] = -1
-			if isASCII(raw) {
-				x.ascii[p.field] = 1
-			}
-		}
-		if x.ascii[p.field] == 1 {
-			return raw
-		}
-	}
 	*lowered = strings.ToLower(raw)
 	return *lowered
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // scan runs a source's automaton over its text once, recording every word.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -91,10 +90,8 @@ func HashFileContents(names []string, contents [][]byte) string {
 		}
 		h.Write([]byte{0})
 	}
-	return versionOf(h)
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
-
-func versionOf(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil))[:16] }
 
 // Active holds the rule set in force. Current is lock-free; a message calls
 // it once and uses that Set throughout, so every message is classified by
