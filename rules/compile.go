@@ -311,7 +311,7 @@ func (p *patcher) Visit(node *ast.Node) {
 			if len(n.Arguments) != 2 || !p.stringItems(id.Value, n.Arguments[1]) {
 				return
 			}
-			list, ok := p.constList(n.Arguments[1])
+			list, ok := constStrings(n.Arguments[1], nil)
 			if !ok {
 				return
 			}
@@ -398,10 +398,6 @@ func (p *patcher) stringItems(helper string, n ast.Node) bool {
 	return true
 }
 
-// constList returns the strings of a list constant or an array literal of
-// string constants.
-func (p *patcher) constList(n ast.Node) ([]string, bool) { return constStrings(n, nil) }
-
 // constStrings returns the strings of a list constant, a named list of
 // lists (the tree before lists are substituted) or an array literal of
 // string constants.
@@ -431,7 +427,7 @@ func constStrings(n ast.Node, lists map[string][]string) ([]string, bool) {
 // constRegexes compiles the patterns of a constant list once. Bad patterns
 // of a named list are reported at the list item.
 func (p *patcher) constRegexes(n ast.Node) (regexList, bool) {
-	list, ok := p.constList(n)
+	list, ok := constStrings(n, nil)
 	if !ok {
 		return nil, false
 	}

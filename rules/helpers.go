@@ -131,21 +131,27 @@ func containsWord(text, w string) bool {
 	if w == "" {
 		return false
 	}
-	first, _ := utf8.DecodeRuneInString(w)
-	last, _ := utf8.DecodeLastRuneInString(w)
 	for off := 0; off <= len(text)-len(w); {
 		i := strings.Index(text[off:], w)
 		if i < 0 {
 			return false
 		}
-		start, end := off+i, off+i+len(w)
-		if boundaryAt(text[:start], first, true) && boundaryAt(text[end:], last, false) {
+		start := off + i
+		if boundedAt(text, start, start+len(w)) {
 			return true
 		}
 		_, size := utf8.DecodeRuneInString(text[start:])
 		off = start + size
 	}
 	return false
+}
+
+// boundedAt reports whether the match text[start:end] has a word boundary
+// on both sides.
+func boundedAt(text string, start, end int) bool {
+	first, _ := utf8.DecodeRuneInString(text[start:end])
+	last, _ := utf8.DecodeLastRuneInString(text[start:end])
+	return boundaryAt(text[:start], first, true) && boundaryAt(text[end:], last, false)
 }
 
 // boundaryAt reports whether the text beside a match (before it when

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
 // Case-insensitive helpers whose text is built from subject, body and text
@@ -42,9 +41,7 @@ type sourcePart struct {
 type textSource struct {
 	key       string
 	parts     []sourcePart
-	needles   []string // lower-cased, unique, non-empty
-	first     []rune   // first rune of each needle, for word boundaries
-	last      []rune
+	needles   []string         // lower-cased, unique, non-empty
 	needleIdx map[string]int32 // load time only
 	ac        *automaton       // nil: search word by word
 }
@@ -64,10 +61,6 @@ func (s *textSource) addNeedles(words []string) needleSet {
 			id = int32(len(s.needles))
 			s.needleIdx[w] = id
 			s.needles = append(s.needles, w)
-			f, _ := utf8.DecodeRuneInString(w)
-			l, _ := utf8.DecodeLastRuneInString(w)
-			s.first = append(s.first, f)
-			s.last = append(s.last, l)
 		}
 		if !slices.Contains(out, id) {
 			out = append(out, id)
@@ -88,14 +81,9 @@ func (s *textSource) finish() {
 type automaton struct {
 	class  [256]uint16
 	nClass int
-	next   []int32 // state*nClass + class → state during construction
+	next   []int32 // state*nClass + class → state
 	out    []int32 // needle ending at the state, or -1
 	dict   []int32 // nearest state on the failure chain with out >= 0, or -1
-	term   []bool  // out >= 0 || dict >= 0
-	// step is next rewritten for scanning: each cell holds the target's
-	// row offset (state*nClass) shifted left by one, low bit set when the
-	// target ends a needle. One load per input byte.
-	step []int32
 }
 
 func buildAutomaton(needles []string) *automaton {
@@ -137,7 +125,6 @@ func buildAutomaton(needles []string) *automaton {
 	states := len(a.out)
 	fail := make([]int32, states)
 	a.dict = make([]int32, states)
-	a.term = make([]bool, states)
 	a.dict[0] = -1
 	queue := make([]int32, 0, states)
 	for c := 0; c < nc; c++ {
@@ -154,7 +141,6 @@ func buildAutomaton(needles []string) *automaton {
 		} else {
 			a.dict[s] = a.dict[f]
 		}
-		a.term[s] = a.out[s] >= 0 || a.dict[s] >= 0
 		row, frow := int(s)*nc, int(f)*nc
 		for c := 0; c < nc; c++ {
 			if t := a.next[row+c]; t != 0 {
@@ -164,14 +150,6 @@ func buildAutomaton(needles []string) *automaton {
 				a.next[row+c] = a.next[frow+c]
 			}
 		}
-	}
-	a.step = make([]int32, len(a.next))
-	for i, t := range a.next {
-		v := t * int32(nc) << 1
-		if a.term[t] {
-			v |= 1
-		}
-		a.step[i] = v
 	}
 	return a
 }
@@ -275,26 +253,18 @@ func (x *MatchIndex) scan(i int) {
 	st, src := &x.state[i], x.sources[i]
 	text := x.text(i)
 	a := src.ac
-	nc := int32(a.nClass)
-	row := int32(0)
+	s := int32(0)
 	for p := 0; p < len(text); p++ {
-		v := a.step[row+int32(a.class[text[p]])]
-		row = v >> 1
-		if v&1 == 0 {
-			continue
-		}
-		t := row / nc
+		s = a.next[int(s)*a.nClass+int(a.class[text[p]])]
+		t := s
 		if a.out[t] < 0 {
 			t = a.dict[t]
 		}
 		for ; t >= 0; t = a.dict[t] {
 			id := a.out[t]
 			st.found[id>>6] |= 1 << (uint(id) & 63)
-			if st.word[id>>6]&(1<<(uint(id)&63)) == 0 {
-				start, end := p+1-len(src.needles[id]), p+1
-				if boundaryAt(text[:start], src.first[id], true) && boundaryAt(text[end:], src.last[id], false) {
-					st.word[id>>6] |= 1 << (uint(id) & 63)
-				}
+			if st.word[id>>6]&(1<<(uint(id)&63)) == 0 && boundedAt(text, p+1-len(src.needles[id]), p+1) {
+				st.word[id>>6] |= 1 << (uint(id) & 63)
 			}
 		}
 	}

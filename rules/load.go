@@ -416,11 +416,11 @@ func (b *builder) calendarSection(l located) {
 // relative to the rules file) of such days.
 func (b *builder) holidays(f *srcFile, n *yaml.Node) {
 	dates, _ := b.strList(f, n, "calendar.holidays", false)
+	if b.set.calendar.holidays == nil {
+		b.set.calendar.holidays = map[string]bool{}
+	}
 	for i, d := range dates {
 		if isHolidayFile(d) {
-			if b.set.calendar.holidays == nil {
-				b.set.calendar.holidays = map[string]bool{}
-			}
 			if err := readHolidayFile(f.dir, d, b.set.calendar.holidays); err != nil {
 				b.errf(f, n.Content[i], "calendar.holidays: %v", err)
 			}
@@ -430,9 +430,6 @@ func (b *builder) holidays(f *srcFile, n *yaml.Node) {
 		if err != nil {
 			b.errf(f, n.Content[i], "calendar.holidays: %q is not a date (YYYY-MM-DD) nor an iCalendar file (*.ics)", d)
 			continue
-		}
-		if b.set.calendar.holidays == nil {
-			b.set.calendar.holidays = map[string]bool{}
 		}
 		b.set.calendar.holidays[day.Format(time.DateOnly)] = true
 	}
