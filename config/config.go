@@ -206,7 +206,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fileerr.List{yamlError(name, err, nil)}
+		return nil, fileerr.List{yamlErrorString(name, err.Error(), nil)}
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, fileerr.List{{File: name, Line: 1, Col: 1, Msg: "config file is empty"}}
@@ -218,7 +218,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, fileerr.List{yamlError(name, err, &root)}
+			return nil, fileerr.List{yamlErrorString(name, err.Error(), &root)}
 		}
 		// Type errors leave the rest decoded: report them together with
 		// what validation finds, so one run shows every problem.
@@ -236,10 +236,6 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, errs
 	}
 	return &cfg, nil
-}
-
-func yamlError(file string, err error, root *yaml.Node) fileerr.Error {
-	return yamlErrorString(file, err.Error(), root)
 }
 
 // yamlErrorString turns "line N: msg" into a positioned error; for unknown

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -42,9 +41,6 @@ type Watcher struct {
 	// RecheckInterval is the period of the safety hash comparison; set it
 	// before Run. Zero or negative means DefaultRecheckInterval.
 	RecheckInterval time.Duration
-
-	closeOnce sync.Once
-	closeErr  error
 
 	// Owned by the Run goroutine.
 	lastHash   string // content hash (or error text) when a change was last reported
@@ -93,11 +89,9 @@ func NewWatcher(path string, debounce time.Duration, log *slog.Logger) (*Watcher
 	return w, nil
 }
 
-// Close stops watching. It is safe to call more than once and after Run.
-func (w *Watcher) Close() error {
-	w.closeOnce.Do(func() { w.closeErr = w.fs.Close() })
-	return w.closeErr
-}
+// Close stops watching. It is safe to call more than once and after Run
+// (fsnotify's Close is).
+func (w *Watcher) Close() error { return w.fs.Close() }
 
 // Run calls changed once per burst of relevant file events, after the
 // events have been quiet for the debounce interval, and whenever the
