@@ -253,29 +253,26 @@ type (
 	schemaStrOrList   []string // loader `strList` with single: one scalar or a list
 )
 
-func typed(desc string, types ...string) *jsonschema.Schema {
-	return &jsonschema.Schema{Description: desc, Extras: map[string]any{"type": types}}
+// typed is a schema of several JSON types, with a pattern unless "".
+func typed(desc, pattern string, types ...string) *jsonschema.Schema {
+	return &jsonschema.Schema{Description: desc, Pattern: pattern, Extras: map[string]any{"type": types}}
 }
 
 // JSONSchema implementations for the scalar types.
 func (schemaText) JSONSchema() *jsonschema.Schema {
-	return typed("A string (numbers are read as their text).", "string", "number")
+	return typed("A string (numbers are read as their text).", "", "string", "number")
 }
 
 func (schemaNonEmpty) JSONSchema() *jsonschema.Schema {
-	s := typed("A non-empty string.", "string", "number")
-	s.Pattern = notBlankPattern
-	return s
+	return typed("A non-empty string.", notBlankPattern, "string", "number")
 }
 
 func (schemaScalar) JSONSchema() *jsonschema.Schema {
-	return typed("A string (numbers and booleans are read as their text).", "string", "number", "boolean")
+	return typed("A string (numbers and booleans are read as their text).", "", "string", "number", "boolean")
 }
 
 func (schemaExpr) JSONSchema() *jsonschema.Schema {
-	s := typed("An expr-lang expression that yields a boolean.", "string", "boolean")
-	s.Pattern = notBlankPattern
-	return s
+	return typed("An expr-lang expression that yields a boolean.", notBlankPattern, "string", "boolean")
 }
 
 func (schemaName) JSONSchema() *jsonschema.Schema {
@@ -283,19 +280,15 @@ func (schemaName) JSONSchema() *jsonschema.Schema {
 }
 
 func (schemaTag) JSONSchema() *jsonschema.Schema {
-	s := typed("A non-empty tag.", "string", "number", "boolean")
-	s.Pattern = notBlankPattern
-	return s
+	return typed("A non-empty tag.", notBlankPattern, "string", "number", "boolean")
 }
 
 func (schemaRegex) JSONSchema() *jsonschema.Schema {
-	return typed("A regular expression in Go (RE2) syntax.", "string", "number", "boolean")
+	return typed("A regular expression in Go (RE2) syntax.", "", "string", "number", "boolean")
 }
 
 func (schemaHeaderV) JSONSchema() *jsonschema.Schema {
-	s := typed("A header value on one line.", "string", "number", "boolean")
-	s.Pattern = headerValuePattern
-	return s
+	return typed("A header value on one line.", headerValuePattern, "string", "number", "boolean")
 }
 
 // declaredOrDefault offers the default values for completion while
@@ -305,7 +298,7 @@ func declaredOrDefault(desc string, defaults []string) *jsonschema.Schema {
 	for i, d := range defaults {
 		enum[i] = d
 	}
-	custom := typed("", "string", "number")
+	custom := typed("", "", "string", "number")
 	custom.MinLength = new(uint64)
 	*custom.MinLength = 1
 	return &jsonschema.Schema{Description: desc, AnyOf: []*jsonschema.Schema{{Enum: enum}, custom}}
@@ -342,7 +335,7 @@ func (schemaWeekday) JSONSchema() *jsonschema.Schema {
 }
 
 func (schemaStrOrList) JSONSchema() *jsonschema.Schema {
-	s := typed("One value or a list of values.", "string", "number", "boolean", "array")
+	s := typed("One value or a list of values.", "", "string", "number", "boolean", "array")
 	s.Items = &jsonschema.Schema{Ref: "#/$defs/Scalar"}
 	return s
 }

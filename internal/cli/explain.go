@@ -58,12 +58,10 @@ func runExplain(ctx context.Context, s Streams, args []string) int {
 		} else {
 			raw, err = readMessageFile(name)
 		}
-		if err != nil {
-			fmt.Fprintf(s.Err, "triage explain: %s: %v\n", name, err)
-			exit = exitFail
-			continue
+		var mail *classifier.Mail
+		if err == nil {
+			mail, err = c.Decode(set, raw)
 		}
-		mail, err := c.Decode(set, raw)
 		if err != nil {
 			fmt.Fprintf(s.Err, "triage explain: %s: %v\n", name, err)
 			exit = exitFail

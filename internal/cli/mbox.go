@@ -141,32 +141,3 @@ func (m *mboxReader) skipLine() error {
 func isBlankLine(b []byte) bool {
 	return len(b) == 1 && b[0] == '\n' || len(b) == 2 && b[0] == '\r' && b[1] == '\n'
 }
-
-// writeMbox writes messages in mboxrd format, the inverse of mboxReader
-// (tests and fuzzing use it to build archives).
-func writeMbox(w io.Writer, msgs [][]byte) error {
-	for _, msg := range msgs {
-		if _, err := io.WriteString(w, "From triage@example.com Thu Nov 26 10:00:00 2026\n"); err != nil {
-			return err
-		}
-		for len(msg) > 0 {
-			line := msg
-			if i := bytes.IndexByte(msg, '\n'); i >= 0 {
-				line = msg[:i+1]
-			}
-			msg = msg[len(line):]
-			if bytes.HasPrefix(bytes.TrimLeft(line, ">"), mboxFrom) {
-				if _, err := w.Write(mboxEsc); err != nil {
-					return err
-				}
-			}
-			if _, err := w.Write(line); err != nil {
-				return err
-			}
-		}
-		if _, err := io.WriteString(w, "\n"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
