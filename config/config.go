@@ -384,24 +384,20 @@ func (c *Config) validate(file string, root *yaml.Node) fileerr.List {
 
 // validateTopLevel checks the keys that are not a section of their own.
 func (c *Config) validateTopLevel(p *problems) {
-	if c.Rules == "" {
-		p.at("rules: required (a rules file or directory)", "rules")
-	}
-	if len(c.Accounts) == 0 {
-		p.at("accounts: at least one IMAP account is required", "accounts")
-	}
-	if c.StateDir == "" {
-		p.at("state_dir: required (where handled ids are kept, e.g. /var/lib/triage)", "state_dir")
-	}
-	if len(c.Queues) == 0 {
-		p.at("queues: at least one queue is required", "queues")
-	}
-	for _, size := range []struct {
-		key string
-		n   int64
-	}{{"max_message_bytes", c.MaxMessageBytes}, {"max_buffered_bytes", c.MaxBufferedBytes}, {"memory_limit", c.MemoryLimit}} {
-		if size.n < 0 {
-			p.at(size.key+" must be positive", size.key)
+	for _, check := range []struct {
+		bad      bool
+		key, msg string
+	}{
+		{c.Rules == "", "rules", "rules: required (a rules file or directory)"},
+		{len(c.Accounts) == 0, "accounts", "accounts: at least one IMAP account is required"},
+		{c.StateDir == "", "state_dir", "state_dir: required (where handled ids are kept, e.g. /var/lib/triage)"},
+		{len(c.Queues) == 0, "queues", "queues: at least one queue is required"},
+		{c.MaxMessageBytes < 0, "max_message_bytes", "max_message_bytes must be positive"},
+		{c.MaxBufferedBytes < 0, "max_buffered_bytes", "max_buffered_bytes must be positive"},
+		{c.MemoryLimit < 0, "memory_limit", "memory_limit must be positive"},
+	} {
+		if check.bad {
+			p.at(check.msg, check.key)
 		}
 	}
 }
@@ -418,15 +414,17 @@ func (l *LeaseConfig) validate(p *problems) {
 	}
 }
 
+// The values log.level and log.format take.
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+)
+
 func (l *LogConfig) validate(p *problems) {
-	switch l.Level {
-	case "debug", "info", "warn", "error":
-	default:
+	if !slices.Contains(logLevels, l.Level) {
 		p.at(fmt.Sprintf("log.level %q: want debug, info, warn or error", l.Level), "log", "level")
 	}
-	switch l.Format {
-	case "text", "json":
-	default:
+	if !slices.Contains(logFormats, l.Format) {
 		p.at(fmt.Sprintf("log.format %q: want text or json", l.Format), "log", "format")
 	}
 }

@@ -119,8 +119,8 @@ func configFieldDocs() map[string]fieldDoc {
 		"ProblemsConfig.max_tracked": {desc: "Most mails kept in the window (the oldest go first beyond it), 1 to " + strconv.Itoa(MaxProblemsMails) + "; default " + strconv.Itoa(detect.DefaultMaxTracked) + ".", minZero: true, max: MaxProblemsMails},
 		"ProblemsConfig.max_groups":  {desc: "Most groups kept (the oldest mails go first beyond it), 1 to " + strconv.Itoa(MaxProblemsMails) + "; default " + strconv.Itoa(detect.DefaultMaxGroups) + ".", minZero: true, max: MaxProblemsMails},
 
-		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: []any{"debug", "info", "warn", "error"}},
-		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: []any{"text", "json"}},
+		"LogConfig.level":  {desc: "Minimum level; default " + DefaultLogLevel + ".", enum: anyOf(logLevels)},
+		"LogConfig.format": {desc: DefaultLogFormat + " (default) or json.", enum: anyOf(logFormats)},
 	}
 }
 

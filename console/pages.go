@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -289,10 +290,7 @@ func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) quarantinePage(w http.ResponseWriter, r *http.Request) {
 	snap := c.src.Snapshot()
-	config := c.opts.Config
-	if config == "" {
-		config = "triage.yaml"
-	}
+	config := cmp.Or(c.opts.Config, "triage.yaml")
 	// One requeue per account and folder: the state store knows a filed
 	// message's UID in the mailbox it came from, not in the folder.
 	type folder struct{ Account, Folder, Command string }

@@ -78,9 +78,9 @@ func newCompiler(lists map[string][]string, listPos map[string]located) *compile
 		expr.Function("_containsAny_l", containsAnyListLoweredFn, new(func(string, []string) bool)),
 		expr.Function("_containsAll_l", containsAllListLoweredFn, new(func(string, []string) bool)),
 		expr.Function("_containsAnyWord_l", containsAnyWordListLoweredFn, new(func(string, []string) bool)),
-		expr.Function("_containsAny_ix", indexedAny(false), new(func(*MatchIndex, int, needleSet) bool)),
-		expr.Function("_containsAll_ix", indexedAll, new(func(*MatchIndex, int, needleSet) bool)),
-		expr.Function("_containsAnyWord_ix", indexedAny(true), new(func(*MatchIndex, int, needleSet) bool)),
+		expr.Function("_containsAny_ix", indexed(false, false), new(func(*MatchIndex, int, needleSet) bool)),
+		expr.Function("_containsAll_ix", indexed(true, false), new(func(*MatchIndex, int, needleSet) bool)),
+		expr.Function("_containsAnyWord_ix", indexed(false, true), new(func(*MatchIndex, int, needleSet) bool)),
 		expr.Function("_matchesAny_re", matchesAnyCompiledFn, new(func(string, regexList) bool)),
 		expr.Function("_header", headerFn, new(func(map[string]string, string) string)),
 		// Built-ins that build from their arguments, bounded (budget.go).
@@ -379,9 +379,7 @@ func (p *patcher) stringItems(helper string, n ast.Node) bool {
 	for _, item := range arr.Nodes {
 		var kind string
 		switch item.(type) {
-		case *ast.IntegerNode:
-			kind = "a number"
-		case *ast.FloatNode:
+		case *ast.IntegerNode, *ast.FloatNode:
 			kind = "a number"
 		case *ast.BoolNode:
 			kind = "a boolean"

@@ -317,30 +317,19 @@ func indexArgs(p []any) (*MatchIndex, int, needleSet, error) {
 	return x, i, ids, nil
 }
 
-func indexedAny(word bool) func(...any) (any, error) {
+// indexed is the _ix form of containsAll (all set), or of containsAny and
+// containsAnyWord: the first needle whose presence differs from all decides.
+func indexed(all, word bool) func(...any) (any, error) {
 	return func(p ...any) (any, error) {
 		x, i, ids, err := indexArgs(p)
 		if err != nil {
 			return nil, err
 		}
 		for _, id := range ids {
-			if x.has(i, id, word) {
-				return true, nil
+			if x.has(i, id, word) != all {
+				return !all, nil
 			}
 		}
-		return false, nil
+		return all, nil
 	}
-}
-
-func indexedAll(p ...any) (any, error) {
-	x, i, ids, err := indexArgs(p)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		if !x.has(i, id, false) {
-			return false, nil
-		}
-	}
-	return true, nil
 }

@@ -118,18 +118,11 @@ func runSchema(_ context.Context, s Streams, args []string) int {
 	if len(pos) != 1 {
 		return usageError(fs, "want one argument: rules, tests or config")
 	}
-	var out []byte
-	var err error
-	switch pos[0] {
-	case "rules":
-		out, err = rules.RulesSchema()
-	case "tests":
-		out, err = rules.TestsSchema()
-	case "config":
-		out, err = config.Schema()
-	default:
+	schema, ok := map[string]func() ([]byte, error){"rules": rules.RulesSchema, "tests": rules.TestsSchema, "config": config.Schema}[pos[0]]
+	if !ok {
 		return usageError(fs, fmt.Sprintf("unknown schema %q: want rules, tests or config", pos[0]))
 	}
+	out, err := schema()
 	if err != nil {
 		return fail(s, "schema", err)
 	}
