@@ -215,13 +215,8 @@ type problem struct {
 }
 
 func problems(err error) []problem {
-	var list fileerr.List
-	var one fileerr.Error
-	switch {
-	case errors.As(err, &list):
-	case errors.As(err, &one):
-		list = fileerr.List{one}
-	default:
+	list := fileerr.Of(err)
+	if list == nil {
 		return unplaced(err.Error())
 	}
 	out := make([]problem, len(list))

@@ -323,17 +323,12 @@ func (r *Reloader) logRejected(res ReloadResult) {
 // errorLines renders err one problem per line, file:line:col: msg where
 // the error carries positions.
 func errorLines(err error) []string {
-	var list fileerr.List
-	if errors.As(err, &list) && len(list) > 0 {
+	if list := fileerr.Of(err); list != nil {
 		lines := make([]string, len(list))
 		for i, e := range list {
 			lines[i] = e.Error()
 		}
 		return lines
-	}
-	var one fileerr.Error
-	if errors.As(err, &one) {
-		return []string{one.Error()}
 	}
 	var lines []string
 	for _, l := range strings.Split(err.Error(), "\n") {

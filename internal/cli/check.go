@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -63,16 +62,10 @@ func loadRules(w io.Writer, cmd, path string) (*rules.Set, bool) {
 }
 
 func printLoadError(w io.Writer, cmd string, err error) {
-	var list fileerr.List
-	if errors.As(err, &list) && len(list) > 0 {
+	if list := fileerr.Of(err); list != nil {
 		for _, e := range list {
 			fmt.Fprintln(w, e.Error())
 		}
-		return
-	}
-	var one fileerr.Error
-	if errors.As(err, &one) {
-		fmt.Fprintln(w, one.Error())
 		return
 	}
 	fmt.Fprintf(w, "triage %s: %v\n", cmd, err)

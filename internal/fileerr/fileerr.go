@@ -4,6 +4,7 @@
 package fileerr
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -20,6 +21,20 @@ func (e Error) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Lin
 
 // List is every problem found in one pass over a file or a set of files.
 type List []Error
+
+// Of returns the positioned problems err carries, a List or one Error,
+// wrapped or not; nil when it carries none.
+func Of(err error) List {
+	var list List
+	if errors.As(err, &list) && len(list) > 0 {
+		return list
+	}
+	var one Error
+	if errors.As(err, &one) {
+		return List{one}
+	}
+	return nil
+}
 
 func (l List) Error() string {
 	s := make([]string, len(l))

@@ -3,6 +3,7 @@ package fileerr
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -15,5 +16,24 @@ func TestListText(t *testing.T) {
 	var got List
 	if !errors.As(fmt.Errorf("load: %w", l), &got) || len(got) != 2 || got[0].Line != 3 {
 		t.Errorf("errors.As through a wrap: %v", got)
+	}
+}
+
+func TestOf(t *testing.T) {
+	one := Error{File: "r.yaml", Line: 2, Col: 3, Msg: "bad"}
+	tests := []struct {
+		name string
+		err  error
+		want List
+	}{
+		{"list", fmt.Errorf("load: %w", List{one, one}), List{one, one}},
+		{"one error", fmt.Errorf("load: %w", one), List{one}},
+		{"empty list", List{}, nil},
+		{"plain", errors.New("no place"), nil},
+	}
+	for _, tt := range tests {
+		if got := Of(tt.err); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("%s: Of = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
