@@ -180,16 +180,14 @@ func scalarDefs() map[string]*jsonschema.Schema {
 
 // nonEmpty is "key present with a non-empty value" for oneOf / not.
 func nonEmpty(key string, array bool) *jsonschema.Schema {
-	v := &jsonschema.Schema{MinLength: ptr(uint64(1))}
+	v := &jsonschema.Schema{MinLength: new(uint64(1))}
 	if array {
-		v = &jsonschema.Schema{MinItems: ptr(uint64(1))}
+		v = &jsonschema.Schema{MinItems: new(uint64(1))}
 	}
 	p := jsonschema.NewProperties()
 	p.Set(key, v)
 	return &jsonschema.Schema{Required: []string{key}, Properties: p}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // anyOf is a string list as a schema enum.
 func anyOf(list []string) []any {
@@ -203,8 +201,8 @@ func anyOf(list []string) []any {
 // notBoth rejects two keys that are both set to non-empty values.
 func notBoth(a, b string) *jsonschema.Schema {
 	p := jsonschema.NewProperties()
-	p.Set(a, &jsonschema.Schema{MinLength: ptr(uint64(1))})
-	p.Set(b, &jsonschema.Schema{MinLength: ptr(uint64(1))})
+	p.Set(a, &jsonschema.Schema{MinLength: new(uint64(1))})
+	p.Set(b, &jsonschema.Schema{MinLength: new(uint64(1))})
 	return &jsonschema.Schema{Not: &jsonschema.Schema{Required: []string{a, b}, Properties: p}}
 }
 
@@ -212,11 +210,11 @@ func notBoth(a, b string) *jsonschema.Schema {
 func addConstraints(defs jsonschema.Definitions) {
 	cfg := defs["Config"]
 	if p, ok := cfg.Properties.Get("accounts"); ok {
-		p.MinItems = ptr(uint64(1))
+		p.MinItems = new(uint64(1))
 	}
 	if p, ok := cfg.Properties.Get("queues"); ok {
-		p.MinProperties = ptr(uint64(1))
-		p.PropertyNames = &jsonschema.Schema{MinLength: ptr(uint64(1))}
+		p.MinProperties = new(uint64(1))
+		p.PropertyNames = &jsonschema.Schema{MinLength: new(uint64(1))}
 	}
 
 	oauth2 := jsonschema.NewProperties()

@@ -156,12 +156,7 @@ func fileIndex(files []rules.File, name string) int {
 	if name == "" {
 		return 0
 	}
-	for i, f := range files {
-		if filepath.Base(f.Name) == name {
-			return i
-		}
-	}
-	return -1
+	return slices.IndexFunc(files, func(f rules.File) bool { return filepath.Base(f.Name) == name })
 }
 
 // edited is the rules of a playground request: the files on disk with
@@ -377,6 +372,7 @@ func (c *Console) classifyAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	var raw []byte
 	meta := classifier.Meta{}
+	tooLarge := false
 	if seq := r.FormValue("recent"); seq != "" {
 		rec, ok := c.find(seq)
 		if !ok || rec.Raw == nil {
@@ -387,18 +383,15 @@ func (c *Console) classifyAPI(w http.ResponseWriter, r *http.Request) {
 	} else if f, _, err := r.FormFile("eml"); err == nil {
 		raw, err = io.ReadAll(io.LimitReader(f, limit+1))
 		_ = f.Close()
-		if err != nil || int64(len(raw)) > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the mail is larger than %d bytes", limit))
-			return
-		}
+		tooLarge = err != nil || int64(len(raw)) > limit
 	} else if pasted := r.FormValue("pasted"); pasted != "" {
-		if int64(len(pasted)) > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the mail is larger than %d bytes", limit))
-			return
-		}
-		raw = []byte(pasted)
+		raw, tooLarge = []byte(pasted), int64(len(pasted)) > limit
 	} else {
 		writeError(w, http.StatusBadRequest, "choose a recent message, upload an .eml or paste one")
+		return
+	}
+	if tooLarge {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the mail is larger than %d bytes", limit))
 		return
 	}
 	_, release, ok := c.evaluation(w, r)

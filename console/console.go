@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -67,9 +68,7 @@ type Console struct {
 
 // New returns the console of src.
 func New(src Source, opts Options) (*Console, error) {
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
+	opts.Log = cmp.Or(opts.Log, slog.New(slog.DiscardHandler))
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err

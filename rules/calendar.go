@@ -139,13 +139,7 @@ func (s *Set) ApplyCalendar(env *Env) {
 	env.Hour = t.Hour()
 	env.Weekday = weekdayNames[t.Weekday()]
 	minute := t.Hour()*60 + t.Minute()
-	env.BusinessHrs = false
-	for _, sp := range cal.week[t.Weekday()] {
-		if minute >= sp.from && minute < sp.to {
-			env.BusinessHrs = true
-			break
-		}
-	}
+	env.BusinessHrs = slices.ContainsFunc(cal.week[t.Weekday()], func(sp span) bool { return minute >= sp.from && minute < sp.to })
 }
 
 // maxBusinessDays bounds the walk of addBusiness: a calendar with business

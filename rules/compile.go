@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/textproto"
@@ -344,22 +345,15 @@ func (p *patcher) Visit(node *ast.Node) {
 
 func isUnknown(t reflect.Type) bool { return t == nil || t.Kind() == reflect.Interface }
 
+// tickNames are the typed loop-step counters, by the body's kind.
+var tickNames = map[reflect.Kind]string{reflect.Bool: "_tick_b", reflect.Int: "_tick_i", reflect.Float64: "_tick_f", reflect.String: "_tick_s"}
+
 // tickFor names the loop-step counter that returns a body of type t as is.
 func tickFor(t reflect.Type) string {
 	if t == nil {
 		return "_tick"
 	}
-	switch t.Kind() {
-	case reflect.Bool:
-		return "_tick_b"
-	case reflect.Int:
-		return "_tick_i"
-	case reflect.Float64:
-		return "_tick_f"
-	case reflect.String:
-		return "_tick_s"
-	}
-	return "_tick"
+	return cmp.Or(tickNames[t.Kind()], "_tick")
 }
 
 func (p *patcher) rewriteCall(node *ast.Node, old *ast.CallNode, callee string, args ...ast.Node) {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -162,11 +163,7 @@ func NewReloader(cfg ReloaderConfig) (*Reloader, error) {
 	if cfg.Load == nil {
 		cfg.Load = Load
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	r := &Reloader{cfg: cfg, log: log, runSlot: make(chan struct{}, 1)}
+	r := &Reloader{cfg: cfg, log: cmp.Or(cfg.Log, slog.New(slog.DiscardHandler)), runSlot: make(chan struct{}, 1)}
 	res := r.Reload(context.Background())
 	if res.Err != nil {
 		return nil, fmt.Errorf("initial rules load: %w", res.Err)

@@ -299,8 +299,7 @@ func declaredOrDefault(desc string, defaults []string) *jsonschema.Schema {
 		enum[i] = d
 	}
 	custom := typed("", "", "string", "number")
-	custom.MinLength = new(uint64)
-	*custom.MinLength = 1
+	custom.MinLength = new(uint64(1))
 	return &jsonschema.Schema{Description: desc, AnyOf: []*jsonschema.Schema{{Enum: enum}, custom}}
 }
 

@@ -1,12 +1,14 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,9 +59,7 @@ func NewWatcher(path string, debounce time.Duration, log *slog.Logger) (*Watcher
 	if debounce <= 0 {
 		debounce = DefaultDebounce
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = cmp.Or(log, slog.New(slog.DiscardHandler))
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("watch rules %s: %w", path, err)
@@ -189,18 +189,15 @@ func (w *Watcher) contentState() string {
 // ensureWatches re-adds the directory watch when it was lost because the
 // directory was removed or moved and has come back since.
 func (w *Watcher) ensureWatches() {
-	watched := make(map[string]bool)
-	for _, p := range w.fs.WatchList() {
-		watched[p] = true
-	}
-	if !watched[w.dir] {
+	watched := w.fs.WatchList()
+	if !slices.Contains(watched, w.dir) {
 		if err := w.fs.Add(w.dir); err != nil {
 			w.log.Warn("rules directory not watchable", "dir", w.dir, "error", err)
 		} else {
 			w.log.Info("rules directory watched again", "dir", w.dir)
 		}
 	}
-	if w.targetDir != "" && !watched[w.targetDir] {
+	if w.targetDir != "" && !slices.Contains(watched, w.targetDir) {
 		w.targetDir, w.targetName = "", ""
 	}
 	w.updateTargetWatch()

@@ -216,12 +216,7 @@ func formatDue(t *time.Time) string {
 	return t.Format("Mon 2006-01-02 15:04 MST")
 }
 
-func shortVersion(v string) string {
-	if len(v) > 12 {
-		return v[:12]
-	}
-	return v
-}
+func shortVersion(v string) string { return v[:min(len(v), 12)] }
 
 // writeFormats prints what the decoder read from signatures, encryption,
 // delivery reports, invitations and forwarded messages, when present.
