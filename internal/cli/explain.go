@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -132,12 +133,8 @@ func writeExplanation(w io.Writer, name string, t *ticket.Ticket, d rules.Decisi
 		}
 		fmt.Fprintf(w, "attached:  %s\n", strings.Join(names, ", "))
 	}
-	ref := t.Thread.TicketRef
-	if ref == "" {
-		ref = "-"
-	}
 	fmt.Fprintf(w, "flags:     auto_reply=%t bounce=%t list=%t duplicate=%t ticket_ref=%s\n",
-		t.AutoReply, t.Bounce, t.List, t.Duplicate, printable(ref))
+		t.AutoReply, t.Bounce, t.List, t.Duplicate, printable(cmp.Or(t.Thread.TicketRef, "-")))
 	writeFormats(w, t)
 	if len(t.Defects) > 0 {
 		fmt.Fprintf(w, "repaired:  %s\n", printable(strings.Join(t.Defects, "; ")))

@@ -2,13 +2,15 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/triage-dev/triage/classifier"
@@ -281,12 +283,7 @@ func buckets(counts map[string]int, total int) []bucket {
 	for name, n := range counts {
 		out = append(out, bucket{Name: name, Count: n, Percent: percent(n, total)})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Name < out[j].Name
-	})
+	slices.SortFunc(out, func(a, b bucket) int { return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Name, b.Name)) })
 	return out
 }
 

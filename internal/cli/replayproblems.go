@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -85,12 +86,7 @@ func (p *problemTally) report() []problemSeen {
 	for _, s := range p.seen {
 		out = append(out, *s)
 	}
-	slices.SortFunc(out, func(a, b problemSeen) int {
-		if a.Size != b.Size {
-			return b.Size - a.Size
-		}
-		return a.FirstSeen.Compare(b.FirstSeen)
-	})
+	slices.SortFunc(out, func(a, b problemSeen) int { return cmp.Or(b.Size-a.Size, a.FirstSeen.Compare(b.FirstSeen)) })
 	return out[:min(len(out), maxReportedProblems)]
 }
 
