@@ -11,13 +11,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -230,9 +230,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	cfg.ApplyDefaults()
 	errs = append(errs, cfg.validate(name, &root)...)
 	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool {
-			return errs[i].Line < errs[j].Line || errs[i].Line == errs[j].Line && errs[i].Col < errs[j].Col
-		})
+		slices.SortStableFunc(errs, func(a, b fileerr.Error) int { return cmp.Or(a.Line-b.Line, a.Col-b.Col) })
 		return nil, errs
 	}
 	return &cfg, nil
@@ -621,12 +619,7 @@ func countSet(set ...bool) int {
 
 // validateQueues checks every queue with the queue package, in name order.
 func (c *Config) validateQueues(p *problems) {
-	names := make([]string, 0, len(c.Queues))
-	for n := range c.Queues {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(c.Queues)) {
 		for _, msg := range queue.ValidateConfig(n, c.Queues[n]) {
 			p.at(fmt.Sprintf("queue %q: %s", n, msg), "queues", n)
 		}

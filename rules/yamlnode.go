@@ -32,13 +32,7 @@ type diag struct {
 }
 
 func (d *diag) errAt(file string, line, col int, format string, args ...any) {
-	if line < 1 {
-		line = 1
-	}
-	if col < 1 {
-		col = 1
-	}
-	d.errs = append(d.errs, fileerr.Error{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, fileerr.Error{File: file, Line: max(line, 1), Col: max(col, 1), Msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *diag) errf(f *srcFile, n *yaml.Node, format string, args ...any) {
