@@ -22,9 +22,6 @@ var benchWords = []string{
 	"authenticator", "phone", "voicemail", "headset", "camera", "zoom", "webex", "calendar",
 }
 
-// benchBody builds a ~5 KB realistic support mail body.
-func benchBody() string { return benchBodyOf(5000) }
-
 // benchBodyOf builds a realistic support mail body of about size bytes.
 func benchBodyOf(size int) string {
 	para := "Hello support team,\n\nsince this morning I cannot open the quarterly report from the " +
