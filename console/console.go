@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -227,11 +228,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	session := hex.EncodeToString(id)
 	c.mu.Lock()
 	now := time.Now()
-	for k, exp := range c.sessions {
-		if now.After(exp) {
-			delete(c.sessions, k)
-		}
-	}
+	maps.DeleteFunc(c.sessions, func(_ string, exp time.Time) bool { return now.After(exp) })
 	for len(c.sessions) >= maxSessions {
 		oldest, at := "", time.Time{}
 		for k, exp := range c.sessions {
