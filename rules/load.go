@@ -475,10 +475,7 @@ func reservedNames() map[string]bool {
 	for n := range envFields {
 		r[n] = true
 	}
-	for _, n := range helperNames {
-		r[n] = true
-	}
-	for _, n := range exprReserved {
+	for _, n := range slices.Concat(helperNames, exprReserved) {
 		r[n] = true
 	}
 	return r

@@ -334,7 +334,7 @@ func (s *Set) compare(e Expect, d Decision) []string {
 	for i, m := range d.Matched {
 		got[i] = m.Rule
 	}
-	for _, name := range append(append([]string(nil), e.Matched...), e.NotMatched...) {
+	for _, name := range slices.Concat(e.Matched, e.NotMatched) {
 		if _, ok := s.ruleByName[name]; !ok {
 			fails = append(fails, fmt.Sprintf("expect names rule %s, which the rule set does not have", name))
 		}
