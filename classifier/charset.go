@@ -88,13 +88,6 @@ func bestEffortString(s string) string {
 	return bestEffort([]byte(s))
 }
 
-// win1252C1 maps the C1 control range U+0080..U+009F to what windows-1252
-// puts there; ISO-8859-1 labelled text decodes those bytes to controls.
-var win1252C1 = [32]rune{
-	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8D, 'Ž', 0x8F,
-	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9D, 'ž', 'Ÿ',
-}
-
 // cleanText makes decoded text safe and uniform: valid UTF-8, LF line
 // ends, no C0 controls but tab and newline, C1 controls mapped through
 // windows-1252 (or dropped), no byte-order marks.
@@ -142,7 +135,9 @@ func cleanRunes(s string) string {
 			}
 			b.WriteByte('\n')
 		case r >= 0x80 && r <= 0x9F:
-			if m := win1252C1[r-0x80]; m > 0x9F {
+			// ISO-8859-1 labelled text decodes these bytes to controls;
+			// the five windows-1252 leaves undefined are dropped.
+			if m := charmap.Windows1252.DecodeByte(byte(r)); m != utf8.RuneError {
 				b.WriteRune(m)
 			}
 		default:
