@@ -236,10 +236,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	if ids := msgIDs(h.Get("In-Reply-To"), 1); len(ids) > 0 {
 		m.InReplyTo = ids[0]
 	}
-	m.References = msgIDs(h.join("References", " "), maxReferences)
-	if m.References == nil {
-		m.References = []string{}
-	}
+	m.References = nonNil(msgIDs(h.join("References", " "), maxReferences))
 	switch v := h.Get("Date"); {
 	case v == "":
 		defects.add("missing Date header")
@@ -262,9 +259,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 		sink.parts = append(sink.parts, w.tnefBody)
 	}
 	m.Body = w.body(&sink)
-	if m.Attachments == nil {
-		m.Attachments = []ticket.Attachment{}
-	}
+	m.Attachments = nonNil(m.Attachments)
 	w.resolveInline()
 	m.Forwarded = append(m.Forwarded, inlineForwards(m.Body, maxForwarded-len(m.Forwarded))...)
 

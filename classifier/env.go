@@ -26,26 +26,17 @@ func (m *Mail) FillEnv(env *rules.Env) {
 	env.ReplyTo = m.ReplyTo
 	env.To = nonNil(m.To)
 	env.Cc = nonNil(m.Cc)
-	env.Recipients = m.Recipients
-	if env.Recipients == nil {
-		env.Recipients = []string{}
-	}
+	env.Recipients = nonNil(m.Recipients)
 	env.Headers = m.Headers
 	if env.Headers == nil {
 		env.Headers = map[string]string{}
 	}
-	env.Attachments = m.Attachments
-	if env.Attachments == nil {
-		env.Attachments = []ticket.Attachment{}
-	}
+	env.Attachments = nonNil(m.Attachments)
 	env.Size = m.Size
 	env.Date = m.Date
 	env.MessageID = m.MessageID
 	env.InReplyTo = m.InReplyTo
-	env.References = m.References
-	if env.References == nil {
-		env.References = []string{}
-	}
+	env.References = nonNil(m.References)
 	env.AutoReply = m.AutoReply
 	env.Bounce = m.Bounce
 	env.List = m.List
