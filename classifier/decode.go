@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -126,17 +127,10 @@ type defectList struct {
 }
 
 func (d *defectList) add(s string) {
-	if d == nil {
+	if d == nil || len(d.list) >= maxDefects || slices.Contains(d.list, s) {
 		return
 	}
-	for _, have := range d.list {
-		if have == s {
-			return
-		}
-	}
-	if len(d.list) < maxDefects {
-		d.list = append(d.list, s)
-	}
+	d.list = append(d.list, s)
 }
 
 // Decode parses a raw message. Broken mail degrades: readable parts are

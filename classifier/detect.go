@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"mime"
+	"slices"
 	"strings"
 
 	"github.com/triage-dev/triage/rules"
@@ -48,11 +49,7 @@ func isAutoReply(m *Mail, h *headerBlock) bool {
 	// must confirm.
 	if h.Has("X-Auto-Response-Suppress") {
 		subject := strings.ToLower(m.Subject)
-		for _, s := range outOfOfficeSubjects {
-			if strings.Contains(subject, s) {
-				return true
-			}
-		}
+		return slices.ContainsFunc(outOfOfficeSubjects, func(s string) bool { return strings.Contains(subject, s) })
 	}
 	return false
 }

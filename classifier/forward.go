@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -168,26 +169,14 @@ func forwardAddress(v string) ticket.Address {
 func isForwardMarker(t string) bool {
 	switch t[0] {
 	case '-':
-		inner := strings.ToLower(strings.Trim(t, "- "))
-		for _, m := range forwardMarkers {
-			if inner == m {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(forwardMarkers, strings.ToLower(strings.Trim(t, "- ")))
 	case '_':
 		return len(t) >= 20 && strings.Trim(t, "_") == ""
 	}
 	if len(t) > 60 || !strings.HasSuffix(strings.TrimRight(t, " "), ":") {
 		return false
 	}
-	lower := strings.ToLower(strings.TrimRight(t, " :"))
-	for _, m := range forwardIntros {
-		if lower == m {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(forwardIntros, strings.ToLower(strings.TrimRight(t, " :")))
 }
 
 // labelField is the field a "Label: value" line gives, "" for none.

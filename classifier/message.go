@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"mime/quotedprintable"
 	"net/textproto"
-	"sort"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/triage-dev/triage/rules"
 )
@@ -40,12 +42,7 @@ func BuildMessage(m *rules.InlineMessage) []byte {
 		{"Content-Type", "text/plain; charset=utf-8"},
 		{"Content-Transfer-Encoding", "quoted-printable"},
 	}
-	keys := make([]string, 0, len(m.Headers))
-	for k := range m.Headers {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
 		if !validFieldName(k + ":") {
 			continue
 		}
@@ -98,12 +95,7 @@ func isAddressField(key string) bool {
 }
 
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+	return !strings.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf })
 }
 
 // testMessageID is a Message-ID that is stable for the same test message.
