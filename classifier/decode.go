@@ -186,7 +186,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	// message starts a new one.
 	d.defects = defectList{}
 	defects := &d.defects
-	h := scanHeaderInto(raw, opts.MaxHeaders, defects, d.fields)
+	h := scanHeader(raw, opts.MaxHeaders, defects, d.fields)
 	d.fields = h.Fields
 	defer func() {
 		// Drop the references into this message's header until the next.
@@ -206,7 +206,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 		Raw:     raw,
 		Headers: make(map[string]string, h.distinctKeys()),
 	}
-	m.ID, d.key = ticketIDBuf(&h, raw, d.key)
+	m.ID, d.key = ticketID(&h, raw, d.key)
 	for _, f := range h.Fields {
 		if _, ok := m.Headers[f.Key]; ok {
 			continue
@@ -817,12 +817,9 @@ func (w *walker) setAttachment(i int, a ticket.Attachment) {
 // subject and as a forwarded message; its text is not the body and its
 // headers count for nothing else.
 func (w *walker) forwarded(body io.Reader, name string) {
-	b, err := io.ReadAll(io.LimitReader(body, int64(w.opts.MaxBytes)))
-	if err != nil {
-		w.defects.add("forwarded message: " + quoteShort(err.Error()) + "; kept what was decoded")
-	}
+	b := w.read(body, int64(w.opts.MaxBytes), "forwarded message")
 	var d defectList // the inner message's own defects are not ours
-	inner := scanHeader(b, w.opts.MaxHeaders, &d)
+	inner := scanHeader(b, w.opts.MaxHeaders, &d, nil)
 	fwd := forwardedOf(&inner, &d)
 	if len(w.mail.Forwarded) < maxForwarded {
 		w.mail.Forwarded = append(w.mail.Forwarded, fwd)

@@ -39,10 +39,7 @@ func (w *walker) reportPart(body io.Reader, mediaType string) {
 		w.drain(body)
 		return
 	}
-	b, err := io.ReadAll(w.d.limit(body, maxDSNBytes))
-	if err != nil {
-		w.defects.add("delivery status: " + quoteShort(err.Error()) + "; kept what was decoded")
-	}
+	b := w.read(body, maxDSNBytes, "delivery status")
 	w.drain(body)
 	if info := parseDSN(b, w.defects); info != nil {
 		w.mail.BounceInfo = info

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/textproto"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -40,23 +42,7 @@ func (h *headerBlock) Get(key string) string {
 
 // Has reports whether the named header is present.
 func (h *headerBlock) Has(key string) bool {
-	for _, f := range h.Fields {
-		if f.Key == key {
-			return true
-		}
-	}
-	return false
-}
-
-// Values returns every raw value of the named header in order.
-func (h *headerBlock) Values(key string) []string {
-	var vs []string
-	for _, f := range h.Fields {
-		if f.Key == key {
-			vs = append(vs, f.Value)
-		}
-	}
-	return vs
+	return slices.ContainsFunc(h.Fields, func(f rawField) bool { return f.Key == key })
 }
 
 // distinctKeys counts the distinct field names: the size of the header
@@ -78,22 +64,16 @@ outer:
 	return n
 }
 
-// join returns every raw value of the named header joined by sep; a
-// single value is returned as is.
+// join returns every raw value of the named header, in order, joined by
+// sep.
 func (h *headerBlock) join(key, sep string) string {
-	n, first := 0, ""
+	var vs []string
 	for _, f := range h.Fields {
 		if f.Key == key {
-			if n == 0 {
-				first = f.Value
-			}
-			n++
+			vs = append(vs, f.Value)
 		}
 	}
-	if n <= 1 {
-		return first
-	}
-	return strings.Join(h.Values(key), sep)
+	return strings.Join(vs, sep)
 }
 
 // scanHeader splits raw into its top-level header fields and body. It is
@@ -101,15 +81,12 @@ func (h *headerBlock) join(key, sep string) string {
 // continuation line or a bad field name is dropped with a defect instead of
 // ending the header. An mbox "From " envelope line is skipped. maxFields
 // bounds how many fields are kept.
-func scanHeader(raw []byte, maxFields int, defects *defectList) headerBlock {
-	return scanHeaderInto(raw, maxFields, defects, nil)
-}
-
-// scanHeaderInto is scanHeader appending the fields to fields[:0], so a
-// decoder can reuse the slice. The header block is converted to one string
-// once: unfolded values and canonical keys are substrings of it, so an
-// ordinary field costs no allocation.
-func scanHeaderInto(raw []byte, maxFields int, defects *defectList, fields []rawField) headerBlock {
+//
+// The fields are appended to fields[:0] (nil or a slice a decoder reuses).
+// The header block is converted to one string once: unfolded values and
+// canonical keys are substrings of it, so an ordinary field costs no
+// allocation.
+func scanHeader(raw []byte, maxFields int, defects *defectList, fields []rawField) headerBlock {
 	// First pass: where the header block ends (the same loop as below).
 	consumed, bodyStart, overflow := 0, -1, false
 	for rest := raw; len(rest) > 0; {
@@ -244,18 +221,14 @@ func unfold(v string) string {
 // Message-ID.
 func TicketID(raw []byte) string {
 	var d defectList
-	h := scanHeader(raw, defaultMaxHeaders, &d)
-	return ticketID(&h, raw)
-}
-
-func ticketID(h *headerBlock, raw []byte) string {
-	id, _ := ticketIDBuf(h, raw, nil)
+	h := scanHeader(raw, defaultMaxHeaders, &d, nil)
+	id, _ := ticketID(&h, raw, nil)
 	return id
 }
 
-// ticketIDBuf is ticketID assembling the hashed key in buf, which it
-// returns for reuse.
-func ticketIDBuf(h *headerBlock, raw []byte, buf []byte) (string, []byte) {
+// ticketID is TicketID of a scanned header, assembling the hashed key in
+// buf (nil or one to reuse), which it returns.
+func ticketID(h *headerBlock, raw []byte, buf []byte) (string, []byte) {
 	mid := h.Get("Message-Id")
 	var sum [sha256.Size]byte
 	if mid == "" {
@@ -386,32 +359,27 @@ func parseWord(s string) (charset string, content []byte, n int, ok bool) {
 func decodeQ(s string) []byte {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '_':
-			b = append(b, ' ')
-		case c == '=' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		default:
-			b = append(b, c)
+		c := s[i]
+		switch c {
+		case '_':
+			c = ' '
+		case '=':
+			if v, ok := unhex2(s[i+1:]); ok {
+				c, i = v, i+2
+			}
 		}
+		b = append(b, c)
 	}
 	return b
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
+// unhex2 decodes the two hex digits s starts with.
+func unhex2(s string) (byte, bool) {
+	if len(s) < 2 {
+		return 0, false
 	}
+	v, err := strconv.ParseUint(s[:2], 16, 8)
+	return byte(v), err == nil
 }
 
 // quoteShort quotes s for a defect message, cut to 40 bytes.

@@ -237,11 +237,10 @@ func (r *rtfReader) symbol(c byte) {
 
 // hexByte reads the hh of \'hh into the pending run.
 func (r *rtfReader) hexByte() {
-	rtf, i := r.rtf, r.i
-	if i+1 >= len(rtf) || !isHex(rtf[i]) || !isHex(rtf[i+1]) {
+	b, ok := unhex2(string(r.rtf[r.i:min(r.i+2, len(r.rtf))]))
+	if !ok {
 		return
 	}
-	b := unhex(rtf[i])<<4 | unhex(rtf[i+1])
 	r.i += 2
 	if r.skipChars > 0 {
 		r.skipChars--

@@ -95,10 +95,7 @@ func isTNEF(mediaType, name string) bool {
 // its body is the mail's when the mail has no other. An unreadable one
 // stays an attachment, with a defect.
 func (w *walker) tnef(body io.Reader, name, mediaType string) {
-	b, err := io.ReadAll(w.d.limit(body, int64(w.opts.MaxBytes)))
-	if err != nil {
-		w.defects.add("winmail.dat: " + quoteShort(err.Error()) + "; kept what was decoded")
-	}
+	b := w.read(body, int64(w.opts.MaxBytes), "winmail.dat")
 	c, err := parseTNEF(b)
 	if err == nil && len(c.Attachments) == 0 && c.Body == "" && c.Truncated {
 		err = fmt.Errorf("cut short before any content: %w", errTNEF)
