@@ -131,10 +131,7 @@ func (r *rtfReader) flush() {
 	if len(r.pending) == 0 {
 		return
 	}
-	s, known := decodeBytes(fmt.Sprintf("windows-%d", r.codepage), r.pending)
-	if !known {
-		s = bestEffort(r.pending)
-	}
+	s, _ := decodeBytes(fmt.Sprintf("windows-%d", r.codepage), r.pending) // best effort if unknown
 	r.out.WriteString(s)
 	r.pending = r.pending[:0]
 }

@@ -137,17 +137,17 @@ type tnefParser struct {
 func parseTNEF(b []byte) (tnefContent, error) {
 	var p tnefParser
 	r := tnefReader{b: b}
-	if sig, ok := r.u32(); !ok || sig != tnefSignature {
+	if sig, ok := readLE[uint32](&r); !ok || sig != tnefSignature {
 		return p.c, fmt.Errorf("no TNEF signature: %w", errTNEF)
 	}
-	if _, ok := r.u16(); !ok { // legacy key
+	if _, ok := readLE[uint16](&r); !ok { // legacy key
 		return p.c, fmt.Errorf("truncated: %w", errTNEF)
 	}
 	attributes := 0
 	for r.left() > 0 {
-		level, ok1 := r.u8()
-		id, ok2 := r.u32()
-		length, ok3 := r.u32()
+		level, ok1 := readLE[uint8](&r)
+		id, ok2 := readLE[uint32](&r)
+		length, ok3 := readLE[uint32](&r)
 		if !ok1 || !ok2 || !ok3 || uint64(length) > uint64(r.left()) {
 			if attributes == 0 {
 				return p.c, fmt.Errorf("truncated attribute: %w", errTNEF)
@@ -156,7 +156,7 @@ func parseTNEF(b []byte) (tnefContent, error) {
 			break // keep what was read before the cut
 		}
 		data := r.bytes(int(length))
-		r.u16() // checksum, not verified: a wrong one changes nothing we keep
+		readLE[uint16](&r) // checksum, not verified: a wrong one changes nothing we keep
 		attributes++
 		p.attribute(level, id&0xffff, data)
 	}
@@ -259,26 +259,26 @@ func (p *tnefParser) body() string {
 // one); it stops at the first property it cannot read.
 func readMAPIProps(b []byte, fn func(id, ptype uint16, v []byte)) {
 	r := tnefReader{b: b}
-	count, ok := r.u32()
+	count, ok := readLE[uint32](&r)
 	if !ok {
 		return
 	}
 	for i := uint32(0); i < count && r.left() > 0; i++ {
-		ptype, ok1 := r.u16()
-		pid, ok2 := r.u16()
+		ptype, ok1 := readLE[uint16](&r)
+		pid, ok2 := readLE[uint16](&r)
 		if !ok1 || !ok2 {
 			return
 		}
 		if pid >= 0x8000 { // named property: GUID, kind, then an id or a name
 			r.bytes(16)
-			kind, ok := r.u32()
+			kind, ok := readLE[uint32](&r)
 			if !ok {
 				return
 			}
 			if kind == 0 {
-				r.u32()
+				readLE[uint32](&r)
 			} else {
-				n, ok := r.u32()
+				n, ok := readLE[uint32](&r)
 				if !ok || !r.skipPadded(n) {
 					return
 				}
@@ -288,14 +288,14 @@ func readMAPIProps(b []byte, fn func(id, ptype uint16, v []byte)) {
 		base := ptype &^ ptMultiValueFlag
 		variable := base == ptString8 || base == ptUnicode || base == ptBinary || base == ptObject
 		if ptype&ptMultiValueFlag != 0 || variable {
-			if values, ok = r.u32(); !ok {
+			if values, ok = readLE[uint32](&r); !ok {
 				return
 			}
 		}
 		for j := uint32(0); j < values; j++ {
 			var v []byte
 			if variable {
-				n, ok := r.u32()
+				n, ok := readLE[uint32](&r)
 				if !ok || uint64(n) > uint64(r.left()) {
 					return
 				}
@@ -358,9 +358,8 @@ func tnefString8(b []byte, codepage int) string {
 		return string(b)
 	}
 	if codepage >= 874 && codepage <= 1258 {
-		if s, known := decodeBytes(fmt.Sprintf("windows-%d", codepage), b); known {
-			return s
-		}
+		s, _ := decodeBytes(fmt.Sprintf("windows-%d", codepage), b) // best effort if unknown
+		return s
 	}
 	return bestEffort(b)
 }
@@ -383,25 +382,12 @@ func (r *tnefReader) bytes(n int) []byte {
 	return v
 }
 
-func (r *tnefReader) u8() (uint8, bool) {
-	if r.left() < 1 {
-		return 0, false
-	}
-	return r.bytes(1)[0], true
-}
-
-func (r *tnefReader) u16() (uint16, bool) {
-	if r.left() < 2 {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint16(r.bytes(2)), true
-}
-
-func (r *tnefReader) u32() (uint32, bool) {
-	if r.left() < 4 {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint32(r.bytes(4)), true
+// readLE reads a little-endian T from r, reporting whether r held it.
+func readLE[T uint8 | uint16 | uint32](r *tnefReader) (T, bool) {
+	var v T
+	n, err := binary.Decode(r.b[r.off:], binary.LittleEndian, &v)
+	r.off += n
+	return v, err == nil
 }
 
 // skipPadded skips n bytes and their padding to 4, reporting whether b
