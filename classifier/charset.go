@@ -94,20 +94,13 @@ func bestEffortString(s string) string {
 // Text is NFC-normalized, so rules written with composed characters match
 // text a mailer sent decomposed (windows-1258 always is).
 func cleanText(s string) string {
-	clean, nfc := isCleanText(s)
-	if !clean {
-		s = cleanRunes(s)
-		nfc = false // unknown: checked below
-	}
-	if !nfc && !norm.NFC.IsNormalString(s) {
-		s = norm.NFC.String(s)
-	}
-	return s
+	return norm.NFC.String(cleanRunes(s))
 }
 
+// cleanRunes is cleanText but for the normalization. Clean text (the
+// common case) is returned as is, without allocating.
 func cleanRunes(s string) string {
 	var b strings.Builder
-	b.Grow(len(s))
 	start := 0 // start of the pending span copied unchanged
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -122,6 +115,9 @@ func cleanRunes(s string) string {
 				i += size
 				continue
 			}
+		}
+		if start == 0 {
+			b.Grow(len(s))
 		}
 		b.WriteString(s[start:i])
 		i += size
@@ -144,33 +140,11 @@ func cleanRunes(s string) string {
 			// other controls and byte-order marks are dropped
 		}
 	}
+	if start == 0 {
+		return s // nothing to change
+	}
 	b.WriteString(s[start:])
 	return b.String()
-}
-
-// isCleanText reports whether cleanRunes would return s unchanged (the
-// common case, checked without allocating) and, if so, whether s is
-// known to be NFC: every rune below U+0300, where no character
-// decomposes, combines or reorders (TestNFCBelowCombiningMarks).
-func isCleanText(s string) (clean, nfc bool) {
-	nfc = true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 && c != '\n' && c != '\t' || c == 0x7F {
-			return false, false
-		}
-		if c >= 0x80 {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 || r >= 0x80 && r <= 0x9F || r == '\uFEFF' {
-				return false, false
-			}
-			if r >= 0x300 {
-				nfc = false
-			}
-			i += size - 1
-		}
-	}
-	return true, nfc
 }
 
 // cleanLine is cleanText for a single-line value (a header, a name): every
