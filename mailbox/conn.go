@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -141,20 +143,22 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 	opts := &imapclient.Options{UnilateralDataHandler: uh, TLSConfig: tlsCfg}
 	var conn net.Conn = dc
 	if cfg.TLS == TLSImplicit || cfg.TLS == TLSStartTLS {
-		tc := tls.Client(dc, tlsCfg)
 		if cfg.TLS == TLSStartTLS {
-			if tc, err = startTLS(dc, tlsCfg); err != nil {
+			if err := startTLS(dc); err != nil {
 				_ = dc.Close()
 				return nil, nil, fmt.Errorf("starttls with %s: %w", cfg.Addr, ctxErr(ctx, err))
 			}
 		}
+		tc := tls.Client(dc, tlsCfg)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			_ = dc.Close()
 			return nil, nil, fmt.Errorf("tls handshake with %s: %w", cfg.Addr, err)
 		}
 		conn = tc
 		if cfg.TLS == TLSStartTLS {
-			conn = &greetedConn{Conn: tc, greeting: "* OK TLS established\r\n"}
+			// go-imap waits for a greeting: the server's real one came
+			// before the upgrade.
+			conn = readerConn{Conn: tc, r: io.MultiReader(strings.NewReader("* OK TLS established\r\n"), tc)}
 		}
 	}
 	// Every response go-imap reads passes the bounds of limitConn.
@@ -247,10 +251,5 @@ func (a *Account) authenticate(ctx context.Context, c *imapclient.Client) error 
 }
 
 func hasAuth(caps imap.CapSet, mech string) bool {
-	for _, m := range caps.AuthMechanisms() {
-		if strings.EqualFold(m, mech) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(caps.AuthMechanisms(), func(m string) bool { return strings.EqualFold(m, mech) })
 }

@@ -255,12 +255,7 @@ func (s *session) fetched(fr fetchResult) error {
 }
 
 func hasFlag(flags []imap.Flag, f imap.Flag) bool {
-	for _, g := range flags {
-		if strings.EqualFold(string(g), string(f)) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(flags, func(g imap.Flag) bool { return strings.EqualFold(string(g), string(f)) })
 }
 
 // dropReady forgets the fetched messages not yet handed to a handler; they
