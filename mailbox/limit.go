@@ -3,7 +3,6 @@ package mailbox
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -156,52 +155,45 @@ func isBodySection(before []byte) bool {
 // limitConn above TLS like every other mode. It reads the greeting and the
 // STARTTLS reply within the bounds, refuses PREAUTH (a server must not
 // skip authentication on a connection not yet encrypted) and anything the
-// server sent after its OK (it would be read as if encrypted).
-func startTLS(dc net.Conn, tlsCfg *tls.Config) (*tls.Conn, error) {
+// server sent after its OK (it would be read as if encrypted). The TLS
+// handshake on dc follows.
+func startTLS(dc net.Conn) error {
 	br := bufio.NewReaderSize(newLimitConn(dc, 0), 4096)
 	greeting, err := br.ReadString('\n')
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("greeting: %w", err)
+		return fmt.Errorf("greeting: %w", err)
 	case strings.HasPrefix(greeting, "* PREAUTH"):
-		return nil, errors.New("server sent PREAUTH on an unencrypted connection")
+		return errors.New("server sent PREAUTH on an unencrypted connection")
 	case !strings.HasPrefix(greeting, "* OK"):
-		return nil, fmt.Errorf("greeting: %q", clip.Hint(strings.TrimSpace(greeting), 80))
+		return fmt.Errorf("greeting: %q", clip.Hint(strings.TrimSpace(greeting), 80))
 	}
 	if _, err := io.WriteString(dc, "T0 STARTTLS\r\n"); err != nil {
-		return nil, fmt.Errorf("send STARTTLS: %w", err)
+		return fmt.Errorf("send STARTTLS: %w", err)
 	}
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			return nil, fmt.Errorf("STARTTLS reply: %w", err)
+			return fmt.Errorf("STARTTLS reply: %w", err)
 		}
 		if strings.HasPrefix(line, "* ") {
 			continue
 		}
 		if !strings.HasPrefix(line, "T0 OK") {
-			return nil, fmt.Errorf("STARTTLS refused: %q", clip.Hint(strings.TrimSpace(line), 80))
+			return fmt.Errorf("STARTTLS refused: %q", clip.Hint(strings.TrimSpace(line), 80))
 		}
 		break
 	}
 	if br.Buffered() > 0 {
-		return nil, errors.New("server sent data after its STARTTLS reply, before the TLS handshake")
+		return errors.New("server sent data after its STARTTLS reply, before the TLS handshake")
 	}
-	return tls.Client(dc, tlsCfg), nil
+	return nil
 }
 
-// greetedConn gives go-imap, after our own STARTTLS, the greeting it waits
-// for: the server's real one came before the upgrade.
-type greetedConn struct {
+// readerConn is Conn read through r.
+type readerConn struct {
 	net.Conn
-	greeting string
+	r io.Reader
 }
 
-func (c *greetedConn) Read(p []byte) (int, error) {
-	if c.greeting != "" {
-		n := copy(p, c.greeting)
-		c.greeting = c.greeting[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
+func (c readerConn) Read(p []byte) (int, error) { return c.r.Read(p) }
