@@ -229,11 +229,7 @@ func (l *lineIter) next() (string, bool) {
 	if l.rest == "" {
 		return "", false
 	}
-	line := l.rest
-	if i := strings.IndexByte(line, '\n'); i >= 0 {
-		line, l.rest = line[:i], line[i+1:]
-	} else {
-		l.rest = ""
-	}
+	line, rest, _ := strings.Cut(l.rest, "\n")
+	l.rest = rest
 	return line, true
 }

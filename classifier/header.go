@@ -128,16 +128,10 @@ func scanHeader(raw []byte, maxFields int, defects *defectList, fields []rawFiel
 		curStart = -1
 	}
 	pos := 0
-	for pos < len(s) {
+	for line := range strings.Lines(s) {
 		lineStart := pos
-		line := s[pos:]
-		if j := strings.IndexByte(line, '\n'); j >= 0 {
-			line = line[:j]
-			pos += j + 1
-		} else {
-			pos = len(s)
-		}
-		line = strings.TrimSuffix(line, "\r")
+		pos += len(line)
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		if len(line) == 0 {
 			break // the blank line; bodyStart has it
 		}
@@ -196,13 +190,7 @@ func unfold(v string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(v))
-	for len(v) > 0 {
-		l := v
-		if j := strings.IndexByte(v, '\n'); j >= 0 {
-			l, v = v[:j], v[j+1:]
-		} else {
-			v = ""
-		}
+	for l := range strings.SplitSeq(v, "\n") {
 		l = strings.Trim(l, " \t\r")
 		if len(l) == 0 {
 			continue
