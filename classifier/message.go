@@ -108,16 +108,9 @@ func testMessageID(m *rules.InlineMessage, date string) string {
 	return "<test." + hex.EncodeToString(h.Sum(nil)[:12]) + "@triage.invalid>"
 }
 
-// TestEnv builds the rule environment of a rule test: it reads t.Mail or
-// renders t.Message, and decodes it with the default ticket pattern. It is
-// the build function for rules.Set.RunTests; TestEnvFor uses a set's own
-// threading patterns.
-func TestEnv(t rules.Test) (*rules.Env, error) {
-	return testEnv(t, DecodeOptions{})
-}
-
-// TestEnvFor returns the RunTests build function for set: like TestEnv,
-// with set's threading patterns.
+// TestEnvFor returns the build function of set's rule tests, for
+// rules.Set.RunTests: it reads a test's Mail or renders its Message, and
+// decodes it with set's threading patterns.
 func TestEnvFor(set *rules.Set) func(rules.Test) (*rules.Env, error) {
 	opts := DecodeOptions{Threading: set.Threading}
 	return func(t rules.Test) (*rules.Env, error) { return testEnv(t, opts) }
