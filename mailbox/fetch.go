@@ -247,7 +247,7 @@ func (s *session) fetched(fr fetchResult) error {
 	// after a backoff rather than in a loop.
 	s.log.Warn("fetch refused", "err", fr.err, "count", missing)
 	for _, uid := range fr.batch {
-		if !s.known[uid] && !s.isKnown(uid) {
+		if !s.isKnown(uid) {
 			s.scheduleRetry(uid, time.Time{})
 		}
 	}
@@ -262,8 +262,7 @@ func hasFlag(flags []imap.Flag, f imap.Flag) bool {
 // stay undone on the server.
 func (s *session) dropReady() {
 	for _, m := range s.ready {
-		delete(s.known, imap.UID(m.UID))
-		s.end(imap.UID(m.UID), m.UIDValidity, false)
+		s.forget(imap.UID(m.UID))
 		s.cfg.Buffer.release(m.held)
 	}
 	s.ready = nil

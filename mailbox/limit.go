@@ -95,31 +95,24 @@ func (c *limitConn) scan(b []byte) error {
 }
 
 func (c *limitConn) keepTail(chunk []byte) {
-	if len(chunk) >= tailBytes {
-		c.tail = append(c.tail[:0], chunk[len(chunk)-tailBytes:]...)
-		return
-	}
-	if over := len(c.tail) + len(chunk) - tailBytes; over > 0 {
+	c.tail = append(c.tail, chunk[max(len(chunk)-tailBytes, 0):]...)
+	if over := len(c.tail) - tailBytes; over > 0 {
 		c.tail = append(c.tail[:0], c.tail[over:]...)
 	}
-	c.tail = append(c.tail, chunk...)
 }
 
 // endOfLine starts a literal when the line announced one, or a new line.
 func (c *limitConn) endOfLine() error {
 	t := c.tail
-	if !bytes.HasSuffix(t, []byte("}\r\n")) {
-		c.line, c.tail = 0, c.tail[:0]
-		return nil
-	}
+	c.tail = c.tail[:0]
 	open := bytes.LastIndexByte(t, '{')
-	if open < 0 {
-		c.line, c.tail = 0, c.tail[:0]
+	if open < 0 || !bytes.HasSuffix(t, []byte("}\r\n")) {
+		c.line = 0
 		return nil
 	}
 	n, err := strconv.ParseInt(string(bytes.TrimSuffix(t[open+1:len(t)-3], []byte("+"))), 10, 64)
 	if err != nil || n < 0 {
-		c.line, c.tail = 0, c.tail[:0]
+		c.line = 0
 		return nil // not a literal, only a line that ends in braces
 	}
 	limit, what := int64(MaxLiteral), "a literal"
@@ -129,8 +122,7 @@ func (c *limitConn) endOfLine() error {
 	if n > limit {
 		return fmt.Errorf("%w: %s of %d bytes (at most %d)", errResponseTooLarge, what, n, limit)
 	}
-	c.lit = n
-	c.tail = c.tail[:0]
+	c.lit = n // the line goes on after it
 	return nil
 }
 
