@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"mime"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -57,14 +58,9 @@ func isAutoReply(m *Mail, h *headerBlock) bool {
 // isBounce: a delivery status notification (RFC 3464) or mail from the
 // mailer daemon.
 func isBounce(m *Mail, h *headerBlock) bool {
-	// Only a multipart/report can be a DSN: other types skip the parse
-	// (mime.ParseMediaType lower-cases the type, so folding suffices).
-	ct := h.Get("Content-Type")
-	if base, _, _ := strings.Cut(ct, ";"); strings.EqualFold(strings.TrimSpace(base), "multipart/report") {
-		if mt, params, err := mime.ParseMediaType(ct); err == nil &&
-			mt == "multipart/report" && strings.EqualFold(params["report-type"], "delivery-status") {
-			return true
-		}
+	if mt, params, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil &&
+		mt == "multipart/report" && strings.EqualFold(params["report-type"], "delivery-status") {
+		return true
 	}
 	local, _, _ := strings.Cut(m.From.Address, "@")
 	return local == "mailer-daemon" || local == "postmaster"
@@ -100,13 +96,11 @@ func headerToken(h *headerBlock, key string) (string, bool) {
 // first message-id pattern matching In-Reply-To or a References id.
 func ticketRef(m *Mail, t rules.Threading) string {
 	subject := t.Subject
+	if len(subject) == 0 {
+		subject = []*regexp.Regexp{defaultSubjectRef}
+	}
 	for _, re := range subject {
 		if sm := re.FindStringSubmatch(m.Subject); sm != nil {
-			return firstGroup(sm)
-		}
-	}
-	if len(subject) == 0 {
-		if sm := defaultSubjectRef.FindStringSubmatch(m.Subject); sm != nil {
 			return firstGroup(sm)
 		}
 	}
