@@ -151,28 +151,9 @@ func cleanRunes(s string) string {
 // run of whitespace and line breaks becomes one space, so a decoded header
 // can never carry a line break into anything built from it.
 func cleanLine(s string) string {
-	if isPlainLine(s) {
-		return s
-	}
 	s = cleanText(s)
 	if !strings.ContainsAny(s, "\n\t") && !strings.Contains(s, "  ") {
 		return strings.TrimSpace(s)
 	}
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// isPlainLine reports whether cleanLine would return s unchanged because
-// it is printable ASCII without doubled, leading or trailing spaces (most
-// header values), checked in one pass.
-func isPlainLine(s string) bool {
-	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
-		return s == ""
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < ' ' || c > '~' || c == ' ' && s[i+1] == ' ' {
-			return false
-		}
-	}
-	return true
 }

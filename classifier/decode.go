@@ -204,7 +204,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	m := &Mail{
 		Size:    len(raw),
 		Raw:     raw,
-		Headers: make(map[string]string, h.distinctKeys()),
+		Headers: make(map[string]string, len(h.Fields)),
 	}
 	m.ID, d.key = ticketID(&h, raw, d.key)
 	for _, f := range h.Fields {

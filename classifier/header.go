@@ -45,25 +45,6 @@ func (h *headerBlock) Has(key string) bool {
 	return slices.ContainsFunc(h.Fields, func(f rawField) bool { return f.Key == key })
 }
 
-// distinctKeys counts the distinct field names: the size of the header
-// map, which a small map serves when Received and the like repeat.
-func (h *headerBlock) distinctKeys() int {
-	if len(h.Fields) > 64 {
-		return len(h.Fields) // not worth a quadratic count
-	}
-	n := 0
-outer:
-	for i, f := range h.Fields {
-		for _, g := range h.Fields[:i] {
-			if g.Key == f.Key {
-				continue outer
-			}
-		}
-		n++
-	}
-	return n
-}
-
 // join returns every raw value of the named header, in order, joined by
 // sep.
 func (h *headerBlock) join(key, sep string) string {
@@ -236,9 +217,6 @@ func ticketID(h *headerBlock, raw []byte, buf []byte) (string, []byte) {
 // 8-bit bytes as UTF-8 when valid else windows-1252, RFC 2047 encoded
 // words decoded in any charset.
 func decodeHeaderValue(v string, defects *defectList) string {
-	if isPlainLine(v) && !strings.Contains(v, "=?") {
-		return v // what the steps below would return
-	}
 	if !utf8.ValidString(v) {
 		defects.add("8-bit bytes in a header; decoded as windows-1252")
 		v = bestEffort([]byte(v))
