@@ -158,9 +158,8 @@ func DecodeContent(raw []byte) (*ticket.Content, error) {
 // Nothing a Mail holds points into them.
 type decoder struct {
 	fields  []rawField
-	scratch bytes.Buffer // text part bytes, copied out before the next part
-	key     []byte       // the ticket id key
-	defects defectList
+	scratch bytes.Buffer     // text part bytes, copied out before the next part
+	key     []byte           // the ticket id key
 	body    bytes.Reader     // the top-level body
 	limited io.LimitedReader // bounds the part being read
 }
@@ -182,10 +181,7 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("decode: empty input: %w", ErrUnparseable)
 	}
-	// The decoder's defect list: its slice goes to the Mail, so each
-	// message starts a new one.
-	d.defects = defectList{}
-	defects := &d.defects
+	defects := &defectList{} // its list goes to the Mail
 	h := scanHeader(raw, opts.MaxHeaders, defects, d.fields)
 	d.fields = h.Fields
 	defer func() {
@@ -260,7 +256,6 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	detect(m, &h)
 	m.TicketRef = ticketRef(m, opts.Threading)
 	m.Defects = defects.list
-	d.defects = defectList{}
 	return m, nil
 }
 

@@ -50,13 +50,11 @@ func BuildMessage(m *rules.InlineMessage) []byte {
 		if ck == "Content-Type" || ck == "Content-Transfer-Encoding" || ck == "Mime-Version" {
 			continue // the body below is always UTF-8 quoted-printable
 		}
-		replaced := false
-		for i := range fields {
-			if textproto.CanonicalMIMEHeaderKey(fields[i].key) == ck {
-				fields[i].value, replaced = m.Headers[k], true
-			}
-		}
-		if !replaced {
+		// Keys that differ only in case: the first is added, the next
+		// replaces it.
+		if i := slices.IndexFunc(fields, func(f field) bool { return textproto.CanonicalMIMEHeaderKey(f.key) == ck }); i >= 0 {
+			fields[i].value = m.Headers[k]
+		} else {
 			fields = append(fields, field{k, m.Headers[k]})
 		}
 	}
