@@ -86,7 +86,7 @@ func scanHeader(raw []byte, maxFields int, defects *defectList, fields []rawFiel
 		consumed += n
 		rest = next
 	}
-	s := string(raw[:consumed])
+	s := string(raw[:consumed]) // the blank line not included
 
 	h := headerBlock{Fields: fields[:0]}
 	if bodyStart >= 0 {
@@ -113,9 +113,6 @@ func scanHeader(raw []byte, maxFields int, defects *defectList, fields []rawFiel
 		lineStart := pos
 		pos += len(line)
 		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-		if len(line) == 0 {
-			break // the blank line; bodyStart has it
-		}
 		switch {
 		case line[0] == ' ' || line[0] == '\t':
 			if curStart < 0 {
@@ -126,12 +123,11 @@ func scanHeader(raw []byte, maxFields int, defects *defectList, fields []rawFiel
 		case first && strings.HasPrefix(line, "From "):
 			// mbox envelope line of an exported message
 		default:
+			flush()
 			if !validFieldName(line) {
-				flush()
 				defects.add("header line without a colon or with a bad field name")
 				break
 			}
-			flush()
 			curStart, curEnd = lineStart, lineStart+len(line)
 		}
 		first = false
@@ -152,15 +148,7 @@ func validFieldName(line string) bool {
 		return false
 	}
 	name := strings.TrimRight(line[:i], " \t")
-	if len(name) == 0 {
-		return false
-	}
-	for j := 0; j < len(name); j++ {
-		if c := name[j]; c < 33 || c > 126 {
-			return false
-		}
-	}
-	return true
+	return len(name) > 0 && !strings.ContainsFunc(name, func(r rune) bool { return r < 33 || r > 126 })
 }
 
 // unfold joins a folded value: each line trimmed, joined by one space. A

@@ -190,11 +190,7 @@ func (r *rtfReader) plain(c byte) {
 		r.skipChars--
 		return
 	}
-	if r.hidden() {
-		return
-	}
-	r.flush()
-	r.out.WriteByte(c)
+	r.emit(string([]byte{c}))
 }
 
 // control reads what follows a backslash: a control symbol or word.
