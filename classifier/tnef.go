@@ -16,7 +16,7 @@ import (
 // Go library is served by the module proxy (github.com/teamwork/tnef is
 // not), and triage needs only the attachment list and a plain, HTML or
 // RTF body (rtf.go). The reader never recurses, keeps no attachment content and checks
-// every length against what is left (TestTNEFHostile, FuzzTNEF).
+// every length against what is left (TestTNEF, FuzzTNEF).
 
 // Bounds on a winmail.dat.
 const (
