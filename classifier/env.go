@@ -58,22 +58,13 @@ func (m *Mail) FillEnv(env *rules.Env) {
 // text is subject, body and attachment names, one per line, for rules
 // that look "anywhere in the mail".
 func (m *Mail) text() string {
-	var b strings.Builder
-	n := len(m.Subject) + 1 + len(m.Body)
-	for _, a := range m.Attachments {
-		n += 1 + len(a.Name)
-	}
-	b.Grow(n)
-	b.WriteString(m.Subject)
-	b.WriteByte('\n')
-	b.WriteString(m.Body)
+	lines := []string{m.Subject, m.Body}
 	for _, a := range m.Attachments {
 		if a.Name != "" {
-			b.WriteByte('\n')
-			b.WriteString(a.Name)
+			lines = append(lines, a.Name)
 		}
 	}
-	return b.String()
+	return strings.Join(lines, "\n")
 }
 
 // nonNil makes an absent list an empty one, so the ticket document and
