@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -638,10 +639,7 @@ func (w *walker) salvage(e *message.Entity) (*message.Entity, string, map[string
 			params[k] = v
 		}
 	}
-	formatted := mime.FormatMediaType(mediaType, params)
-	if formatted == "" {
-		formatted = "text/plain"
-	}
+	formatted := cmp.Or(mime.FormatMediaType(mediaType, params), "text/plain")
 	var h message.Header
 	h.Set("Content-Type", formatted)
 	if cd := e.Header.Get("Content-Disposition"); cd != "" {

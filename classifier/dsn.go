@@ -3,6 +3,7 @@ package classifier
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"io"
 	"strings"
 
@@ -69,13 +70,10 @@ func parseDSN(b []byte, defects *defectList) *ticket.BounceInfo {
 			break
 		}
 		r := ticket.BounceRecipient{
-			Recipient:  dsnValue(h.Get("Final-Recipient")),
+			Recipient:  cmp.Or(dsnValue(h.Get("Final-Recipient")), dsnValue(h.Get("Original-Recipient"))),
 			Status:     firstToken(h.Get("Status")),
 			Action:     strings.ToLower(firstToken(h.Get("Action"))),
 			Diagnostic: clip.UTF8(cleanLine(bestEffortString(h.Get("Diagnostic-Code"))), maxDiagnostic),
-		}
-		if r.Recipient == "" {
-			r.Recipient = dsnValue(h.Get("Original-Recipient"))
 		}
 		if r.Recipient != "" || r.Status != "" || r.Action != "" {
 			recipients = append(recipients, r)

@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -27,10 +28,7 @@ const DefaultTestDate = "Fri, 27 Nov 2026 10:00:00 +0100"
 // flattened to one line; names that are not valid field names are dropped.
 func BuildMessage(m *rules.InlineMessage) []byte {
 	type field struct{ key, value string }
-	date := m.Date
-	if date == "" {
-		date = DefaultTestDate
-	}
+	date := cmp.Or(m.Date, DefaultTestDate)
 	fields := []field{
 		{"From", m.From},
 		{"To", strings.Join(m.To, ", ")},

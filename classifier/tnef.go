@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -70,10 +71,7 @@ type tnefAttachment struct {
 }
 
 func (a *tnefAttachment) record() ticket.File {
-	name := a.longName
-	if name == "" {
-		name = a.title
-	}
+	name := cmp.Or(a.longName, a.title)
 	data := a.data
 	if len(data) == 0 {
 		data = a.obj
@@ -117,9 +115,7 @@ func (w *walker) tnef(body io.Reader, name, mediaType string) {
 		}
 		w.addFile(f.Attachment, f.Data)
 	}
-	if w.tnefBody == "" {
-		w.tnefBody = c.Body
-	}
+	w.tnefBody = cmp.Or(w.tnefBody, c.Body)
 }
 
 // tnefParser is what parseTNEF gathers from the attributes read so far.
