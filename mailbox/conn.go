@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -139,8 +140,6 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 	stop := context.AfterFunc(ctx, func() { _ = dc.Close() })
 	defer stop()
 
-	tlsCfg := a.tlsConfig(host)
-	opts := &imapclient.Options{UnilateralDataHandler: uh, TLSConfig: tlsCfg}
 	var conn net.Conn = dc
 	if cfg.TLS == TLSImplicit || cfg.TLS == TLSStartTLS {
 		if cfg.TLS == TLSStartTLS {
@@ -149,7 +148,7 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 				return nil, nil, fmt.Errorf("starttls with %s: %w", cfg.Addr, ctxErr(ctx, err))
 			}
 		}
-		tc := tls.Client(dc, tlsCfg)
+		tc := tls.Client(dc, a.tlsConfig(host))
 		if err := tc.HandshakeContext(dctx); err != nil {
 			_ = dc.Close()
 			return nil, nil, fmt.Errorf("tls handshake with %s: %w", cfg.Addr, err)
@@ -162,7 +161,7 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 		}
 	}
 	// Every response go-imap reads passes the bounds of limitConn.
-	c := imapclient.New(newLimitConn(conn, cfg.MaxMessageBytes), opts)
+	c := imapclient.New(newLimitConn(conn, cfg.MaxMessageBytes), &imapclient.Options{UnilateralDataHandler: uh})
 	dc.watchReader(c.Closed())
 	if err := c.WaitGreeting(); err != nil {
 		_ = c.Close()
@@ -176,18 +175,12 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 }
 
 func (a *Account) tlsConfig(host string) *tls.Config {
-	var t *tls.Config
-	if a.cfg.TLSConfig != nil {
-		t = a.cfg.TLSConfig.Clone()
-	} else {
+	t := a.cfg.TLSConfig.Clone() // nil without one
+	if t == nil {
 		t = &tls.Config{}
 	}
-	if t.ServerName == "" {
-		t.ServerName = host
-	}
-	if t.MinVersion < tls.VersionTLS12 {
-		t.MinVersion = tls.VersionTLS12
-	}
+	t.ServerName = cmp.Or(t.ServerName, host)
+	t.MinVersion = max(t.MinVersion, tls.VersionTLS12)
 	t.InsecureSkipVerify = a.cfg.InsecureSkipVerify
 	return t
 }
