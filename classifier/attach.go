@@ -222,11 +222,6 @@ func safeFileName(name string) string {
 
 // nameFromSubject makes a forwarded message's file name from its subject.
 func nameFromSubject(subject string) string {
-	subject = strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' {
-			return '_'
-		}
-		return r
-	}, cleanLine(subject))
+	subject = strings.NewReplacer("/", "_", `\`, "_").Replace(cleanLine(subject))
 	return clip.UTF8(subject, maxAttachmentName-len(".eml")) + ".eml"
 }

@@ -228,15 +228,12 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 		m.InReplyTo = ids[0]
 	}
 	m.References = nonNil(msgIDs(h.join("References", " "), maxReferences))
-	switch v := h.Get("Date"); {
-	case v == "":
+	if v := h.Get("Date"); v == "" {
 		defects.add("missing Date header")
-	default:
-		if t, ok := parseDate(cleanLine(bestEffortString(v))); ok {
-			m.Date = t
-		} else {
-			defects.add("unparseable Date header " + quoteShort(v))
-		}
+	} else if t, ok := parseDate(cleanLine(bestEffortString(v))); ok {
+		m.Date = t
+	} else {
+		defects.add("unparseable Date header " + quoteShort(v))
 	}
 
 	w := walker{opts: opts, mail: m, defects: defects, d: d}

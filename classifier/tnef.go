@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -335,10 +336,7 @@ func mapiString(ptype uint16, v []byte, codepage int) string {
 	for i := range u {
 		u[i] = binary.LittleEndian.Uint16(v[2*i:])
 	}
-	for len(u) > 0 && u[len(u)-1] == 0 {
-		u = u[:len(u)-1]
-	}
-	return strings.ToValidUTF8(string(utf16.Decode(u)), "\uFFFD")
+	return strings.TrimRight(strings.ToValidUTF8(string(utf16.Decode(u)), "\uFFFD"), "\x00")
 }
 
 // tnefString8 decodes 8-bit text without its terminating NULs: UTF-8 when
@@ -347,9 +345,7 @@ func tnefString8(b []byte, codepage int) string {
 	if len(b) > maxTNEFBodyBytes {
 		b = b[:maxTNEFBodyBytes]
 	}
-	for len(b) > 0 && b[len(b)-1] == 0 {
-		b = b[:len(b)-1]
-	}
+	b = bytes.TrimRight(b, "\x00")
 	if utf8.Valid(b) {
 		return string(b)
 	}
