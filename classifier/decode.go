@@ -65,22 +65,20 @@ type DecodeOptions struct {
 }
 
 func (o DecodeOptions) withDefaults() DecodeOptions {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = defaultMaxBytes
-	}
-	if o.MaxDepth <= 0 {
-		o.MaxDepth = defaultMaxDepth
-	}
-	if o.MaxParts <= 0 {
-		o.MaxParts = defaultMaxParts
-	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = defaultMaxBodyBytes
-	}
-	if o.MaxHeaders <= 0 {
-		o.MaxHeaders = defaultMaxHeaders
-	}
+	o.MaxBytes = positiveOr(o.MaxBytes, defaultMaxBytes)
+	o.MaxDepth = positiveOr(o.MaxDepth, defaultMaxDepth)
+	o.MaxParts = positiveOr(o.MaxParts, defaultMaxParts)
+	o.MaxBodyBytes = positiveOr(o.MaxBodyBytes, defaultMaxBodyBytes)
+	o.MaxHeaders = positiveOr(o.MaxHeaders, defaultMaxHeaders)
 	return o
+}
+
+// positiveOr is v when it is positive, else def.
+func positiveOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // Mail is a decoded message: everything the rules and the Ticket need.
