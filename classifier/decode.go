@@ -213,12 +213,9 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	m.ReplyTo = firstAddress(parseAddresses(h.Get("Reply-To"), defects))
 	m.To = parseAddresses(h.join("To", ", "), defects)
 	m.Cc = parseAddresses(h.join("Cc", ", "), defects)
-	if n := len(m.To) + len(m.Cc); n > 0 {
-		m.Recipients = make([]string, 0, n)
-		for _, list := range [...][]ticket.Address{m.To, m.Cc} {
-			for _, a := range list {
-				m.Recipients = append(m.Recipients, a.Address)
-			}
+	for _, list := range [...][]ticket.Address{m.To, m.Cc} {
+		for _, a := range list {
+			m.Recipients = append(m.Recipients, a.Address)
 		}
 	}
 	m.MessageID = cleanLine(bestEffortString(h.Get("Message-Id")))
