@@ -58,9 +58,16 @@ func isAutoReply(m *Mail, h *headerBlock) bool {
 // isBounce: a delivery status notification (RFC 3464) or mail from the
 // mailer daemon.
 func isBounce(m *Mail, h *headerBlock) bool {
-	if mt, params, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil &&
-		mt == "multipart/report" && strings.EqualFold(params["report-type"], "delivery-status") {
-		return true
+	// Only a multipart/report can be a DSN: other types skip the parse
+	// (mime.ParseMediaType lower-cases the type, so folding suffices), so
+	// that the uncapped top-level Content-Type of any other mail is never
+	// parsed into a map of its parameters.
+	ct := h.Get("Content-Type")
+	if base, _, _ := strings.Cut(ct, ";"); strings.EqualFold(strings.TrimSpace(base), "multipart/report") {
+		if mt, params, err := mime.ParseMediaType(ct); err == nil &&
+			mt == "multipart/report" && strings.EqualFold(params["report-type"], "delivery-status") {
+			return true
+		}
 	}
 	local, _, _ := strings.Cut(m.From.Address, "@")
 	return local == "mailer-daemon" || local == "postmaster"
