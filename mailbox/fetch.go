@@ -161,27 +161,23 @@ func (fm *fetchedMessage) readBody(ctx context.Context, lit imap.LiteralReader, 
 // readLimited reads a literal of at most limit bytes; a larger one is
 // drained and reported, whatever RFC822.SIZE claimed.
 func readLimited(lit imap.LiteralReader, limit int64) ([]byte, bool, error) {
-	size := lit.Size()
-	if size > limit {
-		_, err := io.Copy(io.Discard, lit)
-		return nil, true, err
+	if size := lit.Size(); size <= limit {
+		buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
+		n, err := io.Copy(buf, io.LimitReader(lit, limit+1))
+		switch {
+		case err != nil:
+			return nil, false, err
+		case n < size:
+			// go-imap reports a stream that ended inside a literal (the
+			// server closed the connection) as the literal's end: a
+			// message cut short must not pass for a whole one.
+			return nil, false, fmt.Errorf("literal ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
+		case n <= limit:
+			return buf.Bytes(), false, nil
+		}
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
-	n, err := io.Copy(buf, io.LimitReader(lit, limit+1))
-	if err != nil {
-		return nil, false, err
-	}
-	if n > limit {
-		_, err := io.Copy(io.Discard, lit)
-		return nil, true, err
-	}
-	if n < size {
-		// go-imap reports a stream that ended inside a literal (the server
-		// closed the connection) as the literal's end: a message cut short
-		// must not pass for a whole one.
-		return nil, false, fmt.Errorf("literal ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
-	}
-	return buf.Bytes(), false, nil
+	_, err := io.Copy(io.Discard, lit)
+	return nil, true, err
 }
 
 // took takes one message from the fetch goroutine.
