@@ -42,11 +42,7 @@ func paramText(headerValue, name string, defects *defectList) (string, bool) {
 		}
 		return s, true
 	}
-	s := bestEffortHeader(string(raw), defects)
-	if strings.Contains(s, "=?") {
-		s = decodeWords(s, defects)
-	}
-	return s, true
+	return decodeWords(bestEffortHeader(string(raw), defects), defects), true
 }
 
 // paramPiece is one RFC 2231 section of a parameter.

@@ -458,9 +458,7 @@ func salvageAddresses(v string, defects *defectList) []ticket.Address {
 }
 
 func newAddress(name, addr string, defects *defectList) ticket.Address {
-	if strings.Contains(name, "=?") {
-		name = decodeWords(name, defects)
-	}
+	name = decodeWords(name, defects)
 	addr = strings.ToLower(cleanLine(addr))
 	a := ticket.Address{Name: clip.UTF8(cleanLine(name), maxHeaderValueBytes), Address: clip.UTF8(addr, maxHeaderValueBytes)}
 	if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {

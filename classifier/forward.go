@@ -86,12 +86,12 @@ func inlineForwards(body string, max int) []ticket.Forwarded {
 		if t == "" {
 			continue
 		}
-		switch {
+		switch field, _, _ := forwardLabel(t); {
 		case isForwardMarker(t):
 			if f, ok := forwardBlock(&lines, ""); ok {
 				out = append(out, f)
 			}
-		case labelField(t) == "from":
+		case field == "from":
 			// Outlook's block without a marker: From followed by a date
 			// line within the block.
 			probe := lines
@@ -177,12 +177,6 @@ func isForwardMarker(t string) bool {
 		return false
 	}
 	return slices.Contains(forwardIntros, strings.ToLower(strings.TrimRight(t, " :")))
-}
-
-// labelField is the field a "Label: value" line gives, "" for none.
-func labelField(t string) string {
-	field, _, _ := forwardLabel(t)
-	return field
 }
 
 // maxLabelBytes bounds a label looked up in forwardLabels (the longest is

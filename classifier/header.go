@@ -209,10 +209,7 @@ func decodeHeaderValue(v string, defects *defectList) string {
 		defects.add("8-bit bytes in a header; decoded as windows-1252")
 		v = bestEffort([]byte(v))
 	}
-	if strings.Contains(v, "=?") {
-		v = decodeWords(v, defects)
-	}
-	return cleanLine(v)
+	return cleanLine(decodeWords(v, defects))
 }
 
 // decodeWords decodes RFC 2047 encoded words; it is the one decoder of
@@ -222,6 +219,9 @@ func decodeHeaderValue(v string, defects *defectList) string {
 // whitespace between encoded words is dropped. Malformed words stay as
 // they are.
 func decodeWords(s string, defects *defectList) string {
+	if !strings.Contains(s, "=?") {
+		return s // no encoded word
+	}
 	var out strings.Builder
 	var pending []byte // decoded bytes of adjacent words in pendingCharset
 	pendingCharset := ""
