@@ -42,11 +42,7 @@ func paramText(headerValue, name string, defects *defectList) (string, bool) {
 		}
 		return s, true
 	}
-	s := bestEffortHeader(string(raw), defects)
-	if strings.Contains(s, "=?") {
-		s = decodeWords(s, defects)
-	}
-	return s, true
+	return decodeWords(bestEffortHeader(string(raw), defects), defects), true
 }
 
 // paramPiece is one RFC 2231 section of a parameter.
@@ -222,11 +218,6 @@ func safeFileName(name string) string {
 
 // nameFromSubject makes a forwarded message's file name from its subject.
 func nameFromSubject(subject string) string {
-	subject = strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' {
-			return '_'
-		}
-		return r
-	}, cleanLine(subject))
+	subject = strings.NewReplacer("/", "_", `\`, "_").Replace(cleanLine(subject))
 	return clip.UTF8(subject, maxAttachmentName-len(".eml")) + ".eml"
 }

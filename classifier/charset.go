@@ -88,33 +88,19 @@ func bestEffortString(s string) string {
 	return bestEffort([]byte(s))
 }
 
-// win1252C1 maps the C1 control range U+0080..U+009F to what windows-1252
-// puts there; ISO-8859-1 labelled text decodes those bytes to controls.
-var win1252C1 = [32]rune{
-	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8D, 'Ž', 0x8F,
-	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9D, 'ž', 'Ÿ',
-}
-
 // cleanText makes decoded text safe and uniform: valid UTF-8, LF line
 // ends, no C0 controls but tab and newline, C1 controls mapped through
 // windows-1252 (or dropped), no byte-order marks.
 // Text is NFC-normalized, so rules written with composed characters match
 // text a mailer sent decomposed (windows-1258 always is).
 func cleanText(s string) string {
-	clean, nfc := isCleanText(s)
-	if !clean {
-		s = cleanRunes(s)
-		nfc = false // unknown: checked below
-	}
-	if !nfc && !norm.NFC.IsNormalString(s) {
-		s = norm.NFC.String(s)
-	}
-	return s
+	return norm.NFC.String(cleanRunes(s))
 }
 
+// cleanRunes is cleanText but for the normalization. Clean text (the
+// common case) is returned as is, without allocating.
 func cleanRunes(s string) string {
 	var b strings.Builder
-	b.Grow(len(s))
 	start := 0 // start of the pending span copied unchanged
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -130,6 +116,9 @@ func cleanRunes(s string) string {
 				continue
 			}
 		}
+		if start == 0 {
+			b.Grow(len(s))
+		}
 		b.WriteString(s[start:i])
 		i += size
 		start = i
@@ -142,68 +131,29 @@ func cleanRunes(s string) string {
 			}
 			b.WriteByte('\n')
 		case r >= 0x80 && r <= 0x9F:
-			if m := win1252C1[r-0x80]; m > 0x9F {
+			// ISO-8859-1 labelled text decodes these bytes to controls;
+			// the five windows-1252 leaves undefined are dropped.
+			if m := charmap.Windows1252.DecodeByte(byte(r)); m != utf8.RuneError {
 				b.WriteRune(m)
 			}
 		default:
 			// other controls and byte-order marks are dropped
 		}
 	}
+	if start == 0 {
+		return s // nothing to change
+	}
 	b.WriteString(s[start:])
 	return b.String()
-}
-
-// isCleanText reports whether cleanRunes would return s unchanged (the
-// common case, checked without allocating) and, if so, whether s is
-// known to be NFC: every rune below U+0300, where no character
-// decomposes, combines or reorders (TestNFCBelowCombiningMarks).
-func isCleanText(s string) (clean, nfc bool) {
-	nfc = true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 && c != '\n' && c != '\t' || c == 0x7F {
-			return false, false
-		}
-		if c >= 0x80 {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 || r >= 0x80 && r <= 0x9F || r == '\uFEFF' {
-				return false, false
-			}
-			if r >= 0x300 {
-				nfc = false
-			}
-			i += size - 1
-		}
-	}
-	return true, nfc
 }
 
 // cleanLine is cleanText for a single-line value (a header, a name): every
 // run of whitespace and line breaks becomes one space, so a decoded header
 // can never carry a line break into anything built from it.
 func cleanLine(s string) string {
-	if isPlainLine(s) {
-		return s
-	}
 	s = cleanText(s)
 	if !strings.ContainsAny(s, "\n\t") && !strings.Contains(s, "  ") {
 		return strings.TrimSpace(s)
 	}
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// isPlainLine reports whether cleanLine would return s unchanged because
-// it is printable ASCII without doubled, leading or trailing spaces (most
-// header values), checked in one pass.
-func isPlainLine(s string) bool {
-	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
-		return s == ""
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < ' ' || c > '~' || c == ' ' && s[i+1] == ' ' {
-			return false
-		}
-	}
-	return true
 }

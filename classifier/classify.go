@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -172,7 +173,7 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 			Queue:        d.Queue,
 			Runbook:      d.Runbook,
 			Folder:       d.Folder,
-			Action:       d.Action,
+			Action:       cmp.Or(d.Action, "forward"),
 			Tags:         nonNil(d.Tags),
 			Fields:       d.Fields,
 			Matched:      nonNil(d.Matched),
@@ -186,9 +187,6 @@ func buildTicket(set *rules.Set, m *Mail, meta Meta, received time.Time, d rules
 	if meta.Problem.Size > 0 {
 		p := meta.Problem
 		t.Class.Problem = &p
-	}
-	if t.Class.Action == "" {
-		t.Class.Action = "forward"
 	}
 	response, resolve, update := set.Due(d.Tier, received)
 	t.Class.SLA = ticket.SLA{ResponseDue: timeOrNil(response), ResolveDue: timeOrNil(resolve), NextUpdateDue: timeOrNil(update)}

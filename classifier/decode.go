@@ -2,12 +2,14 @@ package classifier
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -63,22 +65,20 @@ type DecodeOptions struct {
 }
 
 func (o DecodeOptions) withDefaults() DecodeOptions {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = defaultMaxBytes
-	}
-	if o.MaxDepth <= 0 {
-		o.MaxDepth = defaultMaxDepth
-	}
-	if o.MaxParts <= 0 {
-		o.MaxParts = defaultMaxParts
-	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = defaultMaxBodyBytes
-	}
-	if o.MaxHeaders <= 0 {
-		o.MaxHeaders = defaultMaxHeaders
-	}
+	o.MaxBytes = positiveOr(o.MaxBytes, defaultMaxBytes)
+	o.MaxDepth = positiveOr(o.MaxDepth, defaultMaxDepth)
+	o.MaxParts = positiveOr(o.MaxParts, defaultMaxParts)
+	o.MaxBodyBytes = positiveOr(o.MaxBodyBytes, defaultMaxBodyBytes)
+	o.MaxHeaders = positiveOr(o.MaxHeaders, defaultMaxHeaders)
 	return o
+}
+
+// positiveOr is v when it is positive, else def.
+func positiveOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // Mail is a decoded message: everything the rules and the Ticket need.
@@ -126,17 +126,10 @@ type defectList struct {
 }
 
 func (d *defectList) add(s string) {
-	if d == nil {
+	if d == nil || len(d.list) >= maxDefects || slices.Contains(d.list, s) {
 		return
 	}
-	for _, have := range d.list {
-		if have == s {
-			return
-		}
-	}
-	if len(d.list) < maxDefects {
-		d.list = append(d.list, s)
-	}
+	d.list = append(d.list, s)
 }
 
 // Decode parses a raw message. Broken mail degrades: readable parts are
@@ -164,9 +157,8 @@ func DecodeContent(raw []byte) (*ticket.Content, error) {
 // Nothing a Mail holds points into them.
 type decoder struct {
 	fields  []rawField
-	scratch bytes.Buffer // text part bytes, copied out before the next part
-	key     []byte       // the ticket id key
-	defects defectList
+	scratch bytes.Buffer     // text part bytes, copied out before the next part
+	key     []byte           // the ticket id key
 	body    bytes.Reader     // the top-level body
 	limited io.LimitedReader // bounds the part being read
 }
@@ -188,11 +180,8 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("decode: empty input: %w", ErrUnparseable)
 	}
-	// The decoder's defect list: its slice goes to the Mail, so each
-	// message starts a new one.
-	d.defects = defectList{}
-	defects := &d.defects
-	h := scanHeaderInto(raw, opts.MaxHeaders, defects, d.fields)
+	defects := &defectList{} // its list goes to the Mail
+	h := scanHeader(raw, opts.MaxHeaders, defects, d.fields)
 	d.fields = h.Fields
 	defer func() {
 		// Drop the references into this message's header until the next.
@@ -210,9 +199,9 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	m := &Mail{
 		Size:    len(raw),
 		Raw:     raw,
-		Headers: make(map[string]string, h.distinctKeys()),
+		Headers: make(map[string]string, len(h.Fields)),
 	}
-	m.ID, d.key = ticketIDBuf(&h, raw, d.key)
+	m.ID, d.key = ticketID(&h, raw, d.key)
 	for _, f := range h.Fields {
 		if _, ok := m.Headers[f.Key]; ok {
 			continue
@@ -224,31 +213,22 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 	m.ReplyTo = firstAddress(parseAddresses(h.Get("Reply-To"), defects))
 	m.To = parseAddresses(h.join("To", ", "), defects)
 	m.Cc = parseAddresses(h.join("Cc", ", "), defects)
-	if n := len(m.To) + len(m.Cc); n > 0 {
-		m.Recipients = make([]string, 0, n)
-		for _, list := range [...][]ticket.Address{m.To, m.Cc} {
-			for _, a := range list {
-				m.Recipients = append(m.Recipients, a.Address)
-			}
+	for _, list := range [...][]ticket.Address{m.To, m.Cc} {
+		for _, a := range list {
+			m.Recipients = append(m.Recipients, a.Address)
 		}
 	}
 	m.MessageID = cleanLine(bestEffortString(h.Get("Message-Id")))
 	if ids := msgIDs(h.Get("In-Reply-To"), 1); len(ids) > 0 {
 		m.InReplyTo = ids[0]
 	}
-	m.References = msgIDs(h.join("References", " "), maxReferences)
-	if m.References == nil {
-		m.References = []string{}
-	}
-	switch v := h.Get("Date"); {
-	case v == "":
+	m.References = nonNil(msgIDs(h.join("References", " "), maxReferences))
+	if v := h.Get("Date"); v == "" {
 		defects.add("missing Date header")
-	default:
-		if t, ok := parseDate(cleanLine(bestEffortString(v))); ok {
-			m.Date = t
-		} else {
-			defects.add("unparseable Date header " + quoteShort(v))
-		}
+	} else if t, ok := parseDate(cleanLine(bestEffortString(v))); ok {
+		m.Date = t
+	} else {
+		defects.add("unparseable Date header " + quoteShort(v))
 	}
 
 	w := walker{opts: opts, mail: m, defects: defects, d: d}
@@ -262,16 +242,13 @@ func (d *decoder) decode(raw []byte, opts DecodeOptions) (*Mail, error) {
 		sink.parts = append(sink.parts, w.tnefBody)
 	}
 	m.Body = w.body(&sink)
-	if m.Attachments == nil {
-		m.Attachments = []ticket.Attachment{}
-	}
+	m.Attachments = nonNil(m.Attachments)
 	w.resolveInline()
 	m.Forwarded = append(m.Forwarded, inlineForwards(m.Body, maxForwarded-len(m.Forwarded))...)
 
 	detect(m, &h)
 	m.TicketRef = ticketRef(m, opts.Threading)
 	m.Defects = defects.list
-	d.defects = defectList{}
 	return m, nil
 }
 
@@ -481,9 +458,7 @@ func salvageAddresses(v string, defects *defectList) []ticket.Address {
 }
 
 func newAddress(name, addr string, defects *defectList) ticket.Address {
-	if strings.Contains(name, "=?") {
-		name = decodeWords(name, defects)
-	}
+	name = decodeWords(name, defects)
 	addr = strings.ToLower(cleanLine(addr))
 	a := ticket.Address{Name: clip.UTF8(cleanLine(name), maxHeaderValueBytes), Address: clip.UTF8(addr, maxHeaderValueBytes)}
 	if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
@@ -654,10 +629,7 @@ func (w *walker) salvage(e *message.Entity) (*message.Entity, string, map[string
 			params[k] = v
 		}
 	}
-	formatted := mime.FormatMediaType(mediaType, params)
-	if formatted == "" {
-		formatted = "text/plain"
-	}
+	formatted := cmp.Or(mime.FormatMediaType(mediaType, params), "text/plain")
 	var h message.Header
 	h.Set("Content-Type", formatted)
 	if cd := e.Header.Get("Content-Disposition"); cd != "" {
@@ -828,12 +800,9 @@ func (w *walker) setAttachment(i int, a ticket.Attachment) {
 // subject and as a forwarded message; its text is not the body and its
 // headers count for nothing else.
 func (w *walker) forwarded(body io.Reader, name string) {
-	b, err := io.ReadAll(io.LimitReader(body, int64(w.opts.MaxBytes)))
-	if err != nil {
-		w.defects.add("forwarded message: " + quoteShort(err.Error()) + "; kept what was decoded")
-	}
+	b := w.read(body, int64(w.opts.MaxBytes), "forwarded message")
 	var d defectList // the inner message's own defects are not ours
-	inner := scanHeader(b, w.opts.MaxHeaders, &d)
+	inner := scanHeader(b, w.opts.MaxHeaders, &d, nil)
 	fwd := forwardedOf(&inner, &d)
 	if len(w.mail.Forwarded) < maxForwarded {
 		w.mail.Forwarded = append(w.mail.Forwarded, fwd)

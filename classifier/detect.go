@@ -2,6 +2,8 @@ package classifier
 
 import (
 	"mime"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/triage-dev/triage/rules"
@@ -48,11 +50,7 @@ func isAutoReply(m *Mail, h *headerBlock) bool {
 	// must confirm.
 	if h.Has("X-Auto-Response-Suppress") {
 		subject := strings.ToLower(m.Subject)
-		for _, s := range outOfOfficeSubjects {
-			if strings.Contains(subject, s) {
-				return true
-			}
-		}
+		return slices.ContainsFunc(outOfOfficeSubjects, func(s string) bool { return strings.Contains(subject, s) })
 	}
 	return false
 }
@@ -61,7 +59,9 @@ func isAutoReply(m *Mail, h *headerBlock) bool {
 // mailer daemon.
 func isBounce(m *Mail, h *headerBlock) bool {
 	// Only a multipart/report can be a DSN: other types skip the parse
-	// (mime.ParseMediaType lower-cases the type, so folding suffices).
+	// (mime.ParseMediaType lower-cases the type, so folding suffices), so
+	// that the uncapped top-level Content-Type of any other mail is never
+	// parsed into a map of its parameters.
 	ct := h.Get("Content-Type")
 	if base, _, _ := strings.Cut(ct, ";"); strings.EqualFold(strings.TrimSpace(base), "multipart/report") {
 		if mt, params, err := mime.ParseMediaType(ct); err == nil &&
@@ -103,13 +103,11 @@ func headerToken(h *headerBlock, key string) (string, bool) {
 // first message-id pattern matching In-Reply-To or a References id.
 func ticketRef(m *Mail, t rules.Threading) string {
 	subject := t.Subject
+	if len(subject) == 0 {
+		subject = []*regexp.Regexp{defaultSubjectRef}
+	}
 	for _, re := range subject {
 		if sm := re.FindStringSubmatch(m.Subject); sm != nil {
-			return firstGroup(sm)
-		}
-	}
-	if len(subject) == 0 {
-		if sm := defaultSubjectRef.FindStringSubmatch(m.Subject); sm != nil {
 			return firstGroup(sm)
 		}
 	}

@@ -3,6 +3,7 @@ package classifier
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"io"
 	"strings"
 
@@ -39,10 +40,7 @@ func (w *walker) reportPart(body io.Reader, mediaType string) {
 		w.drain(body)
 		return
 	}
-	b, err := io.ReadAll(w.d.limit(body, maxDSNBytes))
-	if err != nil {
-		w.defects.add("delivery status: " + quoteShort(err.Error()) + "; kept what was decoded")
-	}
+	b := w.read(body, maxDSNBytes, "delivery status")
 	w.drain(body)
 	if info := parseDSN(b, w.defects); info != nil {
 		w.mail.BounceInfo = info
@@ -72,13 +70,10 @@ func parseDSN(b []byte, defects *defectList) *ticket.BounceInfo {
 			break
 		}
 		r := ticket.BounceRecipient{
-			Recipient:  dsnValue(h.Get("Final-Recipient")),
+			Recipient:  cmp.Or(dsnValue(h.Get("Final-Recipient")), dsnValue(h.Get("Original-Recipient"))),
 			Status:     firstToken(h.Get("Status")),
 			Action:     strings.ToLower(firstToken(h.Get("Action"))),
 			Diagnostic: clip.UTF8(cleanLine(bestEffortString(h.Get("Diagnostic-Code"))), maxDiagnostic),
-		}
-		if r.Recipient == "" {
-			r.Recipient = dsnValue(h.Get("Original-Recipient"))
 		}
 		if r.Recipient != "" || r.Status != "" || r.Action != "" {
 			recipients = append(recipients, r)

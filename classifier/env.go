@@ -26,26 +26,17 @@ func (m *Mail) FillEnv(env *rules.Env) {
 	env.ReplyTo = m.ReplyTo
 	env.To = nonNil(m.To)
 	env.Cc = nonNil(m.Cc)
-	env.Recipients = m.Recipients
-	if env.Recipients == nil {
-		env.Recipients = []string{}
-	}
+	env.Recipients = nonNil(m.Recipients)
 	env.Headers = m.Headers
 	if env.Headers == nil {
 		env.Headers = map[string]string{}
 	}
-	env.Attachments = m.Attachments
-	if env.Attachments == nil {
-		env.Attachments = []ticket.Attachment{}
-	}
+	env.Attachments = nonNil(m.Attachments)
 	env.Size = m.Size
 	env.Date = m.Date
 	env.MessageID = m.MessageID
 	env.InReplyTo = m.InReplyTo
-	env.References = m.References
-	if env.References == nil {
-		env.References = []string{}
-	}
+	env.References = nonNil(m.References)
 	env.AutoReply = m.AutoReply
 	env.Bounce = m.Bounce
 	env.List = m.List
@@ -67,22 +58,13 @@ func (m *Mail) FillEnv(env *rules.Env) {
 // text is subject, body and attachment names, one per line, for rules
 // that look "anywhere in the mail".
 func (m *Mail) text() string {
-	var b strings.Builder
-	n := len(m.Subject) + 1 + len(m.Body)
-	for _, a := range m.Attachments {
-		n += 1 + len(a.Name)
-	}
-	b.Grow(n)
-	b.WriteString(m.Subject)
-	b.WriteByte('\n')
-	b.WriteString(m.Body)
+	lines := []string{m.Subject, m.Body}
 	for _, a := range m.Attachments {
 		if a.Name != "" {
-			b.WriteByte('\n')
-			b.WriteString(a.Name)
+			lines = append(lines, a.Name)
 		}
 	}
-	return b.String()
+	return strings.Join(lines, "\n")
 }
 
 // nonNil makes an absent list an empty one, so the ticket document and

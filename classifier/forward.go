@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -85,12 +86,12 @@ func inlineForwards(body string, max int) []ticket.Forwarded {
 		if t == "" {
 			continue
 		}
-		switch {
+		switch field, _, _ := forwardLabel(t); {
 		case isForwardMarker(t):
 			if f, ok := forwardBlock(&lines, ""); ok {
 				out = append(out, f)
 			}
-		case labelField(t) == "from":
+		case field == "from":
 			// Outlook's block without a marker: From followed by a date
 			// line within the block.
 			probe := lines
@@ -168,32 +169,14 @@ func forwardAddress(v string) ticket.Address {
 func isForwardMarker(t string) bool {
 	switch t[0] {
 	case '-':
-		inner := strings.ToLower(strings.Trim(t, "- "))
-		for _, m := range forwardMarkers {
-			if inner == m {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(forwardMarkers, strings.ToLower(strings.Trim(t, "- ")))
 	case '_':
 		return len(t) >= 20 && strings.Trim(t, "_") == ""
 	}
 	if len(t) > 60 || !strings.HasSuffix(strings.TrimRight(t, " "), ":") {
 		return false
 	}
-	lower := strings.ToLower(strings.TrimRight(t, " :"))
-	for _, m := range forwardIntros {
-		if lower == m {
-			return true
-		}
-	}
-	return false
-}
-
-// labelField is the field a "Label: value" line gives, "" for none.
-func labelField(t string) string {
-	field, _, _ := forwardLabel(t)
-	return field
+	return slices.Contains(forwardIntros, strings.ToLower(strings.TrimRight(t, " :")))
 }
 
 // maxLabelBytes bounds a label looked up in forwardLabels (the longest is
@@ -240,11 +223,7 @@ func (l *lineIter) next() (string, bool) {
 	if l.rest == "" {
 		return "", false
 	}
-	line := l.rest
-	if i := strings.IndexByte(line, '\n'); i >= 0 {
-		line, l.rest = line[:i], line[i+1:]
-	} else {
-		l.rest = ""
-	}
+	line, rest, _ := strings.Cut(l.rest, "\n")
+	l.rest = rest
 	return line, true
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/textproto"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -40,60 +42,19 @@ func (h *headerBlock) Get(key string) string {
 
 // Has reports whether the named header is present.
 func (h *headerBlock) Has(key string) bool {
-	for _, f := range h.Fields {
-		if f.Key == key {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(h.Fields, func(f rawField) bool { return f.Key == key })
 }
 
-// Values returns every raw value of the named header in order.
-func (h *headerBlock) Values(key string) []string {
+// join returns every raw value of the named header, in order, joined by
+// sep.
+func (h *headerBlock) join(key, sep string) string {
 	var vs []string
 	for _, f := range h.Fields {
 		if f.Key == key {
 			vs = append(vs, f.Value)
 		}
 	}
-	return vs
-}
-
-// distinctKeys counts the distinct field names: the size of the header
-// map, which a small map serves when Received and the like repeat.
-func (h *headerBlock) distinctKeys() int {
-	if len(h.Fields) > 64 {
-		return len(h.Fields) // not worth a quadratic count
-	}
-	n := 0
-outer:
-	for i, f := range h.Fields {
-		for _, g := range h.Fields[:i] {
-			if g.Key == f.Key {
-				continue outer
-			}
-		}
-		n++
-	}
-	return n
-}
-
-// join returns every raw value of the named header joined by sep; a
-// single value is returned as is.
-func (h *headerBlock) join(key, sep string) string {
-	n, first := 0, ""
-	for _, f := range h.Fields {
-		if f.Key == key {
-			if n == 0 {
-				first = f.Value
-			}
-			n++
-		}
-	}
-	if n <= 1 {
-		return first
-	}
-	return strings.Join(h.Values(key), sep)
+	return strings.Join(vs, sep)
 }
 
 // scanHeader splits raw into its top-level header fields and body. It is
@@ -101,15 +62,12 @@ func (h *headerBlock) join(key, sep string) string {
 // continuation line or a bad field name is dropped with a defect instead of
 // ending the header. An mbox "From " envelope line is skipped. maxFields
 // bounds how many fields are kept.
-func scanHeader(raw []byte, maxFields int, defects *defectList) headerBlock {
-	return scanHeaderInto(raw, maxFields, defects, nil)
-}
-
-// scanHeaderInto is scanHeader appending the fields to fields[:0], so a
-// decoder can reuse the slice. The header block is converted to one string
-// once: unfolded values and canonical keys are substrings of it, so an
-// ordinary field costs no allocation.
-func scanHeaderInto(raw []byte, maxFields int, defects *defectList, fields []rawField) headerBlock {
+//
+// The fields are appended to fields[:0] (nil or a slice a decoder reuses).
+// The header block is converted to one string once: unfolded values and
+// canonical keys are substrings of it, so an ordinary field costs no
+// allocation.
+func scanHeader(raw []byte, maxFields int, defects *defectList, fields []rawField) headerBlock {
 	// First pass: where the header block ends (the same loop as below).
 	consumed, bodyStart, overflow := 0, -1, false
 	for rest := raw; len(rest) > 0; {
@@ -128,7 +86,7 @@ func scanHeaderInto(raw []byte, maxFields int, defects *defectList, fields []raw
 		consumed += n
 		rest = next
 	}
-	s := string(raw[:consumed])
+	s := string(raw[:consumed]) // the blank line not included
 
 	h := headerBlock{Fields: fields[:0]}
 	if bodyStart >= 0 {
@@ -151,19 +109,10 @@ func scanHeaderInto(raw []byte, maxFields int, defects *defectList, fields []raw
 		curStart = -1
 	}
 	pos := 0
-	for pos < len(s) {
+	for line := range strings.Lines(s) {
 		lineStart := pos
-		line := s[pos:]
-		if j := strings.IndexByte(line, '\n'); j >= 0 {
-			line = line[:j]
-			pos += j + 1
-		} else {
-			pos = len(s)
-		}
-		line = strings.TrimSuffix(line, "\r")
-		if len(line) == 0 {
-			break // the blank line; bodyStart has it
-		}
+		pos += len(line)
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		switch {
 		case line[0] == ' ' || line[0] == '\t':
 			if curStart < 0 {
@@ -174,12 +123,11 @@ func scanHeaderInto(raw []byte, maxFields int, defects *defectList, fields []raw
 		case first && strings.HasPrefix(line, "From "):
 			// mbox envelope line of an exported message
 		default:
+			flush()
 			if !validFieldName(line) {
-				flush()
 				defects.add("header line without a colon or with a bad field name")
 				break
 			}
-			flush()
 			curStart, curEnd = lineStart, lineStart+len(line)
 		}
 		first = false
@@ -200,15 +148,7 @@ func validFieldName(line string) bool {
 		return false
 	}
 	name := strings.TrimRight(line[:i], " \t")
-	if len(name) == 0 {
-		return false
-	}
-	for j := 0; j < len(name); j++ {
-		if c := name[j]; c < 33 || c > 126 {
-			return false
-		}
-	}
-	return true
+	return len(name) > 0 && !strings.ContainsFunc(name, func(r rune) bool { return r < 33 || r > 126 })
 }
 
 // unfold joins a folded value: each line trimmed, joined by one space. A
@@ -219,13 +159,7 @@ func unfold(v string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(v))
-	for len(v) > 0 {
-		l := v
-		if j := strings.IndexByte(v, '\n'); j >= 0 {
-			l, v = v[:j], v[j+1:]
-		} else {
-			v = ""
-		}
+	for l := range strings.SplitSeq(v, "\n") {
 		l = strings.Trim(l, " \t\r")
 		if len(l) == 0 {
 			continue
@@ -244,18 +178,14 @@ func unfold(v string) string {
 // Message-ID.
 func TicketID(raw []byte) string {
 	var d defectList
-	h := scanHeader(raw, defaultMaxHeaders, &d)
-	return ticketID(&h, raw)
-}
-
-func ticketID(h *headerBlock, raw []byte) string {
-	id, _ := ticketIDBuf(h, raw, nil)
+	h := scanHeader(raw, defaultMaxHeaders, &d, nil)
+	id, _ := ticketID(&h, raw, nil)
 	return id
 }
 
-// ticketIDBuf is ticketID assembling the hashed key in buf, which it
-// returns for reuse.
-func ticketIDBuf(h *headerBlock, raw []byte, buf []byte) (string, []byte) {
+// ticketID is TicketID of a scanned header, assembling the hashed key in
+// buf (nil or one to reuse), which it returns.
+func ticketID(h *headerBlock, raw []byte, buf []byte) (string, []byte) {
 	mid := h.Get("Message-Id")
 	var sum [sha256.Size]byte
 	if mid == "" {
@@ -275,17 +205,11 @@ func ticketIDBuf(h *headerBlock, raw []byte, buf []byte) (string, []byte) {
 // 8-bit bytes as UTF-8 when valid else windows-1252, RFC 2047 encoded
 // words decoded in any charset.
 func decodeHeaderValue(v string, defects *defectList) string {
-	if isPlainLine(v) && !strings.Contains(v, "=?") {
-		return v // what the steps below would return
-	}
 	if !utf8.ValidString(v) {
 		defects.add("8-bit bytes in a header; decoded as windows-1252")
 		v = bestEffort([]byte(v))
 	}
-	if strings.Contains(v, "=?") {
-		v = decodeWords(v, defects)
-	}
-	return cleanLine(v)
+	return cleanLine(decodeWords(v, defects))
 }
 
 // decodeWords decodes RFC 2047 encoded words; it is the one decoder of
@@ -295,6 +219,9 @@ func decodeHeaderValue(v string, defects *defectList) string {
 // whitespace between encoded words is dropped. Malformed words stay as
 // they are.
 func decodeWords(s string, defects *defectList) string {
+	if !strings.Contains(s, "=?") {
+		return s // no encoded word
+	}
 	var out strings.Builder
 	var pending []byte // decoded bytes of adjacent words in pendingCharset
 	pendingCharset := ""
@@ -386,32 +313,27 @@ func parseWord(s string) (charset string, content []byte, n int, ok bool) {
 func decodeQ(s string) []byte {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '_':
-			b = append(b, ' ')
-		case c == '=' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		default:
-			b = append(b, c)
+		c := s[i]
+		switch c {
+		case '_':
+			c = ' '
+		case '=':
+			if v, ok := unhex2(s[i+1:]); ok {
+				c, i = v, i+2
+			}
 		}
+		b = append(b, c)
 	}
 	return b
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
+// unhex2 decodes the two hex digits s starts with.
+func unhex2(s string) (byte, bool) {
+	if len(s) < 2 {
+		return 0, false
 	}
+	v, err := strconv.ParseUint(s[:2], 16, 8)
+	return byte(v), err == nil
 }
 
 // quoteShort quotes s for a defect message, cut to 40 bytes.

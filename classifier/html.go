@@ -144,12 +144,11 @@ type textBuilder struct {
 
 func (t *textBuilder) text(s string, pre bool) {
 	if pre {
-		for _, line := range strings.SplitAfter(s, "\n") {
-			if strings.HasSuffix(line, "\n") {
-				t.raw(strings.TrimRight(line, "\n"))
+		for line := range strings.Lines(s) {
+			text, ended := strings.CutSuffix(line, "\n")
+			t.raw(text)
+			if ended {
 				t.newline()
-			} else {
-				t.raw(line)
 			}
 		}
 		return

@@ -30,9 +30,6 @@ func (w *walker) markInline(h message.Header, disposition string) {
 
 // resolveInline marks the attachments whose content id the HTML used.
 func (w *walker) resolveInline() {
-	if len(w.cids) == 0 {
-		return
-	}
 	for i, a := range w.mail.Attachments {
 		if a.ContentID != "" && w.cids[a.ContentID] {
 			a.Inline = true

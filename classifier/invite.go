@@ -33,10 +33,7 @@ func (w *walker) calendar(body io.Reader, name, mediaType string, params map[str
 		}
 		return
 	}
-	b, err := io.ReadAll(w.d.limit(body, maxCalendarBytes+1))
-	if err != nil {
-		w.defects.add("calendar part: " + quoteShort(err.Error()) + "; kept what was decoded")
-	}
+	b := w.read(body, maxCalendarBytes+1, "calendar part")
 	size := len(b)
 	if len(b) > maxCalendarBytes {
 		if w.mail.Content != nil {

@@ -2,15 +2,18 @@ package classifier
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"mime/quotedprintable"
 	"net/textproto"
-	"sort"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/triage-dev/triage/rules"
 )
@@ -25,10 +28,7 @@ const DefaultTestDate = "Fri, 27 Nov 2026 10:00:00 +0100"
 // flattened to one line; names that are not valid field names are dropped.
 func BuildMessage(m *rules.InlineMessage) []byte {
 	type field struct{ key, value string }
-	date := m.Date
-	if date == "" {
-		date = DefaultTestDate
-	}
+	date := cmp.Or(m.Date, DefaultTestDate)
 	fields := []field{
 		{"From", m.From},
 		{"To", strings.Join(m.To, ", ")},
@@ -40,12 +40,7 @@ func BuildMessage(m *rules.InlineMessage) []byte {
 		{"Content-Type", "text/plain; charset=utf-8"},
 		{"Content-Transfer-Encoding", "quoted-printable"},
 	}
-	keys := make([]string, 0, len(m.Headers))
-	for k := range m.Headers {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
 		if !validFieldName(k + ":") {
 			continue
 		}
@@ -53,13 +48,11 @@ func BuildMessage(m *rules.InlineMessage) []byte {
 		if ck == "Content-Type" || ck == "Content-Transfer-Encoding" || ck == "Mime-Version" {
 			continue // the body below is always UTF-8 quoted-printable
 		}
-		replaced := false
-		for i := range fields {
-			if textproto.CanonicalMIMEHeaderKey(fields[i].key) == ck {
-				fields[i].value, replaced = m.Headers[k], true
-			}
-		}
-		if !replaced {
+		// Keys that differ only in case: the first is added, the next
+		// replaces it.
+		if i := slices.IndexFunc(fields, func(f field) bool { return textproto.CanonicalMIMEHeaderKey(f.key) == ck }); i >= 0 {
+			fields[i].value = m.Headers[k]
+		} else {
 			fields = append(fields, field{k, m.Headers[k]})
 		}
 	}
@@ -98,12 +91,7 @@ func isAddressField(key string) bool {
 }
 
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+	return !strings.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf })
 }
 
 // testMessageID is a Message-ID that is stable for the same test message.
@@ -116,16 +104,9 @@ func testMessageID(m *rules.InlineMessage, date string) string {
 	return "<test." + hex.EncodeToString(h.Sum(nil)[:12]) + "@triage.invalid>"
 }
 
-// TestEnv builds the rule environment of a rule test: it reads t.Mail or
-// renders t.Message, and decodes it with the default ticket pattern. It is
-// the build function for rules.Set.RunTests; TestEnvFor uses a set's own
-// threading patterns.
-func TestEnv(t rules.Test) (*rules.Env, error) {
-	return testEnv(t, DecodeOptions{})
-}
-
-// TestEnvFor returns the RunTests build function for set: like TestEnv,
-// with set's threading patterns.
+// TestEnvFor returns the build function of set's rule tests, for
+// rules.Set.RunTests: it reads a test's Mail or renders its Message, and
+// decodes it with set's threading patterns.
 func TestEnvFor(set *rules.Set) func(rules.Test) (*rules.Env, error) {
 	opts := DecodeOptions{Threading: set.Threading}
 	return func(t rules.Test) (*rules.Env, error) { return testEnv(t, opts) }

@@ -82,22 +82,24 @@ func TestBuildMessageRoundTrip(t *testing.T) {
 	}
 }
 
-func TestTestEnv(t *testing.T) {
-	env, err := TestEnv(rules.Test{Name: "inline", Message: &rules.InlineMessage{From: "a@b.example", Subject: "[#5] x", Body: "hi"}})
+func TestTestEnvFor(t *testing.T) {
+	// A set without threading patterns: the default ticket pattern.
+	build := TestEnvFor(&rules.Set{})
+	env, err := build(rules.Test{Name: "inline", Message: &rules.InlineMessage{From: "a@b.example", Subject: "[#5] x", Body: "hi"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if env.TicketRef != "5" || env.Body != "hi" {
 		t.Errorf("env = %+v", env)
 	}
-	env, err = TestEnv(rules.Test{Name: "file", Mail: filepath.Join("testdata", "mail", "charset-koi8-r.eml")})
+	env, err = build(rules.Test{Name: "file", Mail: filepath.Join("testdata", "mail", "charset-koi8-r.eml")})
 	if err != nil || env.Subject != "Забыл пароль от почты" {
 		t.Errorf("env %+v, err %v", env, err)
 	}
-	if _, err := TestEnv(rules.Test{Name: "missing", Mail: "testdata/nope.eml"}); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := build(rules.Test{Name: "missing", Mail: "testdata/nope.eml"}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, err := TestEnv(rules.Test{Name: "empty"}); err == nil {
+	if _, err := build(rules.Test{Name: "empty"}); err == nil {
 		t.Error("no mail and no message accepted")
 	}
 }

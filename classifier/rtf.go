@@ -131,10 +131,7 @@ func (r *rtfReader) flush() {
 	if len(r.pending) == 0 {
 		return
 	}
-	s, known := decodeBytes(fmt.Sprintf("windows-%d", r.codepage), r.pending)
-	if !known {
-		s = bestEffort(r.pending)
-	}
+	s, _ := decodeBytes(fmt.Sprintf("windows-%d", r.codepage), r.pending) // best effort if unknown
 	r.out.WriteString(s)
 	r.pending = r.pending[:0]
 }
@@ -193,11 +190,7 @@ func (r *rtfReader) plain(c byte) {
 		r.skipChars--
 		return
 	}
-	if r.hidden() {
-		return
-	}
-	r.flush()
-	r.out.WriteByte(c)
+	r.emit(string([]byte{c}))
 }
 
 // control reads what follows a backslash: a control symbol or word.
@@ -237,11 +230,10 @@ func (r *rtfReader) symbol(c byte) {
 
 // hexByte reads the hh of \'hh into the pending run.
 func (r *rtfReader) hexByte() {
-	rtf, i := r.rtf, r.i
-	if i+1 >= len(rtf) || !isHex(rtf[i]) || !isHex(rtf[i+1]) {
+	b, ok := unhex2(string(r.rtf[r.i:min(r.i+2, len(r.rtf))]))
+	if !ok {
 		return
 	}
-	b := unhex(rtf[i])<<4 | unhex(rtf[i+1])
 	r.i += 2
 	if r.skipChars > 0 {
 		r.skipChars--

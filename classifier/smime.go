@@ -54,10 +54,7 @@ func (w *walker) cms(e *message.Entity, params map[string]string, name, mediaTyp
 		w.drain(e.Body)
 		return
 	}
-	b, err := io.ReadAll(w.d.limit(e.Body, maxCMSBytes+1))
-	if err != nil {
-		w.defects.add("S/MIME part: " + quoteShort(err.Error()) + "; kept what was decoded")
-	}
+	b := w.read(e.Body, maxCMSBytes+1, "S/MIME part")
 	detached := strings.HasSuffix(mediaType, "signature") || strings.HasSuffix(strings.ToLower(name), ".p7s")
 	if smimeType == "certs-only" {
 		w.addFile(attachmentOf(name, mediaType, len(b)), b)
@@ -97,6 +94,16 @@ func (w *walker) cms(e *message.Entity, params map[string]string, name, mediaTyp
 // attachmentOf is the attachment record of a part w did not descend into.
 func attachmentOf(name, mediaType string, size int) ticket.Attachment {
 	return ticket.Attachment{Name: name, Type: mediaType, Size: size}
+}
+
+// read reads a part to its end, at most n bytes; what it could not decode
+// is a defect naming the part (what), and what was decoded is kept.
+func (w *walker) read(body io.Reader, n int64, what string) []byte {
+	b, err := io.ReadAll(w.d.limit(body, n))
+	if err != nil {
+		w.defects.add(what + ": " + quoteShort(err.Error()) + "; kept what was decoded")
+	}
+	return b
 }
 
 // drain reads a part to its end, bounded, so a multipart reader can go on.

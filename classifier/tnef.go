@@ -1,6 +1,8 @@
 package classifier
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +18,7 @@ import (
 // Go library is served by the module proxy (github.com/teamwork/tnef is
 // not), and triage needs only the attachment list and a plain, HTML or
 // RTF body (rtf.go). The reader never recurses, keeps no attachment content and checks
-// every length against what is left (TestTNEFHostile, FuzzTNEF).
+// every length against what is left (TestTNEF, FuzzTNEF).
 
 // Bounds on a winmail.dat.
 const (
@@ -70,10 +72,7 @@ type tnefAttachment struct {
 }
 
 func (a *tnefAttachment) record() ticket.File {
-	name := a.longName
-	if name == "" {
-		name = a.title
-	}
+	name := cmp.Or(a.longName, a.title)
 	data := a.data
 	if len(data) == 0 {
 		data = a.obj
@@ -95,10 +94,7 @@ func isTNEF(mediaType, name string) bool {
 // its body is the mail's when the mail has no other. An unreadable one
 // stays an attachment, with a defect.
 func (w *walker) tnef(body io.Reader, name, mediaType string) {
-	b, err := io.ReadAll(w.d.limit(body, int64(w.opts.MaxBytes)))
-	if err != nil {
-		w.defects.add("winmail.dat: " + quoteShort(err.Error()) + "; kept what was decoded")
-	}
+	b := w.read(body, int64(w.opts.MaxBytes), "winmail.dat")
 	c, err := parseTNEF(b)
 	if err == nil && len(c.Attachments) == 0 && c.Body == "" && c.Truncated {
 		err = fmt.Errorf("cut short before any content: %w", errTNEF)
@@ -120,9 +116,7 @@ func (w *walker) tnef(body io.Reader, name, mediaType string) {
 		}
 		w.addFile(f.Attachment, f.Data)
 	}
-	if w.tnefBody == "" {
-		w.tnefBody = c.Body
-	}
+	w.tnefBody = cmp.Or(w.tnefBody, c.Body)
 }
 
 // tnefParser is what parseTNEF gathers from the attributes read so far.
@@ -140,17 +134,17 @@ type tnefParser struct {
 func parseTNEF(b []byte) (tnefContent, error) {
 	var p tnefParser
 	r := tnefReader{b: b}
-	if sig, ok := r.u32(); !ok || sig != tnefSignature {
+	if sig, ok := readLE[uint32](&r); !ok || sig != tnefSignature {
 		return p.c, fmt.Errorf("no TNEF signature: %w", errTNEF)
 	}
-	if _, ok := r.u16(); !ok { // legacy key
+	if _, ok := readLE[uint16](&r); !ok { // legacy key
 		return p.c, fmt.Errorf("truncated: %w", errTNEF)
 	}
 	attributes := 0
 	for r.left() > 0 {
-		level, ok1 := r.u8()
-		id, ok2 := r.u32()
-		length, ok3 := r.u32()
+		level, ok1 := readLE[uint8](&r)
+		id, ok2 := readLE[uint32](&r)
+		length, ok3 := readLE[uint32](&r)
 		if !ok1 || !ok2 || !ok3 || uint64(length) > uint64(r.left()) {
 			if attributes == 0 {
 				return p.c, fmt.Errorf("truncated attribute: %w", errTNEF)
@@ -159,7 +153,7 @@ func parseTNEF(b []byte) (tnefContent, error) {
 			break // keep what was read before the cut
 		}
 		data := r.bytes(int(length))
-		r.u16() // checksum, not verified: a wrong one changes nothing we keep
+		readLE[uint16](&r) // checksum, not verified: a wrong one changes nothing we keep
 		attributes++
 		p.attribute(level, id&0xffff, data)
 	}
@@ -262,26 +256,26 @@ func (p *tnefParser) body() string {
 // one); it stops at the first property it cannot read.
 func readMAPIProps(b []byte, fn func(id, ptype uint16, v []byte)) {
 	r := tnefReader{b: b}
-	count, ok := r.u32()
+	count, ok := readLE[uint32](&r)
 	if !ok {
 		return
 	}
 	for i := uint32(0); i < count && r.left() > 0; i++ {
-		ptype, ok1 := r.u16()
-		pid, ok2 := r.u16()
+		ptype, ok1 := readLE[uint16](&r)
+		pid, ok2 := readLE[uint16](&r)
 		if !ok1 || !ok2 {
 			return
 		}
 		if pid >= 0x8000 { // named property: GUID, kind, then an id or a name
 			r.bytes(16)
-			kind, ok := r.u32()
+			kind, ok := readLE[uint32](&r)
 			if !ok {
 				return
 			}
 			if kind == 0 {
-				r.u32()
+				readLE[uint32](&r)
 			} else {
-				n, ok := r.u32()
+				n, ok := readLE[uint32](&r)
 				if !ok || !r.skipPadded(n) {
 					return
 				}
@@ -291,14 +285,14 @@ func readMAPIProps(b []byte, fn func(id, ptype uint16, v []byte)) {
 		base := ptype &^ ptMultiValueFlag
 		variable := base == ptString8 || base == ptUnicode || base == ptBinary || base == ptObject
 		if ptype&ptMultiValueFlag != 0 || variable {
-			if values, ok = r.u32(); !ok {
+			if values, ok = readLE[uint32](&r); !ok {
 				return
 			}
 		}
 		for j := uint32(0); j < values; j++ {
 			var v []byte
 			if variable {
-				n, ok := r.u32()
+				n, ok := readLE[uint32](&r)
 				if !ok || uint64(n) > uint64(r.left()) {
 					return
 				}
@@ -342,10 +336,7 @@ func mapiString(ptype uint16, v []byte, codepage int) string {
 	for i := range u {
 		u[i] = binary.LittleEndian.Uint16(v[2*i:])
 	}
-	for len(u) > 0 && u[len(u)-1] == 0 {
-		u = u[:len(u)-1]
-	}
-	return strings.ToValidUTF8(string(utf16.Decode(u)), "\uFFFD")
+	return strings.TrimRight(strings.ToValidUTF8(string(utf16.Decode(u)), "\uFFFD"), "\x00")
 }
 
 // tnefString8 decodes 8-bit text without its terminating NULs: UTF-8 when
@@ -354,16 +345,13 @@ func tnefString8(b []byte, codepage int) string {
 	if len(b) > maxTNEFBodyBytes {
 		b = b[:maxTNEFBodyBytes]
 	}
-	for len(b) > 0 && b[len(b)-1] == 0 {
-		b = b[:len(b)-1]
-	}
+	b = bytes.TrimRight(b, "\x00")
 	if utf8.Valid(b) {
 		return string(b)
 	}
 	if codepage >= 874 && codepage <= 1258 {
-		if s, known := decodeBytes(fmt.Sprintf("windows-%d", codepage), b); known {
-			return s
-		}
+		s, _ := decodeBytes(fmt.Sprintf("windows-%d", codepage), b) // best effort if unknown
+		return s
 	}
 	return bestEffort(b)
 }
@@ -386,25 +374,12 @@ func (r *tnefReader) bytes(n int) []byte {
 	return v
 }
 
-func (r *tnefReader) u8() (uint8, bool) {
-	if r.left() < 1 {
-		return 0, false
-	}
-	return r.bytes(1)[0], true
-}
-
-func (r *tnefReader) u16() (uint16, bool) {
-	if r.left() < 2 {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint16(r.bytes(2)), true
-}
-
-func (r *tnefReader) u32() (uint32, bool) {
-	if r.left() < 4 {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint32(r.bytes(4)), true
+// readLE reads a little-endian T from r, reporting whether r held it.
+func readLE[T uint8 | uint16 | uint32](r *tnefReader) (T, bool) {
+	var v T
+	n, err := binary.Decode(r.b[r.off:], binary.LittleEndian, &v)
+	r.off += n
+	return v, err == nil
 }
 
 // skipPadded skips n bytes and their padding to 4, reporting whether b

@@ -49,11 +49,10 @@ func New(cfg Config, h Handler, ev Events, log *slog.Logger) (*Account, error) {
 		// Opt-in only; anyone on the path can then read the password.
 		a.log.Warn("mailbox: TLS certificate verification is off (insecure_skip_verify)")
 	}
-	for _, m := range cfg.Mailboxes {
-		a.status.Mailboxes = append(a.status.Mailboxes, MailboxStatus{Mailbox: m, State: StateStopped})
-	}
-	for i := range a.status.Mailboxes {
-		a.boxes[a.status.Mailboxes[i].Mailbox] = &a.status.Mailboxes[i]
+	a.status.Mailboxes = make([]MailboxStatus, len(cfg.Mailboxes))
+	for i, m := range cfg.Mailboxes {
+		a.status.Mailboxes[i] = MailboxStatus{Mailbox: m, State: StateStopped}
+		a.boxes[m] = &a.status.Mailboxes[i]
 	}
 	return a, nil
 }

@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -226,9 +227,7 @@ func (s *session) doneTarget(r result) string {
 			folder = ""
 		}
 	}
-	if folder == "" {
-		folder = s.doneFolder
-	}
+	folder = cmp.Or(folder, s.doneFolder)
 	if strings.EqualFold(folder, s.w.mailbox) {
 		// Filing into itself: the keyword is enough; without keywords the
 		// message must leave (session setup ensured doneFolder differs).

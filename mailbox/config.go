@@ -233,10 +233,8 @@ func checkMailboxName(name string) error {
 	if len(name) > 1000 {
 		return errors.New("name too long")
 	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%q contains a control character", name)
-		}
+	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("%q contains a control character", name)
 	}
 	return nil
 }
@@ -247,11 +245,8 @@ func checkKeyword(kw string) error {
 	if len(kw) > 100 {
 		return errors.New("keyword too long")
 	}
-	for i := 0; i < len(kw); i++ {
-		c := kw[i]
-		if c <= 0x20 || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
-			return fmt.Errorf("%q is not an IMAP keyword atom", kw)
-		}
+	if strings.ContainsFunc(kw, func(r rune) bool { return r <= 0x20 || r >= 0x7f || strings.ContainsRune(`(){%*"\]`, r) }) {
+		return fmt.Errorf("%q is not an IMAP keyword atom", kw)
 	}
 	return nil
 }

@@ -1,11 +1,14 @@
 package mailbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -137,28 +140,28 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 	stop := context.AfterFunc(ctx, func() { _ = dc.Close() })
 	defer stop()
 
-	tlsCfg := a.tlsConfig(host)
-	opts := &imapclient.Options{UnilateralDataHandler: uh, TLSConfig: tlsCfg}
 	var conn net.Conn = dc
 	if cfg.TLS == TLSImplicit || cfg.TLS == TLSStartTLS {
-		tc := tls.Client(dc, tlsCfg)
 		if cfg.TLS == TLSStartTLS {
-			if tc, err = startTLS(dc, tlsCfg); err != nil {
+			if err := startTLS(dc); err != nil {
 				_ = dc.Close()
 				return nil, nil, fmt.Errorf("starttls with %s: %w", cfg.Addr, ctxErr(ctx, err))
 			}
 		}
+		tc := tls.Client(dc, a.tlsConfig(host))
 		if err := tc.HandshakeContext(dctx); err != nil {
 			_ = dc.Close()
 			return nil, nil, fmt.Errorf("tls handshake with %s: %w", cfg.Addr, err)
 		}
 		conn = tc
 		if cfg.TLS == TLSStartTLS {
-			conn = &greetedConn{Conn: tc, greeting: "* OK TLS established\r\n"}
+			// go-imap waits for a greeting: the server's real one came
+			// before the upgrade.
+			conn = readerConn{Conn: tc, r: io.MultiReader(strings.NewReader("* OK TLS established\r\n"), tc)}
 		}
 	}
 	// Every response go-imap reads passes the bounds of limitConn.
-	c := imapclient.New(newLimitConn(conn, cfg.MaxMessageBytes), opts)
+	c := imapclient.New(newLimitConn(conn, cfg.MaxMessageBytes), &imapclient.Options{UnilateralDataHandler: uh})
 	dc.watchReader(c.Closed())
 	if err := c.WaitGreeting(); err != nil {
 		_ = c.Close()
@@ -172,18 +175,12 @@ func (a *Account) dial(ctx context.Context, uh *imapclient.UnilateralDataHandler
 }
 
 func (a *Account) tlsConfig(host string) *tls.Config {
-	var t *tls.Config
-	if a.cfg.TLSConfig != nil {
-		t = a.cfg.TLSConfig.Clone()
-	} else {
+	t := a.cfg.TLSConfig.Clone() // nil without one
+	if t == nil {
 		t = &tls.Config{}
 	}
-	if t.ServerName == "" {
-		t.ServerName = host
-	}
-	if t.MinVersion < tls.VersionTLS12 {
-		t.MinVersion = tls.VersionTLS12
-	}
+	t.ServerName = cmp.Or(t.ServerName, host)
+	t.MinVersion = max(t.MinVersion, tls.VersionTLS12)
 	t.InsecureSkipVerify = a.cfg.InsecureSkipVerify
 	return t
 }
@@ -247,10 +244,5 @@ func (a *Account) authenticate(ctx context.Context, c *imapclient.Client) error 
 }
 
 func hasAuth(caps imap.CapSet, mech string) bool {
-	for _, m := range caps.AuthMechanisms() {
-		if strings.EqualFold(m, mech) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(caps.AuthMechanisms(), func(m string) bool { return strings.EqualFold(m, mech) })
 }

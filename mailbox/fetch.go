@@ -161,27 +161,23 @@ func (fm *fetchedMessage) readBody(ctx context.Context, lit imap.LiteralReader, 
 // readLimited reads a literal of at most limit bytes; a larger one is
 // drained and reported, whatever RFC822.SIZE claimed.
 func readLimited(lit imap.LiteralReader, limit int64) ([]byte, bool, error) {
-	size := lit.Size()
-	if size > limit {
-		_, err := io.Copy(io.Discard, lit)
-		return nil, true, err
+	if size := lit.Size(); size <= limit {
+		buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
+		n, err := io.Copy(buf, io.LimitReader(lit, limit+1))
+		switch {
+		case err != nil:
+			return nil, false, err
+		case n < size:
+			// go-imap reports a stream that ended inside a literal (the
+			// server closed the connection) as the literal's end: a
+			// message cut short must not pass for a whole one.
+			return nil, false, fmt.Errorf("literal ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
+		case n <= limit:
+			return buf.Bytes(), false, nil
+		}
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)))
-	n, err := io.Copy(buf, io.LimitReader(lit, limit+1))
-	if err != nil {
-		return nil, false, err
-	}
-	if n > limit {
-		_, err := io.Copy(io.Discard, lit)
-		return nil, true, err
-	}
-	if n < size {
-		// go-imap reports a stream that ended inside a literal (the server
-		// closed the connection) as the literal's end: a message cut short
-		// must not pass for a whole one.
-		return nil, false, fmt.Errorf("literal ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
-	}
-	return buf.Bytes(), false, nil
+	_, err := io.Copy(io.Discard, lit)
+	return nil, true, err
 }
 
 // took takes one message from the fetch goroutine.
@@ -247,7 +243,7 @@ func (s *session) fetched(fr fetchResult) error {
 	// after a backoff rather than in a loop.
 	s.log.Warn("fetch refused", "err", fr.err, "count", missing)
 	for _, uid := range fr.batch {
-		if !s.known[uid] && !s.isKnown(uid) {
+		if !s.isKnown(uid) {
 			s.scheduleRetry(uid, time.Time{})
 		}
 	}
@@ -255,20 +251,14 @@ func (s *session) fetched(fr fetchResult) error {
 }
 
 func hasFlag(flags []imap.Flag, f imap.Flag) bool {
-	for _, g := range flags {
-		if strings.EqualFold(string(g), string(f)) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(flags, func(g imap.Flag) bool { return strings.EqualFold(string(g), string(f)) })
 }
 
 // dropReady forgets the fetched messages not yet handed to a handler; they
 // stay undone on the server.
 func (s *session) dropReady() {
 	for _, m := range s.ready {
-		delete(s.known, imap.UID(m.UID))
-		s.end(imap.UID(m.UID), m.UIDValidity, false)
+		s.forget(imap.UID(m.UID))
 		s.cfg.Buffer.release(m.held)
 	}
 	s.ready = nil

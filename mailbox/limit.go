@@ -3,7 +3,6 @@ package mailbox
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -96,31 +95,24 @@ func (c *limitConn) scan(b []byte) error {
 }
 
 func (c *limitConn) keepTail(chunk []byte) {
-	if len(chunk) >= tailBytes {
-		c.tail = append(c.tail[:0], chunk[len(chunk)-tailBytes:]...)
-		return
-	}
-	if over := len(c.tail) + len(chunk) - tailBytes; over > 0 {
+	c.tail = append(c.tail, chunk[max(len(chunk)-tailBytes, 0):]...)
+	if over := len(c.tail) - tailBytes; over > 0 {
 		c.tail = append(c.tail[:0], c.tail[over:]...)
 	}
-	c.tail = append(c.tail, chunk...)
 }
 
 // endOfLine starts a literal when the line announced one, or a new line.
 func (c *limitConn) endOfLine() error {
 	t := c.tail
-	if !bytes.HasSuffix(t, []byte("}\r\n")) {
-		c.line, c.tail = 0, c.tail[:0]
-		return nil
-	}
+	c.tail = c.tail[:0]
 	open := bytes.LastIndexByte(t, '{')
-	if open < 0 {
-		c.line, c.tail = 0, c.tail[:0]
+	if open < 0 || !bytes.HasSuffix(t, []byte("}\r\n")) {
+		c.line = 0
 		return nil
 	}
 	n, err := strconv.ParseInt(string(bytes.TrimSuffix(t[open+1:len(t)-3], []byte("+"))), 10, 64)
 	if err != nil || n < 0 {
-		c.line, c.tail = 0, c.tail[:0]
+		c.line = 0
 		return nil // not a literal, only a line that ends in braces
 	}
 	limit, what := int64(MaxLiteral), "a literal"
@@ -130,8 +122,7 @@ func (c *limitConn) endOfLine() error {
 	if n > limit {
 		return fmt.Errorf("%w: %s of %d bytes (at most %d)", errResponseTooLarge, what, n, limit)
 	}
-	c.lit = n
-	c.tail = c.tail[:0]
+	c.lit = n // the line goes on after it
 	return nil
 }
 
@@ -156,52 +147,45 @@ func isBodySection(before []byte) bool {
 // limitConn above TLS like every other mode. It reads the greeting and the
 // STARTTLS reply within the bounds, refuses PREAUTH (a server must not
 // skip authentication on a connection not yet encrypted) and anything the
-// server sent after its OK (it would be read as if encrypted).
-func startTLS(dc net.Conn, tlsCfg *tls.Config) (*tls.Conn, error) {
+// server sent after its OK (it would be read as if encrypted). The TLS
+// handshake on dc follows.
+func startTLS(dc net.Conn) error {
 	br := bufio.NewReaderSize(newLimitConn(dc, 0), 4096)
 	greeting, err := br.ReadString('\n')
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("greeting: %w", err)
+		return fmt.Errorf("greeting: %w", err)
 	case strings.HasPrefix(greeting, "* PREAUTH"):
-		return nil, errors.New("server sent PREAUTH on an unencrypted connection")
+		return errors.New("server sent PREAUTH on an unencrypted connection")
 	case !strings.HasPrefix(greeting, "* OK"):
-		return nil, fmt.Errorf("greeting: %q", clip.Hint(strings.TrimSpace(greeting), 80))
+		return fmt.Errorf("greeting: %q", clip.Hint(strings.TrimSpace(greeting), 80))
 	}
 	if _, err := io.WriteString(dc, "T0 STARTTLS\r\n"); err != nil {
-		return nil, fmt.Errorf("send STARTTLS: %w", err)
+		return fmt.Errorf("send STARTTLS: %w", err)
 	}
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			return nil, fmt.Errorf("STARTTLS reply: %w", err)
+			return fmt.Errorf("STARTTLS reply: %w", err)
 		}
 		if strings.HasPrefix(line, "* ") {
 			continue
 		}
 		if !strings.HasPrefix(line, "T0 OK") {
-			return nil, fmt.Errorf("STARTTLS refused: %q", clip.Hint(strings.TrimSpace(line), 80))
+			return fmt.Errorf("STARTTLS refused: %q", clip.Hint(strings.TrimSpace(line), 80))
 		}
 		break
 	}
 	if br.Buffered() > 0 {
-		return nil, errors.New("server sent data after its STARTTLS reply, before the TLS handshake")
+		return errors.New("server sent data after its STARTTLS reply, before the TLS handshake")
 	}
-	return tls.Client(dc, tlsCfg), nil
+	return nil
 }
 
-// greetedConn gives go-imap, after our own STARTTLS, the greeting it waits
-// for: the server's real one came before the upgrade.
-type greetedConn struct {
+// readerConn is Conn read through r.
+type readerConn struct {
 	net.Conn
-	greeting string
+	r io.Reader
 }
 
-func (c *greetedConn) Read(p []byte) (int, error) {
-	if c.greeting != "" {
-		n := copy(p, c.greeting)
-		c.greeting = c.greeting[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
+func (c readerConn) Read(p []byte) (int, error) { return c.r.Read(p) }

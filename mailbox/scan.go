@@ -3,6 +3,7 @@ package mailbox
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -150,11 +151,7 @@ func (s *session) forgetRetries(undone []imap.UID) {
 	for _, uid := range undone {
 		present[uid] = true
 	}
-	for uid := range s.w.retry {
-		if !present[uid] {
-			delete(s.w.retry, uid)
-		}
-	}
+	maps.DeleteFunc(s.w.retry, func(uid imap.UID, _ retryInfo) bool { return !present[uid] })
 }
 
 // quarantineOversized files uid in quarantine without handing it to the

@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,9 +69,7 @@ func (s *session) configure(sel *imap.SelectData) error {
 	s.useKeyword = kw != "" && (hasFlag(sel.PermanentFlags, imap.FlagWildcard) || hasFlag(sel.PermanentFlags, kw))
 	s.doneFolder = s.cfg.DoneMoveTo
 	if kw != "" && !s.useKeyword {
-		if s.doneFolder == "" {
-			s.doneFolder = DefaultDoneFolder
-		}
+		s.doneFolder = cmp.Or(s.doneFolder, DefaultDoneFolder)
 		s.log.Warn("server stores no custom keywords here: marking done by moving",
 			"keyword", kw, "folder", s.doneFolder)
 	}
