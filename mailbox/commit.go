@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // applyStep is one outcome to commit.
@@ -260,24 +261,34 @@ func (s *session) move(folder string, set imap.UIDSet) error {
 		}
 		s.created[folder] = true
 	}
-	if s.hasMove {
-		_, err := s.c.Move(set, folder).Wait()
-		return err
-	}
-	if _, err := s.c.Copy(set, folder).Wait(); err != nil {
-		return err
-	}
-	if err := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-		return err
-	}
-	if s.hasUIDPlus {
-		return s.c.UIDExpunge(set).Close()
-	}
-	// A plain EXPUNGE would also remove messages someone else marked
-	// \Deleted; leave ours flagged (scans skip \Deleted).
-	if !s.warnedUID {
+	flaggedOnly, err := moveUIDs(s.c, set, folder, s.hasMove, s.hasUIDPlus)
+	if flaggedOnly && !s.warnedUID {
 		s.warnedUID = true
 		s.log.Warn("server has neither MOVE nor UIDPLUS: moved messages stay flagged \\Deleted in the mailbox")
 	}
-	return nil
+	return err
+}
+
+// moveUIDs moves set from the selected mailbox into folder. Without MOVE
+// it copies, flags the originals \Deleted and removes them with UID
+// EXPUNGE, each step only after the one before succeeded: go-imap's own
+// fallback in Client.Move sends all three without waiting, so a refused
+// COPY would still expunge the messages. Without UIDPLUS a plain EXPUNGE
+// would also remove messages someone else marked \Deleted, so the
+// originals stay flagged (scans skip \Deleted) and flaggedOnly says so.
+func moveUIDs(c *imapclient.Client, set imap.UIDSet, folder string, hasMove, hasUIDPlus bool) (flaggedOnly bool, err error) {
+	if hasMove {
+		_, err := c.Move(set, folder).Wait()
+		return false, err
+	}
+	if _, err := c.Copy(set, folder).Wait(); err != nil {
+		return false, err
+	}
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return false, err
+	}
+	if hasUIDPlus {
+		return false, c.UIDExpunge(set).Close()
+	}
+	return true, nil
 }

@@ -99,8 +99,13 @@ func Requeue(ctx context.Context, cfg Config, folder, to string, uids []uint32, 
 			return 0, fmt.Errorf("clear %s in %s: %w", kw, folder, err)
 		}
 	}
-	if _, err := c.Move(set, to).Wait(); err != nil {
+	caps := c.Caps()
+	flaggedOnly, err := moveUIDs(c, set, to, caps.Has(imap.CapMove), caps.Has(imap.CapUIDPlus))
+	if err != nil {
 		return 0, fmt.Errorf("move %s to %s: %w", folder, to, err)
+	}
+	if flaggedOnly {
+		log.Warn("server has neither MOVE nor UIDPLUS: the requeued messages stay in the folder flagged \\Deleted", "folder", folder)
 	}
 	return n, nil
 }
