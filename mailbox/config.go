@@ -175,8 +175,9 @@ func (cfg *Config) defaultFolders(bad func(string, ...any)) {
 	cfg.Quarantine = cmp.Or(cfg.Quarantine, DefaultQuarantine)
 	cfg.Failed = cmp.Or(cfg.Failed, DefaultFailed)
 	// A target folder that is also watched would feed its messages back in
-	// forever.
-	for what, f := range map[string]string{"done move_to": cfg.DoneMoveTo, "quarantine": cfg.Quarantine, "failed": cfg.Failed} {
+	// forever. In a fixed order, so the joined error reads the same each run.
+	for _, tf := range [][2]string{{"done move_to", cfg.DoneMoveTo}, {"quarantine", cfg.Quarantine}, {"failed", cfg.Failed}} {
+		what, f := tf[0], tf[1]
 		if f == "" {
 			continue
 		}

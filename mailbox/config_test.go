@@ -61,6 +61,9 @@ func TestConfigValidation(t *testing.T) {
 		{name: "duplicate mailbox", mod: func(c *Config) { c.Mailboxes = []string{"INBOX", "inbox"} }, wantErr: "twice"},
 		{name: "quarantine watched", mod: func(c *Config) { c.Mailboxes = []string{"INBOX", "Q"}; c.Quarantine = "Q" }, wantErr: "also a watched"},
 		{name: "move_to watched", mod: func(c *Config) { c.DoneMoveTo = "inbox" }, wantErr: "also a watched"},
+		// The folder checks report in one order, whatever Go's map order.
+		{name: "two folders watched", mod: func(c *Config) { c.Quarantine, c.Failed = "INBOX", "INBOX" },
+			wantErr: "quarantine folder \"INBOX\" is also a watched mailbox\nfailed folder \"INBOX\" is also a watched mailbox"},
 		{name: "keyword injection", mod: func(c *Config) { c.DoneKeyword = "$T) \\Deleted" }, wantErr: "keyword"},
 		{name: "keyword system flag", mod: func(c *Config) { c.DoneKeyword = `\Seen` }, wantErr: "keyword"},
 		{name: "folder with newline", mod: func(c *Config) { c.Failed = "a\r\nb" }, wantErr: "control"},
