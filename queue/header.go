@@ -28,14 +28,6 @@ const (
 // become spaces so words do not run together), runs of spaces collapsed,
 // trimmed, and at most limit octets.
 func sanitizeHeaderText(s string, limit int) string {
-	if isCleanHeaderText(s, limit) {
-		return s // the common case (ticket ids, plain subjects): no copy
-	}
-	return cleanHeaderText(s, limit)
-}
-
-// cleanHeaderText is sanitizeHeaderText without the shortcut.
-func cleanHeaderText(s string, limit int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	b.Grow(min(len(s), limit+8))
@@ -55,21 +47,6 @@ func cleanHeaderText(s string, limit int) string {
 		b.WriteRune(r)
 	}
 	return strings.TrimRight(b.String(), " ")
-}
-
-// isCleanHeaderText reports whether sanitizeHeaderText would return s as it
-// is: printable ASCII within limit, no leading, trailing or double spaces.
-func isCleanHeaderText(s string, limit int) bool {
-	if len(s) > limit || s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < ' ' || c > '~' || (c == ' ' && s[i-1] == ' ') {
-			return false
-		}
-	}
-	return true
 }
 
 // formatHeader renders one header field, ending in eol: the value
