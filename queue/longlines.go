@@ -42,24 +42,11 @@ func shortenBodyLines(msg []byte) []byte {
 }
 
 // hasLongLine reports a line (without its line ending) over 998 octets.
-// It steps a window at a time, to the window's last line feed, rather than
-// a line at a time: most forwarded mail has nothing to change.
 func hasLongLine(b []byte) bool {
-	const window = maxLineOctets + 2 // the longest line allowed, with CRLF
-	for len(b) > maxLineOctets {
-		w := b[:min(window, len(b))]
-		last := bytes.LastIndexByte(w, '\n')
-		if last < 0 {
-			// No line feed: too long, unless this is the end and what
-			// pushes it to 999 octets is a final CR.
-			return len(w) == window || w[len(w)-1] != '\r'
-		}
-		// Only a line filling the whole window can be too long: 999
-		// octets of content then LF (998 then CRLF is fine).
-		if last == window-1 && bytes.IndexByte(w, '\n') == last && w[last-1] != '\r' {
+	for l := range bytes.Lines(b) {
+		if len(bytes.TrimSuffix(bytes.TrimSuffix(l, []byte("\n")), []byte("\r"))) > maxLineOctets {
 			return true
 		}
-		b = b[last+1:]
 	}
 	return false
 }
