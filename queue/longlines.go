@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -316,35 +317,19 @@ func isIdentityEncoding(cte string) bool {
 	return false
 }
 
-// transferDecoder undoes a Content-Transfer-Encoding; an encoding it does
-// not know is an error (the part cannot be re-encoded faithfully), and so
-// is base64 that does not decode.
+// transferDecoder undoes a Content-Transfer-Encoding with go-message's
+// decoders; an encoding it does not know is an error (the part cannot be
+// re-encoded faithfully), and so is base64 that does not decode. The
+// header message.New gets holds the encoding alone: a charset would have
+// it decode the text to UTF-8, changing its bytes.
 func transferDecoder(cte string, body []byte) (io.Reader, error) {
-	if isIdentityEncoding(cte) {
-		return bytes.NewReader(body), nil
+	var h message.Header
+	h.Set("Content-Transfer-Encoding", cte)
+	e, err := message.New(h, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("transfer encoding: %w", err)
 	}
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "quoted-printable":
-		return quotedprintable.NewReader(bytes.NewReader(body)), nil
-	case "base64":
-		// The decoder skips CR and LF itself; spaces and tabs (indented
-		// bodies) become line feeds, as go-message reads them.
-		return base64.NewDecoder(base64.StdEncoding, &blankToNewline{r: bytes.NewReader(body)}), nil
-	}
-	return nil, fmt.Errorf("unknown transfer encoding %q", cte)
-}
-
-// blankToNewline turns spaces and tabs into line feeds.
-type blankToNewline struct{ r io.Reader }
-
-func (b *blankToNewline) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	for i, c := range p[:n] {
-		if c == ' ' || c == '\t' {
-			p[i] = '\n'
-		}
-	}
-	return n, err
+	return e.Body, nil
 }
 
 // setTransferEncoding replaces the Content-Transfer-Encoding field.
