@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -330,7 +331,8 @@ func (s *mailSink) transfer(c *smtp.Client, msg net.Buffers) error {
 		return permanent("queue %s: message of %d bytes exceeds the server's limit of %d", s.name, partsLen(msg), size)
 	}
 	var opts *smtp.MailOptions
-	if !isASCII(s.from) || !allASCII(s.to) {
+	nonASCII := func(r rune) bool { return r >= utf8.RuneSelf }
+	if strings.ContainsFunc(s.from+strings.Join(s.to, ""), nonASCII) {
 		opts = &smtp.MailOptions{UTF8: true}
 	}
 	if err := c.Mail(s.from, opts); err != nil {
@@ -403,22 +405,4 @@ func helloName() string {
 		return h
 	}
 	return "localhost"
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-func allASCII(l []string) bool {
-	for _, s := range l {
-		if !isASCII(s) {
-			return false
-		}
-	}
-	return true
 }
