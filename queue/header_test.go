@@ -288,12 +288,14 @@ func FuzzForwardMessage(f *testing.F) {
 		tk := sampleTicket(raw)
 		tk.Subject = ""
 		out := forwardMessage(tk, tag)
+		raw = cleanOriginal(raw) // the forwarded original: hostile parts repaired
+		// Its line ending, not the received one's: cleaning may drop every
+		// line (" 0\n" is a continuation before any field).
 		added := triageHeaders(tk, lineEnding(raw))
 		if !bytes.HasPrefix(out, []byte(added)) {
 			t.Fatal("triage headers missing")
 		}
 		rest := out[len(added):]
-		raw = cleanOriginal(raw) // the forwarded original: hostile parts repaired
 		rs, re := findSubject(raw)
 		clean := sanitizeHeaderText(tag, maxSubjectTag)
 		switch {
