@@ -119,25 +119,12 @@ func headerEnd(raw []byte) int {
 // findSubject returns the start and end (exclusive, before the line ending)
 // of the first physical line of the Subject field, or -1.
 func findSubject(raw []byte) (start, end int) {
-	hdr := raw[:headerEnd(raw)]
-	for pos := 0; pos < len(hdr); {
-		nl := bytes.IndexByte(hdr[pos:], '\n')
-		lineEnd := len(hdr)
-		if nl >= 0 {
-			lineEnd = pos + nl
+	for l := range bytes.Lines(raw[:headerEnd(raw)]) {
+		line := bytes.TrimSuffix(bytes.TrimSuffix(l, []byte("\n")), []byte("\r"))
+		if len(line) >= 8 && bytes.EqualFold(line[:8], []byte("subject:")) {
+			return start, start + len(line)
 		}
-		line := hdr[pos:lineEnd]
-		if len(line) >= 8 && strings.EqualFold(string(line[:8]), "subject:") {
-			e := lineEnd
-			if e > pos && hdr[e-1] == '\r' {
-				e--
-			}
-			return pos, e
-		}
-		if nl < 0 {
-			break
-		}
-		pos = lineEnd + 1
+		start += len(l)
 	}
 	return -1, -1
 }
