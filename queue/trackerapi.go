@@ -40,11 +40,7 @@ func openTrackerAPI(base, root, auth string, timeout time.Duration, header http.
 	if !httpguts.ValidHeaderFieldValue(auth) {
 		return nil, errors.New("token contains characters a header cannot")
 	}
-	client := newHTTPClient(timeout)
-	if header != nil {
-		client.Transport = headerTransport{base: client.Transport, header: header}
-	}
-	return &trackerAPI{base: strings.TrimRight(base, "/") + root, auth: auth, client: client}, nil
+	return &trackerAPI{base: strings.TrimRight(base, "/") + root, auth: auth, header: header, client: newHTTPClient(timeout)}, nil
 }
 
 // validateTrackerURL adds the problem of a tracker's url key, if any.
@@ -69,28 +65,6 @@ func checkTrackerURL(raw string) error {
 		return fmt.Errorf("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
 	}
 	return nil
-}
-
-// headerTransport adds fixed headers to every request (Jira's XSRF and
-// experimental-API opt-ins).
-type headerTransport struct {
-	base   http.RoundTripper
-	header http.Header
-}
-
-// CloseIdleConnections passes http.Client.CloseIdleConnections on.
-func (h headerTransport) CloseIdleConnections() {
-	if c, ok := h.base.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
-
-func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	for k, v := range h.header {
-		r.Header[k] = v
-	}
-	return h.base.RoundTrip(r)
 }
 
 // callJSON is trackerAPI.call with the answer's nesting bounded before it

@@ -50,8 +50,9 @@ func responseError(resp *http.Response, what string) *Error {
 // trackerAPI calls a tracker's JSON API: a base URL, the Authorization
 // header, bounded responses, errors classified by responseError.
 type trackerAPI struct {
-	base   string // API root without trailing slash, e.g. https://rt.example.com/REST/2.0
-	auth   string // Authorization header value; never logged
+	base   string      // API root without trailing slash, e.g. https://rt.example.com/REST/2.0
+	auth   string      // Authorization header value; never logged
+	header http.Header // added to every request (Jira's XSRF and experimental-API opt-ins); may be nil
 	client *http.Client
 }
 
@@ -108,6 +109,9 @@ func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Va
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range a.header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "triage")
