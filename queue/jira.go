@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"mime/multipart"
@@ -72,7 +71,7 @@ var (
 )
 
 func (c *JiraConfig) validate(_ string, add func(string, ...any)) {
-	validateTrackerURL("jira", c.URL, add)
+	validateTrackerURL("jira", c.URL, "token_env or token_file", add)
 	if c.TierField != "" && !jiraCustomField.MatchString(c.TierField) {
 		add("tier_field %q is not customfield_NNNNN", c.TierField)
 	}
@@ -127,7 +126,7 @@ var jiraHeaders = http.Header{"X-Experimentalapi": {"opt-in"}, "X-Atlassian-Toke
 // username (Cloud), else bearer (a Data Center personal access token).
 func (c *JiraConfig) authorization(token string) string {
 	if c.Username != "" {
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+token))
+		return basicAuth(c.Username, token)
 	}
 	return "Bearer " + token
 }

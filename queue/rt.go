@@ -24,7 +24,6 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"github.com/triage-dev/triage/internal/clip"
-	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -74,34 +73,13 @@ func (RTConfig) JSONSchemaExtend(s *jsonschema.Schema) {
 }
 
 func (c *RTConfig) validate(_ string, add func(string, ...any)) {
-	u, err := c.validateURL(add)
+	validateTrackerURL("rt", c.URL, "token_env, token_file or username with password_env", add)
 	c.validateAuth(add)
-	if err == nil && u.Scheme == "http" && !netaddr.IsLoopbackHost(u.Hostname()) {
-		add("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
-	}
 	c.validatePriority(add)
 	c.validateTemplates(add)
 	if strings.ContainsAny(c.RTName, "[]#\r\n") {
 		add("rtname %q must not contain [ ] # or line breaks", c.RTName)
 	}
-}
-
-// validateURL checks the url and returns it parsed, with the parse error.
-func (c *RTConfig) validateURL(add func(string, ...any)) (*url.URL, error) {
-	u, err := url.Parse(c.URL)
-	switch {
-	case c.URL == "":
-		add("rt needs url")
-	case err != nil:
-		add("url: %v", redactErr(err))
-	case u.Scheme != "http" && u.Scheme != "https":
-		add("url scheme must be http or https")
-	case u.Host == "":
-		add("url has no host")
-	case u.User != nil:
-		add("url holds credentials: use token_env, token_file or username with password_env")
-	}
-	return u, err
 }
 
 // validateAuth checks that exactly one way to authenticate is set.
@@ -180,8 +158,16 @@ func (c *RTConfig) open(q sinkSpec) (Sink, error) {
 
 // client builds the REST 2 client: secrets read, templates parsed.
 func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
+	auth, err := c.authorization(q.baseDir)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", q.name, err)
+	}
+	api, err := openTrackerAPI(c.URL, "/REST/2.0", auth, q.timeout, nil)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", q.name, err)
+	}
 	rc := &rtClient{
-		api:        &trackerAPI{base: strings.TrimRight(c.URL, "/") + "/REST/2.0", client: newHTTPClient(q.timeout)},
+		api:        api,
 		priority:   maps.Clone(defaultRTPriority),
 		idField:    cmp.Or(c.IDField, defaultRTIDField),
 		tierField:  cmp.Or(c.TierField, defaultRTTierField),
@@ -191,26 +177,6 @@ func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
 		tracker:    TrackerKey(q.typ, c.URL),
 	}
 	maps.Copy(rc.priority, c.Priority)
-	if c.Username != "" {
-		pw, err := c.password(q.baseDir)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: %w", q.name, err)
-		}
-		req := http.Request{Header: http.Header{}}
-		req.SetBasicAuth(c.Username, pw)
-		rc.api.auth = req.Header.Get("Authorization")
-	} else {
-		tok, err := readSecret(c.TokenEnv, c.TokenFile, q.baseDir)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: token: %w", q.name, err)
-		}
-		tok = strings.TrimSpace(tok)
-		if tok == "" || strings.ContainsAny(tok, "\r\n") {
-			return nil, fmt.Errorf("queue %s: token is empty or spans lines", q.name)
-		}
-		rc.api.auth = "token " + tok
-	}
-	var err error
 	if rc.queue, err = parseTemplate("queue", cmp.Or(c.Queue, defaultRTQueue)); err != nil {
 		return nil, fmt.Errorf("queue %s: queue: %w", q.name, err)
 	}
@@ -226,6 +192,26 @@ func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
 		rc.subjectTag = rtSubjectTag(c.RTName)
 	}
 	return rc, nil
+}
+
+// authorization is the Authorization value: basic with username and
+// password, else RT's "token <token>".
+func (c *RTConfig) authorization(baseDir string) (string, error) {
+	if c.Username != "" {
+		pw, err := c.password(baseDir)
+		if err != nil {
+			return "", err
+		}
+		return basicAuth(c.Username, pw), nil
+	}
+	tok, err := apiToken{TokenEnv: c.TokenEnv, TokenFile: c.TokenFile}.read(baseDir)
+	if err != nil {
+		return "", err
+	}
+	if tok = strings.TrimSpace(tok); tok == "" {
+		return "", errors.New("token is empty")
+	}
+	return "token " + tok, nil
 }
 
 // rtSubjectTag matches RT's subject tag "[rtname #N]".

@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,42 +30,42 @@ const maxAPIJSONDepth = 64
 // documentation promises.
 var errAPIResponse = errors.New("tracker answer unusable")
 
-// openTrackerAPI checks a tracker's base URL as users type it (http or
-// https, no credentials in it, the token only over https or to a loopback
-// address) and the Authorization value, and returns the API client for
-// base+root. header, when not nil, is added to every request.
+// openTrackerAPI checks the Authorization value and returns the API
+// client for base+root. header, when not nil, is added to every request.
+// base passed validateTrackerURL: New and NewAuditReader validate a queue
+// before they open it.
 func openTrackerAPI(base, root, auth string, timeout time.Duration, header http.Header) (*trackerAPI, error) {
-	if err := checkTrackerURL(base); err != nil {
-		return nil, err
-	}
 	if !httpguts.ValidHeaderFieldValue(auth) {
 		return nil, errors.New("token contains characters a header cannot")
 	}
 	return &trackerAPI{base: strings.TrimRight(base, "/") + root, auth: auth, header: header, client: newHTTPClient(timeout)}, nil
 }
 
-// validateTrackerURL adds the problem of a tracker's url key, if any.
-func validateTrackerURL(typ, raw string, add func(string, ...any)) {
+// validateTrackerURL adds the problem of a tracker's base URL as users
+// type it, if any: http or https, no credentials in it (secrets names the
+// keys they belong in), the token only over https or to a loopback
+// address.
+func validateTrackerURL(typ, raw, secrets string, add func(string, ...any)) {
 	if raw == "" {
 		add("%s needs url", typ)
-	} else if err := checkTrackerURL(raw); err != nil {
-		add("%v", err)
+		return
 	}
-}
-
-// checkTrackerURL says what is wrong with a tracker's base URL.
-func checkTrackerURL(raw string) error {
 	if err := checkWebhookURL(raw); err != nil {
-		return err
+		add("%v", err)
+		return
 	}
 	u, _ := url.Parse(raw) // checked
 	switch {
 	case u.User != nil:
-		return errors.New("url holds credentials: use token_env or token_file")
+		add("url holds credentials: use %s", secrets)
 	case u.Scheme == "http" && !netaddr.IsLoopbackHost(u.Hostname()):
-		return fmt.Errorf("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
+		add("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
 	}
-	return nil
+}
+
+// basicAuth is the Authorization value of HTTP basic authentication.
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // callJSON is trackerAPI.call with the answer's nesting bounded before it

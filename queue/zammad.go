@@ -57,7 +57,7 @@ var defaultZammadPriority = map[string]string{"P1": "3 high", "P2": "3 high", "P
 var zammadAttribute = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 func (c *ZammadConfig) validate(_ string, add func(string, ...any)) {
-	validateTrackerURL("zammad", c.URL, add)
+	validateTrackerURL("zammad", c.URL, "token_env or token_file", add)
 	if strings.ContainsAny(c.TicketHook, "[]\r\n") {
 		add("ticket_hook %q must not contain [ ] or line breaks", c.TicketHook)
 	}
