@@ -1,14 +1,11 @@
 package queue
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"regexp"
 	"slices"
@@ -316,26 +313,13 @@ func (j *jiraClient) upload(ctx context.Context, files []ticket.File) ([]string,
 	if len(files) == 0 {
 		return nil, nil
 	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for _, f := range files {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="file"; filename="`+formFileName(f.Name)+`"`)
-		h.Set("Content-Type", cmp.Or(f.Type, "application/octet-stream"))
-		w, err := mw.CreatePart(h)
-		if err != nil {
-			return nil, permanent("attachment %s: %w", f.Name, err)
-		}
-		_, _ = w.Write(f.Data)
-	}
-	_ = mw.Close()
 	var res struct {
 		Temporary []struct {
 			ID string `json:"temporaryAttachmentId"`
 		} `json:"temporaryAttachments"`
 	}
 	path := "/servicedeskapi/servicedesk/" + j.serviceDesk + "/attachTemporaryFile"
-	if err := callJSON(ctx, j.api, http.MethodPost, path, nil, rawBody{data: body.Bytes(), contentType: mw.FormDataContentType()}, &res); err != nil {
+	if err := callJSON(ctx, j.api, http.MethodPost, path, nil, fileForm(nil, "file", files), &res); err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(res.Temporary))

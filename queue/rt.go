@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -9,9 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"regexp"
 	"slices"
@@ -418,47 +415,11 @@ func (c *rtClient) customFields(t *ticket.Ticket, data templateData) (map[string
 // post sends msg as the JSON field of a multipart/form-data request with
 // the files as Attachments parts.
 func (c *rtClient) post(ctx context.Context, path string, msg any, files []ticket.File, out any) error {
-	body, contentType := c.multipart(msg, files)
-	if body == nil {
-		return permanent("encode %T", msg)
-	}
-	return c.api.call(ctx, http.MethodPost, path, nil, rawBody{data: body, contentType: contentType}, out)
-}
-
-// multipart builds the form RT's REST 2 reads: a JSON field and one
-// Attachments part per file; nil when msg does not encode.
-func (c *rtClient) multipart(msg any, files []ticket.File) ([]byte, string) {
 	js, err := json.Marshal(msg)
 	if err != nil {
-		return nil, ""
+		return permanent("encode %T: %w", msg, err)
 	}
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="JSON"`)
-	h.Set("Content-Type", "application/json")
-	part, _ := w.CreatePart(h) // writes to a bytes.Buffer: no error
-	_, _ = part.Write(js)
-	for _, f := range files {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="Attachments"; filename="`+formFileName(f.Name)+`"`)
-		h.Set("Content-Type", cmp.Or(sanitizeHeaderText(f.Type, 200), "application/octet-stream"))
-		part, _ := w.CreatePart(h)
-		_, _ = part.Write(f.Data)
-	}
-	_ = w.Close()
-	return body.Bytes(), w.FormDataContentType()
-}
-
-// formFileName makes a decoded file name safe inside a quoted form-data
-// parameter: UTF-8 as is (RT reads it so), line breaks and control
-// characters gone, and a double quote written as a single one: RT's
-// form parser keeps the backslash of an escaped quote in the name, and
-// no other spelling of a quote reaches it (the suite's attachments.eml).
-// The classifier has already cut a name at / and \.
-func formFileName(name string) string {
-	name = strings.ReplaceAll(sanitizeHeaderText(name, 255), `"`, "'")
-	return cmp.Or(name, "attachment")
+	return c.api.call(ctx, http.MethodPost, path, nil, fileForm(js, "Attachments", files), out)
 }
 
 func (c *rtClient) comment(ctx context.Context, id, note string) error {

@@ -2,15 +2,20 @@ package queue
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/triage-dev/triage/ticket"
 )
 
 // maxTrackerResponse bounds a tracker API response read into memory.
@@ -148,4 +153,39 @@ func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Va
 type rawBody struct {
 	data        []byte
 	contentType string
+}
+
+// fileForm is a multipart/form-data body: a part named JSON holding js
+// unless js is nil (RT's), then one part named field per file.
+func fileForm(js []byte, field string, files []ticket.File) rawBody {
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	// CreatePart writes to a bytes.Buffer: it cannot fail.
+	if js != nil {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="JSON"`)
+		h.Set("Content-Type", "application/json")
+		part, _ := w.CreatePart(h)
+		_, _ = part.Write(js)
+	}
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="`+field+`"; filename="`+formFileName(f.Name)+`"`)
+		h.Set("Content-Type", cmp.Or(sanitizeHeaderText(f.Type, 200), "application/octet-stream"))
+		part, _ := w.CreatePart(h)
+		_, _ = part.Write(f.Data)
+	}
+	_ = w.Close()
+	return rawBody{data: body.Bytes(), contentType: w.FormDataContentType()}
+}
+
+// formFileName makes a decoded file name safe inside a quoted form-data
+// parameter: UTF-8 as is (RT reads it so), line breaks and control
+// characters gone, and a double quote written as a single one: RT's
+// form parser keeps the backslash of an escaped quote in the name, and
+// no other spelling of a quote reaches it (the suite's attachments.eml).
+// The classifier has already cut a name at / and \.
+func formFileName(name string) string {
+	name = strings.ReplaceAll(sanitizeHeaderText(name, 255), `"`, "'")
+	return cmp.Or(name, "attachment")
 }
