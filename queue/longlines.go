@@ -147,9 +147,9 @@ func rewriteEntity(h textproto.Header, body []byte, depth int) (textproto.Header
 	}
 	text := strings.HasPrefix(mediaType, "text/")
 	if text {
-		setTransferEncoding(&h, "quoted-printable")
+		h.Set("Content-Transfer-Encoding", "quoted-printable")
 	} else {
-		setTransferEncoding(&h, "base64")
+		h.Set("Content-Transfer-Encoding", "base64")
 	}
 	return h, func(w io.Writer) error { return encodeLeaf(w, decoded, text) }, nil
 }
@@ -330,12 +330,6 @@ func transferDecoder(cte string, body []byte) (io.Reader, error) {
 		return nil, fmt.Errorf("transfer encoding: %w", err)
 	}
 	return e.Body, nil
-}
-
-// setTransferEncoding replaces the Content-Transfer-Encoding field.
-func setTransferEncoding(h *textproto.Header, cte string) {
-	h.Del("Content-Transfer-Encoding")
-	h.Add("Content-Transfer-Encoding", cte)
 }
 
 // splitLongLines breaks every body line over 998 octets, after the last
