@@ -10,14 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"text/template"
 	"time"
 
@@ -215,13 +213,9 @@ type webhookSink struct {
 	contentType string
 	body        *template.Template // nil: the ticket document
 	secret      []byte             // nil: no signature
+	sigHeader   string
 	client      *http.Client
-
-	// Per-request work done once: the headers every request carries,
-	// keyed HMAC states.
-	fixed  http.Header
-	sigKey string // the canonical signature header
-	hmacs  sync.Pool
+	fixed       http.Header // the headers every request carries
 }
 
 func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
@@ -230,7 +224,7 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 		url:         c.URL,
 		method:      cmp.Or(c.Method, http.MethodPost),
 		contentType: cmp.Or(c.ContentType, "application/json"),
-		sigKey:      http.CanonicalHeaderKey(cmp.Or(c.SignatureHeader, defaultSignatureHeader)),
+		sigHeader:   cmp.Or(c.SignatureHeader, defaultSignatureHeader),
 	}
 	if c.URLEnv != "" {
 		u, err := c.urlFromEnv(q.baseDir)
@@ -315,13 +309,9 @@ func (c *WebhookConfig) readSecrets(s *webhookSink, baseDir string) error {
 			return fmt.Errorf("signature secret: %w", err)
 		}
 		s.secret = []byte(v)
-		s.hmacs.New = func() any { return hmac.New(sha256.New, s.secret) }
 	}
 	s.fixed.Set("Content-Type", s.contentType)
 	s.fixed.Set("User-Agent", "triage")
-	for k, v := range s.fixed {
-		s.fixed[k] = v[:len(v):len(v)] // shared by requests: append must copy
-	}
 	return nil
 }
 
@@ -349,22 +339,11 @@ func (s *webhookSink) renderBody(t *ticket.Ticket) ([]byte, error) {
 	return b, nil
 }
 
-// signWith is the HMAC-SHA256 of body as "sha256=<hex>", from a keyed
-// HMAC state, which it resets.
-func signWith(m hash.Hash, body []byte) string {
-	m.Reset()
-	m.Write(body)
-	var sum [sha256.Size]byte
-	var out [len("sha256=") + 2*sha256.Size]byte
-	copy(out[:], "sha256=")
-	hex.Encode(out[len("sha256="):], m.Sum(sum[:0]))
-	return string(out[:])
-}
-
+// signature is the HMAC-SHA256 of body as "sha256=<hex>".
 func (s *webhookSink) signature(body []byte) string {
-	m := s.hmacs.Get().(hash.Hash)
-	defer s.hmacs.Put(m)
-	return signWith(m, body)
+	m := hmac.New(sha256.New, s.secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
 func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
@@ -384,22 +363,14 @@ func (s *webhookSink) post(ctx context.Context, method, url string, body []byte,
 	if err != nil {
 		return nil, permanent("queue %s: build request: %w", s.name, redactErr(err))
 	}
-	// Fixed headers first, then what the ticket decides: the same
-	// precedence as setting them one by one on a copy of the fixed ones.
-	h := make(http.Header, len(s.fixed)+2)
-	for k, v := range s.fixed {
-		h[k] = v
-	}
-	vals := make([]string, 0, 2) // one allocation for both values
+	// Fixed headers first, then what the ticket decides.
+	req.Header = s.fixed.Clone()
 	if id := sanitizeHeaderText(ticketID, 200); id != "" {
-		vals = append(vals, id)
-		h["Idempotency-Key"] = vals[0:1:1]
+		req.Header.Set("Idempotency-Key", id)
 	}
 	if s.secret != nil {
-		vals = append(vals, s.signature(body))
-		h[s.sigKey] = vals[len(vals)-1 : len(vals) : len(vals)]
+		req.Header.Set(s.sigHeader, s.signature(body))
 	}
-	req.Header = h
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Trackers put tokens in webhook paths and queries (Slack, Teams):
