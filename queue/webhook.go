@@ -320,21 +320,22 @@ func (s *webhookSink) Close() error {
 	return nil
 }
 
-// renderBody is the request body for t.
-func (s *webhookSink) renderBody(t *ticket.Ticket) ([]byte, error) {
-	if s.body == nil {
-		b, err := json.Marshal(t)
+// renderBody is a request body: the ticket document without a template,
+// else what t renders over data.
+func (s *webhookSink) renderBody(t *template.Template, data templateData) ([]byte, error) {
+	if t == nil {
+		b, err := json.Marshal(data.Ticket)
 		if err != nil {
 			return nil, fmt.Errorf("encode ticket: %w", err)
 		}
 		return b, nil
 	}
-	b, err := execTemplate(s.body, newTemplateData(t))
+	b, err := execTemplate(t, data)
 	if err != nil {
 		return nil, err
 	}
 	if strings.Contains(s.contentType, "json") && !json.Valid(b) {
-		return nil, fmt.Errorf("template %s rendered invalid JSON (use {{json .Field}} for values)", s.body.Name())
+		return nil, fmt.Errorf("template %s rendered invalid JSON (use {{json .Field}} for values)", t.Name())
 	}
 	return b, nil
 }
@@ -347,7 +348,7 @@ func (s *webhookSink) signature(body []byte) string {
 }
 
 func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
-	body, err := s.renderBody(t)
+	body, err := s.renderBody(s.body, newTemplateData(t))
 	if err != nil {
 		return permanent("queue %s: %w", s.name, err)
 	}
