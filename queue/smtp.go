@@ -258,8 +258,10 @@ func (s *mailSink) connect(ctx context.Context) (*smtp.Client, error) {
 	case s.lmtp:
 		c = smtp.NewClientLMTP(conn)
 	case s.tlsMode == "starttls":
-		// NewClientStartTLS reads the greeting and EHLO; bound them.
-		_ = conn.SetDeadline(deadline(ctx))
+		// NewClientStartTLS reads the greeting and EHLO; bound them (no
+		// deadline is the zero time: none).
+		until, _ := ctx.Deadline()
+		_ = conn.SetDeadline(until)
 		c, err = smtp.NewClientStartTLS(conn, s.tlsConfig())
 		if err != nil {
 			_ = conn.Close()
@@ -309,13 +311,6 @@ func (c *replyLimitConn) Read(p []byte) (int, error) {
 		return 0, errReplyTooLarge
 	}
 	return n, err
-}
-
-func deadline(ctx context.Context) time.Time {
-	if d, ok := ctx.Deadline(); ok {
-		return d
-	}
-	return time.Time{}
 }
 
 func (s *mailSink) transfer(c *smtp.Client, msg net.Buffers) error {
