@@ -110,7 +110,7 @@ func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Va
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return permanent("build request: %w", redactErr(err))
+		return permanent("build request: %w", originOnlyErr(err))
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)

@@ -144,7 +144,7 @@ func checkWebhookURL(raw string) error {
 	case raw == "":
 		return errors.New("webhook needs url or url_env")
 	case err != nil:
-		return fmt.Errorf("url: %w", redactErr(err))
+		return fmt.Errorf("url: %w", originOnlyErr(err))
 	case u.Scheme != "http" && u.Scheme != "https":
 		return errors.New("url scheme must be http or https")
 	case u.Host == "":
@@ -176,21 +176,9 @@ func credentialHeader(name string) bool {
 	return false
 }
 
-// redactErr drops a URL's password from a url parse error.
-func redactErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			ue.URL = u.Redacted()
-		} else {
-			ue.URL = "<url>"
-		}
-	}
-	return err
-}
-
 // originOnlyErr cuts the URL in a *url.Error down to scheme://host/…, so
-// that a token in its path or query never reaches a log line.
+// that a token in its path or query never reaches a log line; a URL that
+// does not parse (that of every parse error) becomes <url>.
 func originOnlyErr(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
@@ -362,7 +350,7 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 func (s *webhookSink) post(ctx context.Context, method, url string, body []byte, ticketID string, keep int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, permanent("queue %s: build request: %w", s.name, redactErr(err))
+		return nil, permanent("queue %s: build request: %w", s.name, originOnlyErr(err))
 	}
 	// Fixed headers first, then what the ticket decides.
 	req.Header = s.fixed.Clone()
