@@ -124,21 +124,13 @@ func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Va
 		req.Header.Set("Authorization", a.auth)
 	}
 	what := method + " " + strings.SplitN(path, "?", 2)[0]
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return temporary("%s: %w", what, originOnlyErr(err))
+	keep := int64(0)
+	if out != nil {
+		keep = maxTrackerResponse + 1
 	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &apiStatusError{Code: resp.StatusCode, err: responseError(resp, what)}
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedResponse))
-		return nil
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxTrackerResponse+1))
-	if err != nil {
-		return temporary("%s: read answer: %w", what, err)
+	b, err := roundTrip(a.client, req, what, keep)
+	if err != nil || out == nil {
+		return err
 	}
 	if len(b) > maxTrackerResponse {
 		return permanent("%s: answer larger than %d bytes", what, maxTrackerResponse)
@@ -147,6 +139,31 @@ func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Va
 		return permanent("%s: answer is not the JSON expected: %w", what, err)
 	}
 	return nil
+}
+
+// roundTrip sends req and returns the first keep octets of a 2xx answer
+// (keep 0: none), reading on so that the connection can be reused. A
+// non-2xx answer is an *apiStatusError wrapping a classified *Error; a
+// network failure is a temporary *Error. what names the call in errors,
+// which name the URL's origin only: its path or query may hold a token.
+func roundTrip(client *http.Client, req *http.Request, what string, keep int64) ([]byte, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, temporary("%s: %w", what, originOnlyErr(err))
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &apiStatusError{Code: resp.StatusCode, err: responseError(resp, what)}
+	}
+	var kept []byte
+	if keep > 0 {
+		if kept, err = io.ReadAll(io.LimitReader(resp.Body, keep)); err != nil {
+			return nil, temporary("%s: read answer: %w", what, err)
+		}
+	}
+	// As much as responseError reads: the snippet is only needed for an error.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxLoggedResponse+maxDrainedResponse))
+	return kept, nil
 }
 
 // rawBody is a request body sent as is.

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -360,26 +359,9 @@ func (s *webhookSink) post(ctx context.Context, method, url string, body []byte,
 	if s.secret != nil {
 		req.Header.Set(s.sigHeader, s.signature(body))
 	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		// Trackers put tokens in webhook paths and queries (Slack, Teams):
-		// errors, which are logged, name the origin only.
-		return nil, temporary("queue %s: %s: %w", s.name, method, originOnlyErr(err))
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		var kept []byte
-		if keep > 0 {
-			if kept, err = io.ReadAll(io.LimitReader(resp.Body, keep)); err != nil {
-				return nil, temporary("queue %s: %s: read answer: %w", s.name, method, err)
-			}
-		}
-		// Read as much as below, so the connection can be reused; the
-		// snippet is only needed for an error.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxLoggedResponse+maxDrainedResponse))
-		return kept, nil
-	}
-	return nil, &apiStatusError{Code: resp.StatusCode, err: responseError(resp, fmt.Sprintf("queue %s: %s", s.name, method))}
+	// Trackers put tokens in webhook paths and queries (Slack, Teams):
+	// errors, which are logged, name the origin only.
+	return roundTrip(s.client, req, fmt.Sprintf("queue %s: %s", s.name, method), keep)
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 if absent
