@@ -81,18 +81,13 @@ func (c *RTConfig) validate(_ string, add func(string, ...any)) {
 
 // validateAuth checks that exactly one way to authenticate is set.
 func (c *RTConfig) validateAuth(add func(string, ...any)) {
-	tokens := 0
-	for _, v := range []string{c.TokenEnv, c.TokenFile} {
-		if v != "" {
-			tokens++
-		}
-	}
+	token := c.TokenEnv != "" || c.TokenFile != ""
 	switch {
-	case tokens > 1:
+	case c.TokenEnv != "" && c.TokenFile != "":
 		add("set token_env or token_file, not both")
-	case tokens == 1 && c.Username != "":
+	case token && c.Username != "":
 		add("set a token or username, not both")
-	case tokens == 0 && c.Username == "":
+	case !token && c.Username == "":
 		add("rt needs token_env, token_file or username with password_env")
 	}
 	c.credentials.validate(add)
@@ -248,7 +243,6 @@ func (id *rtID) UnmarshalJSON(b []byte) error {
 
 type rtCollection struct {
 	Items []rtRef `json:"items"`
-	Total *int    `json:"total"`
 	Pages float64 `json:"pages"`
 }
 
