@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,14 +55,15 @@ func (j *jiraClient) AuditTickets(ctx context.Context, since time.Time) ([]Audit
 		jql += " AND project = " + j.projectKey
 	}
 	jql += " ORDER BY created ASC"
-	fields := strings.Join(nonEmpty("created", "creator", "resolution", j.idField, j.tierField, j.rulesField), ",")
+	fields := []string{"created", "creator", "resolution", j.idField, j.tierField, j.rulesField}
+	fieldList := strings.Join(slices.DeleteFunc(fields, func(f string) bool { return f == "" }), ",")
 	var out []AuditTicket
 	for start := 0; len(out) < maxAuditTickets; {
 		var res struct {
 			Total  int              `json:"total"`
 			Issues []jiraAuditIssue `json:"issues"`
 		}
-		q := url.Values{"jql": {jql}, "fields": {fields}, "expand": {"changelog"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
+		q := url.Values{"jql": {jql}, "fields": {fieldList}, "expand": {"changelog"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
 		if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
 			return nil, fmt.Errorf("jira search: %w", err)
 		}
@@ -76,16 +78,6 @@ func (j *jiraClient) AuditTickets(ctx context.Context, since time.Time) ([]Audit
 		}
 	}
 	return out, nil
-}
-
-func nonEmpty(list ...string) []string {
-	out := list[:0]
-	for _, s := range list {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // auditTicket replays one request's changelog; ok is false for an issue
