@@ -47,15 +47,15 @@ type jiraAuditIssue struct {
 // changelogs: tier field and request type changes by people are moves.
 func (j *jiraClient) AuditTickets(ctx context.Context, since time.Time) ([]AuditTicket, error) {
 	jql := "labels = " + strconv.Quote(jiraFiledLabel)
-	if j.idField != "labels" {
-		jql = "cf[" + strings.TrimPrefix(j.idField, "customfield_") + "] is not EMPTY"
+	if j.cfg.IDField != "labels" {
+		jql = "cf[" + strings.TrimPrefix(j.cfg.IDField, "customfield_") + "] is not EMPTY"
 	}
 	jql += " AND created >= " + strconv.Quote(since.UTC().Format("2006-01-02 15:04"))
-	if j.projectKey != "" {
-		jql += " AND project = " + j.projectKey
+	if j.cfg.ProjectKey != "" {
+		jql += " AND project = " + j.cfg.ProjectKey
 	}
 	jql += " ORDER BY created ASC"
-	fields := []string{"created", "creator", "resolution", j.idField, j.tierField, j.rulesField}
+	fields := []string{"created", "creator", "resolution", j.cfg.IDField, j.cfg.TierField, j.cfg.RulesField}
 	fieldList := strings.Join(slices.DeleteFunc(fields, func(f string) bool { return f == "" }), ",")
 	var out []AuditTicket
 	for start := 0; len(out) < maxAuditTickets; {
@@ -88,7 +88,7 @@ func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
 		return at, false
 	}
 	str := func(f string) string { v, _ := is.Fields[f].(string); return v }
-	if j.idField == "labels" {
+	if j.cfg.IDField == "labels" {
 		labels, _ := is.Fields["labels"].([]any)
 		for _, l := range labels {
 			if s, _ := l.(string); strings.HasPrefix(s, "triage-") {
@@ -96,14 +96,14 @@ func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
 			}
 		}
 	} else {
-		at.TriageID = str(j.idField)
+		at.TriageID = str(j.cfg.IDField)
 	}
 	if at.TriageID == "" {
 		return at, false
 	}
 	at.Created, _ = time.Parse(jiraTime, str("created"))
 	at.Resolved = is.Fields["resolution"] != nil
-	for _, r := range strings.Split(str(j.rulesField), ",") {
+	for _, r := range strings.Split(str(j.cfg.RulesField), ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			at.Rules = append(at.Rules, r)
 		}
@@ -115,8 +115,8 @@ func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
 			creator, _ = c["name"].(string)
 		}
 	}
-	if j.tierField != "" {
-		at.FinalTier = str(j.tierField)
+	if j.cfg.TierField != "" {
+		at.FinalTier = str(j.cfg.TierField)
 	}
 	at.Tier = at.FinalTier
 	firstTier, firstQueue := true, true
@@ -129,7 +129,7 @@ func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
 		for _, it := range h.Items {
 			var mv AuditMove
 			switch {
-			case j.tierField != "" && it.FieldID == j.tierField:
+			case j.cfg.TierField != "" && it.FieldID == j.cfg.TierField:
 				if it.FromString == "" {
 					continue // set at creation
 				}

@@ -50,7 +50,7 @@ func FuzzTrackerAnswers(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, attr := range []string{"", "triage_id"} {
-			zc.idAttribute = attr
+			zc.cfg.IDAttribute = attr
 			if id, err := zc.Find(ctx, "abc"); err == nil && id != "" && !validZammadNumber(id) {
 				t.Fatalf("zammad Find read %q", id)
 			}
@@ -67,7 +67,7 @@ func FuzzTrackerAnswers(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, field := range []string{"labels", "customfield_10050"} {
-			jc.idField = field
+			jc.cfg.IDField = field
 			if id, err := jc.Find(ctx, "abc"); err == nil && id != "" && !jiraKey.MatchString(id) {
 				t.Fatalf("jira Find read %q", id)
 			}
@@ -76,7 +76,7 @@ func FuzzTrackerAnswers(f *testing.F) {
 			t.Fatalf("jira Create read %q", id)
 		}
 		_, _ = jc.State(ctx, "SD-1")
-		jc.rulesField = "customfield_10070"
+		jc.cfg.RulesField = "customfield_10070"
 		if ts, err := jc.AuditTickets(ctx, time.Unix(0, 0)); err == nil {
 			for _, at := range ts {
 				if !jiraKey.MatchString(at.TrackerID) || at.TriageID == "" {

@@ -98,20 +98,18 @@ func (c *ZammadConfig) client(q sinkSpec) (*zammadClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	z := &zammadClient{
-		api:         api,
-		log:         q.log,
-		state:       cmp.Or(c.State, "new"),
-		articleType: cmp.Or(c.ArticleType, "note"),
-		idAttribute: c.IDAttribute,
-		dueAttr:     c.DueAttribute,
-		tierAttr:    c.TierAttribute,
-		fallback:    c.FallbackCustomer,
-		priority:    c.Priority,
-		subjectTag:  regexp.MustCompile(`\[` + regexp.QuoteMeta(cmp.Or(c.TicketHook, "Ticket#")) + `(\d{1,18})\]`),
+	// The client reads the keys with their defaults applied.
+	cfg := *c
+	cfg.State = cmp.Or(cfg.State, "new")
+	cfg.ArticleType = cmp.Or(cfg.ArticleType, "note")
+	if cfg.Priority == nil {
+		cfg.Priority = defaultZammadPriority
 	}
-	if z.priority == nil {
-		z.priority = defaultZammadPriority
+	z := &zammadClient{
+		cfg:        cfg,
+		api:        api,
+		log:        q.log,
+		subjectTag: regexp.MustCompile(`\[` + regexp.QuoteMeta(cmp.Or(c.TicketHook, "Ticket#")) + `(\d{1,18})\]`),
 	}
 	if z.group, err = parseTemplate("group", cmp.Or(c.Group, "Users")); err != nil {
 		return nil, fmt.Errorf("group: %w", err)
@@ -127,18 +125,12 @@ func (c *ZammadConfig) client(q sinkSpec) (*zammadClient, error) {
 // [Ticket#N] subject tag; the API's own id is looked up where a call
 // needs it.
 type zammadClient struct {
-	api         *trackerAPI
-	log         *slog.Logger
-	group       *template.Template
-	priority    map[string]string
-	state       string
-	articleType string
-	idAttribute string
-	dueAttr     string
-	tierAttr    string
-	fallback    string
-	attributes  map[string]*template.Template
-	subjectTag  *regexp.Regexp
+	cfg        ZammadConfig // defaults applied
+	api        *trackerAPI
+	log        *slog.Logger
+	group      *template.Template
+	attributes map[string]*template.Template
+	subjectTag *regexp.Regexp
 }
 
 // zammadTicket is what triage reads of a Zammad ticket.
@@ -154,16 +146,16 @@ func (z *zammadClient) SubjectRef(subject string) string { return subjectRef(z.s
 // (Zammad's search matches words, not values).
 func (z *zammadClient) Find(ctx context.Context, triageID string) (string, error) {
 	query := "tags:" + strconv.Quote(trackerIDLabel(triageID))
-	if z.idAttribute != "" {
-		query = z.idAttribute + ":" + strconv.Quote(triageID)
+	if z.cfg.IDAttribute != "" {
+		query = z.cfg.IDAttribute + ":" + strconv.Quote(triageID)
 	}
 	hits, err := z.search(ctx, query)
 	if err != nil {
 		return "", err
 	}
 	for _, h := range hits {
-		if z.idAttribute != "" {
-			if v, _ := h.attrs[z.idAttribute].(string); v == triageID {
+		if z.cfg.IDAttribute != "" {
+			if v, _ := h.attrs[z.cfg.IDAttribute].(string); v == triageID {
 				return h.Number, nil
 			}
 			continue
@@ -325,7 +317,7 @@ func (z *zammadClient) article(m *TrackerMail) map[string]any {
 		"subject":      t.Subject,
 		"body":         body,
 		"content_type": contentType,
-		"type":         z.articleType,
+		"type":         z.cfg.ArticleType,
 		"sender":       "Customer",
 		"internal":     false,
 		"from":         displayAddress(t.From),
@@ -352,7 +344,7 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 	in := map[string]any{
 		"title":   cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
 		"group":   group,
-		"state":   z.state,
+		"state":   z.cfg.State,
 		"article": z.article(m),
 	}
 	switch {
@@ -362,25 +354,25 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 			return "", err
 		}
 		in["customer_id"] = id
-	case z.fallback != "":
-		in["customer_id"] = "guess:" + z.fallback
+	case z.cfg.FallbackCustomer != "":
+		in["customer_id"] = "guess:" + z.cfg.FallbackCustomer
 	default:
 		return "", permanent("Zammad refused the requester and no fallback_customer is set")
 	}
-	if p := z.priority[t.Class.Priority]; p != "" {
+	if p := z.cfg.Priority[t.Class.Priority]; p != "" {
 		in["priority"] = p
 	}
 	if err := renderFields("attributes", z.attributes, data, in); err != nil {
 		return "", err
 	}
-	if z.idAttribute != "" {
-		in[z.idAttribute] = t.ID
+	if z.cfg.IDAttribute != "" {
+		in[z.cfg.IDAttribute] = t.ID
 	}
-	if z.tierAttr != "" {
-		in[z.tierAttr] = t.Class.Tier
+	if z.cfg.TierAttribute != "" {
+		in[z.cfg.TierAttribute] = t.Class.Tier
 	}
-	if z.dueAttr != "" && data.ResolveDue != "" {
-		in[z.dueAttr] = data.ResolveDue
+	if z.cfg.DueAttribute != "" && data.ResolveDue != "" {
+		in[z.cfg.DueAttribute] = data.ResolveDue
 	}
 	var created zammadTicket
 	if err := callJSON(ctx, z.api, http.MethodPost, "/tickets", nil, in, &created); err != nil {
@@ -393,7 +385,7 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 	// retried (a retry would find the ticket through the state store
 	// and stop there).
 	tags := t.Class.Tags
-	if z.idAttribute == "" {
+	if z.cfg.IDAttribute == "" {
 		tags = append([]string{trackerIDLabel(t.ID)}, tags...)
 	}
 	for _, tag := range tags {
@@ -441,9 +433,9 @@ func (z *zammadClient) State(ctx context.Context, number string) (TrackerState, 
 		return TrackerState{}, err
 	}
 	prio, _ := tk["priority"].(string)
-	st := TrackerState{Priority: priorityOf(z.priority, prio)}
-	if z.tierAttr != "" {
-		if tier, _ := tk[z.tierAttr].(string); rank(tier) > 0 {
+	st := TrackerState{Priority: priorityOf(z.cfg.Priority, prio)}
+	if z.cfg.TierAttribute != "" {
+		if tier, _ := tk[z.cfg.TierAttribute].(string); rank(tier) > 0 {
 			st.Tier = tier
 		}
 	}
@@ -461,7 +453,7 @@ func (z *zammadClient) Escalate(ctx context.Context, number string, e Escalation
 	in := map[string]any{
 		"article": map[string]any{"subject": "triage: escalated", "body": e.Note, "content_type": "text/plain", "type": "note", "internal": true},
 	}
-	if p := z.priority[cl.Priority]; e.Priority && p != "" {
+	if p := z.cfg.Priority[cl.Priority]; e.Priority && p != "" {
 		in["priority"] = p
 	}
 	if e.Queue {
@@ -470,8 +462,8 @@ func (z *zammadClient) Escalate(ctx context.Context, number string, e Escalation
 			return err
 		}
 		in["group"] = group
-		if z.tierAttr != "" {
-			in[z.tierAttr] = cl.Tier
+		if z.cfg.TierAttribute != "" {
+			in[z.cfg.TierAttribute] = cl.Tier
 		}
 	}
 	return callJSON(ctx, z.api, http.MethodPut, "/tickets/"+strconv.FormatInt(id, 10), nil, in, nil)
