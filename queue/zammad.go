@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -164,10 +165,8 @@ func (z *zammadClient) Find(ctx context.Context, triageID string) (string, error
 		if err != nil {
 			return "", err
 		}
-		for _, tg := range tags {
-			if tg == trackerIDLabel(triageID) {
-				return h.Number, nil
-			}
+		if slices.Contains(tags, trackerIDLabel(triageID)) {
+			return h.Number, nil
 		}
 	}
 	return "", nil
