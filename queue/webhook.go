@@ -90,7 +90,7 @@ func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
 		add("method %q is not one of POST, PUT, PATCH", c.Method)
 	}
 	for h := range c.Headers {
-		if !validHeaderName(h) {
+		if !httpguts.ValidHeaderFieldName(h) {
 			add("headers: %q is not a valid header name", h)
 		}
 		if credentialHeader(h) {
@@ -98,14 +98,14 @@ func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
 		}
 	}
 	for h, env := range c.HeadersEnv {
-		if !validHeaderName(h) {
+		if !httpguts.ValidHeaderFieldName(h) {
 			add("headers_env: %q is not a valid header name", h)
 		}
 		if env == "" {
 			add("headers_env: %q names no environment variable", h)
 		}
 	}
-	if c.SignatureHeader != "" && !validHeaderName(c.SignatureHeader) {
+	if c.SignatureHeader != "" && !httpguts.ValidHeaderFieldName(c.SignatureHeader) {
 		add("signature_header %q is not a valid header name", c.SignatureHeader)
 	}
 	if c.SecretEnv != "" && c.SecretFile != "" {
@@ -158,10 +158,6 @@ func validMethod(m string) bool {
 		return true
 	}
 	return false
-}
-
-func validHeaderName(h string) bool {
-	return h != "" && !strings.ContainsFunc(h, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' })
 }
 
 // credentialHeader reports header names that carry credentials by convention.
