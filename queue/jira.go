@@ -193,7 +193,7 @@ func (j *jiraClient) Find(ctx context.Context, triageID string) (string, error) 
 		} `json:"issues"`
 	}
 	q := url.Values{"jql": {jql}, "fields": {j.cfg.IDField}, "maxResults": {"10"}}
-	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
+	if err := j.api.call(ctx, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
 		return "", err
 	}
 	for _, is := range res.Issues {
@@ -225,7 +225,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 		Values []jiraUser `json:"values"`
 	}
 	q := url.Values{"query": {a.Address}, "limit": {"10"}}
-	if err := callJSON(ctx, j.api, http.MethodGet, "/servicedeskapi/servicedesk/"+j.cfg.ServiceDesk+"/customer", q, nil, &desk); err != nil {
+	if err := j.api.call(ctx, http.MethodGet, "/servicedeskapi/servicedesk/"+j.cfg.ServiceDesk+"/customer", q, nil, &desk); err != nil {
 		return "", err
 	}
 	if name := j.match(desk.Values, a.Address); name != "" {
@@ -236,7 +236,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 	if !j.cloud {
 		q = url.Values{"username": {a.Address}, "maxResults": {"10"}}
 	}
-	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/user/search", q, nil, &users); err != nil {
+	if err := j.api.call(ctx, http.MethodGet, "/api/2/user/search", q, nil, &users); err != nil {
 		return "", err
 	}
 	if name := j.match(users, a.Address); name != "" {
@@ -250,7 +250,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 		AccountID string `json:"accountId"`
 		Name      string `json:"name"`
 	}
-	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/customer", nil, in, &created); err != nil {
+	if err := j.api.call(ctx, http.MethodPost, "/servicedeskapi/customer", nil, in, &created); err != nil {
 		if statusOf(err) == http.StatusBadRequest {
 			return "", fmt.Errorf("%w: %w", ErrRequesterRefused, err)
 		}
@@ -266,7 +266,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 	if !j.cloud {
 		add = map[string]any{"usernames": []string{name}}
 	}
-	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/servicedesk/"+j.cfg.ServiceDesk+"/customer", nil, add, nil); err != nil {
+	if err := j.api.call(ctx, http.MethodPost, "/servicedeskapi/servicedesk/"+j.cfg.ServiceDesk+"/customer", nil, add, nil); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -310,7 +310,7 @@ func (j *jiraClient) upload(ctx context.Context, files []ticket.File) ([]string,
 		} `json:"temporaryAttachments"`
 	}
 	path := "/servicedeskapi/servicedesk/" + j.cfg.ServiceDesk + "/attachTemporaryFile"
-	if err := callJSON(ctx, j.api, http.MethodPost, path, nil, fileForm(nil, "file", files), &res); err != nil {
+	if err := j.api.call(ctx, http.MethodPost, path, nil, fileForm(nil, "file", files), &res); err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(res.Temporary))
@@ -437,7 +437,7 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 	var created struct {
 		Key string `json:"issueKey"`
 	}
-	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/request", nil, in, &created); err != nil {
+	if err := j.api.call(ctx, http.MethodPost, "/servicedeskapi/request", nil, in, &created); err != nil {
 		return "", err
 	}
 	if !jiraKey.MatchString(created.Key) {
@@ -447,7 +447,7 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 	// retried (a retry would find the request and stop there).
 	if len(ids) > 0 {
 		in := map[string]any{"temporaryAttachmentIds": ids, "public": true}
-		if err := callJSON(ctx, j.api, http.MethodPost, requestPath(created.Key, "attachment"), nil, in, nil); err != nil {
+		if err := j.api.call(ctx, http.MethodPost, requestPath(created.Key, "attachment"), nil, in, nil); err != nil {
 			j.log.Error("jira: attachments not added to the request", "tracker_id", created.Key, "ticket", t.ID, "err", err)
 		}
 	}
@@ -461,7 +461,7 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 // correspondence, internal ones triage's notes.
 func (j *jiraClient) comment(ctx context.Context, key, body string, public bool) error {
 	in := map[string]any{"body": body, "public": public}
-	return j.notFound(key, callJSON(ctx, j.api, http.MethodPost, requestPath(key, "comment"), nil, in, nil))
+	return j.notFound(key, j.api.call(ctx, http.MethodPost, requestPath(key, "comment"), nil, in, nil))
 }
 
 // notFound turns a 404 on a request into ErrTicketNotFound.
@@ -487,7 +487,7 @@ func (j *jiraClient) Reply(ctx context.Context, key string, m *TrackerMail) erro
 		return j.comment(ctx, key, jiraDescription(m.Ticket), true)
 	}
 	in := map[string]any{"temporaryAttachmentIds": ids, "public": true, "additionalComment": map[string]string{"body": jiraDescription(m.Ticket)}}
-	return j.notFound(key, callJSON(ctx, j.api, http.MethodPost, requestPath(key, "attachment"), nil, in, nil))
+	return j.notFound(key, j.api.call(ctx, http.MethodPost, requestPath(key, "attachment"), nil, in, nil))
 }
 
 // State reads the issue's priority (mapped back through priority) and
@@ -497,7 +497,7 @@ func (j *jiraClient) State(ctx context.Context, key string) (TrackerState, error
 		Fields map[string]any `json:"fields"`
 	}
 	q := url.Values{"fields": {strings.Trim("priority,"+j.cfg.TierField, ",")}}
-	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/issue/"+url.PathEscape(key), q, nil, &is); err != nil {
+	if err := j.api.call(ctx, http.MethodGet, "/api/2/issue/"+url.PathEscape(key), q, nil, &is); err != nil {
 		return TrackerState{}, j.notFound(key, err)
 	}
 	var st TrackerState
@@ -525,7 +525,7 @@ func (j *jiraClient) Escalate(ctx context.Context, key string, e Escalation) err
 	}
 	if len(fields) > 0 {
 		in := map[string]any{"fields": fields}
-		if err := callJSON(ctx, j.api, http.MethodPut, "/api/2/issue/"+url.PathEscape(key), nil, in, nil); err != nil {
+		if err := j.api.call(ctx, http.MethodPut, "/api/2/issue/"+url.PathEscape(key), nil, in, nil); err != nil {
 			return j.notFound(key, err)
 		}
 	}

@@ -64,7 +64,7 @@ func (j *jiraClient) AuditTickets(ctx context.Context, since time.Time) ([]Audit
 			Issues []jiraAuditIssue `json:"issues"`
 		}
 		q := url.Values{"jql": {jql}, "fields": {fieldList}, "expand": {"changelog"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
-		if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
+		if err := j.api.call(ctx, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
 			return nil, fmt.Errorf("jira search: %w", err)
 		}
 		for _, is := range res.Issues {

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -66,24 +65,6 @@ func validateTrackerURL(typ, raw, secrets string, add func(string, ...any)) {
 // basicAuth is the Authorization value of HTTP basic authentication.
 func basicAuth(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
-}
-
-// callJSON is trackerAPI.call with the answer's nesting bounded before it
-// is decoded into out (nil: the answer is not read).
-func callJSON(ctx context.Context, a *trackerAPI, method, path string, query url.Values, body, out any) error {
-	if out == nil {
-		return a.call(ctx, method, path, query, body, nil)
-	}
-	var raw json.RawMessage
-	if err := a.call(ctx, method, path, query, body, &raw); err != nil {
-		return err
-	}
-	if err := decodeBounded(raw, out); err != nil {
-		// Temporary: the call may well have worked (a ticket created),
-		// and the lookup before the next create finds it.
-		return temporary("%s %s: %w", method, path, err)
-	}
-	return nil
 }
 
 // decodeBounded decodes the JSON in b into out after checking its nesting.

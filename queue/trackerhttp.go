@@ -88,8 +88,9 @@ func statusOf(err error) int {
 
 // call sends body (JSON-encoded unless nil or already []byte with
 // contentType set) to method path?query and decodes a 2xx answer into out
-// (unless nil). A non-2xx answer is an *apiStatusError wrapping a
-// classified *Error; a network failure is a temporary *Error.
+// (unless nil), its nesting bounded first. A non-2xx answer is an
+// *apiStatusError wrapping a classified *Error; a network failure is a
+// temporary *Error.
 func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Values, body any, out any) error {
 	var rd io.Reader
 	contentType := ""
@@ -135,8 +136,13 @@ func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Va
 	if len(b) > maxTrackerResponse {
 		return permanent("%s: answer larger than %d bytes", what, maxTrackerResponse)
 	}
-	if err := json.Unmarshal(b, out); err != nil {
+	if err := json.Unmarshal(b, new(json.RawMessage)); err != nil {
 		return permanent("%s: answer is not the JSON expected: %w", what, err)
+	}
+	if err := decodeBounded(b, out); err != nil {
+		// Temporary: the call may well have worked (a ticket created),
+		// and the lookup before the next create finds it.
+		return temporary("%s: %w", what, err)
 	}
 	return nil
 }

@@ -184,7 +184,7 @@ type zammadHit struct {
 func (z *zammadClient) search(ctx context.Context, query string) ([]zammadHit, error) {
 	var raw json.RawMessage
 	q := url.Values{"query": {query}, "limit": {"10"}}
-	if err := callJSON(ctx, z.api, http.MethodGet, "/tickets/search", q, nil, &raw); err != nil {
+	if err := z.api.call(ctx, http.MethodGet, "/tickets/search", q, nil, &raw); err != nil {
 		return nil, err
 	}
 	var tickets []map[string]any
@@ -228,7 +228,7 @@ func (z *zammadClient) tags(ctx context.Context, ticketID int64) ([]string, erro
 		Tags []string `json:"tags"`
 	}
 	q := url.Values{"object": {"Ticket"}, "o_id": {strconv.FormatInt(ticketID, 10)}}
-	err := callJSON(ctx, z.api, http.MethodGet, "/tags", q, nil, &res)
+	err := z.api.call(ctx, http.MethodGet, "/tags", q, nil, &res)
 	return res.Tags, err
 }
 
@@ -259,7 +259,7 @@ func (z *zammadClient) customer(ctx context.Context, from ticket.Address) (int64
 		Email string `json:"email"`
 	}
 	q := url.Values{"query": {"email:" + strconv.Quote(from.Address)}, "limit": {"10"}}
-	if err := callJSON(ctx, z.api, http.MethodGet, "/users/search", q, nil, &users); err != nil {
+	if err := z.api.call(ctx, http.MethodGet, "/users/search", q, nil, &users); err != nil {
 		return 0, err
 	}
 	for _, u := range users {
@@ -272,7 +272,7 @@ func (z *zammadClient) customer(ctx context.Context, from ticket.Address) (int64
 		ID int64 `json:"id"`
 	}
 	in := map[string]any{"firstname": first, "lastname": last, "email": from.Address}
-	if err := callJSON(ctx, z.api, http.MethodPost, "/users", nil, in, &created); err != nil {
+	if err := z.api.call(ctx, http.MethodPost, "/users", nil, in, &created); err != nil {
 		if code := statusOf(err); code == http.StatusUnprocessableEntity || code == http.StatusBadRequest {
 			return 0, fmt.Errorf("%w: %w", ErrRequesterRefused, err)
 		}
@@ -374,7 +374,7 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 		in[z.cfg.DueAttribute] = data.ResolveDue
 	}
 	var created zammadTicket
-	if err := callJSON(ctx, z.api, http.MethodPost, "/tickets", nil, in, &created); err != nil {
+	if err := z.api.call(ctx, http.MethodPost, "/tickets", nil, in, &created); err != nil {
 		return "", err
 	}
 	if created.ID <= 0 || !validZammadNumber(created.Number) {
@@ -389,7 +389,7 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 	}
 	for _, tag := range tags {
 		in := map[string]any{"item": tag, "object": "Ticket", "o_id": created.ID}
-		if err := callJSON(ctx, z.api, http.MethodPost, "/tags/add", nil, in, nil); err != nil {
+		if err := z.api.call(ctx, http.MethodPost, "/tags/add", nil, in, nil); err != nil {
 			z.log.Warn("zammad: tag not added", "tracker_id", created.Number, "tag", tag, "err", err)
 		}
 	}
@@ -405,7 +405,7 @@ func (z *zammadClient) note(ctx context.Context, id int64, text string) error {
 		"ticket_id": id, "subject": "triage", "body": text, "content_type": "text/plain",
 		"type": "note", "internal": true,
 	}
-	return callJSON(ctx, z.api, http.MethodPost, "/ticket_articles", nil, in, nil)
+	return z.api.call(ctx, http.MethodPost, "/ticket_articles", nil, in, nil)
 }
 
 // Reply adds the mail to the ticket as an article the customer sees.
@@ -416,7 +416,7 @@ func (z *zammadClient) Reply(ctx context.Context, number string, m *TrackerMail)
 	}
 	a := z.article(m)
 	a["ticket_id"] = id
-	return callJSON(ctx, z.api, http.MethodPost, "/ticket_articles", nil, a, nil)
+	return z.api.call(ctx, http.MethodPost, "/ticket_articles", nil, a, nil)
 }
 
 // State reads the ticket's priority (mapped back through priority) and
@@ -428,7 +428,7 @@ func (z *zammadClient) State(ctx context.Context, number string) (TrackerState, 
 	}
 	var tk map[string]any
 	q := url.Values{"expand": {"true"}}
-	if err := callJSON(ctx, z.api, http.MethodGet, "/tickets/"+strconv.FormatInt(id, 10), q, nil, &tk); err != nil {
+	if err := z.api.call(ctx, http.MethodGet, "/tickets/"+strconv.FormatInt(id, 10), q, nil, &tk); err != nil {
 		return TrackerState{}, err
 	}
 	prio, _ := tk["priority"].(string)
@@ -465,5 +465,5 @@ func (z *zammadClient) Escalate(ctx context.Context, number string, e Escalation
 			in[z.cfg.TierAttribute] = cl.Tier
 		}
 	}
-	return callJSON(ctx, z.api, http.MethodPut, "/tickets/"+strconv.FormatInt(id, 10), nil, in, nil)
+	return z.api.call(ctx, http.MethodPut, "/tickets/"+strconv.FormatInt(id, 10), nil, in, nil)
 }
