@@ -89,9 +89,8 @@ func (c *JiraConfig) validate(_ string, add func(string, ...any)) {
 	}
 	if c.RequestType == "" {
 		add("jira needs request_type")
-	} else if _, err := parseTemplate("request_type", c.RequestType); err != nil {
-		add("request_type: %v", err)
 	}
+	checkTemplate("request_type", c.RequestType, add)
 	if c.IDField != "" && c.IDField != "labels" && !jiraCustomField.MatchString(c.IDField) {
 		add("id_field %q is not labels or customfield_NNNNN", c.IDField)
 	}

@@ -57,9 +57,8 @@ func (c *NATSConfig) validate(_ string, add func(string, ...any)) {
 	}
 	if c.Subject == "" {
 		add("nats needs subject")
-	} else if _, err := parseTemplate("subject", c.Subject); err != nil {
-		add("subject: %v", err)
 	}
+	checkTemplate("subject", c.Subject, add)
 	if c.CreateStream && (c.Stream == "" || len(c.StreamSubjects) == 0) {
 		add("create_stream needs stream and stream_subjects")
 	}

@@ -107,11 +107,8 @@ func (c *RTConfig) validatePriority(add func(string, ...any)) {
 
 // validateTemplates checks the queue, due and custom field templates.
 func (c *RTConfig) validateTemplates(add func(string, ...any)) {
-	for _, tt := range []struct{ key, text string }{{"queue", c.Queue}, {"due", c.Due}} {
-		if _, err := parseTemplate(tt.key, tt.text); err != nil {
-			add("%s: %v", tt.key, err)
-		}
-	}
+	checkTemplate("queue", c.Queue, add)
+	checkTemplate("due", c.Due, add)
 	for name, text := range c.CustomFields {
 		if name == "" || strings.ContainsAny(name, "{}'\r\n") {
 			add("custom_fields: %q is not a usable custom field name", name)

@@ -79,11 +79,7 @@ func (c *SMTPConfig) validate(typ string, add func(string, ...any)) {
 	if c.Username != "" && c.tlsMode(typ) == "none" && !isLoopbackAddr(c.Addr) {
 		add("authentication without TLS is only allowed to a loopback address")
 	}
-	if c.SubjectTag != "" {
-		if _, err := parseTemplate("subject_tag", c.SubjectTag); err != nil {
-			add("subject_tag: %v", err)
-		}
-	}
+	checkTemplate("subject_tag", c.SubjectTag, add)
 }
 
 // tlsMode is the effective TLS mode of an smtp or lmtp queue.

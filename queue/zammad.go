@@ -63,11 +63,7 @@ func (c *ZammadConfig) validate(_ string, add func(string, ...any)) {
 		add("ticket_hook %q must not contain [ ] or line breaks", c.TicketHook)
 	}
 	c.apiToken.validate(add)
-	if c.Group != "" {
-		if _, err := parseTemplate("group", c.Group); err != nil {
-			add("group: %v", err)
-		}
-	}
+	checkTemplate("group", c.Group, add)
 	for _, a := range []struct{ key, v string }{{"id_attribute", c.IDAttribute}, {"due_attribute", c.DueAttribute}, {"tier_attribute", c.TierAttribute}} {
 		if a.v != "" && !zammadAttribute.MatchString(a.v) {
 			add("%s %q is not a Zammad attribute name (lower case letters, digits, _)", a.key, a.v)
