@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -108,23 +109,17 @@ func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
 			at.Rules = append(at.Rules, r)
 		}
 	}
-	creator := ""
-	if c, ok := is.Fields["creator"].(map[string]any); ok {
-		creator, _ = c["accountId"].(string)
-		if creator == "" {
-			creator, _ = c["name"].(string)
-		}
-	}
+	c, _ := is.Fields["creator"].(map[string]any)
+	creatorID, _ := c["accountId"].(string)
+	creatorName, _ := c["name"].(string)
+	creator := cmp.Or(creatorID, creatorName)
 	if j.cfg.TierField != "" {
 		at.FinalTier = str(j.cfg.TierField)
 	}
 	at.Tier = at.FinalTier
 	firstTier, firstQueue := true, true
 	for _, h := range is.Log.Histories {
-		who := h.Author.AccountID
-		if who == "" {
-			who = h.Author.Name
-		}
+		who := cmp.Or(h.Author.AccountID, h.Author.Name)
 		at2, _ := time.Parse(jiraTime, h.Created)
 		for _, it := range h.Items {
 			var mv AuditMove
