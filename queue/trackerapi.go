@@ -9,7 +9,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"text/template"
@@ -49,11 +48,11 @@ func validateTrackerURL(typ, raw, secrets string, add func(string, ...any)) {
 		add("%s needs url", typ)
 		return
 	}
-	if err := checkWebhookURL(raw); err != nil {
+	u, err := parseWebhookURL(raw)
+	if err != nil {
 		add("%v", err)
 		return
 	}
-	u, _ := url.Parse(raw) // checked
 	switch {
 	case u.User != nil:
 		add("url holds credentials: use %s", secrets)

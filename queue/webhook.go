@@ -81,10 +81,10 @@ func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
 		if c.URL != "" {
 			add("set url or url_env, not both")
 		}
-	} else if err := checkWebhookURL(c.URL); err != nil {
+	} else if u, err := parseWebhookURL(c.URL); err != nil {
 		add("%v", err)
 	} else {
-		c.urlCredentialProblems(add)
+		c.urlCredentialProblems(u, add)
 	}
 	if c.Method != "" && !validMethod(c.Method) {
 		add("method %q is not one of POST, PUT, PATCH", c.Method)
@@ -116,8 +116,7 @@ func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
 
 // urlCredentialProblems reports credentials in the url (they belong in the
 // environment) and secret headers that would cross the network in clear.
-func (c *WebhookConfig) urlCredentialProblems(add func(string, ...any)) {
-	u, _ := url.Parse(c.URL) // checked by checkWebhookURL
+func (c *WebhookConfig) urlCredentialProblems(u *url.URL, add func(string, ...any)) {
 	if u.User != nil {
 		add("url holds credentials: send them with headers_env (e.g. Authorization) instead; secrets never sit in the YAML")
 	}
@@ -135,21 +134,21 @@ func checkSecretHeaders(u *url.URL, secretHeaders int) error {
 	return nil
 }
 
-// checkWebhookURL says what is wrong with a webhook URL, without repeating
-// it (it may carry a token).
-func checkWebhookURL(raw string) error {
+// parseWebhookURL parses a webhook URL and says what is wrong with it,
+// without repeating it (it may carry a token).
+func parseWebhookURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
-		return errors.New("webhook needs url or url_env")
+		return nil, errors.New("webhook needs url or url_env")
 	case err != nil:
-		return fmt.Errorf("url: %w", originOnlyErr(err))
+		return nil, fmt.Errorf("url: %w", originOnlyErr(err))
 	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("url scheme must be http or https")
+		return nil, errors.New("url scheme must be http or https")
 	case u.Host == "":
-		return errors.New("url has no host")
+		return nil, errors.New("url has no host")
 	}
-	return nil
+	return u, nil
 }
 
 func validMethod(m string) bool {
@@ -259,10 +258,10 @@ func (c *WebhookConfig) urlFromEnv(baseDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("url_env: %w", err)
 	}
-	if err := checkWebhookURL(raw); err != nil {
+	u, err := parseWebhookURL(raw)
+	if err != nil {
 		return "", fmt.Errorf("url from %s: %w", c.URLEnv, err)
 	}
-	u, _ := url.Parse(raw) // checked
 	return raw, checkSecretHeaders(u, len(c.HeadersEnv))
 }
 

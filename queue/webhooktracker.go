@@ -72,11 +72,7 @@ func renderReplyURL(t *template.Template, data templateData) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw := strings.TrimSpace(string(b))
-	if err := checkWebhookURL(raw); err != nil {
-		return nil, err
-	}
-	return url.Parse(raw)
+	return parseWebhookURL(strings.TrimSpace(string(b)))
 }
 
 // webhookTracker is the TrackerClient of a webhook with response_id.
