@@ -136,6 +136,7 @@ func (a *trackerAPI) call(ctx context.Context, method, path string, query url.Va
 	if len(b) > maxTrackerResponse {
 		return permanent("%s: answer larger than %d bytes", what, maxTrackerResponse)
 	}
+	// Not JSON at all (a proxy's HTML page): retrying cannot mend it.
 	if err := json.Unmarshal(b, new(json.RawMessage)); err != nil {
 		return permanent("%s: answer is not the JSON expected: %w", what, err)
 	}
