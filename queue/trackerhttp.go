@@ -208,8 +208,10 @@ func fileForm(js []byte, field string, files []ticket.File) rawBody {
 // characters gone, and a double quote written as a single one: RT's
 // form parser keeps the backslash of an escaped quote in the name, and
 // no other spelling of a quote reaches it (the suite's attachments.eml).
-// The classifier has already cut a name at / and \.
+// For the same reason a backslash, which other parsers read as an escape
+// (one before the closing quote loses the part its name, FuzzRTUpload),
+// becomes _; the classifier has already cut a name at / and \ anyway.
 func formFileName(name string) string {
-	name = strings.ReplaceAll(sanitizeHeaderText(name, 255), `"`, "'")
+	name = strings.NewReplacer(`"`, "'", `\`, "_").Replace(sanitizeHeaderText(name, 255))
 	return cmp.Or(name, "attachment")
 }
