@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -209,35 +208,6 @@ func yamlFields(t reflect.Type, into map[string]reflect.Type) {
 			into[name] = f.Type
 		}
 	}
-}
-
-// MarshalJSON writes one object, as the YAML has it: the common keys, then
-// the settings'.
-func (c Config) MarshalJSON() ([]byte, error) {
-	out, err := json.Marshal(common(c))
-	if err != nil || c.Settings == nil {
-		return out, err
-	}
-	own, err := json.Marshal(c.Settings)
-	if err != nil {
-		return nil, fmt.Errorf("queue settings: %w", err)
-	}
-	if len(own) > len("{}") {
-		out = append(append(out[:len(out)-1], ','), own[1:]...)
-	}
-	return out, nil
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (c *Config) UnmarshalJSON(b []byte) error {
-	if err := json.Unmarshal(b, (*common)(c)); err != nil {
-		return err
-	}
-	if t, ok := sinkTypes[c.Type]; ok {
-		c.Settings = t.settings()
-		return json.Unmarshal(b, c.Settings)
-	}
-	return nil
 }
 
 // ValidateConfig lists the problems of one queue entry; the config loader

@@ -31,14 +31,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // about their class (network failures, context ends) count as temporary:
 // losing a ticket is worse than retrying one.
 func Temporary(err error) bool {
-	if err == nil {
-		return false
-	}
-	var qe *Error
-	if errors.As(err, &qe) {
-		return qe.Temporary
-	}
-	return true
+	return err != nil && asError(err).Temporary
 }
 
 func permanent(format string, a ...any) *Error {

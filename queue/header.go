@@ -28,14 +28,6 @@ const (
 // become spaces so words do not run together), runs of spaces collapsed,
 // trimmed, and at most limit octets.
 func sanitizeHeaderText(s string, limit int) string {
-	if isCleanHeaderText(s, limit) {
-		return s // the common case (ticket ids, plain subjects): no copy
-	}
-	return cleanHeaderText(s, limit)
-}
-
-// cleanHeaderText is sanitizeHeaderText without the shortcut.
-func cleanHeaderText(s string, limit int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	b.Grow(min(len(s), limit+8))
@@ -55,21 +47,6 @@ func cleanHeaderText(s string, limit int) string {
 		b.WriteRune(r)
 	}
 	return strings.TrimRight(b.String(), " ")
-}
-
-// isCleanHeaderText reports whether sanitizeHeaderText would return s as it
-// is: printable ASCII within limit, no leading, trailing or double spaces.
-func isCleanHeaderText(s string, limit int) bool {
-	if len(s) > limit || s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < ' ' || c > '~' || (c == ' ' && s[i-1] == ' ') {
-			return false
-		}
-	}
-	return true
 }
 
 // formatHeader renders one header field, ending in eol: the value
@@ -142,25 +119,12 @@ func headerEnd(raw []byte) int {
 // findSubject returns the start and end (exclusive, before the line ending)
 // of the first physical line of the Subject field, or -1.
 func findSubject(raw []byte) (start, end int) {
-	hdr := raw[:headerEnd(raw)]
-	for pos := 0; pos < len(hdr); {
-		nl := bytes.IndexByte(hdr[pos:], '\n')
-		lineEnd := len(hdr)
-		if nl >= 0 {
-			lineEnd = pos + nl
+	for l := range bytes.Lines(raw[:headerEnd(raw)]) {
+		line := bytes.TrimSuffix(bytes.TrimSuffix(l, []byte("\n")), []byte("\r"))
+		if len(line) >= 8 && bytes.EqualFold(line[:8], []byte("subject:")) {
+			return start, start + len(line)
 		}
-		line := hdr[pos:lineEnd]
-		if len(line) >= 8 && strings.EqualFold(string(line[:8]), "subject:") {
-			e := lineEnd
-			if e > pos && hdr[e-1] == '\r' {
-				e--
-			}
-			return pos, e
-		}
-		if nl < 0 {
-			break
-		}
-		pos = lineEnd + 1
+		start += len(l)
 	}
 	return -1, -1
 }

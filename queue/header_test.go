@@ -288,12 +288,14 @@ func FuzzForwardMessage(f *testing.F) {
 		tk := sampleTicket(raw)
 		tk.Subject = ""
 		out := forwardMessage(tk, tag)
+		raw = cleanOriginal(raw) // the forwarded original: hostile parts repaired
+		// Its line ending, not the received one's: cleaning may drop every
+		// line (" 0\n" is a continuation before any field).
 		added := triageHeaders(tk, lineEnding(raw))
 		if !bytes.HasPrefix(out, []byte(added)) {
 			t.Fatal("triage headers missing")
 		}
 		rest := out[len(added):]
-		raw = cleanOriginal(raw) // the forwarded original: hostile parts repaired
 		rs, re := findSubject(raw)
 		clean := sanitizeHeaderText(tag, maxSubjectTag)
 		switch {
@@ -314,25 +316,6 @@ func FuzzForwardMessage(f *testing.F) {
 			if !bytes.Contains(rest[s:], []byte(clean)) && !bytes.Contains(rest[s:], []byte("=?utf-8?")) {
 				t.Fatalf("tag %q not in %q", clean, rest[s:])
 			}
-		}
-	})
-}
-
-// FuzzCleanHeaderText checks sanitizeHeaderText's shortcut: text it passes
-// through unchanged is text the full sanitizer would not change.
-func FuzzCleanHeaderText(f *testing.F) {
-	for _, s := range []string{"", "0123456789abcdef", "a b", "a  b", " a", "a ", "a\tb", "é", "~\x7f", strings.Repeat("x", 300)} {
-		f.Add(s, 200)
-	}
-	f.Fuzz(func(t *testing.T, s string, limit int) {
-		limit = 1 + int(uint(limit)%1000)
-		if isCleanHeaderText(s, limit) {
-			if got := cleanHeaderText(s, limit); got != s {
-				t.Fatalf("shortcut kept %q, sanitizer gives %q", s, got)
-			}
-		}
-		if got, want := sanitizeHeaderText(s, limit), cleanHeaderText(s, limit); got != want {
-			t.Fatalf("sanitizeHeaderText(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

@@ -1,15 +1,11 @@
 package queue
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"regexp"
 	"slices"
@@ -72,7 +68,7 @@ var (
 )
 
 func (c *JiraConfig) validate(_ string, add func(string, ...any)) {
-	validateTrackerURL("jira", c.URL, add)
+	validateTrackerURL("jira", c.URL, "token_env or token_file", add)
 	if c.TierField != "" && !jiraCustomField.MatchString(c.TierField) {
 		add("tier_field %q is not customfield_NNNNN", c.TierField)
 	}
@@ -93,9 +89,8 @@ func (c *JiraConfig) validate(_ string, add func(string, ...any)) {
 	}
 	if c.RequestType == "" {
 		add("jira needs request_type")
-	} else if _, err := parseTemplate("request_type", c.RequestType); err != nil {
-		add("request_type: %v", err)
 	}
+	checkTemplate("request_type", c.RequestType, add)
 	if c.IDField != "" && c.IDField != "labels" && !jiraCustomField.MatchString(c.IDField) {
 		add("id_field %q is not labels or customfield_NNNNN", c.IDField)
 	}
@@ -127,7 +122,7 @@ var jiraHeaders = http.Header{"X-Experimentalapi": {"opt-in"}, "X-Atlassian-Toke
 // username (Cloud), else bearer (a Data Center personal access token).
 func (c *JiraConfig) authorization(token string) string {
 	if c.Username != "" {
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+token))
+		return basicAuth(c.Username, token)
 	}
 	return "Bearer " + token
 }
@@ -137,25 +132,22 @@ func (c *JiraConfig) client(q sinkSpec) (*jiraClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The client reads the keys with their defaults applied.
+	cfg := *c
+	cfg.IDField = cmp.Or(cfg.IDField, "labels")
+	if cfg.Priority == nil {
+		cfg.Priority = defaultJiraPriority
+	}
+	if cfg.DueField = cmp.Or(cfg.DueField, "duedate"); cfg.DueField == "none" {
+		cfg.DueField = ""
+	}
 	j := &jiraClient{
-		api:         api,
-		log:         q.log,
-		cloud:       c.Deployment != "datacenter",
-		serviceDesk: c.ServiceDesk,
-		idField:     cmp.Or(c.IDField, "labels"),
-		tierField:   c.TierField,
-		rulesField:  c.RulesField,
-		projectKey:  c.ProjectKey,
-		tracker:     TrackerKey(q.typ, c.URL),
-		priority:    c.Priority,
-		dueField:    cmp.Or(c.DueField, "duedate"),
-		subjectTag:  regexp.MustCompile(`\[(` + cmp.Or(regexp.QuoteMeta(c.ProjectKey), `[A-Z][A-Z0-9_]{0,63}`) + `-[0-9]{1,18})\]`),
-	}
-	if j.priority == nil {
-		j.priority = defaultJiraPriority
-	}
-	if j.dueField == "none" {
-		j.dueField = ""
+		cfg:        cfg,
+		api:        api,
+		log:        q.log,
+		cloud:      c.Deployment != "datacenter",
+		tracker:    TrackerKey(q.typ, c.URL),
+		subjectTag: regexp.MustCompile(`\[(` + cmp.Or(regexp.QuoteMeta(c.ProjectKey), `[A-Z][A-Z0-9_]{0,63}`) + `-[0-9]{1,18})\]`),
 	}
 	if j.requestType, err = parseTemplate("request_type", c.RequestType); err != nil {
 		return nil, fmt.Errorf("request_type: %w", err)
@@ -170,18 +162,12 @@ func (c *JiraConfig) client(q sinkSpec) (*jiraClient, error) {
 // (/rest/servicedeskapi) with Jira's search and issue calls
 // (/rest/api/2), as documented. A request is named by its issue key.
 type jiraClient struct {
+	cfg         JiraConfig // defaults applied
 	api         *trackerAPI
 	log         *slog.Logger
 	cloud       bool
-	serviceDesk string
 	requestType *template.Template
-	idField     string
-	tierField   string
-	rulesField  string
-	projectKey  string
 	tracker     string // TrackerKey, for audit
-	priority    map[string]string
-	dueField    string
 	fields      map[string]*template.Template
 	subjectTag  *regexp.Regexp
 }
@@ -196,8 +182,8 @@ func (j *jiraClient) SubjectRef(subject string) string { return subjectRef(j.sub
 // exactly (JQL's ~ on a text field matches words).
 func (j *jiraClient) Find(ctx context.Context, triageID string) (string, error) {
 	jql := "labels = " + strconv.Quote(trackerIDLabel(triageID))
-	if j.idField != "labels" {
-		jql = "cf[" + strings.TrimPrefix(j.idField, "customfield_") + "] ~ " + strconv.Quote(strconv.Quote(triageID))
+	if j.cfg.IDField != "labels" {
+		jql = "cf[" + strings.TrimPrefix(j.cfg.IDField, "customfield_") + "] ~ " + strconv.Quote(strconv.Quote(triageID))
 	}
 	var res struct {
 		Issues []struct {
@@ -205,15 +191,15 @@ func (j *jiraClient) Find(ctx context.Context, triageID string) (string, error) 
 			Fields map[string]any `json:"fields"`
 		} `json:"issues"`
 	}
-	q := url.Values{"jql": {jql}, "fields": {j.idField}, "maxResults": {"10"}}
-	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
+	q := url.Values{"jql": {jql}, "fields": {j.cfg.IDField}, "maxResults": {"10"}}
+	if err := j.api.call(ctx, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
 		return "", err
 	}
 	for _, is := range res.Issues {
 		if !jiraKey.MatchString(is.Key) {
 			continue
 		}
-		switch v := is.Fields[j.idField].(type) {
+		switch v := is.Fields[j.cfg.IDField].(type) {
 		case []any:
 			if slices.Contains(v, any(trackerIDLabel(triageID))) {
 				return is.Key, nil
@@ -238,7 +224,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 		Values []jiraUser `json:"values"`
 	}
 	q := url.Values{"query": {a.Address}, "limit": {"10"}}
-	if err := callJSON(ctx, j.api, http.MethodGet, "/servicedeskapi/servicedesk/"+j.serviceDesk+"/customer", q, nil, &desk); err != nil {
+	if err := j.api.call(ctx, http.MethodGet, "/servicedeskapi/servicedesk/"+j.cfg.ServiceDesk+"/customer", q, nil, &desk); err != nil {
 		return "", err
 	}
 	if name := j.match(desk.Values, a.Address); name != "" {
@@ -249,7 +235,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 	if !j.cloud {
 		q = url.Values{"username": {a.Address}, "maxResults": {"10"}}
 	}
-	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/user/search", q, nil, &users); err != nil {
+	if err := j.api.call(ctx, http.MethodGet, "/api/2/user/search", q, nil, &users); err != nil {
 		return "", err
 	}
 	if name := j.match(users, a.Address); name != "" {
@@ -263,7 +249,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 		AccountID string `json:"accountId"`
 		Name      string `json:"name"`
 	}
-	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/customer", nil, in, &created); err != nil {
+	if err := j.api.call(ctx, http.MethodPost, "/servicedeskapi/customer", nil, in, &created); err != nil {
 		if statusOf(err) == http.StatusBadRequest {
 			return "", fmt.Errorf("%w: %w", ErrRequesterRefused, err)
 		}
@@ -279,7 +265,7 @@ func (j *jiraClient) customer(ctx context.Context, a ticket.Address) (string, er
 	if !j.cloud {
 		add = map[string]any{"usernames": []string{name}}
 	}
-	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/servicedesk/"+j.serviceDesk+"/customer", nil, add, nil); err != nil {
+	if err := j.api.call(ctx, http.MethodPost, "/servicedeskapi/servicedesk/"+j.cfg.ServiceDesk+"/customer", nil, add, nil); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -317,26 +303,13 @@ func (j *jiraClient) upload(ctx context.Context, files []ticket.File) ([]string,
 	if len(files) == 0 {
 		return nil, nil
 	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for _, f := range files {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="file"; filename="`+formFileName(f.Name)+`"`)
-		h.Set("Content-Type", cmp.Or(f.Type, "application/octet-stream"))
-		w, err := mw.CreatePart(h)
-		if err != nil {
-			return nil, permanent("attachment %s: %w", f.Name, err)
-		}
-		_, _ = w.Write(f.Data)
-	}
-	_ = mw.Close()
 	var res struct {
 		Temporary []struct {
 			ID string `json:"temporaryAttachmentId"`
 		} `json:"temporaryAttachments"`
 	}
-	path := "/servicedeskapi/servicedesk/" + j.serviceDesk + "/attachTemporaryFile"
-	if err := callJSON(ctx, j.api, http.MethodPost, path, nil, rawBody{data: body.Bytes(), contentType: mw.FormDataContentType()}, &res); err != nil {
+	path := "/servicedeskapi/servicedesk/" + j.cfg.ServiceDesk + "/attachTemporaryFile"
+	if err := j.api.call(ctx, http.MethodPost, path, nil, fileForm(nil, "file", files), &res); err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(res.Temporary))
@@ -379,10 +352,10 @@ func (j *jiraClient) fieldValues(t *ticket.Ticket, data templateData, descriptio
 		"summary":     cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
 		"description": description,
 	}
-	if j.rulesField != "" {
-		values[j.rulesField] = strings.Join(data.Rules, ", ")
+	if j.cfg.RulesField != "" {
+		values[j.cfg.RulesField] = strings.Join(data.Rules, ", ")
 	}
-	if j.idField == "labels" {
+	if j.cfg.IDField == "labels" {
 		labels := []string{jiraFiledLabel, trackerIDLabel(t.ID)}
 		for _, tag := range t.Class.Tags {
 			if l := strings.Join(strings.Fields(tag), "_"); l != "" && len(l) <= 255 {
@@ -391,16 +364,16 @@ func (j *jiraClient) fieldValues(t *ticket.Ticket, data templateData, descriptio
 		}
 		values["labels"] = labels
 	} else {
-		values[j.idField] = t.ID
+		values[j.cfg.IDField] = t.ID
 	}
-	if p := j.priority[t.Class.Priority]; p != "" {
+	if p := j.cfg.Priority[t.Class.Priority]; p != "" {
 		values["priority"] = map[string]string{"name": p}
 	}
-	if j.dueField != "" && t.Class.SLA.ResolveDue != nil {
-		values[j.dueField] = t.Class.SLA.ResolveDue.UTC().Format(time.DateOnly)
+	if j.cfg.DueField != "" && t.Class.SLA.ResolveDue != nil {
+		values[j.cfg.DueField] = t.Class.SLA.ResolveDue.UTC().Format(time.DateOnly)
 	}
-	if j.tierField != "" {
-		values[j.tierField] = t.Class.Tier
+	if j.cfg.TierField != "" {
+		values[j.cfg.TierField] = t.Class.Tier
 	}
 	if err := renderFields("fields", j.fields, data, values); err != nil {
 		return nil, err
@@ -444,7 +417,7 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 	if err != nil {
 		return "", err
 	}
-	in := map[string]any{"serviceDeskId": j.serviceDesk, "requestTypeId": rt, "requestFieldValues": values}
+	in := map[string]any{"serviceDeskId": j.cfg.ServiceDesk, "requestTypeId": rt, "requestFieldValues": values}
 	if m.Requester.Address != "" {
 		who, err := j.customer(ctx, m.Requester)
 		if err != nil {
@@ -463,7 +436,7 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 	var created struct {
 		Key string `json:"issueKey"`
 	}
-	if err := callJSON(ctx, j.api, http.MethodPost, "/servicedeskapi/request", nil, in, &created); err != nil {
+	if err := j.api.call(ctx, http.MethodPost, "/servicedeskapi/request", nil, in, &created); err != nil {
 		return "", err
 	}
 	if !jiraKey.MatchString(created.Key) {
@@ -473,7 +446,7 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 	// retried (a retry would find the request and stop there).
 	if len(ids) > 0 {
 		in := map[string]any{"temporaryAttachmentIds": ids, "public": true}
-		if err := callJSON(ctx, j.api, http.MethodPost, requestPath(created.Key, "attachment"), nil, in, nil); err != nil {
+		if err := j.api.call(ctx, http.MethodPost, requestPath(created.Key, "attachment"), nil, in, nil); err != nil {
 			j.log.Error("jira: attachments not added to the request", "tracker_id", created.Key, "ticket", t.ID, "err", err)
 		}
 	}
@@ -487,7 +460,7 @@ func (j *jiraClient) Create(ctx context.Context, m *TrackerMail) (string, error)
 // correspondence, internal ones triage's notes.
 func (j *jiraClient) comment(ctx context.Context, key, body string, public bool) error {
 	in := map[string]any{"body": body, "public": public}
-	return j.notFound(key, callJSON(ctx, j.api, http.MethodPost, requestPath(key, "comment"), nil, in, nil))
+	return j.notFound(key, j.api.call(ctx, http.MethodPost, requestPath(key, "comment"), nil, in, nil))
 }
 
 // notFound turns a 404 on a request into ErrTicketNotFound.
@@ -513,7 +486,7 @@ func (j *jiraClient) Reply(ctx context.Context, key string, m *TrackerMail) erro
 		return j.comment(ctx, key, jiraDescription(m.Ticket), true)
 	}
 	in := map[string]any{"temporaryAttachmentIds": ids, "public": true, "additionalComment": map[string]string{"body": jiraDescription(m.Ticket)}}
-	return j.notFound(key, callJSON(ctx, j.api, http.MethodPost, requestPath(key, "attachment"), nil, in, nil))
+	return j.notFound(key, j.api.call(ctx, http.MethodPost, requestPath(key, "attachment"), nil, in, nil))
 }
 
 // State reads the issue's priority (mapped back through priority) and
@@ -522,17 +495,17 @@ func (j *jiraClient) State(ctx context.Context, key string) (TrackerState, error
 	var is struct {
 		Fields map[string]any `json:"fields"`
 	}
-	q := url.Values{"fields": {strings.Trim("priority,"+j.tierField, ",")}}
-	if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/issue/"+url.PathEscape(key), q, nil, &is); err != nil {
+	q := url.Values{"fields": {strings.Trim("priority,"+j.cfg.TierField, ",")}}
+	if err := j.api.call(ctx, http.MethodGet, "/api/2/issue/"+url.PathEscape(key), q, nil, &is); err != nil {
 		return TrackerState{}, j.notFound(key, err)
 	}
 	var st TrackerState
 	if p, ok := is.Fields["priority"].(map[string]any); ok {
 		name, _ := p["name"].(string)
-		st.Priority = priorityOf(j.priority, name)
+		st.Priority = priorityOf(j.cfg.Priority, name)
 	}
-	if j.tierField != "" {
-		if tier, _ := is.Fields[j.tierField].(string); rank(tier) > 0 {
+	if j.cfg.TierField != "" {
+		if tier, _ := is.Fields[j.cfg.TierField].(string); rank(tier) > 0 {
 			st.Tier = tier
 		}
 	}
@@ -543,15 +516,15 @@ func (j *jiraClient) State(ctx context.Context, key string) (TrackerState, error
 // decision and adds the note as an internal comment.
 func (j *jiraClient) Escalate(ctx context.Context, key string, e Escalation) error {
 	fields := map[string]any{}
-	if p := j.priority[e.Ticket.Class.Priority]; e.Priority && p != "" {
+	if p := j.cfg.Priority[e.Ticket.Class.Priority]; e.Priority && p != "" {
 		fields["priority"] = map[string]string{"name": p}
 	}
-	if e.Queue && j.tierField != "" {
-		fields[j.tierField] = e.Ticket.Class.Tier
+	if e.Queue && j.cfg.TierField != "" {
+		fields[j.cfg.TierField] = e.Ticket.Class.Tier
 	}
 	if len(fields) > 0 {
 		in := map[string]any{"fields": fields}
-		if err := callJSON(ctx, j.api, http.MethodPut, "/api/2/issue/"+url.PathEscape(key), nil, in, nil); err != nil {
+		if err := j.api.call(ctx, http.MethodPut, "/api/2/issue/"+url.PathEscape(key), nil, in, nil); err != nil {
 			return j.notFound(key, err)
 		}
 	}

@@ -1,10 +1,12 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,23 +48,24 @@ type jiraAuditIssue struct {
 // changelogs: tier field and request type changes by people are moves.
 func (j *jiraClient) AuditTickets(ctx context.Context, since time.Time) ([]AuditTicket, error) {
 	jql := "labels = " + strconv.Quote(jiraFiledLabel)
-	if j.idField != "labels" {
-		jql = "cf[" + strings.TrimPrefix(j.idField, "customfield_") + "] is not EMPTY"
+	if j.cfg.IDField != "labels" {
+		jql = "cf[" + strings.TrimPrefix(j.cfg.IDField, "customfield_") + "] is not EMPTY"
 	}
 	jql += " AND created >= " + strconv.Quote(since.UTC().Format("2006-01-02 15:04"))
-	if j.projectKey != "" {
-		jql += " AND project = " + j.projectKey
+	if j.cfg.ProjectKey != "" {
+		jql += " AND project = " + j.cfg.ProjectKey
 	}
 	jql += " ORDER BY created ASC"
-	fields := strings.Join(nonEmpty("created", "creator", "resolution", j.idField, j.tierField, j.rulesField), ",")
+	fields := []string{"created", "creator", "resolution", j.cfg.IDField, j.cfg.TierField, j.cfg.RulesField}
+	fieldList := strings.Join(slices.DeleteFunc(fields, func(f string) bool { return f == "" }), ",")
 	var out []AuditTicket
 	for start := 0; len(out) < maxAuditTickets; {
 		var res struct {
 			Total  int              `json:"total"`
 			Issues []jiraAuditIssue `json:"issues"`
 		}
-		q := url.Values{"jql": {jql}, "fields": {fields}, "expand": {"changelog"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
-		if err := callJSON(ctx, j.api, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
+		q := url.Values{"jql": {jql}, "fields": {fieldList}, "expand": {"changelog"}, "startAt": {strconv.Itoa(start)}, "maxResults": {"100"}}
+		if err := j.api.call(ctx, http.MethodGet, "/api/2/search", q, nil, &res); err != nil {
 			return nil, fmt.Errorf("jira search: %w", err)
 		}
 		for _, is := range res.Issues {
@@ -78,16 +81,6 @@ func (j *jiraClient) AuditTickets(ctx context.Context, since time.Time) ([]Audit
 	return out, nil
 }
 
-func nonEmpty(list ...string) []string {
-	out := list[:0]
-	for _, s := range list {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // auditTicket replays one request's changelog; ok is false for an issue
 // that carries no triage id.
 func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
@@ -96,7 +89,7 @@ func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
 		return at, false
 	}
 	str := func(f string) string { v, _ := is.Fields[f].(string); return v }
-	if j.idField == "labels" {
+	if j.cfg.IDField == "labels" {
 		labels, _ := is.Fields["labels"].([]any)
 		for _, l := range labels {
 			if s, _ := l.(string); strings.HasPrefix(s, "triage-") {
@@ -104,40 +97,34 @@ func (j *jiraClient) auditTicket(is jiraAuditIssue) (AuditTicket, bool) {
 			}
 		}
 	} else {
-		at.TriageID = str(j.idField)
+		at.TriageID = str(j.cfg.IDField)
 	}
 	if at.TriageID == "" {
 		return at, false
 	}
 	at.Created, _ = time.Parse(jiraTime, str("created"))
 	at.Resolved = is.Fields["resolution"] != nil
-	for _, r := range strings.Split(str(j.rulesField), ",") {
+	for _, r := range strings.Split(str(j.cfg.RulesField), ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			at.Rules = append(at.Rules, r)
 		}
 	}
-	creator := ""
-	if c, ok := is.Fields["creator"].(map[string]any); ok {
-		creator, _ = c["accountId"].(string)
-		if creator == "" {
-			creator, _ = c["name"].(string)
-		}
-	}
-	if j.tierField != "" {
-		at.FinalTier = str(j.tierField)
+	c, _ := is.Fields["creator"].(map[string]any)
+	creatorID, _ := c["accountId"].(string)
+	creatorName, _ := c["name"].(string)
+	creator := cmp.Or(creatorID, creatorName)
+	if j.cfg.TierField != "" {
+		at.FinalTier = str(j.cfg.TierField)
 	}
 	at.Tier = at.FinalTier
 	firstTier, firstQueue := true, true
 	for _, h := range is.Log.Histories {
-		who := h.Author.AccountID
-		if who == "" {
-			who = h.Author.Name
-		}
+		who := cmp.Or(h.Author.AccountID, h.Author.Name)
 		at2, _ := time.Parse(jiraTime, h.Created)
 		for _, it := range h.Items {
 			var mv AuditMove
 			switch {
-			case j.tierField != "" && it.FieldID == j.tierField:
+			case j.cfg.TierField != "" && it.FieldID == j.cfg.TierField:
 				if it.FromString == "" {
 					continue // set at creation
 				}

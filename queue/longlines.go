@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -42,24 +43,11 @@ func shortenBodyLines(msg []byte) []byte {
 }
 
 // hasLongLine reports a line (without its line ending) over 998 octets.
-// It steps a window at a time, to the window's last line feed, rather than
-// a line at a time: most forwarded mail has nothing to change.
 func hasLongLine(b []byte) bool {
-	const window = maxLineOctets + 2 // the longest line allowed, with CRLF
-	for len(b) > maxLineOctets {
-		w := b[:min(window, len(b))]
-		last := bytes.LastIndexByte(w, '\n')
-		if last < 0 {
-			// No line feed: too long, unless this is the end and what
-			// pushes it to 999 octets is a final CR.
-			return len(w) == window || w[len(w)-1] != '\r'
-		}
-		// Only a line filling the whole window can be too long: 999
-		// octets of content then LF (998 then CRLF is fine).
-		if last == window-1 && bytes.IndexByte(w, '\n') == last && w[last-1] != '\r' {
+	for l := range bytes.Lines(b) {
+		if len(bytes.TrimSuffix(bytes.TrimSuffix(l, []byte("\n")), []byte("\r"))) > maxLineOctets {
 			return true
 		}
-		b = b[last+1:]
 	}
 	return false
 }
@@ -159,9 +147,9 @@ func rewriteEntity(h textproto.Header, body []byte, depth int) (textproto.Header
 	}
 	text := strings.HasPrefix(mediaType, "text/")
 	if text {
-		setTransferEncoding(&h, "quoted-printable")
+		h.Set("Content-Transfer-Encoding", "quoted-printable")
 	} else {
-		setTransferEncoding(&h, "base64")
+		h.Set("Content-Transfer-Encoding", "base64")
 	}
 	return h, func(w io.Writer) error { return encodeLeaf(w, decoded, text) }, nil
 }
@@ -329,41 +317,19 @@ func isIdentityEncoding(cte string) bool {
 	return false
 }
 
-// transferDecoder undoes a Content-Transfer-Encoding; an encoding it does
-// not know is an error (the part cannot be re-encoded faithfully), and so
-// is base64 that does not decode.
+// transferDecoder undoes a Content-Transfer-Encoding with go-message's
+// decoders; an encoding it does not know is an error (the part cannot be
+// re-encoded faithfully), and so is base64 that does not decode. The
+// header message.New gets holds the encoding alone: a charset would have
+// it decode the text to UTF-8, changing its bytes.
 func transferDecoder(cte string, body []byte) (io.Reader, error) {
-	if isIdentityEncoding(cte) {
-		return bytes.NewReader(body), nil
+	var h message.Header
+	h.Set("Content-Transfer-Encoding", cte)
+	e, err := message.New(h, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("transfer encoding: %w", err)
 	}
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "quoted-printable":
-		return quotedprintable.NewReader(bytes.NewReader(body)), nil
-	case "base64":
-		// The decoder skips CR and LF itself; spaces and tabs (indented
-		// bodies) become line feeds, as go-message reads them.
-		return base64.NewDecoder(base64.StdEncoding, &blankToNewline{r: bytes.NewReader(body)}), nil
-	}
-	return nil, fmt.Errorf("unknown transfer encoding %q", cte)
-}
-
-// blankToNewline turns spaces and tabs into line feeds.
-type blankToNewline struct{ r io.Reader }
-
-func (b *blankToNewline) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	for i, c := range p[:n] {
-		if c == ' ' || c == '\t' {
-			p[i] = '\n'
-		}
-	}
-	return n, err
-}
-
-// setTransferEncoding replaces the Content-Transfer-Encoding field.
-func setTransferEncoding(h *textproto.Header, cte string) {
-	h.Del("Content-Transfer-Encoding")
-	h.Add("Content-Transfer-Encoding", cte)
+	return e.Body, nil
 }
 
 // splitLongLines breaks every body line over 998 octets, after the last

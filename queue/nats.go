@@ -57,9 +57,8 @@ func (c *NATSConfig) validate(_ string, add func(string, ...any)) {
 	}
 	if c.Subject == "" {
 		add("nats needs subject")
-	} else if _, err := parseTemplate("subject", c.Subject); err != nil {
-		add("subject: %v", err)
 	}
+	checkTemplate("subject", c.Subject, add)
 	if c.CreateStream && (c.Stream == "" || len(c.StreamSubjects) == 0) {
 		add("create_stream needs stream and stream_subjects")
 	}
@@ -86,15 +85,13 @@ func (c *NATSConfig) validate(_ string, add func(string, ...any)) {
 // the Nats-Msg-Id, so the stream drops a re-delivery inside its duplicate
 // window.
 type natsSink struct {
-	name           string
-	nc             *nats.Conn
-	js             jetstream.JetStream
-	subject        *template.Template
-	stream         string
-	create         bool
-	streamSubjects []string
-	timeout        time.Duration
-	log            *slog.Logger
+	name    string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	subject *template.Template
+	cfg     NATSConfig
+	timeout time.Duration
+	log     *slog.Logger
 
 	mu            sync.Mutex
 	streamChecked bool
@@ -106,13 +103,11 @@ func (c *NATSConfig) open(q sinkSpec) (Sink, error) {
 		return nil, fmt.Errorf("queue %s: subject: %w", q.name, err)
 	}
 	s := &natsSink{
-		name:           q.name,
-		subject:        subj,
-		stream:         c.Stream,
-		create:         c.CreateStream,
-		streamSubjects: c.StreamSubjects,
-		timeout:        q.timeout,
-		log:            q.log,
+		name:    q.name,
+		subject: subj,
+		cfg:     *c,
+		timeout: q.timeout,
+		log:     q.log,
 	}
 	opts := []nats.Option{
 		nats.Name("triage queue " + q.name),
@@ -150,7 +145,7 @@ func (c *NATSConfig) open(q sinkSpec) (Sink, error) {
 		return nil, fmt.Errorf("queue %s: jetstream: %w", q.name, err)
 	}
 	s.nc, s.js = nc, js
-	if s.stream != "" && nc.IsConnected() {
+	if s.cfg.Stream != "" && nc.IsConnected() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		defer cancel()
 		if err := s.ensureStream(ctx); err != nil {
@@ -158,7 +153,7 @@ func (c *NATSConfig) open(q sinkSpec) (Sink, error) {
 				nc.Close()
 				return nil, err
 			}
-			q.log.Warn("queue: could not check the stream yet; checking on first send", "stream", s.stream, "err", err)
+			q.log.Warn("queue: could not check the stream yet; checking on first send", "stream", s.cfg.Stream, "err", err)
 		}
 	}
 	return s, nil
@@ -167,7 +162,7 @@ func (c *NATSConfig) open(q sinkSpec) (Sink, error) {
 // ensureStream checks once that the configured stream exists, creating it
 // only when create_stream says so.
 func (s *natsSink) ensureStream(ctx context.Context) error {
-	if s.stream == "" {
+	if s.cfg.Stream == "" {
 		return nil
 	}
 	s.mu.Lock()
@@ -175,15 +170,15 @@ func (s *natsSink) ensureStream(ctx context.Context) error {
 	if s.streamChecked {
 		return nil
 	}
-	_, err := s.js.Stream(ctx, s.stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) && s.create {
-		_, err = s.js.CreateStream(ctx, jetstream.StreamConfig{Name: s.stream, Subjects: s.streamSubjects})
+	_, err := s.js.Stream(ctx, s.cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) && s.cfg.CreateStream {
+		_, err = s.js.CreateStream(ctx, jetstream.StreamConfig{Name: s.cfg.Stream, Subjects: s.cfg.StreamSubjects})
 		if err == nil {
-			s.log.Info("queue: created stream", "stream", s.stream, "subjects", s.streamSubjects)
+			s.log.Info("queue: created stream", "stream", s.cfg.Stream, "subjects", s.cfg.StreamSubjects)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("queue %s: stream %s: %w", s.name, s.stream, err)
+		return fmt.Errorf("queue %s: stream %s: %w", s.name, s.cfg.Stream, err)
 	}
 	s.streamChecked = true
 	return nil
@@ -213,8 +208,8 @@ func (s *natsSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		return temporary("%w", err)
 	}
 	opts := []jetstream.PublishOpt{jetstream.WithMsgID(t.ID)}
-	if s.stream != "" {
-		opts = append(opts, jetstream.WithExpectStream(s.stream))
+	if s.cfg.Stream != "" {
+		opts = append(opts, jetstream.WithExpectStream(s.cfg.Stream))
 	}
 	ack, err := s.js.Publish(ctx, subject, payload, opts...)
 	if err != nil {

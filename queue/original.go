@@ -133,19 +133,9 @@ func headerNeedsCleaning(hdr []byte) bool {
 	return false
 }
 
-// hasBareCR reports a CR not followed by LF.
+// hasBareCR reports a CR not followed by LF: each CRLF holds one CR.
 func hasBareCR(b []byte) bool {
-	for i := bytes.IndexByte(b, '\r'); i >= 0; {
-		if i+1 >= len(b) || b[i+1] != '\n' {
-			return true
-		}
-		j := bytes.IndexByte(b[i+1:], '\r')
-		if j < 0 {
-			return false
-		}
-		i += 1 + j
-	}
-	return false
+	return bytes.Count(b, []byte("\r")) != bytes.Count(b, []byte("\r\n"))
 }
 
 // isTriageField reports whether a header line starts a field named X-Triage-*.

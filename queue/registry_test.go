@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"reflect"
 	"strings"
 	"sync"
@@ -71,15 +70,6 @@ func TestRegisteredSinkType(t *testing.T) {
 	_, err = decodeQueues(t, "queues:\n  desk:\n    type: memo\n    note: desk\n    path: x\n")
 	if err == nil || !strings.Contains(err.Error(), "line 5: field path not found in type memo queue") {
 		t.Errorf("unknown key: %v", err)
-	}
-
-	b, err := json.Marshal(cfg)
-	if err != nil || string(b) != `{"type":"memo","timeout":"5s","retry":{"max":"1m0s"},"note":"desk"}` {
-		t.Errorf("JSON %s, %v", b, err)
-	}
-	var back Config
-	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, cfg) {
-		t.Errorf("JSON round trip: %#v, %v", back, err)
 	}
 
 	var info *TypeInfo

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -9,9 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"regexp"
 	"slices"
@@ -24,7 +21,6 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"github.com/triage-dev/triage/internal/clip"
-	"github.com/triage-dev/triage/internal/netaddr"
 	"github.com/triage-dev/triage/ticket"
 )
 
@@ -74,11 +70,8 @@ func (RTConfig) JSONSchemaExtend(s *jsonschema.Schema) {
 }
 
 func (c *RTConfig) validate(_ string, add func(string, ...any)) {
-	u, err := c.validateURL(add)
+	validateTrackerURL("rt", c.URL, "token_env, token_file or username with password_env", add)
 	c.validateAuth(add)
-	if err == nil && u.Scheme == "http" && !netaddr.IsLoopbackHost(u.Hostname()) {
-		add("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
-	}
 	c.validatePriority(add)
 	c.validateTemplates(add)
 	if strings.ContainsAny(c.RTName, "[]#\r\n") {
@@ -86,38 +79,15 @@ func (c *RTConfig) validate(_ string, add func(string, ...any)) {
 	}
 }
 
-// validateURL checks the url and returns it parsed, with the parse error.
-func (c *RTConfig) validateURL(add func(string, ...any)) (*url.URL, error) {
-	u, err := url.Parse(c.URL)
-	switch {
-	case c.URL == "":
-		add("rt needs url")
-	case err != nil:
-		add("url: %v", redactErr(err))
-	case u.Scheme != "http" && u.Scheme != "https":
-		add("url scheme must be http or https")
-	case u.Host == "":
-		add("url has no host")
-	case u.User != nil:
-		add("url holds credentials: use token_env, token_file or username with password_env")
-	}
-	return u, err
-}
-
 // validateAuth checks that exactly one way to authenticate is set.
 func (c *RTConfig) validateAuth(add func(string, ...any)) {
-	tokens := 0
-	for _, v := range []string{c.TokenEnv, c.TokenFile} {
-		if v != "" {
-			tokens++
-		}
-	}
+	token := c.TokenEnv != "" || c.TokenFile != ""
 	switch {
-	case tokens > 1:
+	case c.TokenEnv != "" && c.TokenFile != "":
 		add("set token_env or token_file, not both")
-	case tokens == 1 && c.Username != "":
+	case token && c.Username != "":
 		add("set a token or username, not both")
-	case tokens == 0 && c.Username == "":
+	case !token && c.Username == "":
 		add("rt needs token_env, token_file or username with password_env")
 	}
 	c.credentials.validate(add)
@@ -137,11 +107,8 @@ func (c *RTConfig) validatePriority(add func(string, ...any)) {
 
 // validateTemplates checks the queue, due and custom field templates.
 func (c *RTConfig) validateTemplates(add func(string, ...any)) {
-	for _, tt := range []struct{ key, text string }{{"queue", c.Queue}, {"due", c.Due}} {
-		if _, err := parseTemplate(tt.key, tt.text); err != nil {
-			add("%s: %v", tt.key, err)
-		}
-	}
+	checkTemplate("queue", c.Queue, add)
+	checkTemplate("due", c.Due, add)
 	for name, text := range c.CustomFields {
 		if name == "" || strings.ContainsAny(name, "{}'\r\n") {
 			add("custom_fields: %q is not a usable custom field name", name)
@@ -180,8 +147,16 @@ func (c *RTConfig) open(q sinkSpec) (Sink, error) {
 
 // client builds the REST 2 client: secrets read, templates parsed.
 func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
+	auth, err := c.authorization(q.baseDir)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", q.name, err)
+	}
+	api, err := openTrackerAPI(c.URL, "/REST/2.0", auth, q.timeout, nil)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", q.name, err)
+	}
 	rc := &rtClient{
-		api:        &trackerAPI{base: strings.TrimRight(c.URL, "/") + "/REST/2.0", client: newHTTPClient(q.timeout)},
+		api:        api,
 		priority:   maps.Clone(defaultRTPriority),
 		idField:    cmp.Or(c.IDField, defaultRTIDField),
 		tierField:  cmp.Or(c.TierField, defaultRTTierField),
@@ -191,26 +166,6 @@ func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
 		tracker:    TrackerKey(q.typ, c.URL),
 	}
 	maps.Copy(rc.priority, c.Priority)
-	if c.Username != "" {
-		pw, err := c.password(q.baseDir)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: %w", q.name, err)
-		}
-		req := http.Request{Header: http.Header{}}
-		req.SetBasicAuth(c.Username, pw)
-		rc.api.auth = req.Header.Get("Authorization")
-	} else {
-		tok, err := readSecret(c.TokenEnv, c.TokenFile, q.baseDir)
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: token: %w", q.name, err)
-		}
-		tok = strings.TrimSpace(tok)
-		if tok == "" || strings.ContainsAny(tok, "\r\n") {
-			return nil, fmt.Errorf("queue %s: token is empty or spans lines", q.name)
-		}
-		rc.api.auth = "token " + tok
-	}
-	var err error
 	if rc.queue, err = parseTemplate("queue", cmp.Or(c.Queue, defaultRTQueue)); err != nil {
 		return nil, fmt.Errorf("queue %s: queue: %w", q.name, err)
 	}
@@ -226,6 +181,26 @@ func (c *RTConfig) client(q sinkSpec) (*rtClient, error) {
 		rc.subjectTag = rtSubjectTag(c.RTName)
 	}
 	return rc, nil
+}
+
+// authorization is the Authorization value: basic with username and
+// password, else RT's "token <token>".
+func (c *RTConfig) authorization(baseDir string) (string, error) {
+	if c.Username != "" {
+		pw, err := c.password(baseDir)
+		if err != nil {
+			return "", err
+		}
+		return basicAuth(c.Username, pw), nil
+	}
+	tok, err := apiToken{TokenEnv: c.TokenEnv, TokenFile: c.TokenFile}.read(baseDir)
+	if err != nil {
+		return "", err
+	}
+	if tok = strings.TrimSpace(tok); tok == "" {
+		return "", errors.New("token is empty")
+	}
+	return "token " + tok, nil
 }
 
 // rtSubjectTag matches RT's subject tag "[rtname #N]".
@@ -265,7 +240,6 @@ func (id *rtID) UnmarshalJSON(b []byte) error {
 
 type rtCollection struct {
 	Items []rtRef `json:"items"`
-	Total *int    `json:"total"`
 	Pages float64 `json:"pages"`
 }
 
@@ -432,47 +406,11 @@ func (c *rtClient) customFields(t *ticket.Ticket, data templateData) (map[string
 // post sends msg as the JSON field of a multipart/form-data request with
 // the files as Attachments parts.
 func (c *rtClient) post(ctx context.Context, path string, msg any, files []ticket.File, out any) error {
-	body, contentType := c.multipart(msg, files)
-	if body == nil {
-		return permanent("encode %T", msg)
-	}
-	return c.api.call(ctx, http.MethodPost, path, nil, rawBody{data: body, contentType: contentType}, out)
-}
-
-// multipart builds the form RT's REST 2 reads: a JSON field and one
-// Attachments part per file; nil when msg does not encode.
-func (c *rtClient) multipart(msg any, files []ticket.File) ([]byte, string) {
 	js, err := json.Marshal(msg)
 	if err != nil {
-		return nil, ""
+		return permanent("encode %T: %w", msg, err)
 	}
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="JSON"`)
-	h.Set("Content-Type", "application/json")
-	part, _ := w.CreatePart(h) // writes to a bytes.Buffer: no error
-	_, _ = part.Write(js)
-	for _, f := range files {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="Attachments"; filename="`+formFileName(f.Name)+`"`)
-		h.Set("Content-Type", cmp.Or(sanitizeHeaderText(f.Type, 200), "application/octet-stream"))
-		part, _ := w.CreatePart(h)
-		_, _ = part.Write(f.Data)
-	}
-	_ = w.Close()
-	return body.Bytes(), w.FormDataContentType()
-}
-
-// formFileName makes a decoded file name safe inside a quoted form-data
-// parameter: UTF-8 as is (RT reads it so), line breaks and control
-// characters gone, and a double quote written as a single one: RT's
-// form parser keeps the backslash of an escaped quote in the name, and
-// no other spelling of a quote reaches it (the suite's attachments.eml).
-// The classifier has already cut a name at / and \.
-func formFileName(name string) string {
-	name = strings.ReplaceAll(sanitizeHeaderText(name, 255), `"`, "'")
-	return cmp.Or(name, "attachment")
+	return c.api.call(ctx, http.MethodPost, path, nil, fileForm(js, "Attachments", files), out)
 }
 
 func (c *rtClient) comment(ctx context.Context, id, note string) error {

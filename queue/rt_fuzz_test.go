@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -19,9 +20,11 @@ func FuzzRTUpload(f *testing.F) {
 		f.Add(s, "application/pdf", []byte("data"))
 	}
 	f.Fuzz(func(t *testing.T, name, typ string, data []byte) {
-		c := &rtClient{}
-		body, ctype := c.multipart(rtMessage{Content: "x", ContentType: "text/plain"}, []ticket.File{{Attachment: ticket.Attachment{Name: name, Type: typ}, Data: data}})
-		got := rawBody{data: body, contentType: ctype}
+		js, err := json.Marshal(rtMessage{Content: "x", ContentType: "text/plain"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := fileForm(js, "Attachments", []ticket.File{{Attachment: ticket.Attachment{Name: name, Type: typ}, Data: data}})
 		_, params, err := mime.ParseMediaType(got.contentType)
 		if err != nil {
 			t.Fatal(err)

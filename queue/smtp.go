@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -78,11 +79,7 @@ func (c *SMTPConfig) validate(typ string, add func(string, ...any)) {
 	if c.Username != "" && c.tlsMode(typ) == "none" && !isLoopbackAddr(c.Addr) {
 		add("authentication without TLS is only allowed to a loopback address")
 	}
-	if c.SubjectTag != "" {
-		if _, err := parseTemplate("subject_tag", c.SubjectTag); err != nil {
-			add("subject_tag: %v", err)
-		}
-	}
+	checkTemplate("subject_tag", c.SubjectTag, add)
 }
 
 // tlsMode is the effective TLS mode of an smtp or lmtp queue.
@@ -257,8 +254,10 @@ func (s *mailSink) connect(ctx context.Context) (*smtp.Client, error) {
 	case s.lmtp:
 		c = smtp.NewClientLMTP(conn)
 	case s.tlsMode == "starttls":
-		// NewClientStartTLS reads the greeting and EHLO; bound them.
-		_ = conn.SetDeadline(deadline(ctx))
+		// NewClientStartTLS reads the greeting and EHLO; bound them (no
+		// deadline is the zero time: none).
+		until, _ := ctx.Deadline()
+		_ = conn.SetDeadline(until)
 		c, err = smtp.NewClientStartTLS(conn, s.tlsConfig())
 		if err != nil {
 			_ = conn.Close()
@@ -310,13 +309,6 @@ func (c *replyLimitConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func deadline(ctx context.Context) time.Time {
-	if d, ok := ctx.Deadline(); ok {
-		return d
-	}
-	return time.Time{}
-}
-
 func (s *mailSink) transfer(c *smtp.Client, msg net.Buffers) error {
 	if err := c.Hello(helloName()); err != nil && !strings.Contains(err.Error(), "Hello called after") {
 		return classifySMTP(fmt.Errorf("queue %s: hello: %w", s.name, err))
@@ -330,7 +322,8 @@ func (s *mailSink) transfer(c *smtp.Client, msg net.Buffers) error {
 		return permanent("queue %s: message of %d bytes exceeds the server's limit of %d", s.name, partsLen(msg), size)
 	}
 	var opts *smtp.MailOptions
-	if !isASCII(s.from) || !allASCII(s.to) {
+	nonASCII := func(r rune) bool { return r >= utf8.RuneSelf }
+	if strings.ContainsFunc(s.from+strings.Join(s.to, ""), nonASCII) {
 		opts = &smtp.MailOptions{UTF8: true}
 	}
 	if err := c.Mail(s.from, opts); err != nil {
@@ -403,22 +396,4 @@ func helloName() string {
 		return h
 	}
 	return "localhost"
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-func allASCII(l []string) bool {
-	for _, s := range l {
-		if !isASCII(s) {
-			return false
-		}
-	}
-	return true
 }

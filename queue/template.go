@@ -100,6 +100,13 @@ func execTemplate(t *template.Template, data any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// checkTemplate adds the problem of the template setting key, if any.
+func checkTemplate(key, text string, add func(string, ...any)) {
+	if _, err := parseTemplate(key, text); err != nil {
+		add("%s: %v", key, err)
+	}
+}
+
 func parseTemplate(name, text string) (*template.Template, error) {
 	t, err := template.New(name).Funcs(templateFuncs()).Option("missingkey=error").Parse(text)
 	if err != nil {

@@ -133,7 +133,7 @@ type trackerSink struct {
 }
 
 // newTrackerSink wraps client in the tracker contract; a sink type's open
-// returns it. closer (may be nil) releases the client's connections.
+// returns it. closer releases the client's connections.
 func newTrackerSink(q sinkSpec, baseURL string, client TrackerClient, closer func() error) *trackerSink {
 	return &trackerSink{
 		name: q.name, tracker: TrackerKey(q.typ, baseURL), client: client,
@@ -141,12 +141,7 @@ func newTrackerSink(q sinkSpec, baseURL string, client TrackerClient, closer fun
 	}
 }
 
-func (s *trackerSink) Close() error {
-	if s.closer == nil {
-		return nil
-	}
-	return s.closer()
-}
+func (s *trackerSink) Close() error { return s.closer() }
 
 // Send files t once: deliveries of one id running at the same time (the
 // same mail through two lists) share one call to the tracker.

@@ -2,14 +2,13 @@ package queue
 
 import (
 	"bytes"
-	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"text/template"
@@ -29,86 +28,42 @@ const maxAPIJSONDepth = 64
 // documentation promises.
 var errAPIResponse = errors.New("tracker answer unusable")
 
-// openTrackerAPI checks a tracker's base URL as users type it (http or
-// https, no credentials in it, the token only over https or to a loopback
-// address) and the Authorization value, and returns the API client for
-// base+root. header, when not nil, is added to every request.
+// openTrackerAPI checks the Authorization value and returns the API
+// client for base+root. header, when not nil, is added to every request.
+// base passed validateTrackerURL: New and NewAuditReader validate a queue
+// before they open it.
 func openTrackerAPI(base, root, auth string, timeout time.Duration, header http.Header) (*trackerAPI, error) {
-	if err := checkTrackerURL(base); err != nil {
-		return nil, err
-	}
 	if !httpguts.ValidHeaderFieldValue(auth) {
 		return nil, errors.New("token contains characters a header cannot")
 	}
-	client := newHTTPClient(timeout)
-	if header != nil {
-		client.Transport = headerTransport{base: client.Transport, header: header}
-	}
-	return &trackerAPI{base: strings.TrimRight(base, "/") + root, auth: auth, client: client}, nil
+	return &trackerAPI{base: strings.TrimRight(base, "/") + root, auth: auth, header: header, client: newHTTPClient(timeout)}, nil
 }
 
-// validateTrackerURL adds the problem of a tracker's url key, if any.
-func validateTrackerURL(typ, raw string, add func(string, ...any)) {
+// validateTrackerURL adds the problem of a tracker's base URL as users
+// type it, if any: http or https, no credentials in it (secrets names the
+// keys they belong in), the token only over https or to a loopback
+// address.
+func validateTrackerURL(typ, raw, secrets string, add func(string, ...any)) {
 	if raw == "" {
 		add("%s needs url", typ)
-	} else if err := checkTrackerURL(raw); err != nil {
+		return
+	}
+	u, err := parseWebhookURL(raw)
+	if err != nil {
 		add("%v", err)
+		return
 	}
-}
-
-// checkTrackerURL says what is wrong with a tracker's base URL.
-func checkTrackerURL(raw string) error {
-	if err := checkWebhookURL(raw); err != nil {
-		return err
-	}
-	u, _ := url.Parse(raw) // checked
 	switch {
 	case u.User != nil:
-		return errors.New("url holds credentials: use token_env or token_file")
+		add("url holds credentials: use %s", secrets)
 	case u.Scheme == "http" && !netaddr.IsLoopbackHost(u.Hostname()):
-		return fmt.Errorf("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
-	}
-	return nil
-}
-
-// headerTransport adds fixed headers to every request (Jira's XSRF and
-// experimental-API opt-ins).
-type headerTransport struct {
-	base   http.RoundTripper
-	header http.Header
-}
-
-// CloseIdleConnections passes http.Client.CloseIdleConnections on.
-func (h headerTransport) CloseIdleConnections() {
-	if c, ok := h.base.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+		add("url sends the token over plain http to %s: use https (http only to a loopback address)", u.Hostname())
 	}
 }
 
-func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	for k, v := range h.header {
-		r.Header[k] = v
-	}
-	return h.base.RoundTrip(r)
-}
-
-// callJSON is trackerAPI.call with the answer's nesting bounded before it
-// is decoded into out (nil: the answer is not read).
-func callJSON(ctx context.Context, a *trackerAPI, method, path string, query url.Values, body, out any) error {
-	if out == nil {
-		return a.call(ctx, method, path, query, body, nil)
-	}
-	var raw json.RawMessage
-	if err := a.call(ctx, method, path, query, body, &raw); err != nil {
-		return err
-	}
-	if err := decodeBounded(raw, out); err != nil {
-		// Temporary: the call may well have worked (a ticket created),
-		// and the lookup before the next create finds it.
-		return temporary("%s %s: %w", method, path, err)
-	}
-	return nil
+// basicAuth is the Authorization value of HTTP basic authentication.
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // decodeBounded decodes the JSON in b into out after checking its nesting.

@@ -12,9 +12,9 @@ import (
 )
 
 // FuzzTrackerAnswers serves one fuzzed body as the answer to every call
-// the zammad and jira clients make and runs each call that reads an
-// answer: whatever a tracker answers, no call panics, and an id read back
-// is of the tracker's form.
+// the zammad, jira and rt clients make and runs each call that reads an
+// answer: whatever a tracker answers, no call panics, and an id zammad or
+// jira reads back is of the tracker's form.
 func FuzzTrackerAnswers(f *testing.F) {
 	for _, seed := range []string{
 		`{"tickets":[1],"assets":{"Ticket":{"1":{"id":1,"number":"31001","triage_id":"abc"}}}}`,
@@ -26,6 +26,8 @@ func FuzzTrackerAnswers(f *testing.F) {
 		`{"temporaryAttachments":[{"temporaryAttachmentId":"t1"}]}`,
 		`{"fields":{"priority":{"name":"High"},"customfield_10060":"L2"},"priority":"3 high","triage_tier":"L3"}`,
 		strings.Repeat("[", 70) + strings.Repeat("]", 70),
+		`{"items":[{"id":"12"}],"pages":1}`,
+		`{"id":12,"Priority":"50","Status":"resolved","Queue":{"id":"1"},"CustomFields":[{"id":"3","name":"Tier","values":["L2"]}]}`,
 		`{"tickets":[1e400]}`, `null`, ``, `{"tickets":[-1],"assets":{"Ticket":{"-1":{"number":"x/../1"}}}}`,
 	} {
 		f.Add([]byte(seed))
@@ -50,7 +52,7 @@ func FuzzTrackerAnswers(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, attr := range []string{"", "triage_id"} {
-			zc.idAttribute = attr
+			zc.cfg.IDAttribute = attr
 			if id, err := zc.Find(ctx, "abc"); err == nil && id != "" && !validZammadNumber(id) {
 				t.Fatalf("zammad Find read %q", id)
 			}
@@ -67,7 +69,7 @@ func FuzzTrackerAnswers(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, field := range []string{"labels", "customfield_10050"} {
-			jc.idField = field
+			jc.cfg.IDField = field
 			if id, err := jc.Find(ctx, "abc"); err == nil && id != "" && !jiraKey.MatchString(id) {
 				t.Fatalf("jira Find read %q", id)
 			}
@@ -76,7 +78,7 @@ func FuzzTrackerAnswers(f *testing.F) {
 			t.Fatalf("jira Create read %q", id)
 		}
 		_, _ = jc.State(ctx, "SD-1")
-		jc.rulesField = "customfield_10070"
+		jc.cfg.RulesField = "customfield_10070"
 		if ts, err := jc.AuditTickets(ctx, time.Unix(0, 0)); err == nil {
 			for _, at := range ts {
 				if !jiraKey.MatchString(at.TrackerID) || at.TriageID == "" {
@@ -84,6 +86,16 @@ func FuzzTrackerAnswers(f *testing.F) {
 				}
 			}
 		}
+
+		q.typ = "rt"
+		rc, err := (&RTConfig{URL: srv.URL, TokenEnv: "FUZZ_TOKEN", RTName: "rt.example"}).client(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = rc.Find(ctx, "abc")
+		_, _ = rc.Create(ctx, m)
+		_, _ = rc.State(ctx, "12")
+		_, _ = rc.AuditTickets(ctx, time.Unix(0, 0))
 	})
 }
 

@@ -10,14 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"text/template"
 	"time"
 
@@ -84,16 +81,16 @@ func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
 		if c.URL != "" {
 			add("set url or url_env, not both")
 		}
-	} else if err := checkWebhookURL(c.URL); err != nil {
+	} else if u, err := parseWebhookURL(c.URL); err != nil {
 		add("%v", err)
 	} else {
-		c.urlCredentialProblems(add)
+		c.urlCredentialProblems(u, add)
 	}
 	if c.Method != "" && !validMethod(c.Method) {
 		add("method %q is not one of POST, PUT, PATCH", c.Method)
 	}
 	for h := range c.Headers {
-		if !validHeaderName(h) {
+		if !httpguts.ValidHeaderFieldName(h) {
 			add("headers: %q is not a valid header name", h)
 		}
 		if credentialHeader(h) {
@@ -101,14 +98,14 @@ func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
 		}
 	}
 	for h, env := range c.HeadersEnv {
-		if !validHeaderName(h) {
+		if !httpguts.ValidHeaderFieldName(h) {
 			add("headers_env: %q is not a valid header name", h)
 		}
 		if env == "" {
 			add("headers_env: %q names no environment variable", h)
 		}
 	}
-	if c.SignatureHeader != "" && !validHeaderName(c.SignatureHeader) {
+	if c.SignatureHeader != "" && !httpguts.ValidHeaderFieldName(c.SignatureHeader) {
 		add("signature_header %q is not a valid header name", c.SignatureHeader)
 	}
 	if c.SecretEnv != "" && c.SecretFile != "" {
@@ -119,8 +116,7 @@ func (c *WebhookConfig) validate(_ string, add func(string, ...any)) {
 
 // urlCredentialProblems reports credentials in the url (they belong in the
 // environment) and secret headers that would cross the network in clear.
-func (c *WebhookConfig) urlCredentialProblems(add func(string, ...any)) {
-	u, _ := url.Parse(c.URL) // checked by checkWebhookURL
+func (c *WebhookConfig) urlCredentialProblems(u *url.URL, add func(string, ...any)) {
 	if u.User != nil {
 		add("url holds credentials: send them with headers_env (e.g. Authorization) instead; secrets never sit in the YAML")
 	}
@@ -138,21 +134,21 @@ func checkSecretHeaders(u *url.URL, secretHeaders int) error {
 	return nil
 }
 
-// checkWebhookURL says what is wrong with a webhook URL, without repeating
-// it (it may carry a token).
-func checkWebhookURL(raw string) error {
+// parseWebhookURL parses a webhook URL and says what is wrong with it,
+// without repeating it (it may carry a token).
+func parseWebhookURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
-		return errors.New("webhook needs url or url_env")
+		return nil, errors.New("webhook needs url or url_env")
 	case err != nil:
-		return fmt.Errorf("url: %w", redactErr(err))
+		return nil, fmt.Errorf("url: %w", originOnlyErr(err))
 	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("url scheme must be http or https")
+		return nil, errors.New("url scheme must be http or https")
 	case u.Host == "":
-		return errors.New("url has no host")
+		return nil, errors.New("url has no host")
 	}
-	return nil
+	return u, nil
 }
 
 func validMethod(m string) bool {
@@ -161,10 +157,6 @@ func validMethod(m string) bool {
 		return true
 	}
 	return false
-}
-
-func validHeaderName(h string) bool {
-	return h != "" && !strings.ContainsFunc(h, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' })
 }
 
 // credentialHeader reports header names that carry credentials by convention.
@@ -178,21 +170,9 @@ func credentialHeader(name string) bool {
 	return false
 }
 
-// redactErr drops a URL's password from a url parse error.
-func redactErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			ue.URL = u.Redacted()
-		} else {
-			ue.URL = "<url>"
-		}
-	}
-	return err
-}
-
 // originOnlyErr cuts the URL in a *url.Error down to scheme://host/…, so
-// that a token in its path or query never reaches a log line.
+// that a token in its path or query never reaches a log line; a URL that
+// does not parse (that of every parse error) becomes <url>.
 func originOnlyErr(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
@@ -215,13 +195,9 @@ type webhookSink struct {
 	contentType string
 	body        *template.Template // nil: the ticket document
 	secret      []byte             // nil: no signature
+	sigHeader   string
 	client      *http.Client
-
-	// Per-request work done once: the headers every request carries,
-	// keyed HMAC states.
-	fixed  http.Header
-	sigKey string // the canonical signature header
-	hmacs  sync.Pool
+	fixed       http.Header // the headers every request carries
 }
 
 func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
@@ -230,7 +206,7 @@ func (c *WebhookConfig) open(q sinkSpec) (Sink, error) {
 		url:         c.URL,
 		method:      cmp.Or(c.Method, http.MethodPost),
 		contentType: cmp.Or(c.ContentType, "application/json"),
-		sigKey:      http.CanonicalHeaderKey(cmp.Or(c.SignatureHeader, defaultSignatureHeader)),
+		sigHeader:   cmp.Or(c.SignatureHeader, defaultSignatureHeader),
 	}
 	if c.URLEnv != "" {
 		u, err := c.urlFromEnv(q.baseDir)
@@ -282,10 +258,10 @@ func (c *WebhookConfig) urlFromEnv(baseDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("url_env: %w", err)
 	}
-	if err := checkWebhookURL(raw); err != nil {
+	u, err := parseWebhookURL(raw)
+	if err != nil {
 		return "", fmt.Errorf("url from %s: %w", c.URLEnv, err)
 	}
-	u, _ := url.Parse(raw) // checked
 	return raw, checkSecretHeaders(u, len(c.HeadersEnv))
 }
 
@@ -315,13 +291,9 @@ func (c *WebhookConfig) readSecrets(s *webhookSink, baseDir string) error {
 			return fmt.Errorf("signature secret: %w", err)
 		}
 		s.secret = []byte(v)
-		s.hmacs.New = func() any { return hmac.New(sha256.New, s.secret) }
 	}
 	s.fixed.Set("Content-Type", s.contentType)
 	s.fixed.Set("User-Agent", "triage")
-	for k, v := range s.fixed {
-		s.fixed[k] = v[:len(v):len(v)] // shared by requests: append must copy
-	}
 	return nil
 }
 
@@ -330,45 +302,35 @@ func (s *webhookSink) Close() error {
 	return nil
 }
 
-// renderBody is the request body for t.
-func (s *webhookSink) renderBody(t *ticket.Ticket) ([]byte, error) {
-	if s.body == nil {
-		b, err := json.Marshal(t)
+// renderBody is a request body: the ticket document without a template,
+// else what t renders over data.
+func (s *webhookSink) renderBody(t *template.Template, data templateData) ([]byte, error) {
+	if t == nil {
+		b, err := json.Marshal(data.Ticket)
 		if err != nil {
 			return nil, fmt.Errorf("encode ticket: %w", err)
 		}
 		return b, nil
 	}
-	b, err := execTemplate(s.body, newTemplateData(t))
+	b, err := execTemplate(t, data)
 	if err != nil {
 		return nil, err
 	}
 	if strings.Contains(s.contentType, "json") && !json.Valid(b) {
-		return nil, fmt.Errorf("template %s rendered invalid JSON (use {{json .Field}} for values)", s.body.Name())
+		return nil, fmt.Errorf("template %s rendered invalid JSON (use {{json .Field}} for values)", t.Name())
 	}
 	return b, nil
 }
 
-// signWith is the HMAC-SHA256 of body as "sha256=<hex>", from a keyed
-// HMAC state, which it resets.
-func signWith(m hash.Hash, body []byte) string {
-	m.Reset()
-	m.Write(body)
-	var sum [sha256.Size]byte
-	var out [len("sha256=") + 2*sha256.Size]byte
-	copy(out[:], "sha256=")
-	hex.Encode(out[len("sha256="):], m.Sum(sum[:0]))
-	return string(out[:])
-}
-
+// signature is the HMAC-SHA256 of body as "sha256=<hex>".
 func (s *webhookSink) signature(body []byte) string {
-	m := s.hmacs.Get().(hash.Hash)
-	defer s.hmacs.Put(m)
-	return signWith(m, body)
+	m := hmac.New(sha256.New, s.secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
 func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
-	body, err := s.renderBody(t)
+	body, err := s.renderBody(s.body, newTemplateData(t))
 	if err != nil {
 		return permanent("queue %s: %w", s.name, err)
 	}
@@ -382,44 +344,19 @@ func (s *webhookSink) Send(ctx context.Context, t *ticket.Ticket) error {
 func (s *webhookSink) post(ctx context.Context, method, url string, body []byte, ticketID string, keep int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, permanent("queue %s: build request: %w", s.name, redactErr(err))
+		return nil, permanent("queue %s: build request: %w", s.name, originOnlyErr(err))
 	}
-	// Fixed headers first, then what the ticket decides: the same
-	// precedence as setting them one by one on a copy of the fixed ones.
-	h := make(http.Header, len(s.fixed)+2)
-	for k, v := range s.fixed {
-		h[k] = v
-	}
-	vals := make([]string, 0, 2) // one allocation for both values
+	// Fixed headers first, then what the ticket decides.
+	req.Header = s.fixed.Clone()
 	if id := sanitizeHeaderText(ticketID, 200); id != "" {
-		vals = append(vals, id)
-		h["Idempotency-Key"] = vals[0:1:1]
+		req.Header.Set("Idempotency-Key", id)
 	}
 	if s.secret != nil {
-		vals = append(vals, s.signature(body))
-		h[s.sigKey] = vals[len(vals)-1 : len(vals) : len(vals)]
+		req.Header.Set(s.sigHeader, s.signature(body))
 	}
-	req.Header = h
-	resp, err := s.client.Do(req)
-	if err != nil {
-		// Trackers put tokens in webhook paths and queries (Slack, Teams):
-		// errors, which are logged, name the origin only.
-		return nil, temporary("queue %s: %s: %w", s.name, method, originOnlyErr(err))
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		var kept []byte
-		if keep > 0 {
-			if kept, err = io.ReadAll(io.LimitReader(resp.Body, keep)); err != nil {
-				return nil, temporary("queue %s: %s: read answer: %w", s.name, method, err)
-			}
-		}
-		// Read as much as below, so the connection can be reused; the
-		// snippet is only needed for an error.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxLoggedResponse+maxDrainedResponse))
-		return kept, nil
-	}
-	return nil, &apiStatusError{Code: resp.StatusCode, err: responseError(resp, fmt.Sprintf("queue %s: %s", s.name, method))}
+	// Trackers put tokens in webhook paths and queries (Slack, Teams):
+	// errors, which are logged, name the origin only.
+	return roundTrip(s.client, req, fmt.Sprintf("queue %s: %s", s.name, method), keep)
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 if absent

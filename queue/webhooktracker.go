@@ -72,11 +72,7 @@ func renderReplyURL(t *template.Template, data templateData) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw := strings.TrimSpace(string(b))
-	if err := checkWebhookURL(raw); err != nil {
-		return nil, err
-	}
-	return url.Parse(raw)
+	return parseWebhookURL(strings.TrimSpace(string(b)))
 }
 
 // webhookTracker is the TrackerClient of a webhook with response_id.
@@ -125,7 +121,7 @@ func (w *webhookTracker) Escalate(context.Context, string, Escalation) error { r
 // Create posts the ticket as the plain webhook does and reads the ticket
 // id from the answer.
 func (w *webhookTracker) Create(ctx context.Context, m *TrackerMail) (string, error) {
-	body, err := w.s.renderBody(m.Ticket)
+	body, err := w.s.renderBody(w.s.body, newTemplateData(m.Ticket))
 	if err != nil {
 		return "", permanent("%w", err)
 	}
@@ -156,18 +152,9 @@ func (w *webhookTracker) Reply(ctx context.Context, id string, m *TrackerMail) e
 	if err != nil {
 		return permanent("reply.url: %w", err)
 	}
-	var body []byte
-	if w.replyBody == nil {
-		if body, err = json.Marshal(m.Ticket); err != nil {
-			return permanent("encode ticket: %w", err)
-		}
-	} else {
-		if body, err = execTemplate(w.replyBody, data); err != nil {
-			return permanent("%w", err)
-		}
-		if isJSON(w.s.contentType) && !json.Valid(body) {
-			return permanent("template %s rendered invalid JSON (use {{json .Field}} for values)", w.replyBody.Name())
-		}
+	body, err := w.s.renderBody(w.replyBody, data)
+	if err != nil {
+		return permanent("%w", err)
 	}
 	_, err = w.s.post(ctx, w.method, u.String(), body, m.Ticket.ID, 0)
 	if code := statusOf(err); code == http.StatusNotFound || code == http.StatusGone {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -57,16 +58,12 @@ var defaultZammadPriority = map[string]string{"P1": "3 high", "P2": "3 high", "P
 var zammadAttribute = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 func (c *ZammadConfig) validate(_ string, add func(string, ...any)) {
-	validateTrackerURL("zammad", c.URL, add)
+	validateTrackerURL("zammad", c.URL, "token_env or token_file", add)
 	if strings.ContainsAny(c.TicketHook, "[]\r\n") {
 		add("ticket_hook %q must not contain [ ] or line breaks", c.TicketHook)
 	}
 	c.apiToken.validate(add)
-	if c.Group != "" {
-		if _, err := parseTemplate("group", c.Group); err != nil {
-			add("group: %v", err)
-		}
-	}
+	checkTemplate("group", c.Group, add)
 	for _, a := range []struct{ key, v string }{{"id_attribute", c.IDAttribute}, {"due_attribute", c.DueAttribute}, {"tier_attribute", c.TierAttribute}} {
 		if a.v != "" && !zammadAttribute.MatchString(a.v) {
 			add("%s %q is not a Zammad attribute name (lower case letters, digits, _)", a.key, a.v)
@@ -98,20 +95,18 @@ func (c *ZammadConfig) client(q sinkSpec) (*zammadClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	z := &zammadClient{
-		api:         api,
-		log:         q.log,
-		state:       cmp.Or(c.State, "new"),
-		articleType: cmp.Or(c.ArticleType, "note"),
-		idAttribute: c.IDAttribute,
-		dueAttr:     c.DueAttribute,
-		tierAttr:    c.TierAttribute,
-		fallback:    c.FallbackCustomer,
-		priority:    c.Priority,
-		subjectTag:  regexp.MustCompile(`\[` + regexp.QuoteMeta(cmp.Or(c.TicketHook, "Ticket#")) + `(\d{1,18})\]`),
+	// The client reads the keys with their defaults applied.
+	cfg := *c
+	cfg.State = cmp.Or(cfg.State, "new")
+	cfg.ArticleType = cmp.Or(cfg.ArticleType, "note")
+	if cfg.Priority == nil {
+		cfg.Priority = defaultZammadPriority
 	}
-	if z.priority == nil {
-		z.priority = defaultZammadPriority
+	z := &zammadClient{
+		cfg:        cfg,
+		api:        api,
+		log:        q.log,
+		subjectTag: regexp.MustCompile(`\[` + regexp.QuoteMeta(cmp.Or(c.TicketHook, "Ticket#")) + `(\d{1,18})\]`),
 	}
 	if z.group, err = parseTemplate("group", cmp.Or(c.Group, "Users")); err != nil {
 		return nil, fmt.Errorf("group: %w", err)
@@ -127,18 +122,12 @@ func (c *ZammadConfig) client(q sinkSpec) (*zammadClient, error) {
 // [Ticket#N] subject tag; the API's own id is looked up where a call
 // needs it.
 type zammadClient struct {
-	api         *trackerAPI
-	log         *slog.Logger
-	group       *template.Template
-	priority    map[string]string
-	state       string
-	articleType string
-	idAttribute string
-	dueAttr     string
-	tierAttr    string
-	fallback    string
-	attributes  map[string]*template.Template
-	subjectTag  *regexp.Regexp
+	cfg        ZammadConfig // defaults applied
+	api        *trackerAPI
+	log        *slog.Logger
+	group      *template.Template
+	attributes map[string]*template.Template
+	subjectTag *regexp.Regexp
 }
 
 // zammadTicket is what triage reads of a Zammad ticket.
@@ -154,16 +143,16 @@ func (z *zammadClient) SubjectRef(subject string) string { return subjectRef(z.s
 // (Zammad's search matches words, not values).
 func (z *zammadClient) Find(ctx context.Context, triageID string) (string, error) {
 	query := "tags:" + strconv.Quote(trackerIDLabel(triageID))
-	if z.idAttribute != "" {
-		query = z.idAttribute + ":" + strconv.Quote(triageID)
+	if z.cfg.IDAttribute != "" {
+		query = z.cfg.IDAttribute + ":" + strconv.Quote(triageID)
 	}
 	hits, err := z.search(ctx, query)
 	if err != nil {
 		return "", err
 	}
 	for _, h := range hits {
-		if z.idAttribute != "" {
-			if v, _ := h.attrs[z.idAttribute].(string); v == triageID {
+		if z.cfg.IDAttribute != "" {
+			if v, _ := h.attrs[z.cfg.IDAttribute].(string); v == triageID {
 				return h.Number, nil
 			}
 			continue
@@ -172,10 +161,8 @@ func (z *zammadClient) Find(ctx context.Context, triageID string) (string, error
 		if err != nil {
 			return "", err
 		}
-		for _, tg := range tags {
-			if tg == trackerIDLabel(triageID) {
-				return h.Number, nil
-			}
+		if slices.Contains(tags, trackerIDLabel(triageID)) {
+			return h.Number, nil
 		}
 	}
 	return "", nil
@@ -193,7 +180,7 @@ type zammadHit struct {
 func (z *zammadClient) search(ctx context.Context, query string) ([]zammadHit, error) {
 	var raw json.RawMessage
 	q := url.Values{"query": {query}, "limit": {"10"}}
-	if err := callJSON(ctx, z.api, http.MethodGet, "/tickets/search", q, nil, &raw); err != nil {
+	if err := z.api.call(ctx, http.MethodGet, "/tickets/search", q, nil, &raw); err != nil {
 		return nil, err
 	}
 	var tickets []map[string]any
@@ -237,7 +224,7 @@ func (z *zammadClient) tags(ctx context.Context, ticketID int64) ([]string, erro
 		Tags []string `json:"tags"`
 	}
 	q := url.Values{"object": {"Ticket"}, "o_id": {strconv.FormatInt(ticketID, 10)}}
-	err := callJSON(ctx, z.api, http.MethodGet, "/tags", q, nil, &res)
+	err := z.api.call(ctx, http.MethodGet, "/tags", q, nil, &res)
 	return res.Tags, err
 }
 
@@ -268,7 +255,7 @@ func (z *zammadClient) customer(ctx context.Context, from ticket.Address) (int64
 		Email string `json:"email"`
 	}
 	q := url.Values{"query": {"email:" + strconv.Quote(from.Address)}, "limit": {"10"}}
-	if err := callJSON(ctx, z.api, http.MethodGet, "/users/search", q, nil, &users); err != nil {
+	if err := z.api.call(ctx, http.MethodGet, "/users/search", q, nil, &users); err != nil {
 		return 0, err
 	}
 	for _, u := range users {
@@ -281,7 +268,7 @@ func (z *zammadClient) customer(ctx context.Context, from ticket.Address) (int64
 		ID int64 `json:"id"`
 	}
 	in := map[string]any{"firstname": first, "lastname": last, "email": from.Address}
-	if err := callJSON(ctx, z.api, http.MethodPost, "/users", nil, in, &created); err != nil {
+	if err := z.api.call(ctx, http.MethodPost, "/users", nil, in, &created); err != nil {
 		if code := statusOf(err); code == http.StatusUnprocessableEntity || code == http.StatusBadRequest {
 			return 0, fmt.Errorf("%w: %w", ErrRequesterRefused, err)
 		}
@@ -325,7 +312,7 @@ func (z *zammadClient) article(m *TrackerMail) map[string]any {
 		"subject":      t.Subject,
 		"body":         body,
 		"content_type": contentType,
-		"type":         z.articleType,
+		"type":         z.cfg.ArticleType,
 		"sender":       "Customer",
 		"internal":     false,
 		"from":         displayAddress(t.From),
@@ -352,7 +339,7 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 	in := map[string]any{
 		"title":   cmp.Or(sanitizeHeaderText(t.Subject, 250), "(no subject)"),
 		"group":   group,
-		"state":   z.state,
+		"state":   z.cfg.State,
 		"article": z.article(m),
 	}
 	switch {
@@ -362,28 +349,28 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 			return "", err
 		}
 		in["customer_id"] = id
-	case z.fallback != "":
-		in["customer_id"] = "guess:" + z.fallback
+	case z.cfg.FallbackCustomer != "":
+		in["customer_id"] = "guess:" + z.cfg.FallbackCustomer
 	default:
 		return "", permanent("Zammad refused the requester and no fallback_customer is set")
 	}
-	if p := z.priority[t.Class.Priority]; p != "" {
+	if p := z.cfg.Priority[t.Class.Priority]; p != "" {
 		in["priority"] = p
 	}
 	if err := renderFields("attributes", z.attributes, data, in); err != nil {
 		return "", err
 	}
-	if z.idAttribute != "" {
-		in[z.idAttribute] = t.ID
+	if z.cfg.IDAttribute != "" {
+		in[z.cfg.IDAttribute] = t.ID
 	}
-	if z.tierAttr != "" {
-		in[z.tierAttr] = t.Class.Tier
+	if z.cfg.TierAttribute != "" {
+		in[z.cfg.TierAttribute] = t.Class.Tier
 	}
-	if z.dueAttr != "" && data.ResolveDue != "" {
-		in[z.dueAttr] = data.ResolveDue
+	if z.cfg.DueAttribute != "" && data.ResolveDue != "" {
+		in[z.cfg.DueAttribute] = data.ResolveDue
 	}
 	var created zammadTicket
-	if err := callJSON(ctx, z.api, http.MethodPost, "/tickets", nil, in, &created); err != nil {
+	if err := z.api.call(ctx, http.MethodPost, "/tickets", nil, in, &created); err != nil {
 		return "", err
 	}
 	if created.ID <= 0 || !validZammadNumber(created.Number) {
@@ -393,12 +380,12 @@ func (z *zammadClient) Create(ctx context.Context, m *TrackerMail) (string, erro
 	// retried (a retry would find the ticket through the state store
 	// and stop there).
 	tags := t.Class.Tags
-	if z.idAttribute == "" {
+	if z.cfg.IDAttribute == "" {
 		tags = append([]string{trackerIDLabel(t.ID)}, tags...)
 	}
 	for _, tag := range tags {
 		in := map[string]any{"item": tag, "object": "Ticket", "o_id": created.ID}
-		if err := callJSON(ctx, z.api, http.MethodPost, "/tags/add", nil, in, nil); err != nil {
+		if err := z.api.call(ctx, http.MethodPost, "/tags/add", nil, in, nil); err != nil {
 			z.log.Warn("zammad: tag not added", "tracker_id", created.Number, "tag", tag, "err", err)
 		}
 	}
@@ -414,7 +401,7 @@ func (z *zammadClient) note(ctx context.Context, id int64, text string) error {
 		"ticket_id": id, "subject": "triage", "body": text, "content_type": "text/plain",
 		"type": "note", "internal": true,
 	}
-	return callJSON(ctx, z.api, http.MethodPost, "/ticket_articles", nil, in, nil)
+	return z.api.call(ctx, http.MethodPost, "/ticket_articles", nil, in, nil)
 }
 
 // Reply adds the mail to the ticket as an article the customer sees.
@@ -425,7 +412,7 @@ func (z *zammadClient) Reply(ctx context.Context, number string, m *TrackerMail)
 	}
 	a := z.article(m)
 	a["ticket_id"] = id
-	return callJSON(ctx, z.api, http.MethodPost, "/ticket_articles", nil, a, nil)
+	return z.api.call(ctx, http.MethodPost, "/ticket_articles", nil, a, nil)
 }
 
 // State reads the ticket's priority (mapped back through priority) and
@@ -437,13 +424,13 @@ func (z *zammadClient) State(ctx context.Context, number string) (TrackerState, 
 	}
 	var tk map[string]any
 	q := url.Values{"expand": {"true"}}
-	if err := callJSON(ctx, z.api, http.MethodGet, "/tickets/"+strconv.FormatInt(id, 10), q, nil, &tk); err != nil {
+	if err := z.api.call(ctx, http.MethodGet, "/tickets/"+strconv.FormatInt(id, 10), q, nil, &tk); err != nil {
 		return TrackerState{}, err
 	}
 	prio, _ := tk["priority"].(string)
-	st := TrackerState{Priority: priorityOf(z.priority, prio)}
-	if z.tierAttr != "" {
-		if tier, _ := tk[z.tierAttr].(string); rank(tier) > 0 {
+	st := TrackerState{Priority: priorityOf(z.cfg.Priority, prio)}
+	if z.cfg.TierAttribute != "" {
+		if tier, _ := tk[z.cfg.TierAttribute].(string); rank(tier) > 0 {
 			st.Tier = tier
 		}
 	}
@@ -461,7 +448,7 @@ func (z *zammadClient) Escalate(ctx context.Context, number string, e Escalation
 	in := map[string]any{
 		"article": map[string]any{"subject": "triage: escalated", "body": e.Note, "content_type": "text/plain", "type": "note", "internal": true},
 	}
-	if p := z.priority[cl.Priority]; e.Priority && p != "" {
+	if p := z.cfg.Priority[cl.Priority]; e.Priority && p != "" {
 		in["priority"] = p
 	}
 	if e.Queue {
@@ -470,9 +457,9 @@ func (z *zammadClient) Escalate(ctx context.Context, number string, e Escalation
 			return err
 		}
 		in["group"] = group
-		if z.tierAttr != "" {
-			in[z.tierAttr] = cl.Tier
+		if z.cfg.TierAttribute != "" {
+			in[z.cfg.TierAttribute] = cl.Tier
 		}
 	}
-	return callJSON(ctx, z.api, http.MethodPut, "/tickets/"+strconv.FormatInt(id, 10), nil, in, nil)
+	return z.api.call(ctx, http.MethodPut, "/tickets/"+strconv.FormatInt(id, 10), nil, in, nil)
 }
