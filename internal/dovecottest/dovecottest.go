@@ -14,7 +14,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	osuser "os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/procfs"
 )
 
 // nobodyID is the uid/gid mail processes run as when the test runs as root:
@@ -201,8 +204,8 @@ func (s *Server) writeConfig() error {
 	if os.Getuid() != 0 {
 		// Unprivileged run: every service runs as the current user.
 		name := strconv.Itoa(os.Getuid())
-		if u, err := lookupUserName(os.Getuid()); err == nil {
-			name = u
+		if u, err := osuser.LookupId(name); err == nil {
+			name = u.Username
 		}
 		extra = fmt.Sprintf("default_login_user = %s\ndefault_internal_user = %s\n", name, name)
 	}
@@ -274,22 +277,6 @@ service lmtp {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
-}
-
-func lookupUserName(uid int) (string, error) {
-	f, err := os.Open("/etc/passwd")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ":")
-		if len(fields) > 2 && fields[2] == strconv.Itoa(uid) {
-			return fields[0], nil
-		}
-	}
-	return "", errors.New("no such uid")
 }
 
 func (s *Server) start() error {
@@ -527,19 +514,11 @@ func (s *Server) AppendUser(t testing.TB, userName, mailbox string, raw []byte, 
 	}
 	dst := filepath.Join(dir, "new", name)
 	if len(letters) > 0 {
-		sortBytes(letters)
+		slices.Sort(letters)
 		dst = filepath.Join(dir, "cur", name+":2,"+string(letters))
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		t.Fatalf("dovecottest: append: %v", err)
-	}
-}
-
-func sortBytes(b []byte) {
-	for i := 1; i < len(b); i++ {
-		for j := i; j > 0 && b[j] < b[j-1]; j-- {
-			b[j], b[j-1] = b[j-1], b[j]
-		}
 	}
 }
 
@@ -584,7 +563,7 @@ func (s *Server) maildir(t testing.TB, userName, mailbox string) string {
 
 func (s *Server) appendIMAP(t testing.TB, userName, mailbox string, raw []byte, flags []string) {
 	t.Helper()
-	c := s.clientFor(t, userName)
+	c := s.clientAt(t, s.Addr(), userName)
 	defer c.Close()
 	_ = c.Create(mailbox, nil).Wait() // may exist
 	fl := make([]imap.Flag, len(flags))
@@ -619,7 +598,7 @@ func (s *Server) SetUIDValidity(t testing.TB, mailbox string, v uint32) {
 // when the test ends.
 func (s *Server) Client(t testing.TB) *imapclient.Client {
 	t.Helper()
-	c := s.clientFor(t, s.User)
+	c := s.clientAt(t, s.Addr(), s.User)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -647,11 +626,6 @@ func (s *Server) BareFetch(t testing.TB, addr, mailbox string, n, batch int) (*i
 		fetched += len(msgs)
 	}
 	return c, fetched
-}
-
-func (s *Server) clientFor(t testing.TB, userName string) *imapclient.Client {
-	t.Helper()
-	return s.clientAt(t, s.Addr(), userName)
 }
 
 func (s *Server) clientAt(t testing.TB, addr, userName string) *imapclient.Client {
@@ -682,19 +656,14 @@ type Message struct {
 
 // HasFlag reports whether m carries flag (case-insensitive).
 func (m Message) HasFlag(flag string) bool {
-	for _, f := range m.Flags {
-		if strings.EqualFold(f, flag) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(m.Flags, func(f string) bool { return strings.EqualFold(f, flag) })
 }
 
 // Fetch reads every message of mailbox (read-only: EXAMINE, BODY.PEEK), in
 // UID order. A mailbox that does not exist has no messages.
 func (s *Server) Fetch(t testing.TB, mailbox string) []Message {
 	t.Helper()
-	c := s.clientFor(t, s.User)
+	c := s.clientAt(t, s.Addr(), s.User)
 	defer c.Close()
 	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
@@ -768,40 +737,19 @@ func (s *Server) CPUTime(t testing.TB) time.Duration {
 		t.Fatal("dovecottest: cpu time: not running")
 	}
 	pgid := cmd.Process.Pid
-	entries, err := os.ReadDir("/proc")
+	procs, err := procfs.AllProcs()
 	if err != nil {
 		t.Fatalf("dovecottest: cpu time: %v", err)
 	}
 	var ticks int64
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	for _, p := range procs {
+		st, err := p.Stat()
+		if err != nil || st.PGRP != pgid {
+			continue // exited meanwhile, or not Dovecot's
 		}
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// Fields after "(comm)": state ppid pgrp ... utime(14) stime(15)
-		// cutime(16) cstime(17), numbered from 1 with pid first.
-		i := bytes.LastIndexByte(data, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(data[i+1:]))
-		if len(f) < 15 {
-			continue
-		}
-		if pg, _ := strconv.Atoi(f[2]); pg != pgid {
-			continue
-		}
-		last := 13 // utime, stime
-		if pid == pgid {
-			last = 15 // the master also counts its reaped children
-		}
-		for _, v := range f[11:last] {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			ticks += n
+		ticks += int64(st.UTime + st.STime)
+		if p.PID == pgid {
+			ticks += int64(st.CUTime + st.CSTime) // the master also counts its reaped children
 		}
 	}
 	// Linux reports clock ticks of 1/100 s (USER_HZ) on every platform Go
