@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,7 +119,7 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.closed = true
-	links := p.snapshotLocked()
+	links := slices.Collect(maps.Keys(p.links))
 	p.mu.Unlock()
 	err := p.ln.Close()
 	for _, l := range links {
@@ -150,7 +152,7 @@ func (p *Proxy) Cut() int { return p.cutAll(true) }
 // cutAll ends every open connection, with RSTs or FINs.
 func (p *Proxy) cutAll(rst bool) int {
 	p.mu.Lock()
-	links := p.snapshotLocked()
+	links := slices.Collect(maps.Keys(p.links))
 	p.mu.Unlock()
 	for _, l := range links {
 		if l.close(rst) {
@@ -213,7 +215,7 @@ func (p *Proxy) SetLatency(d time.Duration) {
 func (p *Proxy) SetBlackhole(on bool) {
 	p.mu.Lock()
 	p.blackhole = on
-	links := p.snapshotLocked()
+	links := slices.Collect(maps.Keys(p.links))
 	p.mu.Unlock()
 	if on {
 		for _, l := range links {
@@ -228,24 +230,12 @@ func (p *Proxy) SetBlackhole(on bool) {
 func (p *Proxy) SetDown(down bool) {
 	p.mu.Lock()
 	p.down = down
-	var links []*link
-	if down {
-		links = p.snapshotLocked()
-	}
 	p.mu.Unlock()
-	for _, l := range links {
-		if l.close(true) {
-			p.cut.Add(1)
-		}
+	// A connection accepted from now on is refused under the lock (serve),
+	// so cutting what is open now leaves none through.
+	if down {
+		p.cutAll(true)
 	}
-}
-
-func (p *Proxy) snapshotLocked() []*link {
-	out := make([]*link, 0, len(p.links))
-	for l := range p.links {
-		out = append(out, l)
-	}
-	return out
 }
 
 func (p *Proxy) acceptLoop() {
