@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -72,11 +73,7 @@ func StartIMAP(t testing.TB, tokens *Server, user string) *IMAP {
 func (m *IMAP) Logins() map[string]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range m.logins {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m.logins)
 }
 
 // Refused returns why logins were refused.

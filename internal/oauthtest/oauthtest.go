@@ -18,10 +18,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -134,11 +136,7 @@ func (s *Server) IssueRefresh(subject string) string {
 func (s *Server) RefreshTokens() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []string
-	for r := range s.refresh {
-		out = append(out, r)
-	}
-	return out
+	return slices.Collect(maps.Keys(s.refresh))
 }
 
 // Seen returns every secret, token and assertion the endpoint issued or

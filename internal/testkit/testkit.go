@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,11 +128,7 @@ func SumMetric(exposition, name string, match map[string]string) (float64, error
 	if err != nil {
 		return 0, fmt.Errorf("parse /metrics: %w", err)
 	}
-	fams := make([]*dto.MetricFamily, 0, len(byName))
-	for _, f := range byName {
-		fams = append(fams, f)
-	}
-	return SumFamilies(fams, name, match), nil
+	return SumFamilies(slices.Collect(maps.Values(byName)), name, match), nil
 }
 
 // FullSize reports whether TRIAGE_FULL=1 asks a suite for its full sizes
