@@ -212,25 +212,18 @@ func TicketLine(t *ticket.Ticket, outcome string) string {
 // characters take two columns, combining marks none, so columns after a
 // Japanese or Chinese subject line up with the rest.
 func fitColumns(s string, cols int) string {
-	total := 0
-	for _, r := range s {
-		total += runeColumns(r)
-	}
-	if total <= cols {
-		return s + strings.Repeat(" ", cols-total)
-	}
-	var b strings.Builder
-	used := 0
-	for _, r := range s {
+	used, cut, cutUsed := 0, -1, 0
+	for i, r := range s {
 		w := runeColumns(r)
-		if used+w > cols-1 { // keep a column for the ellipsis
-			break
+		if cut < 0 && used+w > cols-1 { // keep a column for the ellipsis
+			cut, cutUsed = i, used
 		}
-		b.WriteRune(r)
 		used += w
 	}
-	b.WriteString("…")
-	return b.String() + strings.Repeat(" ", cols-used-1)
+	if used <= cols {
+		return s + strings.Repeat(" ", cols-used)
+	}
+	return s[:cut] + "…" + strings.Repeat(" ", cols-cutUsed-1)
 }
 
 // runeColumns is how many terminal columns r takes.
@@ -248,16 +241,10 @@ func runeColumns(r rune) int {
 
 func appendMail(u *imapmemserver.User, raw []byte) error {
 	raw = examples.ToCRLF(raw)
-	_, err := u.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: time.Now()})
+	// A *bytes.Reader is an imap.LiteralReader: its Size is len(raw).
+	_, err := u.Append("INBOX", bytes.NewReader(raw), &imap.AppendOptions{Time: time.Now()})
 	return err
 }
-
-type literal struct {
-	*bytes.Reader
-	n int64
-}
-
-func (l literal) Size() int64 { return l.n }
 
 // watchDropDir appends every new .eml in dir to the mailbox and removes it.
 // Polling every 200 ms keeps this dependency-free and well inside "within a second".

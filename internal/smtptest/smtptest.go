@@ -176,7 +176,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-func (s *session) store(r io.Reader) error {
+func (s *session) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -190,10 +190,8 @@ func (s *session) store(r io.Reader) error {
 	return nil
 }
 
-func (s *session) Data(r io.Reader) error { return s.store(r) }
-
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	if err := s.store(r); err != nil {
+	if err := s.Data(r); err != nil {
 		return err
 	}
 	s.srv.mu.Lock()
