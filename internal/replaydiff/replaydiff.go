@@ -6,7 +6,9 @@
 package replaydiff
 
 import (
-	"sort"
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/triage-dev/triage/ticket"
@@ -59,13 +61,8 @@ func (d *Tally) Add(name string, date time.Time, old, cur *ticket.Ticket) {
 	if d.counts == nil {
 		d.counts = map[[3]string]int{}
 	}
-	for _, f := range [][3]string{
-		{"tier", o.Tier, n.Tier}, {"priority", o.Priority, n.Priority}, {"queue", o.Queue, n.Queue},
-		{"action", o.Action, n.Action}, {"runbook", o.Runbook, n.Runbook},
-	} {
-		if f[1] != f[2] {
-			d.counts[f]++
-		}
+	for _, f := range diffs(o, n) {
+		d.counts[f]++
 	}
 	c := Change{Message: name, From: cur.From.Address, Subject: cur.Subject, Old: o, New: n}
 	if !date.IsZero() {
@@ -81,35 +78,33 @@ func (d *Tally) Transitions() []Transition {
 	for k, n := range d.counts {
 		out = append(out, Transition{Field: k[0], From: k[1], To: k[2], Count: n})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Field != b.Field {
-			return fields[a.Field] < fields[b.Field]
-		}
-		if a.Count != b.Count {
-			return a.Count > b.Count
-		}
-		return a.From+"\x00"+a.To < b.From+"\x00"+b.To
+	slices.SortFunc(out, func(a, b Transition) int {
+		return cmp.Or(cmp.Compare(fields[a.Field], fields[b.Field]), cmp.Compare(b.Count, a.Count),
+			cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To))
 	})
 	return out
 }
 
 // Describe lists the fields that differ, old → new.
 func Describe(o, n Outcome) string {
-	s := ""
-	add := func(field, a, b string) {
-		if a == b {
-			return
-		}
-		if s != "" {
-			s += ", "
-		}
-		s += field + " " + a + "→" + b
+	var parts []string
+	for _, f := range diffs(o, n) {
+		parts = append(parts, f[0]+" "+f[1]+"→"+f[2])
 	}
-	add("tier", o.Tier, n.Tier)
-	add("priority", o.Priority, n.Priority)
-	add("queue", o.Queue, n.Queue)
-	add("action", o.Action, n.Action)
-	add("runbook", o.Runbook, n.Runbook)
-	return s
+	return strings.Join(parts, ", ")
+}
+
+// diffs lists the fields that differ as {field, old, new}, in the order
+// Transitions sorts them.
+func diffs(o, n Outcome) [][3]string {
+	var out [][3]string
+	for _, f := range [][3]string{
+		{"tier", o.Tier, n.Tier}, {"priority", o.Priority, n.Priority}, {"queue", o.Queue, n.Queue},
+		{"action", o.Action, n.Action}, {"runbook", o.Runbook, n.Runbook},
+	} {
+		if f[1] != f[2] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
