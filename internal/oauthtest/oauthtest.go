@@ -147,13 +147,6 @@ func (s *Server) Seen() []string {
 	return append([]string(nil), s.seen...)
 }
 
-// Issued counts the access tokens issued.
-func (s *Server) Issued() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.access)
-}
-
 // Check reports whether token is a live access token for user: issued
 // here, not expired, and for user (app-only tokens are for any user).
 func (s *Server) Check(token, user string) error {

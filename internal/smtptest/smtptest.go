@@ -36,9 +36,8 @@ type Options struct {
 	Implicit     bool
 	User         string // with Password: AUTH PLAIN required before MAIL
 	Password     string
-	InsecureAuth bool   // allow AUTH without TLS
-	Addr         string // listen here instead of a random port
-	NoListen     bool   // pick an address but do not listen until Listen (outage tests)
+	InsecureAuth bool // allow AUTH without TLS
+	NoListen     bool // pick an address but do not listen until Listen (outage tests)
 	// MaxMessageBytes is the SIZE limit; 0 is go-smtp's default.
 	MaxMessageBytes int64
 }
@@ -58,20 +57,11 @@ type Server struct {
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	s := &Server{opts: o, rcptErr: map[string]error{}, dataErr: map[string]error{}}
-	addr := o.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
 	if o.NoListen {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Addr = l.Addr().String()
-		_ = l.Close()
+		s.Addr = testkit.FreeAddr(t)
 		return s
 	}
-	s.listen(t, addr)
+	s.listen(t, "127.0.0.1:0")
 	return s
 }
 
