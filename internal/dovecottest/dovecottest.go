@@ -38,27 +38,19 @@ const nobodyID = 65534
 // Option configures Start.
 type Option func(*options)
 
-type user struct{ name, password string }
-
 type options struct {
-	users []user
+	password string
 }
 
-// WithUser adds a passwd-file user. The first user (default helpdesk/secret)
-// is the one Server.User names; adding users keeps the default.
-func WithUser(name, password string) Option {
-	return func(o *options) { o.users = append(o.users, user{name, password}) }
-}
-
-// WithPassword sets the default user's password (tests that grep logs for
-// the password need one that no log line contains by chance).
+// WithPassword sets the user's password, "secret" by default (tests that
+// grep logs for the password need one that no log line contains by chance).
 func WithPassword(password string) Option {
-	return func(o *options) { o.users[0].password = password }
+	return func(o *options) { o.password = password }
 }
 
 // Server is a running private Dovecot.
 type Server struct {
-	// User and Password are the default account's credentials.
+	// User and Password are the one account's credentials.
 	User, Password string
 
 	bin      string
@@ -67,12 +59,11 @@ type Server struct {
 	imapPort int
 	lmtpPort int
 	uid, gid int
-	users    []user
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	created map[string]bool // user/mailbox known to exist
+	created map[string]bool // mailboxes of the default user known to exist
 
 	seq atomic.Uint64 // unique Maildir file names
 }
@@ -104,7 +95,7 @@ func New(opts ...Option) (*Server, error) {
 	if !ok {
 		return nil, ErrNoDovecot
 	}
-	o := options{users: []user{{"helpdesk", "secret"}}}
+	o := options{password: "secret"}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -120,14 +111,13 @@ func New(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("dovecottest: chmod: %w", err)
 	}
 	s := &Server{
-		User:     o.users[0].name,
-		Password: o.users[0].password,
+		User:     "helpdesk",
+		Password: o.password,
 		bin:      bin,
 		dir:      dir,
 		conf:     filepath.Join(dir, "dovecot.conf"),
 		uid:      os.Getuid(),
 		gid:      os.Getgid(),
-		users:    o.users,
 		created:  map[string]bool{},
 	}
 	if s.uid == 0 {
@@ -190,14 +180,11 @@ func (s *Server) writeConfig() error {
 	if err := os.Chown(mailDir, s.uid, s.gid); err != nil {
 		return fmt.Errorf("chown mail dir: %w", err)
 	}
-	var pw strings.Builder
-	for _, u := range s.users {
-		if strings.ContainsAny(u.name+u.password, ":\n") {
-			return fmt.Errorf("user %q: ':' and newlines are not allowed", u.name)
-		}
-		fmt.Fprintf(&pw, "%s:{PLAIN}%s::::::\n", u.name, u.password)
+	if strings.ContainsAny(s.Password, ":\n") {
+		return fmt.Errorf("password of %s: ':' and newlines are not allowed", s.User)
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, "passwd"), []byte(pw.String()), 0o644); err != nil {
+	pw := fmt.Sprintf("%s:{PLAIN}%s::::::\n", s.User, s.Password)
+	if err := os.WriteFile(filepath.Join(s.dir, "passwd"), []byte(pw), 0o644); err != nil {
 		return fmt.Errorf("passwd: %w", err)
 	}
 	var extra string
@@ -482,22 +469,16 @@ var maildirFlag = map[string]byte{
 // Resync to force it). Keywords go through IMAP APPEND.
 func (s *Server) Append(t testing.TB, mailbox string, raw []byte, flags ...string) {
 	t.Helper()
-	s.AppendUser(t, s.User, mailbox, raw, flags...)
-}
-
-// AppendUser is Append for another user.
-func (s *Server) AppendUser(t testing.TB, userName, mailbox string, raw []byte, flags ...string) {
-	t.Helper()
 	var letters []byte
 	for _, f := range flags {
 		l, ok := maildirFlag[strings.ToLower(f)]
 		if !ok {
-			s.appendIMAP(t, userName, mailbox, raw, flags)
+			s.appendIMAP(t, mailbox, raw, flags)
 			return
 		}
 		letters = append(letters, l)
 	}
-	dir := s.maildir(t, userName, mailbox)
+	dir := s.maildir(t, mailbox)
 	n := s.seq.Add(1)
 	now := time.Now()
 	// S= and W= (the physical and the CRLF size) as Dovecot's own delivery
@@ -524,12 +505,11 @@ func (s *Server) AppendUser(t testing.TB, userName, mailbox string, raw []byte, 
 
 // maildir returns mailbox's Maildir++ directory, creating the mailbox
 // through doveadm the first time so that Dovecot's mailbox list knows it.
-func (s *Server) maildir(t testing.TB, userName, mailbox string) string {
+func (s *Server) maildir(t testing.TB, mailbox string) string {
 	t.Helper()
-	root := filepath.Join(s.dir, "mail", userName, "Maildir")
-	key := userName + "\x00" + mailbox
+	root := filepath.Join(s.dir, "mail", s.User, "Maildir")
 	s.mu.Lock()
-	known := s.created[key]
+	known := s.created[mailbox]
 	s.mu.Unlock()
 	dir := root
 	if !strings.EqualFold(mailbox, "INBOX") {
@@ -540,8 +520,8 @@ func (s *Server) maildir(t testing.TB, userName, mailbox string) string {
 	}
 	if strings.EqualFold(mailbox, "INBOX") {
 		// Let Dovecot create the user's root with its own ownership.
-		s.Doveadm(t, "mailbox", "status", "-u", userName, "messages", "INBOX")
-	} else if _, err := s.DoveadmErr("mailbox", "create", "-u", userName, mailbox); err != nil {
+		s.Doveadm(t, "mailbox", "status", "-u", s.User, "messages", "INBOX")
+	} else if _, err := s.DoveadmErr("mailbox", "create", "-u", s.User, mailbox); err != nil {
 		if _, err2 := os.Stat(dir); err2 != nil {
 			t.Fatalf("dovecottest: %v", err)
 		}
@@ -556,14 +536,14 @@ func (s *Server) maildir(t testing.TB, userName, mailbox string) string {
 		}
 	}
 	s.mu.Lock()
-	s.created[key] = true
+	s.created[mailbox] = true
 	s.mu.Unlock()
 	return dir
 }
 
-func (s *Server) appendIMAP(t testing.TB, userName, mailbox string, raw []byte, flags []string) {
+func (s *Server) appendIMAP(t testing.TB, mailbox string, raw []byte, flags []string) {
 	t.Helper()
-	c := s.clientAt(t, s.Addr(), userName)
+	c := s.clientAt(t, s.Addr())
 	defer c.Close()
 	_ = c.Create(mailbox, nil).Wait() // may exist
 	fl := make([]imap.Flag, len(flags))
@@ -598,7 +578,7 @@ func (s *Server) SetUIDValidity(t testing.TB, mailbox string, v uint32) {
 // when the test ends.
 func (s *Server) Client(t testing.TB) *imapclient.Client {
 	t.Helper()
-	c := s.clientAt(t, s.Addr(), s.User)
+	c := s.clientAt(t, s.Addr())
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -610,7 +590,7 @@ func (s *Server) Client(t testing.TB) *imapclient.Client {
 // test ends), and how many messages came back.
 func (s *Server) BareFetch(t testing.TB, addr, mailbox string, n, batch int) (*imapclient.Client, int) {
 	t.Helper()
-	c := s.clientAt(t, addr, s.User)
+	c := s.clientAt(t, addr)
 	t.Cleanup(func() { _ = c.Close() })
 	if _, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		t.Fatalf("dovecottest: select %s: %v", mailbox, err)
@@ -628,21 +608,17 @@ func (s *Server) BareFetch(t testing.TB, addr, mailbox string, n, batch int) (*i
 	return c, fetched
 }
 
-func (s *Server) clientAt(t testing.TB, addr, userName string) *imapclient.Client {
+// clientAt returns an IMAP client connected to addr and logged in as the
+// default user.
+func (s *Server) clientAt(t testing.TB, addr string) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
 		t.Fatalf("dovecottest: dial: %v", err)
 	}
-	pass := ""
-	for _, u := range s.users {
-		if u.name == userName {
-			pass = u.password
-		}
-	}
-	if err := c.Login(userName, pass).Wait(); err != nil {
+	if err := c.Login(s.User, s.Password).Wait(); err != nil {
 		c.Close()
-		t.Fatalf("dovecottest: login %s: %v", userName, err)
+		t.Fatalf("dovecottest: login %s: %v", s.User, err)
 	}
 	return c
 }
@@ -663,7 +639,7 @@ func (m Message) HasFlag(flag string) bool {
 // UID order. A mailbox that does not exist has no messages.
 func (s *Server) Fetch(t testing.TB, mailbox string) []Message {
 	t.Helper()
-	c := s.clientAt(t, s.Addr(), s.User)
+	c := s.clientAt(t, s.Addr())
 	defer c.Close()
 	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {

@@ -13,11 +13,10 @@ func msg(i int) []byte {
 }
 
 func TestServer(t *testing.T) {
-	s := Start(t, WithUser("second", "pw2"))
+	s := Start(t)
 
 	s.Deliver(t, "helpdesk", msg(1))
 	s.Deliver(t, "helpdesk+Sub/Folder", msg(2))
-	s.Deliver(t, "second", msg(3))
 	for i := range 1000 {
 		s.Append(t, "Seeded", msg(100+i))
 	}
