@@ -402,10 +402,7 @@ func (s *Server) Doveadm(t testing.TB, args ...string) string {
 
 // DoveadmErr is Doveadm returning the error instead of failing the test.
 func (s *Server) DoveadmErr(args ...string) (string, error) {
-	bin, err := exec.LookPath("doveadm")
-	if err != nil {
-		bin = "/usr/bin/doveadm"
-	}
+	bin, _ := findBinary("doveadm") // none: Run fails and says so
 	cmd := exec.Command(bin, append([]string{"-c", s.conf}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

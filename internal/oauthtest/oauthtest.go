@@ -390,15 +390,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // JSON key file, whose token_uri is this endpoint.
 func (s *Server) ServiceAccount(t testing.TB, email string) []byte {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	key, pemBytes := rsaKey(t)
+	pemKey := string(pemBytes)
 	s.mu.Lock()
 	s.sa[email] = &key.PublicKey
 	s.seen = append(s.seen, strings.TrimSpace(strings.Split(pemKey, "\n")[1])) // a line of the key
@@ -416,10 +409,7 @@ func (s *Server) ServiceAccount(t testing.TB, email string) []byte {
 // triage's certificate_file reads.
 func AppCertificate(t testing.TB) (*x509.Certificate, []byte) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, pemKey := rsaKey(t)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "triage app"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -430,10 +420,20 @@ func AppCertificate(t testing.TB) (*x509.Certificate, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return cert, append(out, pemKey...)
+}
+
+// rsaKey returns a new RSA key and its PKCS #8 PEM block.
+func rsaKey(t testing.TB) (*rsa.PrivateKey, []byte) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return cert, append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
