@@ -428,24 +428,15 @@ func (p *Proxy) stamp(l *link, dir Direction, b []byte) (chunk, bool) {
 // deliver writes queued chunks to dst when due. An empty chunk marks the
 // end of the stream; a tripwire chunk resets every connection once written.
 func (p *Proxy) deliver(l *link, dir Direction, dst net.Conn, queue <-chan chunk) {
-	var timer *time.Timer
 	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
 		for c := range queue { // the link ended; the reader closes queue soon
 			p.springLost(c)
 		}
 	}()
 	for c := range queue {
 		if wait := time.Until(c.due); wait > 0 {
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
 			select {
-			case <-timer.C:
+			case <-time.After(wait): // an unfired timer is collected, stopped or not
 			case <-l.done:
 				p.springLost(c)
 				return
