@@ -7,6 +7,7 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,12 +63,8 @@ const demoUser, demoPassword = "demo", "demo"
 // Run runs the real daemon loop against go-imap's in-memory server seeded
 // with the example mail, printing each ticket, until ctx ends.
 func Run(ctx context.Context, o Options) error {
-	if o.Out == nil {
-		o.Out = os.Stdout
-	}
-	if o.Log == nil {
-		o.Log = os.Stderr
-	}
+	o.Out = cmp.Or(o.Out, io.Writer(os.Stdout))
+	o.Log = cmp.Or(o.Log, io.Writer(os.Stderr))
 	work := o.WorkDir
 	if work == "" {
 		dir, err := os.MkdirTemp("", "triage-demo-")
@@ -80,10 +77,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := examples.Extract(work); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	drop := o.DropDir
-	if drop == "" {
-		drop = filepath.Join(work, "drop")
-	}
+	drop := cmp.Or(o.DropDir, filepath.Join(work, "drop"))
 	if err := os.MkdirAll(drop, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -200,10 +194,7 @@ func TicketLine(t *ticket.Ticket, outcome string) string {
 		}
 		return r
 	}, t.Subject)
-	rulesText := strings.Join(names, ",")
-	if rulesText == "" {
-		rulesText = "(defaults)"
-	}
+	rulesText := cmp.Or(strings.Join(names, ","), "(defaults)")
 	return fmt.Sprintf("%-2s %-2s %-11s %-8s %s  rules=%s", c.Tier, c.Priority, c.Queue, c.Action, fitColumns(subj, 60), rulesText)
 }
 
