@@ -156,11 +156,7 @@ func (f *consoleFeed) hourly(now time.Time) []console.Hour {
 		if h.start.IsZero() || now.Sub(h.start) >= 24*time.Hour {
 			continue
 		}
-		tiers := make(map[string]int, len(h.tiers))
-		for k, v := range h.tiers {
-			tiers[k] = v
-		}
-		out = append(out, console.Hour{Start: h.start, Tiers: tiers, Dropped: h.dropped})
+		out = append(out, console.Hour{Start: h.start, Tiers: maps.Clone(h.tiers), Dropped: h.dropped})
 	}
 	return out
 }
@@ -168,10 +164,8 @@ func (f *consoleFeed) hourly(now time.Time) []console.Hour {
 func (f *consoleFeed) reloadHistory() []console.Reload {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]console.Reload, len(f.reloads))
-	for i, r := range f.reloads {
-		out[len(out)-1-i] = r
-	}
+	out := append(make([]console.Reload, 0, len(f.reloads)), f.reloads...)
+	slices.Reverse(out)
 	return out
 }
 

@@ -1,7 +1,8 @@
 package daemon
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,10 +60,7 @@ func (e *accountEvents) events() mailbox.Events {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			e.up[mb] = up
-			all := len(e.up) >= e.mailboxes
-			for _, u := range e.up {
-				all = all && u
-			}
+			all := len(e.up) >= e.mailboxes && !slices.Contains(slices.Collect(maps.Values(e.up)), false)
 			switch {
 			case all && !e.connected:
 				e.upSince = time.Now()
@@ -222,13 +220,16 @@ type QueueStatus struct {
 
 func newQueueStats() *queueStats { return &queueStats{q: map[string]*QueueStatus{}} }
 
-func (s *queueStats) get(name string) *QueueStatus {
+// update changes the counts of queue name.
+func (s *queueStats) update(name string, f func(*QueueStatus)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	q, ok := s.q[name]
 	if !ok {
 		q = &QueueStatus{}
 		s.q[name] = q
 	}
-	return q
+	f(q)
 }
 
 func (s *queueStats) snapshot() map[string]QueueStatus {
@@ -247,32 +248,27 @@ type queueObserver struct{ d *Daemon }
 func (d *Daemon) queueObserver() queueObserver { return queueObserver{d: d} }
 
 func (o queueObserver) Sent(q string, _ time.Duration) {
-	s := o.d.queues
-	s.mu.Lock()
-	s.get(q).Sent++
-	s.mu.Unlock()
+	o.d.queues.update(q, func(s *QueueStatus) { s.Sent++ })
 	o.d.metrics.Forwarded.WithLabelValues(q).Inc()
 }
 
 func (o queueObserver) Failed(q string, temporary bool) {
 	kind := "permanent"
-	s := o.d.queues
-	s.mu.Lock()
 	if temporary {
 		kind = "temporary"
-		s.get(q).TempErrs++
-	} else {
-		s.get(q).Failed++
 	}
-	s.mu.Unlock()
+	o.d.queues.update(q, func(s *QueueStatus) {
+		if temporary {
+			s.TempErrs++
+		} else {
+			s.Failed++
+		}
+	})
 	o.d.metrics.ForwardErrors.WithLabelValues(q, kind).Inc()
 }
 
 func (o queueObserver) Retrying(q string, delta int) {
-	s := o.d.queues
-	s.mu.Lock()
-	s.get(q).Retrying += int64(delta)
-	s.mu.Unlock()
+	o.d.queues.update(q, func(s *QueueStatus) { s.Retrying += int64(delta) })
 	o.d.metrics.ForwardRetrying.WithLabelValues(q).Add(float64(delta))
 }
 
@@ -319,12 +315,7 @@ func (d *Daemon) Status() Status {
 		}
 	}
 	d.mu.Lock()
-	names := make([]string, 0, len(d.accounts))
-	for n := range d.accounts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(d.accounts)) {
 		ra := d.accounts[n]
 		ev := ra.events
 		var snap mailbox.Status
