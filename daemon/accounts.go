@@ -76,17 +76,16 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 	switch {
 	case a.OAuth2 != nil && a.OAuth2.Provider != "":
 		d.metrics.OAuthRefreshFailures.WithLabelValues(name)
+		oc := oauthConfig(cfg, a)
+		oc.Log = d.log
+		oc.OnToken = func(exp time.Time) {
+			if !exp.IsZero() {
+				setExpiry(exp)
+			}
+		}
+		oc.OnFailure = func(error) { d.metrics.OAuthRefreshFailures.WithLabelValues(name).Inc() }
 		var err error
-		src, err = newOAuthSource(cfg, a, oauthHooks{
-			log: d.log,
-			onToken: func(exp time.Time) {
-				if !exp.IsZero() {
-					setExpiry(exp)
-				}
-			},
-			onFailure: func(error) { d.metrics.OAuthRefreshFailures.WithLabelValues(name).Inc() },
-		})
-		if err != nil {
+		if src, err = oauth.New(oc); err != nil {
 			return err
 		}
 		mc.Secret = src.Token

@@ -147,15 +147,6 @@ func (s *Store) Lookup(id string) (HandledID, bool, error) {
 	return h, ok, nil
 }
 
-// Record stores id as handled now from source. Concurrent calls share one
-// fsync (bbolt's Batch), so recording does not serialize the pipeline.
-func (s *Store) Record(id, source string) error {
-	if err := s.db.Batch(func(tx *bolt.Tx) error { return putHandled(tx, id, source) }); err != nil {
-		return fmt.Errorf("state record: %w", err)
-	}
-	return nil
-}
-
 // trackerKey is the key of a triage id or Message-ID in a tracker's index.
 func trackerKey(tracker, key string) []byte {
 	return []byte(tracker + "\x00" + key)
@@ -262,14 +253,6 @@ type FiledMessage struct {
 // MaxFiledKept is how many filed messages the store keeps per account.
 const MaxFiledKept = 100
 
-// RecordFiled keeps m for account, dropping the oldest beyond MaxFiledKept.
-func (s *Store) RecordFiled(account string, m FiledMessage) error {
-	if err := s.db.Batch(func(tx *bolt.Tx) error { return putFiled(tx, account, m) }); err != nil {
-		return fmt.Errorf("state record filed: %w", err)
-	}
-	return nil
-}
-
 // Filed returns the messages filed for account, newest first.
 func (s *Store) Filed(account string) ([]FiledMessage, error) {
 	out := []FiledMessage{}
@@ -291,13 +274,15 @@ func (s *Store) Filed(account string) ([]FiledMessage, error) {
 	return out, nil
 }
 
-// RecordLater is Record off the caller's path: batched with the other
-// writes queued meanwhile into one transaction; onErr gets a failure.
+// RecordLater stores id as handled now from source, off the caller's
+// path: batched with the other writes queued meanwhile into one
+// transaction; onErr gets a failure.
 func (s *Store) RecordLater(id, source string, onErr func(error)) {
 	s.writes.add(writeOp{apply: func(tx *bolt.Tx) error { return putHandled(tx, id, source) }, fail: wrapFail("state record", onErr)})
 }
 
-// RecordFiledLater is RecordFiled off the caller's path.
+// RecordFiledLater keeps m for account, dropping the oldest beyond
+// MaxFiledKept, off the caller's path like RecordLater.
 func (s *Store) RecordFiledLater(account string, m FiledMessage, onErr func(error)) {
 	s.writes.add(writeOp{apply: func(tx *bolt.Tx) error { return putFiled(tx, account, m) }, fail: wrapFail("state record filed", onErr)})
 }
