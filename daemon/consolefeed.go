@@ -120,13 +120,7 @@ func (f *consoleFeed) reloaded(r rules.ReloadResult) {
 	if f == nil || !r.Changed && r.Err == nil {
 		return // a trigger that found the rules unchanged is not history
 	}
-	rl := console.Reload{At: r.At, Version: r.Version, Changed: r.Changed}
-	if r.Err != nil {
-		rl.Errors = r.Errors
-		if len(rl.Errors) == 0 {
-			rl.Errors = []string{r.Err.Error()}
-		}
-	}
+	rl := console.Reload{At: r.At, Version: r.Version, Changed: r.Changed, Errors: reloadErrors(r)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.reloads) == maxReloadsKept {

@@ -36,14 +36,18 @@ func (e *accountEvents) setLease(leased, held bool) {
 	e.mu.Lock()
 	e.leased, e.leaseHeld = leased, held
 	e.mu.Unlock()
-	v := 0.0
-	if held {
-		v = 1
-	}
-	e.metrics.LeaseHeld.WithLabelValues(e.name).Set(v)
+	e.metrics.LeaseHeld.WithLabelValues(e.name).Set(gauge(held))
 	if !held {
 		e.metrics.IMAPConnected.WithLabelValues(e.name).Set(0)
 	}
+}
+
+// gauge is a yes/no gauge's value.
+func gauge(on bool) float64 {
+	if on {
+		return 1
+	}
+	return 0
 }
 
 func newAccountEvents(name string, mailboxes int, m *Metrics, filed func(FiledMessage)) *accountEvents {
@@ -69,11 +73,7 @@ func (e *accountEvents) events() mailbox.Events {
 				e.attempts++
 			}
 			e.connected = all
-			v := 0.0
-			if all {
-				v = 1
-			}
-			e.metrics.IMAPConnected.WithLabelValues(e.name).Set(v)
+			e.metrics.IMAPConnected.WithLabelValues(e.name).Set(gauge(all))
 			if err != nil {
 				e.lastErr, e.errAt = err.Error(), time.Now()
 			}
@@ -85,11 +85,7 @@ func (e *accountEvents) events() mailbox.Events {
 			e.mu.Lock()
 			e.idle[mb] = idling
 			e.mu.Unlock()
-			v := 0.0
-			if idling {
-				v = 1
-			}
-			e.metrics.IMAPIdle.WithLabelValues(e.name, mb).Set(v)
+			e.metrics.IMAPIdle.WithLabelValues(e.name, mb).Set(gauge(idling))
 		},
 		Backlog: func(account, mb string, undone int, oldest time.Time) {
 			e.metrics.Backlog.WithLabelValues(e.name, mb).Set(float64(undone))
