@@ -22,13 +22,13 @@ import (
 func secretSource(cfg *config.Config, a config.AccountConfig) func(ctx context.Context) (string, error) {
 	switch {
 	case a.PasswordEnv != "":
-		return envSecret(a.PasswordEnv)
+		return storedSecret(a.PasswordEnv, "")
 	case a.PasswordFile != "":
-		return fileSecret(cfg.Resolve(a.PasswordFile))
+		return storedSecret("", cfg.Resolve(a.PasswordFile))
 	case a.OAuth2 != nil && a.OAuth2.TokenEnv != "":
-		return envSecret(a.OAuth2.TokenEnv)
+		return storedSecret(a.OAuth2.TokenEnv, "")
 	case a.OAuth2 != nil && a.OAuth2.TokenFile != "":
-		return fileSecret(cfg.Resolve(a.OAuth2.TokenFile))
+		return storedSecret("", cfg.Resolve(a.OAuth2.TokenFile))
 	case a.OAuth2 != nil && len(a.OAuth2.TokenCommand) > 0:
 		return commandSecret(a.OAuth2.TokenCommand)
 	case a.OAuth2 != nil && a.OAuth2.Provider != "":
@@ -41,14 +41,11 @@ func secretSource(cfg *config.Config, a config.AccountConfig) func(ctx context.C
 	return func(context.Context) (string, error) { return "", errors.New("no secret configured") }
 }
 
-// envSecret and fileSecret re-read the secret at every call: a rotated
-// password or a refreshed token is picked up at the next connect.
-func envSecret(name string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) { return secret.Read(name, "") }
-}
-
-func fileSecret(path string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) { return secret.Read("", path) }
+// storedSecret re-reads the secret in the environment variable env or
+// the file at every call: a rotated password or a refreshed token is
+// picked up at the next connect.
+func storedSecret(env, file string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return secret.Read(env, file) }
 }
 
 func commandSecret(argv []string) func(context.Context) (string, error) {
