@@ -2,8 +2,9 @@ package daemon
 
 import (
 	"context"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,12 +56,7 @@ func (d *Daemon) syncAccounts(cfg *config.Config) {
 		<-ra.done
 		delete(d.accounts, name)
 	}
-	names := make([]string, 0, len(want))
-	for n := range want {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		if _, ok := d.accounts[name]; ok {
 			continue
 		}
@@ -80,17 +76,16 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 	switch {
 	case a.OAuth2 != nil && a.OAuth2.Provider != "":
 		d.metrics.OAuthRefreshFailures.WithLabelValues(name)
+		oc := oauthConfig(cfg, a)
+		oc.Log = d.log
+		oc.OnToken = func(exp time.Time) {
+			if !exp.IsZero() {
+				setExpiry(exp)
+			}
+		}
+		oc.OnFailure = func(error) { d.metrics.OAuthRefreshFailures.WithLabelValues(name).Inc() }
 		var err error
-		src, err = newOAuthSource(cfg, a, oauthHooks{
-			log: d.log,
-			onToken: func(exp time.Time) {
-				if !exp.IsZero() {
-					setExpiry(exp)
-				}
-			},
-			onFailure: func(error) { d.metrics.OAuthRefreshFailures.WithLabelValues(name).Inc() },
-		})
-		if err != nil {
+		if src, err = oauth.New(oc); err != nil {
 			return err
 		}
 		mc.Secret = src.Token
@@ -133,9 +128,7 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 		// included: a takeover then finds a token ready.
 		d.wg.Go(func() { src.Run(ctx) })
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
+	d.wg.Go(func() {
 		defer close(ra.done)
 		if d.leaser == nil {
 			serve(ctx)
@@ -148,7 +141,7 @@ func (d *Daemon) startAccount(cfg *config.Config, a config.AccountConfig) error 
 				ra.set(nil)
 			}
 		}, serve)
-	}()
+	})
 	return nil
 }
 

@@ -120,13 +120,7 @@ func (f *consoleFeed) reloaded(r rules.ReloadResult) {
 	if f == nil || !r.Changed && r.Err == nil {
 		return // a trigger that found the rules unchanged is not history
 	}
-	rl := console.Reload{At: r.At, Version: r.Version, Changed: r.Changed}
-	if r.Err != nil {
-		rl.Errors = r.Errors
-		if len(rl.Errors) == 0 {
-			rl.Errors = []string{r.Err.Error()}
-		}
-	}
+	rl := console.Reload{At: r.At, Version: r.Version, Changed: r.Changed, Errors: reloadErrors(r)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.reloads) == maxReloadsKept {
@@ -156,11 +150,7 @@ func (f *consoleFeed) hourly(now time.Time) []console.Hour {
 		if h.start.IsZero() || now.Sub(h.start) >= 24*time.Hour {
 			continue
 		}
-		tiers := make(map[string]int, len(h.tiers))
-		for k, v := range h.tiers {
-			tiers[k] = v
-		}
-		out = append(out, console.Hour{Start: h.start, Tiers: tiers, Dropped: h.dropped})
+		out = append(out, console.Hour{Start: h.start, Tiers: maps.Clone(h.tiers), Dropped: h.dropped})
 	}
 	return out
 }
@@ -168,10 +158,8 @@ func (f *consoleFeed) hourly(now time.Time) []console.Hour {
 func (f *consoleFeed) reloadHistory() []console.Reload {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]console.Reload, len(f.reloads))
-	for i, r := range f.reloads {
-		out[len(out)-1-i] = r
-	}
+	out := append(make([]console.Reload, 0, len(f.reloads)), f.reloads...)
+	slices.Reverse(out)
 	return out
 }
 

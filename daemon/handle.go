@@ -45,12 +45,8 @@ func (b *backgroundWrites) Go(f func()) {
 		f()
 		return
 	}
-	b.wg.Add(1)
+	b.wg.Go(f)
 	b.mu.Unlock()
-	go func() {
-		defer b.wg.Done()
-		f()
-	}()
 }
 
 // Wait waits for the writes started so far; a write started meanwhile waits

@@ -154,10 +154,7 @@ func (d *Daemon) Handler(token string) http.Handler {
 		res := d.ReloadRules(r.Context())
 		body := map[string]any{"version": res.Version, "changed": res.Changed, "active": d.reloader.Active().Current().Version}
 		if res.Err != nil {
-			body["errors"] = res.Errors
-			if len(res.Errors) == 0 {
-				body["errors"] = []string{res.Err.Error()}
-			}
+			body["errors"] = reloadErrors(res)
 			writeJSON(w, http.StatusUnprocessableEntity, body)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/triage-dev/triage/mailbox"
 )
@@ -52,48 +53,41 @@ type Metrics struct {
 func NewMetrics() *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{Registry: r, oldest: map[[2]string]time.Time{}}
-	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	f := promauto.With(r)
 	durBuckets := []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .1, .5, 1}
 	fwdBuckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
-	m.MessagesSeen = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_messages_seen_total", Help: "Messages fetched from IMAP, per account and mailbox."}, []string{"account", "mailbox"})
-	m.Tickets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_tickets_total", Help: "Messages classified, by decision. Forwarded or dropped is in action."}, []string{"tier", "priority", "queue", "action"})
-	m.RuleMatches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_rule_matches_total", Help: "Times each rule applied."}, []string{"rule"})
-	m.Quarantined = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_quarantined_total", Help: "Messages filed in the quarantine folder (unparseable or too large)."}, []string{"account", "reason"})
-	m.FailedMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_failed_total", Help: "Messages filed in the failed folder after a permanent sink rejection."}, []string{"account", "queue"})
-	m.Duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_duplicates_total", Help: "Messages whose id was already handled within the dedupe window; kind=redelivery were forwarded before and are only marked done."}, []string{"kind"})
-	m.DecodeDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "triage_decode_duration_seconds", Help: "Time to parse and decode one message.", Buckets: durBuckets})
-	m.ClassifyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "triage_classify_duration_seconds", Help: "Time to evaluate the rules on one message.", Buckets: durBuckets})
-	m.HandleDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "triage_handle_duration_seconds", Help: "Time from fetch to the sink's acknowledgement, per message.", Buckets: fwdBuckets})
-	m.NoticeToDone = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "triage_notice_to_done_seconds", Help: "Time from the IMAP server's new-mail notice (EXISTS) to the sink's acknowledgement.", Buckets: fwdBuckets})
-	m.ForwardDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "triage_forward_duration_seconds", Help: "Time a sink took to acknowledge one ticket, retries included.", Buckets: fwdBuckets}, []string{"queue"})
-	m.ForwardErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_forward_errors_total", Help: "Sink errors per queue; kind is temporary (retried) or permanent."}, []string{"queue", "kind"})
-	m.ForwardRetrying = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_forward_retrying", Help: "Tickets currently waiting to be retried, per queue."}, []string{"queue"})
-	m.Forwarded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_forwarded_total", Help: "Tickets acknowledged by their sink, per queue."}, []string{"queue"})
-	m.IMAPConnected = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_imap_connected", Help: "1 while the account's IMAP connections are up."}, []string{"account"})
-	m.IMAPReconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_imap_reconnects_total", Help: "IMAP reconnect attempts per account."}, []string{"account"})
-	m.IMAPIdle = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_imap_idle", Help: "1 while the mailbox sits in IMAP IDLE."}, []string{"account", "mailbox"})
-	m.Backlog = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_mailbox_backlog", Help: "Messages not yet marked done, per mailbox, at the last scan."}, []string{"account", "mailbox"})
-	m.OldestUndone = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_mailbox_oldest_undone_timestamp_seconds", Help: "Internal date of the oldest message not yet done (0 when none)."}, []string{"account", "mailbox"})
-	m.TokenExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_oauth_token_expiry_timestamp_seconds", Help: "Expiry of the account's OAuth token, from the token response's expires_in (else a JWT's exp claim); seconds to expiry = this - time()."}, []string{"account"})
-	m.OAuthRefreshFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_oauth_refresh_failures_total", Help: "Failed requests for a new OAuth token (oauth2 provider set); each is retried with backoff."}, []string{"account"})
-	m.LeaseHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_lease_held", Help: "1 while this daemon holds the account's lease (lease: configured); 0 on a standby."}, []string{"account"})
-	m.ReloadSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Name: "triage_rules_reload_success", Help: "1 if the last rules reload attempt succeeded."})
-	m.ReloadTimestamp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "triage_rules_last_reload_success_timestamp_seconds", Help: "Time of the last successful rules reload."})
-	m.ReloadsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "triage_rules_reloads_total", Help: "Rules reload attempts by result (ok, unchanged, failed)."}, []string{"result"})
-	m.RulesVersion = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_rules_version_info", Help: "The active rule set's version (content hash), value 1."}, []string{"version"})
-	m.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_build_info", Help: "triage's version, value 1."}, []string{"version", "commit"})
+	m.MessagesSeen = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_messages_seen_total", Help: "Messages fetched from IMAP, per account and mailbox."}, []string{"account", "mailbox"})
+	m.Tickets = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_tickets_total", Help: "Messages classified, by decision. Forwarded or dropped is in action."}, []string{"tier", "priority", "queue", "action"})
+	m.RuleMatches = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_rule_matches_total", Help: "Times each rule applied."}, []string{"rule"})
+	m.Quarantined = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_quarantined_total", Help: "Messages filed in the quarantine folder (unparseable or too large)."}, []string{"account", "reason"})
+	m.FailedMessages = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_failed_total", Help: "Messages filed in the failed folder after a permanent sink rejection."}, []string{"account", "queue"})
+	m.Duplicates = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_duplicates_total", Help: "Messages whose id was already handled within the dedupe window; kind=redelivery were forwarded before and are only marked done."}, []string{"kind"})
+	m.DecodeDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "triage_decode_duration_seconds", Help: "Time to parse and decode one message.", Buckets: durBuckets})
+	m.ClassifyDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "triage_classify_duration_seconds", Help: "Time to evaluate the rules on one message.", Buckets: durBuckets})
+	m.HandleDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "triage_handle_duration_seconds", Help: "Time from fetch to the sink's acknowledgement, per message.", Buckets: fwdBuckets})
+	m.NoticeToDone = f.NewHistogram(prometheus.HistogramOpts{Name: "triage_notice_to_done_seconds", Help: "Time from the IMAP server's new-mail notice (EXISTS) to the sink's acknowledgement.", Buckets: fwdBuckets})
+	m.ForwardDuration = f.NewHistogramVec(prometheus.HistogramOpts{Name: "triage_forward_duration_seconds", Help: "Time a sink took to acknowledge one ticket, retries included.", Buckets: fwdBuckets}, []string{"queue"})
+	m.ForwardErrors = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_forward_errors_total", Help: "Sink errors per queue; kind is temporary (retried) or permanent."}, []string{"queue", "kind"})
+	m.ForwardRetrying = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_forward_retrying", Help: "Tickets currently waiting to be retried, per queue."}, []string{"queue"})
+	m.Forwarded = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_forwarded_total", Help: "Tickets acknowledged by their sink, per queue."}, []string{"queue"})
+	m.IMAPConnected = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_imap_connected", Help: "1 while the account's IMAP connections are up."}, []string{"account"})
+	m.IMAPReconnects = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_imap_reconnects_total", Help: "IMAP reconnect attempts per account."}, []string{"account"})
+	m.IMAPIdle = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_imap_idle", Help: "1 while the mailbox sits in IMAP IDLE."}, []string{"account", "mailbox"})
+	m.Backlog = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_mailbox_backlog", Help: "Messages not yet marked done, per mailbox, at the last scan."}, []string{"account", "mailbox"})
+	m.OldestUndone = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_mailbox_oldest_undone_timestamp_seconds", Help: "Internal date of the oldest message not yet done (0 when none)."}, []string{"account", "mailbox"})
+	m.TokenExpiry = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_oauth_token_expiry_timestamp_seconds", Help: "Expiry of the account's OAuth token, from the token response's expires_in (else a JWT's exp claim); seconds to expiry = this - time()."}, []string{"account"})
+	m.OAuthRefreshFailures = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_oauth_refresh_failures_total", Help: "Failed requests for a new OAuth token (oauth2 provider set); each is retried with backoff."}, []string{"account"})
+	m.LeaseHeld = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_lease_held", Help: "1 while this daemon holds the account's lease (lease: configured); 0 on a standby."}, []string{"account"})
+	m.ReloadSuccess = f.NewGauge(prometheus.GaugeOpts{Name: "triage_rules_reload_success", Help: "1 if the last rules reload attempt succeeded."})
+	m.ReloadTimestamp = f.NewGauge(prometheus.GaugeOpts{Name: "triage_rules_last_reload_success_timestamp_seconds", Help: "Time of the last successful rules reload."})
+	m.ReloadsTotal = f.NewCounterVec(prometheus.CounterOpts{Name: "triage_rules_reloads_total", Help: "Rules reload attempts by result (ok, unchanged, failed)."}, []string{"result"})
+	m.RulesVersion = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_rules_version_info", Help: "The active rule set's version (content hash), value 1."}, []string{"version"})
+	m.BuildInfo = f.NewGaugeVec(prometheus.GaugeOpts{Name: "triage_build_info", Help: "triage's version, value 1."}, []string{"version", "commit"})
 
-	for _, c := range []prometheus.Collector{m.MessagesSeen, m.Tickets, m.RuleMatches, m.Quarantined, m.FailedMessages, m.Duplicates,
-		m.DecodeDuration, m.ClassifyDuration, m.HandleDuration, m.NoticeToDone, m.ForwardDuration, m.ForwardErrors, m.ForwardRetrying, m.Forwarded,
-		m.IMAPConnected, m.IMAPReconnects, m.IMAPIdle, m.Backlog, m.OldestUndone, m.TokenExpiry, m.OAuthRefreshFailures, m.LeaseHeld,
-		m.ReloadSuccess, m.ReloadTimestamp, m.ReloadsTotal, m.RulesVersion, m.BuildInfo} {
-		f(c)
-	}
-	f(collectors.NewGoCollector())
-	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	f(&oldestAgeCollector{m: m, desc: prometheus.NewDesc("triage_mailbox_oldest_undone_age_seconds",
-		"Age of the oldest message not yet done, per mailbox (0 when none).", []string{"account", "mailbox"}, nil)})
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&oldestAgeCollector{m: m, desc: prometheus.NewDesc("triage_mailbox_oldest_undone_age_seconds",
+			"Age of the oldest message not yet done, per mailbox (0 when none).", []string{"account", "mailbox"}, nil)})
 	return m
 }
 

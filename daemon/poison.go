@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,35 +47,14 @@ var (
 // what it held only served to blame messages for crashes.
 func openJournal(dir string) (*bolt.DB, error) {
 	path := filepath.Join(dir, journalFile)
-	db, err := openNoSync(path)
+	opts := &bolt.Options{Timeout: 5 * time.Second, NoSync: true, NoGrowSync: true}
+	db, err := openDB(path, opts, inflightBucket, suspectBucket)
 	if err != nil && !errors.Is(err, berrors.ErrTimeout) {
 		_ = os.Remove(path)
-		db, err = openNoSync(path)
+		db, err = openDB(path, opts, inflightBucket, suspectBucket)
 	}
 	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: locked by another triage process", path)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return db, nil
-}
-
-func openNoSync(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: true, NoGrowSync: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{inflightBucket, suspectBucket} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		_ = db.Close()
-		return nil, err
+		return nil, openError(path, err)
 	}
 	return db, nil
 }
@@ -144,10 +122,12 @@ func takeCrashReport(dir string) (bool, error) {
 func (s *Store) countCrash(crashed bool) (inflight, condemned int, err error) {
 	now := time.Now()
 	err = s.jdb.Update(func(tx *bolt.Tx) error {
-		if _, err := pruneSuspects(tx, now.Add(-suspectTTL)); err != nil {
+		in, sb := tx.Bucket(inflightBucket), tx.Bucket(suspectBucket)
+		// A suspect of crashes older than suspectTTL is dropped.
+		cutoff := now.Add(-suspectTTL)
+		if err := deleteWhere(sb, func(_, v []byte) bool { return decodeSuspect(v).at.Before(cutoff) }); err != nil {
 			return err
 		}
-		in, sb := tx.Bucket(inflightBucket), tx.Bucket(suspectBucket)
 		inflight = in.Stats().KeyN
 		if crashed {
 			perMailbox := map[string]int{}
@@ -157,7 +137,8 @@ func (s *Store) countCrash(crashed bool) (inflight, condemned int, err error) {
 			}); err != nil {
 				return err
 			}
-			if err := forgive(sb, in); err != nil {
+			// Forgiven: the suspects that were not in flight at this crash.
+			if err := deleteWhere(sb, func(k, _ []byte) bool { return in.Get(k) == nil }); err != nil {
 				return err
 			}
 			if err := in.ForEach(func(k, _ []byte) error {
@@ -193,50 +174,11 @@ func (s *Store) countCrash(crashed bool) (inflight, condemned int, err error) {
 	return inflight, condemned, nil
 }
 
-// forgive drops the suspects that were not in flight at this crash.
-func forgive(sb, in *bolt.Bucket) error {
-	var gone [][]byte
-	if err := sb.ForEach(func(k, _ []byte) error {
-		if in.Get(k) == nil {
-			gone = append(gone, bytes.Clone(k))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, k := range gone {
-		if err := sb.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (sp suspect) condemned() bool { return sp.crashes >= 2 && sp.alone }
 
 // suspectTTL is how long a suspect is kept: one whose message has not been
 // fetched again for that long went elsewhere (moved or deleted by hand).
 const suspectTTL = 30 * 24 * time.Hour
-
-// pruneSuspects drops the suspects of crashes before cutoff.
-func pruneSuspects(tx *bolt.Tx, cutoff time.Time) (int, error) {
-	b := tx.Bucket(suspectBucket)
-	var old [][]byte
-	if err := b.ForEach(func(k, v []byte) error {
-		if decodeSuspect(v).at.Before(cutoff) {
-			old = append(old, bytes.Clone(k))
-		}
-		return nil
-	}); err != nil {
-		return 0, err
-	}
-	for _, k := range old {
-		if err := b.Delete(k); err != nil {
-			return 0, err
-		}
-	}
-	return len(old), nil
-}
 
 // journal is the mailbox.Journal of one account, kept in the state store.
 type journal struct {

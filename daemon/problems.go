@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/triage-dev/triage/classifier"
@@ -40,17 +41,16 @@ type problemMetrics struct {
 }
 
 func newProblemMetrics(m *Metrics, active *atomic.Pointer[problemState]) problemMetrics {
-	pm := problemMetrics{
-		tickets: prometheus.NewCounter(prometheus.CounterOpts{Name: "triage_problem_tickets_total", Help: "Mails that belonged to a problem (a group of at least problems.min_size) when handled."}),
-		open: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "triage_problems_open", Help: "Problems (groups of at least problems.min_size mails) within the window."},
+	f := promauto.With(m.Registry)
+	return problemMetrics{
+		tickets: f.NewCounter(prometheus.CounterOpts{Name: "triage_problem_tickets_total", Help: "Mails that belonged to a problem (a group of at least problems.min_size) when handled."}),
+		open: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "triage_problems_open", Help: "Problems (groups of at least problems.min_size mails) within the window."},
 			func() float64 {
 				if ps := active.Load(); ps != nil {
 					return float64(ps.det.Open())
 				}
 				return 0
 			})}
-	m.Registry.MustRegister(pm.tickets, pm.open)
-	return pm
 }
 
 // newProblemState restores a detector with cfg's settings from the store,

@@ -66,6 +66,15 @@ func ValidateRuleSet(set *rules.Set, cfg *config.Config) error {
 	return nil
 }
 
+// reloadErrors are the error lines of a failed reload (one that was
+// cancelled has no lines of its own), nil for one that did not fail.
+func reloadErrors(r rules.ReloadResult) []string {
+	if r.Err == nil || len(r.Errors) > 0 {
+		return r.Errors
+	}
+	return []string{r.Err.Error()}
+}
+
 func (d *Daemon) onReload(r rules.ReloadResult) {
 	d.feed.reloaded(r)
 	switch {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -23,17 +22,17 @@ import (
 func secretSource(cfg *config.Config, a config.AccountConfig) func(ctx context.Context) (string, error) {
 	switch {
 	case a.PasswordEnv != "":
-		return envSecret(a.PasswordEnv)
+		return storedSecret(a.PasswordEnv, "")
 	case a.PasswordFile != "":
-		return fileSecret(cfg.Resolve(a.PasswordFile))
+		return storedSecret("", cfg.Resolve(a.PasswordFile))
 	case a.OAuth2 != nil && a.OAuth2.TokenEnv != "":
-		return envSecret(a.OAuth2.TokenEnv)
+		return storedSecret(a.OAuth2.TokenEnv, "")
 	case a.OAuth2 != nil && a.OAuth2.TokenFile != "":
-		return fileSecret(cfg.Resolve(a.OAuth2.TokenFile))
+		return storedSecret("", cfg.Resolve(a.OAuth2.TokenFile))
 	case a.OAuth2 != nil && len(a.OAuth2.TokenCommand) > 0:
 		return commandSecret(a.OAuth2.TokenCommand)
 	case a.OAuth2 != nil && a.OAuth2.Provider != "":
-		src, err := newOAuthSource(cfg, a, oauthHooks{})
+		src, err := oauth.New(oauthConfig(cfg, a))
 		if err != nil {
 			return func(context.Context) (string, error) { return "", err }
 		}
@@ -42,14 +41,11 @@ func secretSource(cfg *config.Config, a config.AccountConfig) func(ctx context.C
 	return func(context.Context) (string, error) { return "", errors.New("no secret configured") }
 }
 
-// envSecret and fileSecret re-read the secret at every call: a rotated
-// password or a refreshed token is picked up at the next connect.
-func envSecret(name string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) { return secret.Read(name, "") }
-}
-
-func fileSecret(path string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) { return secret.Read("", path) }
+// storedSecret re-reads the secret in the environment variable env or
+// the file at every call: a rotated password or a refreshed token is
+// picked up at the next connect.
+func storedSecret(env, file string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return secret.Read(env, file) }
 }
 
 func commandSecret(argv []string) func(context.Context) (string, error) {
@@ -92,22 +88,8 @@ func withExpiry(src func(context.Context) (string, error), report func(time.Time
 	}
 }
 
-// oauthHooks are what a running daemon does with a Source's events.
-type oauthHooks struct {
-	log       *slog.Logger
-	onToken   func(expiry time.Time)
-	onFailure func(err error)
-}
-
-// newOAuthSource is the built-in token acquisition of an account with an
-// oauth2 provider.
-func newOAuthSource(cfg *config.Config, a config.AccountConfig, h oauthHooks) (*oauth.Source, error) {
-	oc := oauthConfig(cfg, a)
-	oc.Log, oc.OnToken, oc.OnFailure = h.log, h.onToken, h.onFailure
-	return oauth.New(oc)
-}
-
-// oauthConfig maps the account's oauth2 keys onto the oauth package; the
+// oauthConfig maps the account's oauth2 keys onto the oauth package (the
+// built-in token acquisition of an account with an oauth2 provider); the
 // client secret is read at every token request, so a rotated one is used
 // without a restart.
 func oauthConfig(cfg *config.Config, a config.AccountConfig) oauth.Config {
@@ -128,16 +110,14 @@ func oauthConfig(cfg *config.Config, a config.AccountConfig) oauth.Config {
 // OAuthConfig is the token acquisition settings of account name of cfg,
 // for triage login.
 func OAuthConfig(cfg *config.Config, name string) (oauth.Config, config.AccountConfig, error) {
-	for _, a := range cfg.Accounts {
-		if a.Name != name {
-			continue
-		}
-		if a.OAuth2 == nil || a.OAuth2.Provider == "" {
-			return oauth.Config{}, a, fmt.Errorf("account %s has no oauth2 provider", name)
-		}
-		return oauthConfig(cfg, a), a, nil
+	a, err := findAccount(cfg, name)
+	if err != nil {
+		return oauth.Config{}, a, err
 	}
-	return oauth.Config{}, config.AccountConfig{}, fmt.Errorf("no account %q in %s", name, cfg.Path)
+	if a.OAuth2 == nil || a.OAuth2.Provider == "" {
+		return oauth.Config{}, a, fmt.Errorf("account %s has no oauth2 provider", name)
+	}
+	return oauthConfig(cfg, a), a, nil
 }
 
 // secretFromEnvOrFile reads an optional secret (the admin bearer token).
@@ -158,7 +138,7 @@ func CheckOAuth(cfg *config.Config) (warnings []string, err error) {
 		if a.OAuth2 == nil || a.OAuth2.Provider == "" {
 			continue
 		}
-		if _, err := newOAuthSource(cfg, a, oauthHooks{}); err != nil {
+		if _, err := oauth.New(oauthConfig(cfg, a)); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -1,7 +1,8 @@
 package daemon
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,14 +36,18 @@ func (e *accountEvents) setLease(leased, held bool) {
 	e.mu.Lock()
 	e.leased, e.leaseHeld = leased, held
 	e.mu.Unlock()
-	v := 0.0
-	if held {
-		v = 1
-	}
-	e.metrics.LeaseHeld.WithLabelValues(e.name).Set(v)
+	e.metrics.LeaseHeld.WithLabelValues(e.name).Set(gauge(held))
 	if !held {
 		e.metrics.IMAPConnected.WithLabelValues(e.name).Set(0)
 	}
+}
+
+// gauge is a yes/no gauge's value.
+func gauge(on bool) float64 {
+	if on {
+		return 1
+	}
+	return 0
 }
 
 func newAccountEvents(name string, mailboxes int, m *Metrics, filed func(FiledMessage)) *accountEvents {
@@ -59,10 +64,7 @@ func (e *accountEvents) events() mailbox.Events {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			e.up[mb] = up
-			all := len(e.up) >= e.mailboxes
-			for _, u := range e.up {
-				all = all && u
-			}
+			all := len(e.up) >= e.mailboxes && !slices.Contains(slices.Collect(maps.Values(e.up)), false)
 			switch {
 			case all && !e.connected:
 				e.upSince = time.Now()
@@ -71,11 +73,7 @@ func (e *accountEvents) events() mailbox.Events {
 				e.attempts++
 			}
 			e.connected = all
-			v := 0.0
-			if all {
-				v = 1
-			}
-			e.metrics.IMAPConnected.WithLabelValues(e.name).Set(v)
+			e.metrics.IMAPConnected.WithLabelValues(e.name).Set(gauge(all))
 			if err != nil {
 				e.lastErr, e.errAt = err.Error(), time.Now()
 			}
@@ -87,11 +85,7 @@ func (e *accountEvents) events() mailbox.Events {
 			e.mu.Lock()
 			e.idle[mb] = idling
 			e.mu.Unlock()
-			v := 0.0
-			if idling {
-				v = 1
-			}
-			e.metrics.IMAPIdle.WithLabelValues(e.name, mb).Set(v)
+			e.metrics.IMAPIdle.WithLabelValues(e.name, mb).Set(gauge(idling))
 		},
 		Backlog: func(account, mb string, undone int, oldest time.Time) {
 			e.metrics.Backlog.WithLabelValues(e.name, mb).Set(float64(undone))
@@ -222,13 +216,16 @@ type QueueStatus struct {
 
 func newQueueStats() *queueStats { return &queueStats{q: map[string]*QueueStatus{}} }
 
-func (s *queueStats) get(name string) *QueueStatus {
+// update changes the counts of queue name.
+func (s *queueStats) update(name string, f func(*QueueStatus)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	q, ok := s.q[name]
 	if !ok {
 		q = &QueueStatus{}
 		s.q[name] = q
 	}
-	return q
+	f(q)
 }
 
 func (s *queueStats) snapshot() map[string]QueueStatus {
@@ -247,32 +244,27 @@ type queueObserver struct{ d *Daemon }
 func (d *Daemon) queueObserver() queueObserver { return queueObserver{d: d} }
 
 func (o queueObserver) Sent(q string, _ time.Duration) {
-	s := o.d.queues
-	s.mu.Lock()
-	s.get(q).Sent++
-	s.mu.Unlock()
+	o.d.queues.update(q, func(s *QueueStatus) { s.Sent++ })
 	o.d.metrics.Forwarded.WithLabelValues(q).Inc()
 }
 
 func (o queueObserver) Failed(q string, temporary bool) {
 	kind := "permanent"
-	s := o.d.queues
-	s.mu.Lock()
 	if temporary {
 		kind = "temporary"
-		s.get(q).TempErrs++
-	} else {
-		s.get(q).Failed++
 	}
-	s.mu.Unlock()
+	o.d.queues.update(q, func(s *QueueStatus) {
+		if temporary {
+			s.TempErrs++
+		} else {
+			s.Failed++
+		}
+	})
 	o.d.metrics.ForwardErrors.WithLabelValues(q, kind).Inc()
 }
 
 func (o queueObserver) Retrying(q string, delta int) {
-	s := o.d.queues
-	s.mu.Lock()
-	s.get(q).Retrying += int64(delta)
-	s.mu.Unlock()
+	o.d.queues.update(q, func(s *QueueStatus) { s.Retrying += int64(delta) })
 	o.d.metrics.ForwardRetrying.WithLabelValues(q).Add(float64(delta))
 }
 
@@ -319,12 +311,7 @@ func (d *Daemon) Status() Status {
 		}
 	}
 	d.mu.Lock()
-	names := make([]string, 0, len(d.accounts))
-	for n := range d.accounts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(d.accounts)) {
 		ra := d.accounts[n]
 		ev := ra.events
 		var snap mailbox.Status

@@ -66,25 +66,9 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 		_ = os.Chmod(dir, 0o700)
 	}
 	path := filepath.Join(dir, "state.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := openDB(path, &bolt.Options{Timeout: 5 * time.Second}, handledBucket, trackerBucket, filedBucket)
 	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: locked by another triage process", path)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(handledBucket); err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucketIfNotExists(trackerBucket); err != nil {
-			return err
-		}
-		_, err := tx.CreateBucketIfNotExists(filedBucket)
-		return err
-	}); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("init %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 
 	jdb, err := openJournal(dir)
@@ -94,6 +78,53 @@ func OpenStore(dir string, window time.Duration) (*Store, error) {
 	}
 	return &Store{db: db, window: window, writes: newWriteQueue(db), jdb: jdb, jwrites: newWriteQueue(jdb),
 		suspects: map[string]suspect{}}, nil
+}
+
+// openDB opens the database at path and creates the buckets it lacks.
+func openDB(path string, opts *bolt.Options, buckets ...[]byte) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range buckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openError says why the database at path did not open.
+func openError(path string, err error) error {
+	if errors.Is(err, berrors.ErrTimeout) {
+		return fmt.Errorf("open %s: locked by another triage process", path)
+	}
+	return fmt.Errorf("open %s: %w", path, err)
+}
+
+// deleteWhere deletes the entries of b that drop picks.
+func deleteWhere(b *bolt.Bucket, drop func(k, v []byte) bool) error {
+	var gone [][]byte
+	if err := b.ForEach(func(k, v []byte) error {
+		if drop(k, v) {
+			gone = append(gone, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range gone {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Lookup returns what is recorded for id within the dedupe window.
@@ -114,15 +145,6 @@ func (s *Store) Lookup(id string) (HandledID, bool, error) {
 		return HandledID{}, false, fmt.Errorf("state lookup: %w", err)
 	}
 	return h, ok, nil
-}
-
-// Record stores id as handled now from source. Concurrent calls share one
-// fsync (bbolt's Batch), so recording does not serialize the pipeline.
-func (s *Store) Record(id, source string) error {
-	if err := s.db.Batch(func(tx *bolt.Tx) error { return putHandled(tx, id, source) }); err != nil {
-		return fmt.Errorf("state record: %w", err)
-	}
-	return nil
 }
 
 // trackerKey is the key of a triage id or Message-ID in a tracker's index.
@@ -231,14 +253,6 @@ type FiledMessage struct {
 // MaxFiledKept is how many filed messages the store keeps per account.
 const MaxFiledKept = 100
 
-// RecordFiled keeps m for account, dropping the oldest beyond MaxFiledKept.
-func (s *Store) RecordFiled(account string, m FiledMessage) error {
-	if err := s.db.Batch(func(tx *bolt.Tx) error { return putFiled(tx, account, m) }); err != nil {
-		return fmt.Errorf("state record filed: %w", err)
-	}
-	return nil
-}
-
 // Filed returns the messages filed for account, newest first.
 func (s *Store) Filed(account string) ([]FiledMessage, error) {
 	out := []FiledMessage{}
@@ -260,13 +274,15 @@ func (s *Store) Filed(account string) ([]FiledMessage, error) {
 	return out, nil
 }
 
-// RecordLater is Record off the caller's path: batched with the other
-// writes queued meanwhile into one transaction; onErr gets a failure.
+// RecordLater stores id as handled now from source, off the caller's
+// path: batched with the other writes queued meanwhile into one
+// transaction; onErr gets a failure.
 func (s *Store) RecordLater(id, source string, onErr func(error)) {
 	s.writes.add(writeOp{apply: func(tx *bolt.Tx) error { return putHandled(tx, id, source) }, fail: wrapFail("state record", onErr)})
 }
 
-// RecordFiledLater is RecordFiled off the caller's path.
+// RecordFiledLater keeps m for account, dropping the oldest beyond
+// MaxFiledKept, off the caller's path like RecordLater.
 func (s *Store) RecordFiledLater(account string, m FiledMessage, onErr func(error)) {
 	s.writes.add(writeOp{apply: func(tx *bolt.Tx) error { return putFiled(tx, account, m) }, fail: wrapFail("state record filed", onErr)})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/triage-dev/triage/queue"
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestStoreRecordLookupPrune(t *testing.T) {
@@ -22,7 +23,7 @@ func TestStoreRecordLookupPrune(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Record(string(rune('a'+i)), "acct/INBOX/1/1"); err != nil {
+			if err := s.writes.wait(func(tx *bolt.Tx) error { return putHandled(tx, string(rune('a'+i)), "acct/INBOX/1/1") }); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -50,6 +51,11 @@ func TestStoreRecordLookupPrune(t *testing.T) {
 	}
 }
 
+// recordFiled files m through the store's write queue and waits for it.
+func recordFiled(s *Store, account string, m FiledMessage) error {
+	return s.writes.wait(func(tx *bolt.Tx) error { return putFiled(tx, account, m) })
+}
+
 // TestStoreFiled: filed messages come back newest first, per account, at
 // most MaxFiledKept, and survive reopening the store.
 func TestStoreFiled(t *testing.T) {
@@ -60,11 +66,11 @@ func TestStoreFiled(t *testing.T) {
 	}
 	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	for i := range MaxFiledKept + 5 {
-		if err := s.RecordFiled("a", FiledMessage{At: at.Add(time.Duration(i) * time.Second), UID: uint32(i + 1), Folder: "quarantine", Reason: "r"}); err != nil {
+		if err := recordFiled(s, "a", FiledMessage{At: at.Add(time.Duration(i) * time.Second), UID: uint32(i + 1), Folder: "quarantine", Reason: "r"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.RecordFiled("ab", FiledMessage{At: at, UID: 999, Folder: "failed"}); err != nil {
+	if err := recordFiled(s, "ab", FiledMessage{At: at, UID: 999, Folder: "failed"}); err != nil {
 		t.Fatal(err)
 	}
 	s = reopen(t, s, dir)

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -9,7 +10,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -130,7 +130,7 @@ func loadCertificate(path string) (*certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate file %s: %w", path, err)
 	}
-	if !publicKeysEqual(cert.PublicKey, c.key.Public()) {
+	if pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(c.key.Public()) {
 		return nil, fmt.Errorf("certificate file %s: the private key does not belong to the certificate", path)
 	}
 	if _, ok := c.key.(*rsa.PrivateKey); !ok {
@@ -160,22 +160,15 @@ func parseKey(blk *pem.Block) (crypto.Signer, error) {
 	return s, nil
 }
 
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && e.Equal(b)
-}
-
 // assertion is the signed client assertion: PS256 with the certificate's
 // SHA-256 thumbprint (x5t#S256), and the SHA-1 one (x5t) that older
 // tenants look up, both as Microsoft specifies them.
 func (c *certificate) assertion(clientID, tokenURL string, now time.Time) (string, error) {
-	jti := make([]byte, 16)
-	_, _ = rand.Read(jti)
 	t := jwt.NewWithClaims(jwt.SigningMethodPS256, jwt.RegisteredClaims{
 		Issuer:    clientID,
 		Subject:   clientID,
 		Audience:  jwt.ClaimStrings{tokenURL},
-		ID:        hex.EncodeToString(jti),
+		ID:        rand.Text(),
 		IssuedAt:  jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(assertionLifetime)),
@@ -204,9 +197,7 @@ func (cfg *Config) serviceAccountConfig() (*oauthjwt.Config, error) {
 		return nil, fmt.Errorf("service account file %s: not a Google service account JSON key", cfg.ServiceAccountFile)
 	}
 	jc.Subject = cfg.Subject
-	if cfg.TokenURL != "" {
-		jc.TokenURL = cfg.TokenURL
-	}
+	jc.TokenURL = cmp.Or(cfg.TokenURL, jc.TokenURL)
 	return jc, nil
 }
 

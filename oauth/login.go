@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -88,9 +87,7 @@ func browserLogin(ctx context.Context, oc *oauth2.Config, out io.Writer) (*oauth
 	defer ln.Close()
 	oc.RedirectURL = "http://" + ln.Addr().String() + "/"
 	verifier := oauth2.GenerateVerifier()
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	state := hex.EncodeToString(b)
+	state := rand.Text()
 
 	type result struct {
 		code string

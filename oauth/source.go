@@ -190,19 +190,15 @@ func (s *Source) keep(tok *oauth2.Token, issued time.Time) {
 	s.status.NextRefresh = s.refreshAt
 	s.status.Refreshes++
 	s.status.Failing = 0
-	s.status.Expiry = time.Time{}
+	s.status.Expiry = time.Time{} // zero: the endpoint did not say
 	if known {
 		s.status.Expiry = expiry
 	}
-	next := s.refreshAt
+	next, reported := s.refreshAt, s.status.Expiry
 	s.mu.Unlock()
 	s.cfg.Log.Debug("oauth2 token refreshed", "expires", expiry.UTC().Format(time.RFC3339), "next_refresh", next.UTC().Format(time.RFC3339))
 	if s.cfg.OnToken != nil {
-		var e time.Time
-		if known {
-			e = expiry
-		}
-		s.cfg.OnToken(e)
+		s.cfg.OnToken(reported)
 	}
 }
 

@@ -1,6 +1,7 @@
 package problems
 
 import (
+	"cmp"
 	"container/heap"
 	"slices"
 	"strings"
@@ -278,12 +279,7 @@ func (d *Detector) Problems() []Problem {
 		}
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b Problem) int {
-		if a.Size != b.Size {
-			return b.Size - a.Size
-		}
-		return a.FirstSeen.Compare(b.FirstSeen)
-	})
+	slices.SortFunc(out, func(a, b Problem) int { return cmp.Or(b.Size-a.Size, a.FirstSeen.Compare(b.FirstSeen)) })
 	return out
 }
 

@@ -155,15 +155,7 @@ func vector(tf map[uint32]count, df map[uint32]int32, docs int, conceptBoost flo
 		v = append(v, term{h: h, w: float32(w)})
 	}
 	// Highest weight first; the hash breaks ties so the choice is stable.
-	slices.SortFunc(v, func(a, b term) int {
-		switch {
-		case a.w > b.w:
-			return -1
-		case a.w < b.w:
-			return 1
-		}
-		return cmp.Compare(a.h, b.h)
-	})
+	slices.SortFunc(v, func(a, b term) int { return cmp.Or(cmp.Compare(b.w, a.w), cmp.Compare(a.h, b.h)) })
 	*scratch = v
 	v = slices.Clone(v[:min(len(v), maxTerms)])
 	var n float64
@@ -220,10 +212,7 @@ func summaryOf(words []wordCount, size int) string {
 	ranked := slices.Clone(words)
 	// Most common first; among equals, names (prn-3og-01) before words.
 	slices.SortStableFunc(ranked, func(a, b wordCount) int {
-		if a.n != b.n {
-			return b.n - a.n
-		}
-		return cmp.Compare(b2i(isName(a.word)), b2i(isName(b.word)))
+		return cmp.Or(b.n-a.n, cmp.Compare(b2i(isName(a.word)), b2i(isName(b.word))))
 	})
 	need := max(1, (size+1)/2)
 	var out []string

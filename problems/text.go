@@ -2,6 +2,7 @@ package problems
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -121,7 +122,7 @@ lines:
 	var b strings.Builder
 	for _, p := range paras {
 		text := strings.Join(p, " ")
-		if containsAny(text, disclaimerWords) {
+		if slices.ContainsFunc(disclaimerWords, func(w string) bool { return strings.Contains(text, w) }) {
 			continue
 		}
 		b.WriteString(text)
@@ -149,15 +150,6 @@ func startsWithPhrase(s string, phrases []string) bool {
 		}
 		r, _ := utf8.DecodeRuneInString(s[len(p):])
 		if len(s) == len(p) || !unicode.IsLetter(r) {
-			return true
-		}
-	}
-	return false
-}
-
-func containsAny(s string, words []string) bool {
-	for _, w := range words {
-		if strings.Contains(s, w) {
 			return true
 		}
 	}
@@ -193,13 +185,7 @@ func words(text string, limit int) []string {
 		if len(out) >= limit {
 			return
 		}
-		digits := true
-		for _, r := range w {
-			if !unicode.IsDigit(r) {
-				digits = false
-				break
-			}
-		}
+		digits := !strings.ContainsFunc(w, func(r rune) bool { return !unicode.IsDigit(r) })
 		if digits || utf8.RuneCountInString(w) < 2 {
 			return
 		}
