@@ -71,8 +71,10 @@ func (l *leaser) hold(ctx context.Context, account string, held func(bool), serv
 			if !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
 				log.Warn("lease: cannot acquire", "err", err)
 			}
-			if !sleepCtx(ctx, renewEvery) {
+			select {
+			case <-ctx.Done():
 				return
+			case <-time.After(renewEvery):
 			}
 			continue
 		}
@@ -133,16 +135,5 @@ func (l *leaser) renew(ctx context.Context, key string, rev uint64, every time.D
 		default:
 			log.Warn("lease: renewal failed; retrying", "err", err)
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
