@@ -41,7 +41,7 @@ type Classifier struct {
 
 // New returns a Classifier with default decoding bounds.
 func New() *Classifier {
-	return &Classifier{ev: rules.NewEvaluator()}
+	return &Classifier{}
 }
 
 // Decode decodes raw with the classifier's bounds and set's threading
@@ -93,6 +93,8 @@ func (c *Classifier) ClassifyMailTrace(set *rules.Set, m *Mail, meta Meta) (*tic
 	return buildTicket(set, m, meta, received, d, true), d
 }
 
+// evaluator builds the Classifier's evaluator on first use, so a zero
+// Classifier works as well as one from New.
 func (c *Classifier) evaluator() *rules.Evaluator {
 	if c.ev == nil {
 		c.ev = rules.NewEvaluator()
