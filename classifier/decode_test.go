@@ -153,6 +153,10 @@ func TestDetectFlags(t *testing.T) {
 		{"ooo subject alone", "Subject: Out of Office", false, false, false},
 		{"dsn", "Content-Type: multipart/report; report-type=\"delivery-status\"; boundary=x", false, true, false},
 		{"mdn is no bounce", "Content-Type: multipart/report; report-type=disposition-notification; boundary=x", false, false, false},
+		// The top-level Content-Type is cut after maxParams parameters, as
+		// every part's is: a report-type past them is not read.
+		{"dsn report-type last of maxParams", "Content-Type: multipart/report; boundary=x" + manyParams(maxParams-2) + "; report-type=delivery-status", false, true, false},
+		{"dsn report-type past maxParams", "Content-Type: multipart/report; boundary=x" + manyParams(maxParams) + "; report-type=delivery-status", false, false, false},
 		{"mailer-daemon", "From: MAILER-DAEMON@mx.example.com", false, true, false},
 		{"postmaster", "From: Mail System <Postmaster@example.com>", false, true, false},
 		{"list-id", "List-Id: <x.example.com>", false, false, true},
@@ -525,4 +529,13 @@ func TestParseDateZoneNames(t *testing.T) {
 			t.Errorf("parseDate(%q) = %v, %v; want %s", tt.in, got.UTC(), ok, tt.want)
 		}
 	}
+}
+
+// manyParams is n header parameters "; pI=v".
+func manyParams(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "; p%d=v", i)
+	}
+	return b.String()
 }

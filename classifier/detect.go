@@ -61,8 +61,10 @@ func isBounce(m *Mail, h *headerBlock) bool {
 	// Only a multipart/report can be a DSN: other types skip the parse
 	// (mime.ParseMediaType lower-cases the type, so folding suffices), so
 	// that the uncapped top-level Content-Type of any other mail is never
-	// parsed into a map of its parameters.
+	// parsed into a map of its parameters. A multipart/report's is cut
+	// after maxParams parameters, as every part's is.
 	ct := h.Get("Content-Type")
+	ct = ct[:paramsEnd(ct)]
 	if base, _, _ := strings.Cut(ct, ";"); strings.EqualFold(strings.TrimSpace(base), "multipart/report") {
 		if mt, params, err := mime.ParseMediaType(ct); err == nil &&
 			mt == "multipart/report" && strings.EqualFold(params["report-type"], "delivery-status") {
