@@ -12,5 +12,7 @@
 // embedded in the binary (the charts by uPlot, vendored under
 // assets/uplot with its licence). Everything from mail is hostile: pages are
 // html/template, scripts set textContent only, and a strict
-// Content-Security-Policy forbids inline script.
+// Content-Security-Policy forbids inline script. It must not know how the
+// daemon runs, how mail is parsed or how rules are written: it asks the
+// Source, the classifier and the rules package.
 package console

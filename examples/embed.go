@@ -1,5 +1,6 @@
 // Package examples carries the example rule set, daemon config, webhook
 // templates and sample mail, embedded so that `triage demo` runs anywhere.
+// It holds files only and knows nothing of what reads them.
 package examples
 
 import "embed"

@@ -1,5 +1,6 @@
 // Command triage classifies help-desk mail with YAML rules; see
-// `triage help`.
+// `triage help`. It only ties the process's signals to internal/cli, which
+// parses the command line; it holds no logic of its own.
 package main
 
 import (

@@ -1,5 +1,6 @@
 // Package netaddr answers the one network question several packages ask
 // before they allow a plaintext connection: does a host stay on this machine?
+// It resolves no name and knows no protocol.
 package netaddr
 
 import (

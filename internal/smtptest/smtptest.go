@@ -1,6 +1,7 @@
 // Package smtptest runs a recording SMTP or LMTP server (go-smtp) on
 // 127.0.0.1 for tests: it keeps every message it accepts and answers RCPT
-// and DATA the way a test asks. It is stopped when the test ends.
+// and DATA the way a test asks. It is stopped when the test ends. It knows
+// nothing of triage's sinks; production code must not import it.
 package smtptest
 
 import (

@@ -1,5 +1,6 @@
 // Package testkit holds the helpers the integration tests and suites share:
 // building the triage binary, reading Prometheus metrics, bounded waits.
+// Production code must not import it.
 package testkit
 
 import (
