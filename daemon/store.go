@@ -108,7 +108,9 @@ func openError(path string, err error) error {
 	return fmt.Errorf("open %s: %w", path, err)
 }
 
-// deleteWhere deletes the entries of b that drop picks.
+// deleteWhere deletes the entries of b that drop picks. The keys are
+// collected first and deleted after: bbolt documents that a cursor may
+// skip the entry after one deleted during iteration.
 func deleteWhere(b *bolt.Bucket, drop func(k, v []byte) bool) error {
 	var gone [][]byte
 	if err := b.ForEach(func(k, v []byte) error {
@@ -201,14 +203,14 @@ func (s *Store) Prune() (int, error) {
 			keep   time.Duration
 		}{{handledBucket, s.window}, {trackerBucket, TrackerRetention}} {
 			cutoff := time.Now().Add(-p.keep).UnixNano()
-			c := tx.Bucket(p.bucket).Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
-				if len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) < cutoff {
-					if err := c.Delete(); err != nil {
-						return err
-					}
+			if err := deleteWhere(tx.Bucket(p.bucket), func(_, v []byte) bool {
+				expired := len(v) < 8 || int64(binary.BigEndian.Uint64(v[:8])) < cutoff
+				if expired {
 					n++
 				}
+				return expired
+			}); err != nil {
+				return err
 			}
 		}
 		return nil

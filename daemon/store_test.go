@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -133,4 +134,34 @@ func reopen(t *testing.T, s *Store, dir string) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestStorePruneManyPages: every expired entry goes in one Prune, however
+// many pages the bucket spans (a cursor deleting as it iterates may skip
+// entries).
+func TestStorePruneManyPages(t *testing.T) {
+	s, err := OpenStore(t.TempDir(), time.Nanosecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5000
+	if err := s.writes.wait(func(tx *bolt.Tx) error {
+		for i := range n {
+			if err := putHandled(tx, fmt.Sprintf("id-%05d", i), "acct/INBOX/1/1"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Millisecond) // past the window
+	if got, err := s.Prune(); err != nil || got != n {
+		t.Fatalf("Prune = %d, %v; want %d", got, err, n)
+	}
+	left := 0
+	if err := s.db.View(func(tx *bolt.Tx) error { left = tx.Bucket(handledBucket).Stats().KeyN; return nil }); err != nil || left != 0 {
+		t.Errorf("%d entries left after Prune (%v)", left, err)
+	}
 }
