@@ -123,7 +123,7 @@ func (s *execSink) Send(ctx context.Context, t *ticket.Ticket) error {
 		return nil
 	}
 	if ctx.Err() != nil {
-		return &Error{Temporary: true, Err: fmt.Errorf("queue %s: command %s: killed after %s (%w); output: %s", s.name, s.argv[0], time.Since(start).Round(time.Millisecond), context.Cause(ctx), output)}
+		return temporary("queue %s: command %s: killed after %s (%w); output: %s", s.name, s.argv[0], time.Since(start).Round(time.Millisecond), context.Cause(ctx), output)
 	}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {

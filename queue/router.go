@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -96,7 +95,7 @@ func (r *Router) retry(ctx context.Context, t *ticket.Ticket, q string, rt *rout
 			r.obs.Failed(q, true)
 			r.log.Warn("queue: delivery failed while others of the queue retry; the mailbox retries it later",
 				"queue", q, "ticket", t.ID, "retrying", rc.MaxRetrying, "err", fe.Err)
-			return &Error{Temporary: true, Err: fmt.Errorf("queue %s: ticket %s: %d deliveries of the queue already retrying (retry.max_retrying): %w", q, t.ID, rc.MaxRetrying, fe.Err)}
+			return temporary("queue %s: ticket %s: %d deliveries of the queue already retrying (retry.max_retrying): %w", q, t.ID, rc.MaxRetrying, fe.Err)
 		}
 		defer n.Add(-1)
 	}
@@ -157,10 +156,10 @@ func (r *Router) retry(ctx context.Context, t *ticket.Ticket, q string, rt *rout
 		r.log.Error("queue: delivery failed permanently", "queue", q, "ticket", t.ID, "attempt", attempt, "err", last.Err)
 		return last
 	case ctx.Err() != nil:
-		return &Error{Temporary: true, Err: fmt.Errorf("queue %s: ticket %s: stopped after %d attempts: %w", q, t.ID, attempt, errors.Join(context.Cause(ctx), lastErr(last)))}
+		return temporary("queue %s: ticket %s: stopped after %d attempts: %w", q, t.ID, attempt, errors.Join(context.Cause(ctx), lastErr(last)))
 	default:
 		r.log.Error("queue: giving up for now", "queue", q, "ticket", t.ID, "attempts", attempt, "after", time.Since(start).Round(time.Millisecond), "err", lastErr(last))
-		return &Error{Temporary: true, Err: fmt.Errorf("queue %s: ticket %s: gave up after %d attempts in %s: %w", q, t.ID, attempt, time.Since(start).Round(time.Millisecond), lastErr(last))}
+		return temporary("queue %s: ticket %s: gave up after %d attempts in %s: %w", q, t.ID, attempt, time.Since(start).Round(time.Millisecond), lastErr(last))
 	}
 }
 
